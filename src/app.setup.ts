@@ -1,0 +1,88 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import type { DestinationStream } from 'pino';
+import { AppModule } from './app.module';
+import { Clock } from './common/clock/clock';
+import { validationFailed } from './common/errors/domain-error';
+import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { flattenValidationErrors } from './common/errors/validation-errors';
+import { createPinoLogger, PinoNestLogger } from './common/logging/logger';
+import { MetricsService } from './common/metrics/metrics.service';
+import { AppConfig } from './config/app-config';
+
+export interface CreateAppOptions {
+  config: AppConfig;
+  clock?: Clock;
+  /** Where logs go (tests capture them to prove secrets never appear). Default: stdout. */
+  logDestination?: DestinationStream;
+}
+
+/**
+ * Builds the application exactly as it runs in production; `main.ts` and every test call this.
+ * The app is initialized but not listening.
+ */
+export async function createApp(options: CreateAppOptions): Promise<NestFastifyApplication> {
+  const { config } = options;
+  const logger = createPinoLogger(config.logLevel, options.logDestination);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    trustProxy: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ config, clock: options.clock }), adapter, {
+    logger: new PinoNestLogger(logger),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  if (config.adminApiKeyIsDefault) {
+    logger.warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
+  }
+  setupApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+function setupApp(app: NestFastifyApplication): void {
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
+    }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter());
+  // SIGTERM/SIGINT: stop accepting, finish in-flight requests, run shutdown hooks (flush, close the database).
+  app.enableShutdownHooks();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+  // onResponse also sees 404, 413 and 429 answers, which never reach Nest.
+  fastify.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Credit metering API')
+      .setDescription('Usage metering and credit billing for AI platforms. Errors: `{statusCode, error, message, details}`.')
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The admin API key, or an organization API key' })
+      .addSecurityRequirements('bearer')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}

@@ -1,0 +1,16 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const IS_PUBLIC = 'auth:isPublic';
+export const REQUIRED_SCOPES = 'auth:scopes';
+
+export const API_KEY_SCOPES = ['track', 'read', 'manage'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** No key needed (health, metrics, public plans). */
+export const Public = () => SetMetadata(IS_PUBLIC, true);
+
+/**
+ * An organization route: the admin key, or an organization key holding this scope, may call it.
+ * Routes with neither decorator are admin-only: a route someone forgets to mark stays closed.
+ */
+export const Scopes = (...scopes: ApiKeyScope[]) => SetMetadata(REQUIRED_SCOPES, scopes);

@@ -1,0 +1,18 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { Clock, SystemClock } from './clock/clock';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
+
+/** Cross-cutting providers every module may inject: the clock and the metrics. */
+@Global()
+@Module({})
+export class CommonModule {
+  static forRoot(clock: Clock = new SystemClock()): DynamicModule {
+    return {
+      module: CommonModule,
+      controllers: [MetricsController],
+      providers: [MetricsService, { provide: Clock, useValue: clock }],
+      exports: [MetricsService, Clock],
+    };
+  }
+}

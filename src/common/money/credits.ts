@@ -1,0 +1,54 @@
+import Big from 'big.js';
+
+/**
+ * Credits travel through the code as integer hundredths (a safe integer `number`), and through SQL as
+ * `numeric(18,2)`. No binary floating point touches an amount: conversions go through decimal strings.
+ */
+export type CreditHundredths = number;
+
+const DECIMAL_2 = /^-?\d+(\.\d{1,2})?$/;
+
+/** Parses a `numeric` from pg ("25.00", "-3.5") or a decimal string into hundredths, exactly. */
+export function hundredthsFromDecimalString(value: string): CreditHundredths {
+  const trimmed = value.trim();
+  if (!/^-?\d+(\.\d+)?$/.test(trimmed)) throw new Error(`Not a decimal: ${value}`);
+  const big = new Big(trimmed).times(100);
+  if (!big.eq(big.round(0, Big.roundDown))) throw new Error(`More than 2 decimals: ${value}`);
+  const result = Number(big.toFixed(0));
+  if (!Number.isSafeInteger(result)) throw new Error(`Amount out of range: ${value}`);
+  return result;
+}
+
+/** True when a JSON number has at most two decimals (what the API accepts as an amount). */
+export function hasAtMostTwoDecimals(value: number): boolean {
+  if (!Number.isFinite(value)) return false;
+  // String(0.29) is "0.29": JS prints the shortest decimal that round-trips, so this is exact.
+  const text = Math.abs(value) < 1e21 ? String(value) : '';
+  return text.includes('e') ? false : DECIMAL_2.test(text);
+}
+
+/** A JSON number with at most 2 decimals into hundredths. */
+export function hundredthsFromNumber(value: number): CreditHundredths {
+  if (!hasAtMostTwoDecimals(value)) throw new Error(`Not an amount with at most 2 decimals: ${value}`);
+  return hundredthsFromDecimalString(String(value));
+}
+
+/** Hundredths to a JSON number for responses (2500 -> 25, 29 -> 0.29: the shortest form round-trips). */
+export function hundredthsToNumber(value: CreditHundredths): number {
+  return Number(new Big(value).div(100).toString());
+}
+
+/** Hundredths to a SQL numeric literal string ("25.00"). */
+export function hundredthsToDecimalString(value: CreditHundredths): string {
+  return new Big(value).div(100).toFixed(2);
+}
+
+/** A Big decimal rounded half-up to 2 decimals, into hundredths. */
+export function hundredthsFromBig(value: Big): CreditHundredths {
+  return Number(value.times(100).round(0, Big.roundHalfUp).toFixed(0));
+}
+
+/** USD amount rounded half-up to cents (shown or invoiced money), as a JSON number. */
+export function roundUsd(value: Big): number {
+  return Number(value.round(2, Big.roundHalfUp).toFixed(2));
+}

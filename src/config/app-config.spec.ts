@@ -1,0 +1,73 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigValidationError, DEV_ADMIN_API_KEY, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 5000,
+      databaseUrl: undefined,
+      dataDir: './data',
+      redisUrl: undefined,
+      adminApiKey: DEV_ADMIN_API_KEY,
+      adminApiKeyIsDefault: true,
+      nodeEnv: 'development',
+      configCacheTtlSeconds: 300,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/x',
+      DATA_DIR: '/tmp/x',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      ADMIN_API_KEY: 'a-very-long-secret',
+      NODE_ENV: 'production',
+      CONFIG_CACHE_TTL_SECONDS: '60',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u:p@db:5432/x',
+      dataDir: '/tmp/x',
+      redisUrl: 'redis://127.0.0.1:6379',
+      adminApiKey: 'a-very-long-secret',
+      adminApiKeyIsDefault: false,
+      nodeEnv: 'production',
+      configCacheTtlSeconds: 60,
+      logLevel: 'warn',
+    });
+  });
+
+  it('refuses production without ADMIN_API_KEY', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_API_KEY is required/);
+  });
+
+  it('reports one message per bad variable and never echoes a connection string', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://secret-password@x/y',
+        REDIS_URL: 'not a url',
+        NODE_ENV: 'staging',
+        CONFIG_CACHE_TTL_SECONDS: '0',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    const problems = (error as ConfigValidationError).problems;
+    expect(problems).toHaveLength(6);
+    expect(problems.join('\n')).toMatch(/PORT/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must start with postgres:/);
+    expect(problems.join('\n')).not.toMatch(/secret-password/);
+    expect(problems.join('\n')).toMatch(/REDIS_URL is not a valid URL/);
+    expect(problems.join('\n')).toMatch(/NODE_ENV/);
+    expect(problems.join('\n')).toMatch(/CONFIG_CACHE_TTL_SECONDS/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
+  });
+});

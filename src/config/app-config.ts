@@ -1,0 +1,102 @@
+/**
+ * Typed, validated configuration read from the environment once at start-up.
+ * Every bad variable is reported with its own message; nothing starts on a bad environment.
+ */
+export type NodeEnv = 'development' | 'production' | 'test';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEV_ADMIN_API_KEY = 'dev-admin-key';
+
+export interface AppConfig {
+  port: number;
+  /** PostgreSQL connection string; undefined means the embedded PGlite database. */
+  databaseUrl?: string;
+  /** Folder of the embedded database (`memory://` keeps it in memory, for tests). */
+  dataDir: string;
+  redisUrl?: string;
+  adminApiKey: string;
+  /** True when ADMIN_API_KEY was not given and the development default is in use. */
+  adminApiKeyIsDefault: boolean;
+  nodeEnv: NodeEnv;
+  configCacheTtlSeconds: number;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+  databasePoolSize: number;
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function blankToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+function urlVar(env: Env, name: string, protocols: string[], problems: string[]): string | undefined {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return undefined;
+  try {
+    const url = new URL(raw);
+    if (!protocols.includes(url.protocol)) {
+      problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    }
+  } catch {
+    // Never echo the value: a connection string may hold a password.
+    problems.push(`${name} is not a valid URL`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const nodeEnvRaw = blankToUndefined(env.NODE_ENV) ?? 'development';
+  if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
+    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnvRaw}")`);
+  }
+  const nodeEnv = nodeEnvRaw as NodeEnv;
+  const logLevelRaw = blankToUndefined(env.LOG_LEVEL) ?? (nodeEnv === 'test' ? 'silent' : 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+  }
+  const adminKeyRaw = blankToUndefined(env.ADMIN_API_KEY);
+  if (adminKeyRaw === undefined && nodeEnv === 'production') {
+    problems.push('ADMIN_API_KEY is required when NODE_ENV=production');
+  }
+  if (adminKeyRaw !== undefined && adminKeyRaw.length < 12) {
+    problems.push('ADMIN_API_KEY must be at least 12 characters long');
+  }
+  const config: AppConfig = {
+    port: intVar(env, 'PORT', 5000, 0, 65535, problems),
+    databaseUrl: urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems),
+    dataDir: blankToUndefined(env.DATA_DIR) ?? './data',
+    redisUrl: urlVar(env, 'REDIS_URL', ['redis:', 'rediss:'], problems),
+    adminApiKey: adminKeyRaw ?? DEV_ADMIN_API_KEY,
+    adminApiKeyIsDefault: adminKeyRaw === undefined,
+    nodeEnv,
+    configCacheTtlSeconds: intVar(env, 'CONFIG_CACHE_TTL_SECONDS', 300, 1, 86_400, problems),
+    logLevel: logLevelRaw as LogLevel,
+    bodyLimitBytes: intVar(env, 'BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
+    databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 20, 1, 200, problems),
+  };
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return config;
+}
+
+/** Injection token for the typed configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

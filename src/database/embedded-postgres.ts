@@ -1,0 +1,102 @@
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const IN_MEMORY = 'memory://';
+
+export class DataDirLockedError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `The embedded database folder ${dataDir} is in use by process ${pid}. ` +
+        'Stop that process, or set DATA_DIR to another folder (or DATABASE_URL to a PostgreSQL server).',
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<dataDir>/.lock`: two processes on one PGlite folder lose rows, so a second one is refused.
+ * A lock left by a process that died (kill -9) is taken over.
+ */
+function acquireLock(dataDir: string): string {
+  const lockPath = join(dataDir, '.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return lockPath;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processIsAlive(pid)) {
+        throw new DataDirLockedError(dataDir, pid);
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new Error(`Could not take the lock ${lockPath}`);
+}
+
+/**
+ * PostgreSQL compiled to WebAssembly (PGlite), served on a unix socket so the ordinary `pg` driver and
+ * TypeORM's postgres driver use it exactly as they use a real server: one database code path.
+ * For development and demos: PGlite never calls fsync, so it survives kill -9 but not a power cut.
+ */
+export class EmbeddedPostgres {
+  private constructor(
+    private readonly db: PGlite,
+    private readonly server: PGLiteSocketServer,
+    private readonly socketDir: string,
+    private readonly lockPath: string | undefined,
+    readonly maxConnections: number,
+  ) {}
+
+  static async start(dataDir: string, maxConnections = 12): Promise<EmbeddedPostgres> {
+    let lockPath: string | undefined;
+    let pgDataDir: string | undefined;
+    if (dataDir !== IN_MEMORY) {
+      const absolute = resolve(dataDir);
+      mkdirSync(absolute, { recursive: true });
+      lockPath = acquireLock(absolute);
+      pgDataDir = join(absolute, 'pgdata');
+    }
+    try {
+      const db = await PGlite.create(pgDataDir ?? IN_MEMORY);
+      const socketDir = mkdtempSync(join(tmpdir(), 'pglite-'));
+      const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections });
+      await server.start();
+      return new EmbeddedPostgres(db, server, socketDir, lockPath, maxConnections);
+    } catch (error) {
+      if (lockPath) rmSync(lockPath, { force: true });
+      throw error;
+    }
+  }
+
+  /** Options for `pg` / TypeORM: host is the socket folder, the driver appends `.s.PGSQL.5432`. */
+  get connectionOptions(): { host: string; port: number; username: string; database: string } {
+    return { host: this.socketDir, port: 5432, username: 'postgres', database: 'postgres' };
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.server.stop();
+      await this.db.close();
+    } finally {
+      rmSync(this.socketDir, { recursive: true, force: true });
+      if (this.lockPath && existsSync(this.lockPath)) rmSync(this.lockPath, { force: true });
+    }
+  }
+}
