@@ -3,9 +3,14 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { Clock } from './common/clock/clock';
 import { CommonModule } from './common/common.module';
-import { APP_CONFIG, AppConfig } from './config/app-config';
+import { APP_CONFIG } from './config/app-config';
+import type { AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
+import { AdminConfigModule } from './modules/admin-config/admin-config.module';
+import { ConfigCacheModule } from './modules/config-cache/config-cache.module';
+import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
+import { PlansModule } from './modules/plans/plans.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -19,7 +24,16 @@ export class AppModule {
     const providers: Provider[] = [{ provide: APP_GUARD, useClass: AuthGuard }];
     return {
       module: AppModule,
-      imports: [ConfigRootModule.forRoot(options), CommonModule.forRoot(options.clock), DatabaseModule, HealthModule],
+      imports: [
+        ConfigRootModule.forRoot(options),
+        CommonModule.forRoot(options.clock),
+        DatabaseModule,
+        ConfigCacheModule,
+        HealthModule,
+        EventsModule,
+        PlansModule,
+        AdminConfigModule,
+      ],
       providers,
     };
   }

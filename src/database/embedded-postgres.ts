@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -26,28 +26,39 @@ function processIsAlive(pid: number): boolean {
   }
 }
 
+/** Folders this process holds: a lock file naming our own pid is only stale if we do not hold it. */
+const heldByThisProcess = new Set<string>();
+
 /**
  * Takes `<dataDir>/.lock`: two processes on one PGlite folder lose rows, so a second one is refused.
  * A lock left by a process that died (kill -9) is taken over.
  */
-function acquireLock(dataDir: string): string {
+function acquireLock(dataDir: string): void {
   const lockPath = join(dataDir, '.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return lockPath;
+      heldByThisProcess.add(dataDir);
+      return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number(readFileSync(lockPath, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processIsAlive(pid)) {
+      const ours = pid === process.pid;
+      // Our own pid in a lock we do not hold is a leftover of an earlier life (containers reuse pids).
+      if (Number.isInteger(pid) && pid > 0 && (ours ? heldByThisProcess.has(dataDir) : processIsAlive(pid))) {
         throw new DataDirLockedError(dataDir, pid);
       }
       rmSync(lockPath, { force: true });
     }
   }
   throw new Error(`Could not take the lock ${lockPath}`);
+}
+
+function releaseLock(dataDir: string): void {
+  heldByThisProcess.delete(dataDir);
+  rmSync(join(dataDir, '.lock'), { force: true });
 }
 
 /**
@@ -60,27 +71,25 @@ export class EmbeddedPostgres {
     private readonly db: PGlite,
     private readonly server: PGLiteSocketServer,
     private readonly socketDir: string,
-    private readonly lockPath: string | undefined,
+    private readonly lockedDir: string | undefined,
     readonly maxConnections: number,
   ) {}
 
   static async start(dataDir: string, maxConnections = 12): Promise<EmbeddedPostgres> {
-    let lockPath: string | undefined;
-    let pgDataDir: string | undefined;
+    let lockedDir: string | undefined;
     if (dataDir !== IN_MEMORY) {
-      const absolute = resolve(dataDir);
-      mkdirSync(absolute, { recursive: true });
-      lockPath = acquireLock(absolute);
-      pgDataDir = join(absolute, 'pgdata');
+      lockedDir = resolve(dataDir);
+      mkdirSync(lockedDir, { recursive: true });
+      acquireLock(lockedDir);
     }
     try {
-      const db = await PGlite.create(pgDataDir ?? IN_MEMORY);
+      const db = await PGlite.create(lockedDir ? join(lockedDir, 'pgdata') : IN_MEMORY);
       const socketDir = mkdtempSync(join(tmpdir(), 'pglite-'));
       const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections });
       await server.start();
-      return new EmbeddedPostgres(db, server, socketDir, lockPath, maxConnections);
+      return new EmbeddedPostgres(db, server, socketDir, lockedDir, maxConnections);
     } catch (error) {
-      if (lockPath) rmSync(lockPath, { force: true });
+      if (lockedDir) releaseLock(lockedDir);
       throw error;
     }
   }
@@ -96,7 +105,7 @@ export class EmbeddedPostgres {
       await this.db.close();
     } finally {
       rmSync(this.socketDir, { recursive: true, force: true });
-      if (this.lockPath && existsSync(this.lockPath)) rmSync(this.lockPath, { force: true });
+      if (this.lockedDir) releaseLock(this.lockedDir);
     }
   }
 }

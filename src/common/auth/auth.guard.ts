@@ -1,7 +1,8 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
 import { ApiKeyScope, IS_PUBLIC, REQUIRED_SCOPES } from './auth.decorators';
 import { bearerToken, secretsEqual } from './constant-time';

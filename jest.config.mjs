@@ -1,0 +1,49 @@
+/**
+ * NestJS 12 is ESM-only, so jest runs in native ESM mode (node --experimental-vm-modules) with @swc/jest
+ * compiling TypeScript (legacy decorators + metadata) to ES modules. Two projects: unit specs next to the
+ * code, e2e specs in test/ against the real app and a real database.
+ */
+const swcEsm = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+// A few ESM-only packages are require()d by CommonJS ones (@fastify/static, light-my-request).
+const swcCjs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+const esmOnlyDeps = ['content-disposition', 'cookie'];
+
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  transform: {
+    '^.+\\.ts$': swcEsm,
+    [`/node_modules/(${esmOnlyDeps.join('|')})/.+\\.js$`]: swcCjs,
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyDeps.join('|')})/)`],
+  testEnvironmentOptions: { globalsCleanup: 'off' },
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/seeds/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
+      slowTestThreshold: 30,
+    },
+  ],
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,27 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsObject, IsOptional } from 'class-validator';
+
+export const CONFIG_ACTIONS = {
+  event: ['create', 'update', 'delete'],
+  plan: ['create', 'update', 'delete'],
+  cache: ['refresh', 'refresh-all', 'clear', 'stats'],
+} as const;
+
+/** The seed-compatible configuration command of the original phase-1 document. */
+export class AdminConfigCommandDto {
+  @ApiProperty({ enum: ['event', 'plan', 'cache'], example: 'event' })
+  @IsIn(['event', 'plan', 'cache'])
+  type: 'event' | 'plan' | 'cache';
+
+  @ApiProperty({ enum: ['create', 'update', 'delete', 'refresh', 'refresh-all', 'clear', 'stats'], example: 'update' })
+  @IsIn(['create', 'update', 'delete', 'refresh', 'refresh-all', 'clear', 'stats'])
+  action: string;
+
+  @ApiPropertyOptional({
+    description: 'Events: {eventType, config}; plans: {name, config}; cache refresh: {type?: "event"|"plan", key?}',
+    example: { eventType: 'structuring_diagnose', config: { baseCredits: 12 } },
+  })
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
+}

@@ -1,0 +1,47 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { DataSource } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
+import { ConfigChangeBus } from '../config-cache/config-change-bus';
+import { DefinitionRecord, DefinitionRegistry } from '../config-cache/definition-registry';
+import type { EventDefinitionConfig } from './entities/event-definition.entity';
+import { validateEventDefinition } from './utils/event-definition.validator';
+
+export type EventDefinitionRecord = DefinitionRecord<EventDefinitionConfig>;
+
+@Injectable()
+export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig> {
+  protected readonly kind = 'event' as const;
+  protected readonly table = 'event_definitions';
+  protected readonly keyColumn = 'event_type';
+  protected readonly keyField = 'eventType';
+  protected readonly notFoundCode = 'EVENT_TYPE_NOT_FOUND' as const;
+
+  constructor(
+    dataSource: DataSource,
+    @Inject(CACHE_MANAGER) cache: Cache,
+    bus: ConfigChangeBus,
+    clock: Clock,
+    @Inject(APP_CONFIG) config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    super(dataSource, cache, bus, clock, config, metrics);
+  }
+
+  protected validate(input: unknown, fallbackIsActive: boolean) {
+    const valid = validateEventDefinition(input, fallbackIsActive);
+    return { key: valid.eventType, config: valid.config, isActive: valid.isActive };
+  }
+
+  protected indexColumns(config: EventDefinitionConfig): Record<string, unknown> {
+    return { category: config.category };
+  }
+
+  listByCategory(category: string | undefined, includeInactive = false): EventDefinitionRecord[] {
+    return this.list(includeInactive).filter((r) => !category || r.config.category === category);
+  }
+}

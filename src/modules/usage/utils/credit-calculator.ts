@@ -1,0 +1,168 @@
+import Big from 'big.js';
+import { hundredthsFromBig, hundredthsToNumber } from '../../../common/money/credits';
+import type { CreditHundredths } from '../../../common/money/credits';
+import { addFieldError, validationFailed } from '../../../common/errors/domain-error';
+import type { FieldErrors } from '../../../common/errors/domain-error';
+import type { EventDefinitionConfig } from '../../events/entities/event-definition.entity';
+
+/** The credit formula of SPEC section 3, as a pure function. All arithmetic is Big: no binary floats. */
+
+export const MAX_COMPLEXITY = 1_000_000;
+
+export interface PricedDefinition {
+  baseCredits: number;
+  multipliers: EventDefinitionConfig['multipliers'];
+  version: number;
+}
+
+export interface PriceBreakdown {
+  baseCredits: number;
+  /** As given, or derived (rounded to 4 decimals for display only). */
+  complexity: number;
+  /** 'none' when the definition has no complexity multiplier. */
+  complexitySource: 'given' | 'derived' | 'none';
+  /** The clamped factor actually applied (1 when there is no complexity multiplier). */
+  factor: number;
+  /** Only the enabled features, name -> credits. */
+  featureBonuses: Record<string, number>;
+  total: number;
+  version: number;
+}
+
+export interface PriceResult {
+  credits: CreditHundredths;
+  breakdown: PriceBreakdown;
+}
+
+const COMPLEXITY_MESSAGE = `complexity must be a finite number from 0 to ${MAX_COMPLEXITY}`;
+const FEATURES_MESSAGE = 'features must be an array of strings';
+
+// Derived complexity = 1 + 2 * (len - 500) / 4500 = (len + 1750) / 2250 on [500, 5000]. Pricing keeps it as
+// this fraction and divides last: dividing first would round a repeating decimal (e.g. 1/450) and could
+// push an exact half-cent (2.25 * 1.00222… = 2.255) to the wrong side of roundHalfUp2.
+const DERIVED_DENOMINATOR = 2250;
+const DERIVED_MIN_LEN = 500;
+const DERIVED_MAX_LEN = 5000;
+
+function inputLength(eventData: Record<string, unknown>): number {
+  const { inputText, input } = eventData;
+  if (typeof inputText === 'string') return inputText.length;
+  if (input === undefined || input === null) return 0;
+  // JSON.stringify returns undefined for functions/symbols: nothing measurable.
+  return JSON.stringify(input)?.length ?? 0;
+}
+
+/** Numerator over DERIVED_DENOMINATOR, exact. */
+function derivedNumerator(eventData: Record<string, unknown>): number {
+  const len = Math.min(DERIVED_MAX_LEN, Math.max(DERIVED_MIN_LEN, inputLength(eventData)));
+  return len + 1750;
+}
+
+/** SPEC section 3: 1.0 up to 500 characters, rising linearly to 3.0 at 5,000 and beyond. */
+export function deriveComplexity(eventData: Record<string, unknown>): Big {
+  return new Big(derivedNumerator(eventData)).div(DERIVED_DENOMINATOR);
+}
+
+function validate(eventData: Record<string, unknown>): { given: number | null; listed: Set<string> } {
+  const fields: FieldErrors = {};
+  const { complexity, features } = eventData;
+  let given: number | null = null;
+  if (complexity !== undefined && complexity !== null) {
+    // typeof check first: a numeric string like '2' is refused, not coerced.
+    if (typeof complexity === 'number' && Number.isFinite(complexity) && complexity >= 0 && complexity <= MAX_COMPLEXITY) {
+      given = complexity;
+    } else {
+      addFieldError(fields, 'eventData.complexity', COMPLEXITY_MESSAGE);
+    }
+  }
+  let listed = new Set<string>();
+  if (features !== undefined && features !== null) {
+    if (Array.isArray(features) && features.every((f) => typeof f === 'string')) {
+      listed = new Set(features as string[]);
+    } else {
+      addFieldError(fields, 'eventData.features', FEATURES_MESSAGE);
+    }
+  }
+  if (Object.keys(fields).length > 0) throw validationFailed(fields);
+  return { given, listed };
+}
+
+function displayNumber(value: Big, exact: boolean): number {
+  return Number((exact ? value : value.round(4, Big.roundHalfUp)).toString());
+}
+
+export function priceEvent(definition: PricedDefinition, eventData: Record<string, unknown>): PriceResult {
+  const { given, listed } = validate(eventData);
+  const base = new Big(String(definition.baseCredits));
+  const range = definition.multipliers.complexity;
+
+  let complexity: number;
+  let complexitySource: PriceBreakdown['complexitySource'];
+  let factor: number;
+  let weighted: Big; // base * factor, exact
+
+  if (range === null) {
+    // Nothing to derive; a given value is still reported for the audit trail.
+    complexitySource = 'none';
+    complexity = given ?? 1;
+    factor = 1;
+    weighted = base;
+  } else {
+    const min = new Big(String(range.min));
+    const max = new Big(String(range.max));
+    if (given !== null) {
+      const value = new Big(String(given));
+      const clamped = value.lt(min) ? min : value.gt(max) ? max : value;
+      complexitySource = 'given';
+      complexity = given;
+      factor = displayNumber(clamped, true);
+      weighted = base.times(clamped);
+    } else {
+      const numerator = new Big(derivedNumerator(eventData));
+      // Compare as fractions so the clamp is exact too.
+      const scaledMin = min.times(DERIVED_DENOMINATOR);
+      const scaledMax = max.times(DERIVED_DENOMINATOR);
+      complexitySource = 'derived';
+      complexity = displayNumber(numerator.div(DERIVED_DENOMINATOR), false);
+      if (numerator.lt(scaledMin)) {
+        factor = displayNumber(min, true);
+        weighted = base.times(min);
+      } else if (numerator.gt(scaledMax)) {
+        factor = displayNumber(max, true);
+        weighted = base.times(max);
+      } else {
+        factor = displayNumber(numerator.div(DERIVED_DENOMINATOR), false);
+        weighted = base.times(numerator).div(DERIVED_DENOMINATOR);
+      }
+    }
+  }
+
+  // Iterate the definition's features so unknown names in eventData are ignored and each counts once.
+  const enabled: [string, number][] = [];
+  let bonuses = new Big(0);
+  for (const [name, bonus] of Object.entries(definition.multipliers.features)) {
+    if (eventData[name] === true || listed.has(name)) {
+      enabled.push([name, bonus]);
+      bonuses = bonuses.plus(new Big(String(bonus)));
+    }
+  }
+
+  let sum = weighted.plus(bonuses);
+  if (sum.lt(0)) sum = new Big(0); // only a malformed definition could get here; never charge negative
+  const credits = hundredthsFromBig(sum);
+  if (!Number.isSafeInteger(credits)) throw new Error(`Credit amount out of range: ${sum.toString()}`);
+
+  return {
+    credits,
+    breakdown: {
+      baseCredits: definition.baseCredits,
+      complexity,
+      complexitySource,
+      factor,
+      // fromEntries defines own properties, so even a feature named "__proto__" stays data.
+      featureBonuses: Object.fromEntries(enabled),
+      total: hundredthsToNumber(credits),
+      version: definition.version,
+    },
+  };
+}

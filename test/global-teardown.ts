@@ -1,0 +1,7 @@
+import { adminQuery } from './utils/test-database';
+
+export default async function globalTeardown(): Promise<void> {
+  const template = process.env.TEST_TEMPLATE_DATABASE;
+  if (!process.env.DATABASE_URL || !template) return;
+  await adminQuery(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+}
