@@ -1,4 +1,5 @@
 import { CreateCatalogTables1764300000000 } from './1764300000000-CreateCatalogTables';
+import { CreateLedger1764300001000 } from './1764300001000-CreateLedger';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000];

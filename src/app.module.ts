@@ -10,7 +10,9 @@ import { AdminConfigModule } from './modules/admin-config/admin-config.module';
 import { ConfigCacheModule } from './modules/config-cache/config-cache.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
+import { OrganizationsModule } from './modules/organizations/organizations.module';
 import { PlansModule } from './modules/plans/plans.module';
+import { UsageModule } from './modules/usage/usage.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -33,6 +35,8 @@ export class AppModule {
         EventsModule,
         PlansModule,
         AdminConfigModule,
+        OrganizationsModule,
+        UsageModule,
       ],
       providers,
     };

@@ -17,8 +17,15 @@ export class ManagedDataSource extends DataSource {
     super(options);
   }
 
-  /** Migrations, then the seed catalogue, under one advisory lock. */
+  /** Migrations, then the seed catalogue, under one advisory lock (PostgreSQL: instances may start together). */
   async migrateAndSeed(): Promise<void> {
+    if (this.embedded) {
+      // One process owns the embedded database (lock file), and its pool has a single connection: a lock
+      // held on it would block the migrations themselves.
+      await this.runMigrations({ transaction: 'each' });
+      await seedCatalogue(this.manager);
+      return;
+    }
     const runner = this.createQueryRunner();
     await runner.connect();
     try {

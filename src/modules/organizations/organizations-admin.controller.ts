@@ -1,0 +1,68 @@
+import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Actor } from '../../common/auth/current-principal.decorator';
+import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
+import { ListOrganizationsQueryDto } from './dto/list-organizations.dto';
+import { OrganizationsService } from './organizations.service';
+
+@ApiTags('admin: organizations')
+@Controller('api/admin/organizations')
+export class OrganizationsAdminController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an organization (the response shows its webhook signing secret, once)' })
+  create(@Body() dto: CreateOrganizationDto) {
+    return this.organizations.create(dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List organizations (cursor: the last id of the previous page)' })
+  list(@Query() query: ListOrganizationsQueryDto) {
+    return this.organizations.list(query.limit ?? 100, query.cursor);
+  }
+
+  @Get(':orgId')
+  get(@Param('orgId') orgId: string) {
+    return this.organizations.get(orgId);
+  }
+
+  @Patch(':orgId')
+  @ApiOperation({ summary: 'Change name, billing cycle, spend cap or webhook URL' })
+  update(@Param('orgId') orgId: string, @Body() dto: UpdateOrganizationDto) {
+    return this.organizations.update(orgId, dto);
+  }
+
+  @Put(':orgId/plan')
+  @ApiOperation({ summary: 'Change plan now (allowance changes at once, used credits stay) or from the next period' })
+  changePlan(@Param('orgId') orgId: string, @Body() dto: ChangePlanDto) {
+    return this.organizations.changePlan(orgId, dto);
+  }
+
+  @Post(':orgId/credits')
+  @ApiOperation({ summary: 'Grant top-up credits (consumed after the allowance, earliest expiry first)' })
+  grant(@Param('orgId') orgId: string, @Body() dto: GrantCreditsDto, @Actor() actor: string) {
+    return this.organizations.grantCredits(orgId, dto, actor);
+  }
+
+  @Get(':orgId/credits')
+  grants(@Param('orgId') orgId: string) {
+    return this.organizations.listGrants(orgId);
+  }
+
+  @Post(':orgId/members')
+  @ApiOperation({ summary: "Add a member (or change a member's role); the plan's teamMembersLimit applies" })
+  addMember(@Param('orgId') orgId: string, @Body() dto: AddMemberDto) {
+    return this.organizations.addMember(orgId, dto);
+  }
+
+  @Get(':orgId/members')
+  members(@Param('orgId') orgId: string) {
+    return this.organizations.listMembers(orgId);
+  }
+
+  @Delete(':orgId/members/:userId')
+  removeMember(@Param('orgId') orgId: string, @Param('userId') userId: string) {
+    return this.organizations.removeMember(orgId, userId);
+  }
+}

@@ -1,0 +1,235 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { DomainError } from '../../common/errors/domain-error';
+import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { nextPeriod, periodOf } from '../../common/time/period';
+import { PlanRegistry, PlanDefinitionRecord } from '../plans/plan-registry.service';
+import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
+
+export interface OrganizationRow {
+  id: string;
+  name: string;
+  plan_name: string;
+  billing_cycle: 'monthly' | 'annual';
+  spend_cap: string | null;
+  webhook_url: string | null;
+  pending_plan: string | null;
+  pending_plan_from: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Organization {
+  id: string;
+  name: string;
+  plan: string;
+  billingCycle: 'monthly' | 'annual';
+  spendCap: number | null;
+  webhookUrl: string | null;
+  pendingPlan: { plan: string; effectiveFrom: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const ORG_COLUMNS = 'id, name, plan_name, billing_cycle, spend_cap, webhook_url, pending_plan, pending_plan_from, created_at, updated_at';
+
+export function toOrganization(row: OrganizationRow): Organization {
+  return {
+    id: row.id,
+    name: row.name,
+    plan: row.plan_name,
+    billingCycle: row.billing_cycle,
+    spendCap: row.spend_cap === null ? null : hundredthsToNumber(hundredthsFromDecimalString(row.spend_cap)),
+    webhookUrl: row.webhook_url,
+    pendingPlan: row.pending_plan && row.pending_plan_from ? { plan: row.pending_plan, effectiveFrom: new Date(row.pending_plan_from).toISOString() } : null,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+@Injectable()
+export class OrganizationsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly plans: PlanRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The organization row, or 404 ORGANIZATION_NOT_FOUND. */
+  async getRow(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationRow> {
+    const rows = (await manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
+    if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
+    return rows[0];
+  }
+
+  async get(id: string): Promise<Organization> {
+    return toOrganization(await this.getRow(id));
+  }
+
+  async list(limit = 100, after?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
+    const rows = (await this.dataSource.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`, [after ?? null, limit + 1])) as OrganizationRow[];
+    const page = rows.slice(0, limit);
+    return { items: page.map(toOrganization), nextCursor: rows.length > limit ? page[page.length - 1].id : null };
+  }
+
+  private async activePlan(name: string): Promise<PlanDefinitionRecord> {
+    const plan = await this.plans.findOrThrow(name);
+    if (!plan.isActive) throw new DomainError('PLAN_INACTIVE', `Plan "${name}" is not active`, { plan: name });
+    return plan;
+  }
+
+  /** Creates the organization with a webhook signing secret, returned here only. */
+  async create(dto: CreateOrganizationDto): Promise<Organization & { webhookSecret: string }> {
+    await this.activePlan(dto.plan);
+    const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+    const rows = (await this.dataSource.query(
+      `INSERT INTO organizations (id, name, plan_name, billing_cycle, spend_cap, webhook_url, webhook_secret, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING RETURNING ${ORG_COLUMNS}`,
+      [dto.id, dto.name, dto.plan, dto.billingCycle ?? 'monthly', dto.spendCap === undefined ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)), dto.webhookUrl ?? null, secret, this.clock.now()],
+    )) as OrganizationRow[];
+    if (!rows[0]) throw new DomainError('ALREADY_EXISTS', `Organization "${dto.id}" already exists`, { organizationId: dto.id });
+    return { ...toOrganization(rows[0]), webhookSecret: secret };
+  }
+
+  async update(id: string, dto: UpdateOrganizationDto): Promise<Organization> {
+    await this.getRow(id);
+    const sets: string[] = [];
+    const values: unknown[] = [id];
+    const set = (column: string, value: unknown) => {
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    if (dto.name !== undefined) set('name', dto.name);
+    if (dto.billingCycle !== undefined) set('billing_cycle', dto.billingCycle);
+    if (dto.spendCap !== undefined) set('spend_cap', dto.spendCap === null ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)));
+    if (dto.webhookUrl !== undefined) set('webhook_url', dto.webhookUrl);
+    set('updated_at', this.clock.now());
+    const rows = (await this.dataSource.query(`UPDATE organizations SET ${sets.join(', ')} WHERE id = $1 RETURNING ${ORG_COLUMNS}`, values)) as [OrganizationRow[], number];
+    return toOrganization(rows[0][0]);
+  }
+
+  /**
+   * `now`: the plan and the current period's allowance change at once; what was used stays used.
+   * `next_period`: recorded as pending, applied when the next period starts.
+   */
+  async changePlan(id: string, dto: ChangePlanDto): Promise<Organization> {
+    const plan = await this.activePlan(dto.plan);
+    const now = this.clock.now();
+    await this.dataSource.transaction(async (manager) => {
+      await this.getRow(id, manager);
+      if ((dto.effective ?? 'now') === 'now') {
+        await manager.query(`UPDATE organizations SET plan_name = $2, pending_plan = NULL, pending_plan_from = NULL, updated_at = $3 WHERE id = $1`, [id, plan.key, now]);
+        // The balance row lock orders this against in-flight debits of the period.
+        await manager.query(`UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start = $2`, [
+          id,
+          periodOf(now).start.toISOString().slice(0, 10),
+          plan.key,
+          String(plan.config.monthlyCredits),
+          now,
+        ]);
+      } else {
+        await manager.query(`UPDATE organizations SET pending_plan = $2, pending_plan_from = $3, updated_at = $4 WHERE id = $1`, [id, plan.key, nextPeriod(periodOf(now)).start, now]);
+      }
+    });
+    return this.get(id);
+  }
+
+  /**
+   * Applies a pending plan change whose time has come. Conditional on the pending row still being due, so
+   * any number of concurrent callers apply it once.
+   */
+  async applyDuePlanChange(row: OrganizationRow, now: Date): Promise<OrganizationRow> {
+    if (!row.pending_plan || !row.pending_plan_from || new Date(row.pending_plan_from) > now) return row;
+    await this.dataSource.query(
+      `UPDATE organizations SET plan_name = pending_plan, pending_plan = NULL, pending_plan_from = NULL, updated_at = $2
+        WHERE id = $1 AND pending_plan IS NOT NULL AND pending_plan_from <= $2`,
+      [row.id, now],
+    );
+    return this.getRow(row.id);
+  }
+
+  async grantCredits(id: string, dto: GrantCreditsDto, actor: string) {
+    await this.getRow(id);
+    const now = this.clock.now();
+    if (dto.expiresAt !== undefined && new Date(dto.expiresAt) <= now) {
+      throw new DomainError('VALIDATION_FAILED', 'expiresAt must be in the future', { fields: { expiresAt: ['expiresAt must be in the future'] } });
+    }
+    const amount = hundredthsToDecimalString(hundredthsFromNumber(dto.amount));
+    const grantId = randomUUID();
+    const rows = (await this.dataSource.query(
+      `INSERT INTO credit_grants (organization_id, id, amount, remaining, expires_at, reason, created_by, created_at)
+       VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING id, amount, remaining, expires_at, reason, created_by, created_at`,
+      [id, grantId, amount, dto.expiresAt ?? null, dto.reason ?? null, actor, now],
+    )) as GrantRow[];
+    return toGrant(rows[0]);
+  }
+
+  async listGrants(id: string) {
+    await this.getRow(id);
+    const rows = (await this.dataSource.query(
+      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at, id`,
+      [id],
+    )) as GrantRow[];
+    return { items: rows.map(toGrant) };
+  }
+
+  /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */
+  async addMember(id: string, dto: AddMemberDto) {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(`SELECT plan_name FROM organizations WHERE id = $1 FOR UPDATE`, [id])) as Array<{ plan_name: string }>;
+      if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
+      const existing = (await manager.query(`SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, dto.userId])) as unknown[];
+      if (existing.length === 0) {
+        const plan = await this.plans.findOrThrow(rows[0].plan_name);
+        const limit = plan.config.limits.teamMembersLimit;
+        const [{ n }] = (await manager.query(`SELECT count(*)::int AS n FROM organization_members WHERE organization_id = $1`, [id])) as Array<{ n: number }>;
+        if (limit !== null && n + 1 > limit) {
+          throw new DomainError('LIMIT_EXCEEDED', `Plan "${plan.key}" allows ${limit} team member(s)`, { limit: 'teamMembersLimit', max: limit, used: n, plan: plan.key });
+        }
+      }
+      await manager.query(
+        `INSERT INTO organization_members (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+        [id, dto.userId, dto.role, this.clock.now()],
+      );
+      return { organizationId: id, userId: dto.userId, role: dto.role };
+    });
+  }
+
+  async listMembers(id: string) {
+    await this.getRow(id);
+    const rows = (await this.dataSource.query(`SELECT user_id, role, created_at FROM organization_members WHERE organization_id = $1 ORDER BY user_id`, [id])) as Array<{ user_id: string; role: string; created_at: Date }>;
+    return { items: rows.map((r) => ({ userId: r.user_id, role: r.role, createdAt: new Date(r.created_at).toISOString() })) };
+  }
+
+  async removeMember(id: string, userId: string) {
+    await this.getRow(id);
+    const [, deleted] = (await this.dataSource.query(`DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, userId])) as [unknown, number];
+    if (deleted === 0) throw new DomainError('NOT_FOUND', `User "${userId}" is not a member of "${id}"`);
+    return { organizationId: id, userId, removed: true };
+  }
+}
+
+interface GrantRow {
+  id: string;
+  amount: string;
+  remaining: string;
+  expires_at: Date | null;
+  reason: string | null;
+  created_by: string;
+  created_at: Date;
+}
+
+function toGrant(row: GrantRow) {
+  return {
+    id: row.id,
+    amount: hundredthsToNumber(hundredthsFromDecimalString(row.amount)),
+    remaining: hundredthsToNumber(hundredthsFromDecimalString(row.remaining)),
+    expiresAt: row.expires_at ? new Date(row.expires_at).toISOString() : null,
+    reason: row.reason,
+    createdBy: row.created_by,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}

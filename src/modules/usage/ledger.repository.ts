@@ -1,0 +1,157 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+
+export interface ConsumeParams {
+  organizationId: string;
+  periodStart: string;
+  plan: string;
+  allowance: string;
+  amount: string;
+  overageRate: string | null;
+  spendCap: string | null;
+  limitKey: string | null;
+  limit: number | null;
+  now: Date;
+}
+
+export interface ConsumeResult {
+  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  grant_takes: Array<{ grantId: string; credits: number | string }>;
+  remaining: string;
+  consumed_before: string;
+  consumed_after: string;
+  allowance: string;
+  limit_used: number;
+}
+
+export interface LedgerEventRow {
+  organization_id: string;
+  occurred_at: string;
+  id: string;
+  period_start: string;
+  recorded_at: string;
+  event_type: string;
+  category: string;
+  definition_version: number;
+  user_id: string | null;
+  credits: string;
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  limit_key: string | null;
+  breakdown: unknown;
+  idempotency_key: string | null;
+  endpoint: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** SQL of the ledger. Every method takes the transaction's manager: on PGlite another connection would wait forever. */
+@Injectable()
+export class LedgerRepository {
+  private readonly partitions = new Set<string>();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Creates the month's partition once per process (idempotent in SQL too; another instance may race us). */
+  async ensurePartition(periodStart: string): Promise<void> {
+    if (this.partitions.has(periodStart)) return;
+    try {
+      await this.dataSource.query(`SELECT ensure_usage_events_partition($1::date)`, [periodStart]);
+    } catch (error) {
+      // A concurrent creator won: the partition exists, which is all we wanted.
+      const exists = (await this.dataSource.query(`SELECT to_regclass($1) AS t`, [`usage_events_${periodStart.slice(0, 7).replace('-', '_')}`])) as Array<{ t: string | null }>;
+      if (!exists[0]?.t) throw error;
+    }
+    this.partitions.add(periodStart);
+  }
+
+  async consume(m: EntityManager, p: ConsumeParams): Promise<ConsumeResult> {
+    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8, $9::int, $10)`, [
+      p.organizationId,
+      p.periodStart,
+      p.plan,
+      p.allowance,
+      p.amount,
+      p.overageRate,
+      p.spendCap,
+      p.limitKey,
+      p.limit,
+      p.now,
+    ])) as ConsumeResult[];
+    return rows[0];
+  }
+
+  /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
+  async claimKey(m: EntityManager, organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
+    const rows = (await m.query(
+      `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key`,
+      [organizationId, key, hash, now],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
+  async findKey(m: EntityManager, organizationId: string, key: string): Promise<{ request_hash: string; response: Record<string, unknown> | null } | undefined> {
+    const rows = (await m.query(`SELECT request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [organizationId, key])) as Array<{ request_hash: string; response: Record<string, unknown> | null }>;
+    return rows[0];
+  }
+
+  async releaseKey(m: EntityManager, organizationId: string, key: string): Promise<void> {
+    await m.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND event_id IS NULL`, [organizationId, key]);
+  }
+
+  async completeKeys(m: EntityManager, organizationId: string, entries: Array<{ key: string; eventId: string; response: unknown }>): Promise<void> {
+    if (entries.length === 0) return;
+    await m.query(
+      `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
+         FROM jsonb_to_recordset($2::jsonb) AS e(key text, event_id uuid, response jsonb)
+        WHERE k.organization_id = $1 AND k.key = e.key`,
+      [organizationId, JSON.stringify(entries.map((e) => ({ key: e.key, event_id: e.eventId, response: e.response })))],
+    );
+  }
+
+  /** One statement for all the accepted events of a transaction. */
+  async insertEvents(m: EntityManager, rows: LedgerEventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
+                                 credits, from_allowance, from_grants, overage, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
+       SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
+              credits, from_allowance, from_grants, overage, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
+         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
+              event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
+              overage numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  async insertGrantConsumptions(m: EntityManager, rows: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }>): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO grant_consumptions (organization_id, grant_id, event_id, period_start, credits)
+       SELECT organization_id, grant_id, event_id, period_start, credits
+         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, grant_id uuid, event_id uuid, period_start date, credits numeric)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** Records threshold crossings; the unique key makes each one once per period. Returns the new ones. */
+  async insertNotifications(m: EntityManager, rows: Array<{ organization_id: string; id: string; period_start: string; type: string; threshold: number; used: string; limit: string; payload: unknown }>): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const inserted = (await m.query(
+      `INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload)
+       SELECT organization_id, id, period_start, type, threshold, used, "limit", payload
+         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb)
+       ON CONFLICT (organization_id, period_start, type, threshold) DO NOTHING RETURNING id`,
+      [JSON.stringify(rows)],
+    )) as Array<{ id: string }>;
+    return inserted.map((r) => r.id);
+  }
+
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+}

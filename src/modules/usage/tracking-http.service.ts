@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { DomainError, validationFailed } from '../../common/errors/domain-error';
+import { isPlainObject } from '../../common/validation/json-validators';
+import { UsageTracker } from './usage-tracker.service';
+import type { TrackInput } from './usage-tracker.service';
+import { MAX_BATCH_EVENTS } from './utils/track-input';
+
+/**
+ * Turns the HTTP body of `POST …/usage/events` (one event, or `{events: […]}`) into tracker calls. One
+ * body shape or the other is decided here, so the controller stays one call.
+ */
+@Injectable()
+export class TrackingHttpService {
+  constructor(private readonly tracker: UsageTracker) {}
+
+  context(req: FastifyRequest): TrackInput['context'] {
+    const ua = req.headers['user-agent'];
+    return { endpoint: req.routeOptions.url ?? req.url, ip: req.ip, userAgent: typeof ua === 'string' ? ua : undefined };
+  }
+
+  async trackBody(organizationId: string, body: unknown, headerKey: string | undefined, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
+    const context = this.context(req);
+    if (isPlainObject(body) && 'events' in body) {
+      if (Object.keys(body).length !== 1) throw validationFailed({ body: ['a batch body holds only "events"'] });
+      if (!Array.isArray(body.events)) throw validationFailed({ events: ['events must be an array'] });
+      if (body.events.length === 0 || body.events.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`events must hold 1 to ${MAX_BATCH_EVENTS} events`] });
+      const inputs: Array<TrackInput | DomainError> = body.events.map((item, i) => {
+        try {
+          return this.tracker.parse(organizationId, item, undefined, context, `events[${i}]`);
+        } catch (error) {
+          if (error instanceof DomainError) return error;
+          throw error;
+        }
+      });
+      const results = await this.tracker.trackBatch(organizationId, inputs);
+      return { statusCode: 200, body: { results } };
+    }
+    const input = this.tracker.parse(organizationId, body, headerKey, context);
+    return { statusCode: 201, body: await this.tracker.track(input) };
+  }
+}

@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import Big from 'big.js';
+import { DataSource } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { hundredthsFromDecimalString, hundredthsToNumber, roundUsd } from '../../common/money/credits';
+import { periodOf } from '../../common/time/period';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import { PLAN_LIMIT_KEYS } from '../plans/entities/plan-definition.entity';
+
+const COUNT_COLUMNS: Record<string, string> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
+
+/** The current period at a glance (SPEC section 7's summary): read from the balance row, never from raw events. */
+@Injectable()
+export class UsageSummaryService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly organizations: OrganizationsService,
+    private readonly plans: PlanRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  async summary(organizationId: string) {
+    const now = this.clock.now();
+    const org = await this.organizations.applyDuePlanChange(await this.organizations.getRow(organizationId), now);
+    const plan = await this.plans.findOrThrow(org.plan_name);
+    const period = periodOf(now);
+    const periodStart = period.start.toISOString().slice(0, 10);
+    const [balance] = (await this.dataSource.query(
+      `SELECT allowance, allowance_used, grants_used, overage_used, consumed, events, ai_calls, pdf_exports, sessions
+         FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
+      [organizationId, periodStart],
+    )) as Array<Record<string, string | number>>;
+    const [grants] = (await this.dataSource.query(
+      `SELECT coalesce(sum(remaining), 0) AS remaining FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)`,
+      [organizationId, now],
+    )) as Array<{ remaining: string }>;
+    const warnings = (await this.dataSource.query(
+      `SELECT type, threshold, used, "limit", created_at FROM notifications WHERE organization_id = $1 AND period_start = $2::date ORDER BY threshold`,
+      [organizationId, periodStart],
+    )) as Array<{ type: string; threshold: string; used: string; limit: string; created_at: Date }>;
+
+    const h = (v: string | number | undefined) => (v === undefined ? 0 : hundredthsFromDecimalString(String(v)));
+    const allowance = balance ? h(balance.allowance) : plan.config.monthlyCredits * 100;
+    const allowanceUsed = h(balance?.allowance_used);
+    const consumed = h(balance?.consumed);
+    const overage = h(balance?.overage_used);
+    const topUpsRemaining = h(grants.remaining);
+    const allowanceRemaining = Math.max(allowance - allowanceUsed, 0);
+    const rate = plan.config.overageRate ?? 0;
+    const limits = Object.fromEntries(
+      PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k]]) : 0, limit: plan.config.limits[k] }]),
+    );
+    return {
+      organizationId,
+      plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
+      pendingPlan: org.pending_plan ? { plan: org.pending_plan, effectiveFrom: new Date(org.pending_plan_from!).toISOString() } : null,
+      period: { start: period.start.toISOString(), end: period.end.toISOString() },
+      allowance: hundredthsToNumber(allowance),
+      used: hundredthsToNumber(consumed),
+      allowanceUsed: hundredthsToNumber(allowanceUsed),
+      topUpsUsed: hundredthsToNumber(h(balance?.grants_used)),
+      topUpsRemaining: hundredthsToNumber(topUpsRemaining),
+      remaining: hundredthsToNumber(allowanceRemaining + topUpsRemaining),
+      overage: { credits: hundredthsToNumber(overage), cost: roundUsd(new Big(overage).div(100).times(rate)), spendCap: org.spend_cap === null ? null : Number(org.spend_cap) },
+      percentUsed: allowance > 0 ? Number(new Big(consumed).div(allowance).times(100).toFixed(2)) : consumed > 0 ? 100 : 0,
+      events: balance ? Number(balance.events) : 0,
+      limits,
+      warnings: warnings.map((w) => ({ type: w.type, threshold: Number(w.threshold), used: Number(w.used), limit: Number(w.limit), at: new Date(w.created_at).toISOString() })),
+    };
+  }
+
+  async notifications(organizationId: string) {
+    await this.organizations.getRow(organizationId);
+    const rows = (await this.dataSource.query(
+      `SELECT id, period_start, type, threshold, used, "limit", payload, created_at FROM notifications WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT 500`,
+      [organizationId],
+    )) as Array<{ id: string; period_start: string; type: string; threshold: string; used: string; limit: string; payload: unknown; created_at: Date }>;
+    return {
+      items: rows.map((r) => ({ id: r.id, period: r.period_start.slice(0, 7), type: r.type, threshold: Number(r.threshold), used: Number(r.used), limit: Number(r.limit), createdAt: new Date(r.created_at).toISOString(), payload: r.payload })),
+    };
+  }
+}

@@ -1,0 +1,388 @@
+import { Injectable } from '@nestjs/common';
+import Big from 'big.js';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../../common/clock/clock';
+import { DomainError, validationFailed } from '../../common/errors/domain-error';
+import { ERROR_STATUS } from '../../common/errors/error-codes';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { periodOf } from '../../common/time/period';
+import type { Period } from '../../common/time/period';
+import { EventRegistry } from '../events/event-registry.service';
+import type { EventDefinitionRecord } from '../events/event-registry.service';
+import { OrganizationsService } from '../organizations/organizations.service';
+import type { OrganizationRow } from '../organizations/organizations.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
+import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
+import { ConsumeResult, LedgerEventRow, LedgerRepository } from './ledger.repository';
+import { priceEvent } from './utils/credit-calculator';
+import type { PriceBreakdown } from './utils/credit-calculator';
+import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
+
+/** One event to track, as the HTTP API, the interceptor or another module hands it over. */
+export interface TrackInput {
+  organizationId: string;
+  eventType: string;
+  eventData?: Record<string, unknown>;
+  userId?: string;
+  occurredAt?: string;
+  idempotencyKey?: string;
+  context?: { endpoint?: string; ip?: string; userAgent?: string };
+}
+
+export interface UsageWarning {
+  type: 'usage_threshold';
+  threshold: number;
+  used: number;
+  limit: number;
+}
+
+export interface TrackResult {
+  success: true;
+  eventId: string;
+  eventType: string;
+  creditsConsumed: number;
+  remainingCredits: number;
+  overageCredits: number;
+  breakdown: PriceBreakdown;
+  warnings: UsageWarning[];
+  period: { start: string; end: string };
+  duplicate: boolean;
+}
+
+export type BatchItemResult =
+  | { index: number; status: 'accepted' | 'duplicate'; result: TrackResult }
+  | { index: number; status: 'rejected'; error: { statusCode: number; error: string; message: string; details?: Record<string, unknown> } };
+
+export interface CheckResult {
+  eventType: string;
+  credits: number;
+  breakdown: PriceBreakdown;
+  fits: boolean;
+  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  remainingCredits: number;
+  wouldUseOverage: number;
+}
+
+interface Prepared {
+  index: number;
+  input: TrackInput;
+  definition: EventDefinitionRecord;
+  credits: number;
+  breakdown: PriceBreakdown;
+  occurredAt: Date;
+  period: Period;
+  periodStart: string;
+  key?: string;
+  hash?: string;
+}
+
+type Outcome = { status: 'accepted' | 'duplicate'; result: TrackResult } | { status: 'rejected'; error: DomainError };
+
+const LIMIT_COLUMN: Record<string, 'ai_calls' | 'pdf_exports' | 'sessions'> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
+
+/**
+ * The programmatic API of metering: prices events, enforces SPEC section 4 and records them.
+ *
+ * Every debit goes through `consume_credits`, one statement that checks and writes under the period's
+ * balance row lock, so no interleaving of requests, batches or instances can overspend. A batch shares one
+ * transaction; a rejected event inside it writes nothing and does not burn its idempotency key.
+ */
+@Injectable()
+export class UsageTracker {
+  constructor(
+    private readonly events: EventRegistry,
+    private readonly plans: PlanRegistry,
+    private readonly organizations: OrganizationsService,
+    private readonly ledger: LedgerRepository,
+    private readonly clock: Clock,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Tracks one event; throws a DomainError (402, 404, 409, …) when it is not accepted. */
+  async track(input: TrackInput): Promise<TrackResult> {
+    const [item] = await this.trackMany(input.organizationId, [input]);
+    if (item.status === 'rejected') throw item.error;
+    return item.result;
+  }
+
+  /**
+   * Tracks up to 1,000 events in order, each with its own result. An item may already be a DomainError
+   * (it failed validation): it keeps its place and its error in the results.
+   */
+  async trackBatch(organizationId: string, inputs: Array<TrackInput | DomainError>): Promise<BatchItemResult[]> {
+    if (inputs.length === 0) throw validationFailed({ events: ['events must hold at least one event'] });
+    if (inputs.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`a batch holds at most ${MAX_BATCH_EVENTS} events`] });
+    const outcomes = await this.trackMany(organizationId, inputs);
+    return outcomes.map((o, index) =>
+      o.status === 'rejected'
+        ? { index, status: 'rejected' as const, error: errorSummary(o.error) }
+        : { index, status: o.status, result: o.result },
+    );
+  }
+
+  /** Validates raw bodies (one per event) into inputs: used by the HTTP layer for singles and batch items. */
+  parse(organizationId: string, plain: unknown, headerKey?: string, context?: TrackInput['context'], prefix = ''): TrackInput {
+    const dto = parseTrackEvent(plain, prefix);
+    return { organizationId, eventType: dto.eventType, eventData: dto.eventData, userId: dto.userId, occurredAt: dto.occurredAt, idempotencyKey: dto.idempotencyKey ?? headerKey, context };
+  }
+
+  /** Prices an event and says whether it would fit now, without recording anything. */
+  async check(input: TrackInput): Promise<CheckResult> {
+    const now = this.clock.now();
+    const org = await this.organizationFor(input.organizationId, now);
+    const plan = await this.plans.findOrThrow(org.plan_name);
+    const p = await this.prepare(input, 0, now);
+    const balance = (await this.ledger.transaction((m) =>
+      m.query(
+        `SELECT b.allowance, b.allowance_used, b.overage_used, b.ai_calls, b.pdf_exports, b.sessions,
+                (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3)) AS grants
+           FROM (SELECT 1) one LEFT JOIN period_balances b ON b.organization_id = $1 AND b.period_start = $2::date`,
+        [org.id, p.periodStart, now],
+      ),
+    )) as Array<Record<string, string | number | null>>;
+    const row = balance[0];
+    const allowance = row.allowance === null ? plan.config.monthlyCredits * 100 : hundredthsFromDecimalString(String(row.allowance));
+    const open = Math.max(allowance - (row.allowance_used === null ? 0 : hundredthsFromDecimalString(String(row.allowance_used))), 0);
+    const remaining = open + hundredthsFromDecimalString(String(row.grants));
+    const overage = Math.max(p.credits - remaining, 0);
+    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
+    const limit = limitKey ? plan.config.limits[limitKey] : null;
+    const used = limitKey ? Number(row[LIMIT_COLUMN[limitKey]] ?? 0) : 0;
+    let reason: CheckResult['reason'] = 'OK';
+    if (limit !== null && limit !== undefined && used + 1 > limit) reason = 'LIMIT_EXCEEDED';
+    else if (overage > 0) {
+      const rate = plan.config.overageRate ?? 0;
+      const overageUsed = row.overage_used === null ? 0 : hundredthsFromDecimalString(String(row.overage_used));
+      const cap = org.spend_cap;
+      const withinCap = cap === null || new Big(overageUsed + overage).div(100).times(rate).lte(cap);
+      if (!(rate > 0 && withinCap)) reason = 'CREDITS_EXHAUSTED';
+    }
+    return { eventType: input.eventType, credits: hundredthsToNumber(p.credits), breakdown: p.breakdown, fits: reason === 'OK', reason, remainingCredits: hundredthsToNumber(remaining), wouldUseOverage: hundredthsToNumber(reason === 'OK' ? overage : 0) };
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+
+  private async organizationFor(organizationId: string, now: Date): Promise<OrganizationRow> {
+    const row = await this.organizations.getRow(organizationId);
+    return this.organizations.applyDuePlanChange(row, now);
+  }
+
+  /** Everything that can be decided before touching the ledger: bad input never reaches it. */
+  private async prepare(input: TrackInput, index: number, now: Date): Promise<Prepared> {
+    const definition = await this.events.find(input.eventType);
+    if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
+    if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
+    const occurredAt = resolveOccurredAt(input.occurredAt, now);
+    const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
+    const period = periodOf(occurredAt);
+    return {
+      index,
+      input,
+      definition,
+      credits,
+      breakdown,
+      occurredAt,
+      period,
+      periodStart: period.start.toISOString().slice(0, 10),
+      key: input.idempotencyKey,
+      hash: input.idempotencyKey ? requestHash(input) : undefined,
+    };
+  }
+
+  private async trackMany(organizationId: string, inputs: Array<TrackInput | DomainError>): Promise<Outcome[]> {
+    const now = this.clock.now();
+    const org = await this.organizationFor(organizationId, now);
+    const plan = await this.plans.findOrThrow(org.plan_name);
+    const outcomes: Outcome[] = new Array(inputs.length);
+    const ready: Prepared[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      if (input instanceof DomainError) {
+        outcomes[i] = { status: 'rejected', error: input };
+        continue;
+      }
+      try {
+        ready.push(await this.prepare(input, i, now));
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        outcomes[i] = { status: 'rejected', error };
+      }
+    }
+    for (const start of new Set(ready.map((p) => p.periodStart))) await this.ledger.ensurePartition(start);
+    if (ready.length > 0) {
+      const recorded = await this.record(org, plan, ready, now);
+      for (const [i, outcome] of recorded) outcomes[i] = outcome;
+    }
+    for (const o of outcomes) {
+      if (o.status === 'rejected') this.metrics.rejections.inc({ code: o.error.code });
+      else if (o.status === 'accepted') {
+        this.metrics.eventsTracked.inc({ event_type: o.result.eventType });
+        this.metrics.creditsConsumed.inc(o.result.creditsConsumed);
+      }
+    }
+    return outcomes;
+  }
+
+  private async record(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
+    return this.ledger.transaction(async (m) => {
+      const outcomes = new Map<number, Outcome>();
+      const events: LedgerEventRow[] = [];
+      const takes: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }> = [];
+      const notifications: Parameters<LedgerRepository['insertNotifications']>[1] = [];
+      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      // Keys accepted earlier in this same transaction (their response is not written until the end).
+      const batchKeys = new Map<string, { hash: string; result: TrackResult }>();
+
+      for (const p of items) {
+        if (p.key) {
+          const earlier = batchKeys.get(p.key);
+          if (earlier) {
+            outcomes.set(p.index, earlier.hash === p.hash ? { status: 'duplicate', result: { ...earlier.result, duplicate: true } } : { status: 'rejected', error: idempotencyConflict(p.key) });
+            continue;
+          }
+          if (!(await this.ledger.claimKey(m, org.id, p.key, p.hash!, now))) {
+            const existing = await this.ledger.findKey(m, org.id, p.key);
+            if (!existing || existing.request_hash !== p.hash || !existing.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key) });
+            else outcomes.set(p.index, { status: 'duplicate', result: { ...(existing.response as unknown as TrackResult), duplicate: true } });
+            continue;
+          }
+        }
+        const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
+        const limit = limitKey ? plan.config.limits[limitKey] : null;
+        const r = await this.ledger.consume(m, {
+          organizationId: org.id,
+          periodStart: p.periodStart,
+          plan: plan.key,
+          allowance: String(plan.config.monthlyCredits),
+          amount: hundredthsToDecimalString(p.credits),
+          overageRate: plan.config.overageRate === null ? null : String(plan.config.overageRate),
+          spendCap: org.spend_cap,
+          limitKey,
+          limit: limit ?? null,
+          now,
+        });
+        if (r.status !== 'OK') {
+          // Nothing was written for it; the key goes back so a later attempt can use it.
+          if (p.key) await this.ledger.releaseKey(m, org.id, p.key);
+          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan, limitKey, limit ?? null) });
+          continue;
+        }
+        const eventId = randomUUID();
+        const warnings = crossedThresholds(plan, r);
+        const result: TrackResult = {
+          success: true,
+          eventId,
+          eventType: p.definition.key,
+          creditsConsumed: hundredthsToNumber(p.credits),
+          remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+          overageCredits: hundredthsToNumber(hundredthsFromDecimalString(r.overage)),
+          breakdown: p.breakdown,
+          warnings,
+          period: { start: p.period.start.toISOString(), end: p.period.end.toISOString() },
+          duplicate: false,
+        };
+        events.push({
+          organization_id: org.id,
+          occurred_at: p.occurredAt.toISOString(),
+          id: eventId,
+          period_start: p.periodStart,
+          recorded_at: now.toISOString(),
+          event_type: p.definition.key,
+          category: p.definition.config.category,
+          definition_version: p.definition.version,
+          user_id: p.input.userId ?? null,
+          credits: hundredthsToDecimalString(p.credits),
+          from_allowance: r.from_allowance,
+          from_grants: r.from_grants,
+          overage: r.overage,
+          limit_key: limitKey,
+          breakdown: p.breakdown,
+          idempotency_key: p.key ?? null,
+          endpoint: p.input.context?.endpoint ?? null,
+          ip: p.input.context?.ip ?? null,
+          user_agent: p.input.context?.userAgent?.slice(0, 500) ?? null,
+        });
+        for (const take of r.grant_takes) {
+          takes.push({ organization_id: org.id, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });
+        }
+        for (const w of warnings) {
+          notifications.push({
+            organization_id: org.id,
+            id: randomUUID(),
+            period_start: p.periodStart,
+            type: w.type,
+            threshold: w.threshold,
+            used: String(w.used),
+            limit: String(w.limit),
+            payload: { ...w, organizationId: org.id, period: result.period, eventId, plan: plan.key },
+          });
+        }
+        if (p.key) {
+          completed.push({ key: p.key, eventId, response: result });
+          batchKeys.set(p.key, { hash: p.hash!, result });
+        }
+        outcomes.set(p.index, { status: 'accepted', result });
+      }
+
+      await this.ledger.insertEvents(m, events);
+      await this.ledger.insertGrantConsumptions(m, takes);
+      await this.ledger.insertNotifications(m, notifications);
+      await this.ledger.completeKeys(m, org.id, completed);
+      return outcomes;
+    });
+  }
+
+  private rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord, limitKey: PlanLimitKey | null, limit: number | null): DomainError {
+    const consumed = hundredthsFromDecimalString(r.consumed_before);
+    if (r.status === 'LIMIT_EXCEEDED') {
+      const suggested = this.plans
+        .listPlans()
+        .find((candidate) => candidate.key !== plan.key && (candidate.config.limits[limitKey!] === null || candidate.config.limits[limitKey!]! > r.limit_used));
+      return new DomainError('LIMIT_EXCEEDED', `Plan "${plan.key}" allows ${limit} ${limitKey} per month`, {
+        limit: limitKey,
+        max: limit,
+        used: r.limit_used,
+        plan: plan.key,
+        suggestedPlan: suggested ? planSummary(suggested) : null,
+      });
+    }
+    // The cheapest active plan whose allowance covers what was used plus what this event needs.
+    const needed = consumed + p.credits;
+    const suggested = this.plans.listPlans().find((candidate) => candidate.key !== plan.key && candidate.config.monthlyCredits * 100 >= needed);
+    return new DomainError('CREDITS_EXHAUSTED', `Not enough credits: ${hundredthsToNumber(p.credits)} required, ${hundredthsToNumber(hundredthsFromDecimalString(r.remaining))} remaining`, {
+      required: hundredthsToNumber(p.credits),
+      remaining: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+      plan: plan.key,
+      suggestedPlan: suggested ? planSummary(suggested) : null,
+    });
+  }
+}
+
+function planSummary(plan: PlanDefinitionRecord) {
+  return { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, monthlyPrice: plan.config.pricing.monthly };
+}
+
+function idempotencyConflict(key: string): DomainError {
+  return new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${key}" was already used with a different request`, { idempotencyKey: key });
+}
+
+/** Thresholds (fractions of the allowance) that this event's consumption crossed. */
+export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
+  const allowance = new Big(r.allowance);
+  if (allowance.lte(0)) return [];
+  const before = new Big(r.consumed_before);
+  const after = new Big(r.consumed_after);
+  return plan.config.warningThresholds
+    .filter((t) => {
+      const mark = allowance.times(t);
+      return before.lt(mark) && after.gte(mark);
+    })
+    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
+}
+
+/** The error body of SPEC section 9, for a batch item. */
+export function errorSummary(error: DomainError) {
+  return { statusCode: ERROR_STATUS[error.code], error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+}

@@ -1,0 +1,57 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Scopes } from '../../common/auth/auth.decorators';
+import { TrackEventDto } from './dto/track-event.dto';
+import { UsageSummaryService } from './usage-summary.service';
+import { UsageTracker } from './usage-tracker.service';
+import { TrackingHttpService } from './tracking-http.service';
+
+@ApiTags('usage')
+@Controller('api/organizations/:orgId')
+export class UsageController {
+  constructor(
+    private readonly http: TrackingHttpService,
+    private readonly summaries: UsageSummaryService,
+    private readonly tracker: UsageTracker,
+  ) {}
+
+  @Post('usage/events')
+  @Scopes('track')
+  @ApiOperation({ summary: 'Track one event (201, the tracking result) or a batch {events: [...]} of up to 1,000 (200, one result per event)' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true' })
+  @ApiBody({
+    schema: { oneOf: [{ $ref: '#/components/schemas/TrackEventDto' }, { type: 'object', properties: { events: { type: 'array', maxItems: 1000, items: { $ref: '#/components/schemas/TrackEventDto' } } } }] },
+    examples: {
+      single: { value: { eventType: 'structuring_diagnose', eventData: { complexity: 2.0, echo: true }, userId: 'user-42' } },
+      batch: { value: { events: [{ eventType: 'visuals_planning' }, { eventType: 'export_pdf', idempotencyKey: 'pdf-1' }] } },
+    },
+  })
+  async track(@Param('orgId') orgId: string, @Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const outcome = await this.http.trackBody(orgId, body, key, req);
+    reply.status(outcome.statusCode);
+    return outcome.body;
+  }
+
+  @Get('usage')
+  @Scopes('read')
+  @ApiOperation({ summary: 'The current period: plan, allowance, used, remaining, top-ups, overage, count limits, warnings' })
+  summary(@Param('orgId') orgId: string) {
+    return this.summaries.summary(orgId);
+  }
+
+  @Post('usage/check')
+  @Scopes('track')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Price an event and say whether it fits now, without recording it' })
+  check(@Param('orgId') orgId: string, @Body() body: TrackEventDto) {
+    return this.tracker.check({ organizationId: orgId, ...body });
+  }
+
+  @Get('notifications')
+  @Scopes('read')
+  @ApiOperation({ summary: 'Threshold crossings, once per period and threshold, newest first' })
+  notifications(@Param('orgId') orgId: string) {
+    return this.summaries.notifications(orgId);
+  }
+}

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { PlansModule } from '../plans/plans.module';
+import { DemoController } from './demo.controller';
+import { LedgerRepository } from './ledger.repository';
+import { TrackingHttpService } from './tracking-http.service';
+import { UsageSummaryService } from './usage-summary.service';
+import { UsageTracker } from './usage-tracker.service';
+import { UsageController } from './usage.controller';
+
+@Module({
+  imports: [EventsModule, PlansModule, OrganizationsModule],
+  controllers: [UsageController, DemoController],
+  providers: [UsageTracker, LedgerRepository, UsageSummaryService, TrackingHttpService],
+  exports: [UsageTracker],
+})
+export class UsageModule {}

@@ -1,0 +1,58 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { createHash } from 'node:crypto';
+import { DomainError, FieldErrors, validationFailed } from '../../../common/errors/domain-error';
+import { flattenValidationErrors } from '../../../common/errors/validation-errors';
+import { isPlainObject } from '../../../common/validation/json-validators';
+import { TrackEventDto } from '../dto/track-event.dto';
+
+export const MAX_EVENT_DATA_BYTES = 16 * 1024;
+export const MAX_BATCH_EVENTS = 1000;
+export const MAX_FUTURE_MS = 5 * 60 * 1000;
+
+/**
+ * Validates one tracking request (a single body, or one item of a batch) with the DTO's rules, forbidding
+ * unknown fields. Returns the DTO, or throws VALIDATION_FAILED (413 for an oversized eventData).
+ */
+export function parseTrackEvent(plain: unknown, prefix = ''): TrackEventDto {
+  if (!isPlainObject(plain)) throw validationFailed({ [prefix || 'body']: ['must be a JSON object'] });
+  const dto = plainToInstance(TrackEventDto, plain);
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    const fields: FieldErrors = {};
+    for (const [path, messages] of Object.entries(flattenValidationErrors(errors))) fields[prefix ? `${prefix}.${path}` : path] = messages;
+    throw validationFailed(fields);
+  }
+  if (dto.eventData !== undefined && !isPlainObject(plain.eventData)) throw validationFailed({ [prefix ? `${prefix}.eventData` : 'eventData']: ['eventData must be a JSON object'] });
+  if (dto.eventData !== undefined && Buffer.byteLength(JSON.stringify(dto.eventData)) > MAX_EVENT_DATA_BYTES) {
+    throw new DomainError('PAYLOAD_TOO_LARGE', `eventData is larger than ${MAX_EVENT_DATA_BYTES} bytes of JSON`, { limitBytes: MAX_EVENT_DATA_BYTES });
+  }
+  return dto;
+}
+
+/** The occurredAt of an event: now by default, never more than 5 minutes ahead. */
+export function resolveOccurredAt(occurredAt: string | undefined, now: Date): Date {
+  if (occurredAt === undefined) return now;
+  const at = new Date(occurredAt);
+  if (Number.isNaN(at.getTime()) || at.getUTCFullYear() < 2000) throw validationFailed({ occurredAt: ['occurredAt must be a valid date after 2000'] });
+  if (at.getTime() - now.getTime() > MAX_FUTURE_MS) throw validationFailed({ occurredAt: ['occurredAt must not be more than 5 minutes in the future'] });
+  return at;
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (isPlainObject(value) || (typeof value === 'object' && value !== null)) {
+    const record = value as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(record).sort().map((k) => [k, canonical(record[k])]));
+  }
+  return value;
+}
+
+/**
+ * What an idempotency key is bound to: the same key with another payload is a conflict. Key order in
+ * objects does not matter; an occurredAt left to default is not part of it (a retry happens later).
+ */
+export function requestHash(input: { eventType: string; eventData?: unknown; userId?: string; occurredAt?: string }): string {
+  const payload = canonical({ eventType: input.eventType, eventData: input.eventData ?? {}, userId: input.userId ?? null, occurredAt: input.occurredAt ?? null });
+  return createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+}

@@ -1,0 +1,39 @@
+import { expect } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+
+/** Snapshot of an organization's ledger: counts and sums straight from the tables. */
+export async function ledgerState(ds: DataSource, orgId: string) {
+  const [events] = await ds.query(
+    `SELECT count(*)::int AS n, coalesce(sum(credits), 0)::text AS credits, coalesce(sum(from_allowance), 0)::text AS allowance,
+            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage
+       FROM usage_events WHERE organization_id = $1`,
+    [orgId],
+  );
+  const [balances] = await ds.query(
+    `SELECT coalesce(sum(consumed), 0)::text AS consumed, coalesce(sum(allowance_used), 0)::text AS allowance_used,
+            coalesce(sum(grants_used), 0)::text AS grants_used, coalesce(sum(overage_used), 0)::text AS overage_used,
+            coalesce(sum(events), 0)::int AS events
+       FROM period_balances WHERE organization_id = $1`,
+    [orgId],
+  );
+  const [keys] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE organization_id = $1`, [orgId]);
+  return { events, balances, keys: keys.n as number };
+}
+
+/** The ledger invariants of SPEC section 4: balances equal ledger sums, grants equal their consumptions. */
+export async function expectLedgerConsistent(ds: DataSource, orgId: string): Promise<void> {
+  const { events, balances } = await ledgerState(ds, orgId);
+  expect(Number(balances.consumed)).toBe(Number(events.credits));
+  expect(Number(balances.allowance_used)).toBe(Number(events.allowance));
+  expect(Number(balances.grants_used)).toBe(Number(events.grants));
+  expect(Number(balances.overage_used)).toBe(Number(events.overage));
+  expect(balances.events).toBe(events.n);
+  const over = await ds.query(`SELECT * FROM period_balances WHERE organization_id = $1 AND allowance_used > allowance`, [orgId]);
+  expect(over).toEqual([]);
+  const grants = await ds.query(
+    `SELECT g.id, g.amount - g.remaining AS used, coalesce((SELECT sum(c.credits) FROM grant_consumptions c WHERE c.organization_id = g.organization_id AND c.grant_id = g.id), 0) AS consumed
+       FROM credit_grants g WHERE g.organization_id = $1`,
+    [orgId],
+  );
+  for (const g of grants) expect(Number(g.used)).toBe(Number(g.consumed));
+}
