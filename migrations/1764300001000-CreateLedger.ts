@@ -137,7 +137,8 @@ export class CreateLedger1764300001000 implements MigrationInterface {
         payload         jsonb NOT NULL,
         created_at      timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (organization_id, id),
-        UNIQUE (organization_id, period_start, type, threshold)
+        -- Once per period, threshold and allowance: after a plan change the new allowance's crossings count.
+        UNIQUE (organization_id, period_start, type, threshold, "limit")
       )`);
 
     /*

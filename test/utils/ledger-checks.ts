@@ -16,22 +16,35 @@ export async function ledgerState(ds: DataSource, orgId: string) {
        FROM period_balances WHERE organization_id = $1`,
     [orgId],
   );
+  const [held] = await ds.query(
+    `SELECT count(*)::int AS n, coalesce(sum(credits), 0)::text AS credits, coalesce(sum(from_allowance), 0)::text AS allowance,
+            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage
+       FROM reservations WHERE organization_id = $1 AND status = 'pending'`,
+    [orgId],
+  );
   const [keys] = await ds.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE organization_id = $1`, [orgId]);
-  return { events, balances, keys: keys.n as number };
+  return { events, balances, reserved: held, keys: keys.n as number };
 }
 
-/** The ledger invariants of SPEC section 4: balances equal ledger sums, grants equal their consumptions. */
+/**
+ * The ledger invariants of SPEC section 4: every balance equals the ledger (recorded events plus pending
+ * reservations, which hold credits), and every grant's use equals what consumed it.
+ */
 export async function expectLedgerConsistent(ds: DataSource, orgId: string): Promise<void> {
-  const { events, balances } = await ledgerState(ds, orgId);
-  expect(Number(balances.consumed)).toBe(Number(events.credits));
-  expect(Number(balances.allowance_used)).toBe(Number(events.allowance));
-  expect(Number(balances.grants_used)).toBe(Number(events.grants));
-  expect(Number(balances.overage_used)).toBe(Number(events.overage));
-  expect(balances.events).toBe(events.n);
+  const { events, balances, reserved } = await ledgerState(ds, orgId);
+  const sum = (a: string, b: string) => Math.round((Number(a) + Number(b)) * 100) / 100;
+  expect(Number(balances.consumed)).toBe(sum(events.credits, reserved.credits));
+  expect(Number(balances.allowance_used)).toBe(sum(events.allowance, reserved.allowance));
+  expect(Number(balances.grants_used)).toBe(sum(events.grants, reserved.grants));
+  expect(Number(balances.overage_used)).toBe(sum(events.overage, reserved.overage));
+  expect(balances.events).toBe(events.n + reserved.n);
   const over = await ds.query(`SELECT * FROM period_balances WHERE organization_id = $1 AND allowance_used > allowance`, [orgId]);
   expect(over).toEqual([]);
   const grants = await ds.query(
-    `SELECT g.id, g.amount - g.remaining AS used, coalesce((SELECT sum(c.credits) FROM grant_consumptions c WHERE c.organization_id = g.organization_id AND c.grant_id = g.id), 0) AS consumed
+    `SELECT g.id, g.amount - g.remaining AS used,
+            coalesce((SELECT sum(c.credits) FROM grant_consumptions c WHERE c.organization_id = g.organization_id AND c.grant_id = g.id), 0)
+          + coalesce((SELECT sum((t->>'credits')::numeric) FROM reservations r, jsonb_array_elements(r.grant_takes) t
+                       WHERE r.organization_id = g.organization_id AND r.status = 'pending' AND (t->>'grantId')::uuid = g.id), 0) AS consumed
        FROM credit_grants g WHERE g.organization_id = $1`,
     [orgId],
   );

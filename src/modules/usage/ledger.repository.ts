@@ -27,6 +27,17 @@ export interface ConsumeResult {
   limit_used: number;
 }
 
+export interface NotificationRow {
+  organization_id: string;
+  id: string;
+  period_start: string;
+  type: string;
+  threshold: number;
+  used: string;
+  limit: string;
+  payload: Record<string, unknown>;
+}
+
 export interface LedgerEventRow {
   organization_id: string;
   occurred_at: string;
@@ -85,6 +96,16 @@ export class LedgerRepository {
     return rows[0];
   }
 
+  /** Allowance left in the period plus open top-ups, as a numeric string. */
+  async remaining(m: EntityManager, organizationId: string, periodStart: string, now: Date): Promise<string> {
+    const rows = (await m.query(
+      `SELECT (coalesce((SELECT greatest(allowance - allowance_used, 0) FROM period_balances WHERE organization_id = $1 AND period_start = $2::date), 0)
+             + (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3)))::text AS remaining`,
+      [organizationId, periodStart, now],
+    )) as Array<{ remaining: string }>;
+    return rows[0].remaining;
+  }
+
   /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
   async claimKey(m: EntityManager, organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
     const rows = (await m.query(
@@ -139,16 +160,32 @@ export class LedgerRepository {
   }
 
   /** Records threshold crossings; the unique key makes each one once per period. Returns the new ones. */
-  async insertNotifications(m: EntityManager, rows: Array<{ organization_id: string; id: string; period_start: string; type: string; threshold: number; used: string; limit: string; payload: unknown }>): Promise<string[]> {
+  async insertNotifications(m: EntityManager, rows: NotificationRow[]): Promise<string[]> {
     if (rows.length === 0) return [];
     const inserted = (await m.query(
       `INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload)
        SELECT organization_id, id, period_start, type, threshold, used, "limit", payload
          FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb)
-       ON CONFLICT (organization_id, period_start, type, threshold) DO NOTHING RETURNING id`,
+       ON CONFLICT (organization_id, period_start, type, threshold, "limit") DO NOTHING RETURNING id`,
       [JSON.stringify(rows)],
     )) as Array<{ id: string }>;
     return inserted.map((r) => r.id);
+  }
+
+  /**
+   * The outbox: one delivery per new notification of an organization that has a webhook URL, in the same
+   * transaction, so a crash can neither lose a delivery nor send one for a rolled-back event.
+   */
+  async enqueueWebhooks(m: EntityManager, notifications: NotificationRow[], now: Date): Promise<void> {
+    if (notifications.length === 0) return;
+    await m.query(
+      `INSERT INTO webhook_deliveries (organization_id, id, notification_id, event, payload, next_attempt_at, created_at)
+       SELECT n.organization_id, gen_random_uuid(), n.id, n.payload->>'event', n.payload, $2, $2
+         FROM jsonb_to_recordset($1::jsonb) AS n(organization_id text, id uuid, payload jsonb)
+         JOIN organizations o ON o.id = n.organization_id AND o.webhook_url IS NOT NULL
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(notifications.map((n) => ({ organization_id: n.organization_id, id: n.id, payload: n.payload }))), now],
+    );
   }
 
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { ERROR_STATUS } from '../../common/errors/error-codes';
@@ -15,7 +16,8 @@ import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
-import { ConsumeResult, LedgerEventRow, LedgerRepository } from './ledger.repository';
+import { ConsumeParams, ConsumeResult, LedgerRepository } from './ledger.repository';
+import { LedgerEntries } from './ledger-entries';
 import { priceEvent } from './utils/credit-calculator';
 import type { PriceBreakdown } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
@@ -65,7 +67,7 @@ export interface CheckResult {
   wouldUseOverage: number;
 }
 
-interface Prepared {
+export interface Prepared {
   index: number;
   input: TrackInput;
   definition: EventDefinitionRecord;
@@ -164,13 +166,13 @@ export class UsageTracker {
 
   // ------------------------------------------------------------------------------------------------------
 
-  private async organizationFor(organizationId: string, now: Date): Promise<OrganizationRow> {
+  async organizationFor(organizationId: string, now: Date): Promise<OrganizationRow> {
     const row = await this.organizations.getRow(organizationId);
     return this.organizations.applyDuePlanChange(row, now);
   }
 
   /** Everything that can be decided before touching the ledger: bad input never reaches it. */
-  private async prepare(input: TrackInput, index: number, now: Date): Promise<Prepared> {
+  async prepare(input: TrackInput, index: number, now: Date): Promise<Prepared> {
     const definition = await this.events.find(input.eventType);
     if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
     if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
@@ -228,9 +230,7 @@ export class UsageTracker {
   private async record(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
     return this.ledger.transaction(async (m) => {
       const outcomes = new Map<number, Outcome>();
-      const events: LedgerEventRow[] = [];
-      const takes: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }> = [];
-      const notifications: Parameters<LedgerRepository['insertNotifications']>[1] = [];
+      const entries = new LedgerEntries();
       const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
       // Keys accepted earlier in this same transaction (their response is not written until the end).
       const batchKeys = new Map<string, { hash: string; result: TrackResult }>();
@@ -249,92 +249,59 @@ export class UsageTracker {
             continue;
           }
         }
-        const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
-        const limit = limitKey ? plan.config.limits[limitKey] : null;
-        const r = await this.ledger.consume(m, {
-          organizationId: org.id,
-          periodStart: p.periodStart,
-          plan: plan.key,
-          allowance: String(plan.config.monthlyCredits),
-          amount: hundredthsToDecimalString(p.credits),
-          overageRate: plan.config.overageRate === null ? null : String(plan.config.overageRate),
-          spendCap: org.spend_cap,
-          limitKey,
-          limit: limit ?? null,
-          now,
-        });
+        const r = await this.ledger.consume(m, this.consumeParams(org, plan, p, now));
         if (r.status !== 'OK') {
           // Nothing was written for it; the key goes back so a later attempt can use it.
           if (p.key) await this.ledger.releaseKey(m, org.id, p.key);
-          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan, limitKey, limit ?? null) });
+          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan) });
           continue;
         }
-        const eventId = randomUUID();
-        const warnings = crossedThresholds(plan, r);
-        const result: TrackResult = {
-          success: true,
-          eventId,
-          eventType: p.definition.key,
-          creditsConsumed: hundredthsToNumber(p.credits),
-          remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
-          overageCredits: hundredthsToNumber(hundredthsFromDecimalString(r.overage)),
-          breakdown: p.breakdown,
-          warnings,
-          period: { start: p.period.start.toISOString(), end: p.period.end.toISOString() },
-          duplicate: false,
-        };
-        events.push({
-          organization_id: org.id,
-          occurred_at: p.occurredAt.toISOString(),
-          id: eventId,
-          period_start: p.periodStart,
-          recorded_at: now.toISOString(),
-          event_type: p.definition.key,
-          category: p.definition.config.category,
-          definition_version: p.definition.version,
-          user_id: p.input.userId ?? null,
-          credits: hundredthsToDecimalString(p.credits),
-          from_allowance: r.from_allowance,
-          from_grants: r.from_grants,
-          overage: r.overage,
-          limit_key: limitKey,
-          breakdown: p.breakdown,
-          idempotency_key: p.key ?? null,
-          endpoint: p.input.context?.endpoint ?? null,
-          ip: p.input.context?.ip ?? null,
-          user_agent: p.input.context?.userAgent?.slice(0, 500) ?? null,
-        });
-        for (const take of r.grant_takes) {
-          takes.push({ organization_id: org.id, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });
-        }
-        for (const w of warnings) {
-          notifications.push({
-            organization_id: org.id,
-            id: randomUUID(),
-            period_start: p.periodStart,
-            type: w.type,
-            threshold: w.threshold,
-            used: String(w.used),
-            limit: String(w.limit),
-            payload: { ...w, organizationId: org.id, period: result.period, eventId, plan: plan.key },
-          });
-        }
+        const result = entries.add(org.id, plan, p, r, randomUUID(), now);
         if (p.key) {
-          completed.push({ key: p.key, eventId, response: result });
+          completed.push({ key: p.key, eventId: result.eventId, response: result });
           batchKeys.set(p.key, { hash: p.hash!, result });
         }
         outcomes.set(p.index, { status: 'accepted', result });
       }
 
-      await this.ledger.insertEvents(m, events);
-      await this.ledger.insertGrantConsumptions(m, takes);
-      await this.ledger.insertNotifications(m, notifications);
+      await this.writeEntries(m, entries);
       await this.ledger.completeKeys(m, org.id, completed);
       return outcomes;
     });
   }
 
-  private rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord, limitKey: PlanLimitKey | null, limit: number | null): DomainError {
+  /** Writes what a transaction accepted: events, grant consumptions, notifications and their webhooks. */
+  async writeEntries(m: EntityManager, entries: LedgerEntries): Promise<void> {
+    await this.ledger.insertEvents(m, entries.events);
+    await this.ledger.insertGrantConsumptions(m, entries.takes);
+    const fresh = await this.ledger.insertNotifications(m, entries.notifications);
+    if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, entries.notifications.filter((n) => fresh.includes(n.id)), this.clock.now());
+  }
+
+  /** The consume_credits call for one prepared event under the organization's plan. */
+  consumeParams(org: OrganizationRow, plan: PlanDefinitionRecord, p: Prepared, now: Date, options: { enforce?: boolean } = {}): ConsumeParams {
+    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
+    const enforce = options.enforce ?? true;
+    return {
+      organizationId: org.id,
+      periodStart: p.periodStart,
+      plan: plan.key,
+      allowance: String(plan.config.monthlyCredits),
+      amount: hundredthsToDecimalString(p.credits),
+      // Unenforced (asynchronous) events always fit: whatever the allowance and top-ups do not cover is
+      // overage, recorded like any other and billed at the plan's rate.
+      overageRate: enforce ? (plan.config.overageRate === null ? null : String(plan.config.overageRate)) : '1',
+      spendCap: enforce ? org.spend_cap : null,
+      limitKey,
+      limit: enforce && limitKey ? (plan.config.limits[limitKey] ?? null) : null,
+      now,
+    };
+  }
+
+  /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
+  rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord): DomainError {
+    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
+    const limit = limitKey ? plan.config.limits[limitKey] : null;
     const consumed = hundredthsFromDecimalString(r.consumed_before);
     if (r.status === 'LIMIT_EXCEEDED') {
       const suggested = this.plans
@@ -366,20 +333,6 @@ function planSummary(plan: PlanDefinitionRecord) {
 
 function idempotencyConflict(key: string): DomainError {
   return new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${key}" was already used with a different request`, { idempotencyKey: key });
-}
-
-/** Thresholds (fractions of the allowance) that this event's consumption crossed. */
-export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
-  const allowance = new Big(r.allowance);
-  if (allowance.lte(0)) return [];
-  const before = new Big(r.consumed_before);
-  const after = new Big(r.consumed_after);
-  return plan.config.warningThresholds
-    .filter((t) => {
-      const mark = allowance.times(t);
-      return before.lt(mark) && after.gte(mark);
-    })
-    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
 }
 
 /** The error body of SPEC section 9, for a batch item. */

@@ -24,10 +24,15 @@ export function parseTrackEvent(plain: unknown, prefix = ''): TrackEventDto {
     throw validationFailed(fields);
   }
   if (dto.eventData !== undefined && !isPlainObject(plain.eventData)) throw validationFailed({ [prefix ? `${prefix}.eventData` : 'eventData']: ['eventData must be a JSON object'] });
-  if (dto.eventData !== undefined && Buffer.byteLength(JSON.stringify(dto.eventData)) > MAX_EVENT_DATA_BYTES) {
+  assertEventDataSize(dto.eventData);
+  return dto;
+}
+
+/** eventData is stored with every event: more than 16 KiB of JSON is refused with 413. */
+export function assertEventDataSize(eventData: unknown): void {
+  if (eventData !== undefined && Buffer.byteLength(JSON.stringify(eventData)) > MAX_EVENT_DATA_BYTES) {
     throw new DomainError('PAYLOAD_TOO_LARGE', `eventData is larger than ${MAX_EVENT_DATA_BYTES} bytes of JSON`, { limitBytes: MAX_EVENT_DATA_BYTES });
   }
-  return dto;
 }
 
 /** The occurredAt of an event: now by default, never more than 5 minutes ahead. */

@@ -1,0 +1,21 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
+import { TrackEventDto } from './track-event.dto';
+
+export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
+
+export class CreateReservationDto extends TrackEventDto {
+  @ApiPropertyOptional({ example: 600, default: DEFAULT_RESERVATION_TTL_SECONDS, description: 'Released automatically after this many seconds unless committed' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  ttlSeconds?: number;
+}
+
+export class CommitReservationDto {
+  @ApiPropertyOptional({ example: { complexity: 2.4, echo: true }, description: 'The final eventData: the event is re-priced with it' })
+  @IsOptional()
+  @IsObject()
+  eventData?: Record<string, unknown>;
+}

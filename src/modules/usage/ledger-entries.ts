@@ -1,0 +1,84 @@
+import Big from 'big.js';
+import { randomUUID } from 'node:crypto';
+import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
+import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
+import type { Prepared, TrackResult, UsageWarning } from './usage-tracker.service';
+
+/** Thresholds (fractions of the allowance) that this event's consumption crossed. */
+export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
+  const allowance = new Big(r.allowance);
+  if (allowance.lte(0)) return [];
+  const before = new Big(r.consumed_before);
+  const after = new Big(r.consumed_after);
+  return plan.config.warningThresholds
+    .filter((t) => {
+      const mark = allowance.times(t);
+      return before.lt(mark) && after.gte(mark);
+    })
+    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
+}
+
+/**
+ * The rows one transaction writes for the events it accepted: ledger rows, grant consumptions and threshold
+ * notifications, built from consume_credits' answer. Written together by UsageTracker.writeEntries.
+ */
+export class LedgerEntries {
+  readonly events: LedgerEventRow[] = [];
+  readonly takes: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }> = [];
+  readonly notifications: NotificationRow[] = [];
+
+  add(organizationId: string, plan: PlanDefinitionRecord, p: Prepared, r: ConsumeResult, eventId: string, now: Date): TrackResult {
+    const limitKey = p.definition.config.limitKey;
+    const warnings = crossedThresholds(plan, r);
+    const result: TrackResult = {
+      success: true,
+      eventId,
+      eventType: p.definition.key,
+      creditsConsumed: hundredthsToNumber(p.credits),
+      remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+      overageCredits: hundredthsToNumber(hundredthsFromDecimalString(r.overage)),
+      breakdown: p.breakdown,
+      warnings,
+      period: { start: p.period.start.toISOString(), end: p.period.end.toISOString() },
+      duplicate: false,
+    };
+    this.events.push({
+      organization_id: organizationId,
+      occurred_at: p.occurredAt.toISOString(),
+      id: eventId,
+      period_start: p.periodStart,
+      recorded_at: now.toISOString(),
+      event_type: p.definition.key,
+      category: p.definition.config.category,
+      definition_version: p.definition.version,
+      user_id: p.input.userId ?? null,
+      credits: hundredthsToDecimalString(p.credits),
+      from_allowance: r.from_allowance,
+      from_grants: r.from_grants,
+      overage: r.overage,
+      limit_key: limitKey,
+      breakdown: p.breakdown,
+      idempotency_key: p.key ?? null,
+      endpoint: p.input.context?.endpoint ?? null,
+      ip: p.input.context?.ip ?? null,
+      user_agent: p.input.context?.userAgent?.slice(0, 500) ?? null,
+    });
+    for (const take of r.grant_takes) {
+      this.takes.push({ organization_id: organizationId, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });
+    }
+    for (const w of warnings) {
+      this.notifications.push({
+        organization_id: organizationId,
+        id: randomUUID(),
+        period_start: p.periodStart,
+        type: w.type,
+        threshold: w.threshold,
+        used: String(w.used),
+        limit: String(w.limit),
+        payload: { event: 'usage.threshold_crossed', ...w, organizationId, period: result.period, eventId, plan: plan.key },
+      });
+    }
+    return result;
+  }
+}

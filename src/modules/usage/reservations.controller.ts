@@ -1,0 +1,46 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { Scopes } from '../../common/auth/auth.decorators';
+import { CommitReservationDto, CreateReservationDto } from './dto/reservation.dto';
+import { ReservationsService } from './reservations.service';
+import { TrackingHttpService } from './tracking-http.service';
+
+@ApiTags('usage: reservations')
+@Controller('api/organizations/:orgId/usage/reservations')
+export class ReservationsController {
+  constructor(
+    private readonly reservations: ReservationsService,
+    private readonly http: TrackingHttpService,
+  ) {}
+
+  @Post()
+  @Scopes('track')
+  @ApiOperation({ summary: 'Reserve the priced credits now (they count against the balance at once); commit or release later' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  reserve(@Param('orgId') orgId: string, @Body() { ttlSeconds, ...event }: CreateReservationDto, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest) {
+    return this.reservations.reserve({ organizationId: orgId, ...event, idempotencyKey: event.idempotencyKey ?? key, context: this.http.context(req) }, ttlSeconds);
+  }
+
+  @Get(':id')
+  @Scopes('read')
+  get(@Param('orgId') orgId: string, @Param('id') id: string) {
+    return this.reservations.get(orgId, id);
+  }
+
+  @Post(':id/commit')
+  @Scopes('track')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Record the event, re-priced with the final eventData; 409 when released, expired or committed' })
+  commit(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: CommitReservationDto) {
+    return this.reservations.commit(orgId, id, body.eventData);
+  }
+
+  @Post(':id/release')
+  @Scopes('track')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Give the reserved credits back; 409 when already settled' })
+  release(@Param('orgId') orgId: string, @Param('id') id: string) {
+    return this.reservations.release(orgId, id);
+  }
+}

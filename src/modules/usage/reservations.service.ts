@@ -1,0 +1,275 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { DomainError } from '../../common/errors/domain-error';
+import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { periodOf } from '../../common/time/period';
+import { EventRegistry } from '../events/event-registry.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
+import { LedgerEntries } from './ledger-entries';
+import { LedgerRepository } from './ledger.repository';
+import type { ConsumeResult } from './ledger.repository';
+import { priceEvent } from './utils/credit-calculator';
+import { assertEventDataSize } from './utils/track-input';
+import { UsageTracker } from './usage-tracker.service';
+import type { Prepared, TrackInput, TrackResult } from './usage-tracker.service';
+
+export interface ReservationResult {
+  reservationId: string;
+  eventType: string;
+  credits: number;
+  expiresAt: string;
+  remainingCredits: number;
+  status: string;
+  duplicate: boolean;
+}
+
+interface ReservationRow {
+  organization_id: string;
+  id: string;
+  status: 'pending' | 'committed' | 'released' | 'expired';
+  period_start: string;
+  occurred_at: Date;
+  event_type: string;
+  user_id: string | null;
+  event_data: Record<string, unknown>;
+  credits: string;
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  grant_takes: unknown;
+  consumed_before: string;
+  consumed_after: string;
+  allowance: string;
+  remaining_after: string;
+  limit_key: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  event_id: string | null;
+  context: TrackInput['context'] | null;
+  expires_at: Date;
+}
+
+/** Thrown inside a transaction to roll it back, then answered from what already exists. */
+class ReplayExisting extends Error {}
+
+/**
+ * Two-phase tracking: reserve the priced credits now (they count against the balance at once, through
+ * consume_credits), then commit (re-priced with the final data) or release. A pending reservation past its
+ * TTL is given back by a sweep. Each step is one transaction under the balance row lock.
+ */
+@Injectable()
+export class ReservationsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(ReservationsService.name);
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly tracker: UsageTracker,
+    private readonly ledger: LedgerRepository,
+    private readonly events: EventRegistry,
+    private readonly plans: PlanRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // The sweep is cheap (an indexed query on pending, due rows) and safe on every instance (SKIP LOCKED).
+    this.sweeper = setInterval(() => void this.expireDue().catch((e: Error) => this.logger.warn(`Reservation sweep failed: ${e.message}`)), 15_000);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS): Promise<ReservationResult> {
+    assertEventDataSize(input.eventData);
+    const now = this.clock.now();
+    const org = await this.tracker.organizationFor(input.organizationId, now);
+    const plan = await this.plans.findOrThrow(org.plan_name);
+    const p = await this.tracker.prepare(input, 0, now);
+    await this.ledger.ensurePartition(p.periodStart);
+    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+    try {
+      return await this.ledger.transaction(async (m) => {
+        const r = await this.ledger.consume(m, this.tracker.consumeParams(org, plan, p, now));
+        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plan);
+        const id = randomUUID();
+        // A key already used by another reservation: roll this debit back and answer with that one.
+        const inserted = (await m.query(
+          `INSERT INTO reservations (organization_id, id, status, period_start, occurred_at, event_type, user_id, event_data, credits,
+                                     from_allowance, from_grants, overage, grant_takes, limit_key, idempotency_key, request_hash, context, expires_at, created_at,
+                                     consumed_before, consumed_after, allowance, remaining_after)
+           VALUES ($1, $2, 'pending', $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+           ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`,
+          [org.id, id, p.periodStart, p.occurredAt, p.definition.key, input.userId ?? null, JSON.stringify(input.eventData ?? {}), hundredthsToDecimalString(p.credits),
+            r.from_allowance, r.from_grants, r.overage, JSON.stringify(r.grant_takes), p.definition.config.limitKey, p.key ?? null, p.hash ?? null, JSON.stringify(input.context ?? null), expiresAt, now,
+            r.consumed_before, r.consumed_after, r.allowance, r.remaining],
+        )) as unknown[];
+        if (inserted.length === 0) throw new ReplayExisting();
+        return {
+          reservationId: id,
+          eventType: p.definition.key,
+          credits: hundredthsToNumber(p.credits),
+          expiresAt: expiresAt.toISOString(),
+          remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+          status: 'pending' as const,
+          duplicate: false,
+        };
+      });
+    } catch (error) {
+      if (!(error instanceof ReplayExisting)) throw error;
+      const { existing, remaining } = await this.ledger.transaction(async (m) => ({
+        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2`, [org.id, p.key])) as ReservationRow[])[0],
+        remaining: await this.ledger.remaining(m, org.id, p.periodStart, now),
+      }));
+      if (!existing || existing.request_hash !== p.hash) {
+        throw new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${p.key}" was already used with a different request`, { idempotencyKey: p.key });
+      }
+      return {
+        reservationId: existing.id,
+        eventType: existing.event_type,
+        credits: hundredthsToNumber(hundredthsFromDecimalString(existing.credits)),
+        expiresAt: new Date(existing.expires_at).toISOString(),
+        remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(remaining)),
+        status: existing.status,
+        duplicate: true,
+      };
+    }
+  }
+
+  /**
+   * Gives the reservation back and charges the final price, in one transaction: a commit above the reserved
+   * amount must fit like any event (402 otherwise, and the reservation stays pending).
+   */
+  async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>): Promise<TrackResult> {
+    assertEventDataSize(eventData);
+    const now = this.clock.now();
+    const org = await this.tracker.organizationFor(organizationId, now);
+    const plan = await this.plans.findOrThrow(org.plan_name);
+    const outcome = await this.ledger.transaction(async (m) => {
+      const row = await this.lockPending(m, organizationId, reservationId, now);
+      if (row.expired) return { expired: true as const };
+      const res = row.reservation;
+      // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
+      const definition = await this.events.findOrThrow(res.event_type);
+      const data = eventData ?? res.event_data;
+      const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+      const period = periodOf(new Date(res.occurred_at));
+      const p: Prepared = {
+        index: 0,
+        input: { organizationId, eventType: res.event_type, eventData: data, userId: res.user_id ?? undefined, context: res.context ?? undefined },
+        definition,
+        credits: price.credits,
+        breakdown: price.breakdown,
+        occurredAt: new Date(res.occurred_at),
+        period,
+        periodStart: res.period_start,
+        key: res.idempotency_key ?? undefined,
+      };
+      let r: ConsumeResult;
+      if (price.credits === hundredthsFromDecimalString(res.credits)) {
+        // The common case (same price): what the reservation took is exactly what the event costs, so the
+        // event takes over the hold as it is. No refund, no second debit.
+        r = {
+          status: 'OK',
+          from_allowance: res.from_allowance,
+          from_grants: res.from_grants,
+          overage: res.overage,
+          grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
+          remaining: res.remaining_after,
+          consumed_before: res.consumed_before,
+          consumed_after: res.consumed_after,
+          allowance: res.allowance,
+          limit_used: 0,
+        };
+      } else {
+        await this.refund(m, res, now);
+        r = await this.ledger.consume(m, this.tracker.consumeParams(org, plan, p, now));
+        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plan);
+      }
+      const entries = new LedgerEntries();
+      const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
+      await this.tracker.writeEntries(m, entries);
+      await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
+      return { expired: false as const, result };
+    });
+    if (outcome.expired) throw settled(reservationId, 'expired');
+    return outcome.result;
+  }
+
+  async release(organizationId: string, reservationId: string): Promise<{ reservationId: string; status: 'released'; releasedCredits: number }> {
+    const now = this.clock.now();
+    await this.tracker.organizationFor(organizationId, now);
+    const outcome = await this.ledger.transaction(async (m) => {
+      const row = await this.lockPending(m, organizationId, reservationId, now);
+      if (row.expired) return { expired: true as const };
+      await this.refund(m, row.reservation, now);
+      await m.query(`UPDATE reservations SET status = 'released', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, now]);
+      return { expired: false as const, credits: row.reservation.credits };
+    });
+    if (outcome.expired) throw settled(reservationId, 'expired');
+    return { reservationId, status: 'released', releasedCredits: hundredthsToNumber(hundredthsFromDecimalString(outcome.credits)) };
+  }
+
+  async get(organizationId: string, reservationId: string) {
+    await this.tracker.organizationFor(organizationId, this.clock.now());
+    const rows = (await this.ledger.transaction((m) => m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId]))) as ReservationRow[];
+    if (!rows[0]) throw notFound(reservationId);
+    const r = rows[0];
+    return { reservationId: r.id, status: r.status, eventType: r.event_type, credits: hundredthsToNumber(hundredthsFromDecimalString(r.credits)), expiresAt: new Date(r.expires_at).toISOString(), eventId: r.event_id };
+  }
+
+  /** Gives back every pending reservation past its TTL. Safe to run anywhere, any number of times. */
+  async expireDue(limit = 500): Promise<number> {
+    const now = this.clock.now();
+    return this.ledger.transaction(async (m) => {
+      const due = (await m.query(
+        `SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [now, limit],
+      )) as ReservationRow[];
+      for (const res of due) {
+        await this.refund(m, res, now);
+        await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [res.organization_id, res.id, now]);
+      }
+      return due.length;
+    });
+  }
+
+  private async lockPending(m: EntityManager, organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
+    const rows = (await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2 FOR UPDATE`, [organizationId, id])) as ReservationRow[];
+    const res = rows[0];
+    if (!res) throw notFound(id);
+    if (res.status !== 'pending') throw settled(id, res.status);
+    if (new Date(res.expires_at) <= now) {
+      // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
+      await this.refund(m, res, now);
+      await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, id, now]);
+      return { expired: true };
+    }
+    return { expired: false, reservation: res };
+  }
+
+  private async refund(m: EntityManager, res: ReservationRow, now: Date): Promise<void> {
+    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::jsonb, $7, $8)`, [
+      res.organization_id,
+      res.period_start,
+      res.from_allowance,
+      res.from_grants,
+      res.overage,
+      JSON.stringify(res.grant_takes),
+      res.limit_key,
+      now,
+    ]);
+  }
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError('RESERVATION_NOT_FOUND', `Reservation "${id}" does not exist`, { reservationId: id });
+}
+
+function settled(id: string, status: string): DomainError {
+  return new DomainError('RESERVATION_SETTLED', `Reservation "${id}" is ${status}`, { reservationId: id, status });
+}
