@@ -7,6 +7,7 @@ import { APP_CONFIG } from './config/app-config';
 import type { AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { AdminConfigModule } from './modules/admin-config/admin-config.module';
+import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { ConfigCacheModule } from './modules/config-cache/config-cache.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
@@ -37,6 +38,7 @@ export class AppModule {
         AdminConfigModule,
         OrganizationsModule,
         UsageModule,
+        ApiKeysModule,
       ],
       providers,
     };

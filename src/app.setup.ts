@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { registerHttpSecurity } from './common/auth/http-security';
 import { Clock } from './common/clock/clock';
 import { validationFailed } from './common/errors/domain-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
@@ -42,6 +43,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   if (config.adminApiKeyIsDefault) {
     logger.warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
   }
+  // Before any route exists: headers, rate limit and the route catalog must see every route.
+  await registerHttpSecurity(app, config);
   setupApp(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -41,6 +41,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the security variables (rate limits, key cache, membership) with their defaults', () => {
+    expect(loadConfig({})).toMatchObject({ rateLimitPerMinute: 100_000, rateLimitAdminPerMinute: 0, apiKeyCacheTtlSeconds: 5, strictMembership: true });
+    expect(loadConfig({ RATE_LIMIT_PER_MINUTE: '120', RATE_LIMIT_ADMIN_PER_MINUTE: '6000', API_KEY_CACHE_TTL_SECONDS: '0', STRICT_MEMBERSHIP: 'false' })).toMatchObject({
+      rateLimitPerMinute: 120,
+      rateLimitAdminPerMinute: 6000,
+      apiKeyCacheTtlSeconds: 0,
+      strictMembership: false,
+    });
+    expect(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '-1', API_KEY_CACHE_TTL_SECONDS: '9999', STRICT_MEMBERSHIP: 'maybe' })).toThrow(
+      /RATE_LIMIT_PER_MINUTE[\s\S]*API_KEY_CACHE_TTL_SECONDS[\s\S]*STRICT_MEMBERSHIP/,
+    );
+  });
+
   it('refuses production without ADMIN_API_KEY', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ADMIN_API_KEY is required/);
   });

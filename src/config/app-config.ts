@@ -23,6 +23,14 @@ export interface AppConfig {
   logLevel: LogLevel;
   bodyLimitBytes: number;
   databasePoolSize: number;
+  /** Requests per minute per organization API key (and per client IP without a valid key); 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Requests per minute for the admin key; 0 = not limited. */
+  rateLimitAdminPerMinute: number;
+  /** How long a resolved API key is trusted in-process; bounds how late a revocation reaches other instances. */
+  apiKeyCacheTtlSeconds: number;
+  /** X-User-Id of a non-member, on an organization that has members: 403 USER_NOT_MEMBER (true) or allowed. */
+  strictMembership: boolean;
 }
 
 export class ConfigValidationError extends Error {
@@ -46,6 +54,15 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
     return fallback;
   }
   return Number(raw);
+}
+
+function boolVar(env: Env, name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['false', '0', 'no'].includes(raw.toLowerCase())) return false;
+  problems.push(`${name} must be true or false (got "${raw}")`);
+  return fallback;
 }
 
 function urlVar(env: Env, name: string, protocols: string[], problems: string[]): string | undefined {
@@ -93,6 +110,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevelRaw as LogLevel,
     bodyLimitBytes: intVar(env, 'BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
     databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 20, 1, 200, problems),
+    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 100_000, 0, 100_000_000, problems),
+    rateLimitAdminPerMinute: intVar(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 0, 0, 100_000_000, problems),
+    apiKeyCacheTtlSeconds: intVar(env, 'API_KEY_CACHE_TTL_SECONDS', 5, 0, 300, problems),
+    strictMembership: boolVar(env, 'STRICT_MEMBERSHIP', true, problems),
   };
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return config;

@@ -10,7 +10,8 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 export const Public = () => SetMetadata(IS_PUBLIC, true);
 
 /**
- * An organization route: the admin key, or an organization key holding this scope, may call it.
- * Routes with neither decorator are admin-only: a route someone forgets to mark stays closed.
+ * An organization route: the admin key, or an organization key of that organization holding every listed
+ * scope, may call it. Routes with neither decorator are admin-only: a route someone forgets to mark stays
+ * closed. Scopes are independent (`manage` does not imply `read` or `track`).
  */
 export const Scopes = (...scopes: ApiKeyScope[]) => SetMetadata(REQUIRED_SCOPES, scopes);
