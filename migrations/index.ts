@@ -1,7 +1,8 @@
 import { CreateCatalogTables1764300000000 } from './1764300000000-CreateCatalogTables';
 import { CreateLedger1764300001000 } from './1764300001000-CreateLedger';
 import { CreateApiKeys1764300002000 } from './1764300002000-CreateApiKeys';
+import { CreateAnalyticsAndJobs1764300003000 } from './1764300003000-CreateAnalyticsAndJobs';
 import { CreateReservationsAndWebhooks1764300004000 } from './1764300004000-CreateReservationsAndWebhooks';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateReservationsAndWebhooks1764300004000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000];

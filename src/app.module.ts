@@ -7,10 +7,12 @@ import { APP_CONFIG } from './config/app-config';
 import type { AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { AdminConfigModule } from './modules/admin-config/admin-config.module';
+import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { ConfigCacheModule } from './modules/config-cache/config-cache.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
+import { JobsModule } from './modules/jobs/jobs.module';
 import { OrganizationsModule } from './modules/organizations/organizations.module';
 import { PlansModule } from './modules/plans/plans.module';
 import { UsageModule } from './modules/usage/usage.module';
@@ -38,6 +40,8 @@ export class AppModule {
         AdminConfigModule,
         OrganizationsModule,
         UsageModule,
+        AnalyticsModule,
+        JobsModule,
         ApiKeysModule,
       ],
       providers,

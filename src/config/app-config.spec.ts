@@ -84,3 +84,35 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
   });
 });
+
+describe('loadConfig: scheduled jobs', () => {
+  it('defaults: a 60-minute grace, jobs on (off under NODE_ENV=test), the documented schedules', () => {
+    expect(loadConfig({})).toMatchObject({
+      periodCloseGraceMinutes: 60,
+      jobsEnabled: true,
+      jobSchedules: { 'period-close': '5 * * * *', 'rollup-refresh': '30 0 * * *', 'ledger-reconciliation': '45 2 * * *', 'usage-partitions': '10 0 * * *' },
+    });
+    expect(loadConfig({ NODE_ENV: 'test' }).jobsEnabled).toBe(false);
+  });
+
+  it('reads and validates them', () => {
+    expect(loadConfig({ PERIOD_CLOSE_GRACE_MINUTES: '0', JOBS_ENABLED: 'false', JOB_PERIOD_CLOSE_CRON: '*/5 * * * *', NODE_ENV: 'test' })).toMatchObject({
+      periodCloseGraceMinutes: 0,
+      jobsEnabled: false,
+      jobSchedules: { 'period-close': '*/5 * * * *' },
+    });
+    expect(loadConfig({ NODE_ENV: 'test', JOBS_ENABLED: 'true' }).jobsEnabled).toBe(true);
+    let error: unknown;
+    try {
+      loadConfig({ PERIOD_CLOSE_GRACE_MINUTES: '-1', JOBS_ENABLED: 'maybe', JOB_ROLLUP_REFRESH_CRON: 'every day', JOB_PARTITIONS_CRON: '0 0 * * * * *' });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigValidationError).problems).toEqual([
+      expect.stringMatching(/^PERIOD_CLOSE_GRACE_MINUTES must be a whole number/),
+      expect.stringMatching(/^JOBS_ENABLED must be true or false/),
+      expect.stringMatching(/^JOB_ROLLUP_REFRESH_CRON must be a cron expression/),
+      expect.stringMatching(/^JOB_PARTITIONS_CRON must be a cron expression/),
+    ]);
+  });
+});

@@ -31,6 +31,12 @@ export interface AppConfig {
   apiKeyCacheTtlSeconds: number;
   /** X-User-Id of a non-member, on an organization that has members: 403 USER_NOT_MEMBER (true) or allowed. */
   strictMembership: boolean;
+  /** Minutes after a period ends before the close job freezes it (late events for it are still accepted meanwhile). */
+  periodCloseGraceMinutes: number;
+  /** Scheduled jobs and their start-up catch-up run on this instance (operators can always run a job by hand). */
+  jobsEnabled: boolean;
+  /** Cron expressions (UTC) of the scheduled jobs, by job name. */
+  jobSchedules: JobSchedules;
 }
 
 export class ConfigValidationError extends Error {
@@ -80,6 +86,38 @@ function urlVar(env: Env, name: string, protocols: string[], problems: string[])
   return raw;
 }
 
+/** Scheduled jobs: the variable holding each one's cron expression (UTC), and its default. */
+export const JOB_SCHEDULE_VARIABLES = {
+  'period-close': { variable: 'JOB_PERIOD_CLOSE_CRON', fallback: '5 * * * *' },
+  'rollup-refresh': { variable: 'JOB_ROLLUP_REFRESH_CRON', fallback: '30 0 * * *' },
+  'ledger-reconciliation': { variable: 'JOB_RECONCILIATION_CRON', fallback: '45 2 * * *' },
+  'usage-partitions': { variable: 'JOB_PARTITIONS_CRON', fallback: '10 0 * * *' },
+} as const;
+export type JobSchedules = Record<keyof typeof JOB_SCHEDULE_VARIABLES, string>;
+
+/** The job schedules of an environment. Also read when the @Cron decorators run, before .env is loaded. */
+export function jobSchedulesFrom(env: Env, problems: string[] = []): JobSchedules {
+  const schedules = {} as JobSchedules;
+  for (const [job, { variable, fallback }] of Object.entries(JOB_SCHEDULE_VARIABLES) as Array<[keyof JobSchedules, { variable: string; fallback: string }]>) {
+    const raw = blankToUndefined(env[variable]);
+    const fields = raw?.split(/\s+/) ?? [];
+    if (raw !== undefined && ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => /^[0-9A-Za-z*?,/#-]+$/.test(f)))) {
+      problems.push(`${variable} must be a cron expression of 5 or 6 fields (got "${raw}")`);
+    }
+    schedules[job] = raw ?? fallback;
+  }
+  return schedules;
+}
+
+function jobSettings(env: Env, nodeEnv: NodeEnv, problems: string[]): Pick<AppConfig, 'periodCloseGraceMinutes' | 'jobsEnabled' | 'jobSchedules'> {
+  return {
+    periodCloseGraceMinutes: intVar(env, 'PERIOD_CLOSE_GRACE_MINUTES', 60, 0, 44_640, problems),
+    // Tests trigger jobs themselves, with a fake clock: nothing runs behind their back unless they ask.
+    jobsEnabled: boolVar(env, 'JOBS_ENABLED', nodeEnv !== 'test', problems),
+    jobSchedules: jobSchedulesFrom(env, problems),
+  };
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: string[] = [];
   const nodeEnvRaw = blankToUndefined(env.NODE_ENV) ?? 'development';
@@ -114,6 +152,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimitAdminPerMinute: intVar(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 0, 0, 100_000_000, problems),
     apiKeyCacheTtlSeconds: intVar(env, 'API_KEY_CACHE_TTL_SECONDS', 5, 0, 300, problems),
     strictMembership: boolVar(env, 'STRICT_MEMBERSHIP', true, problems),
+    ...jobSettings(env, nodeEnv, problems),
   };
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return config;

@@ -15,7 +15,7 @@ export interface ConsumeParams {
 }
 
 export interface ConsumeResult {
-  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED';
   from_allowance: string;
   from_grants: string;
   overage: string;

@@ -9,6 +9,8 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
+import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
+import { RollupRepository } from '../analytics/rollup.repository';
 import { EventRegistry } from '../events/event-registry.service';
 import type { EventDefinitionRecord } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -100,6 +102,8 @@ export class UsageTracker {
     private readonly ledger: LedgerRepository,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    private readonly rollups: RollupRepository,
+    private readonly closedPeriods: ClosedPeriods,
   ) {}
 
   /** Tracks one event; throws a DomainError (402, 404, 409, …) when it is not accepted. */
@@ -179,6 +183,7 @@ export class UsageTracker {
     const occurredAt = resolveOccurredAt(input.occurredAt, now);
     const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
     const period = periodOf(occurredAt);
+    await this.closedPeriods.assertOpen(period, now);
     return {
       index,
       input,
@@ -273,6 +278,7 @@ export class UsageTracker {
   /** Writes what a transaction accepted: events, grant consumptions, notifications and their webhooks. */
   async writeEntries(m: EntityManager, entries: LedgerEntries): Promise<void> {
     await this.ledger.insertEvents(m, entries.events);
+    await this.rollups.apply(m, entries.events);
     await this.ledger.insertGrantConsumptions(m, entries.takes);
     const fresh = await this.ledger.insertNotifications(m, entries.notifications);
     if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, entries.notifications.filter((n) => fresh.includes(n.id)), this.clock.now());
@@ -300,6 +306,7 @@ export class UsageTracker {
 
   /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
   rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord): DomainError {
+    if (r.status === 'PERIOD_CLOSED') return periodClosedError(p.period);
     const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
     const limit = limitKey ? plan.config.limits[limitKey] : null;
     const consumed = hundredthsFromDecimalString(r.consumed_before);

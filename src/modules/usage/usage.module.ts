@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsCoreModule } from '../analytics/analytics-core.module';
 import { EventsModule } from '../events/events.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { PlansModule } from '../plans/plans.module';
@@ -12,7 +13,7 @@ import { UsageTracker } from './usage-tracker.service';
 import { UsageController } from './usage.controller';
 
 @Module({
-  imports: [EventsModule, PlansModule, OrganizationsModule],
+  imports: [EventsModule, PlansModule, OrganizationsModule, AnalyticsCoreModule],
   controllers: [UsageController, ReservationsController, DemoController],
   providers: [UsageTracker, LedgerRepository, UsageSummaryService, TrackingHttpService, ReservationsService],
   exports: [UsageTracker, ReservationsService],

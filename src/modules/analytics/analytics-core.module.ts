@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ClosedPeriods } from './closed-periods.service';
+import { RollupRepository } from './rollup.repository';
+
+/**
+ * What the tracker needs from analytics (rollups kept in its transaction, the early PERIOD_CLOSED check),
+ * apart from the analytics API so UsageModule can import it without a cycle.
+ */
+@Module({
+  providers: [RollupRepository, ClosedPeriods],
+  exports: [RollupRepository, ClosedPeriods],
+})
+export class AnalyticsCoreModule {}

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { EventCursor } from './utils/event-cursor';
+
+export interface EventLogFilter {
+  organizationId: string;
+  eventType?: string;
+  userId?: string;
+  /** occurred_at >= from */
+  from?: Date;
+  /** occurred_at < to */
+  to?: Date;
+}
+
+export interface EventLogRow {
+  id: string;
+  occurred_at_text: string;
+  occurred_at: Date;
+  recorded_at: Date;
+  event_type: string;
+  category: string;
+  definition_version: number;
+  user_id: string | null;
+  credits: string;
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  breakdown: unknown;
+  idempotency_key: string | null;
+  endpoint: string | null;
+}
+
+/**
+ * The raw event log, newest first, by keyset on `(occurred_at, id)`: the primary key
+ * (organization_id, occurred_at, id) serves both the order and the cursor, and from/to prune partitions.
+ */
+@Injectable()
+export class EventLogRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async page(filter: EventLogFilter, after: EventCursor | undefined, limit: number): Promise<EventLogRow[]> {
+    const params: unknown[] = [filter.organizationId];
+    const where = ['organization_id = $1'];
+    const add = (sql: (n: number) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(params.length));
+    };
+    if (filter.eventType !== undefined) add((n) => `event_type = $${n}`, filter.eventType);
+    if (filter.userId !== undefined) add((n) => `user_id = $${n}`, filter.userId);
+    if (filter.from !== undefined) add((n) => `occurred_at >= $${n}`, filter.from);
+    if (filter.to !== undefined) add((n) => `occurred_at < $${n}`, filter.to);
+    if (after) {
+      params.push(after.occurredAt, after.id);
+      where.push(`(occurred_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(limit);
+    return (await this.dataSource.query(
+      `SELECT id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at_text, occurred_at, recorded_at,
+              event_type, category, definition_version, user_id, credits, from_allowance, from_grants, overage, breakdown, idempotency_key, endpoint
+         FROM usage_events WHERE ${where.join(' AND ')}
+        ORDER BY occurred_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    )) as EventLogRow[];
+  }
+}

@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock/clock';
+import { hundredthsFromNumber, hundredthsToNumber } from '../../common/money/credits';
+import { periodKey, periodOf } from '../../common/time/period';
+import { OrganizationsService } from '../organizations/organizations.service';
+import type { OrganizationRow } from '../organizations/organizations.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import { BillingRepository } from './billing.repository';
+import { RollupRepository } from './rollup.repository';
+import { periodStartDay } from './utils/dates';
+import { forecastPeriod } from './utils/forecast';
+import { forecastWindow } from './utils/forecast-window';
+import { periodPlanPrice } from './utils/plan-price';
+import type { BillingCycle } from './utils/plan-price';
+import { planNameForPeriod } from './utils/period-plan';
+import { recommendPlan } from './utils/recommendation';
+import type { PlanCostInput } from './utils/recommendation';
+
+/**
+ * Forecast and upgrade recommendation (SPEC section 7). Reads the period's balance row, the open top-ups and
+ * the daily rollups of the trailing window: a handful of rows whatever the volume.
+ */
+@Injectable()
+export class ForecastService {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly plans: PlanRegistry,
+    private readonly billing: BillingRepository,
+    private readonly rollups: RollupRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async forecast(organizationId: string) {
+    const org = await this.organizations.getRow(organizationId);
+    return (await this.compute(org)).view;
+  }
+
+  /**
+   * The cheapest plan for the projected consumption (or for `projectedCredits`, a what-if). Prices are per
+   * period for the organization's billing cycle (annual: 1/12 of the annual price), like its invoices.
+   */
+  async recommendation(organizationId: string, projectedCredits: number | undefined) {
+    const org = await this.organizations.getRow(organizationId);
+    const { view, planName } = await this.compute(org);
+    const projected = hundredthsFromNumber(projectedCredits ?? view.projectedTotal);
+    const cycle = org.billing_cycle as BillingCycle;
+    const candidates: PlanCostInput[] = this.plans.listPlans({ includeInactive: true }).map((p) => ({
+      name: p.key,
+      displayName: p.config.displayName,
+      monthlyCredits: p.config.monthlyCredits,
+      monthlyPrice: Number(periodPlanPrice(p.config.pricing, cycle).toString()),
+      overageRate: p.config.overageRate,
+      isActive: p.isActive,
+    }));
+    return {
+      organizationId,
+      billingCycle: cycle,
+      basis: projectedCredits === undefined ? ('forecast' as const) : ('given' as const),
+      ...recommendPlan(candidates, planName, projected),
+      forecast: view,
+    };
+  }
+
+  private async compute(org: OrganizationRow) {
+    const now = this.clock.now();
+    const period = periodOf(now);
+    const m = this.billing.manager;
+    const balance = await this.billing.balance(m, org.id, periodStartDay(period));
+    const planName = balance?.planName ?? planNameForPeriod(org, period);
+    const plan = await this.plans.findOrThrow(planName);
+    const allowance = balance?.allowance ?? plan.config.monthlyCredits * 100;
+    const topUpsLeft = await this.billing.grantsRemaining(m, org.id, now);
+    const used = balance?.consumed ?? 0;
+    const window = forecastWindow(period, now);
+    const trailing = await this.rollups.creditsBetween(org.id, window.from, window.to);
+    // What the period can consume before it runs out: its allowance and every top-up it used or may use.
+    const available = allowance + (balance?.grantsUsed ?? 0) + topUpsLeft;
+    const f = forecastPeriod({ period, now, usedCredits: used, trailingCredits: trailing, trailingDays: window.days, allowance: available });
+    const view = {
+      organizationId: org.id,
+      plan: plan.key,
+      period: periodKey(period),
+      start: period.start.toISOString(),
+      end: period.end.toISOString(),
+      asOf: now.toISOString(),
+      allowance: hundredthsToNumber(allowance),
+      topUpsAvailable: hundredthsToNumber(available - allowance),
+      usedCredits: hundredthsToNumber(used),
+      ...f,
+      basis: { ...f.basis, from: window.from, to: window.to },
+    };
+    return { view, planName };
+  }
+}

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { DomainError, validationFailed } from '../../common/errors/domain-error';
+import { hundredthsToNumber, roundUsd } from '../../common/money/credits';
+import { parsePeriodKey, periodKey, periodOf } from '../../common/time/period';
+import type { Period } from '../../common/time/period';
+import { OrganizationsService } from '../organizations/organizations.service';
+import type { OrganizationRow } from '../organizations/organizations.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
+import { BillingRepository } from './billing.repository';
+import type { Balance } from './billing.repository';
+import { periodStartDay } from './utils/dates';
+import { buildInvoice } from './utils/invoice';
+import type { InvoiceLines } from './utils/invoice';
+import { periodPlanPrice } from './utils/plan-price';
+import type { BillingCycle } from './utils/plan-price';
+import { planNameForPeriod } from './utils/period-plan';
+
+export type PeriodInvoiceLines = InvoiceLines & { allowanceUsed: number; topUpsUsed: number };
+
+/**
+ * Invoices (SPEC section 7): a live preview while the period is open, the frozen one once the close job
+ * has written it. Both come from the same `compute`, so a preview equals the final invoice for the same usage.
+ */
+@Injectable()
+export class InvoiceService {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly plans: PlanRegistry,
+    private readonly billing: BillingRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async invoice(organizationId: string, key: string | undefined) {
+    const now = this.clock.now();
+    const org = await this.organizations.getRow(organizationId);
+    const period = key === undefined ? periodOf(now) : parsePeriodKey(key);
+    if (period.start > now) throw validationFailed({ period: ['period must not be in the future'] });
+    const start = periodStartDay(period);
+    const m = this.billing.manager;
+    const frozen = await this.billing.invoice(m, org.id, start);
+    if (frozen) return view(org.id, period, 'final', frozen.billingCycle, frozen.lines);
+    const balance = await this.billing.balance(m, org.id, start);
+    if (!balance && period.end <= new Date(org.created_at)) {
+      throw new DomainError('NOT_FOUND', `Organization "${org.id}" did not exist in ${periodKey(period)}`, { period: periodKey(period) });
+    }
+    const plan = await this.plans.findOrThrow(balance?.planName ?? planNameForPeriod(org, period));
+    const lines = await this.compute(m, org, plan, period, balance);
+    // Ended but not closed yet (the grace window, or the job has not run): late events may still change it.
+    return view(org.id, period, period.end <= now ? 'pending_close' : 'open', org.billing_cycle, lines);
+  }
+
+  /**
+   * The lines of a period's invoice from its balance row (or nothing used, without one). The close job calls
+   * this in its transaction, holding the balance row lock, with the plan fetched beforehand.
+   */
+  async compute(m: EntityManager, org: OrganizationRow, plan: PlanDefinitionRecord, period: Period, balance: Balance | undefined): Promise<PeriodInvoiceLines> {
+    const topUps = await this.billing.grantsCreated(m, org.id, period);
+    const lines = buildInvoice({
+      planName: plan.key,
+      planPrice: roundUsd(periodPlanPrice(plan.config.pricing, org.billing_cycle as BillingCycle)),
+      includedCredits: balance?.allowance ?? plan.config.monthlyCredits * 100,
+      usedCredits: balance?.consumed ?? 0,
+      overageCredits: balance?.overage ?? 0,
+      overageRate: plan.config.overageRate,
+      topUpCredits: topUps,
+    });
+    return { ...lines, allowanceUsed: hundredthsToNumber(balance?.allowanceUsed ?? 0), topUpsUsed: hundredthsToNumber(balance?.grantsUsed ?? 0) };
+  }
+}
+
+function view(organizationId: string, period: Period, status: 'open' | 'pending_close' | 'final', billingCycle: string, lines: InvoiceLines) {
+  return { organizationId, period: periodKey(period), start: period.start.toISOString(), end: period.end.toISOString(), status, billingCycle, currency: 'USD', ...lines };
+}

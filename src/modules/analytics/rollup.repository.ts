@@ -1,0 +1,180 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { CreditHundredths } from '../../common/money/credits';
+import { hundredthsFromDecimalString } from '../../common/money/credits';
+import type { LedgerEventRow } from '../usage/ledger.repository';
+import type { IsoDay } from './utils/dates';
+import type { ReportDayRow, ReportRollupRow } from './utils/monthly-report';
+import type { RollupRangePlan } from './utils/rollup-range';
+import type { MonthTotals } from './utils/trends';
+
+export type BreakdownGroup = 'eventType' | 'category' | 'user' | 'day';
+
+export interface BreakdownRow {
+  key: string;
+  category: string | null;
+  events: number;
+  credits: CreditHundredths;
+  overage: CreditHundredths;
+}
+
+/** Only these expressions ever reach the SQL text (the group comes from a validated enum anyway). */
+const GROUP_KEY: Record<BreakdownGroup, { key: string; category: string }> = {
+  eventType: { key: 'event_type', category: 'max(category)' },
+  category: { key: 'category', category: 'NULL' },
+  user: { key: 'user_id', category: 'NULL' },
+  day: { key: 'day::text', category: 'NULL' },
+};
+
+/** The columns of a ledger row that rollups need. */
+export type RollupSource = Pick<LedgerEventRow, 'organization_id' | 'occurred_at' | 'period_start' | 'event_type' | 'category' | 'user_id' | 'credits' | 'overage'>;
+
+const h = (value: string | number | null | undefined) => (value === null || value === undefined ? 0 : hundredthsFromDecimalString(String(value)));
+
+/**
+ * Daily and monthly aggregates of usage_events (organization, day or period, event type, category, user:
+ * count, credits, overage). Analytics read these, never a period of raw events.
+ *
+ * Writers and the rebuild are serialized by the period's balance row lock: every transaction that inserts
+ * events has taken it in consume_credits, and a rebuild takes it before it recounts, so an increment can
+ * neither be lost under a rebuild nor counted twice.
+ */
+@Injectable()
+export class RollupRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Adds the events a transaction is inserting to both rollups, in that transaction (one statement).
+   * Grouped first: ON CONFLICT cannot touch one row twice in a statement.
+   */
+  async apply(m: EntityManager, events: RollupSource[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => ({
+      o: e.organization_id,
+      d: e.occurred_at.slice(0, 10),
+      p: e.period_start,
+      t: e.event_type,
+      c: e.category,
+      u: e.user_id ?? '',
+      cr: e.credits,
+      ov: e.overage,
+    }));
+    await m.query(
+      `WITH r AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(o text, d date, p date, t text, c text, u text, cr numeric, ov numeric)
+       ), daily AS (
+         INSERT INTO usage_rollups_daily AS t (organization_id, day, event_type, category, user_id, events, credits, overage)
+         SELECT o, d, t, c, u, count(*), sum(cr), sum(ov) FROM r GROUP BY o, d, t, c, u ORDER BY o, d, t, c, u
+         ON CONFLICT (organization_id, day, event_type, category, user_id) DO UPDATE
+           SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage
+       )
+       INSERT INTO usage_rollups_monthly AS t (organization_id, period_start, event_type, category, user_id, events, credits, overage)
+       SELECT o, p, t, c, u, count(*), sum(cr), sum(ov) FROM r GROUP BY o, p, t, c, u ORDER BY o, p, t, c, u
+       ON CONFLICT (organization_id, period_start, event_type, category, user_id) DO UPDATE
+         SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** Takes the period's balance row lock (see the class comment); false when the row does not exist. */
+  async lockBalance(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<boolean> {
+    const rows = (await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStart])) as unknown[];
+    return rows.length > 0;
+  }
+
+  /**
+   * Recounts the daily rollups of `[from, to]` (inclusive days, within one period) from raw events, then the
+   * period's monthly rollups from the daily ones. Call it holding the balance row lock. Returns the rows written.
+   */
+  async rebuild(m: EntityManager, organizationId: string, periodStart: IsoDay, periodEnd: IsoDay, from: IsoDay, to: IsoDay): Promise<number> {
+    await m.query(`DELETE FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date`, [organizationId, from, to]);
+    const [{ n: daily }] = (await m.query(
+      `WITH written AS (
+         INSERT INTO usage_rollups_daily (organization_id, day, event_type, category, user_id, events, credits, overage)
+         SELECT organization_id, (occurred_at AT TIME ZONE 'UTC')::date, event_type, category, coalesce(user_id, ''), count(*), sum(credits), sum(overage)
+           FROM usage_events
+          WHERE organization_id = $1 AND occurred_at >= ($2::date)::timestamp AT TIME ZONE 'UTC' AND occurred_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'
+          GROUP BY 1, 2, 3, 4, 5
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM written`,
+      [organizationId, from, to],
+    )) as Array<{ n: number }>;
+    await m.query(`DELETE FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart]);
+    const [{ n: monthly }] = (await m.query(
+      `WITH written AS (
+         INSERT INTO usage_rollups_monthly (organization_id, period_start, event_type, category, user_id, events, credits, overage)
+         SELECT organization_id, $2::date, event_type, category, user_id, sum(events), sum(credits), sum(overage)
+           FROM usage_rollups_daily
+          WHERE organization_id = $1 AND day >= $2::date AND day < $3::date
+          GROUP BY organization_id, event_type, category, user_id
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM written`,
+      [organizationId, periodStart, periodEnd],
+    )) as Array<{ n: number }>;
+    return daily + monthly;
+  }
+
+  /** Credits, count and overage grouped by one dimension over the days of `plan` (for `day`, daily ranges only). */
+  async breakdown(organizationId: string, plan: RollupRangePlan, group: BreakdownGroup): Promise<BreakdownRow[]> {
+    const { key, category } = GROUP_KEY[group];
+    const params: unknown[] = [organizationId];
+    const parts: string[] = [];
+    for (const range of plan.daily) {
+      params.push(range.from, range.to);
+      parts.push(`SELECT ${key} AS key, category, events, credits, overage FROM usage_rollups_daily
+                   WHERE organization_id = $1 AND day BETWEEN $${params.length - 1}::date AND $${params.length}::date`);
+    }
+    if (plan.monthly) {
+      params.push(plan.monthly.from, plan.monthly.to);
+      // Grouping by day never gets here: its plan holds daily ranges only.
+      parts.push(`SELECT ${key} AS key, category, events, credits, overage FROM usage_rollups_monthly
+                   WHERE organization_id = $1 AND period_start BETWEEN $${params.length - 1}::date AND $${params.length}::date`);
+    }
+    if (parts.length === 0) return [];
+    const rows = (await this.dataSource.query(
+      `SELECT key, ${category} AS category, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
+         FROM (${parts.join(' UNION ALL ')}) u GROUP BY key`,
+      params,
+    )) as Array<{ key: string; category: string | null; events: string; credits: string; overage: string }>;
+    return rows.map((r) => ({ key: r.key, category: r.category, events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }));
+  }
+
+  /** Total credits of the daily rollups of `[from, to]` (inclusive); 0 for an empty range. */
+  async creditsBetween(organizationId: string, from: IsoDay, to: IsoDay): Promise<CreditHundredths> {
+    if (from > to) return 0;
+    const [row] = (await this.dataSource.query(
+      `SELECT coalesce(sum(credits), 0) AS credits FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date`,
+      [organizationId, from, to],
+    )) as Array<{ credits: string }>;
+    return h(row.credits);
+  }
+
+  /** Totals per period (`YYYY-MM`) of the monthly rollups whose period_start is in `[from, to]`. */
+  async monthlyTotals(organizationId: string, from: IsoDay, to: IsoDay): Promise<Map<string, MonthTotals>> {
+    const rows = (await this.dataSource.query(
+      `SELECT period_start, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
+         FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start BETWEEN $2::date AND $3::date GROUP BY period_start`,
+      [organizationId, from, to],
+    )) as Array<{ period_start: string; events: string; credits: string; overage: string }>;
+    return new Map(rows.map((r) => [r.period_start.slice(0, 7), { events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }]));
+  }
+
+  /** The monthly rollup rows of one period (the monthly report's tables). */
+  async periodRows(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<ReportRollupRow[]> {
+    const rows = (await m.query(
+      `SELECT event_type, category, user_id, events, credits, overage FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`,
+      [organizationId, periodStart],
+    )) as Array<{ event_type: string; category: string; user_id: string; events: string; credits: string; overage: string }>;
+    return rows.map((r) => ({ eventType: r.event_type, category: r.category, userId: r.user_id === '' ? null : r.user_id, events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }));
+  }
+
+  /** Daily totals of `[from, to)`. */
+  async dayTotals(m: EntityManager, organizationId: string, from: IsoDay, toExclusive: IsoDay): Promise<ReportDayRow[]> {
+    const rows = (await m.query(
+      `SELECT day::text AS day, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
+         FROM usage_rollups_daily WHERE organization_id = $1 AND day >= $2::date AND day < $3::date GROUP BY day ORDER BY day`,
+      [organizationId, from, toExclusive],
+    )) as Array<{ day: string; events: string; credits: string; overage: string }>;
+    return rows.map((r) => ({ day: r.day, events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }));
+  }
+}

@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import Big from 'big.js';
+import { Clock } from '../../common/clock/clock';
+import { validationFailed } from '../../common/errors/domain-error';
+import { hundredthsToNumber } from '../../common/money/credits';
+import { addMonths, periodOf } from '../../common/time/period';
+import { OrganizationsService } from '../organizations/organizations.service';
+import type { BreakdownQueryDto } from './dto/analytics-query.dto';
+import { RollupRepository } from './rollup.repository';
+import type { BreakdownGroup, BreakdownRow } from './rollup.repository';
+import { addDays, daysBetween, isIsoDay, isoDay, periodStartDay } from './utils/dates';
+import { planRollupRange } from './utils/rollup-range';
+import { monthlyTrends } from './utils/trends';
+
+/** Longest ranges: a year of days, ten years of anything else (whole months come from monthly rollups). */
+const MAX_DAYS: Record<BreakdownGroup, number> = { day: 366, eventType: 3660, category: 3660, user: 3660 };
+const FIELD: Record<BreakdownGroup, string> = { eventType: 'eventType', category: 'category', user: 'userId', day: 'day' };
+
+const percentOf = (part: number, total: number) => (total === 0 ? 0 : Number(new Big(part).times(100).div(total).round(2, Big.roundHalfUp).toFixed(2)));
+
+/** Breakdowns and monthly trends (SPEC section 7), read from the rollups only. */
+@Injectable()
+export class UsageAnalyticsService {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly rollups: RollupRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async breakdown(organizationId: string, query: BreakdownQueryDto) {
+    const now = this.clock.now();
+    await this.organizations.getRow(organizationId);
+    const groupBy = query.groupBy ?? 'eventType';
+    const from = query.from ?? periodStartDay(periodOf(now));
+    const to = query.to ?? isoDay(now);
+    if (!isIsoDay(from)) throw validationFailed({ from: ['from must be a calendar date YYYY-MM-DD'] });
+    if (!isIsoDay(to)) throw validationFailed({ to: ['to must be a calendar date YYYY-MM-DD'] });
+    if (from > to) throw validationFailed({ to: ['to must not be before from'] });
+    if (daysBetween(from, to) + 1 > MAX_DAYS[groupBy]) throw validationFailed({ to: [`a ${groupBy} breakdown covers at most ${MAX_DAYS[groupBy]} days`] });
+
+    const plan = groupBy === 'day' ? { monthly: null, daily: [{ from, to }] } : planRollupRange(from, to);
+    let rows = await this.rollups.breakdown(organizationId, plan, groupBy);
+    if (groupBy === 'day') rows = everyDay(from, to, rows);
+    else rows.sort((a, b) => b.credits - a.credits || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+    const total = rows.reduce((s, r) => ({ events: s.events + r.events, credits: s.credits + r.credits, overage: s.overage + r.overage }), { events: 0, credits: 0, overage: 0 });
+    return {
+      organizationId,
+      groupBy,
+      from,
+      to,
+      totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
+      items: rows.map((r) => ({
+        [FIELD[groupBy]]: groupBy === 'user' && r.key === '' ? null : r.key,
+        ...(groupBy === 'eventType' ? { category: r.category } : {}),
+        events: r.events,
+        credits: hundredthsToNumber(r.credits),
+        overageCredits: hundredthsToNumber(r.overage),
+        percent: percentOf(r.credits, total.credits),
+      })),
+    };
+  }
+
+  async trends(organizationId: string, months = 6) {
+    const now = this.clock.now();
+    await this.organizations.getRow(organizationId);
+    const current = periodOf(now);
+    // One more month than shown: the first one's change needs the month before it.
+    const periods = Array.from({ length: months + 1 }, (_, i) => addMonths(current, i - months));
+    const totals = await this.rollups.monthlyTotals(organizationId, periodStartDay(periods[0]), periodStartDay(current));
+    return { organizationId, months, asOf: now.toISOString(), items: monthlyTrends(periods, totals) };
+  }
+}
+
+/** Every day of the range in order, zero where nothing was used (a chart needs the gaps). */
+function everyDay(from: string, to: string, rows: BreakdownRow[]): BreakdownRow[] {
+  const byDay = new Map(rows.map((r) => [r.key, r]));
+  return Array.from({ length: daysBetween(from, to) + 1 }, (_, i) => {
+    const day = addDays(from, i);
+    return byDay.get(day) ?? { key: day, category: null, events: 0, credits: 0, overage: 0 };
+  });
+}

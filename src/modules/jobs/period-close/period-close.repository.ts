@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Period } from '../../../common/time/period';
+import { periodStartDay } from '../../analytics/utils/dates';
+import type { IsoDay } from '../../analytics/utils/dates';
+import type { OrganizationRow } from '../../organizations/organizations.service';
+
+/** SQL of the period close. Methods taking a manager run in the caller's transaction. */
+@Injectable()
+export class PeriodCloseRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** The first period anything could be billed for: the oldest balance row or organization. */
+  async firstActivity(): Promise<IsoDay | undefined> {
+    const [row] = (await this.dataSource.query(
+      `SELECT least((SELECT min(period_start) FROM period_balances), (SELECT min(created_at AT TIME ZONE 'UTC')::date FROM organizations))::text AS first`,
+    )) as Array<{ first: string | null }>;
+    return row.first ?? undefined;
+  }
+
+  /** period_start -> status of the periods whose close has started. */
+  async closes(): Promise<Map<IsoDay, 'closing' | 'closed'>> {
+    const rows = (await this.dataSource.query(`SELECT period_start::text AS period_start, status FROM period_closes`)) as Array<{ period_start: string; status: 'closing' | 'closed' }>;
+    return new Map(rows.map((r) => [r.period_start, r.status]));
+  }
+
+  /**
+   * Marks the period closing, in a transaction of its own that commits before any total is frozen: from
+   * that commit on, consume_credits refuses the period (see the migration).
+   */
+  async markClosing(period: Period, now: Date): Promise<boolean> {
+    const rows = (await this.dataSource.query(
+      `INSERT INTO period_closes (period_start, status, started_at) VALUES ($1::date, 'closing', $2) ON CONFLICT DO NOTHING RETURNING period_start`,
+      [periodStartDay(period), now],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
+  async markClosed(period: Period, now: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE period_closes SET status = 'closed', completed_at = $2, organizations = (SELECT count(*) FROM invoices WHERE period_start = $1::date)
+        WHERE period_start = $1::date AND status = 'closing'`,
+      [periodStartDay(period), now],
+    );
+  }
+
+  /**
+   * Organizations to invoice for the period that have no invoice yet: those that existed before it ended,
+   * and any other with a balance row in it (an event backdated before its organization was created).
+   */
+  async organizationsToFreeze(period: Period): Promise<OrganizationRow[]> {
+    return (await this.dataSource.query(
+      `SELECT o.id, o.name, o.plan_name, o.billing_cycle, o.spend_cap, o.webhook_url, o.pending_plan, o.pending_plan_from, o.created_at, o.updated_at
+         FROM organizations o
+        WHERE (o.created_at < $2 OR EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date))
+          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.organization_id = o.id AND i.period_start = $1::date)
+        ORDER BY o.id`,
+      [periodStartDay(period), period.end],
+    )) as OrganizationRow[];
+  }
+
+  /** The balance row's plan, read without a lock (a closed period's row no longer changes plan). */
+  async balancePlan(organizationId: string, period: Period): Promise<string | undefined> {
+    const [row] = (await this.dataSource.query(`SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStartDay(period)])) as Array<{
+      plan_name: string;
+    }>;
+    return row?.plan_name;
+  }
+
+  /** Creates the period's balance row if missing (an organization without usage still gets its invoice), and locks it. */
+  async openAndLockBalance(m: EntityManager, organizationId: string, period: Period, plan: string, allowance: string): Promise<void> {
+    await m.query(`INSERT INTO period_balances (organization_id, period_start, plan_name, allowance) VALUES ($1, $2::date, $3, $4) ON CONFLICT DO NOTHING`, [
+      organizationId,
+      periodStartDay(period),
+      plan,
+      allowance,
+    ]);
+    await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStartDay(period)]);
+  }
+
+  /**
+   * Pending reservations of the period (when the reservations table exists): their credits are held, not
+   * final, so the organization is frozen on a later run, once they are committed, released or expired.
+   */
+  async pendingReservations(m: EntityManager, organizationId: string, period: Period): Promise<number> {
+    const [{ present }] = (await m.query(`SELECT to_regclass('reservations') IS NOT NULL AS present`)) as Array<{ present: boolean }>;
+    if (!present) return 0;
+    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM reservations WHERE organization_id = $1 AND period_start = $2::date AND status = 'pending'`, [
+      organizationId,
+      periodStartDay(period),
+    ])) as Array<{ n: number }>;
+    return n;
+  }
+
+  /** Applies `next_period` plan changes due by `at` (conditional: a rerun, or the tracker doing it first, changes nothing). */
+  async applyDuePlanChanges(at: Date, now: Date): Promise<number> {
+    const [, changed] = (await this.dataSource.query(
+      `UPDATE organizations SET plan_name = pending_plan, pending_plan = NULL, pending_plan_from = NULL, updated_at = $2
+        WHERE pending_plan IS NOT NULL AND pending_plan_from <= $1`,
+      [at, now],
+    )) as [unknown, number];
+    return changed;
+  }
+
+  /** Opens the period's allowance for every organization existing by its end, on its plan of now. */
+  async openAllowances(period: Period, now: Date): Promise<number> {
+    const [{ n }] = (await this.dataSource.query(
+      `WITH opened AS (
+         INSERT INTO period_balances (organization_id, period_start, plan_name, allowance, updated_at)
+         SELECT o.id, $1::date, o.plan_name, (p.config->>'monthlyCredits')::numeric, $3
+           FROM organizations o JOIN plan_definitions p ON p.name = o.plan_name
+          WHERE o.created_at < $2
+         ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT count(*)::int AS n FROM opened`,
+      [periodStartDay(period), period.end, now],
+    )) as Array<{ n: number }>;
+    return n;
+  }
+}
