@@ -46,4 +46,6 @@ export default {
   ],
   testTimeout: 60_000,
   maxWorkers: 2,
+  // fetch's keep-alive pool (webhook tests) can outlive a suite by a few seconds; never let CI hang on it.
+  forceExit: true,
 };

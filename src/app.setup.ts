@@ -61,8 +61,6 @@ function setupApp(app: NestFastifyApplication): void {
     }),
   );
   app.useGlobalFilters(new AllExceptionsFilter());
-  // SIGTERM/SIGINT: stop accepting, finish in-flight requests, run shutdown hooks (flush, close the database).
-  app.enableShutdownHooks();
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);

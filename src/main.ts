@@ -8,6 +8,27 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await createApp({ config });
   await app.listen({ port: config.port, host: '0.0.0.0' });
+
+  // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush asynchronous events, close the
+  // database, then exit 0. A shutdown that hangs is cut after 30 s (exit 1).
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    setTimeout(() => {
+      process.stderr.write(`Shutdown after ${signal} took longer than 30 s; exiting\n`);
+      process.exit(1);
+    }, 30_000).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Shutdown failed: ${(error as Error)?.stack ?? String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 }
 
 main().catch((error: unknown) => {

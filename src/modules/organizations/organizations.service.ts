@@ -51,6 +51,8 @@ export function toOrganization(row: OrganizationRow): Organization {
 
 @Injectable()
 export class OrganizationsService {
+  private readonly known = new Set<string>();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly plans: PlanRegistry,
@@ -62,6 +64,17 @@ export class OrganizationsService {
     const rows = (await manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
     if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
     return rows[0];
+  }
+
+  /**
+   * 404 unless the organization exists. Organizations are never deleted, so a positive answer is kept in
+   * memory and the hot path (asynchronous tracking) asks the database once per organization.
+   */
+  async assertExists(id: string): Promise<void> {
+    if (this.known.has(id)) return;
+    await this.getRow(id);
+    if (this.known.size > 100_000) this.known.clear();
+    this.known.add(id);
   }
 
   async get(id: string): Promise<Organization> {

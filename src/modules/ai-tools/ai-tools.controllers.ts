@@ -1,0 +1,177 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { TrackUsage } from '../tracking/track-usage.decorator';
+import { AiToolsService } from './ai-tools.service';
+import { toolEventData } from './utils/stand-in-result';
+
+/** `simulateFailure` is a demo switch, not part of what prices the event. */
+const eventData = (req: { body?: unknown }) => toolEventData(req.body);
+// Data transfers between tools need no enforcement: they are tracked asynchronously (never refused).
+const BODY = { schema: { type: 'object', example: { inputText: 'Why does the build fail on Mondays?', complexity: 2, echo: true, simulateFailure: false } } };
+
+@ApiTags('AI tools (metered)')
+@Controller('api/structuring')
+export class StructuringToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('diagnose')
+  @HttpCode(200)
+  @TrackUsage('structuring_diagnose', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as structuring_diagnose' })
+  @ApiBody(BODY)
+  diagnose(@Body() body: Record<string, unknown>) {
+    return this.tools.run('structuring_diagnose', body);
+  }
+
+  @Post('generate-solution')
+  @HttpCode(200)
+  @TrackUsage('structuring_generate_solution', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as structuring_generate_solution' })
+  @ApiBody(BODY)
+  generateSolution(@Body() body: Record<string, unknown>) {
+    return this.tools.run('structuring_generate_solution', body);
+  }
+}
+
+@ApiTags('AI tools (metered)')
+@Controller('api/visuals')
+export class VisualsToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('planning')
+  @HttpCode(200)
+  @TrackUsage('visuals_planning', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as visuals_planning' })
+  @ApiBody(BODY)
+  planning(@Body() body: Record<string, unknown>) {
+    return this.tools.run('visuals_planning', body);
+  }
+
+  @Post('sketch')
+  @HttpCode(200)
+  @TrackUsage('visuals_sketch', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as visuals_sketch' })
+  @ApiBody(BODY)
+  sketch(@Body() body: Record<string, unknown>) {
+    return this.tools.run('visuals_sketch', body);
+  }
+}
+
+@ApiTags('AI tools (metered)')
+@Controller('api/solutioning')
+export class SolutioningToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('image-analysis')
+  @HttpCode(200)
+  @TrackUsage('solutioning_image_analysis', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_image_analysis' })
+  @ApiBody(BODY)
+  imageAnalysis(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_image_analysis', body);
+  }
+
+  @Post('ai-enhance')
+  @HttpCode(200)
+  @TrackUsage('solutioning_ai_enhance', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_ai_enhance' })
+  @ApiBody(BODY)
+  aiEnhance(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_ai_enhance', body);
+  }
+
+  @Post('structure-solution')
+  @HttpCode(200)
+  @TrackUsage('solutioning_structure_solution', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_structure_solution' })
+  @ApiBody(BODY)
+  structureSolution(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_structure_solution', body);
+  }
+
+  @Post('node-stack')
+  @HttpCode(200)
+  @TrackUsage('solutioning_node_stack', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_node_stack' })
+  @ApiBody(BODY)
+  nodeStack(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_node_stack', body);
+  }
+
+  @Post('formatting')
+  @HttpCode(200)
+  @TrackUsage('solutioning_formatting', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_formatting' })
+  @ApiBody(BODY)
+  formatting(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_formatting', body);
+  }
+
+  @Post('hyper-canvas')
+  @HttpCode(200)
+  @TrackUsage('solutioning_hyper_canvas', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as solutioning_hyper_canvas' })
+  @ApiBody(BODY)
+  hyperCanvas(@Body() body: Record<string, unknown>) {
+    return this.tools.run('solutioning_hyper_canvas', body);
+  }
+}
+
+@ApiTags('AI tools (metered)')
+@Controller('api/push')
+export class PushToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('structuring-to-visuals')
+  @HttpCode(200)
+  @TrackUsage('push_structuring_to_visuals', { eventData, mode: 'async' })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as push_structuring_to_visuals' })
+  @ApiBody(BODY)
+  structuringToVisuals(@Body() body: Record<string, unknown>) {
+    return this.tools.run('push_structuring_to_visuals', body);
+  }
+
+  @Post('visuals-to-solutioning')
+  @HttpCode(200)
+  @TrackUsage('push_visuals_to_solutioning', { eventData, mode: 'async' })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as push_visuals_to_solutioning' })
+  @ApiBody(BODY)
+  visualsToSolutioning(@Body() body: Record<string, unknown>) {
+    return this.tools.run('push_visuals_to_solutioning', body);
+  }
+
+  @Post('solutioning-to-sow')
+  @HttpCode(200)
+  @TrackUsage('push_solutioning_to_sow', { eventData, mode: 'async' })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as push_solutioning_to_sow' })
+  @ApiBody(BODY)
+  solutioningToSow(@Body() body: Record<string, unknown>) {
+    return this.tools.run('push_solutioning_to_sow', body);
+  }
+
+  @Post('sow-to-loe')
+  @HttpCode(200)
+  @TrackUsage('push_sow_to_loe', { eventData, mode: 'async' })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as push_sow_to_loe' })
+  @ApiBody(BODY)
+  sowToLoe(@Body() body: Record<string, unknown>) {
+    return this.tools.run('push_sow_to_loe', body);
+  }
+}
+
+@ApiTags('AI tools (metered)')
+@Controller('api/export')
+export class ExportToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('pdf')
+  @HttpCode(200)
+  @TrackUsage('export_pdf', { eventData })
+  @ApiOperation({ summary: 'Stand-in AI tool, metered as export_pdf' })
+  @ApiBody(BODY)
+  pdf(@Body() body: Record<string, unknown>) {
+    return this.tools.run('export_pdf', body);
+  }
+}
+
+export const AI_TOOL_CONTROLLERS = [StructuringToolsController, VisualsToolsController, SolutioningToolsController, PushToolsController, ExportToolsController];

@@ -1,0 +1,41 @@
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { ApiHeader, ApiResponse } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { Scopes } from '../../common/auth/auth.decorators';
+import { TrackUsageInterceptor } from './track-usage.interceptor';
+
+export const TRACK_USAGE = 'usage:trackUsage';
+
+export interface TrackUsageOptions {
+  /**
+   * `sync` (default): credits are reserved before the handler runs (402 and the handler never runs when they
+   * do not fit), committed when it succeeds, released when it throws. `async`: no enforcement; the event is
+   * accepted after the handler succeeds and written in the next batch.
+   */
+  mode?: 'sync' | 'async';
+  /** Maps the request to the eventData that prices the event (default: the JSON body). */
+  eventData?: (request: FastifyRequest) => Record<string, unknown>;
+  /** Seconds a synchronous reservation may stay open (default 600). */
+  ttlSeconds?: number;
+}
+
+export interface TrackUsageMetadata extends TrackUsageOptions {
+  eventType: string;
+}
+
+/**
+ * Meters a controller method: `@TrackUsage('structuring_diagnose')`. The organization comes from the
+ * organization API key; with the admin key, from the `:orgId` route parameter or the `X-Organization-Id`
+ * header. `X-User-Id` attributes the event; `Idempotency-Key` makes the charge idempotent.
+ */
+export function TrackUsage(eventType: string, options: TrackUsageOptions = {}): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    SetMetadata(TRACK_USAGE, { eventType, ...options } satisfies TrackUsageMetadata),
+    Scopes('track'),
+    UseInterceptors(TrackUsageInterceptor),
+    ApiHeader({ name: 'X-Organization-Id', required: false, description: 'With the admin key: the organization to charge' }),
+    ApiHeader({ name: 'X-User-Id', required: false, description: 'The member the event is attributed to' }),
+    ApiHeader({ name: 'Idempotency-Key', required: false }),
+    ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the handler did not run' }),
+  );
+}

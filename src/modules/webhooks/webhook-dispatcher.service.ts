@@ -1,0 +1,116 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import { signWebhookBody, webhookBackoffSeconds } from './utils/webhook-signature';
+
+export const WEBHOOK_MAX_ATTEMPTS = 10;
+/** A claimed delivery is retried by anyone after this lease, should its sender die mid-flight (at-least-once). */
+const LEASE_SECONDS = 60;
+const TIMEOUT_MS = 5000;
+
+interface ClaimedDelivery {
+  organization_id: string;
+  id: string;
+  event: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  webhook_url: string | null;
+  webhook_secret: string | null;
+}
+
+/**
+ * Delivers the webhook outbox: signed POSTs, retried with exponential backoff, every attempt recorded.
+ * Deliveries are claimed with a lease in one short statement (SKIP LOCKED), then sent outside any transaction,
+ * so several instances share the work and a slow receiver never holds a database connection.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(WebhookDispatcher.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.runOnce().catch((e: Error) => this.logger.warn(`Webhook dispatch failed: ${e.message}`)), 2000);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Sends every due delivery once; returns how many were attempted. Concurrent calls share one run. */
+  runOnce(): Promise<number> {
+    this.running ??= this.dispatchDue().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async dispatchDue(limit = 50): Promise<number> {
+    const now = this.clock.now();
+    const leaseUntil = new Date(now.getTime() + LEASE_SECONDS * 1000);
+    const [claimed] = (await this.dataSource.query(
+      `UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2
+         FROM (SELECT organization_id, id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due,
+              organizations o
+        WHERE d.organization_id = due.organization_id AND d.id = due.id AND o.id = d.organization_id
+        RETURNING d.organization_id, d.id, d.event, d.payload, d.attempts, o.webhook_url, o.webhook_secret`,
+      [now, leaseUntil, limit],
+    )) as [ClaimedDelivery[], number];
+    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+    return claimed.length;
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const started = Date.now();
+    const attemptedAt = this.clock.now();
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    if (!delivery.webhook_url || !delivery.webhook_secret) {
+      error = 'the organization has no webhook URL any more';
+    } else {
+      const body = JSON.stringify({ id: delivery.id, event: delivery.event, createdAt: attemptedAt.toISOString(), data: delivery.payload });
+      try {
+        const response = await fetch(delivery.webhook_url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'credit-metering-webhooks/1',
+            'x-webhook-id': delivery.id,
+            'x-webhook-event': delivery.event,
+            'x-signature': signWebhookBody(delivery.webhook_secret, body),
+          },
+          body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+        statusCode = response.status;
+        await response.arrayBuffer().catch(() => undefined);
+        if (response.status < 200 || response.status >= 300) error = `HTTP ${response.status}`;
+      } catch (e) {
+        error = (e as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS} ms` : `${(e as Error).message}`.slice(0, 300);
+      }
+    }
+    const delivered = error === null;
+    const giveUp = !delivered && (delivery.attempts >= WEBHOOK_MAX_ATTEMPTS || !delivery.webhook_url);
+    const next = new Date(attemptedAt.getTime() + webhookBackoffSeconds(delivery.attempts) * 1000);
+    await this.dataSource.transaction(async (m) => {
+      await m.query(
+        `INSERT INTO webhook_attempts (organization_id, delivery_id, attempt, url, status_code, error, duration_ms, attempted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [delivery.organization_id, delivery.id, delivery.attempts, delivery.webhook_url ?? '', statusCode, error, Date.now() - started, attemptedAt],
+      );
+      await m.query(
+        `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_error = $5, delivered_at = $6 WHERE organization_id = $1 AND id = $2`,
+        [delivery.organization_id, delivery.id, delivered ? 'delivered' : giveUp ? 'failed' : 'pending', next, error, delivered ? attemptedAt : null],
+      );
+    });
+    if (!delivered) this.logger.warn(`Webhook ${delivery.id} attempt ${delivery.attempts} failed: ${error}`);
+  }
+}

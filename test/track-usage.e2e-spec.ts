@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { FakeClock } from '../src/common/clock/clock';
+import { AiToolsService } from '../src/modules/ai-tools/ai-tools.service';
+import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
+import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
+
+let seq = 0;
+
+describe('@TrackUsage on the sample AI tool routes', () => {
+  let t: TestApp;
+  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, config: { asyncFlushIntervalMs: 60_000 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function createOrg(plan = 'free'): Promise<string> {
+    const id = `tu-${++seq}`;
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
+    return id;
+  }
+  const call = (path: string, orgId: string, body: Record<string, unknown> = {}) => t.http().post(path).set(ADMIN).set('X-Organization-Id', orgId).send(body);
+
+  it('charges exactly the SPEC formula and reports the usage in the body and headers', async () => {
+    const id = await createOrg();
+    const res = await call('/api/structuring/diagnose', id, { complexity: 2.0, echo: true, inputText: 'hello' }).set('X-User-Id', 'alice').expect(200);
+    expect(res.body).toMatchObject({
+      tool: 'structuring_diagnose',
+      output: { summary: 'structuring_diagnose processed 5 characters' },
+      usage: { eventType: 'structuring_diagnose', creditsConsumed: 25, remainingCredits: 75, overageCredits: 0, warnings: [], mode: 'sync' },
+    });
+    expect(res.headers['x-credits-consumed']).toBe('25');
+    expect(res.headers['x-credits-remaining']).toBe('75');
+    const [row] = await t.dataSource.query(`SELECT user_id, credits::text, endpoint FROM usage_events WHERE id = $1`, [res.body.usage.eventId]);
+    expect(row).toEqual({ user_id: 'alice', credits: '25.00', endpoint: '/api/structuring/diagnose' });
+    // The same input gives the same stand-in output.
+    const again = await call('/api/structuring/diagnose', id, { complexity: 2.0, echo: true, inputText: 'hello' }).expect(200);
+    expect(again.body.output).toEqual(res.body.output);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('answers 402 without running the handler when credits are short', async () => {
+    const id = await createOrg();
+    await call('/api/solutioning/hyper-canvas', id, { complexity: 3 }).expect(200); // 60
+    await call('/api/solutioning/hyper-canvas', id, { complexity: 1.5 }).expect(200); // 30
+    const run = jest.spyOn(t.app.get(AiToolsService), 'run');
+    const before = await ledgerState(t.dataSource, id);
+    const res = await call('/api/visuals/sketch', id, {}).expect(402);
+    expect(res.body).toMatchObject({ error: 'CREDITS_EXHAUSTED', details: { required: 12, remaining: 10 } });
+    expect(run).not.toHaveBeenCalled();
+    run.mockRestore();
+    expect(await ledgerState(t.dataSource, id)).toEqual(before);
+  });
+
+  it('charges nothing when the handler throws, and the client gets the handler error', async () => {
+    const id = await createOrg();
+    const before = await ledgerState(t.dataSource, id);
+    const res = await call('/api/visuals/planning', id, { simulateFailure: true }).expect(503);
+    expect(res.body).toMatchObject({ error: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/simulated/) });
+    const after = await ledgerState(t.dataSource, id);
+    expect(after.events).toEqual(before.events);
+    expect(after.reserved.n).toBe(0);
+    expect(Number(after.balances.consumed)).toBe(0);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM reservations WHERE organization_id = $1 AND status = 'released'`, [id]);
+    expect(n).toBe(1);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('is idempotent with Idempotency-Key: a retry runs but is not charged again', async () => {
+    const id = await createOrg();
+    const first = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'tool-1').expect(200);
+    const retry = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'tool-1').expect(200);
+    expect(first.body.usage.creditsConsumed).toBe(8);
+    expect(retry.body.usage).toMatchObject({ creditsConsumed: 0, duplicate: true });
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(1);
+  });
+
+  it('needs an organization: 400 without X-Organization-Id, 404 for an unknown one, 401 without a key', async () => {
+    await t.http().post('/api/visuals/planning').set(ADMIN).send({}).expect(400);
+    const res = await call('/api/visuals/planning', 'ghost', {}).expect(404);
+    expect(res.body.error).toBe('ORGANIZATION_NOT_FOUND');
+    await t.http().post('/api/visuals/planning').set('X-Organization-Id', 'ghost').send({}).expect(401);
+  });
+
+  it('rejects bad pricing input before the handler runs', async () => {
+    const id = await createOrg();
+    const run = jest.spyOn(t.app.get(AiToolsService), 'run');
+    await call('/api/structuring/diagnose', id, { complexity: -1 }).expect(400);
+    await call('/api/structuring/diagnose', id, { inputText: 'x'.repeat(17 * 1024) }).expect(413);
+    expect(run).not.toHaveBeenCalled();
+    run.mockRestore();
+  });
+
+  it('has a route for every seeded event type', async () => {
+    const doc = await t.http().get('/api/docs-json').expect(200);
+    const paths = Object.keys(doc.body.paths);
+    for (const p of ['/api/structuring/diagnose', '/api/structuring/generate-solution', '/api/visuals/planning', '/api/visuals/sketch', '/api/solutioning/image-analysis', '/api/solutioning/ai-enhance', '/api/solutioning/structure-solution', '/api/solutioning/node-stack', '/api/solutioning/formatting', '/api/solutioning/hyper-canvas', '/api/push/structuring-to-visuals', '/api/push/visuals-to-solutioning', '/api/push/solutioning-to-sow', '/api/push/sow-to-loe', '/api/export/pdf']) {
+      expect(paths).toContain(p);
+    }
+  });
+
+  describe('asynchronous tracking (the push routes)', () => {
+    it('accepts at once, writes on flush, never refuses for credits', async () => {
+      const id = await createOrg();
+      await call('/api/solutioning/hyper-canvas', id, { complexity: 3 }).expect(200); // 60
+      await call('/api/solutioning/hyper-canvas', id, { complexity: 2 }).expect(200); // 40: allowance gone
+      const buffer = t.app.get(AsyncUsageBuffer);
+      const responses = await Promise.all(Array.from({ length: 25 }, () => call('/api/push/sow-to-loe', id, { payload: 'x' })));
+      expect(responses.every((r) => r.status === 200 && r.body.usage.mode === 'async' && r.body.usage.creditsConsumed === 1)).toBe(true);
+      expect((await ledgerState(t.dataSource, id)).events.n).toBe(2);
+      expect(buffer.pending).toBe(25);
+      await buffer.flush();
+      const state = await ledgerState(t.dataSource, id);
+      expect(state.events.n).toBe(27);
+      expect(Number(state.balances.overage_used)).toBe(25);
+      await expectLedgerConsistent(t.dataSource, id);
+    });
+
+    it('an unknown organization fails before the handler', async () => {
+      await call('/api/push/sow-to-loe', 'ghost', {}).expect(404);
+    });
+  });
+});
