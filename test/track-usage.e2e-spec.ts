@@ -125,3 +125,29 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     });
   });
 });
+
+describe('members behind X-User-Id on tracked routes', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: 'team-org', name: 'Team', plan: 'professional' }).expect(201);
+    await t.http().post('/api/admin/organizations/team-org/members').set(ADMIN).send({ userId: 'ann', role: 'member' }).expect(201);
+    await t.http().post('/api/admin/organizations/team-org/members').set(ADMIN).send({ userId: 'vic', role: 'viewer' }).expect(201);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  const call = (user: string, path = '/api/visuals/planning') => t.http().post(path).set(ADMIN).set('X-Organization-Id', 'team-org').set('X-User-Id', user).send({});
+
+  it('a member tracks; a stranger is 403 USER_NOT_MEMBER; a viewer may not track; nothing is charged for refusals', async () => {
+    await call('ann').expect(200);
+    const stranger = await call('mallory').expect(403);
+    expect(stranger.body.error).toBe('USER_NOT_MEMBER');
+    const viewer = await call('vic').expect(403);
+    expect(viewer.body.error).toBe('FORBIDDEN');
+    await call('mallory', '/api/push/sow-to-loe').expect(403);
+    const body = await t.http().post('/api/organizations/team-org/usage/events').set(ADMIN).send({ eventType: 'visuals_planning', userId: 'mallory' }).expect(403);
+    expect(body.body.error).toBe('USER_NOT_MEMBER');
+    expect((await ledgerState(t.dataSource, 'team-org')).events.n).toBe(1);
+  });
+});

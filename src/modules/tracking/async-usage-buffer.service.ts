@@ -1,9 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsToNumber } from '../../common/money/credits';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
+import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { priceEvent } from '../usage/utils/credit-calculator';
@@ -40,6 +41,7 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
     private readonly clock: Clock,
     private readonly organizations: OrganizationsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly membership?: MembershipPolicy,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -60,6 +62,7 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
   /** Validates and prices an event (unknown organizations or event types fail before any work runs). */
   async prepare(input: TrackInput): Promise<QueuedUsage> {
     await this.organizations.assertExists(input.organizationId);
+    await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
     const definition = this.events.get(input.eventType);
     if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
     if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });

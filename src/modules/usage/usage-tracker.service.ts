@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
@@ -11,6 +11,7 @@ import { periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
 import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
 import { RollupRepository } from '../analytics/rollup.repository';
+import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
 import type { EventDefinitionRecord } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -113,6 +114,8 @@ export class UsageTracker {
     private readonly metrics: MetricsService,
     private readonly rollups: RollupRepository,
     private readonly closedPeriods: ClosedPeriods,
+    // Absent when the module runs inside another application without this service's API keys module.
+    @Optional() private readonly membership?: MembershipPolicy,
   ) {}
 
   /** Tracks one event; throws a DomainError (402, 404, 409, …) when it is not accepted. */
@@ -234,6 +237,8 @@ export class UsageTracker {
     if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
     if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
     const occurredAt = resolveOccurredAt(input.occurredAt, now);
+    // X-User-Id / userId must be a member who may track (when the organization has members).
+    await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
     const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
     const period = periodOf(occurredAt);
     await this.closedPeriods.assertOpen(period, now);
