@@ -101,6 +101,8 @@ describe('usage analytics', () => {
       const whole = await get(`/api/organizations/${org}/usage/breakdown?from=2026-10-01&to=2026-11-30`).expect(200);
       expect(whole.body.totals).toEqual({ events: 6, credits: 73, overageCredits: 0 });
       expect(whole.body.items[0]).toMatchObject({ eventType: 'structuring_diagnose', events: 2, credits: 50 });
+      const october = await get(`/api/organizations/${org}/usage/breakdown?to=2026-10-31`).expect(200); // from: that period's start
+      expect(october.body).toMatchObject({ from: '2026-10-01', to: '2026-10-31', totals: { events: 1, credits: 25 } });
       const edges = await get(`/api/organizations/${org}/usage/breakdown?groupBy=user&from=2026-10-20&to=2026-11-09`).expect(200);
       expect(edges.body.items.map((i: { userId: string; credits: number }) => [i.userId, i.credits])).toEqual([
         ['u1', 37],

@@ -8,7 +8,7 @@ import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
 import { RollupRepository } from './rollup.repository';
 import type { BreakdownGroup, BreakdownRow } from './rollup.repository';
-import { addDays, daysBetween, isIsoDay, isoDay, periodStartDay } from './utils/dates';
+import { addDays, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
 import { planRollupRange } from './utils/rollup-range';
 import { monthlyTrends } from './utils/trends';
 
@@ -31,10 +31,11 @@ export class UsageAnalyticsService {
     const now = this.clock.now();
     await this.organizations.getRow(organizationId);
     const groupBy = query.groupBy ?? 'eventType';
-    const from = query.from ?? periodStartDay(periodOf(now));
     const to = query.to ?? isoDay(now);
-    if (!isIsoDay(from)) throw validationFailed({ from: ['from must be a calendar date YYYY-MM-DD'] });
     if (!isIsoDay(to)) throw validationFailed({ to: ['to must be a calendar date YYYY-MM-DD'] });
+    // Default: from the start of the period `to` falls in (the current period when neither is given).
+    const from = query.from ?? periodStartDay(periodOfDay(to));
+    if (!isIsoDay(from)) throw validationFailed({ from: ['from must be a calendar date YYYY-MM-DD'] });
     if (from > to) throw validationFailed({ to: ['to must not be before from'] });
     if (daysBetween(from, to) + 1 > MAX_DAYS[groupBy]) throw validationFailed({ to: [`a ${groupBy} breakdown covers at most ${MAX_DAYS[groupBy]} days`] });
 

@@ -1,4 +1,3 @@
-import { validationFailed } from '../../../common/errors/domain-error';
 import { periodOf } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
 
@@ -46,10 +45,4 @@ export function isIsoDay(value: string): boolean {
   if (!match) return false;
   const date = dayStart(value);
   return !Number.isNaN(date.getTime()) && isoDay(date) === value;
-}
-
-/** Parses a `YYYY-MM-DD` query value, or VALIDATION_FAILED on that field. */
-export function parseIsoDay(value: string, field: string): IsoDay {
-  if (!isIsoDay(value)) throw validationFailed({ [field]: [`${field} must be a date YYYY-MM-DD`] });
-  return value;
 }
