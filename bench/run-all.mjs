@@ -1,0 +1,72 @@
+// `npm run bench [-- <name> …]`: builds (npm does), then runs the benchmarks one after another, each on its own
+// fresh database and service process, and prints one summary against the targets of issue 8.
+//
+//   npm run bench                       overhead, hot-org, batch, config (about 3 to 4 minutes)
+//   npm run bench -- hot-org batch      only those
+//   npm run bench:volume                the volume benchmark (long: see bench/volume.mjs)
+//   npm run drill:crash, npm run drill:overload
+//
+// Memory (benchmark 6) is the service's RSS sampled every 200 ms during overhead, hot-org and batch.
+import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
+
+const BENCHES = {
+  overhead: () => import('./tracking-overhead.mjs'),
+  'hot-org': () => import('./hot-org.mjs'),
+  batch: () => import('./batch-ingest.mjs'),
+  config: () => import('./config-cache.mjs'),
+  volume: () => import('./volume.mjs'),
+  crash: () => import('./drill-crash.mjs'),
+  overload: () => import('./drill-overload.mjs'),
+};
+const DEFAULT = ['overhead', 'hot-org', 'batch', 'config'];
+
+const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT;
+for (const name of names) if (!BENCHES[name]) throw new Error(`unknown benchmark "${name}": one of ${Object.keys(BENCHES).join(', ')}`);
+
+const started = Date.now();
+const summaries = {};
+let failed = false;
+for (const name of names) {
+  console.log(`\n${'='.repeat(100)}\n== ${name}\n${'='.repeat(100)}`);
+  try {
+    summaries[name] = await (await BENCHES[name]()).run();
+    if (summaries[name].ledgerOk === false || summaries[name].ok === false) failed = true;
+  } catch (error) {
+    failed = true;
+    summaries[name] = { error: String(error?.stack ?? error) };
+    console.error(error);
+  }
+}
+
+const s = summaries;
+const rows = [];
+const row = (what, measured, target, reached) => rows.push([what, measured, target, reached === undefined ? '' : verdict(reached)]);
+if (s.overhead && !s.overhead.error) {
+  row('1. tracked / untracked throughput (GET /api/plans baseline)', s.overhead.ratio, '>= 0.3', s.overhead.targets.ratio);
+  row('   tracked req/s, untracked req/s', `${fmt(s.overhead.trackedRps)}, ${fmt(s.overhead.untrackedRps)}`, '', undefined);
+}
+if (s['hot-org'] && !s['hot-org'].error) {
+  row('2. hot organization, accepted events/s', fmt(s['hot-org'].hotEventsPerS), '>= 10,000', s['hot-org'].targets.hotEventsPerS);
+  row('   raw hot-row UPDATE/s (same run), ratio', `${fmt(s['hot-org'].rawHotRowPerS)}, ${s['hot-org'].ratioVsRawRow}`, '', undefined);
+}
+if (s.batch && !s.batch.error) {
+  row('3. batch ingestion, events/s', fmt(s.batch.eventsPerS), '>= 100,000', s.batch.targets.eventsPerS);
+  row('   raw unnest INSERT rows/s (same run), ratio', `${fmt(s.batch.rawRowsPerS)}, ${s.batch.ratioVsRaw}`, '', undefined);
+}
+if (s.volume && !s.volume.error) {
+  row('4. period close, events/s', fmt(s.volume.closeEventsPerS), '>= 1,000,000', s.volume.targets.close);
+  row('   worst analytics p99 (ms)', s.volume.worstP99Ms, '<= 50', s.volume.targets.analyticsP99);
+}
+if (s.config && !s.config.error) {
+  row('5. cached definition lookups/s', fmt(s.config.lookupsPerS), '>= 1,000,000', s.config.targets.lookups);
+  row("   change served by another instance, p99 ms after A's answer", s.config.propagationP99Ms, '<= 100', s.config.targets.propagation);
+}
+const rss = ['overhead', 'hot-org', 'batch'].filter((n) => s[n] && !s[n].error).map((n) => s[n].rssPeakMb);
+if (rss.length > 0) row('6. service RSS peak during 1-3 (MB)', Math.max(...rss), '<= 300', Math.max(...rss) <= 300);
+for (const n of ['crash', 'overload']) if (s[n] && !s[n].error) row(n === 'crash' ? '7. crash drill' : '8. overload drill', s[n].ok ? 'PASS' : 'FAIL', 'PASS', s[n].ok);
+for (const [n, v] of Object.entries(s)) if (v.error) row(`${n}: did not complete`, v.error.split('\n')[0].slice(0, 80), '', false);
+
+printTable(`Summary (${Math.round((Date.now() - started) / 1000)} s; noisy shared 2-core machine: compare the ratios)`, [{ title: 'benchmark' }, { title: 'measured' }, { title: 'target' }, { title: 'verdict' }], rows);
+writeResults('bench-summary', { benchmarks: names, summaries });
+// Targets missed are findings, not failures; a broken ledger or a crash of the harness is a failure.
+process.exit(failed ? 1 : 0);
