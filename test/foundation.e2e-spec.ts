@@ -31,6 +31,7 @@ describe('foundation', () => {
     const res = await t.http().get('/health').expect(200);
     expect(res.body.status).toBe('ok');
     expect(res.body.info.database.status).toBe('up');
+    expect(res.body.info.cache).toEqual({ status: 'up', backend: 'memory' });
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -159,5 +160,21 @@ describe('embedded database on disk (PGlite)', () => {
     const db = await EmbeddedPostgres.start(dir);
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+(ON_POSTGRES ? describe : describe.skip)('health when the database is gone (PostgreSQL)', () => {
+  it('answers 503 with the error body and the failing check', async () => {
+    const t = await startTestApp();
+    try {
+      await t.http().get('/health').expect(200);
+      await t.database.drop(); // DROP DATABASE … WITH (FORCE): every pooled connection dies with it
+      const res = await t.http().get('/health').expect(503);
+      expect(res.body).toMatchObject({ statusCode: 503, error: 'SERVICE_UNAVAILABLE' });
+      expect(res.body.details.status.error.database.status).toBe('down');
+      expect(JSON.stringify(res.body)).not.toMatch(/\.ts:\d+|ECONNREFUSED|password/);
+    } finally {
+      await t.app.close().catch(() => undefined);
+    }
   });
 });
