@@ -149,6 +149,8 @@ describe('usage analytics', () => {
       const bad = await get(`/api/organizations/${org}/usage/events?cursor=not-a-cursor`).expect(400);
       expect(bad.body.error).toBe('VALIDATION_FAILED');
       await get(`/api/organizations/${org}/usage/events?limit=0`).expect(400);
+      await get(`/api/organizations/${org}/usage/events?limit=1001`).expect(400);
+      await get(`/api/organizations/${org}/usage/events?limit=1001&format=csv`).expect(200);
       await get(`/api/organizations/${org}/usage/events?from=2026-11-10T00:00:00Z&to=2026-11-01T00:00:00Z`).expect(400);
     });
 

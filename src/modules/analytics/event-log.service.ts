@@ -12,6 +12,7 @@ import { decodeEventCursor, encodeEventCursor } from './utils/event-cursor';
 import type { EventCursor } from './utils/event-cursor';
 
 const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
 const CSV_PAGE = 1000;
 const CSV_COLUMNS = ['id', 'occurred_at', 'recorded_at', 'event_type', 'category', 'user_id', 'credits', 'from_allowance', 'from_grants', 'overage', 'definition_version', 'idempotency_key', 'endpoint'];
 
@@ -70,6 +71,7 @@ export class EventLogService {
     const after = query.cursor === undefined ? undefined : decodeEventCursor(query.cursor);
     if (wantsCsv(query.format, accept)) return this.csv(organizationId, filter, after, query.limit);
     const limit = query.limit ?? DEFAULT_PAGE;
+    if (limit > MAX_PAGE) throw validationFailed({ limit: [`a JSON page holds at most ${MAX_PAGE} events (CSV exports take more)`] });
     const rows = await this.events.page(filter, after, limit + 1);
     const page = rows.slice(0, limit);
     return { items: page.map(toEvent), nextCursor: rows.length > limit ? encodeEventCursor(cursorOf(page[page.length - 1])) : null };

@@ -61,12 +61,12 @@ export class FormatQueryDto {
 }
 
 export class EventLogQueryDto extends FormatQueryDto {
-  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 1000, description: 'Page size (JSON); for CSV, at most this many rows (default: all)' })
+  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 1_000_000, description: 'Page size for JSON (at most 1000, default 100); for CSV, at most this many rows (default: all)' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(1_000_000)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
