@@ -1,0 +1,75 @@
+import { apiPath } from '../api';
+import { describeError } from '../context';
+import type { ViewContext } from '../context';
+import { card, fill, h, loading, table, toast } from '../dom';
+import { formatDateTime, formatInt } from '../format';
+import type { JobRun, JobsOverview } from '../types';
+
+function statusBadge(run: JobRun | null): HTMLElement {
+  if (!run) return h('span', { class: 'badge' }, 'never run');
+  const kind = run.status === 'succeeded' ? ' good' : run.status === 'failed' ? ' bad' : '';
+  return h('span', { class: `badge${kind}` }, run.status);
+}
+
+export async function renderJobs(ctx: ViewContext): Promise<void> {
+  const { api, main } = ctx;
+  const jobsBody = h('div', { class: 'card-body' }, loading());
+  const alertsBody = h('div', { class: 'card-body' });
+  const refresh = h('button', { type: 'button', class: 'secondary small' }, 'Reload');
+  fill(
+    main,
+    h('div', { class: 'page-head' }, h('h1', null, 'Jobs'), h('p', { class: 'subtitle' }, 'Scheduled work: partitions, period close, rollups, ledger reconciliation. Each run is recorded; run one now when needed.')),
+    h('div', { class: 'grid' }, card('Jobs and their runs', { id: 'jobs', wide: true, actions: refresh }, jobsBody), card('Reconciliation alerts', { id: 'alerts', wide: true }, alertsBody)),
+  );
+
+  const load = async () => {
+    let overview: JobsOverview;
+    try {
+      overview = await api.get<JobsOverview>(apiPath('admin', 'jobs'));
+    } catch (error) {
+      fill(jobsBody, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+      return;
+    }
+    const rows = overview.jobs.map((job) => {
+      const run = h('button', { type: 'button', class: 'small', 'data-run': job.name, 'aria-label': `Run now: ${job.name}` }, 'Run now');
+      run.addEventListener('click', async () => {
+        run.disabled = true;
+        try {
+          const result = await api.post<JobRun>(apiPath('admin', 'jobs', job.name, 'run'), {});
+          toast(`${job.name}: ${result.status}${result.rows === null ? '' : `, ${formatInt(result.rows)} rows`} in ${result.durationMs ?? 0} ms.`, result.status === 'failed' ? 'error' : 'ok');
+          await load();
+        } catch (error) {
+          toast(describeError(error), 'error');
+        } finally {
+          run.disabled = false;
+        }
+      });
+      const recent = h(
+        'details',
+        null,
+        h('summary', null, `${job.recentRuns.length} recent runs`),
+        table(
+          `Recent runs of ${job.name}`,
+          ['Started', 'Trigger', 'Status', { text: 'Duration', numeric: true }, { text: 'Rows', numeric: true }, 'Error'],
+          job.recentRuns.map((r) => [formatDateTime(r.startedAt), r.trigger, statusBadge(r), r.durationMs === null ? '–' : `${r.durationMs} ms`, r.rows === null ? '–' : formatInt(r.rows), r.error ?? '']),
+          { empty: 'No runs yet.' },
+        ),
+      );
+      return [
+        h('span', null, h('code', null, job.name), h('br'), h('span', { class: 'muted' }, job.description)),
+        h('code', null, job.scheduled ? job.schedule : `${job.schedule} (not scheduled here)`),
+        h('span', { 'data-testid': `last-run-${job.name}` }, statusBadge(job.lastRun), job.lastRun ? ` ${formatDateTime(job.lastRun.startedAt)} · ${job.lastRun.trigger}` : ''),
+        recent,
+        run,
+      ];
+    });
+    fill(
+      jobsBody,
+      h('p', { class: 'muted' }, `Instance ${overview.instanceId} · jobs ${overview.jobsEnabled ? 'enabled' : 'disabled'} here.`),
+      table('Jobs', ['Job', 'Schedule (UTC cron)', 'Last run', 'History', 'Run'], rows, { id: 'jobs-table' }),
+    );
+    fill(alertsBody, overview.alerts.length ? h('pre', { class: 'json' }, JSON.stringify(overview.alerts, null, 2)) : h('p', { class: 'muted' }, 'No open alerts: the ledger reconciles.'));
+  };
+  refresh.addEventListener('click', () => void load());
+  await load();
+}

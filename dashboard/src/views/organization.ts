@@ -1,0 +1,417 @@
+import { apiPath } from '../api';
+import type { Query } from '../api';
+import { buildChartData } from '../chart-series';
+import { describeError } from '../context';
+import type { ViewContext } from '../context';
+import { card, fill, field, h, loading, scrollBox, table, toast, uid } from '../dom';
+import type { Child } from '../dom';
+import {
+  formatCredits,
+  formatDate,
+  formatDateTime,
+  formatInt,
+  formatMonth,
+  formatPercent,
+  formatPeriodLastDay,
+  formatThreshold,
+  formatUsd,
+  plural,
+  wholeDaysLeft,
+} from '../format';
+import type { Breakdown, BreakdownGroup, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import { chartDataTable, drawUsageChart } from './usage-chart';
+
+const LIMIT_NAMES: Record<string, string> = {
+  aiCallsPerMonth: 'AI calls per month',
+  pdfExportsPerMonth: 'PDF exports per month',
+  sessionLimit: 'Sessions',
+  teamMembersLimit: 'Team members',
+  storageLimit: 'Storage (MB)',
+};
+
+/** The organization's view: the period at a glance, chart, breakdowns, limits, warnings, money, log, reports. */
+export async function renderOrganization(ctx: ViewContext, orgId: string): Promise<void> {
+  const { api, main } = ctx;
+  const base = (...rest: string[]) => apiPath('organizations', orgId, ...rest);
+  const title = h('h1', null, 'Usage of ', h('span', { class: 'org-id' }, orgId));
+  const subtitle = h('p', { class: 'subtitle' }, 'Loading the current period…');
+  fill(main, h('div', { class: 'page-head' }, title, subtitle), loading());
+
+  let summary: UsageSummary;
+  let forecast: Forecast;
+  try {
+    [summary, forecast] = await Promise.all([api.get<UsageSummary>(base('usage')), api.get<Forecast>(base('usage', 'forecast'))]);
+  } catch (error) {
+    fill(main, h('div', { class: 'page-head' }, title), h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    return;
+  }
+
+  const lastDay = formatPeriodLastDay(summary.period.end);
+  fill(subtitle, `${summary.plan.displayName} · ${formatMonth(summary.period.start)} (${formatDate(summary.period.start)} – ${lastDay}, UTC)`, pendingPlanText(summary));
+
+  const grid = h('div', { class: 'grid' });
+  fill(main, h('div', { class: 'page-head' }, title, subtitle), kpis(summary, forecast, lastDay), grid);
+
+  const body = () => h('div', { class: 'card-body' }, loading());
+  const chartCard = card('Daily usage and forecast', { id: 'chart', wide: true }, body());
+  const breakdownCard = card('Where the credits went', { id: 'breakdowns', wide: true }, body());
+  const limitsCard = card('Count limits', { id: 'limits' }, limitsBody(summary));
+  const warningsCard = card('Warnings and notifications', { id: 'warnings' }, body());
+  const recommendationCard = card('Plan recommendation', { id: 'recommendation' }, body());
+  const invoiceCard = card('Invoice preview', { id: 'invoice' }, body());
+  const logCard = card('Event log', { id: 'event-log', wide: true }, body());
+  const reportsCard = card('Monthly trends and reports', { id: 'reports', wide: true }, body());
+  grid.append(chartCard, breakdownCard, limitsCard, warningsCard, recommendationCard, invoiceCard, logCard, reportsCard);
+
+  /** Fills a card from one request; `shown` runs once the content is in the page. */
+  const guard = async (target: HTMLElement, work: () => Promise<Child>, shown?: () => void) => {
+    const into = target.querySelector(':scope > .card-body')!;
+    try {
+      fill(into, await work());
+      shown?.();
+    } catch (error) {
+      fill(into, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    }
+  };
+
+  const plot = h('div', { class: 'chart', id: 'usage-chart', role: 'img', 'aria-label': chartSummary(summary, forecast, lastDay) });
+  let draw = () => undefined as void;
+  await Promise.all([
+    guard(
+      chartCard,
+      async () => {
+      const days = await api.get<Breakdown>(base('usage', 'breakdown'), { groupBy: 'day', from: summary.period.start.slice(0, 10), to: forecast.asOf.slice(0, 10) });
+      const data = buildChartData({
+        periodStart: summary.period.start,
+        periodEnd: summary.period.end,
+        days: days.items.map((d) => ({ day: d.day!, credits: d.credits })),
+        allowance: summary.allowance,
+        topUps: summary.topUpsUsed + summary.topUpsRemaining,
+        forecast,
+      });
+      draw = () => ctx.onLeave(drawUsageChart(plot, data));
+      return h(
+        'div',
+        null,
+        h('p', { class: 'chart-caption', id: 'forecast-caption' }, chartSummary(summary, forecast, lastDay)),
+        plot,
+        h('details', { class: 'chart-table' }, h('summary', null, 'Show the chart as a table'), chartDataTable(data)),
+      );
+      },
+      // Drawn once its box is in the page: uPlot sizes itself to it.
+      () => draw(),
+    ),
+    breakdowns(ctx, breakdownCard, orgId, summary, forecast),
+    guard(warningsCard, async () => warningsBody(summary, await api.get<{ items: Notification[] }>(base('notifications')))),
+    guard(recommendationCard, async () => recommendationBody(await api.get<Recommendation>(base('usage', 'recommendation')))),
+    invoiceSection(ctx, invoiceCard, orgId, summary),
+    eventLog(ctx, logCard, orgId),
+    guard(reportsCard, async () => {
+      const [trends, reports] = await Promise.all([api.get<Trends>(base('usage', 'trends'), { months: 6 }), api.get<{ items: ReportListItem[] }>(base('usage', 'reports'))]);
+      return reportsBody(ctx, orgId, trends, reports.items);
+    }),
+  ]);
+}
+
+function pendingPlanText(summary: UsageSummary): string {
+  const pending = summary.pendingPlan;
+  if (!pending) return '';
+  const name = typeof pending === 'string' ? pending : pending.plan;
+  return ` · switches to ${name} next period`;
+}
+
+function chartSummary(summary: UsageSummary, forecast: Forecast, lastDay: string): string {
+  const exhaustion = forecast.projectedExhaustionDate
+    ? `the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
+    : 'the allowance lasts the period';
+  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}; ${exhaustion}.`;
+}
+
+function kpi(id: string, label: string, value: string, ...sub: Child[]): HTMLElement {
+  return h('div', { class: 'kpi', 'data-testid': `kpi-${id}` }, h('p', { class: 'kpi-label' }, label), h('p', { class: 'kpi-value' }, value), h('p', { class: 'kpi-sub' }, ...sub));
+}
+
+function kpis(summary: UsageSummary, forecast: Forecast, lastDay: string): HTMLElement {
+  const days = wholeDaysLeft(forecast.daysRemaining);
+  const rate = summary.plan.overageRate;
+  const percent = Math.min(100, summary.percentUsed);
+  return h(
+    'section',
+    { class: 'kpis', 'aria-label': 'The period at a glance' },
+    kpi(
+      'used',
+      'Used credits',
+      formatCredits(summary.used),
+      h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: `bar-fill${summary.percentUsed >= 100 ? ' over' : ''}`, style: `width:${percent}%` })),
+      `${formatPercent(summary.percentUsed)} of the allowance · ${formatInt(summary.events)} events`,
+    ),
+    kpi('allowance', 'Monthly allowance', formatCredits(summary.allowance), `${formatCredits(summary.allowanceUsed)} used · ${formatCredits(Math.max(0, summary.allowance - summary.allowanceUsed))} left`),
+    kpi('topups', 'Top-ups', formatCredits(summary.topUpsUsed), `used · ${formatCredits(summary.topUpsRemaining)} remaining`),
+    kpi('overage', 'Overage', formatCredits(summary.overage.credits), h('span', { 'data-testid': 'overage-cost' }, formatUsd(summary.overage.cost)), rate ? ` at ${formatUsd(rate).replace(/0+$/, '')} a credit` : ' · hard cap (no overage)', summary.overage.spendCap !== null ? ` · cap ${formatUsd(summary.overage.spendCap)}` : ''),
+    kpi('remaining', 'Remaining credits', formatCredits(summary.remaining), 'allowance left + top-ups left'),
+    kpi('days-left', 'Days left', String(days), `period ends ${lastDay}`),
+  );
+}
+
+function meterRow(name: string, used: number, limit: number | null): Child[] {
+  const fraction = limit ? Math.min(1, used / limit) : 0;
+  return [
+    name,
+    h('span', { class: 'num' }, `${formatInt(used)} / ${formatInt(limit)}`),
+    limit === null
+      ? h('span', { class: 'muted' }, 'unlimited')
+      : h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(fraction * 100)}% used` }, h('span', { class: `bar-fill${fraction >= 1 ? ' over' : fraction >= 0.8 ? ' warn' : ''}`, style: `width:${fraction * 100}%` })),
+  ];
+}
+
+function limitsBody(summary: UsageSummary): HTMLElement {
+  const rows = Object.entries(summary.limits).map(([key, value]) => meterRow(LIMIT_NAMES[key] ?? key, value.used, value.limit));
+  return h('div', { class: 'card-body' }, table('Count limits this period', ['Limit', { text: 'Used / limit', numeric: true }, 'Share'], rows, { id: 'limits-table', empty: 'This plan has no count limits.' }));
+}
+
+function warningsBody(summary: UsageSummary, notifications: { items: Notification[] }): HTMLElement {
+  const active = summary.warnings.map((w) =>
+    h('li', { class: w.threshold >= 1 ? 'warning over' : 'warning' }, h('strong', null, `${formatThreshold(w.threshold)} of the allowance reached`), ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`, w.at ? ` · ${formatDateTime(w.at)}` : ''),
+  );
+  return h(
+    'div',
+    null,
+    h('h3', null, 'This period'),
+    active.length ? h('ul', { class: 'warnings', id: 'active-warnings' }, active) : h('p', { class: 'muted' }, 'No threshold crossed this period.'),
+    h('h3', null, 'Notifications'),
+    table(
+      'Notifications, newest first',
+      ['When', 'Period', { text: 'Threshold', numeric: true }, { text: 'Used / of', numeric: true }],
+      notifications.items.slice(0, 20).map((n) => [formatDateTime(n.createdAt), n.period, formatThreshold(n.threshold), `${formatCredits(n.used)} / ${formatCredits(n.limit)}`]),
+      { id: 'notifications-table', empty: 'No notifications.' },
+    ),
+  );
+}
+
+function recommendationBody(r: Recommendation): HTMLElement {
+  const headline = r.shouldChange
+    ? h('p', { class: 'headline good', id: 'recommendation-headline' }, `Switch to ${r.recommendedPlan} and save ${formatUsd(r.saving)} this month`)
+    : h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan}`);
+  return h(
+    'div',
+    null,
+    headline,
+    h('p', null, r.reason),
+    table(
+      `Cost of each plan for ${formatCredits(r.projectedCredits)} credits`,
+      ['Plan', { text: `Cost for ${formatCredits(r.projectedCredits)} credits`, numeric: true }],
+      r.options.map((o) => [
+        h('span', null, o.plan, o.plan === r.recommendedPlan ? h('span', { class: 'badge good' }, 'best') : null, o.plan === r.currentPlan ? h('span', { class: 'badge' }, 'current') : null),
+        o.cost === null ? 'not enough (hard cap)' : formatUsd(o.cost),
+      ]),
+      { id: 'plan-options' },
+    ),
+  );
+}
+
+async function invoiceSection(ctx: ViewContext, target: HTMLElement, orgId: string, summary: UsageSummary): Promise<void> {
+  const periodInput = h('input', { type: 'month', name: 'period', value: summary.period.start.slice(0, 7), required: true });
+  const lines = h('div', { 'aria-live': 'polite' });
+  const load = async () => {
+    fill(lines, loading());
+    try {
+      const inv = await ctx.api.get<Invoice>(apiPath('organizations', orgId, 'usage', 'invoice'), { period: periodInput.value });
+      fill(lines, invoiceLines(inv));
+    } catch (error) {
+      fill(lines, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    }
+  };
+  const form = h('form', { class: 'inline-form', onsubmit: (e: Event) => (e.preventDefault(), void load()) }, field('Period', periodInput), h('button', { type: 'submit' }, 'Show'));
+  fill(target.querySelector(':scope > .card-body')!, form, lines);
+  await load();
+}
+
+function invoiceLines(inv: Invoice): HTMLElement {
+  const row = (label: string, value: string, id?: string) => [h('dt', null, label), h('dd', { 'data-testid': id ?? null }, value)];
+  return h(
+    'div',
+    null,
+    h('p', null, h('span', { class: `badge${inv.status === 'open' ? '' : ' good'}` }, inv.status === 'open' ? 'preview: period open' : inv.status), ` ${inv.period} · ${inv.plan} · ${inv.billingCycle}`),
+    h(
+      'dl',
+      { class: 'invoice', id: 'invoice-lines' },
+      row(`Plan price (${inv.plan})`, formatUsd(inv.planPrice)),
+      row('Included credits', formatCredits(inv.includedCredits)),
+      row('Credits used', formatCredits(inv.usedCredits)),
+      row('Top-up credits used', formatCredits(inv.topUpCredits)),
+      row(`Overage (${formatCredits(inv.overageCredits)} × ${inv.overageRate === null ? '–' : `$${inv.overageRate}`})`, formatUsd(inv.overageCost), 'invoice-overage'),
+      row('Total', formatUsd(inv.total), 'invoice-total'),
+    ),
+  );
+}
+
+const GROUPS: { group: Exclude<BreakdownGroup, 'day'>; title: string; key: 'eventType' | 'category' | 'userId' }[] = [
+  { group: 'eventType', title: 'By event type', key: 'eventType' },
+  { group: 'category', title: 'By category', key: 'category' },
+  { group: 'user', title: 'By user', key: 'userId' },
+];
+
+async function breakdowns(ctx: ViewContext, target: HTMLElement, orgId: string, summary: UsageSummary, forecast: Forecast): Promise<void> {
+  const from = h('input', { type: 'date', name: 'from', value: summary.period.start.slice(0, 10), required: true });
+  const to = h('input', { type: 'date', name: 'to', value: forecast.asOf.slice(0, 10), required: true });
+  const panes = h('div', { class: 'breakdowns', 'aria-live': 'polite' });
+  const load = async () => {
+    fill(panes, loading());
+    try {
+      const results = await Promise.all(GROUPS.map((g) => ctx.api.get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: g.group, from: from.value, to: to.value })));
+      fill(
+        panes,
+        results.map((b, i) =>
+          h(
+            'div',
+            { class: 'breakdown', 'data-testid': `breakdown-${GROUPS[i].group}` },
+            h('h3', null, GROUPS[i].title),
+            table(
+              `Credits ${GROUPS[i].title.toLowerCase()}`,
+              ['Name', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, 'Share'],
+              b.items.map((item) => [
+                String(item[GROUPS[i].key] ?? '(no user)'),
+                formatInt(item.events),
+                formatCredits(item.credits),
+                h('span', { class: 'share' }, h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: `width:${Math.min(100, item.percent)}%` })), `${item.percent}%`),
+              ]),
+              { empty: 'No usage in this range.' },
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      fill(panes, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    }
+  };
+  const form = h('form', { class: 'inline-form', onsubmit: (e: Event) => (e.preventDefault(), void load()) }, field('From', from), field('To', to), h('button', { type: 'submit' }, 'Apply'));
+  fill(target.querySelector(':scope > .card-body')!, form, panes);
+  await load();
+}
+
+/** Turns a YYYY-MM-DD "to" day (inclusive) into the exclusive instant the API's `to` filter wants. */
+function dayAfter(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString();
+}
+
+async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): Promise<void> {
+  const path = apiPath('organizations', orgId, 'usage', 'events');
+  const listId = uid('event-types');
+  const eventType = h('input', { type: 'text', name: 'eventType', list: listId, autocomplete: 'off', placeholder: 'any' });
+  const userId = h('input', { type: 'text', name: 'userId', autocomplete: 'off', placeholder: 'any' });
+  const from = h('input', { type: 'date', name: 'from' });
+  const to = h('input', { type: 'date', name: 'to' });
+  const datalist = h('datalist', { id: listId });
+  const rows = h('tbody');
+  const status = h('p', { class: 'muted', role: 'status', id: 'event-log-status' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  let cursor: string | null = null;
+
+  const filters = (): Query => ({
+    eventType: eventType.value.trim() || undefined,
+    userId: userId.value.trim() || undefined,
+    from: from.value ? `${from.value}T00:00:00Z` : undefined,
+    to: to.value ? dayAfter(to.value) : undefined,
+  });
+  const load = async (append: boolean) => {
+    if (!append) {
+      rows.replaceChildren();
+      cursor = null;
+    }
+    status.textContent = 'Loading…';
+    try {
+      const page = await ctx.api.get<EventPage>(path, { ...filters(), limit: 25, cursor: append ? cursor : undefined });
+      for (const e of page.items) {
+        rows.append(
+          h(
+            'tr',
+            null,
+            h('td', null, formatDateTime(e.occurredAt)),
+            h('td', null, e.eventType),
+            h('td', null, e.category),
+            h('td', null, e.userId ?? '–'),
+            h('td', { class: 'num' }, formatCredits(e.credits)),
+            h('td', { class: 'num' }, formatCredits(e.overageCredits)),
+            h('td', { class: 'num' }, String(e.definitionVersion)),
+          ),
+        );
+      }
+      cursor = page.nextCursor;
+      more.hidden = !cursor;
+      status.textContent = rows.children.length === 0 ? 'No events match.' : `${plural(rows.children.length, 'event')} shown${cursor ? ', more available' : ''}.`;
+    } catch (error) {
+      status.textContent = describeError(error);
+    }
+  };
+  more.addEventListener('click', () => void load(true));
+  const download = h('button', { type: 'button', class: 'secondary', id: 'download-csv' }, 'Download CSV');
+  download.addEventListener('click', async () => {
+    try {
+      await ctx.api.download(path, { ...filters(), format: 'csv' }, `usage-events-${orgId}.csv`);
+    } catch (error) {
+      toast(describeError(error), 'error');
+    }
+  });
+  const form = h(
+    'form',
+    { class: 'inline-form filters', onsubmit: (e: Event) => (e.preventDefault(), void load(false)) },
+    field('Event type', eventType),
+    field('User', userId),
+    field('From', from),
+    field('To', to),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Filter'), download),
+  );
+  const tableEl = h(
+    'div',
+    scrollBox('Event log'),
+    h(
+      'table',
+      { id: 'event-log-table' },
+      h('caption', { class: 'sr-only' }, 'Recorded events, newest first'),
+      h(
+        'thead',
+        null,
+        h('tr', null, ['Occurred', 'Event type', 'Category', 'User'].map((t) => h('th', { scope: 'col' }, t)), ['Credits', 'Overage', 'Version'].map((t) => h('th', { scope: 'col', class: 'num' }, t))),
+      ),
+      rows,
+    ),
+  );
+  fill(target.querySelector(':scope > .card-body')!, datalist, form, status, tableEl, more);
+  // The filter's suggestions: the event types seen this period.
+  ctx.api
+    .get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType' })
+    .then((b) => datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '' }))))
+    .catch(() => undefined);
+  await load(false);
+}
+
+function reportsBody(ctx: ViewContext, orgId: string, trends: Trends, reports: ReportListItem[]): HTMLElement {
+  const trendRows = trends.items.map((t) => [t.period, formatInt(t.events), formatCredits(t.credits), formatCredits(t.overageCredits), t.change.percent === null ? '–' : `${t.change.percent > 0 ? '+' : ''}${t.change.percent}%`]);
+  const reportRows = reports.map((r) => {
+    const totals = (r.totals ?? {}) as { events?: number; credits?: number };
+    const csv = h('button', { type: 'button', class: 'secondary small' }, 'CSV');
+    csv.addEventListener('click', () => {
+      ctx.api.download(apiPath('organizations', orgId, 'usage', 'reports', r.period), { format: 'csv' }, `usage-report-${orgId}-${r.period}.csv`).catch((error) => toast(describeError(error), 'error'));
+    });
+    return [r.period, formatInt(totals.events), formatCredits(totals.credits), formatUsd(r.invoiceTotal as number | undefined), csv];
+  });
+  return h(
+    'div',
+    { class: 'two-col' },
+    h(
+      'div',
+      null,
+      h('h3', null, 'Last 6 months'),
+      table('Monthly totals', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Overage', numeric: true }, { text: 'Change', numeric: true }], trendRows, { id: 'trends-table' }),
+    ),
+    h(
+      'div',
+      null,
+      h('h3', null, 'Closed periods'),
+      table('Monthly reports', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Invoiced', numeric: true }, 'Download'], reportRows, {
+        id: 'reports-table',
+        empty: 'No closed period yet: a report is written when a month closes.',
+      }),
+    ),
+  );
+}

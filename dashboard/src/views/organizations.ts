@@ -1,0 +1,284 @@
+// The operator's organizations: create, change plan, grant credits, issue and revoke keys (a new key is
+// shown once), and a link to each organization's usage view.
+
+import { ApiError, apiPath } from '../api';
+import { describeError } from '../context';
+import type { ViewContext } from '../context';
+import { card, field, fill, h, loading, scrollBox, table, toast } from '../dom';
+import { clearFieldErrors, formError, numberOrText, showFieldErrors } from '../forms';
+import { formatCredits, formatDate, formatDateTime, formatUsd } from '../format';
+import type { ApiKeyView, CreatedApiKey, Grant, Organization, PlanDefinition, Scope } from '../types';
+
+/** Sends a form's request; a 400's field errors go next to the fields, anything else above the form. */
+async function submit(form: HTMLFormElement, work: () => Promise<void>): Promise<void> {
+  clearFieldErrors(form);
+  const button = form.querySelector<HTMLButtonElement>('button[type=submit]');
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 400) {
+      const unplaced = showFieldErrors(form, error.fields);
+      fill(formError(form), `Not saved: ${error.message}.`, unplaced.length ? h('ul', null, unplaced.map((m) => h('li', null, m))) : null);
+    } else {
+      fill(formError(form), `Not saved: ${describeError(error)}`);
+    }
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function planSelect(plans: PlanDefinition[], name: string, selected?: string): HTMLSelectElement {
+  return h('select', { name }, plans.map((p) => h('option', { value: p.name, selected: p.name === selected }, `${p.displayName} (${p.name})`)));
+}
+
+export async function renderOrganizations(ctx: ViewContext): Promise<void> {
+  const { api, main } = ctx;
+  const listBody = h('div', { class: 'card-body' }, loading());
+  const createBody = h('div', { class: 'card-body' }, loading());
+  fill(
+    main,
+    h('div', { class: 'page-head' }, h('h1', null, 'Organizations'), h('p', { class: 'subtitle' }, 'Create organizations, change plans, grant top-up credits and manage API keys.')),
+    h('div', { class: 'grid' }, card('New organization', { id: 'create-organization', wide: true }, createBody), card('All organizations', { id: 'organizations', wide: true }, listBody)),
+  );
+
+  let plans: PlanDefinition[] = [];
+  try {
+    plans = (await api.get<{ items: PlanDefinition[] }>(apiPath('admin', 'plans'))).items;
+  } catch (error) {
+    fill(createBody, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+  }
+
+  const tbody = h('tbody');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  let cursor: string | null = null;
+  const columns = 7;
+
+  const addRow = (org: Organization, position: 'append' | 'prepend' = 'append') => {
+    const detail = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: columns }));
+    const manage = h('button', { type: 'button', class: 'secondary small', 'data-action': 'manage', 'aria-expanded': 'false' }, 'Manage');
+    const planCell = h('td', null, org.plan);
+    manage.addEventListener('click', () => {
+      const opening = detail.hidden;
+      detail.hidden = !opening;
+      manage.setAttribute('aria-expanded', String(opening));
+      if (opening) void manageOrganization(ctx, detail.firstElementChild as HTMLElement, org, plans, (plan) => (planCell.textContent = plan));
+    });
+    const row = h(
+      'tr',
+      { 'data-key': org.id },
+      h('td', null, h('code', null, org.id)),
+      h('td', null, org.name),
+      planCell,
+      h('td', null, org.billingCycle),
+      h('td', { class: 'num' }, org.spendCap === null ? '–' : formatUsd(org.spendCap)),
+      h('td', null, formatDate(org.createdAt)),
+      h('td', { class: 'actions' }, h('a', { href: `#/org/${encodeURIComponent(org.id)}`, class: 'button-link small' }, 'Usage'), manage),
+    );
+    if (position === 'prepend') tbody.prepend(row, detail);
+    else tbody.append(row, detail);
+  };
+
+  const load = async (next: boolean) => {
+    try {
+      const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: 100, cursor: next ? cursor : undefined });
+      page.items.forEach((org) => addRow(org));
+      cursor = page.nextCursor;
+      more.hidden = !cursor;
+    } catch (error) {
+      toast(describeError(error), 'error');
+    }
+  };
+  more.addEventListener('click', () => void load(true));
+
+  const headers = ['ID', 'Name', 'Plan', 'Billing', 'Spend cap', 'Created', 'Actions'];
+  fill(
+    listBody,
+    h(
+      'div',
+      scrollBox('Organizations'),
+      h(
+        'table',
+        { id: 'organizations-table' },
+        h('caption', { class: 'sr-only' }, 'Organizations'),
+        h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col', class: x === 'Spend cap' ? 'num' : null }, x)))),
+        tbody,
+      ),
+    ),
+    more,
+  );
+
+  const id = h('input', { type: 'text', name: 'id', autocomplete: 'off', required: true });
+  const name = h('input', { type: 'text', name: 'name', autocomplete: 'off', required: true });
+  const plan = planSelect(plans, 'plan', 'free');
+  const cycle = h('select', { name: 'billingCycle' }, h('option', { value: 'monthly' }, 'monthly'), h('option', { value: 'annual' }, 'annual'));
+  const spendCap = h('input', { type: 'text', name: 'spendCap', inputmode: 'decimal', autocomplete: 'off' });
+  const form = h(
+    'form',
+    { class: 'inline-form', novalidate: true, id: 'create-organization-form' },
+    field('ID', id, { path: 'id', hint: 'Letters, digits, _ or - (your own id)' }),
+    field('Name', name, { path: 'name' }),
+    field('Plan', plan, { path: 'plan' }),
+    field('Billing cycle', cycle, { path: 'billingCycle' }),
+    field('Spend cap (USD, optional)', spendCap, { path: 'spendCap', hint: 'Max overage a period' }),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(form, async () => {
+      const created = await api.post<Organization>(apiPath('admin', 'organizations'), {
+        id: id.value.trim(),
+        name: name.value.trim(),
+        plan: plan.value,
+        billingCycle: cycle.value,
+        ...(spendCap.value.trim() ? { spendCap: numberOrText(spendCap.value) } : {}),
+      });
+      toast(`Created ${created.id} on ${created.plan}.`);
+      addRow(created, 'prepend');
+      form.reset();
+    });
+  });
+  if (plans.length) fill(createBody, form);
+  await load(false);
+}
+
+async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Organization, plans: PlanDefinition[], planChanged: (plan: string) => void): Promise<void> {
+  const { api } = ctx;
+  const base = (...rest: string[]) => apiPath('admin', 'organizations', org.id, ...rest);
+
+  // Plan change
+  const plan = planSelect(plans, 'plan', org.plan);
+  const effective = h('select', { name: 'effective' }, h('option', { value: 'now' }, 'now (keeps what was used)'), h('option', { value: 'next_period' }, 'from the next period'));
+  const planForm = h('form', { class: 'inline-form', novalidate: true, 'data-form': 'plan' }, field('New plan', plan, { path: 'plan' }), field('Effective', effective, { path: 'effective' }), h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Change plan')));
+  planForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(planForm, async () => {
+      const updated = await api.put<Organization>(base('plan'), { plan: plan.value, effective: effective.value });
+      planChanged(updated.plan);
+      toast(effective.value === 'now' ? `${org.id} is now on ${updated.plan}.` : `${org.id} switches to ${plan.value} next period.`);
+    });
+  });
+
+  // Credits
+  const amount = h('input', { type: 'text', name: 'amount', inputmode: 'decimal', autocomplete: 'off' });
+  const expires = h('input', { type: 'date', name: 'expiresAt' });
+  const reason = h('input', { type: 'text', name: 'reason', autocomplete: 'off' });
+  const grants = h('div', null, loading());
+  const loadGrants = async () => {
+    try {
+      const list = (await api.get<{ items: Grant[] }>(base('credits'))).items;
+      fill(
+        grants,
+        table('Top-up grants', [{ text: 'Amount', numeric: true }, { text: 'Remaining', numeric: true }, 'Expires', 'Reason', 'Granted'], list.map((g) => [formatCredits(g.amount), g.remaining === undefined ? '–' : formatCredits(g.remaining), formatDate(g.expiresAt), g.reason ?? '', formatDateTime(g.createdAt)]), {
+          empty: 'No top-ups granted.',
+        }),
+      );
+    } catch (error) {
+      fill(grants, h('p', { class: 'error' }, describeError(error)));
+    }
+  };
+  const creditsForm = h(
+    'form',
+    { class: 'inline-form', novalidate: true, 'data-form': 'credits' },
+    field('Credits', amount, { path: 'amount' }),
+    field('Expires (optional)', expires, { path: 'expiresAt' }),
+    field('Reason (optional)', reason, { path: 'reason' }),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Grant credits')),
+  );
+  creditsForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(creditsForm, async () => {
+      const grant = await api.post<Grant>(base('credits'), {
+        amount: numberOrText(amount.value),
+        ...(expires.value ? { expiresAt: `${expires.value}T00:00:00.000Z` } : {}),
+        ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
+      });
+      toast(`Granted ${formatCredits(grant.amount)} credits to ${org.id}.`);
+      creditsForm.reset();
+      await loadGrants();
+    });
+  });
+
+  // API keys
+  const keys = h('div', null, loading());
+  const shownOnce = h('div', { class: 'key-once', 'aria-live': 'polite' });
+  const loadKeys = async () => {
+    try {
+      const list = (await api.get<{ items: ApiKeyView[] }>(base('api-keys'))).items;
+      fill(
+        keys,
+        table(
+          'API keys',
+          ['Name', 'Scopes', 'Key', 'Created', 'Last used', 'Status'],
+          list.map((k) => {
+            let status: HTMLElement;
+            if (k.revokedAt) status = h('span', { class: 'badge' }, `revoked ${formatDate(k.revokedAt)}`);
+            else {
+              status = h('button', { type: 'button', class: 'danger small', 'data-revoke': k.id }, `Revoke ${k.name}`);
+              status.addEventListener('click', async () => {
+                if (!window.confirm(`Revoke the key "${k.name}" of ${org.id}? Clients using it stop at once.`)) return;
+                try {
+                  await api.delete(base('api-keys', k.id));
+                  toast(`Revoked ${k.name}.`);
+                  await loadKeys();
+                } catch (error) {
+                  toast(describeError(error), 'error');
+                }
+              });
+            }
+            return [k.name, k.scopes.join(', '), h('code', null, k.prefix), formatDateTime(k.createdAt), formatDateTime(k.lastUsedAt), status];
+          }),
+          { empty: 'No keys yet.' },
+        ),
+      );
+    } catch (error) {
+      fill(keys, h('p', { class: 'error' }, describeError(error)));
+    }
+  };
+  const keyName = h('input', { type: 'text', name: 'name', autocomplete: 'off' });
+  const scopeBoxes = (['read', 'track', 'manage'] as Scope[]).map((scope) => {
+    const box = h('input', { type: 'checkbox', name: 'scopes', value: scope, checked: scope === 'read' });
+    box.id = `${org.id}-scope-${scope}`;
+    return h('span', { class: 'check' }, box, h('label', { for: box.id }, scope));
+  });
+  const keyForm = h(
+    'form',
+    { class: 'inline-form', novalidate: true, 'data-form': 'api-key' },
+    field('Key name', keyName, { path: 'name' }),
+    h('fieldset', { class: 'field-group scopes', 'data-field': 'scopes' }, h('legend', null, 'Scopes'), scopeBoxes, h('p', { class: 'field-error', id: `${org.id}-scopes-error`, hidden: true })),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create key')),
+  );
+  keyForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(keyForm, async () => {
+      const scopes = [...keyForm.querySelectorAll<HTMLInputElement>('input[name=scopes]:checked')].map((b) => b.value);
+      const created = await api.post<CreatedApiKey>(base('api-keys'), { name: keyName.value.trim(), scopes });
+      const copy = h('button', { type: 'button', class: 'secondary small' }, 'Copy');
+      copy.addEventListener('click', () => {
+        navigator.clipboard?.writeText(created.key).then(
+          () => toast('Copied.'),
+          () => toast('Copy failed: select the key and copy it.', 'error'),
+        );
+      });
+      fill(
+        shownOnce,
+        h('p', null, h('strong', null, `New key "${created.name}" (${created.scopes.join(', ')}).`), ' Copy it now: it is shown this once and stored only as a hash.'),
+        h('p', { class: 'key-row' }, h('code', { class: 'secret', 'data-testid': 'new-key' }, created.key), copy),
+      );
+      keyForm.reset();
+      await loadKeys();
+    });
+  });
+
+  fill(
+    cell,
+    h(
+      'div',
+      { class: 'manage' },
+      h('section', { 'aria-label': `Plan of ${org.id}` }, h('h3', null, 'Plan'), planForm),
+      h('section', { 'aria-label': `Credits of ${org.id}` }, h('h3', null, 'Top-up credits'), creditsForm, grants),
+      h('section', { 'aria-label': `API keys of ${org.id}` }, h('h3', null, 'API keys'), keyForm, shownOnce, keys),
+    ),
+  );
+  await Promise.all([loadGrants(), loadKeys()]);
+}

@@ -1,0 +1,373 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { formatCredits, formatUsd, wholeDaysLeft } from '../dashboard/src/format';
+import { createOrganization, issueKey } from './utils/security-fixtures';
+import { ADMIN, ADMIN_KEY, startTestApp } from './utils/test-app';
+import type { TestApp } from './utils/test-app';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium (/usr/bin/chromium, installed by .ci/run) driven by
+ * playwright-core, against the app listening on a loopback port. Every view is checked with axe-core (no
+ * serious or critical violation) and photographed into test-artifacts/dashboard/. With
+ * UPDATE_DOCS_SCREENSHOTS=1 the README's copies in docs/screenshots/ are refreshed too.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) {
+  process.stderr.write(`\n[dashboard.e2e-spec] SKIPPED: no Chromium at ${CHROMIUM}. Install it with: apt-get install -y chromium\n\n`);
+}
+const describeInBrowser = HAVE_CHROMIUM ? describe : describe.skip;
+
+const ROOT = process.cwd();
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard');
+const DOCS = join(ROOT, 'docs', 'screenshots');
+const LAPTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const AXE_SOURCE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const DAY_MS = 86_400_000;
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: string[];
+}
+
+/** Runs axe-core in the page (evaluated over the DevTools protocol, so the page's CSP does not block it). */
+async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(AXE_SOURCE);
+  const violations = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) })))`)) as AxeViolation[];
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+async function screenshot(page: Page, name: string, options: { fullPage?: boolean; docs?: boolean } = {}): Promise<void> {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: options.fullPage ?? false });
+  if (options.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+    mkdirSync(DOCS, { recursive: true });
+    copyFileSync(path, join(DOCS, `${name}.png`));
+  }
+}
+
+/** The page fits its width: nothing makes the whole page scroll sideways (tables scroll in their own box). */
+async function fitsWidth(page: Page): Promise<boolean> {
+  return (await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')) as boolean;
+}
+
+/** Pixels of the chart's canvas close to an RGB colour (the series are told apart by colour). */
+async function pixelsOfColour(page: Page, rgb: [number, number, number]): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const canvas = document.querySelector('#usage-chart canvas');
+    if (!canvas) return -1;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - ${rgb[0]}) < 30 && Math.abs(data[i + 1] - ${rgb[1]}) < 30 && Math.abs(data[i + 2] - ${rgb[2]}) < 30 && data[i + 3] > 200) count++;
+    }
+    return count;
+  })()`)) as number;
+}
+
+async function signIn(page: Page, baseUrl: string, key: string): Promise<void> {
+  await page.goto(`${baseUrl}/dashboard`);
+  await page.fill('#api-key', key);
+  await page.click('form.sign-in button[type=submit]');
+}
+
+const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').trim();
+
+describeInBrowser('usage dashboard in Chromium', () => {
+  let t: TestApp;
+  let baseUrl: string;
+  let browser: BrowserContext;
+  let profile: string;
+  let orgId: string;
+  let orgKey: string;
+  let trackedEvents = 0;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    // The page's assets, built exactly as `npm run build` does (CI runs the tests without a build).
+    execFileSync(process.execPath, [join(ROOT, 'dashboard', 'build.mjs')], { stdio: 'pipe' });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    t = await startTestApp();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = t.app.getHttpServer().address() as AddressInfo;
+    baseUrl = `http://127.0.0.1:${address.port}`;
+
+    // An organization with a month of realistic usage: top-ups, then overage, spread over the past days.
+    orgId = await createOrganization(t, 'dash', 'starter');
+    orgKey = (await issueKey(t, orgId, ['read', 'track'], 'dashboard')).key;
+    await t.http().post(`/api/admin/organizations/${orgId}/credits`).set(ADMIN).send({ amount: 100, reason: 'launch promotion' }).expect(201);
+    const now = Date.now();
+    const periodStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    const events = Array.from({ length: 24 }, (_, i) => {
+      // Oldest first, at most 6 days back and never before the period's start.
+      const occurredAt = new Date(Math.max(periodStart, now - (23 - i) * (DAY_MS / 4) - 60_000)).toISOString();
+      return { eventType: 'structuring_generate_solution', eventData: { complexity: 3, echo: true, traceback: true }, userId: ['ana', 'ben', 'cy'][i % 3], occurredAt };
+    });
+    const batch = await t.http().post(`/api/organizations/${orgId}/usage/events`).set(ADMIN).send({ events }).expect(200);
+    trackedEvents = batch.body.results.filter((r: { status: string }) => r.status === 'accepted').length;
+    expect(trackedEvents).toBe(24);
+
+    profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: LAPTOP,
+      acceptDownloads: true,
+      timezoneId: 'UTC',
+      locale: 'en-US',
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await t?.close();
+  });
+
+  const newPage = async (): Promise<Page> => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => pageErrors.push(String(error)));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    return page;
+  };
+
+  it('serves the page without a key, with its own assets only', async () => {
+    const page = await t.http().get('/dashboard').expect(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.text).not.toMatch(/https?:\/\//);
+    await t.http().get('/dashboard/app.js').expect(200).expect('content-type', /javascript/);
+    await t.http().get('/dashboard/org/anything').expect(200).expect('content-type', /text\/html/);
+    await t.http().get('/dashboard/missing.js').expect(404);
+    await t.http().get('/dashboard/..%2Fpackage.json').expect(404);
+    await t.http().get('/api/dashboard/session').set({ Authorization: `Bearer ${orgKey}` }).expect(200, { kind: 'organization', organizationId: orgId, scopes: ['track', 'read'] });
+    await t.http().get('/api/dashboard/session').set(ADMIN).expect(200, { kind: 'admin' });
+    await t.http().get('/api/dashboard/session').expect(401);
+    // Every view needs read: a key without it is refused at sign-in, not on each panel.
+    const trackOnly = await issueKey(t, orgId, ['track'], 'track only');
+    await t.http().get('/api/dashboard/session').set(trackOnly.headers).expect(403);
+  });
+
+  it('shows an organization its period, matching the API, with the chart and forecast, and downloads the CSV', async () => {
+    const page = await newPage();
+    await page.goto(`${baseUrl}/dashboard`);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'sign-in', { docs: true });
+
+    await page.fill('#api-key', 'nxk_not-a-real-key');
+    await page.click('form.sign-in button[type=submit]');
+    await page.waitForSelector('#sign-in-error:has-text("not valid")');
+
+    const forecastResponse = page.waitForResponse((r) => r.url().includes(`/api/organizations/${orgId}/usage/forecast`));
+    await signIn(page, baseUrl, orgKey);
+    const forecast = await (await forecastResponse).json();
+    await page.waitForSelector('#usage-chart canvas');
+    await page.waitForSelector('#event-log-table tbody tr');
+    expect(page.url()).toBe(`${baseUrl}/dashboard#/org/${orgId}`);
+
+    const summary = (await t.http().get(`/api/organizations/${orgId}/usage`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    expect(summary.overage.credits).toBeGreaterThan(0);
+    expect(await text(page, '[data-testid=kpi-used] .kpi-value')).toBe(formatCredits(summary.used));
+    expect(await text(page, '[data-testid=kpi-allowance] .kpi-value')).toBe(formatCredits(summary.allowance));
+    expect(await text(page, '[data-testid=kpi-topups] .kpi-value')).toBe(formatCredits(summary.topUpsUsed));
+    expect(await text(page, '[data-testid=kpi-overage] .kpi-value')).toBe(formatCredits(summary.overage.credits));
+    expect(await text(page, '[data-testid=overage-cost]')).toBe(formatUsd(summary.overage.cost));
+    expect(await text(page, '[data-testid=kpi-remaining] .kpi-value')).toBe(formatCredits(summary.remaining));
+    expect(await text(page, '[data-testid=kpi-days-left] .kpi-value')).toBe(String(wholeDaysLeft(forecast.daysRemaining)));
+
+    // The chart: drawn (pixels of the used and forecast colours on the canvas), its numbers those of the API.
+    expect(await pixelsOfColour(page, [0x1d, 0x4e, 0xd8])).toBeGreaterThan(50);
+    expect(await pixelsOfColour(page, [0xc2, 0x41, 0x0c])).toBeGreaterThan(20);
+    expect(await page.textContent('#usage-chart .u-legend')).toContain('Forecast');
+    const lastRowCells = await page.$$eval('#chart-data tbody tr:last-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(lastRowCells[2]).toBe(formatCredits(forecast.projectedTotal));
+    const caption = await text(page, '#forecast-caption');
+    expect(caption).toContain(formatCredits(forecast.projectedTotal));
+    if (forecast.projectedExhaustionDate) expect(caption).toContain('runs out on');
+
+    // Breakdowns, invoice and recommendation are the API's.
+    expect(await text(page, '[data-testid=breakdown-user]')).toContain('ana');
+    const invoice = (await t.http().get(`/api/organizations/${orgId}/usage/invoice`).set(ADMIN).expect(200)).body;
+    expect(await text(page, '[data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
+    expect(await text(page, '#recommendation-headline')).not.toBe('');
+
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'organization', { docs: true });
+    await screenshot(page, 'organization-full', { fullPage: true });
+
+    // CSV of the (unfiltered) event log: a header and one line per event.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    expect(download.suggestedFilename()).toBe(`usage-events-${orgId}.csv`);
+    const csvPath = join(ARTIFACTS, download.suggestedFilename());
+    await download.saveAs(csvPath);
+    const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
+    expect(lines[0]).toContain('event_type');
+    expect(lines).toHaveLength(trackedEvents + 1);
+
+    // Filters: one user's events only.
+    await page.fill('#event-log input[name=userId]', 'ben');
+    await page.click('#event-log button[type=submit]');
+    await page.waitForSelector('#event-log-status:has-text("8 events shown")');
+
+    // A phone's width: one column, nothing wider than the screen.
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(200);
+    expect(await fitsWidth(page)).toBe(true);
+    await screenshot(page, 'organization-phone', { docs: true });
+    await page.close();
+  });
+
+  it('lets the operator change a price, charges the new price, refuses an invalid edit, and rolls back', async () => {
+    const page = await newPage();
+    await signIn(page, baseUrl, ADMIN_KEY);
+    await page.waitForSelector('#organizations-table');
+    await page.goto(`${baseUrl}/dashboard#/admin/events`);
+    const row = 'tr[data-key=visuals_planning]';
+    await page.waitForSelector(row);
+    expect(await text(page, `${row} [data-testid=base-credits]`)).toBe('8.00');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'events', { docs: true });
+
+    // Change baseCredits 8 -> 9.5.
+    await page.click(`${row} button[data-action=edit]`);
+    await page.fill('form[data-editor=visuals_planning] [data-field=baseCredits] input', '9.5');
+    await page.click('form[data-editor=visuals_planning] button[type=submit]');
+    await page.waitForSelector(`${row} [data-testid=base-credits]:has-text("9.50")`);
+    expect(await text(page, `${row} td:nth-child(7)`)).toBe('v2');
+
+    // The next event tracked through the API pays the new price.
+    const priced = await t.http().post(`/api/organizations/${orgId}/usage/events`).set({ Authorization: `Bearer ${orgKey}` }).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
+    expect(priced.body.creditsConsumed).toBe(9.5);
+    expect(priced.body.breakdown.version).toBe(2);
+    // ... and the organization's event log in the dashboard shows it.
+    await page.fill('#org-picker', orgId);
+    await page.click('form.org-picker button[type=submit]');
+    await page.waitForSelector('#event-log-table tbody tr');
+    const newest = await page.$$eval('#event-log-table tbody tr:first-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(newest[1]).toBe('visuals_planning');
+    expect(newest[4]).toBe('9.50');
+    expect(newest[6]).toBe('2');
+
+    // An invalid edit: the API's messages appear next to the fields and nothing changes.
+    await page.goto(`${baseUrl}/dashboard#/admin/events`);
+    await page.waitForSelector(row);
+    await page.click(`${row} button[data-action=edit]`);
+    const form = 'form[data-editor=visuals_planning]';
+    await page.fill(`${form} [data-field=baseCredits] input`, '-5');
+    await page.fill(`${form} [data-field="multipliers.complexity.min"] input`, '5');
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForSelector(`${form} [data-field=baseCredits] .field-error:not([hidden])`);
+    expect(await text(page, `${form} [data-field=baseCredits] .field-error`)).toBe('baseCredits must be >= 0');
+    expect(await text(page, `${form} [data-field="multipliers.complexity"] > .field-error`)).toContain('multipliers.complexity.min must be <= multipliers.complexity.max');
+    expect(await page.getAttribute(`${form} [data-field=baseCredits] input`, 'aria-invalid')).toBe('true');
+    expect(await text(page, `${form} .form-error`)).toContain('unchanged');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'events-invalid-edit', { docs: true });
+    const unchanged = (await t.http().get('/api/admin/events/visuals_planning').set(ADMIN).expect(200)).body;
+    expect(unchanged).toMatchObject({ baseCredits: 9.5, version: 2, multipliers: { complexity: { min: 1, max: 2 } } });
+    expect((await t.http().get('/api/admin/events/visuals_planning/history').set(ADMIN).expect(200)).body.count).toBe(2);
+
+    // One-click rollback to version 1: the old price is back (as version 3) and charged.
+    await page.click(`${row} button[data-action=history]`);
+    await page.waitForSelector('table.history tr[data-version="1"] button[data-rollback]');
+    await screenshot(page, 'events-history');
+    await page.click('table.history tr[data-version="1"] button[data-rollback]');
+    await page.waitForSelector(`${row} [data-testid=base-credits]:has-text("8.00")`);
+    expect(await text(page, `${row} td:nth-child(7)`)).toBe('v3');
+    expect((await t.http().get('/api/admin/events/visuals_planning').set(ADMIN).expect(200)).body).toMatchObject({ baseCredits: 8, version: 3 });
+    const back = await t.http().post(`/api/organizations/${orgId}/usage/events`).set({ Authorization: `Bearer ${orgKey}` }).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
+    expect(back.body.creditsConsumed).toBe(8);
+    await page.close();
+  });
+
+  it('gives the operator plans, organizations (keys shown once), jobs with run-now and the cache', async () => {
+    const page = await newPage();
+    await signIn(page, baseUrl, ADMIN_KEY);
+
+    await page.goto(`${baseUrl}/dashboard#/admin/plans`);
+    await page.waitForSelector('tr[data-key=starter]');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'plans', { docs: true });
+
+    // Organizations: an invalid id is refused next to its field; a valid one is created.
+    await page.goto(`${baseUrl}/dashboard#/admin/organizations`);
+    await page.waitForSelector('#create-organization-form');
+    await page.fill('#create-organization-form input[name=id]', 'not valid!');
+    await page.fill('#create-organization-form input[name=name]', 'Browser Test Co');
+    await page.click('#create-organization-form button[type=submit]');
+    await page.waitForSelector('#create-organization-form [data-field=id] .field-error:not([hidden])');
+    const newId = `${orgId}-b`;
+    await page.fill('#create-organization-form input[name=id]', newId);
+    await page.click('#create-organization-form button[type=submit]');
+    const orgRow = `#organizations-table tr[data-key="${newId}"]`;
+    await page.waitForSelector(orgRow);
+    await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200);
+
+    // Manage it: change plan, grant credits, create a key (shown once) and revoke it.
+    await page.click(`${orgRow} button[data-action=manage]`);
+    const manage = `${orgRow} + tr.detail`;
+    await page.selectOption(`${manage} form[data-form=plan] select[name=plan]`, 'professional');
+    await page.click(`${manage} form[data-form=plan] button[type=submit]`);
+    await page.waitForSelector(`${orgRow} td:nth-child(3):has-text("professional")`);
+    await page.fill(`${manage} form[data-form=credits] input[name=amount]`, '250');
+    await page.click(`${manage} form[data-form=credits] button[type=submit]`);
+    await page.waitForSelector(`${manage} td:has-text("250.00")`);
+    await page.fill(`${manage} form[data-form=api-key] input[name=name]`, 'ci');
+    await page.click(`${manage} form[data-form=api-key] button[type=submit]`);
+    const key = await text(page, `${manage} [data-testid=new-key]`);
+    expect(key).toMatch(/^nxk_/);
+    await t.http().get(`/api/organizations/${newId}/usage`).set({ Authorization: `Bearer ${key}` }).expect(200);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'organizations', { docs: true });
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click(`${manage} button[data-revoke]`);
+    await page.waitForSelector(`${manage} .badge:has-text("revoked")`);
+    await t.http().get(`/api/organizations/${newId}/usage`).set({ Authorization: `Bearer ${key}` }).expect(401);
+    expect((await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200)).body.plan).toBe('professional');
+
+    // Jobs: run one now; its manual run is listed.
+    await page.goto(`${baseUrl}/dashboard#/admin/jobs`);
+    await page.waitForSelector('button[data-run=rollup-refresh]');
+    await page.click('button[data-run=rollup-refresh]');
+    await page.waitForSelector('[data-testid=last-run-rollup-refresh]:has-text("manual")');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'jobs', { docs: true });
+
+    // Cache: statistics, and a refresh counts.
+    await page.goto(`${baseUrl}/dashboard#/admin/cache`);
+    await page.waitForSelector('#cache-table');
+    const before = (await t.http().get('/api/admin/cache').set(ADMIN).expect(200)).body.events.refreshes;
+    await page.click('#refresh-cache');
+    await page.waitForSelector('#toast:has-text("Reloaded")');
+    expect((await t.http().get('/api/admin/cache').set(ADMIN).expect(200)).body.events.refreshes).toBeGreaterThan(before);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'cache', { docs: true });
+
+    await page.setViewportSize(PHONE);
+    await page.goto(`${baseUrl}/dashboard#/admin/events`);
+    await page.waitForSelector('tr[data-key=visuals_planning]');
+    expect(await fitsWidth(page)).toBe(true);
+    await screenshot(page, 'events-phone');
+    await page.close();
+  });
+
+  it('logged no script error in any page', () => {
+    // 4xx answers the tests provoke on purpose (an invalid key, invalid edits) show in the console as
+    // failed resources; anything else is a bug in the page.
+    expect(pageErrors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e))).toEqual([]);
+  });
+});
