@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
+import { issueKey } from './utils/security-fixtures';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 
 /**
@@ -166,6 +167,17 @@ describe('usage analytics', () => {
       expect(accepted.text.trimEnd().split('\r\n')).toHaveLength(3);
       const limited = await get(`/api/organizations/${org}/usage/events?format=csv&limit=2`).expect(200);
       expect(limited.text.trimEnd().split('\r\n')).toHaveLength(3);
+    });
+
+    it('answers an organization key with the read scope for its own organization only', async () => {
+      const reader = await issueKey(t, org, ['read']);
+      const tracker = await issueKey(t, org, ['track']);
+      const other = await createOrg('starter');
+      for (const path of ['breakdown', 'trends', 'forecast', 'recommendation', 'invoice', 'events', 'reports']) {
+        await t.http().get(`/api/organizations/${org}/usage/${path}`).set(reader.headers).expect(200);
+        await t.http().get(`/api/organizations/${other}/usage/${path}`).set(reader.headers).expect(404);
+        await t.http().get(`/api/organizations/${org}/usage/${path}`).set(tracker.headers).expect(403);
+      }
     });
 
     it('validates its queries', async () => {
