@@ -36,5 +36,5 @@ describe('asynchronous tracking on SIGTERM', () => {
       await ds?.destroy();
       await database.drop();
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -77,7 +77,7 @@ describe('start-up catch-up', () => {
     } finally {
       await database.drop();
     }
-  });
+  }, 180_000); // two on-disk starts of the service: slow on a busy 2-core machine
 });
 
 const describeOnPostgres = ON_POSTGRES ? describe : describe.skip;

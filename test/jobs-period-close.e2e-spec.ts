@@ -244,7 +244,7 @@ describe('period close across month ends (leap February 2028)', () => {
 
   it('lists jobs with schedules and recent runs; runs one at a time; 404 for an unknown job', async () => {
     const res = await get('/api/admin/jobs').expect(200);
-    expect(res.body.jobs.map((j: { name: string }) => j.name).sort()).toEqual(['ledger-reconciliation', 'period-close', 'rollup-refresh', 'usage-partitions']);
+    expect(res.body.jobs.map((j: { name: string }) => j.name).sort()).toEqual(['ledger-reconciliation', 'period-close', 'reservation-expiry', 'rollup-refresh', 'usage-partitions', 'webhook-delivery']);
     const close = res.body.jobs.find((j: { name: string }) => j.name === 'period-close');
     expect(close).toMatchObject({ schedule: '5 * * * *', scheduled: false, runningHere: false, lastRun: { status: 'succeeded', trigger: 'manual' } });
     expect(close.recentRuns.length).toBeGreaterThanOrEqual(3);

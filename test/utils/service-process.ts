@@ -41,7 +41,8 @@ export async function startService(env: Record<string, string | undefined>): Pro
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 45_000;
+  // Generous: a first PGlite start on a busy 2-core machine has taken over 35 s.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited early (${child.exitCode}): ${output}`);
     try {

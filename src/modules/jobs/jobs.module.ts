@@ -2,6 +2,9 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AnalyticsModule } from '../analytics/analytics.module';
 import { PlansModule } from '../plans/plans.module';
+import { UsageModule } from '../usage/usage.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { ReservationExpiryJob, WebhookDeliveryJob } from './housekeeping/housekeeping.jobs';
 import { JobLocks } from './job-locks';
 import { JobRunner } from './job-runner.service';
 import { JobRunsRepository } from './job-runs.repository';
@@ -17,7 +20,7 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
 
 /** SPEC section 8: scheduled, locked, recorded, idempotent jobs, and their admin API. */
 @Module({
-  imports: [ScheduleModule.forRoot(), AnalyticsModule, PlansModule],
+  imports: [ScheduleModule.forRoot(), AnalyticsModule, PlansModule, UsageModule, WebhooksModule],
   controllers: [JobsAdminController],
   providers: [
     JobRunner,
@@ -31,6 +34,8 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
     RollupRefreshJob,
     LedgerReconciliationJob,
     ReconciliationRepository,
+    ReservationExpiryJob,
+    WebhookDeliveryJob,
   ],
   exports: [JobRunner, JobsScheduler],
 })
@@ -41,9 +46,11 @@ export class JobsModule implements OnModuleInit {
     private readonly close: PeriodCloseJob,
     private readonly rollups: RollupRefreshJob,
     private readonly reconciliation: LedgerReconciliationJob,
+    private readonly reservationExpiry: ReservationExpiryJob,
+    private readonly webhookDelivery: WebhookDeliveryJob,
   ) {}
 
   onModuleInit(): void {
-    for (const job of [this.partitions, this.close, this.rollups, this.reconciliation]) this.runner.register(job);
+    for (const job of [this.partitions, this.close, this.rollups, this.reconciliation, this.reservationExpiry, this.webhookDelivery]) this.runner.register(job);
   }
 }
