@@ -8,6 +8,7 @@ import { DomainError } from '../errors/domain-error';
 import { API_KEY_RESOLVER } from './auth.guard';
 import type { ApiKeyResolver } from './auth.guard';
 import { bearerToken, secretsEqual } from './constant-time';
+import { rejectUnacceptableInput } from './input-hygiene';
 import { connectRateLimitRedis, RedisRateLimitStore } from './rate-limit-redis-store';
 import { recordRoutes } from './route-catalog';
 
@@ -25,6 +26,8 @@ export async function registerHttpSecurity(app: NestFastifyApplication, config: 
 
   // Helmet's defaults, CSP included: the Swagger UI at /api/docs loads only same-origin scripts and works.
   await app.register(helmet as never, {});
+  // Input no handler can store or walk safely (NUL, unpaired surrogates, absurd nesting): 400 up front.
+  fastify.addHook('preValidation', rejectUnacceptableInput);
 
   if (config.rateLimitPerMinute === 0 && config.rateLimitAdminPerMinute === 0) return;
   const logger = new Logger('RateLimit');

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
+import { createOrganization, issueKey, IssuedKey, revokeKey } from './utils/security-fixtures';
+import { appRoutes, AppRoute, fillPath, otherScopes } from './utils/security-routes';
+import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+
+/**
+ * The authorization matrix: every route of the running app (enumerated from its router, so a new route is in
+ * here the moment it exists) against every kind of caller, each with the status it must get.
+ *
+ * What a route needs comes from its decorators; the rules below say which declarations are allowed at all:
+ * public routes are exactly the list below, everything under /api/organizations/:orgId/ declares @Scopes,
+ * everything under /api/admin/ is admin-only.
+ */
+const PUBLIC_ROUTES = new Set([
+  'GET /health',
+  'HEAD /health',
+  'GET /metrics',
+  'HEAD /metrics',
+  'GET /api/plans',
+  'HEAD /api/plans',
+  // The dashboard's static page and assets (it signs in with a key pasted by the user, in the browser).
+  'GET /dashboard',
+  'HEAD /dashboard',
+  'GET /dashboard/*',
+  'HEAD /dashboard/*',
+]);
+/** Swagger UI and the OpenAPI document: served by @nestjs/swagger outside Nest's controllers, public by design. */
+const isSwaggerRoute = (url: string) => url === '/api/docs' || url.startsWith('/api/docs/') || url === '/api/docs-json' || url === '/api/docs-yaml';
+
+type Caller = 'none' | 'malformed' | 'revoked' | 'otherOrg' | 'wrongScope' | 'rightScope' | 'admin';
+const CALLERS: Caller[] = ['none', 'malformed', 'revoked', 'otherOrg', 'wrongScope', 'rightScope', 'admin'];
+
+/** What a caller must get: let through by the guard, or refused with this status and code. */
+type Expected = 'through' | { status: 401; error: 'UNAUTHORIZED' } | { status: 403; error: 'FORBIDDEN' } | { status: 404; error: 'ORGANIZATION_NOT_FOUND' };
+const UNAUTHORIZED = { status: 401, error: 'UNAUTHORIZED' } as const;
+
+function expected(route: AppRoute, caller: Caller): Expected {
+  const access = route.access ?? { kind: 'public' as const };
+  if (access.kind === 'public' || caller === 'admin') return 'through';
+  if (access.kind === 'admin') return UNAUTHORIZED;
+  switch (caller) {
+    case 'none':
+    case 'malformed':
+    case 'revoked':
+      return UNAUTHORIZED;
+    // The request names organization A (in :orgId, or X-Organization-Id on routes without one).
+    case 'otherOrg':
+      return { status: 404, error: 'ORGANIZATION_NOT_FOUND' };
+    case 'wrongScope':
+      return { status: 403, error: 'FORBIDDEN' };
+    case 'rightScope':
+      return 'through';
+  }
+}
+
+describe('authorization matrix', () => {
+  let t: TestApp;
+  let routes: AppRoute[];
+  let orgA: string;
+  let orgB: string;
+  let revoked: IssuedKey;
+  let otherOrgKey: IssuedKey;
+  const keysByScopes = new Map<string, IssuedKey>();
+
+  async function keyWith(scopes: ApiKeyScope[]): Promise<IssuedKey> {
+    const name = [...scopes].sort().join('+');
+    if (!keysByScopes.has(name)) keysByScopes.set(name, await issueKey(t, orgA, scopes));
+    return keysByScopes.get(name)!;
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    routes = appRoutes(t.app);
+    orgA = await createOrganization(t, 'matrix-a', 'enterprise');
+    orgB = await createOrganization(t, 'matrix-b', 'enterprise');
+    revoked = await issueKey(t, orgA, ['track', 'read', 'manage']);
+    await revokeKey(t, orgA, revoked.id);
+    otherOrgKey = await issueKey(t, orgB, ['track', 'read', 'manage']);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('knows how every route is protected, and the declarations follow the rules', () => {
+    expect(routes.length).toBeGreaterThan(40);
+    const problems: string[] = [];
+    for (const route of routes) {
+      const id = `${route.method} ${route.url}`;
+      if (!route.access) {
+        if (!isSwaggerRoute(route.url)) problems.push(`${id}: registered outside Nest's controllers (no guard runs there)`);
+        continue;
+      }
+      if (route.access.kind === 'public' && !PUBLIC_ROUTES.has(id)) problems.push(`${id} (${route.handler}) is @Public(): add it to PUBLIC_ROUTES if that is intended`);
+      if (route.url.startsWith('/api/organizations/') && route.access.kind !== 'organization') problems.push(`${id} (${route.handler}) is an organization route without @Scopes(...)`);
+      if (route.url.startsWith('/api/admin/') && route.access.kind !== 'admin') problems.push(`${id} (${route.handler}) is under /api/admin but not admin-only`);
+      if (route.access.kind === 'organization' && route.access.scopes.length === 0) problems.push(`${id} (${route.handler}) has an empty @Scopes()`);
+    }
+    for (const id of PUBLIC_ROUTES) {
+      if (!routes.some((r) => `${r.method} ${r.url}` === id)) problems.push(`${id} is listed as public but does not exist`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('gives every caller on every route the status it must get', async () => {
+    const failures: string[] = [];
+    let requests = 0;
+    for (const route of routes) {
+      const access = route.access;
+      const required = access?.kind === 'organization' ? access.scopes : [];
+      for (const caller of CALLERS) {
+        let authorization: string | undefined;
+        switch (caller) {
+          case 'none':
+            break;
+          case 'malformed':
+            authorization = 'Bearer nxk_not-a-real-key!';
+            break;
+          case 'revoked':
+            authorization = revoked.headers.Authorization;
+            break;
+          case 'otherOrg':
+            authorization = otherOrgKey.headers.Authorization;
+            break;
+          case 'wrongScope': {
+            // On admin-only and public routes any organization key is "wrong"; a route needing all scopes has none.
+            const scopes = access?.kind === 'organization' ? otherScopes(required) : (['track', 'read', 'manage'] as ApiKeyScope[]);
+            if (scopes.length === 0) continue;
+            authorization = (await keyWith(scopes)).headers.Authorization;
+            break;
+          }
+          case 'rightScope':
+            authorization = (await keyWith(required.length > 0 ? required : ['track', 'read', 'manage'])).headers.Authorization;
+            break;
+          case 'admin':
+            authorization = ADMIN.Authorization;
+            break;
+        }
+        const hasBody = !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(route.method);
+        const headers: Record<string, string> = { 'x-organization-id': orgA, ...(hasBody ? { 'content-type': 'application/json' } : {}) };
+        if (authorization) headers.authorization = authorization;
+        const url = fillPath(route.url, { orgId: orgA });
+        const res = await t.app.inject({ method: route.method as 'GET', url, headers, ...(hasBody ? { payload: '{}' } : {}) });
+        requests++;
+        const body = route.method === 'HEAD' || !res.body ? undefined : (safeJson(res.body) as { error?: string } | undefined);
+        const want = expected(route, caller);
+        const where = `${route.method} ${route.url} as ${caller}: got ${res.statusCode} ${body?.error ?? ''}`.trim();
+        if (res.statusCode >= 500) {
+          failures.push(`${where} (a server error)`);
+        } else if (want === 'through') {
+          const refusedByGuard = res.statusCode === 401 || res.statusCode === 403 || body?.error === 'ORGANIZATION_NOT_FOUND';
+          if (refusedByGuard) failures.push(`${where}, expected to be let through`);
+        } else if (res.statusCode !== want.status || (body !== undefined && body.error !== want.error)) {
+          failures.push(`${where}, expected ${want.status} ${want.error}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThan(routes.length * 5);
+  });
+
+  it('the organization B key still works for B (the matrix refused it only for A)', async () => {
+    await t.http().get(`/api/organizations/${orgB}/usage`).set(otherOrgKey.headers).expect(200);
+  });
+});
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
