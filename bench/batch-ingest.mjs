@@ -37,9 +37,9 @@ export async function run() {
     await drive(svc.baseUrl, orgs, body, { connections: 2, seconds: 2 }); // warm-up
     const before = await ledgerTotals(sql);
     const rss = sampleRss(() => svc.pid);
-    const cpu = cpuMeter([svc.pid], await backendPids(sql));
+    const cpu = cpuMeter([svc.pid], backendPids(sql));
     const r = await drive(svc.baseUrl, orgs, body, { connections, seconds: duration });
-    r.cpu = cpu.end();
+    r.cpu = await cpu.end();
     const memory = rss.stop();
     const after = await ledgerTotals(sql);
     const rows = after.events - before.events;

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createOrganizations } from './lib/http.mjs';
 import { checkLedger, ledgerTotals } from './lib/ledger.mjs';
 import { fmt, printTable, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, assertBuilt, createDatabase, envInt, isMain, pool, sleep, startService } from './lib/service.mjs';
+import { ADMIN_KEY, assertBuilt, backgroundLoad, createDatabase, envInt, isMain, pool, runContext, sleep, startService } from './lib/service.mjs';
 
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
 
@@ -75,11 +75,19 @@ async function round(r, state, options) {
     const pendingAtKill = items.filter((i) => !i.acked && !i.status).length;
     await old.kill9();
     const killedAt = Date.now();
-    state.svc = await startService({ databaseUrl: state.db.url, port: old.port });
+    try {
+      state.svc = await startService({ databaseUrl: state.db.url, port: old.port });
+    } catch (error) {
+      // No service to retry against: let the clients give up now instead of retrying forever.
+      loadEnds = 0;
+      giveUp = 0;
+      throw error;
+    }
     // Keep the load on for a while after the restart, so recovery is exercised under load.
     loadEnds = Math.max(loadEnds, Date.now() + 3000);
     return { killAtMs: Math.round(killAt), pendingAtKill, downMs: Date.now() - killedAt, startupMs: state.svc.startupMs };
   })();
+  crash.catch(() => undefined); // awaited below; this only keeps it from being reported as unhandled meanwhile
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       while (Date.now() < loadEnds) {
@@ -115,6 +123,8 @@ async function verify(sql, items) {
 
 export async function run() {
   assertBuilt();
+  runContext.backgroundBusyCores = await backgroundLoad();
+  console.log(`machine busy before the run: ${runContext.backgroundBusyCores} cores (other work on the machine)`);
   const rounds = envInt('BENCH_CRASH_ROUNDS', 5);
   const workers = envInt('BENCH_CRASH_WORKERS', 24);
   const loadS = envInt('BENCH_CRASH_LOAD_S', 8);
@@ -192,6 +202,13 @@ export async function run() {
     const failedRounds = results.filter((x) => x.violations > 0).length;
     const ok = failedRounds === 0 && finalLedger.ok && final.missing.length + final.heldOnly.length + final.double.length + final.idMismatch.length === 0;
     console.log(`\n  after a graceful stop: ${fmt(totals.events)} ledger rows, ${totals.pendingReservations} pending reservations, every check ${finalLedger.ok ? 'holds' : 'FAILS'}`);
+    // The tracking API and the @TrackUsage route fail differently: say which one broke.
+    const keysOf = (route) => new Set(all.filter((i) => i.route === route).map((i) => i.key));
+    for (const [route, label] of [['api', 'tracking API (POST …/usage/events)'], ['tool', '@TrackUsage route (POST /api/visuals/planning)']]) {
+      const keys = keysOf(route);
+      const bad = ['missing', 'heldOnly', 'double', 'idMismatch'].reduce((n, k) => n + final[k].filter((key) => keys.has(key)).length, 0);
+      console.log(`  ${label}: ${bad === 0 ? 'PASS' : `FAIL (${bad} violations)`}`);
+    }
     console.log(`  verdict: ${ok ? 'PASS' : 'FAIL'} (${failedRounds} of ${rounds} rounds with violations)`);
     if (final.heldOnly.length > 0) {
       console.log(

@@ -10,7 +10,7 @@
 // stays bounded, and it recovers; the ledger holds throughout. Rate limiting is off (RATE_LIMIT_*=0): this is
 // about capacity, not quotas. Exits 1 when it does not shed load, does not recover or the ledger breaks.
 import { ADMIN_HEADERS, createOrganizations, load, percentiles, round } from './lib/http.mjs';
-import { checkLedger } from './lib/ledger.mjs';
+import { backendPids, checkLedger } from './lib/ledger.mjs';
 import { fmt, printTable, writeResults } from './lib/report.mjs';
 import { ADMIN_KEY, cpuMeter, envInt, isMain, rssMb, sampleRss, sleep, withService } from './lib/service.mjs';
 
@@ -49,9 +49,9 @@ export async function run() {
 
     const rss = sampleRss(() => svc.pid);
     rss.mark('overload');
-    const cpu = cpuMeter([svc.pid]);
+    const cpu = cpuMeter([svc.pid], backendPids(sql));
     const overload = await load({ title: 'overload', url: svc.baseUrl, connections, duration: overloadS, overallRate: rate, timeout: 10, requests });
-    overload.cpu = cpu.end();
+    overload.cpu = await cpu.end();
     const loadEndedAt = Date.now() - t0;
 
     // Recovery: health 200 within 1 s and a normal tracked request answered 201.

@@ -47,9 +47,9 @@ export async function run() {
     const results = {};
     for (const s of scenarios) {
       rss.mark(s.key);
-      const cpu = cpuMeter([svc.pid], await backendPids(sql));
+      const cpu = cpuMeter([svc.pid], backendPids(sql));
       const r = await load({ title: s.title, url: svc.baseUrl, connections, duration: s.duration, requests: s.requests });
-      r.cpu = cpu.end();
+      r.cpu = await cpu.end();
       r.rss = rss.summary(s.key);
       await sleep(1500); // requests in flight at the deadline finish
       if (s.org) r.ledgerRows = Number((await sql.query(`SELECT count(*) AS n FROM usage_events WHERE organization_id = $1`, [s.org])).rows[0].n);

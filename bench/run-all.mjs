@@ -42,7 +42,7 @@ const s = summaries;
 const rows = [];
 const row = (what, measured, target, reached) => rows.push([what, measured, target, reached === undefined ? '' : verdict(reached)]);
 if (s.overhead && !s.overhead.error) {
-  row('1. tracked / untracked throughput (GET /api/plans baseline)', s.overhead.ratio, '>= 0.3', s.overhead.targets.ratio);
+  row(`1. tracked / untracked throughput (baseline ${s.overhead.baselineRoute})`, s.overhead.ratio, '>= 0.3', s.overhead.targets.ratio);
   row('   tracked req/s, untracked req/s', `${fmt(s.overhead.trackedRps)}, ${fmt(s.overhead.untrackedRps)}`, '', undefined);
 }
 if (s['hot-org'] && !s['hot-org'].error) {

@@ -92,8 +92,10 @@ export async function ledgerTotals(db) {
   return { events: Number(rows[0].events), credits: rows[0].credits, consumed: rows[0].consumed, pendingReservations: rows[0].pending_reservations };
 }
 
-/** The PostgreSQL backends serving this database now (the service's pools), for cpuMeter. */
-export async function backendPids(db) {
-  const { rows } = await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-  return rows.map((r) => r.pid);
+/** A function listing the PostgreSQL backends serving this database (the services' pools), for cpuMeter. */
+export function backendPids(db) {
+  return async () => {
+    const { rows } = await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    return rows.map((r) => r.pid);
+  };
 }

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './service.mjs';
+import { ROOT, runContext } from './service.mjs';
 
 /** `columns`: [{title, align?: 'left'|'right'}], rows: arrays of cells. */
 export function printTable(title, columns, rows) {
@@ -37,7 +37,7 @@ export function writeResults(name, data) {
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const path = join(dir, `${name}-${stamp}.json`);
-  writeFileSync(path, JSON.stringify({ name, at: new Date().toISOString(), machine: machine(), ...data }, null, 2) + '\n');
+  writeFileSync(path, JSON.stringify({ name, at: new Date().toISOString(), machine: { ...machine(), ...runContext }, ...data }, null, 2) + '\n');
   console.log(`\nresults: ${path}`);
   return path;
 }

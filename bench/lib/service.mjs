@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 
@@ -236,20 +237,43 @@ function readdirSafe(path) {
 
 /**
  * Starts a CPU measurement; `end()` returns the cores each party used on average over the interval: the
- * service process(es), PostgreSQL (the bench database's backends when `postgresPids` is given, else every
- * postgres process on the machine), this process (the load generator), and `other` = the whole machine minus
+ * service process(es), PostgreSQL, this process (the load generator), and `other` = the whole machine minus
  * those three (other engineers' tests, PostgreSQL's shared background processes).
+ *
+ * PostgreSQL: with `postgresPids` (an async function listing the bench database's backends), the backends are
+ * listed every 500 ms, so connections a pool opens during the run count too (from zero: they started within
+ * it); without it, every postgres process on the machine counts (other databases included).
  */
 export function cpuMeter(servicePids, postgresPids) {
   const pids = () => (typeof servicePids === 'function' ? servicePids() : servicePids);
-  const pgCpu = () => (postgresPids ? postgresPids.reduce((a, p) => a + processCpuSeconds(p), 0) : postgresCpuSeconds());
   const t0 = performance.now();
-  const start = { service: pids().reduce((a, p) => a + processCpuSeconds(p), 0), pg: pgCpu(), self: process.cpuUsage(), machine: machineCpuSeconds() };
+  const backends = new Map(); // pid -> { base, last }
+  const poll = async (initial) => {
+    for (const pid of await postgresPids().catch(() => [])) {
+      if (!backends.has(pid)) {
+        const now = processCpuSeconds(pid);
+        backends.set(pid, { base: initial ? now : 0, last: now });
+      }
+    }
+    for (const [pid, b] of backends) {
+      const now = processCpuSeconds(pid);
+      if (now > 0) b.last = now;
+    }
+  };
+  const ready = postgresPids ? poll(true) : Promise.resolve();
+  const timer = postgresPids ? setInterval(() => void poll(false), 500) : undefined;
+  const start = { service: pids().reduce((a, p) => a + processCpuSeconds(p), 0), pg: postgresPids ? 0 : postgresCpuSeconds(), self: process.cpuUsage(), machine: machineCpuSeconds() };
   return {
-    end() {
+    async end() {
+      await ready;
       const seconds = (performance.now() - t0) / 1000;
       const service = pids().reduce((a, p) => a + processCpuSeconds(p), 0) - start.service;
-      const postgres = Math.max(0, pgCpu() - start.pg);
+      let postgres;
+      if (postgresPids) {
+        clearInterval(timer);
+        await poll(false);
+        postgres = [...backends.values()].reduce((a, b) => a + Math.max(0, b.last - b.base), 0);
+      } else postgres = Math.max(0, postgresCpuSeconds() - start.pg);
       const selfUsage = process.cpuUsage(start.self);
       const loadgen = (selfUsage.user + selfUsage.system) / 1e6;
       const m = machineCpuSeconds();
@@ -269,12 +293,25 @@ export function cpuMeter(servicePids, postgresPids) {
 
 // ---- One run's lifecycle ---------------------------------------------------------------------------------
 
+/** What the results files record about the machine during the run (set by withService). */
+export const runContext = {};
+
+/** Cores busy on the machine over `ms`, before anything of ours runs: the background other work makes. */
+export async function backgroundLoad(ms = 2000) {
+  const a = machineCpuSeconds();
+  await sleep(ms);
+  const b = machineCpuSeconds();
+  return Math.round(((b.busy - a.busy) / (ms / 1000)) * 100) / 100;
+}
+
 /**
  * Creates a fresh database, starts `instances` services on it, runs `work({db, services, svc, sql})`, and
  * always cleans up: services stopped, pool closed, database dropped (Ctrl-C included).
  */
 export async function withService(work, { instances = 1, env = {}, dbPrefix = 'bench' } = {}) {
   assertBuilt();
+  runContext.backgroundBusyCores = await backgroundLoad();
+  console.log(`machine busy before the run: ${runContext.backgroundBusyCores} of ${cpus().length} cores (other work on the machine; figures below share it)`);
   const db = await createDatabase(dbPrefix);
   const services = [];
   let sql;
