@@ -120,25 +120,10 @@ function bodyFor(template: Record<string, unknown> | undefined): fc.Arbitrary<un
  * printed, not failed, until its owner fixes it; then delete the entry (anything else still fails the test).
  */
 const KNOWN_DEFECTS: Array<{ id: string; fix: string; matches: (route: string, body: unknown) => boolean }> = [
-  {
-    id: 'organization DTOs let null through @IsOptional() into NOT NULL columns',
-    fix: 'organization.dto.ts: UpdateOrganizationDto name/billingCycle and CreateOrganizationDto spendCap: @ValidateIf((_, v) => v !== undefined) instead of @IsOptional() (null then fails IsString/IsIn/IsNumber)',
-    matches: (route, body) =>
-      (route === 'PATCH /api/admin/organizations/:orgId' || route === 'POST /api/admin/organizations') && isRecord(body) && Object.values(body).some((v) => v === null),
-  },
-  {
-    id: 'class-validator 0.15 @IsNumber({ maxDecimalPlaces }) throws on numbers JS prints in exponent form (|x| < 1e-6 or >= 1e21)',
-    fix: 'organization.dto.ts (spendCap, amount) and analytics-query.dto.ts: validate with hasAtMostTwoDecimals (common/money/credits.ts) in a small custom decorator instead of maxDecimalPlaces',
-    matches: (route, body) =>
-      ['POST /api/admin/organizations', 'PATCH /api/admin/organizations/:orgId', 'POST /api/admin/organizations/:orgId/credits'].includes(route) &&
-      /[0-9]e[-+]?[0-9]/.test(JSON.stringify(body)),
-  },
+  // Both defects found so far (null through @IsOptional, exponent numbers in maxDecimalPlaces) are fixed.
 ];
 const knownDefectHits = new Map<string, number>();
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** What a response must never show: stack frames, source paths, driver or database error text. */
 const LEAKS: Array<[string, RegExp]> = [

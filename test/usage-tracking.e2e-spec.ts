@@ -356,3 +356,48 @@ describeOnPostgres('no overspend across two instances on one PostgreSQL', () => 
     }
   });
 });
+
+describe('input the fuzz found', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: 'fuzzed', name: 'Fuzzed', plan: 'starter' }).expect(201);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it.each([
+    ['PATCH name null', 'patch', '/api/admin/organizations/fuzzed', { name: null }, 'name'],
+    ['PATCH billingCycle null', 'patch', '/api/admin/organizations/fuzzed', { billingCycle: null }, 'billingCycle'],
+    ['POST spendCap null', 'post', '/api/admin/organizations', { id: 'nully', name: 'n', plan: 'free', spendCap: null }, 'spendCap'],
+    ['credits 1e-7', 'post', '/api/admin/organizations/fuzzed/credits', { amount: 1e-7 }, 'amount'],
+    ['spendCap 1e21', 'patch', '/api/admin/organizations/fuzzed', { spendCap: 1e21 }, 'spendCap'],
+  ])('%s is 400 with a field message, not 500', async (_name, method, path, body, field) => {
+    const res = await (method === 'post' ? t.http().post(path) : t.http().patch(path)).set(ADMIN).send(body).expect(400);
+    expect(res.body.details.fields[field]).toBeDefined();
+  });
+
+  it('a spend cap can still be removed with null', async () => {
+    await t.http().patch('/api/admin/organizations/fuzzed').set(ADMIN).send({ spendCap: 5 }).expect(200);
+    const res = await t.http().patch('/api/admin/organizations/fuzzed').set(ADMIN).send({ spendCap: null }).expect(200);
+    expect(res.body.spendCap).toBeNull();
+  });
+
+  it('breakdown dates out of range are 400', async () => {
+    await t.http().get('/api/organizations/fuzzed/usage/breakdown?to=9999-12-31').set(ADMIN).expect(400);
+    await t.http().get('/api/organizations/fuzzed/usage/breakdown?from=2026-02-30').set(ADMIN).expect(400);
+    await t.http().get('/api/organizations/fuzzed/usage/breakdown?from=2026-11-01&to=2026-11-30').set(ADMIN).expect(200);
+  });
+
+  it('a body field named like an Object.prototype member gets a field message, not a crash', async () => {
+    const res = await t.http().post('/api/admin/events').set(ADMIN).send({ eventType: 'x_y', displayName: 'x', category: 'ai_analysis', baseCredits: 1, valueOf: 1 });
+    expect(res.status).toBe(400);
+  });
+
+  it('X-User-Id attributes an event tracked through the HTTP API', async () => {
+    const res = await t.http().post('/api/organizations/fuzzed/usage/events').set(ADMIN).set('X-User-Id', 'header-user').send({ eventType: 'visuals_planning' }).expect(201);
+    const [row] = await t.dataSource.query(`SELECT user_id FROM usage_events WHERE id = $1`, [res.body.eventId]);
+    expect(row.user_id).toBe('header-user');
+  });
+});

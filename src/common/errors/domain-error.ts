@@ -23,5 +23,7 @@ export function validationFailed(fields: FieldErrors, message = 'Request validat
 }
 
 export function addFieldError(fields: FieldErrors, path: string, message: string): void {
-  (fields[path] ??= []).push(message);
+  // Own keys only: a field named "valueOf" or "constructor" must not find Object.prototype's member.
+  if (!Object.hasOwn(fields, path)) fields[path] = [];
+  fields[path].push(message);
 }

@@ -1,5 +1,5 @@
 import { ValidationError } from 'class-validator';
-import { FieldErrors } from './domain-error';
+import { addFieldError, FieldErrors } from './domain-error';
 
 /** Flattens class-validator's nested errors into `{ 'a.b[0].c': [messages] }`. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldErrors {
@@ -12,7 +12,7 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
           ? `${prefix}.${error.property}`
           : error.property;
       if (error.constraints) {
-        (fields[path] ??= []).push(...Object.values(error.constraints));
+        for (const message of Object.values(error.constraints)) addFieldError(fields, path, message);
       }
       if (error.children?.length) visit(error.children, path);
     }

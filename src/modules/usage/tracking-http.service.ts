@@ -21,13 +21,16 @@ export class TrackingHttpService {
 
   async trackBody(organizationId: string, body: unknown, headerKey: string | undefined, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
     const context = this.context(req);
+    // X-User-Id attributes events that do not name a user themselves (SPEC section 10).
+    const headerUser = req.headers['x-user-id'];
+    const withUser = (input: TrackInput): TrackInput => (input.userId === undefined && typeof headerUser === 'string' && headerUser.length > 0 ? { ...input, userId: headerUser.slice(0, 128) } : input);
     if (isPlainObject(body) && 'events' in body) {
       if (Object.keys(body).length !== 1) throw validationFailed({ body: ['a batch body holds only "events"'] });
       if (!Array.isArray(body.events)) throw validationFailed({ events: ['events must be an array'] });
       if (body.events.length === 0 || body.events.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`events must hold 1 to ${MAX_BATCH_EVENTS} events`] });
       const inputs: Array<TrackInput | DomainError> = body.events.map((item, i) => {
         try {
-          return this.tracker.parse(organizationId, item, undefined, context, `events[${i}]`);
+          return withUser(this.tracker.parse(organizationId, item, undefined, context, `events[${i}]`));
         } catch (error) {
           if (error instanceof DomainError) return error;
           throw error;
@@ -36,7 +39,7 @@ export class TrackingHttpService {
       const results = await this.tracker.trackBatch(organizationId, inputs);
       return { statusCode: 200, body: { results } };
     }
-    const input = this.tracker.parse(organizationId, body, headerKey, context);
+    const input = withUser(this.tracker.parse(organizationId, body, headerKey, context));
     return { statusCode: 201, body: await this.tracker.track(input) };
   }
 }

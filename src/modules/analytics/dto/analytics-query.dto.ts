@@ -1,8 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsNumber, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsAmount, IsDay } from '../../../common/validation/validators';
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const PERIOD = /^\d{4}-\d{2}$/;
 
 export const BREAKDOWN_GROUPS = ['eventType', 'category', 'user', 'day'] as const;
@@ -17,12 +17,12 @@ export class BreakdownQueryDto {
 
   @ApiPropertyOptional({ example: '2026-11-01', description: 'First day (UTC), inclusive. Default: the current period start' })
   @IsOptional()
-  @Matches(DAY, { message: 'from must be a date YYYY-MM-DD' })
+  @IsDay()
   from?: string;
 
   @ApiPropertyOptional({ example: '2026-11-30', description: 'Last day (UTC), inclusive. Default: today' })
   @IsOptional()
-  @Matches(DAY, { message: 'to must be a date YYYY-MM-DD' })
+  @IsDay()
   to?: string;
 }
 
@@ -40,7 +40,7 @@ export class RecommendationQueryDto {
   @ApiPropertyOptional({ example: 3000, description: 'Credits to price the plans for, instead of the forecast (what-if)' })
   @IsOptional()
   @Type(() => Number)
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 2 })
+  @IsAmount()
   @Min(0)
   @Max(1_000_000_000)
   projectedCredits?: number;

@@ -1,12 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsNumber, IsOptional, IsString, IsUrl, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsISO8601, IsString, IsUrl, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsAmount, IsOptionalNotNull } from '../../../common/validation/validators';
 
 export const ORG_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const SLUG_PATTERN = /^[a-z][a-z0-9_]{1,63}$/;
 export const MEMBER_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
 export type MemberRole = (typeof MEMBER_ROLES)[number];
-
-const money = { maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false };
 
 export class CreateOrganizationDto {
   @ApiProperty({ example: 'acme-corp', description: "The platform's own id (^[A-Za-z0-9_-]{1,64}$)" })
@@ -25,19 +24,19 @@ export class CreateOrganizationDto {
   plan: string;
 
   @ApiPropertyOptional({ enum: ['monthly', 'annual'], default: 'monthly' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(['monthly', 'annual'])
   billingCycle?: 'monthly' | 'annual';
 
   @ApiPropertyOptional({ example: 50, description: 'Max overage cost per period, USD' })
-  @IsOptional()
-  @IsNumber(money)
+  @IsOptionalNotNull()
+  @IsAmount()
   @Min(0)
   @Max(1_000_000_000)
   spendCap?: number;
 
   @ApiPropertyOptional({ example: 'https://example.com/hooks/credits' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @Length(1, 2000)
   webhookUrl?: string;
@@ -45,19 +44,19 @@ export class CreateOrganizationDto {
 
 export class UpdateOrganizationDto {
   @ApiPropertyOptional({ example: 'Acme Corporation' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @Length(1, 200)
   name?: string;
 
   @ApiPropertyOptional({ enum: ['monthly', 'annual'] })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(['monthly', 'annual'])
   billingCycle?: 'monthly' | 'annual';
 
   @ApiPropertyOptional({ example: 100, nullable: true, description: 'null removes the cap' })
   @ValidateIf((_, v) => v !== null && v !== undefined)
-  @IsNumber(money)
+  @IsAmount()
   @Min(0)
   @Max(1_000_000_000)
   spendCap?: number | null;
@@ -76,25 +75,25 @@ export class ChangePlanDto {
   plan: string;
 
   @ApiPropertyOptional({ enum: ['now', 'next_period'], default: 'now' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(['now', 'next_period'])
   effective?: 'now' | 'next_period';
 }
 
 export class GrantCreditsDto {
   @ApiProperty({ example: 500, description: 'Credits, > 0, at most 2 decimals' })
-  @IsNumber(money)
+  @IsAmount()
   @Min(0.01)
   @Max(1_000_000_000)
   amount: number;
 
   @ApiPropertyOptional({ example: '2027-06-30T00:00:00.000Z' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsISO8601({ strict: true })
   expiresAt?: string;
 
   @ApiPropertyOptional({ example: 'Launch promotion' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @Length(1, 500)
   reason?: string;
