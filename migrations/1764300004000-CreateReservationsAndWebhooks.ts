@@ -42,7 +42,12 @@ export class CreateReservationsAndWebhooks1764300004000 implements MigrationInte
         CHECK (credits = from_allowance + from_grants + overage)
       )`);
     await queryRunner.query(`CREATE INDEX reservations_due_idx ON reservations (expires_at) WHERE status = 'pending'`);
-    await queryRunner.query(`CREATE UNIQUE INDEX reservations_key_idx ON reservations (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL`);
+    // A key names a live or charged reservation; a released or expired one frees it, so a retry after a failed
+    // call reserves (and is charged) again instead of passing as a free duplicate.
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX reservations_key_idx ON reservations (organization_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL AND status IN ('pending', 'committed')`,
+    );
 
     /*
      * Gives back exactly what a consume_credits call took (a reservation released, expired, or re-priced at

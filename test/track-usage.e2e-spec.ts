@@ -79,6 +79,30 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     expect((await ledgerState(t.dataSource, id)).events.n).toBe(1);
   });
 
+  it('a retry after a failed call is charged (the released hold frees its key)', async () => {
+    const id = await createOrg();
+    await call('/api/visuals/planning', id, { simulateFailure: true }).set('Idempotency-Key', 'retry-k').expect(503);
+    const retry = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'retry-k').expect(200);
+    expect(retry.body.usage).toMatchObject({ creditsConsumed: 8, mode: 'sync' });
+    expect(retry.body.usage.duplicate).toBeUndefined();
+    const again = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'retry-k').expect(200);
+    expect(again.body.usage).toMatchObject({ creditsConsumed: 0, duplicate: true });
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(1);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('a retry finds the hold of an attempt that died before committing, and charges it once', async () => {
+    const id = await createOrg();
+    // The first attempt reserved, then its process died: the hold is pending under the key.
+    await t.http().post(`/api/organizations/${id}/usage/reservations`).set(ADMIN).set('Idempotency-Key', 'died').send({ eventType: 'visuals_planning', eventData: {} }).expect(201);
+    const retry = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'died').expect(200);
+    expect(retry.body.usage).toMatchObject({ creditsConsumed: 8 });
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.events.n).toBe(1);
+    expect(state.reserved.n).toBe(0);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
   it('needs an organization: 400 without X-Organization-Id, 404 for an unknown one, 401 without a key', async () => {
     await t.http().post('/api/visuals/planning').set(ADMIN).send({}).expect(400);
     const res = await call('/api/visuals/planning', 'ghost', {}).expect(404);

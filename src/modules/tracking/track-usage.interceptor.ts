@@ -7,6 +7,7 @@ import { Principal, PRINCIPAL_KEY } from '../../common/auth/principal';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
 import { ReservationsService } from '../usage/reservations.service';
+import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage-tracker.service';
 import { assertEventDataSize } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
@@ -24,6 +25,13 @@ export interface UsageEnvelope {
   duplicate?: boolean;
 }
 
+/** Wraps a failure to charge after the handler succeeded, so the hold is not released on its way out. */
+class HandlerSucceeded extends Error {
+  constructor(readonly original: unknown) {
+    super('charging after a successful handler failed');
+  }
+}
+
 /**
  * The metering around a `@TrackUsage` handler. Synchronous mode reserves before the handler (so a 402 means
  * the work never ran), commits after it succeeds and releases when it throws: the client gets the handler's
@@ -37,6 +45,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
     private readonly reservations: ReservationsService,
     private readonly buffer: AsyncUsageBuffer,
+    private readonly tracker: UsageTracker,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
@@ -60,25 +69,21 @@ export class TrackUsageInterceptor implements NestInterceptor {
 
     const reservation = await this.reservations.reserve(input, meta.ttlSeconds);
     if (reservation.duplicate) {
-      // A retry of a request already charged (or in flight) under the same key: run, but never charge again.
+      // A retry under the same Idempotency-Key. Committed: the work was charged, run it free. Pending: the
+      // first attempt may have died after reserving; this run's success commits that hold (once: if the
+      // first attempt commits first, this one is a duplicate). A failure leaves the hold to its owner or expiry.
+      const charged: UsageEnvelope = { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: reservation.remainingCredits, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true };
       return next.handle().pipe(
-        mergeMap(async (body) => this.respond(reply, body, { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: reservation.remainingCredits, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
+        mergeMap(async (body) => {
+          if (reservation.status !== 'pending') return this.respond(reply, body, charged);
+          return this.respond(reply, body, (await this.settle(input, reservation.reservationId)) ?? charged);
+        }),
       );
     }
     return next.handle().pipe(
-      mergeMap(async (body) => {
-        const result = await this.reservations.commit(input.organizationId, reservation.reservationId);
-        return this.respond(reply, body, {
-          eventId: result.eventId,
-          eventType: result.eventType,
-          creditsConsumed: result.creditsConsumed,
-          remainingCredits: result.remainingCredits,
-          overageCredits: result.overageCredits,
-          warnings: result.warnings,
-          mode: 'sync',
-        });
-      }),
+      mergeMap(async (body) => this.respond(reply, body, (await this.settle(input, reservation.reservationId)) ?? { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
       catchError(async (error: unknown) => {
+        if (error instanceof HandlerSucceeded) throw error.original;
         await this.reservations.release(input.organizationId, reservation.reservationId).catch((e: Error) => {
           // Already settled or expired: nothing is held any more; the sweep covers anything else.
           if (!(e instanceof DomainError)) this.logger.warn(`Release after a failed handler failed: ${e.message}`);
@@ -86,6 +91,31 @@ export class TrackUsageInterceptor implements NestInterceptor {
         throw error;
       }),
     );
+  }
+
+  /**
+   * Charges the work that just ran. Undefined when someone else committed the hold (a concurrent retry):
+   * it is charged once. A hold that expired while the handler ran (it outlived the TTL) is charged directly,
+   * unenforced: the work is done and must be billed.
+   */
+  private async settle(input: TrackInput, reservationId: string): Promise<UsageEnvelope | undefined> {
+    try {
+      const result = await this.reservations.commit(input.organizationId, reservationId);
+      return { eventId: result.eventId, eventType: result.eventType, creditsConsumed: result.creditsConsumed, remainingCredits: result.remainingCredits, overageCredits: result.overageCredits, warnings: result.warnings, mode: 'sync' };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'RESERVATION_SETTLED') {
+        if (error.details?.status === 'committed') return undefined;
+        if (error.details?.status === 'expired') {
+          const [item] = await this.tracker.trackUnenforced(input.organizationId, [{ ...input, idempotencyKey: undefined }]);
+          if (item.status !== 'rejected') {
+            const r = item.result;
+            return { eventId: r.eventId, eventType: r.eventType, creditsConsumed: r.creditsConsumed, remainingCredits: r.remainingCredits, overageCredits: r.overageCredits, warnings: r.warnings, mode: 'sync' };
+          }
+        }
+      }
+      // The handler succeeded: its answer must not turn into a release (catchError) nor hide the failure.
+      throw new HandlerSucceeded(error);
+    }
   }
 
   private inputFor(meta: TrackUsageMetadata, request: FastifyRequest & { [PRINCIPAL_KEY]?: Principal }): TrackInput {

@@ -83,7 +83,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
     clearInterval(this.sweeper);
   }
 
-  async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS): Promise<ReservationResult> {
+  async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS, attempt = 0): Promise<ReservationResult> {
     assertEventDataSize(input.eventData);
     const now = this.clock.now();
     const org = await this.tracker.organizationFor(input.organizationId, now);
@@ -102,7 +102,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
                                      from_allowance, from_grants, overage, grant_takes, limit_key, idempotency_key, request_hash, context, expires_at, created_at,
                                      consumed_before, consumed_after, allowance, remaining_after)
            VALUES ($1, $2, 'pending', $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-           ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`,
+           ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL AND status IN ('pending', 'committed') DO NOTHING RETURNING id`,
           [org.id, id, p.periodStart, p.occurredAt, p.definition.key, input.userId ?? null, JSON.stringify(input.eventData ?? {}), hundredthsToDecimalString(p.credits),
             r.from_allowance, r.from_grants, r.overage, JSON.stringify(r.grant_takes), p.definition.config.limitKey, p.key ?? null, p.hash ?? null, JSON.stringify(input.context ?? null), expiresAt, now,
             r.consumed_before, r.consumed_after, r.allowance, r.remaining],
@@ -121,9 +121,11 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
       const { existing, remaining } = await this.ledger.transaction(async (m) => ({
-        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2`, [org.id, p.key])) as ReservationRow[])[0],
+        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [org.id, p.key])) as ReservationRow[])[0],
         remaining: await this.ledger.remaining(m, org.id, p.periodStart, now),
       }));
+      // Settled between our attempt and this look: the key is free again, so try once more.
+      if (!existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
       if (!existing || existing.request_hash !== p.hash) {
         throw new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${p.key}" was already used with a different request`, { idempotencyKey: p.key });
       }
