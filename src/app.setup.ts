@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { registerHttpSecurity } from './common/auth/http-security';
+import { registerLoadShedding } from './common/http/load-shedding';
 import { Clock } from './common/clock/clock';
 import { validationFailed } from './common/errors/domain-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
@@ -43,6 +44,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   if (config.adminApiKeyIsDefault) {
     logger.warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
   }
+  // First of all hooks: a request over capacity is turned away before it costs anything.
+  registerLoadShedding(app.getHttpAdapter().getInstance(), config.maxInFlightRequests, app.get(MetricsService).httpInFlight);
   // Before any route exists: headers, rate limit and the route catalog must see every route.
   await registerHttpSecurity(app, config);
   setupApp(app);

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Scopes } from '../../common/auth/auth.decorators';
 import { TrackUsage } from '../tracking/track-usage.decorator';
 import { AiToolsService } from './ai-tools.service';
 import { toolEventData } from './utils/stand-in-result';
@@ -175,3 +176,20 @@ export class ExportToolsController {
 }
 
 export const AI_TOOL_CONTROLLERS = [StructuringToolsController, VisualsToolsController, SolutioningToolsController, PushToolsController, ExportToolsController];
+
+/**
+ * The untracked twin of one metered route, for the tracking-overhead benchmark only (BENCH_ROUTES=true): the
+ * same auth, body and handler without @TrackUsage, so the ratio measures exactly what metering costs.
+ */
+@ApiTags('AI tools (metered)')
+@Controller('api/untracked')
+export class UntrackedBenchController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  @Post('visuals/planning')
+  @HttpCode(200)
+  @Scopes('track')
+  planning(@Body() body: Record<string, unknown>) {
+    return this.tools.run('visuals_planning', body);
+  }
+}
