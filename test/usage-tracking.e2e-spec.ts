@@ -229,6 +229,27 @@ describe('synchronous usage tracking', () => {
       await expectLedgerConsistent(t.dataSource, id);
     });
 
+    it('a batch without repeated keys (one set-based debit): replays, conflicts, refusals that free their key', async () => {
+      const id = await createOrg('free');
+      await track(id, { eventType: 'visuals_planning', idempotencyKey: 'seen' }).expect(201); // 8
+      await track(id, { eventType: 'visuals_sketch', idempotencyKey: 'other' }).expect(201); // 12 -> 20 used
+      const res = await track(id, {
+        events: [
+          { eventType: 'visuals_planning', idempotencyKey: 'seen' },
+          { eventType: 'visuals_planning', eventData: { complexity: 2 }, idempotencyKey: 'other' },
+          { eventType: 'solutioning_hyper_canvas', eventData: { complexity: 3 }, idempotencyKey: 'big' }, // 60 -> 80
+          { eventType: 'solutioning_hyper_canvas', eventData: { complexity: 1.5 }, idempotencyKey: 'too-big' }, // 30 > 20 left
+          { eventType: 'push_sow_to_loe' },
+        ],
+      }).expect(200);
+      expect(res.body.results.map((r: { status: string; error?: { error: string } }) => r.error?.error ?? r.status)).toEqual(['duplicate', 'IDEMPOTENCY_CONFLICT', 'accepted', 'CREDITS_EXHAUSTED', 'accepted']);
+      expect(res.body.results[2].result.remainingCredits).toBe(20);
+      expect(res.body.results[4].result.remainingCredits).toBe(19);
+      const keys = (await t.dataSource.query(`SELECT key FROM idempotency_keys WHERE organization_id = $1 ORDER BY key`, [id])).map((r: { key: string }) => r.key);
+      expect(keys).toEqual(['big', 'other', 'seen']);
+      await expectLedgerConsistent(t.dataSource, id);
+    });
+
     it('refuses more than 1,000 events and an empty batch, writing nothing', async () => {
       const id = await createOrg('enterprise');
       const big = Array.from({ length: 1001 }, () => ({ eventType: 'push_sow_to_loe' }));

@@ -106,6 +106,53 @@ export class LedgerRepository {
     return rows[0].remaining;
   }
 
+  /**
+   * Debits many events in one round trip (consume_credits_many), in order; results in the same order.
+   * All items belong to one organization and one `now`.
+   */
+  async consumeMany(m: EntityManager, organizationId: string, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
+    if (items.length === 0) return [];
+    const rows = (await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::jsonb) ORDER BY i`, [
+      organizationId,
+      now,
+      JSON.stringify(
+        items.map((p, i) => ({ i, period: p.periodStart, plan: p.plan, allowance: p.allowance, amount: p.amount, overage_rate: p.overageRate, spend_cap: p.spendCap, limit_key: p.limitKey, lim: p.limit })),
+      ),
+    ])) as Array<ConsumeResult & { i: number }>;
+    return rows;
+  }
+
+  /**
+   * Claims many keys in one statement; returns the ones claimed. Claimed in key order, so two transactions
+   * claiming overlapping keys wait for each other instead of deadlocking.
+   */
+  async claimKeys(m: EntityManager, organizationId: string, keys: Array<{ key: string; hash: string }>, now: Date): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k, n) => ({ ...k, n }));
+    const rows = (await m.query(
+      `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
+       SELECT $1, k.key, k.hash, $3 FROM jsonb_to_recordset($2::jsonb) AS k(key text, hash text, n integer) ORDER BY k.n
+       ON CONFLICT DO NOTHING RETURNING key`,
+      [organizationId, JSON.stringify(sorted), now],
+    )) as Array<{ key: string }>;
+    return new Set(rows.map((r) => r.key));
+  }
+
+  async findKeys(m: EntityManager, organizationId: string, keys: string[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
+    if (keys.length === 0) return new Map();
+    const rows = (await m.query(`SELECT key, request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = ANY($2::text[])`, [organizationId, keys])) as Array<{
+      key: string;
+      request_hash: string;
+      response: Record<string, unknown> | null;
+    }>;
+    return new Map(rows.map((r) => [r.key, r]));
+  }
+
+  async releaseKeys(m: EntityManager, organizationId: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await m.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = ANY($2::text[]) AND event_id IS NULL`, [organizationId, keys]);
+  }
+
   /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
   async claimKey(m: EntityManager, organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
     const rows = (await m.query(

@@ -291,6 +291,48 @@ export class UsageTracker {
   }
 
   private async record(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date, enforce: boolean): Promise<Map<number, Outcome>> {
+    const keys = items.filter((p) => p.key).map((p) => p.key!);
+    // A batch that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
+    if (new Set(keys).size !== keys.length) return this.recordOneByOne(org, plan, items, now, enforce);
+    return this.ledger.transaction(async (m) => {
+      const outcomes = new Map<number, Outcome>();
+      const entries = new LedgerEntries();
+      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
+      const claimed = await this.ledger.claimKeys(m, org.id, items.filter((p) => p.key).map((p) => ({ key: p.key!, hash: p.hash! })), now);
+      const taken = items.filter((p) => p.key && !claimed.has(p.key));
+      const existing = await this.ledger.findKeys(m, org.id, taken.map((p) => p.key!));
+      for (const p of taken) {
+        const row = existing.get(p.key!);
+        if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
+        else outcomes.set(p.index, { status: 'duplicate', result: { ...(row.response as unknown as TrackResult), duplicate: true } });
+      }
+      // 2. Every debit in one round trip, in order, under the balance row lock.
+      const toDebit = items.filter((p) => !p.key || claimed.has(p.key));
+      const results = await this.ledger.consumeMany(m, org.id, now, toDebit.map((p) => this.consumeParams(org, plan, p, now, { enforce })));
+      const released: string[] = [];
+      toDebit.forEach((p, i) => {
+        const r = results[i];
+        if (r.status !== 'OK') {
+          // Nothing was written for it; the key goes back so a later attempt can use it.
+          if (p.key) released.push(p.key);
+          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan) });
+          return;
+        }
+        const result = entries.add(org.id, plan, p, r, randomUUID(), now);
+        if (p.key) completed.push({ key: p.key, eventId: result.eventId, response: result });
+        outcomes.set(p.index, { status: 'accepted', result });
+      });
+      // 3. Free the refused events' keys, write the accepted ones.
+      await this.ledger.releaseKeys(m, org.id, released);
+      await this.writeEntries(m, entries);
+      await this.ledger.completeKeys(m, org.id, completed);
+      return outcomes;
+    });
+  }
+
+  /** The same, one event at a time: for batches that repeat an idempotency key. */
+  private async recordOneByOne(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date, enforce: boolean): Promise<Map<number, Outcome>> {
     return this.ledger.transaction(async (m) => {
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
@@ -314,7 +356,6 @@ export class UsageTracker {
         }
         const r = await this.ledger.consume(m, this.consumeParams(org, plan, p, now, { enforce }));
         if (r.status !== 'OK') {
-          // Nothing was written for it; the key goes back so a later attempt can use it.
           if (p.key) await this.ledger.releaseKey(m, org.id, p.key);
           outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan) });
           continue;
