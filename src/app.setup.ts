@@ -34,7 +34,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    trustProxy: true,
+    // Off by default: with it, X-Forwarded-For names the client IP, which keys the per-IP rate limit.
+    trustProxy: config.trustProxy,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ config, clock: options.clock }), adapter, {
     logger: new PinoNestLogger(logger),

@@ -116,3 +116,15 @@ describe('loadConfig: scheduled jobs', () => {
     ]);
   });
 });
+
+describe('load shedding and proxy settings', () => {
+  it('defaults to 256 requests in flight and not trusting X-Forwarded-For', () => {
+    expect(loadConfig({})).toMatchObject({ maxInFlightRequests: 256, trustProxy: false });
+  });
+
+  it('reads them, and refuses bad values', () => {
+    expect(loadConfig({ MAX_IN_FLIGHT_REQUESTS: '0', TRUST_PROXY: 'true' })).toMatchObject({ maxInFlightRequests: 0, trustProxy: true });
+    expect(() => loadConfig({ MAX_IN_FLIGHT_REQUESTS: '-1' })).toThrow(/MAX_IN_FLIGHT_REQUESTS/);
+    expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+  });
+});
