@@ -232,13 +232,24 @@ export class UsageTracker {
   }
 
   /** Everything that can be decided before touching the ledger: bad input never reaches it. */
-  async prepare(input: TrackInput, index: number, now: Date): Promise<Prepared> {
+  /**
+   * `members` memoizes the membership answer per user within one batch or group: a thousand events of ten
+   * users ask the database ten times, not a thousand.
+   */
+  async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
     const definition = await this.events.find(input.eventType);
     if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
     if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
     const occurredAt = resolveOccurredAt(input.occurredAt, now);
     // X-User-Id / userId must be a member who may track (when the organization has members).
-    await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
+    if (this.membership && input.userId !== undefined) {
+      let answer = members?.get(input.userId);
+      if (!answer) {
+        answer = this.membership.assertMayAct(input.organizationId, input.userId, 'track');
+        members?.set(input.userId, answer);
+      }
+      await answer;
+    }
     const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
     const period = periodOf(occurredAt);
     await this.closedPeriods.assertOpen(period, now);
@@ -262,6 +273,7 @@ export class UsageTracker {
     const plan = await this.plans.findOrThrow(org.plan_name);
     const outcomes: Outcome[] = new Array(inputs.length);
     const ready: Prepared[] = [];
+    const members = new Map<string, Promise<void>>();
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
       if (input instanceof DomainError) {
@@ -269,7 +281,7 @@ export class UsageTracker {
         continue;
       }
       try {
-        ready.push(await this.prepare(input, i, now));
+        ready.push(await this.prepare(input, i, now, members));
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         outcomes[i] = { status: 'rejected', error };
