@@ -41,4 +41,31 @@ describe('load shedding', () => {
     expect(await inFlight()).toBe(0);
     await t.http().get('/api/plans').expect(200);
   });
+
+  it('a client that goes away frees its slot', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = await t.app.getUrl();
+    const holder = t.dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE');
+    const aborts = [new AbortController(), new AbortController()];
+    const pending = aborts.map((a) => fetch(`${url.replace('[::1]', '127.0.0.1')}/api/organizations/busy/usage`, { headers: ADMIN, signal: a.signal }).catch(() => undefined));
+    try {
+      for (let i = 0; (await inFlight()) < 2; i++) {
+        if (i > 500) throw new Error('the two requests never got in flight');
+        await new Promise((r) => setImmediate(r));
+      }
+      for (const a of aborts) a.abort();
+      await Promise.all(pending);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    for (let i = 0; (await inFlight()) > 0; i++) {
+      if (i > 500) throw new Error(`slots leaked: ${await inFlight()} still in flight`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await t.http().get('/api/plans').expect(200);
+  });
 });
