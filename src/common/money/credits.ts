@@ -19,6 +19,11 @@ export function hundredthsFromDecimalString(value: string): CreditHundredths {
   return result;
 }
 
+/** A nullable `numeric` column (a missing row, a LEFT JOIN) into hundredths: absent counts as zero. */
+export function hundredthsOrZero(value: string | number | null | undefined): CreditHundredths {
+  return value === null || value === undefined ? 0 : hundredthsFromDecimalString(String(value));
+}
+
 /** True when a JSON number has at most two decimals (what the API accepts as an amount). */
 export function hasAtMostTwoDecimals(value: number): boolean {
   if (!Number.isFinite(value)) return false;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { CreditHundredths } from '../../common/money/credits';
-import { hundredthsFromDecimalString } from '../../common/money/credits';
+import { hundredthsOrZero } from '../../common/money/credits';
 import type { Period } from '../../common/time/period';
 import { periodStartDay } from './utils/dates';
 import type { IsoDay } from './utils/dates';
@@ -33,7 +33,7 @@ export interface ReportSummary {
   invoiceTotal: number;
 }
 
-const h = (value: string | number | null | undefined) => (value === null || value === undefined ? 0 : hundredthsFromDecimalString(String(value)));
+const h = hundredthsOrZero;
 
 /**
  * Reads and writes of the billing side of analytics: balances, top-ups, frozen invoices and monthly reports.

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { CreditHundredths } from '../../common/money/credits';
-import { hundredthsFromDecimalString } from '../../common/money/credits';
+import { hundredthsOrZero } from '../../common/money/credits';
 import type { LedgerEventRow } from '../usage/ledger.repository';
 import type { IsoDay } from './utils/dates';
 import type { ReportDayRow, ReportRollupRow } from './utils/monthly-report';
@@ -29,7 +29,7 @@ const GROUP_KEY: Record<BreakdownGroup, { key: string; category: string }> = {
 /** The columns of a ledger row that rollups need. */
 export type RollupSource = Pick<LedgerEventRow, 'organization_id' | 'occurred_at' | 'period_start' | 'event_type' | 'category' | 'user_id' | 'credits' | 'overage'>;
 
-const h = (value: string | number | null | undefined) => (value === null || value === undefined ? 0 : hundredthsFromDecimalString(String(value)));
+const h = hundredthsOrZero;
 
 /**
  * Daily and monthly aggregates of usage_events (organization, day or period, event type, category, user:

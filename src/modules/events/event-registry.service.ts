@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
+import { DomainError } from '../../common/errors/domain-error';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
@@ -39,6 +40,13 @@ export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig> {
 
   protected indexColumns(config: EventDefinitionConfig): Record<string, unknown> {
     return { category: config.category };
+  }
+
+  /** The definition an event is priced with: 404 when unknown, 409 when deactivated. */
+  async findTrackable(eventType: string): Promise<EventDefinitionRecord> {
+    const definition = await this.findOrThrow(eventType);
+    if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${eventType}" is not active`, { eventType });
+    return definition;
   }
 
   listByCategory(category: string | undefined, includeInactive = false): EventDefinitionRecord[] {

@@ -63,9 +63,7 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
   async prepare(input: TrackInput): Promise<QueuedUsage> {
     await this.organizations.assertExists(input.organizationId);
     await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
-    const definition = this.events.get(input.eventType);
-    if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
-    if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
+    const definition = await this.events.findTrackable(input.eventType);
     const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
     // The time of the work, not of the write: the batch may land a second later, or in the next period.
     return { input: { ...input, occurredAt: input.occurredAt ?? this.clock.now().toISOString() }, credits: price.credits };

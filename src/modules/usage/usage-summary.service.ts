@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import Big from 'big.js';
 import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
-import { hundredthsFromDecimalString, hundredthsToNumber, roundUsd } from '../../common/money/credits';
+import { hundredthsOrZero, hundredthsToNumber, roundUsd } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -40,7 +40,7 @@ export class UsageSummaryService {
       [organizationId, periodStart],
     )) as Array<{ type: string; threshold: string; used: string; limit: string; created_at: Date }>;
 
-    const h = (v: string | number | undefined) => (v === undefined ? 0 : hundredthsFromDecimalString(String(v)));
+    const h = hundredthsOrZero;
     const allowance = balance ? h(balance.allowance) : plan.config.monthlyCredits * 100;
     const allowanceUsed = h(balance?.allowance_used);
     const consumed = h(balance?.consumed);

@@ -6,7 +6,7 @@ import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { ERROR_STATUS } from '../../common/errors/error-codes';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsOrZero, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
 import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
@@ -167,11 +167,7 @@ export class UsageTracker {
     if (inputs.length === 0) throw validationFailed({ events: ['events must hold at least one event'] });
     if (inputs.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`a batch holds at most ${MAX_BATCH_EVENTS} events`] });
     const outcomes = await this.trackMany(organizationId, inputs);
-    return outcomes.map((o, index) =>
-      o.status === 'rejected'
-        ? { index, status: 'rejected' as const, error: errorSummary(o.error) }
-        : { index, status: o.status, result: o.result },
-    );
+    return toBatchResults(outcomes);
   }
 
   /**
@@ -181,7 +177,7 @@ export class UsageTracker {
    */
   async trackUnenforced(organizationId: string, inputs: TrackInput[]): Promise<BatchItemResult[]> {
     const outcomes = await this.trackMany(organizationId, inputs, false);
-    return outcomes.map((o, index) => (o.status === 'rejected' ? { index, status: 'rejected' as const, error: errorSummary(o.error) } : { index, status: o.status, result: o.result }));
+    return toBatchResults(outcomes);
   }
 
   /** Validates raw bodies (one per event) into inputs: used by the HTTP layer for singles and batch items. */
@@ -206,8 +202,8 @@ export class UsageTracker {
     )) as Array<Record<string, string | number | null>>;
     const row = balance[0];
     const allowance = row.allowance === null ? plan.config.monthlyCredits * 100 : hundredthsFromDecimalString(String(row.allowance));
-    const open = Math.max(allowance - (row.allowance_used === null ? 0 : hundredthsFromDecimalString(String(row.allowance_used))), 0);
-    const remaining = open + hundredthsFromDecimalString(String(row.grants));
+    const open = Math.max(allowance - hundredthsOrZero(row.allowance_used), 0);
+    const remaining = open + hundredthsOrZero(row.grants);
     const overage = Math.max(p.credits - remaining, 0);
     const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
     const limit = limitKey ? plan.config.limits[limitKey] : null;
@@ -216,7 +212,7 @@ export class UsageTracker {
     if (limit !== null && limit !== undefined && used + 1 > limit) reason = 'LIMIT_EXCEEDED';
     else if (overage > 0) {
       const rate = plan.config.overageRate ?? 0;
-      const overageUsed = row.overage_used === null ? 0 : hundredthsFromDecimalString(String(row.overage_used));
+      const overageUsed = hundredthsOrZero(row.overage_used);
       const cap = org.spend_cap;
       const withinCap = cap === null || new Big(overageUsed + overage).div(100).times(rate).lte(cap);
       if (!(rate > 0 && withinCap)) reason = 'CREDITS_EXHAUSTED';
@@ -237,9 +233,7 @@ export class UsageTracker {
    * users ask the database ten times, not a thousand.
    */
   async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
-    const definition = await this.events.find(input.eventType);
-    if (!definition) throw new DomainError('EVENT_TYPE_NOT_FOUND', `Event type "${input.eventType}" does not exist`, { eventType: input.eventType });
-    if (!definition.isActive) throw new DomainError('EVENT_TYPE_INACTIVE', `Event type "${input.eventType}" is not active`, { eventType: input.eventType });
+    const definition = await this.events.findTrackable(input.eventType);
     const occurredAt = resolveOccurredAt(input.occurredAt, now);
     // X-User-Id / userId must be a member who may track (when the organization has members).
     if (this.membership && input.userId !== undefined) {
@@ -451,6 +445,10 @@ function planSummary(plan: PlanDefinitionRecord) {
 
 function idempotencyConflict(key: string): DomainError {
   return new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${key}" was already used with a different request`, { idempotencyKey: key });
+}
+
+function toBatchResults(outcomes: Outcome[]): BatchItemResult[] {
+  return outcomes.map((o, index) => (o.status === 'rejected' ? { index, status: 'rejected' as const, error: errorSummary(o.error) } : { index, status: o.status, result: o.result }));
 }
 
 /** The error body of SPEC section 9, for a batch item. */
