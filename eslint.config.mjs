@@ -57,7 +57,7 @@ export default defineConfig(
     ignores: ['dist/', 'node_modules/', 'data/', 'coverage/'],
   },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'seeds/**/*.ts', 'migrations/**/*.ts', 'bench/**/*.{ts,mjs,js}', 'scripts/**/*.{mjs,js}', '*.mjs'],
+    files: ['src/**/*.ts', 'libs/**/*.ts', 'test/**/*.ts', 'seeds/**/*.ts', 'migrations/**/*.ts', 'bench/**/*.{ts,mjs,js}', 'scripts/**/*.{mjs,js}', '*.mjs'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2023,

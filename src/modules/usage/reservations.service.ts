@@ -14,17 +14,10 @@ import type { ConsumeResult } from './ledger.repository';
 import { priceEvent } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { UsageTracker } from './usage-tracker.service';
+import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 import type { Prepared, TrackInput, TrackResult } from './usage-tracker.service';
 
-export interface ReservationResult {
-  reservationId: string;
-  eventType: string;
-  credits: number;
-  expiresAt: string;
-  remainingCredits: number;
-  status: string;
-  duplicate: boolean;
-}
+export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 
 interface ReservationRow {
   organization_id: string;

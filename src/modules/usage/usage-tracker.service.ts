@@ -24,6 +24,9 @@ import { LedgerEntries } from './ledger-entries';
 import { priceEvent } from './utils/credit-calculator';
 import type { PriceBreakdown } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
+import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
+
+export type { BatchItemResult, CheckResult, TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
 
 /** One event to track, as the HTTP API, the interceptor or another module hands it over. */
 export interface TrackInput {
@@ -34,40 +37,6 @@ export interface TrackInput {
   occurredAt?: string;
   idempotencyKey?: string;
   context?: { endpoint?: string; ip?: string; userAgent?: string };
-}
-
-export interface UsageWarning {
-  type: 'usage_threshold';
-  threshold: number;
-  used: number;
-  limit: number;
-}
-
-export interface TrackResult {
-  success: true;
-  eventId: string;
-  eventType: string;
-  creditsConsumed: number;
-  remainingCredits: number;
-  overageCredits: number;
-  breakdown: PriceBreakdown;
-  warnings: UsageWarning[];
-  period: { start: string; end: string };
-  duplicate: boolean;
-}
-
-export type BatchItemResult =
-  | { index: number; status: 'accepted' | 'duplicate'; result: TrackResult }
-  | { index: number; status: 'rejected'; error: { statusCode: number; error: string; message: string; details?: Record<string, unknown> } };
-
-export interface CheckResult {
-  eventType: string;
-  credits: number;
-  breakdown: PriceBreakdown;
-  fits: boolean;
-  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
-  remainingCredits: number;
-  wouldUseOverage: number;
 }
 
 export interface Prepared {

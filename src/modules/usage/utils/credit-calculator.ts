@@ -4,6 +4,7 @@ import type { CreditHundredths } from '../../../common/money/credits';
 import { addFieldError, validationFailed } from '../../../common/errors/domain-error';
 import type { FieldErrors } from '../../../common/errors/domain-error';
 import type { EventDefinitionConfig } from '../../events/entities/event-definition.entity';
+import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
 
 /** The credit formula of SPEC section 3, as a pure function. All arithmetic is Big: no binary floats. */
 
@@ -15,19 +16,7 @@ export interface PricedDefinition {
   version: number;
 }
 
-export interface PriceBreakdown {
-  baseCredits: number;
-  /** As given, or derived (rounded to 4 decimals for display only). */
-  complexity: number;
-  /** 'none' when the definition has no complexity multiplier. */
-  complexitySource: 'given' | 'derived' | 'none';
-  /** The clamped factor actually applied (1 when there is no complexity multiplier). */
-  factor: number;
-  /** Only the enabled features, name -> credits. */
-  featureBonuses: Record<string, number>;
-  total: number;
-  version: number;
-}
+export type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
 
 export interface PriceResult {
   credits: CreditHundredths;

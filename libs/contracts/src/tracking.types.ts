@@ -1,0 +1,62 @@
+// Response shapes of the tracking API (SPEC section 5), shared by the service, the dashboard and the client
+// package (@credit-metering/nest-client): one source, so a change of shape is a compile error everywhere.
+// Pure types only: this folder has no runtime dependency.
+import type { ErrorBody } from './error-codes';
+
+export interface PriceBreakdown {
+  baseCredits: number;
+  /** As given, or derived (rounded to 4 decimals for display only). */
+  complexity: number;
+  /** 'none' when the definition has no complexity multiplier. */
+  complexitySource: 'given' | 'derived' | 'none';
+  /** The clamped factor actually applied (1 when there is no complexity multiplier). */
+  factor: number;
+  /** Only the enabled features, name -> credits. */
+  featureBonuses: Record<string, number>;
+  total: number;
+  version: number;
+}
+
+export interface UsageWarning {
+  type: 'usage_threshold';
+  threshold: number;
+  used: number;
+  limit: number;
+}
+
+export interface TrackResult {
+  success: true;
+  eventId: string;
+  eventType: string;
+  creditsConsumed: number;
+  remainingCredits: number;
+  overageCredits: number;
+  breakdown: PriceBreakdown;
+  warnings: UsageWarning[];
+  period: { start: string; end: string };
+  duplicate: boolean;
+}
+
+export type BatchItemResult =
+  | { index: number; status: 'accepted' | 'duplicate'; result: TrackResult }
+  | { index: number; status: 'rejected'; error: ErrorBody };
+
+export interface CheckResult {
+  eventType: string;
+  credits: number;
+  breakdown: PriceBreakdown;
+  fits: boolean;
+  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  remainingCredits: number;
+  wouldUseOverage: number;
+}
+
+export interface ReservationResult {
+  reservationId: string;
+  eventType: string;
+  credits: number;
+  expiresAt: string;
+  remainingCredits: number;
+  status: string;
+  duplicate: boolean;
+}
