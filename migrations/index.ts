@@ -4,6 +4,7 @@ import { CreateApiKeys1764300002000 } from './1764300002000-CreateApiKeys';
 import { CreateAnalyticsAndJobs1764300003000 } from './1764300003000-CreateAnalyticsAndJobs';
 import { CreateReservationsAndWebhooks1764300004000 } from './1764300004000-CreateReservationsAndWebhooks';
 import { ConsumeCreditsMany1764300005000 } from './1764300005000-ConsumeCreditsMany';
+import { PeriodPlansAndOverageCost1764300006000 } from './1764300006000-PeriodPlansAndOverageCost';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000];

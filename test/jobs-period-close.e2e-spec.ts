@@ -136,7 +136,8 @@ describe('period close across month ends (leap February 2028)', () => {
 
   it('the close refuses an event that got past the early check: consume_credits sees the close under the lock', async () => {
     // The tracker's early check is skipped by calling the SQL function directly, as a racing transaction would.
-    const [r] = await t.dataSource.query(`SELECT * FROM consume_credits($1, '2028-01-01'::date, 'starter', 1000, 5, 0.02, NULL, NULL, NULL, $2)`, [A, clock.now()]);
+    // A grace window of a month keeps the time rule from answering first: only the close mark refuses it.
+    const [r] = await t.dataSource.query(`SELECT * FROM consume_credits($1, '2028-01-01'::date, 5, NULL, $2, 44640)`, [A, clock.now()]);
     expect(r).toMatchObject({ status: 'PERIOD_CLOSED', from_allowance: '0', overage: '0' });
     const [b] = await t.dataSource.query(`SELECT consumed::text FROM period_balances WHERE organization_id = $1 AND period_start = '2028-01-01'`, [A]);
     expect(b.consumed).toBe('13.00');

@@ -128,7 +128,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
   });
 
   describe('asynchronous tracking (the push routes)', () => {
-    it('accepts at once, writes on flush, never refuses for credits', async () => {
+    it('accepts at once, writes on flush, enforces when written: what does not fit is kept as refused, never charged (issue 12.4)', async () => {
       const id = await createOrg();
       await call('/api/solutioning/hyper-canvas', id, { complexity: 3 }).expect(200); // 60
       await call('/api/solutioning/hyper-canvas', id, { complexity: 2 }).expect(200); // 40: allowance gone
@@ -139,9 +139,21 @@ describe('@TrackUsage on the sample AI tool routes', () => {
       expect(buffer.pending).toBe(25);
       await buffer.flush();
       const state = await ledgerState(t.dataSource, id);
-      expect(state.events.n).toBe(27);
-      expect(Number(state.balances.overage_used)).toBe(25);
+      // The hard cap holds on the asynchronous path too: nothing past the allowance, no overage at $0.
+      expect(state.events.n).toBe(2);
+      expect(Number(state.balances.consumed)).toBe(100);
+      expect(Number(state.balances.overage_used)).toBe(0);
       await expectLedgerConsistent(t.dataSource, id);
+      // Nothing lost: each refused event is kept, with its price and why.
+      const refused = await t.dataSource.query(`SELECT event_type, credits::text AS credits, error, source FROM refused_events WHERE organization_id = $1`, [id]);
+      expect(refused).toHaveLength(25);
+      expect(refused.every((r: Record<string, string>) => r.event_type === 'push_sow_to_loe' && r.credits === '1.00' && r.error === 'CREDITS_EXHAUSTED' && r.source === 'async')).toBe(true);
+      // The organization and the operator can see them: the event log and one notification for the period.
+      const log = await t.http().get(`/api/organizations/${id}/usage/events?status=refused&limit=100`).set(ADMIN).expect(200);
+      expect(log.body.items).toHaveLength(25);
+      expect(log.body.items[0]).toMatchObject({ eventType: 'push_sow_to_loe', status: 'refused', error: 'CREDITS_EXHAUSTED', credits: 1 });
+      const notes = await t.http().get(`/api/organizations/${id}/notifications`).set(ADMIN).expect(200);
+      expect(notes.body.items.filter((n: { type: string }) => n.type === 'async_event_refused')).toHaveLength(1);
     });
 
     it('an unknown organization fails before the handler', async () => {

@@ -5,20 +5,20 @@ import type { DataSource } from 'typeorm';
 export async function ledgerState(ds: DataSource, orgId: string) {
   const [events] = await ds.query(
     `SELECT count(*)::int AS n, coalesce(sum(credits), 0)::text AS credits, coalesce(sum(from_allowance), 0)::text AS allowance,
-            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage
+            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage, coalesce(sum(overage_cost), 0)::text AS overage_cost
        FROM usage_events WHERE organization_id = $1`,
     [orgId],
   );
   const [balances] = await ds.query(
     `SELECT coalesce(sum(consumed), 0)::text AS consumed, coalesce(sum(allowance_used), 0)::text AS allowance_used,
             coalesce(sum(grants_used), 0)::text AS grants_used, coalesce(sum(overage_used), 0)::text AS overage_used,
-            coalesce(sum(events), 0)::int AS events
+            coalesce(sum(overage_cost), 0)::text AS overage_cost, coalesce(sum(events), 0)::int AS events
        FROM period_balances WHERE organization_id = $1`,
     [orgId],
   );
   const [held] = await ds.query(
     `SELECT count(*)::int AS n, coalesce(sum(credits), 0)::text AS credits, coalesce(sum(from_allowance), 0)::text AS allowance,
-            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage
+            coalesce(sum(from_grants), 0)::text AS grants, coalesce(sum(overage), 0)::text AS overage, coalesce(sum(overage_cost), 0)::text AS overage_cost
        FROM reservations WHERE organization_id = $1 AND status = 'pending'`,
     [orgId],
   );
@@ -30,7 +30,7 @@ export async function ledgerState(ds: DataSource, orgId: string) {
  * The ledger invariants of SPEC section 4: every balance equals the ledger (recorded events plus pending
  * reservations, which hold credits), and every grant's use equals what consumed it.
  */
-export async function expectLedgerConsistent(ds: DataSource, orgId: string): Promise<void> {
+export async function expectLedgerConsistent(ds: DataSource, orgId: string, options: { downgradedBelowUse?: boolean } = {}): Promise<void> {
   const { events, balances, reserved } = await ledgerState(ds, orgId);
   const sum = (a: string, b: string) => Math.round((Number(a) + Number(b)) * 100) / 100;
   expect(Number(balances.consumed)).toBe(sum(events.credits, reserved.credits));
@@ -38,8 +38,14 @@ export async function expectLedgerConsistent(ds: DataSource, orgId: string): Pro
   expect(Number(balances.grants_used)).toBe(sum(events.grants, reserved.grants));
   expect(Number(balances.overage_used)).toBe(sum(events.overage, reserved.overage));
   expect(balances.events).toBe(events.n + reserved.n);
-  const over = await ds.query(`SELECT * FROM period_balances WHERE organization_id = $1 AND allowance_used > allowance`, [orgId]);
-  expect(over).toEqual([]);
+  // Money recorded with the debits (SPEC 4): the balance's overage cost is the sum of its records, exactly.
+  const [cost] = await ds.query(`SELECT ($1::numeric = $2::numeric + $3::numeric) AS equal`, [balances.overage_cost, events.overage_cost, reserved.overage_cost]);
+  expect({ balance: balances.overage_cost, ledger: events.overage_cost, reserved: reserved.overage_cost, equal: cost.equal }).toMatchObject({ equal: true });
+  // A "now" downgrade keeps what was used (SPEC 4), so only then may a period's use stand above its allowance.
+  if (!options.downgradedBelowUse) {
+    const over = await ds.query(`SELECT * FROM period_balances WHERE organization_id = $1 AND allowance_used > allowance`, [orgId]);
+    expect(over).toEqual([]);
+  }
   const grants = await ds.query(
     `SELECT g.id, g.amount - g.remaining AS used,
             coalesce((SELECT sum(c.credits) FROM grant_consumptions c WHERE c.organization_id = g.organization_id AND c.grant_id = g.id), 0)

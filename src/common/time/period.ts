@@ -69,3 +69,13 @@ export function periodsBetween(fromExclusive: Period, toExclusive: Period): Peri
 export function daysInPeriod(p: Period): number {
   return Math.round((p.end.getTime() - p.start.getTime()) / DAY_MS);
 }
+
+/**
+ * SPEC section 5: a period takes events while `now` is before its end plus the grace window, so the current
+ * period (and the next, for an event a few minutes ahead) always does, the previous one during the grace,
+ * and nothing older, whether or not the close job has run. The same rule is `period_accepts_events` in SQL,
+ * which the debit itself applies; this copy only spares a doomed transaction.
+ */
+export function periodTakesEvents(period: Period, now: Date, graceMinutes: number): boolean {
+  return period.end.getTime() + graceMinutes * 60_000 > now.getTime();
+}

@@ -5,7 +5,7 @@ import { hundredthsOrZero } from '../../common/money/credits';
 import type { Period } from '../../common/time/period';
 import { periodStartDay } from './utils/dates';
 import type { IsoDay } from './utils/dates';
-import type { InvoiceLines } from './utils/invoice';
+import type { InvoiceLines, PeriodPlan } from './utils/invoice';
 import type { MonthlyReport } from './utils/monthly-report';
 
 /** A period_balances row in hundredths. */
@@ -16,6 +16,8 @@ export interface Balance {
   grantsUsed: CreditHundredths;
   overage: CreditHundredths;
   consumed: CreditHundredths;
+  /** USD recorded with the debits (unrounded numeric string). */
+  overageCost: string;
   events: number;
 }
 
@@ -53,9 +55,9 @@ export class BillingRepository {
 
   async balance(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<Balance | undefined> {
     const [row] = (await m.query(
-      `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, consumed, events FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
+      `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
-    )) as Array<{ plan_name: string; allowance: string; allowance_used: string; grants_used: string; overage_used: string; consumed: string; events: string }>;
+    )) as Array<{ plan_name: string; allowance: string; allowance_used: string; grants_used: string; overage_used: string; overage_cost: string; consumed: string; events: string }>;
     if (!row) return undefined;
     return {
       planName: row.plan_name,
@@ -64,8 +66,26 @@ export class BillingRepository {
       grantsUsed: h(row.grants_used),
       overage: h(row.overage_used),
       consumed: h(row.consumed),
+      overageCost: row.overage_cost,
       events: Number(row.events),
     };
+  }
+
+  /**
+   * The plans the period ran on, from the plan history: the one in force at its start, then each change
+   * inside it (up to `now` for a period that is still open).
+   */
+  async periodPlans(m: EntityManager, organizationId: string, period: Period, now: Date): Promise<PeriodPlan[]> {
+    const rows = (await m.query(
+      `SELECT plan_name, greatest(effective_from, $2::timestamptz) AS from_at FROM (
+         (SELECT plan_name, effective_from FROM organization_plans WHERE organization_id = $1 AND effective_from <= $2::timestamptz ORDER BY effective_from DESC LIMIT 1)
+         UNION ALL
+         SELECT plan_name, effective_from FROM organization_plans
+          WHERE organization_id = $1 AND effective_from > $2::timestamptz AND effective_from < $3::timestamptz AND effective_from <= $4::timestamptz
+       ) h ORDER BY effective_from`,
+      [organizationId, period.start, period.end, now],
+    )) as Array<{ plan_name: string; from_at: Date }>;
+    return rows.map((r) => ({ plan: r.plan_name, from: new Date(r.from_at).toISOString() }));
   }
 
   /** Top-ups still usable at `now`. */

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../common/errors/domain-error';
-import { periodKey } from '../../common/time/period';
+import { periodKey, periodTakesEvents } from '../../common/time/period';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
 import type { Period } from '../../common/time/period';
 import { periodStartDay } from './utils/dates';
 
@@ -16,17 +18,22 @@ export function periodClosedError(period: Period): DomainError {
 
 /**
  * The cheap early PERIOD_CLOSED check, before a tracking transaction starts. The authoritative check is in
- * consume_credits under the balance row lock; this one only spares the transaction. A period that has not
- * ended cannot be closed (no query), and a closed period never reopens (cached).
+ * consume_credits under the balance row lock (with the same grace rule, on the same injected `now`); this
+ * one only spares the transaction. A period that has not ended cannot be closed (no query), one past its
+ * grace window is closed without asking, and a closed period never reopens (cached).
  */
 @Injectable()
 export class ClosedPeriods {
   private readonly closed = new Set<string>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async assertOpen(period: Period, now: Date): Promise<void> {
     if (period.end.getTime() > now.getTime()) return;
+    if (!periodTakesEvents(period, now, this.config.periodCloseGraceMinutes)) throw periodClosedError(period);
     const start = periodStartDay(period);
     if (!this.closed.has(start)) {
       // Outside any transaction (the tracker calls this before it opens one): safe on PGlite's one connection.

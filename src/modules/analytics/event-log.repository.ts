@@ -30,6 +30,19 @@ export interface EventLogRow {
   endpoint: string | null;
 }
 
+export interface RefusedEventLogRow {
+  id: string;
+  occurred_at_text: string;
+  recorded_at: Date;
+  event_type: string;
+  user_id: string | null;
+  credits: string | null;
+  error: string;
+  message: string;
+  source: string;
+  idempotency_key: string | null;
+}
+
 /**
  * The raw event log, newest first, by keyset on `(occurred_at, id)`: the primary key
  * (organization_id, occurred_at, id) serves both the order and the cursor, and from/to prune partitions.
@@ -39,27 +52,45 @@ export class EventLogRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async page(filter: EventLogFilter, after: EventCursor | undefined, limit: number): Promise<EventLogRow[]> {
-    const params: unknown[] = [filter.organizationId];
-    const where = ['organization_id = $1'];
-    const add = (sql: (n: number) => string, value: unknown) => {
-      params.push(value);
-      where.push(sql(params.length));
-    };
-    if (filter.eventType !== undefined) add((n) => `event_type = $${n}`, filter.eventType);
-    if (filter.userId !== undefined) add((n) => `user_id = $${n}`, filter.userId);
-    if (filter.from !== undefined) add((n) => `occurred_at >= $${n}`, filter.from);
-    if (filter.to !== undefined) add((n) => `occurred_at < $${n}`, filter.to);
-    if (after) {
-      params.push(after.occurredAt, after.id);
-      where.push(`(occurred_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-    }
-    params.push(limit);
+    const { where, params } = whereOf(filter, after, limit);
     return (await this.dataSource.query(
       `SELECT id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at_text, occurred_at, recorded_at,
               event_type, category, definition_version, user_id, credits, from_allowance, from_grants, overage, breakdown, idempotency_key, endpoint
-         FROM usage_events WHERE ${where.join(' AND ')}
+         FROM usage_events WHERE ${where}
         ORDER BY occurred_at DESC, id DESC LIMIT $${params.length}`,
       params,
     )) as EventLogRow[];
   }
+
+  /** Asynchronous events refused when they were written (SPEC 5), with the same filters and cursor. */
+  async refusedPage(filter: EventLogFilter, after: EventCursor | undefined, limit: number): Promise<RefusedEventLogRow[]> {
+    const { where, params } = whereOf(filter, after, limit);
+    return (await this.dataSource.query(
+      `SELECT id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at_text, recorded_at,
+              event_type, user_id, credits, error, message, source, idempotency_key
+         FROM refused_events WHERE ${where}
+        ORDER BY occurred_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    )) as RefusedEventLogRow[];
+  }
+}
+
+/** The WHERE clause of a page (the last parameter is the limit). */
+function whereOf(filter: EventLogFilter, after: EventCursor | undefined, limit: number): { where: string; params: unknown[] } {
+  const params: unknown[] = [filter.organizationId];
+  const where = ['organization_id = $1'];
+  const add = (sql: (n: number) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(params.length));
+  };
+  if (filter.eventType !== undefined) add((n) => `event_type = $${n}`, filter.eventType);
+  if (filter.userId !== undefined) add((n) => `user_id = $${n}`, filter.userId);
+  if (filter.from !== undefined) add((n) => `occurred_at >= $${n}`, filter.from);
+  if (filter.to !== undefined) add((n) => `occurred_at < $${n}`, filter.to);
+  if (after) {
+    params.push(after.occurredAt, after.id);
+    where.push(`(occurred_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(limit);
+  return { where: where.join(' AND '), params };
 }

@@ -5,7 +5,7 @@ import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/mo
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { EventLogQueryDto } from './dto/analytics-query.dto';
 import { EventLogRepository } from './event-log.repository';
-import type { EventLogFilter, EventLogRow } from './event-log.repository';
+import type { EventLogFilter, EventLogRow, RefusedEventLogRow } from './event-log.repository';
 import { wantsCsv } from './utils/content-negotiation';
 import { csvLine } from './utils/csv';
 import { decodeEventCursor, encodeEventCursor } from './utils/event-cursor';
@@ -34,6 +34,22 @@ function toEvent(row: EventLogRow) {
     breakdown: row.breakdown,
     idempotencyKey: row.idempotency_key,
     endpoint: row.endpoint,
+  };
+}
+
+function toRefused(row: RefusedEventLogRow) {
+  return {
+    id: row.id,
+    status: 'refused' as const,
+    eventType: row.event_type,
+    userId: row.user_id,
+    occurredAt: row.occurred_at_text.replace(/(\.\d{3})\d*Z$/, '$1Z'),
+    recordedAt: new Date(row.recorded_at).toISOString(),
+    credits: row.credits === null ? null : credits(row.credits),
+    error: row.error,
+    message: row.message,
+    source: row.source,
+    idempotencyKey: row.idempotency_key,
   };
 }
 
@@ -69,9 +85,18 @@ export class EventLogService {
     await this.organizations.getRow(organizationId);
     const filter = this.filter(organizationId, query);
     const after = query.cursor === undefined ? undefined : decodeEventCursor(query.cursor);
+    const refused = query.status === 'refused';
+    if (refused && wantsCsv(query.format, accept)) throw validationFailed({ status: ['refused events are listed as JSON only'] });
     if (wantsCsv(query.format, accept)) return this.csv(organizationId, filter, after, query.limit);
     const limit = query.limit ?? DEFAULT_PAGE;
     if (limit > MAX_PAGE) throw validationFailed({ limit: [`a JSON page holds at most ${MAX_PAGE} events (CSV exports take more)`] });
+    if (refused) {
+      // Asynchronous events that did not fit when written: kept here, never charged (SPEC 5).
+      const rows = await this.events.refusedPage(filter, after, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { items: page.map(toRefused), nextCursor: rows.length > limit ? encodeEventCursor({ occurredAt: last.occurred_at_text, id: last.id }) : null };
+    }
     const rows = await this.events.page(filter, after, limit + 1);
     const page = rows.slice(0, limit);
     return { items: page.map(toEvent), nextCursor: rows.length > limit ? encodeEventCursor(cursorOf(page[page.length - 1])) : null };

@@ -58,6 +58,7 @@ export class InvoiceService {
    */
   async compute(m: EntityManager, org: OrganizationRow, plan: PlanDefinitionRecord, period: Period, balance: Balance | undefined): Promise<PeriodInvoiceLines> {
     const topUps = await this.billing.grantsCreated(m, org.id, period);
+    const plans = await this.billing.periodPlans(m, org.id, period, this.clock.now());
     const lines = buildInvoice({
       planName: plan.key,
       planPrice: roundUsd(periodPlanPrice(plan.config.pricing, org.billing_cycle as BillingCycle)),
@@ -65,7 +66,10 @@ export class InvoiceService {
       usedCredits: balance?.consumed ?? 0,
       overageCredits: balance?.overage ?? 0,
       overageRate: plan.config.overageRate,
+      // What the debits recorded, each at the rate of its time: a downgrade never erases consumed overage.
+      recordedOverageCost: balance?.overageCost ?? '0',
       topUpCredits: topUps,
+      plans,
     });
     return { ...lines, allowanceUsed: hundredthsToNumber(balance?.allowanceUsed ?? 0), topUpsUsed: hundredthsToNumber(balance?.grantsUsed ?? 0) };
   }

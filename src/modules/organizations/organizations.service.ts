@@ -97,9 +97,13 @@ export class OrganizationsService {
   async create(dto: CreateOrganizationDto): Promise<Organization & { webhookSecret: string }> {
     await this.activePlan(dto.plan);
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+    // The plan history starts with the plan it was created on, in force for every period before any change.
     const rows = (await this.dataSource.query(
-      `INSERT INTO organizations (id, name, plan_name, billing_cycle, spend_cap, webhook_url, webhook_secret, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING RETURNING ${ORG_COLUMNS}`,
+      `WITH org AS (
+         INSERT INTO organizations (id, name, plan_name, billing_cycle, spend_cap, webhook_url, webhook_secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING RETURNING ${ORG_COLUMNS}),
+       history AS (INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) SELECT id, '-infinity', plan_name, created_at FROM org)
+       SELECT * FROM org`,
       [dto.id, dto.name, dto.plan, dto.billingCycle ?? 'monthly', dto.spendCap === undefined ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)), dto.webhookUrl ?? null, secret, this.clock.now()],
     )) as OrganizationRow[];
     if (!rows[0]) throw new DomainError('ALREADY_EXISTS', `Organization "${dto.id}" already exists`, { organizationId: dto.id });
@@ -125,26 +129,34 @@ export class OrganizationsService {
 
   /**
    * `now`: the plan and the current period's allowance change at once; what was used stays used.
-   * `next_period`: recorded as pending, applied when the next period starts.
+   * `next_period`: recorded as pending, in force from the next period start.
+   *
+   * Either way the change is an entry of the organization's plan history (`organization_plans`), which is
+   * what the debit reads when it creates a period's balance row. Race-free by lock order: this takes the
+   * organization row lock (the UPDATE) before it rewrites balance rows, and the debit takes the same row lock
+   * (FOR SHARE) before it creates one; so an event either sees the change or the change sees its row.
    */
   async changePlan(id: string, dto: ChangePlanDto): Promise<Organization> {
     const plan = await this.activePlan(dto.plan);
     const now = this.clock.now();
+    const effectiveNow = (dto.effective ?? 'now') === 'now';
+    const from = effectiveNow ? now : nextPeriod(periodOf(now)).start;
     await this.dataSource.transaction(async (manager) => {
       await this.getRow(id, manager);
-      if ((dto.effective ?? 'now') === 'now') {
+      if (effectiveNow) {
         await manager.query(`UPDATE organizations SET plan_name = $2, pending_plan = NULL, pending_plan_from = NULL, updated_at = $3 WHERE id = $1`, [id, plan.key, now]);
-        // The balance row lock orders this against in-flight debits of the period.
-        await manager.query(`UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start = $2`, [
-          id,
-          periodOf(now).start.toISOString().slice(0, 10),
-          plan.key,
-          String(plan.config.monthlyCredits),
-          now,
-        ]);
       } else {
-        await manager.query(`UPDATE organizations SET pending_plan = $2, pending_plan_from = $3, updated_at = $4 WHERE id = $1`, [id, plan.key, nextPeriod(periodOf(now)).start, now]);
+        await manager.query(`UPDATE organizations SET pending_plan = $2, pending_plan_from = $3, updated_at = $4 WHERE id = $1`, [id, plan.key, from, now]);
       }
+      // A change replaces whatever was scheduled at or after its own start.
+      await manager.query(`DELETE FROM organization_plans WHERE organization_id = $1 AND effective_from >= $2`, [id, from]);
+      await manager.query(`INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) VALUES ($1, $2, $3, $4)`, [id, from, plan.key, now]);
+      // Balance rows of the periods it governs (the current one for "now"; a next-period row that a
+      // future-dated event created already), under their row locks, so in-flight debits are ordered.
+      await manager.query(
+        `UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start >= $2::date`,
+        [id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now],
+      );
     });
     return this.get(id);
   }

@@ -101,9 +101,10 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
       const retry: TrackInput[] = [];
       for (const [organizationId, inputs] of byOrganization) {
         try {
-          const results = await this.tracker.trackUnenforced(organizationId, inputs);
+          const results = await this.tracker.trackAsync(organizationId, inputs);
           for (const r of results) {
             if (r.status === 'rejected') {
+              // Kept as a refused event by the tracker (event log, reconciliation, notification).
               this.failed++;
               this.logger.warn(`Asynchronous event refused: ${r.error.error} ${r.error.message}`);
             } else this.written++;

@@ -96,7 +96,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
   /**
    * Charges the work that just ran. Undefined when someone else committed the hold (a concurrent retry):
    * it is charged once. A hold that expired while the handler ran (it outlived the TTL) is charged directly,
-   * unenforced: the work is done and must be billed.
+   * enforced like an asynchronous event: if it no longer fits it is kept as a refused event, never charged
+   * past the cap.
    */
   private async settle(input: TrackInput, reservationId: string): Promise<UsageEnvelope | undefined> {
     try {
@@ -106,7 +107,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
       if (error instanceof DomainError && error.code === 'RESERVATION_SETTLED') {
         if (error.details?.status === 'committed') return undefined;
         if (error.details?.status === 'expired') {
-          const [item] = await this.tracker.trackUnenforced(input.organizationId, [{ ...input, idempotencyKey: undefined }]);
+          const [item] = await this.tracker.trackAsync(input.organizationId, [{ ...input, idempotencyKey: undefined }], 'expired_hold');
           if (item.status !== 'rejected') {
             const r = item.result;
             return { eventId: r.eventId, eventType: r.eventType, creditsConsumed: r.creditsConsumed, remainingCredits: r.remainingCredits, overageCredits: r.overageCredits, warnings: r.warnings, mode: 'sync' };

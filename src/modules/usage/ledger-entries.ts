@@ -19,6 +19,24 @@ export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeRes
     .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
 }
 
+/** An asynchronous event that did not fit when it was written (SPEC section 5): kept, never charged. */
+export interface RefusedEventRow {
+  organization_id: string;
+  id: string;
+  occurred_at: string;
+  recorded_at: string;
+  event_type: string;
+  user_id: string | null;
+  credits: string | null;
+  event_data: Record<string, unknown>;
+  error: string;
+  message: string;
+  source: 'async' | 'expired_hold';
+  idempotency_key: string | null;
+  /** The period the event belongs to (for its notice; not a column). */
+  period_start: string;
+}
+
 /**
  * The rows one transaction writes for the events it accepted: ledger rows, grant consumptions and threshold
  * notifications, built from consume_credits' answer. Written together by UsageTracker.writeEntries.
@@ -57,6 +75,7 @@ export class LedgerEntries {
       from_allowance: r.from_allowance,
       from_grants: r.from_grants,
       overage: r.overage,
+      overage_cost: r.overage_cost,
       limit_key: limitKey,
       breakdown: p.breakdown,
       idempotency_key: p.key ?? null,
@@ -80,5 +99,35 @@ export class LedgerEntries {
       });
     }
     return result;
+  }
+
+  /**
+   * One notice per organization and period that had asynchronous events refused (the notifications' unique
+   * key keeps it once a period, so a flood of refusals is one webhook, not thousands); the events themselves
+   * are each in refused_events.
+   */
+  static refusalNotices(rows: RefusedEventRow[]): NotificationRow[] {
+    const byPeriod = new Map<string, RefusedEventRow[]>();
+    for (const r of rows) byPeriod.set(`${r.organization_id}|${r.period_start}`, [...(byPeriod.get(`${r.organization_id}|${r.period_start}`) ?? []), r]);
+    return [...byPeriod.values()].map((group) => {
+      const first = group[0];
+      return {
+        organization_id: first.organization_id,
+        id: randomUUID(),
+        period_start: first.period_start,
+        type: 'async_event_refused',
+        threshold: 0,
+        used: '0',
+        limit: '0',
+        payload: {
+          event: 'usage.async_event_refused',
+          organizationId: first.organization_id,
+          periodStart: first.period_start,
+          refused: group.length,
+          firstError: first.error,
+          message: `Asynchronous events were refused when written (first: ${first.error}); they are listed in the event log and were not charged`,
+        },
+      };
+    });
   }
 }

@@ -1,16 +1,18 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
+import type { RefusedEventRow } from './ledger-entries';
 
+/**
+ * One debit. Only what the event is: the period's plan, allowance, overage rate, limits and the spend cap
+ * are decided inside consume_credits from the rows it locks, never from values read before the transaction.
+ */
 export interface ConsumeParams {
   organizationId: string;
   periodStart: string;
-  plan: string;
-  allowance: string;
   amount: string;
-  overageRate: string | null;
-  spendCap: string | null;
   limitKey: string | null;
-  limit: number | null;
   now: Date;
 }
 
@@ -19,12 +21,16 @@ export interface ConsumeResult {
   from_allowance: string;
   from_grants: string;
   overage: string;
+  /** USD of that overage at the rate in force when it was consumed (unrounded numeric string). */
+  overage_cost: string;
   grant_takes: Array<{ grantId: string; credits: number | string }>;
   remaining: string;
   consumed_before: string;
   consumed_after: string;
   allowance: string;
   limit_used: number;
+  /** The period's plan the debit was decided under (empty for PERIOD_CLOSED). */
+  plan_name: string | null;
 }
 
 export interface NotificationRow {
@@ -52,6 +58,7 @@ export interface LedgerEventRow {
   from_allowance: string;
   from_grants: string;
   overage: string;
+  overage_cost: string;
   limit_key: string | null;
   breakdown: unknown;
   idempotency_key: string | null;
@@ -60,12 +67,17 @@ export interface LedgerEventRow {
   user_agent: string | null;
 }
 
+const ROLLBACK = new Error('quote: rolled back on purpose');
+
 /** SQL of the ledger. Every method takes the transaction's manager: on PGlite another connection would wait forever. */
 @Injectable()
 export class LedgerRepository {
   private readonly partitions = new Set<string>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** Creates the month's partition once per process (idempotent in SQL too; another instance may race us). */
   async ensurePartition(periodStart: string): Promise<void> {
@@ -81,19 +93,29 @@ export class LedgerRepository {
   }
 
   async consume(m: EntityManager, p: ConsumeParams): Promise<ConsumeResult> {
-    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8, $9::int, $10)`, [
+    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int)`, [
       p.organizationId,
       p.periodStart,
-      p.plan,
-      p.allowance,
       p.amount,
-      p.overageRate,
-      p.spendCap,
       p.limitKey,
-      p.limit,
       p.now,
+      this.config.periodCloseGraceMinutes,
     ])) as ConsumeResult[];
     return rows[0];
+  }
+
+  /**
+   * Creates the balance rows of these periods that do not exist yet, each with its plan decided under the
+   * organization row lock. Called before a transaction locks its first balance row (lock order: organization,
+   * then balances), by paths that debit one event at a time.
+   */
+  async ensureBalances(m: EntityManager, organizationId: string, periodStarts: string[], now: Date): Promise<void> {
+    const periods = [...new Set(periodStarts)].sort();
+    if (periods.length === 0) return;
+    await m.query(
+      `SELECT ensure_period_balance($1, p, $3) FROM unnest($2::date[]) AS p WHERE period_accepts_events(p, $3, $4::int) ORDER BY p`,
+      [organizationId, periods, now, this.config.periodCloseGraceMinutes],
+    );
   }
 
   /** Allowance left in the period plus open top-ups, as a numeric string. */
@@ -112,12 +134,11 @@ export class LedgerRepository {
    */
   async consumeMany(m: EntityManager, organizationId: string, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length === 0) return [];
-    const rows = (await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::jsonb) ORDER BY i`, [
+    const rows = (await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [
       organizationId,
       now,
-      JSON.stringify(
-        items.map((p, i) => ({ i, period: p.periodStart, plan: p.plan, allowance: p.allowance, amount: p.amount, overage_rate: p.overageRate, spend_cap: p.spendCap, limit_key: p.limitKey, lim: p.limit })),
-      ),
+      this.config.periodCloseGraceMinutes,
+      JSON.stringify(items.map((p, i) => ({ i, period: p.periodStart, amount: p.amount, limit_key: p.limitKey }))),
     ])) as Array<ConsumeResult & { i: number }>;
     return rows;
   }
@@ -186,12 +207,12 @@ export class LedgerRepository {
     if (rows.length === 0) return;
     await m.query(
       `INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-                                 credits, from_allowance, from_grants, overage, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
+                                 credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
        SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-              credits, from_allowance, from_grants, overage, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
+              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
          FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
               event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
-              overage numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)`,
+              overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)`,
       [JSON.stringify(rows)],
     );
   }
@@ -235,7 +256,38 @@ export class LedgerRepository {
     );
   }
 
+  async balancePlan(m: EntityManager, organizationId: string, periodStart: string): Promise<string | null> {
+    const rows = (await m.query(`SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart])) as Array<{ plan_name: string }>;
+    return rows[0]?.plan_name ?? null;
+  }
+
+  /** Refused asynchronous events, in one statement. */
+  async insertRefused(m: EntityManager, rows: RefusedEventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO refused_events (organization_id, id, occurred_at, recorded_at, event_type, user_id, credits, event_data, error, message, source, idempotency_key)
+       SELECT organization_id, id, occurred_at, recorded_at, event_type, user_id, credits, event_data, error, message, source, idempotency_key
+         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, id uuid, occurred_at timestamptz, recorded_at timestamptz, event_type text, user_id text,
+              credits numeric, event_data jsonb, error text, message text, source text, idempotency_key text)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
+  }
+
+  /** Runs `work` in a transaction that is always rolled back: a what-if with the real rules and locks. */
+  async quote<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    let result: { value: T } | undefined;
+    try {
+      await this.dataSource.transaction(async (m) => {
+        result = { value: await work(m) };
+        throw ROLLBACK;
+      });
+    } catch (error) {
+      if (error !== ROLLBACK) throw error;
+    }
+    return result!.value;
   }
 }

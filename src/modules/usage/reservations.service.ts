@@ -32,6 +32,8 @@ interface ReservationRow {
   from_allowance: string;
   from_grants: string;
   overage: string;
+  overage_cost: string;
+  plan_name: string | null;
   grant_takes: unknown;
   consumed_before: string;
   consumed_after: string;
@@ -79,26 +81,31 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
   async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS, attempt = 0): Promise<ReservationResult> {
     assertEventDataSize(input.eventData);
     const now = this.clock.now();
-    const org = await this.tracker.organizationFor(input.organizationId, now);
-    const plan = await this.plans.findOrThrow(org.plan_name);
+    await this.tracker.assertOrganization(input.organizationId);
+    const orgId = input.organizationId;
     const p = await this.tracker.prepare(input, 0, now);
     await this.ledger.ensurePartition(p.periodStart);
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+    const keyHash = p.hash ? reservationHash(p.hash) : undefined;
     try {
       return await this.ledger.transaction(async (m) => {
-        const r = await this.ledger.consume(m, this.tracker.consumeParams(org, plan, p, now));
-        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plan);
+        // One key namespace per organization (SPEC 5): a reservation claims its key where tracking does, so
+        // a key already spent on a tracked event (or a batch) cannot charge a second time here.
+        if (p.key && !(await this.ledger.claimKey(m, orgId, p.key, keyHash!, now))) throw new ReplayExisting();
+        const r = await this.ledger.consume(m, this.tracker.consumeParams(p, now));
+        const plans = await this.tracker.plansOf([r]);
+        // A refusal rolls the transaction back, and the key claim with it.
+        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plans.get(r.plan_name ?? ''));
         const id = randomUUID();
-        // A key already used by another reservation: roll this debit back and answer with that one.
         const inserted = (await m.query(
           `INSERT INTO reservations (organization_id, id, status, period_start, occurred_at, event_type, user_id, event_data, credits,
                                      from_allowance, from_grants, overage, grant_takes, limit_key, idempotency_key, request_hash, context, expires_at, created_at,
-                                     consumed_before, consumed_after, allowance, remaining_after)
-           VALUES ($1, $2, 'pending', $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                                     consumed_before, consumed_after, allowance, remaining_after, overage_cost, plan_name)
+           VALUES ($1, $2, 'pending', $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
            ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL AND status IN ('pending', 'committed') DO NOTHING RETURNING id`,
-          [org.id, id, p.periodStart, p.occurredAt, p.definition.key, input.userId ?? null, JSON.stringify(input.eventData ?? {}), hundredthsToDecimalString(p.credits),
+          [orgId, id, p.periodStart, p.occurredAt, p.definition.key, input.userId ?? null, JSON.stringify(input.eventData ?? {}), hundredthsToDecimalString(p.credits),
             r.from_allowance, r.from_grants, r.overage, JSON.stringify(r.grant_takes), p.definition.config.limitKey, p.key ?? null, p.hash ?? null, JSON.stringify(input.context ?? null), expiresAt, now,
-            r.consumed_before, r.consumed_after, r.allowance, r.remaining],
+            r.consumed_before, r.consumed_after, r.allowance, r.remaining, r.overage_cost, r.plan_name],
         )) as unknown[];
         if (inserted.length === 0) throw new ReplayExisting();
         return {
@@ -113,13 +120,14 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
       });
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
-      const { existing, remaining } = await this.ledger.transaction(async (m) => ({
-        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [org.id, p.key])) as ReservationRow[])[0],
-        remaining: await this.ledger.remaining(m, org.id, p.periodStart, now),
+      const { existing, key, remaining } = await this.ledger.transaction(async (m) => ({
+        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [orgId, p.key])) as ReservationRow[])[0],
+        key: await this.ledger.findKey(m, orgId, p.key!),
+        remaining: await this.ledger.remaining(m, orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
-      if (!existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
-      if (!existing || existing.request_hash !== p.hash) {
+      if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
+      if (!existing || existing.request_hash !== p.hash || (key && key.request_hash !== keyHash)) {
         throw new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${p.key}" was already used with a different request`, { idempotencyKey: p.key });
       }
       return {
@@ -141,8 +149,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
   async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>): Promise<TrackResult> {
     assertEventDataSize(eventData);
     const now = this.clock.now();
-    const org = await this.tracker.organizationFor(organizationId, now);
-    const plan = await this.plans.findOrThrow(org.plan_name);
+    await this.tracker.assertOrganization(organizationId);
     const outcome = await this.ledger.transaction(async (m) => {
       const row = await this.lockPending(m, organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
@@ -172,6 +179,8 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
           from_allowance: res.from_allowance,
           from_grants: res.from_grants,
           overage: res.overage,
+          overage_cost: res.overage_cost,
+          plan_name: res.plan_name ?? (await this.ledger.balancePlan(m, organizationId, res.period_start)),
           grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
           remaining: res.remaining_after,
           consumed_before: res.consumed_before,
@@ -180,14 +189,17 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
           limit_used: 0,
         };
       } else {
-        await this.refund(m, res, now);
-        r = await this.ledger.consume(m, this.tracker.consumeParams(org, plan, p, now));
-        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plan);
+        await this.refund(m, res, now, false);
+        r = await this.ledger.consume(m, this.tracker.consumeParams(p, now));
+        if (r.status !== 'OK') throw this.tracker.rejection(r, p, (await this.tracker.plansOf([r])).get(r.plan_name ?? ''));
       }
+      const plan = (await this.tracker.plansOf([r])).get(r.plan_name!)!;
       const entries = new LedgerEntries();
       const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
       await this.tracker.writeEntries(m, entries);
       await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
+      // The key now names a charged event: it stays taken for good.
+      if (res.idempotency_key) await this.ledger.completeKeys(m, organizationId, [{ key: res.idempotency_key, eventId: result.eventId, response: null }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -196,7 +208,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
 
   async release(organizationId: string, reservationId: string): Promise<{ reservationId: string; status: 'released'; releasedCredits: number }> {
     const now = this.clock.now();
-    await this.tracker.organizationFor(organizationId, now);
+    await this.tracker.assertOrganization(organizationId);
     const outcome = await this.ledger.transaction(async (m) => {
       const row = await this.lockPending(m, organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
@@ -209,7 +221,7 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
   }
 
   async get(organizationId: string, reservationId: string) {
-    await this.tracker.organizationFor(organizationId, this.clock.now());
+    await this.tracker.assertOrganization(organizationId);
     const rows = (await this.ledger.transaction((m) => m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId]))) as ReservationRow[];
     if (!rows[0]) throw notFound(reservationId);
     const r = rows[0];
@@ -247,17 +259,20 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
     return { expired: false, reservation: res };
   }
 
-  private async refund(m: EntityManager, res: ReservationRow, now: Date): Promise<void> {
-    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::jsonb, $7, $8)`, [
+  /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
+  private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
+    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9)`, [
       res.organization_id,
       res.period_start,
       res.from_allowance,
       res.from_grants,
       res.overage,
+      res.overage_cost ?? '0',
       JSON.stringify(res.grant_takes),
       res.limit_key,
       now,
     ]);
+    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
   }
 }
 
@@ -267,4 +282,9 @@ function notFound(id: string): DomainError {
 
 function settled(id: string, status: string): DomainError {
   return new DomainError('RESERVATION_SETTLED', `Reservation "${id}" is ${status}`, { reservationId: id, status });
+}
+
+/** A reservation's key is bound to its request like a tracking key, and never equal to one. */
+function reservationHash(requestHash: string): string {
+  return `reservation:${requestHash}`;
 }

@@ -27,7 +27,7 @@ export class UsageSummaryService {
     const period = periodOf(now);
     const periodStart = period.start.toISOString().slice(0, 10);
     const [balance] = (await this.dataSource.query(
-      `SELECT allowance, allowance_used, grants_used, overage_used, consumed, events, ai_calls, pdf_exports, sessions
+      `SELECT allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events, ai_calls, pdf_exports, sessions
          FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<Record<string, string | number>>;
@@ -47,7 +47,6 @@ export class UsageSummaryService {
     const overage = h(balance?.overage_used);
     const topUpsRemaining = h(grants.remaining);
     const allowanceRemaining = Math.max(allowance - allowanceUsed, 0);
-    const rate = plan.config.overageRate ?? 0;
     const limits = Object.fromEntries(
       PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k]]) : 0, limit: plan.config.limits[k] }]),
     );
@@ -62,7 +61,7 @@ export class UsageSummaryService {
       topUpsUsed: hundredthsToNumber(h(balance?.grants_used)),
       topUpsRemaining: hundredthsToNumber(topUpsRemaining),
       remaining: hundredthsToNumber(allowanceRemaining + topUpsRemaining),
-      overage: { credits: hundredthsToNumber(overage), cost: roundUsd(new Big(overage).div(100).times(rate)), spendCap: org.spend_cap === null ? null : Number(org.spend_cap) },
+      overage: { credits: hundredthsToNumber(overage), cost: roundUsd(new Big(balance?.overage_cost ?? 0)), spendCap: org.spend_cap === null ? null : Number(org.spend_cap) },
       percentUsed: allowance > 0 ? Number(new Big(consumed).div(allowance).times(100).toFixed(2)) : consumed > 0 ? 100 : 0,
       events: balance ? Number(balance.events) : 0,
       limits,

@@ -1,12 +1,11 @@
 import { Injectable, Optional } from '@nestjs/common';
-import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { ERROR_STATUS } from '../../common/errors/error-codes';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { hundredthsFromDecimalString, hundredthsOrZero, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
 import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
@@ -15,12 +14,12 @@ import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
 import type { EventDefinitionRecord } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
-import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
 import { ConsumeParams, ConsumeResult, LedgerRepository } from './ledger.repository';
 import { LedgerEntries } from './ledger-entries';
+import type { RefusedEventRow } from './ledger-entries';
 import { priceEvent } from './utils/credit-calculator';
 import type { PriceBreakdown } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
@@ -60,14 +59,13 @@ interface PendingTrack {
 
 type Outcome = { status: 'accepted' | 'duplicate'; result: TrackResult } | { status: 'rejected'; error: DomainError };
 
-const LIMIT_COLUMN: Record<string, 'ai_calls' | 'pdf_exports' | 'sessions'> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
-
 /**
  * The programmatic API of metering: prices events, enforces SPEC section 4 and records them.
  *
  * Every debit goes through `consume_credits`, one statement that checks and writes under the period's
- * balance row lock, so no interleaving of requests, batches or instances can overspend. A batch shares one
- * transaction; a rejected event inside it writes nothing and does not burn its idempotency key.
+ * balance row lock and decides the period's plan, allowance, rate, limits and cap itself from the rows it
+ * locks, so no interleaving of requests, batches, plan changes or instances can overspend. A batch shares
+ * one transaction; a rejected event inside it writes nothing and does not burn its idempotency key.
  */
 @Injectable()
 export class UsageTracker {
@@ -140,12 +138,13 @@ export class UsageTracker {
   }
 
   /**
-   * Records events that need no enforcement (asynchronous tracking): they are priced and debited like any
-   * other, but never refused for credits or limits; what the allowance and top-ups do not cover is overage.
-   * Bad input (unknown type, bad data) is still refused per event.
+   * Writes asynchronously accepted events (the async buffer, or work whose hold expired while it ran).
+   * They are enforced like any other when written (SPEC section 5: never overspend, on every path); one that
+   * does not fit then is kept as a refused event (event log, reconciliation, a notification and its webhook)
+   * and charges nothing. Nothing is lost: every input ends as an accepted, duplicate or refused record.
    */
-  async trackUnenforced(organizationId: string, inputs: TrackInput[]): Promise<BatchItemResult[]> {
-    const outcomes = await this.trackMany(organizationId, inputs, false);
+  async trackAsync(organizationId: string, inputs: TrackInput[], source: 'async' | 'expired_hold' = 'async'): Promise<BatchItemResult[]> {
+    const outcomes = await this.trackMany(organizationId, inputs, source);
     return toBatchResults(outcomes);
   }
 
@@ -155,45 +154,35 @@ export class UsageTracker {
     return { organizationId, eventType: dto.eventType, eventData: dto.eventData, userId: dto.userId, occurredAt: dto.occurredAt, idempotencyKey: dto.idempotencyKey ?? headerKey, context };
   }
 
-  /** Prices an event and says whether it would fit now, without recording anything. */
+  /**
+   * Prices an event and says whether it would fit now, without recording anything: the very debit that
+   * tracking runs, in a transaction that is always rolled back, so the answer follows the same rules.
+   */
   async check(input: TrackInput): Promise<CheckResult> {
     const now = this.clock.now();
-    const org = await this.organizationFor(input.organizationId, now);
-    const plan = await this.plans.findOrThrow(org.plan_name);
+    await this.organizations.assertExists(input.organizationId);
     const p = await this.prepare(input, 0, now);
-    const balance = (await this.ledger.transaction((m) =>
-      m.query(
-        `SELECT b.allowance, b.allowance_used, b.overage_used, b.ai_calls, b.pdf_exports, b.sessions,
-                (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3)) AS grants
-           FROM (SELECT 1) one LEFT JOIN period_balances b ON b.organization_id = $1 AND b.period_start = $2::date`,
-        [org.id, p.periodStart, now],
-      ),
-    )) as Array<Record<string, string | number | null>>;
-    const row = balance[0];
-    const allowance = row.allowance === null ? plan.config.monthlyCredits * 100 : hundredthsFromDecimalString(String(row.allowance));
-    const open = Math.max(allowance - hundredthsOrZero(row.allowance_used), 0);
-    const remaining = open + hundredthsOrZero(row.grants);
-    const overage = Math.max(p.credits - remaining, 0);
-    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
-    const limit = limitKey ? plan.config.limits[limitKey] : null;
-    const used = limitKey ? Number(row[LIMIT_COLUMN[limitKey]] ?? 0) : 0;
-    let reason: CheckResult['reason'] = 'OK';
-    if (limit !== null && limit !== undefined && used + 1 > limit) reason = 'LIMIT_EXCEEDED';
-    else if (overage > 0) {
-      const rate = plan.config.overageRate ?? 0;
-      const overageUsed = hundredthsOrZero(row.overage_used);
-      const cap = org.spend_cap;
-      const withinCap = cap === null || new Big(overageUsed + overage).div(100).times(rate).lte(cap);
-      if (!(rate > 0 && withinCap)) reason = 'CREDITS_EXHAUSTED';
-    }
-    return { eventType: input.eventType, credits: hundredthsToNumber(p.credits), breakdown: p.breakdown, fits: reason === 'OK', reason, remainingCredits: hundredthsToNumber(remaining), wouldUseOverage: hundredthsToNumber(reason === 'OK' ? overage : 0) };
+    const r = await this.ledger.quote((m) => this.ledger.consume(m, this.consumeParams(p, now)));
+    if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
+    const fits = r.status === 'OK';
+    // consume_credits reports what is left after an accepted debit, and before a refused one.
+    const remaining = hundredthsFromDecimalString(r.remaining) + (fits ? hundredthsFromDecimalString(r.from_allowance) + hundredthsFromDecimalString(r.from_grants) : 0);
+    return {
+      eventType: input.eventType,
+      credits: hundredthsToNumber(p.credits),
+      breakdown: p.breakdown,
+      fits,
+      reason: r.status,
+      remainingCredits: hundredthsToNumber(remaining),
+      wouldUseOverage: fits ? hundredthsToNumber(hundredthsFromDecimalString(r.overage)) : 0,
+    };
   }
 
   // ------------------------------------------------------------------------------------------------------
 
-  async organizationFor(organizationId: string, now: Date): Promise<OrganizationRow> {
-    const row = await this.organizations.getRow(organizationId);
-    return this.organizations.applyDuePlanChange(row, now);
+  /** 404 ORGANIZATION_NOT_FOUND unless it exists (cached: organizations are never deleted). */
+  assertOrganization(organizationId: string): Promise<void> {
+    return this.organizations.assertExists(organizationId);
   }
 
   /** Everything that can be decided before touching the ledger: bad input never reaches it. */
@@ -230,10 +219,9 @@ export class UsageTracker {
     };
   }
 
-  private async trackMany(organizationId: string, inputs: Array<TrackInput | DomainError>, enforce = true): Promise<Outcome[]> {
+  private async trackMany(organizationId: string, inputs: Array<TrackInput | DomainError>, source: 'sync' | 'async' | 'expired_hold' = 'sync'): Promise<Outcome[]> {
     const now = this.clock.now();
-    const org = await this.organizationFor(organizationId, now);
-    const plan = await this.plans.findOrThrow(org.plan_name);
+    await this.organizations.assertExists(organizationId);
     const outcomes: Outcome[] = new Array(inputs.length);
     const ready: Prepared[] = [];
     const members = new Map<string, Promise<void>>();
@@ -252,9 +240,10 @@ export class UsageTracker {
     }
     for (const start of new Set(ready.map((p) => p.periodStart))) await this.ledger.ensurePartition(start);
     if (ready.length > 0) {
-      const recorded = await this.record(org, plan, ready, now, enforce);
+      const recorded = await this.record(organizationId, ready, now);
       for (const [i, outcome] of recorded) outcomes[i] = outcome;
     }
+    if (source !== 'sync') await this.keepRefused(organizationId, inputs, outcomes, ready, now, source);
     for (const o of outcomes) {
       if (o.status === 'rejected') this.metrics.rejections.inc({ code: o.error.code });
       else if (o.status === 'accepted') {
@@ -265,18 +254,54 @@ export class UsageTracker {
     return outcomes;
   }
 
-  private async record(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date, enforce: boolean): Promise<Map<number, Outcome>> {
+  /** Asynchronous events that were refused when written: kept (never charged), with one notice a period. */
+  private async keepRefused(organizationId: string, inputs: Array<TrackInput | DomainError>, outcomes: Outcome[], ready: Prepared[], now: Date, source: 'async' | 'expired_hold'): Promise<void> {
+    const priced = new Map(ready.map((p) => [p.index, p]));
+    const rows: RefusedEventRow[] = [];
+    outcomes.forEach((o, i) => {
+      const input = inputs[i];
+      if (o.status !== 'rejected' || input instanceof DomainError) return;
+      const p = priced.get(i);
+      // Refused before pricing (e.g. PERIOD_CLOSED by the early check): keep the time the work ran at.
+      const given = input.occurredAt === undefined ? undefined : new Date(input.occurredAt);
+      const occurredAt = p?.occurredAt ?? (given && !Number.isNaN(given.getTime()) ? given : now);
+      rows.push({
+        organization_id: organizationId,
+        id: randomUUID(),
+        occurred_at: occurredAt.toISOString(),
+        recorded_at: now.toISOString(),
+        event_type: input.eventType,
+        user_id: input.userId ?? null,
+        credits: p ? hundredthsToDecimalString(p.credits) : null,
+        event_data: input.eventData ?? {},
+        error: o.error.code,
+        message: o.error.message,
+        source,
+        idempotency_key: input.idempotencyKey ?? null,
+        period_start: p?.periodStart ?? periodOf(occurredAt).start.toISOString().slice(0, 10),
+      });
+    });
+    if (rows.length === 0) return;
+    await this.ledger.transaction(async (m) => {
+      const notifications = LedgerEntries.refusalNotices(rows);
+      await this.ledger.insertRefused(m, rows);
+      const fresh = await this.ledger.insertNotifications(m, notifications);
+      if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, notifications.filter((n) => fresh.includes(n.id)), now);
+    });
+  }
+
+  private async record(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
     const keys = items.filter((p) => p.key).map((p) => p.key!);
     // A batch that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
-    if (new Set(keys).size !== keys.length) return this.recordOneByOne(org, plan, items, now, enforce);
+    if (new Set(keys).size !== keys.length) return this.recordOneByOne(organizationId, items, now);
     return this.ledger.transaction(async (m) => {
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
       const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
       // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
-      const claimed = await this.ledger.claimKeys(m, org.id, items.filter((p) => p.key).map((p) => ({ key: p.key!, hash: p.hash! })), now);
+      const claimed = await this.ledger.claimKeys(m, organizationId, items.filter((p) => p.key).map((p) => ({ key: p.key!, hash: p.hash! })), now);
       const taken = items.filter((p) => p.key && !claimed.has(p.key));
-      const existing = await this.ledger.findKeys(m, org.id, taken.map((p) => p.key!));
+      const existing = await this.ledger.findKeys(m, organizationId, taken.map((p) => p.key!));
       for (const p of taken) {
         const row = existing.get(p.key!);
         if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
@@ -284,31 +309,41 @@ export class UsageTracker {
       }
       // 2. Every debit in one round trip, in order, under the balance row lock.
       const toDebit = items.filter((p) => !p.key || claimed.has(p.key));
-      const results = await this.ledger.consumeMany(m, org.id, now, toDebit.map((p) => this.consumeParams(org, plan, p, now, { enforce })));
+      const results = await this.ledger.consumeMany(m, organizationId, now, toDebit.map((p) => this.consumeParams(p, now)));
+      const plans = await this.plansOf(results);
       const released: string[] = [];
       toDebit.forEach((p, i) => {
         const r = results[i];
         if (r.status !== 'OK') {
           // Nothing was written for it; the key goes back so a later attempt can use it.
           if (p.key) released.push(p.key);
-          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan) });
+          outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plans.get(r.plan_name ?? '')) });
           return;
         }
-        const result = entries.add(org.id, plan, p, r, randomUUID(), now);
+        const result = entries.add(organizationId, plans.get(r.plan_name!)!, p, r, randomUUID(), now);
         if (p.key) completed.push({ key: p.key, eventId: result.eventId, response: result });
         outcomes.set(p.index, { status: 'accepted', result });
       });
       // 3. Free the refused events' keys, write the accepted ones.
-      await this.ledger.releaseKeys(m, org.id, released);
+      await this.ledger.releaseKeys(m, organizationId, released);
       await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, org.id, completed);
+      await this.ledger.completeKeys(m, organizationId, completed);
       return outcomes;
     });
   }
 
+  /** The plans the debits were decided under, by name (a period's plan comes from the ledger, not the caller). */
+  async plansOf(results: Array<Pick<ConsumeResult, 'plan_name'>>): Promise<Map<string, PlanDefinitionRecord>> {
+    const plans = new Map<string, PlanDefinitionRecord>();
+    for (const name of new Set(results.map((r) => r.plan_name).filter((n): n is string => Boolean(n)))) plans.set(name, await this.plans.findOrThrow(name));
+    return plans;
+  }
+
   /** The same, one event at a time: for batches that repeat an idempotency key. */
-  private async recordOneByOne(org: OrganizationRow, plan: PlanDefinitionRecord, items: Prepared[], now: Date, enforce: boolean): Promise<Map<number, Outcome>> {
+  private async recordOneByOne(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
     return this.ledger.transaction(async (m) => {
+      // Balance rows first: creating one later would ask for the organization lock while holding a balance lock.
+      await this.ledger.ensureBalances(m, organizationId, items.map((p) => p.periodStart), now);
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
       const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
@@ -322,20 +357,21 @@ export class UsageTracker {
             outcomes.set(p.index, earlier.hash === p.hash ? { status: 'duplicate', result: { ...earlier.result, duplicate: true } } : { status: 'rejected', error: idempotencyConflict(p.key) });
             continue;
           }
-          if (!(await this.ledger.claimKey(m, org.id, p.key, p.hash!, now))) {
-            const existing = await this.ledger.findKey(m, org.id, p.key);
+          if (!(await this.ledger.claimKey(m, organizationId, p.key, p.hash!, now))) {
+            const existing = await this.ledger.findKey(m, organizationId, p.key);
             if (!existing || existing.request_hash !== p.hash || !existing.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key) });
             else outcomes.set(p.index, { status: 'duplicate', result: { ...(existing.response as unknown as TrackResult), duplicate: true } });
             continue;
           }
         }
-        const r = await this.ledger.consume(m, this.consumeParams(org, plan, p, now, { enforce }));
+        const r = await this.ledger.consume(m, this.consumeParams(p, now));
+        const plan = r.plan_name ? await this.plans.findOrThrow(r.plan_name) : undefined;
         if (r.status !== 'OK') {
-          if (p.key) await this.ledger.releaseKey(m, org.id, p.key);
+          if (p.key) await this.ledger.releaseKey(m, organizationId, p.key);
           outcomes.set(p.index, { status: 'rejected', error: this.rejection(r, p, plan) });
           continue;
         }
-        const result = entries.add(org.id, plan, p, r, randomUUID(), now);
+        const result = entries.add(organizationId, plan!, p, r, randomUUID(), now);
         if (p.key) {
           completed.push({ key: p.key, eventId: result.eventId, response: result });
           batchKeys.set(p.key, { hash: p.hash!, result });
@@ -344,7 +380,7 @@ export class UsageTracker {
       }
 
       await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, org.id, completed);
+      await this.ledger.completeKeys(m, organizationId, completed);
       return outcomes;
     });
   }
@@ -358,29 +394,20 @@ export class UsageTracker {
     if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, entries.notifications.filter((n) => fresh.includes(n.id)), this.clock.now());
   }
 
-  /** The consume_credits call for one prepared event under the organization's plan. */
-  consumeParams(org: OrganizationRow, plan: PlanDefinitionRecord, p: Prepared, now: Date, options: { enforce?: boolean } = {}): ConsumeParams {
-    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
-    const enforce = options.enforce ?? true;
+  /** The consume_credits call for one prepared event: what the event is, nothing of the plan. */
+  consumeParams(p: Prepared, now: Date): ConsumeParams {
     return {
-      organizationId: org.id,
+      organizationId: p.input.organizationId,
       periodStart: p.periodStart,
-      plan: plan.key,
-      allowance: String(plan.config.monthlyCredits),
       amount: hundredthsToDecimalString(p.credits),
-      // Unenforced (asynchronous) events always fit: whatever the allowance and top-ups do not cover is
-      // overage, recorded like any other and billed at the plan's rate.
-      overageRate: enforce ? (plan.config.overageRate === null ? null : String(plan.config.overageRate)) : '1',
-      spendCap: enforce ? org.spend_cap : null,
-      limitKey,
-      limit: enforce && limitKey ? (plan.config.limits[limitKey] ?? null) : null,
+      limitKey: p.definition.config.limitKey as PlanLimitKey | null,
       now,
     };
   }
 
   /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
-  rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord): DomainError {
-    if (r.status === 'PERIOD_CLOSED') return periodClosedError(p.period);
+  rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord | undefined): DomainError {
+    if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
     const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
     const limit = limitKey ? plan.config.limits[limitKey] : null;
     const consumed = hundredthsFromDecimalString(r.consumed_before);

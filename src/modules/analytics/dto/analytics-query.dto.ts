@@ -96,4 +96,13 @@ export class EventLogQueryDto extends FormatQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true, strictSeparator: true })
   to?: string;
+
+  @ApiPropertyOptional({
+    enum: ['recorded', 'refused'],
+    default: 'recorded',
+    description: 'recorded: the charged events; refused: asynchronous events that did not fit when they were written (kept, never charged; JSON only)',
+  })
+  @IsOptional()
+  @IsIn(['recorded', 'refused'])
+  status?: 'recorded' | 'refused';
 }

@@ -74,3 +74,26 @@ describe('buildInvoice', () => {
     });
   });
 });
+
+describe('buildInvoice with recorded overage cost (SPEC 4: consumed money keeps its price)', () => {
+  // name, overage credits, today's rate, recorded USD -> overage line, total (plan price 0)
+  it.each<[string, number, number | null, string, number, number]>([
+    ['a downgrade to a hard-capped plan keeps the overage consumed before it', 50, null, '1.00', 1, 1],
+    ['a rate change mid-period: half at 0.02, half at 0.01', 200, 0.01, '3.00', 3, 3],
+    ['unrounded sum of per-event costs rounds once, half up', 1, 0.02, '0.0050', 0.01, 0.01],
+    ['no overage recorded', 0, 0.02, '0', 0, 0],
+  ])('%s', (_name, overage, rate, recorded, overageCost, total) => {
+    const lines = buildInvoice({ planName: 'free', planPrice: 0, includedCredits: 10000, usedCredits: 10000 + h(overage), overageCredits: h(overage), overageRate: rate, topUpCredits: 0, recordedOverageCost: recorded });
+    expect(lines.overageCost).toBe(overageCost);
+    expect(lines.total).toBe(total);
+  });
+
+  it('lists the plans the period ran on when given', () => {
+    const plans = [
+      { plan: 'starter', from: '2026-11-01T00:00:00.000Z' },
+      { plan: 'free', from: '2026-11-15T10:00:00.000Z' },
+    ];
+    expect(buildInvoice({ planName: 'free', planPrice: 0, includedCredits: 0, usedCredits: 0, overageCredits: 0, overageRate: null, topUpCredits: 0, plans }).plans).toEqual(plans);
+    expect(buildInvoice({ planName: 'free', planPrice: 0, includedCredits: 0, usedCredits: 0, overageCredits: 0, overageRate: null, topUpCredits: 0 })).not.toHaveProperty('plans');
+  });
+});

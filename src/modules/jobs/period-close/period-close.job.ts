@@ -8,7 +8,6 @@ import { InvoiceService } from '../../analytics/invoice.service';
 import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
-import { planNameForPeriod } from '../../analytics/utils/period-plan';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 import { PlanRegistry } from '../../plans/plan-registry.service';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
@@ -100,14 +99,14 @@ export class PeriodCloseJob implements JobDefinition {
   /** Freezes one organization's period; false when it has pending reservations (frozen on a later run). */
   private async freeze(org: OrganizationRow, period: Period, now: Date): Promise<boolean> {
     // Outside the transaction: a registry miss reads through the pool, which would wait forever on PGlite.
-    const planName = (await this.repo.balancePlan(org.id, period)) ?? planNameForPeriod(org, period);
+    const planName = await this.repo.balancePlan(org.id, period, now);
     const plan = await this.plans.findOrThrow(planName);
     const start = periodStartDay(period);
     const end = isoDay(period.end);
     return this.repo.transaction(async (m) => {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
-      await this.repo.openAndLockBalance(m, org.id, period, plan.key, String(plan.config.monthlyCredits));
+      await this.repo.openAndLockBalance(m, org.id, period, now);
       if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return false;
       // Final numbers: recount the period's rollups from its raw events (cheap once per period, and exact
       // even if something wrote events around the tracker).

@@ -63,22 +63,24 @@ export class PeriodCloseRepository {
     )) as OrganizationRow[];
   }
 
-  /** The balance row's plan, read without a lock (a closed period's row no longer changes plan). */
-  async balancePlan(organizationId: string, period: Period): Promise<string | undefined> {
-    const [row] = (await this.dataSource.query(`SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStartDay(period)])) as Array<{
-      plan_name: string;
-    }>;
-    return row?.plan_name;
+  /**
+   * The period's plan: its balance row's, or (no row yet) the one its plan history gives for the period,
+   * exactly what the debit would decide. Read without a lock (a closed period's row no longer changes plan).
+   */
+  async balancePlan(organizationId: string, period: Period, now: Date): Promise<string> {
+    const [row] = (await this.dataSource.query(
+      `SELECT coalesce((SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date), period_plan($1, $2::date, $3)) AS plan_name`,
+      [organizationId, periodStartDay(period), now],
+    )) as Array<{ plan_name: string }>;
+    return row.plan_name;
   }
 
-  /** Creates the period's balance row if missing (an organization without usage still gets its invoice), and locks it. */
-  async openAndLockBalance(m: EntityManager, organizationId: string, period: Period, plan: string, allowance: string): Promise<void> {
-    await m.query(`INSERT INTO period_balances (organization_id, period_start, plan_name, allowance) VALUES ($1, $2::date, $3, $4) ON CONFLICT DO NOTHING`, [
-      organizationId,
-      periodStartDay(period),
-      plan,
-      allowance,
-    ]);
+  /**
+   * Creates the period's balance row if missing (an organization without usage still gets its invoice), with
+   * the plan its history gives, through the debit's own ensure_period_balance; and locks it.
+   */
+  async openAndLockBalance(m: EntityManager, organizationId: string, period: Period, now: Date): Promise<void> {
+    await m.query(`SELECT ensure_period_balance($1, $2::date, $3)`, [organizationId, periodStartDay(period), now]);
     await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStartDay(period)]);
   }
 
@@ -106,16 +108,12 @@ export class PeriodCloseRepository {
     return changed;
   }
 
-  /** Opens the period's allowance for every organization existing by its end, on its plan of now. */
+  /** Opens the period's allowance for every organization existing by its end, on the plan its history gives. */
   async openAllowances(period: Period, now: Date): Promise<number> {
     const [{ n }] = (await this.dataSource.query(
-      `WITH opened AS (
-         INSERT INTO period_balances (organization_id, period_start, plan_name, allowance, updated_at)
-         SELECT o.id, $1::date, o.plan_name, (p.config->>'monthlyCredits')::numeric, $3
-           FROM organizations o JOIN plan_definitions p ON p.name = o.plan_name
-          WHERE o.created_at < $2
-         ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT count(*)::int AS n FROM opened`,
+      `SELECT count(ensure_period_balance(o.id, $1::date, $3))::int AS n
+         FROM organizations o
+        WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)`,
       [periodStartDay(period), period.end, now],
     )) as Array<{ n: number }>;
     return n;

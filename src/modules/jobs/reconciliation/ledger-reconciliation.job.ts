@@ -14,7 +14,8 @@ const DAY_MS = 86_400_000;
  * Checks the ledger invariants and records each discrepancy as an alert (GET /api/admin/jobs/alerts):
  *  - every balance row equals the sums of its ledger (and pending reservations);
  *  - every top-up grant's use equals its consumptions;
- *  - no period past its allowance beyond the overage its plan and spend cap permit;
+ *  - no period past its allowance beyond the overage its plan and spend cap permit (by recorded money);
+ *  - asynchronous events refused when written (kept, not charged) are listed as alerts to look at;
  *  - rollups equal raw sums: this one it repairs (a rollup is derived data), recording the alert as resolved.
  * Scope: the current and the previous period, or params.period. A rerun raises nothing new; alerts no longer
  * observed are resolved.
@@ -43,7 +44,7 @@ export class LedgerReconciliationJob implements JobDefinition {
     let repaired = 0;
     for (const period of periods) {
       if (ctx.stopping()) break;
-      for (const d of [...(await this.repo.balanceMismatches(period)), ...(await this.repo.allowanceViolations(period))]) {
+      for (const d of [...(await this.repo.balanceMismatches(period)), ...(await this.repo.allowanceViolations(period)), ...(await this.repo.refusedEvents(period))]) {
         found.push(d);
         if (await this.repo.raise(d, ctx.runId, ctx.now)) raised++;
       }

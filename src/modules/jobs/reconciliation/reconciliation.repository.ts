@@ -10,7 +10,8 @@ export type AlertKind =
   | 'allowance_exceeded'
   | 'overage_not_permitted'
   | 'spend_cap_exceeded'
-  | 'rollup_mismatch';
+  | 'rollup_mismatch'
+  | 'async_events_refused';
 
 export interface Discrepancy {
   organizationId: string;
@@ -72,16 +73,16 @@ export class ReconciliationRepository {
    */
   async balanceMismatches(period: Period): Promise<Discrepancy[]> {
     const held = (await this.hasReservations())
-      ? `SELECT organization_id, count(*) AS n, sum(credits) AS c, sum(from_allowance) AS a, sum(from_grants) AS g, sum(overage) AS o
+      ? `SELECT organization_id, count(*) AS n, sum(credits) AS c, sum(from_allowance) AS a, sum(from_grants) AS g, sum(overage) AS o, sum(overage_cost) AS oc
            FROM reservations WHERE period_start = $1::date AND status = 'pending' GROUP BY organization_id`
-      : `SELECT NULL::text AS organization_id, 0::bigint AS n, 0::numeric AS c, 0::numeric AS a, 0::numeric AS g, 0::numeric AS o WHERE false`;
+      : `SELECT NULL::text AS organization_id, 0::bigint AS n, 0::numeric AS c, 0::numeric AS a, 0::numeric AS g, 0::numeric AS o, 0::numeric AS oc WHERE false`;
     const rows = (await this.dataSource.query(
       `WITH ev AS (
-         SELECT organization_id, count(*) AS n, sum(credits) AS c, sum(from_allowance) AS a, sum(from_grants) AS g, sum(overage) AS o
+         SELECT organization_id, count(*) AS n, sum(credits) AS c, sum(from_allowance) AS a, sum(from_grants) AS g, sum(overage) AS o, sum(overage_cost) AS oc
            FROM usage_events WHERE occurred_at >= $2 AND occurred_at < $3 GROUP BY organization_id
        ), held AS (${held}),
        ledger AS (
-         SELECT organization_id, sum(n) AS n, sum(c) AS c, sum(a) AS a, sum(g) AS g, sum(o) AS o
+         SELECT organization_id, sum(n) AS n, sum(c) AS c, sum(a) AS a, sum(g) AS g, sum(o) AS o, sum(oc) AS oc
            FROM (SELECT * FROM ev UNION ALL SELECT * FROM held) x GROUP BY organization_id
        ), b AS (SELECT * FROM period_balances WHERE period_start = $1::date)
        SELECT coalesce(b.organization_id, l.organization_id) AS organization_id, b.organization_id IS NULL AS missing,
@@ -89,11 +90,12 @@ export class ReconciliationRepository {
               coalesce(b.allowance_used, 0)::text AS allowance_used, coalesce(l.a, 0)::text AS ledger_allowance,
               coalesce(b.grants_used, 0)::text AS grants_used, coalesce(l.g, 0)::text AS ledger_grants,
               coalesce(b.overage_used, 0)::text AS overage_used, coalesce(l.o, 0)::text AS ledger_overage,
+              coalesce(b.overage_cost, 0)::text AS overage_cost, coalesce(l.oc, 0)::text AS ledger_overage_cost,
               coalesce(b.events, 0)::bigint AS events, coalesce(l.n, 0)::bigint AS ledger_events
          FROM b FULL JOIN ledger l ON l.organization_id = b.organization_id
         WHERE b.organization_id IS NULL
            OR b.consumed <> coalesce(l.c, 0) OR b.allowance_used <> coalesce(l.a, 0) OR b.grants_used <> coalesce(l.g, 0)
-           OR b.overage_used <> coalesce(l.o, 0) OR b.events <> coalesce(l.n, 0)
+           OR b.overage_used <> coalesce(l.o, 0) OR b.overage_cost <> coalesce(l.oc, 0) OR b.events <> coalesce(l.n, 0)
         ORDER BY 1`,
       [periodStartDay(period), period.start, period.end],
     )) as Array<Record<string, string | boolean>>;
@@ -104,8 +106,8 @@ export class ReconciliationRepository {
       subject: 'balance',
       details: {
         balanceRowMissing: r.missing,
-        balance: { consumed: r.consumed, allowanceUsed: r.allowance_used, topUpsUsed: r.grants_used, overage: r.overage_used, events: Number(r.events) },
-        ledger: { consumed: r.ledger_consumed, allowanceUsed: r.ledger_allowance, topUpsUsed: r.ledger_grants, overage: r.ledger_overage, events: Number(r.ledger_events) },
+        balance: { consumed: r.consumed, allowanceUsed: r.allowance_used, topUpsUsed: r.grants_used, overage: r.overage_used, overageCost: r.overage_cost, events: Number(r.events) },
+        ledger: { consumed: r.ledger_consumed, allowanceUsed: r.ledger_allowance, topUpsUsed: r.ledger_grants, overage: r.ledger_overage, overageCost: r.ledger_overage_cost, events: Number(r.ledger_events) },
       },
     }));
   }
@@ -135,21 +137,25 @@ export class ReconciliationRepository {
     }));
   }
 
-  /** No period past its allowance beyond the overage its plan and spend cap permit (SPEC section 4). */
+  /**
+   * No period past its allowance beyond the overage its plan and spend cap permit (SPEC section 4). Overage
+   * is judged by the money recorded with it (at the rate of its time): a later downgrade to a hard-capped
+   * plan does not make overage consumed before it a violation.
+   */
   async allowanceViolations(period: Period): Promise<Discrepancy[]> {
     const rows = (await this.dataSource.query(
       `SELECT b.organization_id, b.plan_name, b.allowance::text AS allowance, b.allowance_used::text AS allowance_used, b.overage_used::text AS overage_used,
               (p.config->>'overageRate') AS rate, o.spend_cap::text AS spend_cap,
               b.allowance_used > b.allowance AS over_allowance,
-              b.overage_used > 0 AND coalesce((p.config->>'overageRate')::numeric, 0) <= 0 AS overage_not_permitted,
-              o.spend_cap IS NOT NULL AND b.overage_used * coalesce((p.config->>'overageRate')::numeric, 0) > o.spend_cap AS over_cap
+              b.overage_used > 0 AND b.overage_cost <= 0 AS overage_not_permitted,
+              o.spend_cap IS NOT NULL AND b.overage_cost > o.spend_cap AS over_cap
          FROM period_balances b
          JOIN organizations o ON o.id = b.organization_id
          LEFT JOIN plan_definitions p ON p.name = b.plan_name
         WHERE b.period_start = $1::date
           AND (b.allowance_used > b.allowance
-               OR (b.overage_used > 0 AND coalesce((p.config->>'overageRate')::numeric, 0) <= 0)
-               OR (o.spend_cap IS NOT NULL AND b.overage_used * coalesce((p.config->>'overageRate')::numeric, 0) > o.spend_cap))
+               OR (b.overage_used > 0 AND b.overage_cost <= 0)
+               OR (o.spend_cap IS NOT NULL AND b.overage_cost > o.spend_cap))
         ORDER BY 1`,
       [periodStartDay(period)],
     )) as Array<{
@@ -173,6 +179,25 @@ export class ReconciliationRepository {
       if (r.over_cap) result.push({ ...base, kind: 'spend_cap_exceeded' });
     }
     return result;
+  }
+
+  /**
+   * Asynchronous events of the period that were refused when written (kept in refused_events, never
+   * charged): not a ledger error, but work that ran unbilled, which the operator should see.
+   */
+  async refusedEvents(period: Period): Promise<Discrepancy[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT organization_id, count(*)::int AS n, coalesce(sum(credits), 0)::text AS credits, array_agg(DISTINCT error ORDER BY error) AS errors
+         FROM refused_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY 1 ORDER BY 1`,
+      [period.start, period.end],
+    )) as Array<{ organization_id: string; n: number; credits: string; errors: string[] }>;
+    return rows.map((r) => ({
+      organizationId: r.organization_id,
+      kind: 'async_events_refused' as const,
+      periodStart: periodStartDay(period),
+      subject: 'refused_events',
+      details: { refusedEvents: r.n, credits: r.credits, errors: r.errors },
+    }));
   }
 
   /** Organizations whose daily rollups differ from their raw events in the period, or whose monthly ones differ from the daily. */
