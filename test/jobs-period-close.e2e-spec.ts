@@ -77,7 +77,7 @@ describe('period close across month ends (leap February 2028)', () => {
   it('closes January an hour after it ended: invoices, reports, the February allowance', async () => {
     clock.set('2028-02-01T01:00:00.000Z');
     const run = await runJob('period-close').expect(200);
-    expect(run.body).toMatchObject({ status: 'succeeded', details: { due: ['2028-01'], closed: ['2028-01'], deferred: {} } });
+    expect(run.body).toMatchObject({ status: 'succeeded', details: { due: ['2028-01'], closed: ['2028-01'], deferred: {}, recounted: {} } });
     expect(run.body.rows).toBeGreaterThanOrEqual(6); // 3 invoices + 3 reports (+ February rows opened for B and C)
 
     const invoiceA = await get(`/api/organizations/${A}/usage/invoice?period=2028-01`).expect(200);
@@ -173,9 +173,13 @@ describe('period close across month ends (leap February 2028)', () => {
     await track(A, { eventType: 'push_sow_to_loe', occurredAt: '2028-02-29T23:59:59.999Z' }).expect(201);
     expect((await get(`/api/organizations/${A}/usage/invoice?period=2028-02`).expect(200)).body).toMatchObject({ status: 'pending_close', usedCredits: 1211, overageCredits: 211, overageCost: 4.22, total: 23.22 });
 
+    // Someone writes around the tracker: A's rollups no longer sum to its balance. The close notices (it
+    // checks rollups against the balance, not the raw events) and recounts A only; B and C are frozen
+    // from their rollups as they are.
+    await t.dataSource.query(`UPDATE usage_rollups_daily SET credits = credits + 5 WHERE organization_id = $1 AND day = '2028-02-29' AND event_type = 'solutioning_hyper_canvas'`, [A]);
     clock.set('2028-03-01T01:00:00.000Z');
     const run = await runJob('period-close').expect(200);
-    expect(run.body.details).toMatchObject({ due: ['2028-02'], closed: ['2028-02'] });
+    expect(run.body.details).toMatchObject({ due: ['2028-02'], closed: ['2028-02'], recounted: { '2028-02': [A] } });
     const invoice = await get(`/api/organizations/${A}/usage/invoice?period=2028-02`).expect(200);
     expect(invoice.body).toMatchObject({ status: 'final', plan: 'starter', includedCredits: 1000, usedCredits: 1211, overageCredits: 211, overageRate: 0.02, overageCost: 4.22, planPrice: 19, total: 23.22 });
     const report = await get(`/api/organizations/${A}/usage/reports/2028-02?format=csv`).expect(200);

@@ -83,6 +83,25 @@ export class RollupRepository {
   }
 
   /**
+   * Whether the period's daily and monthly rollups both sum to its balance row (events, credits, overage):
+   * one statement over O(groups) rows, not the period's raw events. Call it holding the balance row lock.
+   */
+  async agreeWithBalance(m: EntityManager, organizationId: string, periodStart: IsoDay, periodEnd: IsoDay): Promise<boolean> {
+    const [row] = (await m.query(
+      `WITH b AS (SELECT events, consumed, overage_used FROM period_balances WHERE organization_id = $1 AND period_start = $2::date),
+            mo AS (SELECT coalesce(sum(events), 0) AS events, coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
+                     FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date),
+            d AS (SELECT coalesce(sum(events), 0) AS events, coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
+                    FROM usage_rollups_daily WHERE organization_id = $1 AND day >= $2::date AND day < $3::date)
+       SELECT coalesce(b.events, 0) = mo.events AND coalesce(b.consumed, 0) = mo.credits AND coalesce(b.overage_used, 0) = mo.overage
+              AND mo.events = d.events AND mo.credits = d.credits AND mo.overage = d.overage AS agree
+         FROM mo CROSS JOIN d LEFT JOIN b ON true`,
+      [organizationId, periodStart, periodEnd],
+    )) as Array<{ agree: boolean }>;
+    return row.agree;
+  }
+
+  /**
    * Recounts the daily rollups of `[from, to]` (inclusive days, within one period) from raw events, then the
    * period's monthly rollups from the daily ones. Call it holding the balance row lock. Returns the rows written.
    */

@@ -18,6 +18,8 @@ interface PeriodOutcome {
   planChanges: number;
   allowancesOpened: number;
   deferred: string[];
+  /** Organizations whose rollups had to be recounted from raw events before freezing. */
+  recounted: string[];
   complete: boolean;
 }
 
@@ -54,14 +56,17 @@ export class PeriodCloseJob implements JobDefinition {
     let rows = 0;
     const closed: string[] = [];
     const deferred: Record<string, string[]> = {};
+    const recounted: Record<string, string[]> = {};
     for (const period of due) {
       if (ctx.stopping()) break;
       const outcome = await this.close(period, ctx);
       rows += outcome.invoices * 2 + outcome.planChanges + outcome.allowancesOpened;
       if (outcome.complete) closed.push(periodKey(period));
       if (outcome.deferred.length > 0) deferred[periodKey(period)] = outcome.deferred;
+      if (outcome.recounted.length > 0) recounted[periodKey(period)] = outcome.recounted;
     }
-    return { rows, details: { due: due.map(periodKey), closed, deferred } };
+    // recounted: organizations whose rollups disagreed with their balance and were rebuilt from raw events.
+    return { rows, details: { due: due.map(periodKey), closed, deferred, recounted } };
   }
 
   /** Periods whose end plus the grace window has passed and whose close is not complete, oldest first. */
@@ -79,11 +84,13 @@ export class PeriodCloseJob implements JobDefinition {
 
   private async close(period: Period, ctx: JobContext): Promise<PeriodOutcome> {
     await this.repo.markClosing(period, ctx.now);
-    const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], complete: false };
+    const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], recounted: [], complete: false };
     for (const org of await this.repo.organizationsToFreeze(period)) {
       if (ctx.stopping()) return outcome;
-      if (await this.freeze(org, period, ctx.now)) outcome.invoices++;
-      else outcome.deferred.push(org.id);
+      const frozen = await this.freeze(org, period, ctx.now);
+      if (frozen === 'deferred') outcome.deferred.push(org.id);
+      else outcome.invoices++;
+      if (frozen === 'recounted') outcome.recounted.push(org.id);
     }
     if (outcome.deferred.length > 0) return outcome;
     outcome.planChanges = await this.repo.applyDuePlanChanges(period.end, ctx.now);
@@ -97,7 +104,7 @@ export class PeriodCloseJob implements JobDefinition {
   }
 
   /** Freezes one organization's period; false when it has pending reservations (frozen on a later run). */
-  private async freeze(org: OrganizationRow, period: Period, now: Date): Promise<boolean> {
+  private async freeze(org: OrganizationRow, period: Period, now: Date): Promise<'frozen' | 'recounted' | 'deferred'> {
     // Outside the transaction: a registry miss reads through the pool, which would wait forever on PGlite.
     const planName = await this.repo.balancePlan(org.id, period, now);
     const plan = await this.plans.findOrThrow(planName);
@@ -107,10 +114,12 @@ export class PeriodCloseJob implements JobDefinition {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
       await this.repo.openAndLockBalance(m, org.id, period, now);
-      if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return false;
-      // Final numbers: recount the period's rollups from its raw events (cheap once per period, and exact
-      // even if something wrote events around the tracker).
-      await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
+      if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return 'deferred';
+      // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
+      // row: the close costs O(organizations x groups), not O(events). Only when they disagree with the
+      // balance (someone wrote around the tracker) are they recounted from the raw events.
+      const recount = !(await this.rollups.agreeWithBalance(m, org.id, start, end));
+      if (recount) await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
       const balance = (await this.billing.balance(m, org.id, start))!;
       const lines = await this.invoices.compute(m, org, plan, period, balance);
       await this.billing.insertInvoice(m, org.id, period, org.billing_cycle, lines, now);
@@ -125,7 +134,7 @@ export class PeriodCloseJob implements JobDefinition {
         days: await this.rollups.dayTotals(m, org.id, start, end),
       });
       await this.billing.insertReport(m, org.id, period, report, monthlyReportCsv(report), now);
-      return true;
+      return recount ? 'recounted' : 'frozen';
     });
   }
 }
