@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfigFromEnvironment } from '../src/config/config-root.module';
 import type { AppConfig } from '../src/config/app-config';
 import { openDataSource } from '../src/database/open-data-source';
 import type { ManagedDataSource } from '../src/database/managed-data-source';
@@ -59,8 +58,8 @@ async function seededSince(dataSource: ManagedDataSource, seconds: number): Prom
 }
 
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  const config = loadConfig(process.env);
+  // The same .env reading and validation as the service (@nestjs/config).
+  const { config } = await loadConfigFromEnvironment();
   const startedAt = performance.now();
   const dataSource = await openDataSource(config);
   try {

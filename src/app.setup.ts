@@ -1,4 +1,4 @@
-import { ValidationPipe } from '@nestjs/common';
+import { Logger, LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -11,15 +11,28 @@ import { Clock } from './common/clock/clock';
 import { validationFailed } from './common/errors/domain-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { flattenValidationErrors } from './common/errors/validation-errors';
-import { createPinoLogger, PinoNestLogger } from './common/logging/logger';
+import { AppLogger, createPinoLogger, fastifyLoggerFor } from './common/logging/logger';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
+import { loadConfigFromEnvironment } from './config/config-root.module';
+import type { ConfigFromEnvironmentOptions } from './config/config-root.module';
 
 export interface CreateAppOptions {
-  config: AppConfig;
+  /**
+   * The configuration (tests, benchmarks). Absent: read from ./.env and the process environment through
+   * @nestjs/config and validated (see `env`); a bad variable rejects with ConfigValidationError.
+   */
+  config?: AppConfig;
+  /** Where the configuration is read from when `config` is absent. */
+  env?: ConfigFromEnvironmentOptions;
   clock?: Clock;
-  /** Where logs go (tests capture them to prove secrets never appear). Default: stdout. */
+  /** Where the JSON logs go (tests capture them to prove secrets never appear). Default: stdout. */
   logDestination?: DestinationStream;
+  /**
+   * A host's own Nest LoggerService, instead of the JSON logger: Nest's logs, every `new Logger(context)` of
+   * the service and the request logs (method, URL, status and timing only) go to it.
+   */
+  logger?: LoggerService;
 }
 
 /**
@@ -27,23 +40,25 @@ export interface CreateAppOptions {
  * The app is initialized but not listening.
  */
 export async function createApp(options: CreateAppOptions): Promise<NestFastifyApplication> {
-  const { config } = options;
-  const logger = createPinoLogger(config.logLevel, options.logDestination);
+  const loaded = options.config ? { config: options.config, configModule: undefined } : await loadConfigFromEnvironment(options.env);
+  const { config } = loaded;
+  const pinoLogger = options.logger ? undefined : createPinoLogger(config.logLevel, options.logDestination);
+  const logger: LoggerService = options.logger ?? new AppLogger(pinoLogger!);
   const adapter = new FastifyAdapter({
-    loggerInstance: logger,
+    loggerInstance: pinoLogger ?? fastifyLoggerFor(logger),
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Off by default: with it, X-Forwarded-For names the client IP, which keys the per-IP rate limit.
     trustProxy: config.trustProxy,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ config, clock: options.clock }), adapter, {
-    logger: new PinoNestLogger(logger),
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ config, configModule: loaded.configModule, clock: options.clock }), adapter, {
+    logger,
     bufferLogs: false,
     abortOnError: false,
   });
   if (config.adminApiKeyIsDefault) {
-    logger.warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
+    new Logger('Security').warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
   }
   // First of all hooks: a request over capacity is turned away before it costs anything.
   registerLoadShedding(app.getHttpAdapter().getInstance(), config.maxInFlightRequests, app.get(MetricsService).httpInFlight);

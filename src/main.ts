@@ -1,13 +1,12 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { createApp } from './app.setup';
-import { ConfigValidationError, loadConfig } from './config/app-config';
+import { APP_CONFIG, ConfigValidationError } from './config/app-config';
+import type { AppConfig } from './config/app-config';
 
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  const config = loadConfig(process.env);
-  const app = await createApp({ config });
-  await app.listen({ port: config.port, host: '0.0.0.0' });
+  // @nestjs/config reads ./.env (the real environment wins) and validates everything before anything starts.
+  const app = await createApp({ env: { envFilePath: '.env' } });
+  await app.listen({ port: app.get<AppConfig>(APP_CONFIG).port, host: '0.0.0.0' });
 
   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush asynchronous events, close the
   // database, then exit 0. A shutdown that hangs is cut after 30 s (exit 1).

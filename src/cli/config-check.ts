@@ -1,6 +1,5 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
-import { loadConfig } from '../config/app-config';
+import { loadConfigFromEnvironment } from '../config/config-root.module';
 import type { AppConfig } from '../config/app-config';
 import { DomainError } from '../common/errors/domain-error';
 import type { FieldErrors } from '../common/errors/domain-error';
@@ -213,8 +212,8 @@ function report(config: AppConfig, events: EventRow[], plans: PlanRow[]): number
 }
 
 async function main(): Promise<number> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  const config = loadConfig(process.env);
+  // The same .env reading and validation as the service (@nestjs/config).
+  const { config } = await loadConfigFromEnvironment();
   const dataSource = await openDataSource(config);
   try {
     const { events, plans } = await readCatalogue(dataSource);

@@ -117,6 +117,42 @@ describe('loadConfig: scheduled jobs', () => {
   });
 });
 
+describe('loadConfig: schedules checked by the scheduler\'s own parser, cadences of the frequent jobs', () => {
+  it('defaults: the sweep every 15 s, webhook delivery every 2 s, as seconds-field cron expressions', () => {
+    expect(loadConfig({}).jobSchedules).toMatchObject({ 'reservation-expiry': '*/15 * * * * *', 'webhook-delivery': '*/2 * * * * *' });
+  });
+
+  it.each([
+    ['1', '*/1 * * * * *'],
+    ['30', '*/30 * * * * *'],
+    ['60', '0 * * * * *'],
+  ])('JOB_WEBHOOK_DELIVERY_SECONDS=%s becomes "%s"', (seconds, cron) => {
+    expect(loadConfig({ JOB_WEBHOOK_DELIVERY_SECONDS: seconds }).jobSchedules['webhook-delivery']).toBe(cron);
+  });
+
+  it.each([
+    ['JOB_PERIOD_CLOSE_CRON', '61 * * * *', /Field value \(61\) is out of range/],
+    ['JOB_PERIOD_CLOSE_CRON', '* * * 13 *', /out of range/],
+    ['JOB_ROLLUP_REFRESH_CRON', '* * *', /has 3 fields/],
+    ['JOB_RESERVATION_EXPIRY_SECONDS', '7', /divides a minute/],
+    ['JOB_RESERVATION_EXPIRY_SECONDS', '0', /divides a minute/],
+    ['JOB_WEBHOOK_DELIVERY_SECONDS', '1.5', /divides a minute/],
+  ])('%s="%s" is refused with a message naming it', (variable, value, reason) => {
+    let error: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigValidationError).problems).toEqual([expect.stringContaining(variable)]);
+    expect((error as ConfigValidationError).problems[0]).toMatch(reason);
+  });
+
+  it('accepts 6-field (seconds) expressions and ranges, steps and names', () => {
+    expect(loadConfig({ JOB_PERIOD_CLOSE_CRON: '0 */10 * * * *', JOB_PARTITIONS_CRON: '0 1 * * mon-fri' }).jobSchedules).toMatchObject({ 'period-close': '0 */10 * * * *', 'usage-partitions': '0 1 * * mon-fri' });
+  });
+});
+
 describe('load shedding and proxy settings', () => {
   it('defaults to 256 requests in flight and not trusting X-Forwarded-For', () => {
     expect(loadConfig({})).toMatchObject({ maxInFlightRequests: 256, trustProxy: false });

@@ -1,5 +1,8 @@
+import { validateCronExpression } from 'cron';
+
 /**
- * Typed, validated configuration read from the environment once at start-up.
+ * Typed, validated configuration read from the environment once at start-up (through @nestjs/config: see
+ * app-config.module.ts, which loads ./.env and calls loadConfig as its `validate` function).
  * Every bad variable is reported with its own message; nothing starts on a bad environment.
  */
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -100,18 +103,51 @@ export const JOB_SCHEDULE_VARIABLES = {
   'ledger-reconciliation': { variable: 'JOB_RECONCILIATION_CRON', fallback: '45 2 * * *' },
   'usage-partitions': { variable: 'JOB_PARTITIONS_CRON', fallback: '10 0 * * *' },
 } as const;
-export type JobSchedules = Record<keyof typeof JOB_SCHEDULE_VARIABLES, string>;
 
-/** The job schedules of an environment. Also read when the @Cron decorators run, before .env is loaded. */
+/**
+ * Jobs that tick every few seconds (expiry and delivery latency matter more than a cron minute): the variable
+ * holding each one's cadence in seconds, and its default. The cadence becomes a step in the seconds field of a cron
+ * expression (15: at seconds 0, 15, 30 and 45), so it must divide a minute evenly, else the last gap of each
+ * minute would be shorter.
+ */
+export const JOB_INTERVAL_VARIABLES = {
+  'reservation-expiry': { variable: 'JOB_RESERVATION_EXPIRY_SECONDS', fallback: 15 },
+  'webhook-delivery': { variable: 'JOB_WEBHOOK_DELIVERY_SECONDS', fallback: 2 },
+} as const;
+export const JOB_INTERVAL_SECONDS = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60] as const;
+
+export type JobSchedules = Record<keyof typeof JOB_SCHEDULE_VARIABLES | keyof typeof JOB_INTERVAL_VARIABLES, string>;
+
+/** The seconds-field cron expression that fires every `seconds` (a divisor of 60) seconds. */
+export function everySecondsCron(seconds: number): string {
+  return seconds === 60 ? '0 * * * * *' : `*/${seconds} * * * * *`;
+}
+
+/** Why a cron expression is refused (5 fields, or 6 with seconds, parsed by the scheduler's own parser), or undefined. */
+export function cronExpressionProblem(expression: string): string | undefined {
+  const fields = expression.split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) return `has ${fields.length} fields`;
+  const { valid, error } = validateCronExpression(expression);
+  return valid ? undefined : (error?.message ?? 'cannot be parsed');
+}
+
+/** The job schedules of an environment (cron expressions, UTC), each validated with the scheduler's parser. */
 export function jobSchedulesFrom(env: Env, problems: string[] = []): JobSchedules {
   const schedules = {} as JobSchedules;
-  for (const [job, { variable, fallback }] of Object.entries(JOB_SCHEDULE_VARIABLES) as Array<[keyof JobSchedules, { variable: string; fallback: string }]>) {
+  for (const [job, { variable, fallback }] of Object.entries(JOB_SCHEDULE_VARIABLES) as Array<[keyof typeof JOB_SCHEDULE_VARIABLES, { variable: string; fallback: string }]>) {
     const raw = blankToUndefined(env[variable]);
-    const fields = raw?.split(/\s+/) ?? [];
-    if (raw !== undefined && ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => /^[0-9A-Za-z*?,/#-]+$/.test(f)))) {
-      problems.push(`${variable} must be a cron expression of 5 or 6 fields (got "${raw}")`);
+    const problem = raw === undefined ? undefined : cronExpressionProblem(raw);
+    if (problem !== undefined) problems.push(`${variable} must be a cron expression of 5 or 6 fields (got "${raw}": ${problem})`);
+    schedules[job] = raw !== undefined && problem === undefined ? raw : fallback;
+  }
+  for (const [job, { variable, fallback }] of Object.entries(JOB_INTERVAL_VARIABLES) as Array<[keyof typeof JOB_INTERVAL_VARIABLES, { variable: string; fallback: number }]>) {
+    const raw = blankToUndefined(env[variable]);
+    let seconds: number = fallback;
+    if (raw !== undefined) {
+      if (/^\d+$/.test(raw) && (JOB_INTERVAL_SECONDS as readonly number[]).includes(Number(raw))) seconds = Number(raw);
+      else problems.push(`${variable} must be a number of seconds that divides a minute: ${JOB_INTERVAL_SECONDS.join(', ')} (got "${raw}")`);
     }
-    schedules[job] = raw ?? fallback;
+    schedules[job] = everySecondsCron(seconds);
   }
   return schedules;
 }

@@ -8,6 +8,8 @@ import { ConfigCacheModule } from '../modules/config-cache/config-cache.module';
 
 export interface InfrastructureOptions {
   config: AppConfig;
+  /** @nestjs/config's module that loaded `config` (loadConfigFromEnvironment); built from `config` when absent. */
+  configModule?: DynamicModule;
   /** Tests pass a FakeClock; the service uses the system clock. */
   clock?: Clock;
 }
@@ -18,7 +20,7 @@ export class InfrastructureModule {
   static forRoot(options: InfrastructureOptions): DynamicModule {
     return {
       module: InfrastructureModule,
-      imports: [ConfigRootModule.forRoot(options.config), CommonModule.forRoot(options.clock), DatabaseModule, ConfigCacheModule],
+      imports: [ConfigRootModule.forRoot(options.config, options.configModule), CommonModule.forRoot(options.clock), DatabaseModule, ConfigCacheModule],
     };
   }
 }

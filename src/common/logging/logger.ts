@@ -29,26 +29,83 @@ export function createPinoLogger(level: LogLevel, destination?: DestinationStrea
   );
 }
 
-/** Forwards Nest's own logs (bootstrap, errors) into the same pino stream. */
-export class PinoNestLogger implements LoggerService {
-  constructor(private readonly logger: Logger) {}
+/**
+ * The service's Nest LoggerService: Nest's own logs and every `new Logger(context)` of the code, as JSON lines
+ * in the same pino stream as the request logs. A host passes its own LoggerService to createApp({ logger })
+ * instead (or uses this one in its own app: `NestFactory.create(M, { logger: new AppLogger(createPinoLogger('info')) })`).
+ */
+export class AppLogger implements LoggerService {
+  constructor(readonly pino: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
+    this.pino.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
-    this.logger.error({ context, trace }, String(message));
+    this.pino.error({ context, trace }, String(message));
   }
   warn(message: unknown, context?: string): void {
-    this.logger.warn({ context }, String(message));
+    this.pino.warn({ context }, String(message));
   }
   debug(message: unknown, context?: string): void {
-    this.logger.debug({ context }, String(message));
+    this.pino.debug({ context }, String(message));
   }
   verbose(message: unknown, context?: string): void {
-    this.logger.trace({ context }, String(message));
+    this.pino.trace({ context }, String(message));
   }
   fatal(message: unknown, context?: string): void {
-    this.logger.fatal({ context }, String(message));
+    this.pino.fatal({ context }, String(message));
   }
+}
+
+/** The earlier name of AppLogger. */
+export const PinoNestLogger = AppLogger;
+
+type FastifyLogFn = (...args: unknown[]) => void;
+
+/** What Fastify requires of a `loggerInstance`. */
+export interface FastifyCompatibleLogger {
+  level: string;
+  info: FastifyLogFn;
+  error: FastifyLogFn;
+  warn: FastifyLogFn;
+  debug: FastifyLogFn;
+  trace: FastifyLogFn;
+  fatal: FastifyLogFn;
+  silent: FastifyLogFn;
+  child(bindings: Record<string, unknown>): FastifyCompatibleLogger;
+}
+
+/**
+ * Fastify's request logs, sent to a host's LoggerService. Fastify hands its logger whole request and reply
+ * objects (headers, keys and all): only the method, URL, status and timing are ever passed on, so a host
+ * logger that does not redact still never sees a secret.
+ */
+export function fastifyLoggerFor(target: LoggerService, bindings: Record<string, unknown> = {}): FastifyCompatibleLogger {
+  const context = 'HTTP';
+  const describe = (args: unknown[]): string => {
+    const [first, second] = args;
+    const text = typeof first === 'string' ? first : typeof second === 'string' ? second : '';
+    const parts: string[] = [];
+    if (typeof bindings.reqId === 'string') parts.push(`[${bindings.reqId}]`);
+    if (first && typeof first === 'object') {
+      const fields = first as { req?: { method?: unknown; url?: unknown }; res?: { statusCode?: unknown }; responseTime?: unknown; err?: { message?: unknown } };
+      if (fields.req) parts.push(`${String(fields.req.method)} ${String(fields.req.url)}`);
+      if (fields.res) parts.push(`${String(fields.res.statusCode)}`);
+      if (typeof fields.responseTime === 'number') parts.push(`${fields.responseTime.toFixed(1)} ms`);
+      if (fields.err?.message) parts.push(String(fields.err.message));
+    }
+    if (text) parts.push(text);
+    return parts.join(' ');
+  };
+  return {
+    level: 'info',
+    info: (...args) => target.log(describe(args), context),
+    error: (...args) => target.error(describe(args), undefined, context),
+    warn: (...args) => target.warn(describe(args), context),
+    debug: (...args) => target.debug?.(describe(args), context),
+    trace: (...args) => target.verbose?.(describe(args), context),
+    fatal: (...args) => (target.fatal ? target.fatal(describe(args), context) : target.error(describe(args), undefined, context)),
+    silent: () => undefined,
+    child: (more) => fastifyLoggerFor(target, { ...bindings, ...more }),
+  };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
+import { deepMerge } from '../config-cache/deep-merge';
 import { DefinitionRegistry } from '../config-cache/definition-registry';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -81,7 +82,7 @@ export class AdminConfigService {
     if (!isPlainObject(data.config)) throw validationFailed({ 'data.config': ['data.config must be an object'] });
     const record =
       command.action === 'create'
-        ? await registry.create({ ...data.config, [keyField]: key }, actor)
+        ? await registry.create(deepMerge(registry.newDefinitionDefaults(key, data.config), { ...data.config, [keyField]: key }), actor)
         : await registry.upsertMerge(key, data.config, actor);
     if (!record) throw new DomainError('INTERNAL', 'Definition vanished after write');
     return { success: true, type: command.type, action: command.action, [keyField]: key, definition: registry.toView(record) };

@@ -74,6 +74,8 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
   protected abstract validate(input: unknown, fallbackIsActive: boolean): { key: string; config: C; isActive: boolean };
   /** Columns kept beside the JSON document for filtering and sorting. */
   protected abstract indexColumns(config: C): Record<string, unknown>;
+  /** What a definition created through the seed-compatible config surface gets for the fields it leaves out. */
+  abstract newDefinitionDefaults(key: string, input: Record<string, unknown>): Record<string, unknown>;
 
   protected readonly logger = new Logger(this.constructor.name);
   private snapshot = new Map<string, DefinitionRecord<C>>();
@@ -269,11 +271,14 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
     });
   }
 
-  /** The seed-compatible `update` action: merge onto the current definition, or create it. */
+  /**
+   * The seed-compatible `update` action: merge onto the current definition, or create it (an upsert, SPEC
+   * section 9), then with newDefinitionDefaults under what was given.
+   */
   async upsertMerge(key: string, input: unknown, actor: string): Promise<DefinitionRecord<C>> {
     const body = this.withKey(key, input);
     return this.write(key, actor, 'update', (current) => {
-      if (!current) return this.validate(body, true);
+      if (!current) return this.validate(deepMerge(this.newDefinitionDefaults(key, body), body), true);
       const base = this.stripServerFields(this.toView(current)) as Record<string, unknown>;
       return this.validate(deepMerge(base, body), current.isActive);
     });

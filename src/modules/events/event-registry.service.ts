@@ -1,3 +1,4 @@
+import { newEventDefinitionDefaults } from '../config-cache/utils/new-definition-defaults';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
@@ -31,6 +32,10 @@ export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig> {
     metrics: MetricsService,
   ) {
     super(dataSource, cache, bus, clock, config, metrics);
+  }
+
+  newDefinitionDefaults(eventType: string): Record<string, unknown> {
+    return newEventDefinitionDefaults(eventType);
   }
 
   protected validate(input: unknown, fallbackIsActive: boolean) {

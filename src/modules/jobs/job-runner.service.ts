@@ -86,7 +86,9 @@ export class JobRunner implements BeforeApplicationShutdown {
       try {
         const result = await job.run({ runId, trigger, params, now, stopping: () => this.shuttingDown });
         const view = await this.runs.finish(runId, 'succeeded', this.clock.now(), elapsed(), result.rows, result.details ?? null, null);
-        this.logger.log(`${job.name} (${trigger}): ${result.rows} rows in ${view.durationMs} ms`);
+        if (job.pruneIdleRuns && trigger === 'schedule' && result.rows === 0) await this.runs.pruneIdleRuns(job.name, runId);
+        // A frequent job with nothing to do would otherwise log a line every few seconds.
+        if (!(job.pruneIdleRuns && result.rows === 0)) this.logger.log(`${job.name} (${trigger}): ${result.rows} rows in ${view.durationMs} ms`);
         return view;
       } catch (error) {
         // Only the message is kept: a DomainError's is meant for people; anything else is logged in full.

@@ -87,6 +87,14 @@ export class JobRunsRepository {
     return toView(row);
   }
 
+  /**
+   * Deletes the job's earlier scheduled runs that succeeded with nothing to do, keeping `keep`: for jobs that
+   * tick every few seconds, the table then holds every run that did work and only the latest idle one.
+   */
+  async pruneIdleRuns(job: string, keep: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM job_runs WHERE job_name = $1 AND id <> $2 AND trigger = 'schedule' AND status = 'succeeded' AND rows = 0`, [job, keep]);
+  }
+
   async recent(job: string, limit: number): Promise<JobRunView[]> {
     const rows = (await this.dataSource.query(`SELECT ${COLUMNS} FROM job_runs WHERE job_name = $1 ORDER BY started_at DESC, id LIMIT $2`, [job, limit])) as JobRunRow[];
     return rows.map(toView);

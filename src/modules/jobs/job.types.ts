@@ -31,6 +31,11 @@ export interface JobDefinition {
   name: string;
   description: string;
   run(ctx: JobContext): Promise<JobResult>;
+  /**
+   * For jobs that tick every few seconds: a scheduled run that succeeds with 0 rows replaces the previous such
+   * run instead of adding to job_runs (runs that did work, failed, or were started by hand are all kept).
+   */
+  pruneIdleRuns?: boolean;
   /** Whether start-up should run it to catch up on what was missed while no instance ran (default true). */
   shouldCatchUp?(now: Date, lastSuccess: Date | undefined): boolean;
 }

@@ -1,25 +1,22 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Cron } from '@nestjs/schedule';
-import { APP_CONFIG, jobSchedulesFrom } from '../../config/app-config';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import { Clock } from '../../common/clock/clock';
 import { JobRunner } from './job-runner.service';
 import { JobRunsRepository } from './job-runs.repository';
 
-/**
- * @Cron reads its expression when the decorator runs (module load), before main() loads ./.env: the
- * expressions are taken from the process environment here, and a different value in the loaded config is
- * reported at start-up (see onApplicationBootstrap).
- */
-const SCHEDULES = jobSchedulesFrom(process.env);
-const UTC = { timeZone: 'UTC', waitForCompletion: true } as const;
-
 /** The order jobs catch up in at start-up: partitions before anything writes, closes before recounts. */
 const CATCH_UP_ORDER = ['usage-partitions', 'period-close', 'rollup-refresh', 'ledger-reconciliation'];
 
 /**
- * Decides when jobs run; the work is in the jobs (idempotent) and the runner (locked, recorded). Ticks
- * and the start-up catch-up do nothing when JOBS_ENABLED is false (tests run jobs by hand).
+ * Decides when jobs run; the work is in the jobs (idempotent) and the runner (locked, recorded).
+ *
+ * Each job's cron job is built here from the validated configuration and registered with Nest's
+ * SchedulerRegistry (not with @Cron, whose expression is read when the module loads: before @nestjs/config
+ * has read ./.env, so a schedule set there was silently ignored). They are registered whatever JOBS_ENABLED
+ * says, so operators and tests see the schedule, and started only when it is true (tests fire them by hand).
  */
 @Injectable()
 export class JobsScheduler implements OnApplicationBootstrap {
@@ -30,14 +27,26 @@ export class JobsScheduler implements OnApplicationBootstrap {
     private readonly runner: JobRunner,
     private readonly runs: JobRunsRepository,
     private readonly clock: Clock,
+    private readonly registry: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
-    for (const [job, expression] of Object.entries(this.config.jobSchedules)) {
-      if (SCHEDULES[job as keyof typeof SCHEDULES] !== expression) {
-        this.logger.warn(`${job}: the configured schedule "${expression}" applies only when set in the process environment, not in .env; running on "${SCHEDULES[job as keyof typeof SCHEDULES]}"`);
-      }
+    const schedules = this.config.jobSchedules as Record<string, string>;
+    for (const job of this.runner.list()) {
+      const expression = schedules[job.name];
+      if (expression === undefined) continue; // run by hand only
+      const cron = CronJob.from({
+        cronTime: expression,
+        onTick: () => this.tick(job.name),
+        timeZone: 'UTC',
+        // A tick while the previous run of the job goes on is skipped (the runner would refuse it anyway).
+        waitForCompletion: true,
+        start: false,
+        name: job.name,
+      });
+      this.registry.addCronJob(job.name, cron);
+      if (this.config.jobsEnabled) cron.start();
     }
     if (!this.config.jobsEnabled) return;
     // In the background: a long catch-up must not hold the service's start (health checks, traffic).
@@ -59,28 +68,8 @@ export class JobsScheduler implements OnApplicationBootstrap {
     }
   }
 
-  @Cron(SCHEDULES['period-close'], { name: 'period-close', ...UTC })
-  periodClose(): Promise<void> {
-    return this.tick('period-close');
-  }
-
-  @Cron(SCHEDULES['rollup-refresh'], { name: 'rollup-refresh', ...UTC })
-  rollupRefresh(): Promise<void> {
-    return this.tick('rollup-refresh');
-  }
-
-  @Cron(SCHEDULES['ledger-reconciliation'], { name: 'ledger-reconciliation', ...UTC })
-  reconciliation(): Promise<void> {
-    return this.tick('ledger-reconciliation');
-  }
-
-  @Cron(SCHEDULES['usage-partitions'], { name: 'usage-partitions', ...UTC })
-  partitions(): Promise<void> {
-    return this.tick('usage-partitions');
-  }
-
+  /** What a schedule firing does: one recorded, locked run (a failure is recorded and logged, never thrown into the timer). */
   private async tick(job: string): Promise<void> {
-    if (!this.config.jobsEnabled) return;
     try {
       await this.runner.run(job, 'schedule');
     } catch (error) {

@@ -1,3 +1,4 @@
+import { newPlanDefinitionDefaults } from '../config-cache/utils/new-definition-defaults';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable } from '@nestjs/common';
 import Big from 'big.js';
@@ -37,6 +38,10 @@ export class PlanRegistry extends DefinitionRegistry<PlanDefinitionConfig> {
     metrics: MetricsService,
   ) {
     super(dataSource, cache, bus, clock, config, metrics);
+  }
+
+  newDefinitionDefaults(name: string, input: Record<string, unknown>): Record<string, unknown> {
+    return newPlanDefinitionDefaults(name, input);
   }
 
   protected validate(input: unknown, fallbackIsActive: boolean) {

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
@@ -53,12 +53,10 @@ class ReplayExisting extends Error {}
 /**
  * Two-phase tracking: reserve the priced credits now (they count against the balance at once, through
  * consume_credits), then commit (re-priced with the final data) or release. A pending reservation past its
- * TTL is given back by a sweep. Each step is one transaction under the balance row lock.
+ * TTL is given back by the sweep (expireDue, run by the reservation-expiry job). Each step is one transaction under the balance row lock.
  */
 @Injectable()
-export class ReservationsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(ReservationsService.name);
-  private sweeper?: NodeJS.Timeout;
+export class ReservationsService {
 
   constructor(
     private readonly tracker: UsageTracker,
@@ -67,16 +65,6 @@ export class ReservationsService implements OnApplicationBootstrap, OnModuleDest
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
   ) {}
-
-  onApplicationBootstrap(): void {
-    // The sweep is cheap (an indexed query on pending, due rows) and safe on every instance (SKIP LOCKED).
-    this.sweeper = setInterval(() => void this.expireDue().catch((e: Error) => this.logger.warn(`Reservation sweep failed: ${e.message}`)), 15_000);
-    this.sweeper.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.sweeper);
-  }
 
   async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS, attempt = 0): Promise<ReservationResult> {
     assertEventDataSize(input.eventData);

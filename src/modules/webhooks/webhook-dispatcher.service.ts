@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { signWebhookBody, webhookBackoffSeconds } from './utils/webhook-signature';
@@ -21,27 +21,18 @@ interface ClaimedDelivery {
 /**
  * Delivers the webhook outbox: signed POSTs, retried with exponential backoff, every attempt recorded.
  * Deliveries are claimed with a lease in one short statement (SKIP LOCKED), then sent outside any transaction,
- * so several instances share the work and a slow receiver never holds a database connection.
+ * so several instances share the work and a slow receiver never holds a database connection. The
+ * webhook-delivery job runs it every few seconds (JOB_WEBHOOK_DELIVERY_SECONDS).
  */
 @Injectable()
-export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+export class WebhookDispatcher {
   private readonly logger = new Logger(WebhookDispatcher.name);
-  private timer?: NodeJS.Timeout;
   private running?: Promise<number>;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
   ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.runOnce().catch((e: Error) => this.logger.warn(`Webhook dispatch failed: ${e.message}`)), 2000);
-    this.timer.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
 
   /** Sends every due delivery once; returns how many were attempted. Concurrent calls share one run. */
   runOnce(): Promise<number> {

@@ -4,9 +4,10 @@ import { WebhookDispatcher } from '../../webhooks/webhook-dispatcher.service';
 import type { JobDefinition, JobResult } from '../job.types';
 
 /**
- * The reservation sweep and the webhook outbox as jobs, so operators see their runs and can run them now.
- * Both also tick on their own short timers (15 s and 2 s: expiry and delivery latency matter more than a
- * cron minute); each is safe to run anywhere at any time (SKIP LOCKED claims), so the two paths never clash.
+ * The reservation sweep and the webhook outbox as jobs: scheduled every few seconds by JobsScheduler
+ * (JOB_RESERVATION_EXPIRY_SECONDS, 15; JOB_WEBHOOK_DELIVERY_SECONDS, 2: expiry and delivery latency matter
+ * more than a cron minute), locked and recorded by the runner like every job, and run now by operators.
+ * Idle runs replace one another (pruneIdleRuns), so a 2-second cadence does not fill job_runs.
  */
 @Injectable()
 export class ReservationExpiryJob implements JobDefinition {
@@ -15,7 +16,9 @@ export class ReservationExpiryJob implements JobDefinition {
 
   constructor(private readonly reservations: ReservationsService) {}
 
-  /** Its own timer starts with the service: nothing to catch up on. */
+  readonly pruneIdleRuns = true;
+
+  /** Its first tick comes within seconds of the start: nothing to catch up on. */
   shouldCatchUp(): boolean {
     return false;
   }
@@ -31,6 +34,8 @@ export class ReservationExpiryJob implements JobDefinition {
 export class WebhookDeliveryJob implements JobDefinition {
   readonly name = 'webhook-delivery';
   readonly description = 'Sends due webhook deliveries from the outbox (signed, retried with backoff)';
+
+  readonly pruneIdleRuns = true;
 
   constructor(private readonly dispatcher: WebhookDispatcher) {}
 
