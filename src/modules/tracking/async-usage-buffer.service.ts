@@ -9,7 +9,7 @@ import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { priceEvent } from '../usage/utils/credit-calculator';
 import { UsageTracker } from '../usage/usage-tracker.service';
-import type { TrackInput } from '../usage/usage-tracker.service';
+import type { TrackInput } from '../usage/usage.types';
 import type { UsageEnvelope } from './track-usage.interceptor';
 
 export interface QueuedUsage {

@@ -8,7 +8,7 @@ import { DomainError, validationFailed } from '../../common/errors/domain-error'
 import { isPlainObject } from '../../common/validation/json-validators';
 import { ReservationsService } from '../usage/reservations.service';
 import { UsageTracker } from '../usage/usage-tracker.service';
-import type { TrackInput } from '../usage/usage-tracker.service';
+import type { TrackInput } from '../usage/usage.types';
 import { assertEventDataSize } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import { TRACK_USAGE } from './track-usage.decorator';

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
-import type { Prepared, TrackResult, UsageWarning } from './usage-tracker.service';
+import type { TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
+import type { Prepared } from './usage.types';
 
 /** Thresholds (fractions of the allowance) that this event's consumption crossed. */
 export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {

@@ -15,7 +15,8 @@ import { priceEvent } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { UsageTracker } from './usage-tracker.service';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-import type { Prepared, TrackInput, TrackResult } from './usage-tracker.service';
+import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
+import type { Prepared, TrackInput } from './usage.types';
 
 export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
 import { UsageTracker } from './usage-tracker.service';
-import type { TrackInput } from './usage-tracker.service';
+import type { TrackInput } from './usage.types';
 import { MAX_BATCH_EVENTS } from './utils/track-input';
 
 /**

@@ -7,12 +7,10 @@ import { ERROR_STATUS } from '../../common/errors/error-codes';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
-import type { Period } from '../../common/time/period';
 import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
 import { RollupRepository } from '../analytics/rollup.repository';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
-import type { EventDefinitionRecord } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
@@ -21,35 +19,13 @@ import { ConsumeParams, ConsumeResult, LedgerRepository } from './ledger.reposit
 import { LedgerEntries } from './ledger-entries';
 import type { RefusedEventRow } from './ledger-entries';
 import { priceEvent } from './utils/credit-calculator';
-import type { PriceBreakdown } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 
+import type { Prepared, TrackInput } from './usage.types';
+
 export type { BatchItemResult, CheckResult, TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
-
-/** One event to track, as the HTTP API, the interceptor or another module hands it over. */
-export interface TrackInput {
-  organizationId: string;
-  eventType: string;
-  eventData?: Record<string, unknown>;
-  userId?: string;
-  occurredAt?: string;
-  idempotencyKey?: string;
-  context?: { endpoint?: string; ip?: string; userAgent?: string };
-}
-
-export interface Prepared {
-  index: number;
-  input: TrackInput;
-  definition: EventDefinitionRecord;
-  credits: number;
-  breakdown: PriceBreakdown;
-  occurredAt: Date;
-  period: Period;
-  periodStart: string;
-  key?: string;
-  hash?: string;
-}
+export type { Prepared, TrackInput } from './usage.types';
 
 interface PendingTrack {
   input: TrackInput;

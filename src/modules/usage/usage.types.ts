@@ -1,0 +1,31 @@
+import type { Period } from '../../common/time/period';
+import type { EventDefinitionRecord } from '../events/event-registry.service';
+import type { PriceBreakdown } from './utils/credit-calculator';
+
+// The shapes the usage module's pieces hand each other (tracker, reservations, ledger entries, the
+// interceptor), in a file of their own so that no service imports another only for a type.
+
+/** One event to track, as the HTTP API, the interceptor or another module hands it over. */
+export interface TrackInput {
+  organizationId: string;
+  eventType: string;
+  eventData?: Record<string, unknown>;
+  userId?: string;
+  occurredAt?: string;
+  idempotencyKey?: string;
+  context?: { endpoint?: string; ip?: string; userAgent?: string };
+}
+
+/** An event that passed every check that needs no ledger: priced, dated, its period known. */
+export interface Prepared {
+  index: number;
+  input: TrackInput;
+  definition: EventDefinitionRecord;
+  credits: number;
+  breakdown: PriceBreakdown;
+  occurredAt: Date;
+  period: Period;
+  periodStart: string;
+  key?: string;
+  hash?: string;
+}
