@@ -16,6 +16,22 @@ export interface ConsumeParams {
   now: Date;
 }
 
+export interface ReserveParams {
+  organizationId: string;
+  id: string;
+  debit: ConsumeParams;
+  key: string | null;
+  /** The key's hash in the shared namespace (a reservation's never equals a tracked event's). */
+  keyHash: string | null;
+  requestHash: string | null;
+  occurredAt: Date;
+  eventType: string;
+  userId: string | null;
+  eventData: Record<string, unknown>;
+  context: unknown;
+  expiresAt: Date;
+}
+
 export interface ConsumeResult {
   status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED';
   from_allowance: string;
@@ -32,6 +48,9 @@ export interface ConsumeResult {
   /** The period's plan the debit was decided under (empty for PERIOD_CLOSED). */
   plan_name: string | null;
 }
+
+/** consume_credits' answer for the hold, or KEY_TAKEN (nothing debited); the reservation id when OK. */
+export type ReserveResult = Omit<ConsumeResult, 'status'> & { status: ConsumeResult['status'] | 'KEY_TAKEN'; reservation_id: string | null };
 
 export interface NotificationRow {
   organization_id: string;
@@ -101,6 +120,32 @@ export class LedgerRepository {
       p.now,
       this.config.periodCloseGraceMinutes,
     ])) as ConsumeResult[];
+    return rows[0];
+  }
+
+  /** A hold in one statement (reserve_credits: key claim, debit, reservation row); its own transaction. */
+  async reserve(p: ReserveParams): Promise<ReserveResult> {
+    const rows = (await this.dataSource.query(
+      `SELECT * FROM reserve_credits($1, $2::uuid, $3::date, $4::numeric, $5, $6, $7::int, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16)`,
+      [
+        p.organizationId,
+        p.id,
+        p.debit.periodStart,
+        p.debit.amount,
+        p.debit.limitKey,
+        p.debit.now,
+        this.config.periodCloseGraceMinutes,
+        p.key,
+        p.keyHash,
+        p.requestHash,
+        p.occurredAt,
+        p.eventType,
+        p.userId,
+        JSON.stringify(p.eventData),
+        JSON.stringify(p.context),
+        p.expiresAt,
+      ],
+    )) as ReserveResult[];
     return rows[0];
   }
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
-import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -77,36 +77,34 @@ export class ReservationsService {
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
     const keyHash = p.hash ? reservationHash(p.hash) : undefined;
     try {
-      return await this.ledger.transaction(async (m) => {
-        // One key namespace per organization (SPEC 5): a reservation claims its key where tracking does, so
-        // a key already spent on a tracked event (or a batch) cannot charge a second time here.
-        if (p.key && !(await this.ledger.claimKey(m, orgId, p.key, keyHash!, now))) throw new ReplayExisting();
-        const r = await this.ledger.consume(m, this.tracker.consumeParams(p, now));
-        const plans = await this.tracker.plansOf([r]);
-        // A refusal rolls the transaction back, and the key claim with it.
-        if (r.status !== 'OK') throw this.tracker.rejection(r, p, plans.get(r.plan_name ?? ''));
-        const id = randomUUID();
-        const inserted = (await m.query(
-          `INSERT INTO reservations (organization_id, id, status, period_start, occurred_at, event_type, user_id, event_data, credits,
-                                     from_allowance, from_grants, overage, grant_takes, limit_key, idempotency_key, request_hash, context, expires_at, created_at,
-                                     consumed_before, consumed_after, allowance, remaining_after, overage_cost, plan_name)
-           VALUES ($1, $2, 'pending', $3::date, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-           ON CONFLICT (organization_id, idempotency_key) WHERE idempotency_key IS NOT NULL AND status IN ('pending', 'committed') DO NOTHING RETURNING id`,
-          [orgId, id, p.periodStart, p.occurredAt, p.definition.key, input.userId ?? null, JSON.stringify(input.eventData ?? {}), hundredthsToDecimalString(p.credits),
-            r.from_allowance, r.from_grants, r.overage, JSON.stringify(r.grant_takes), p.definition.config.limitKey, p.key ?? null, p.hash ?? null, JSON.stringify(input.context ?? null), expiresAt, now,
-            r.consumed_before, r.consumed_after, r.allowance, r.remaining, r.overage_cost, r.plan_name],
-        )) as unknown[];
-        if (inserted.length === 0) throw new ReplayExisting();
-        return {
-          reservationId: id,
-          eventType: p.definition.key,
-          credits: hundredthsToNumber(p.credits),
-          expiresAt: expiresAt.toISOString(),
-          remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
-          status: 'pending' as const,
-          duplicate: false,
-        };
+      // One statement, one round trip (reserve_credits): claim the key in the namespace tracking uses (a key
+      // spent on a tracked event or a batch cannot charge a second time here), debit, record the hold.
+      const r = await this.ledger.reserve({
+        organizationId: orgId,
+        id: randomUUID(),
+        debit: this.tracker.consumeParams(p, now),
+        key: p.key ?? null,
+        keyHash: keyHash ?? null,
+        requestHash: p.hash ?? null,
+        occurredAt: p.occurredAt,
+        eventType: p.definition.key,
+        userId: input.userId ?? null,
+        eventData: input.eventData ?? {},
+        context: input.context ?? null,
+        expiresAt,
       });
+      if (r.status === 'KEY_TAKEN') throw new ReplayExisting();
+      const debit = { ...r, status: r.status } as ConsumeResult;
+      if (debit.status !== 'OK') throw this.tracker.rejection(debit, p, (await this.tracker.plansOf([debit])).get(debit.plan_name ?? ''));
+      return {
+        reservationId: r.reservation_id!,
+        eventType: p.definition.key,
+        credits: hundredthsToNumber(p.credits),
+        expiresAt: expiresAt.toISOString(),
+        remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+        status: 'pending' as const,
+        duplicate: false,
+      };
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
       const { existing, key, remaining } = await this.ledger.transaction(async (m) => ({
