@@ -122,4 +122,31 @@ describe('reservations', () => {
     expect(s.used).toBeLessThanOrEqual(100);
     await expectLedgerConsistent(t.dataSource, id);
   });
+
+  it('a hold settled twice at once, or committed and released at once, is settled exactly once (the one-statement commit races the checked path)', async () => {
+    const id = await createOrg('starter');
+    for (let round = 0; round < 20; round++) {
+      const r = await reserve(id, { eventType: 'visuals_planning' }).expect(201);
+      // The first commit takes the one-statement path (this instance made the hold); the others race it on
+      // the checked path, which reads the row under its lock.
+      const answers = await Promise.all([commit(id, r.body.reservationId), commit(id, r.body.reservationId), round % 2 ? release(id, r.body.reservationId) : commit(id, r.body.reservationId)]);
+      const ok = answers.filter((a) => a.status === 200);
+      expect(ok).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(2);
+    }
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.reserved.n).toBe(0);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('a commit after the sweep expired the hold is 409 on the one-statement path too, and charges nothing', async () => {
+    const id = await createOrg('starter');
+    const r = await reserve(id, { eventType: 'visuals_planning', ttlSeconds: 60 }).expect(201);
+    clock.advance(61_000);
+    await t.app.get(ReservationsService).expireDue();
+    const late = await commit(id, r.body.reservationId).expect(409);
+    expect(late.body.details).toMatchObject({ status: 'expired' });
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(0);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
 });

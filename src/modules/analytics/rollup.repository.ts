@@ -33,7 +33,9 @@ const h = hundredthsOrZero;
 
 /**
  * Daily and monthly aggregates of usage_events (organization, day or period, event type, category, user:
- * count, credits, overage). Analytics read these, never a period of raw events.
+ * count, credits, overage). Analytics read these, never a period of raw events. The ledger's write of a
+ * transaction's events increments them in the same statement (LedgerRepository.writeEntries); this
+ * repository reads them, checks them and rebuilds them.
  *
  * Writers and the rebuild are serialized by the period's balance row lock: every transaction that inserts
  * events has taken it in consume_credits, and a rebuild takes it before it recounts, so an increment can
@@ -42,39 +44,6 @@ const h = hundredthsOrZero;
 @Injectable()
 export class RollupRepository {
   constructor(private readonly dataSource: DataSource) {}
-
-  /**
-   * Adds the events a transaction is inserting to both rollups, in that transaction (one statement).
-   * Grouped first: ON CONFLICT cannot touch one row twice in a statement.
-   */
-  async apply(m: EntityManager, events: RollupSource[]): Promise<void> {
-    if (events.length === 0) return;
-    const rows = events.map((e) => ({
-      o: e.organization_id,
-      d: e.occurred_at.slice(0, 10),
-      p: e.period_start,
-      t: e.event_type,
-      c: e.category,
-      u: e.user_id ?? '',
-      cr: e.credits,
-      ov: e.overage,
-    }));
-    await m.query(
-      `WITH r AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(o text, d date, p date, t text, c text, u text, cr numeric, ov numeric)
-       ), daily AS (
-         INSERT INTO usage_rollups_daily AS t (organization_id, day, event_type, category, user_id, events, credits, overage)
-         SELECT o, d, t, c, u, count(*), sum(cr), sum(ov) FROM r GROUP BY o, d, t, c, u ORDER BY o, d, t, c, u
-         ON CONFLICT (organization_id, day, event_type, category, user_id) DO UPDATE
-           SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage
-       )
-       INSERT INTO usage_rollups_monthly AS t (organization_id, period_start, event_type, category, user_id, events, credits, overage)
-       SELECT o, p, t, c, u, count(*), sum(cr), sum(ov) FROM r GROUP BY o, p, t, c, u ORDER BY o, p, t, c, u
-       ON CONFLICT (organization_id, period_start, event_type, category, user_id) DO UPDATE
-         SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage`,
-      [JSON.stringify(rows)],
-    );
-  }
 
   /** Takes the period's balance row lock (see the class comment); false when the row does not exist. */
   async lockBalance(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<boolean> {

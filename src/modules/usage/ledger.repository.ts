@@ -88,6 +88,66 @@ export interface LedgerEventRow {
 
 const ROLLBACK = new Error('quote: rolled back on purpose');
 
+/** What one transaction writes for the events it accepted (built by LedgerEntries). */
+export interface EntryRows {
+  events: LedgerEventRow[];
+  takes: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }>;
+  notifications: NotificationRow[];
+}
+
+/**
+ * The CTEs of writeEntries / settleHold over $1 events, $2 grant takes, $3 notifications, $4 now. Each
+ * INSERT's source carries a gate comment that settleHold turns into its condition.
+ */
+const ENTRY_CTES = `
+  ev AS (
+    INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
+                              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
+    SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
+           credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
+      FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
+           event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
+           overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)
+     /* gate */
+    RETURNING organization_id, occurred_at, period_start, event_type, category, coalesce(user_id, '') AS user_id, credits, overage),
+  daily AS (
+    INSERT INTO usage_rollups_daily AS t (organization_id, day, event_type, category, user_id, events, credits, overage)
+    SELECT organization_id, (occurred_at AT TIME ZONE 'UTC')::date, event_type, category, user_id, count(*), sum(credits), sum(overage)
+      FROM ev GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (organization_id, day, event_type, category, user_id) DO UPDATE
+      SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage
+    RETURNING 1),
+  monthly AS (
+    INSERT INTO usage_rollups_monthly AS t (organization_id, period_start, event_type, category, user_id, events, credits, overage)
+    SELECT organization_id, period_start, event_type, category, user_id, count(*), sum(credits), sum(overage)
+      FROM ev GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (organization_id, period_start, event_type, category, user_id) DO UPDATE
+      SET events = t.events + EXCLUDED.events, credits = t.credits + EXCLUDED.credits, overage = t.overage + EXCLUDED.overage
+    RETURNING 1),
+  gc AS (
+    INSERT INTO grant_consumptions (organization_id, grant_id, event_id, period_start, credits)
+    SELECT organization_id, grant_id, event_id, period_start, credits
+      FROM jsonb_to_recordset($2::jsonb) AS r(organization_id text, grant_id uuid, event_id uuid, period_start date, credits numeric)
+     /* gate */
+    RETURNING 1),
+  fresh AS (
+    INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload)
+    SELECT organization_id, id, period_start, type, threshold, used, "limit", payload
+      FROM jsonb_to_recordset($3::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb)
+     /* gate */
+    ON CONFLICT (organization_id, period_start, type, threshold, "limit") DO NOTHING
+    RETURNING organization_id, id, payload),
+  outbox AS (
+    INSERT INTO webhook_deliveries (organization_id, id, notification_id, event, payload, next_attempt_at, created_at)
+    SELECT n.organization_id, gen_random_uuid(), n.id, n.payload->>'event', n.payload, $4, $4
+      FROM fresh n JOIN organizations o ON o.id = n.organization_id AND o.webhook_url IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1)`;
+
+function entryParams(entries: EntryRows, now: Date): unknown[] {
+  return [JSON.stringify(entries.events), JSON.stringify(entries.takes), JSON.stringify(entries.notifications), now];
+}
+
 /** SQL of the ledger. Every method takes the transaction's manager: on PGlite another connection would wait forever. */
 @Injectable()
 export class LedgerRepository {
@@ -247,58 +307,43 @@ export class LedgerRepository {
     );
   }
 
-  /** One statement for all the accepted events of a transaction. */
-  async insertEvents(m: EntityManager, rows: LedgerEventRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await m.query(
-      `INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-                                 credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
-       SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
-         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
-              event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
-              overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)`,
-      [JSON.stringify(rows)],
-    );
-  }
-
-  async insertGrantConsumptions(m: EntityManager, rows: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }>): Promise<void> {
-    if (rows.length === 0) return;
-    await m.query(
-      `INSERT INTO grant_consumptions (organization_id, grant_id, event_id, period_start, credits)
-       SELECT organization_id, grant_id, event_id, period_start, credits
-         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, grant_id uuid, event_id uuid, period_start date, credits numeric)`,
-      [JSON.stringify(rows)],
-    );
-  }
-
-  /** Records threshold crossings; the unique key makes each one once per period. Returns the new ones. */
-  async insertNotifications(m: EntityManager, rows: NotificationRow[]): Promise<string[]> {
-    if (rows.length === 0) return [];
-    const inserted = (await m.query(
-      `INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload)
-       SELECT organization_id, id, period_start, type, threshold, used, "limit", payload
-         FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb)
-       ON CONFLICT (organization_id, period_start, type, threshold, "limit") DO NOTHING RETURNING id`,
-      [JSON.stringify(rows)],
-    )) as Array<{ id: string }>;
-    return inserted.map((r) => r.id);
+  /**
+   * Everything a transaction accepted, in ONE statement (data-modifying CTEs): the ledger rows, the daily and
+   * monthly rollups (grouped first: ON CONFLICT cannot touch a row twice in a statement), the grant
+   * consumptions, the threshold notifications (each once a period: the unique key) and, for the ones that
+   * are new, their webhook deliveries in the outbox, so a crash can neither lose a delivery nor send one for
+   * a rolled-back event. Rollup writers are serialized with a rebuild by the period's balance row lock,
+   * which every debit takes.
+   */
+  async writeEntries(m: EntityManager, entries: EntryRows, now: Date): Promise<void> {
+    if (entries.events.length === 0 && entries.notifications.length === 0) return;
+    await m.query(`WITH ${ENTRY_CTES} SELECT (SELECT count(*) FROM ev) AS events`, entryParams(entries, now));
   }
 
   /**
-   * The outbox: one delivery per new notification of an organization that has a webhook URL, in the same
-   * transaction, so a crash can neither lose a delivery nor send one for a rolled-back event.
+   * Commits a hold whose price did not change, in ONE statement and its own transaction: the reservation
+   * turns committed (only if it is still pending, unexpired and of that price: the UPDATE's row lock
+   * settles a race with a sweep or a second commit), and the event takes the hold over with the same
+   * writes as writeEntries, all gated on that UPDATE. False when the gate did not open (the caller falls
+   * back to the checked path, which says why).
    */
-  async enqueueWebhooks(m: EntityManager, notifications: NotificationRow[], now: Date): Promise<void> {
-    if (notifications.length === 0) return;
-    await m.query(
-      `INSERT INTO webhook_deliveries (organization_id, id, notification_id, event, payload, next_attempt_at, created_at)
-       SELECT n.organization_id, gen_random_uuid(), n.id, n.payload->>'event', n.payload, $2, $2
-         FROM jsonb_to_recordset($1::jsonb) AS n(organization_id text, id uuid, payload jsonb)
-         JOIN organizations o ON o.id = n.organization_id AND o.webhook_url IS NOT NULL
-       ON CONFLICT DO NOTHING`,
-      [JSON.stringify(notifications.map((n) => ({ organization_id: n.organization_id, id: n.id, payload: n.payload }))), now],
-    );
+  async settleHold(hold: { organizationId: string; reservationId: string; eventId: string; credits: string; key: string | null }, entries: EntryRows, now: Date): Promise<boolean> {
+    const params = entryParams(entries, now);
+    const n = params.length;
+    params.push(hold.organizationId, hold.reservationId, hold.eventId, hold.credits, hold.key);
+    const rows = (await this.dataSource.query(
+      `WITH gate AS (
+         UPDATE reservations SET status = 'committed', event_id = $${n + 3}::uuid, settled_at = $${n}
+          WHERE organization_id = $${n + 1} AND id = $${n + 2}::uuid AND status = 'pending' AND expires_at > $${n} AND credits = $${n + 4}::numeric
+          RETURNING id),
+       key_done AS (
+         UPDATE idempotency_keys SET event_id = $${n + 3}::uuid
+          WHERE organization_id = $${n + 1} AND key = $${n + 5} AND EXISTS (SELECT 1 FROM gate) RETURNING 1),
+       ${ENTRY_CTES.replace(/\/\* gate \*\//g, 'WHERE EXISTS (SELECT 1 FROM gate)')}
+       SELECT (SELECT count(*) FROM gate)::int AS settled`,
+      params,
+    )) as Array<{ settled: number }>;
+    return rows[0].settled === 1;
   }
 
   async balancePlan(m: EntityManager, organizationId: string, periodStart: string): Promise<string | null> {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
-import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -56,8 +56,19 @@ class ReplayExisting extends Error {}
  * consume_credits), then commit (re-priced with the final data) or release. A pending reservation past its
  * TTL is given back by the sweep (expireDue, run by the reservation-expiry job). Each step is one transaction under the balance row lock.
  */
+/** What this instance knows of a hold it made: enough to commit it in one statement without reading it back. */
+interface Held {
+  organizationId: string;
+  prepared: Prepared;
+  debit: ConsumeResult;
+}
+
+/** Holds remembered for the fast commit; past this the oldest are forgotten (their commit reads the row). */
+const MAX_HELD = 10_000;
+
 @Injectable()
 export class ReservationsService {
+  private readonly held = new Map<string, Held>();
 
   constructor(
     private readonly tracker: UsageTracker,
@@ -96,6 +107,7 @@ export class ReservationsService {
       if (r.status === 'KEY_TAKEN') throw new ReplayExisting();
       const debit = { ...r, status: r.status } as ConsumeResult;
       if (debit.status !== 'OK') throw this.tracker.rejection(debit, p, (await this.tracker.plansOf([debit])).get(debit.plan_name ?? ''));
+      this.remember(r.reservation_id!, { organizationId: orgId, prepared: p, debit });
       return {
         reservationId: r.reservation_id!,
         eventType: p.definition.key,
@@ -137,6 +149,8 @@ export class ReservationsService {
     assertEventDataSize(eventData);
     const now = this.clock.now();
     await this.tracker.assertOrganization(organizationId);
+    const fast = await this.commitHeld(organizationId, reservationId, eventData, now);
+    if (fast) return fast;
     const outcome = await this.ledger.transaction(async (m) => {
       const row = await this.lockPending(m, organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
@@ -193,7 +207,37 @@ export class ReservationsService {
     return outcome.result;
   }
 
+  /**
+   * The common commit in one statement: a hold this instance made, at the price it was reserved at (the
+   * event takes the hold over as it is). Undefined whenever that does not apply (not made here, re-priced,
+   * settled or expired meanwhile): the caller then takes the checked path, which reads the row and says why.
+   */
+  private async commitHeld(organizationId: string, reservationId: string, eventData: Record<string, unknown> | undefined, now: Date): Promise<TrackResult | undefined> {
+    const held = this.held.get(reservationId);
+    this.held.delete(reservationId);
+    if (!held || held.organizationId !== organizationId) return undefined;
+    const reserved = held.prepared;
+    // Priced with the definition as it is now (the work ran now), like the checked path.
+    const definition = await this.events.findOrThrow(reserved.definition.key);
+    const data = eventData ?? reserved.input.eventData ?? {};
+    const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+    if (price.credits !== reserved.credits) return undefined;
+    const plan = (await this.tracker.plansOf([held.debit])).get(held.debit.plan_name!);
+    if (!plan) return undefined;
+    const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
+    const entries = new LedgerEntries();
+    const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
+    const settled = await this.ledger.settleHold({ organizationId, reservationId, eventId: result.eventId, credits: hundredthsToDecimalString(p.credits), key: p.key ?? null }, entries, now);
+    return settled ? result : undefined;
+  }
+
+  private remember(reservationId: string, held: Held): void {
+    if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value!);
+    this.held.set(reservationId, held);
+  }
+
   async release(organizationId: string, reservationId: string): Promise<{ reservationId: string; status: 'released'; releasedCredits: number }> {
+    this.held.delete(reservationId);
     const now = this.clock.now();
     await this.tracker.assertOrganization(organizationId);
     const outcome = await this.ledger.transaction(async (m) => {

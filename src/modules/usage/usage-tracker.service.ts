@@ -8,7 +8,6 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { ClosedPeriods, periodClosedError } from '../analytics/closed-periods.service';
-import { RollupRepository } from '../analytics/rollup.repository';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -55,7 +54,6 @@ export class UsageTracker {
     private readonly ledger: LedgerRepository,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
-    private readonly rollups: RollupRepository,
     private readonly closedPeriods: ClosedPeriods,
     // Absent when the module runs inside another application without this service's API keys module.
     @Optional() private readonly membership?: MembershipPolicy,
@@ -259,10 +257,8 @@ export class UsageTracker {
     });
     if (rows.length === 0) return;
     await this.ledger.transaction(async (m) => {
-      const notifications = LedgerEntries.refusalNotices(rows);
       await this.ledger.insertRefused(m, rows);
-      const fresh = await this.ledger.insertNotifications(m, notifications);
-      if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, notifications.filter((n) => fresh.includes(n.id)), now);
+      await this.ledger.writeEntries(m, { events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
     });
   }
 
@@ -361,13 +357,9 @@ export class UsageTracker {
     });
   }
 
-  /** Writes what a transaction accepted: events, grant consumptions, notifications and their webhooks. */
+  /** Writes what a transaction accepted: events, rollups, grant consumptions, notifications and their webhooks (one statement). */
   async writeEntries(m: EntityManager, entries: LedgerEntries): Promise<void> {
-    await this.ledger.insertEvents(m, entries.events);
-    await this.rollups.apply(m, entries.events);
-    await this.ledger.insertGrantConsumptions(m, entries.takes);
-    const fresh = await this.ledger.insertNotifications(m, entries.notifications);
-    if (fresh.length > 0) await this.ledger.enqueueWebhooks(m, entries.notifications.filter((n) => fresh.includes(n.id)), this.clock.now());
+    await this.ledger.writeEntries(m, entries, this.clock.now());
   }
 
   /** The consume_credits call for one prepared event: what the event is, nothing of the plan. */
