@@ -6,8 +6,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * statement is one transaction on its own, so the service sends it without BEGIN/COMMIT: one round trip
  * instead of five. A refused debit writes nothing and gives the key back; a taken key debits nothing.
  */
-export class ReserveInOneStatement1764300008000 implements MigrationInterface {
-  name = 'ReserveInOneStatement1764300008000';
+export class ReserveInOneStatement1764300007000 implements MigrationInterface {
+  name = 'ReserveInOneStatement1764300007000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
