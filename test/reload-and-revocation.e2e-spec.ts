@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import type { Cache } from 'cache-manager';
 import { FakeClock } from '../src/common/clock/clock';
@@ -62,6 +63,12 @@ const tracked = async (t: TestApp, org: string, eventType: string) => {
   const res = await t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send({ eventType }).expect(201);
   return res.body as { creditsConsumed: number; breakdown: { version: number } };
 };
+
+/**
+ * A new key each run: the Redis store is shared by every test database (and by every earlier run for the
+ * TTL), so a fixed key could be answered from a leftover entry instead of the database.
+ */
+const unseenKey = (name: string) => `${name}_${randomBytes(4).toString('hex')}`;
 
 /** A definition that the instances' snapshots do not have (written straight into the database). */
 async function insertUnseenEvent(t: TestApp, key: string): Promise<void> {
@@ -132,17 +139,18 @@ describe('a full reload never moves a definition back (one instance)', () => {
   it('a lookup that read before a change does not put the old version in the shared cache', async () => {
     const registry = t.app.get(EventRegistry);
     const cache = t.app.get<Cache>(CACHE_MANAGER);
-    await insertUnseenEvent(t, 'unseen_single');
-    expect(registry.get('unseen_single')).toBeUndefined();
-    hold = holdQuery(t, ONE_EVENT_READ, 'unseen_single');
-    const lookup = registry.find('unseen_single');
+    const key = unseenKey('unseen_single');
+    await insertUnseenEvent(t, key);
+    expect(registry.get(key)).toBeUndefined();
+    hold = holdQuery(t, ONE_EVENT_READ, key);
+    const lookup = registry.find(key);
     await hold.reached; // read version 1 from the database
-    await t.http().patch('/api/admin/events/unseen_single').set(ADMIN).send({ baseCredits: 7 }).expect(200);
+    await t.http().patch(`/api/admin/events/${key}`).set(ADMIN).send({ baseCredits: 7 }).expect(200);
     hold.release();
     await lookup;
-    const shared = await cache.get<{ version: number }>('catalog:event:unseen_single');
+    const shared = await cache.get<{ version: number }>(`catalog:event:${key}`);
     if (shared) expect(shared.version).toBe(2);
-    expect(registry.get('unseen_single')?.version).toBe(2);
+    expect(registry.get(key)?.version).toBe(2);
     // And the caller gets the newest version this instance holds, not the older one it happened to read.
     expect((await lookup)?.version).toBe(2);
   });
@@ -180,7 +188,7 @@ describeOnPostgres('two instances on one PostgreSQL: a stale reload does not und
       const before = registryB.get('export_pdf')!;
       const org = await createOrganization(a, 'reload2');
       hold = holdQuery(b, FULL_EVENT_RELOAD);
-      const reloading = b.http().post('/api/admin/config').set(ADMIN).send({ type: 'cache', action: 'refresh-all' }).expect(200);
+      const reloading = b.http().post('/api/admin/config').set(ADMIN).send({ type: 'cache', action: 'refresh-all' }).expect(200).then(() => undefined); // sent now, awaited below
       await hold.reached;
       const price = before.config.baseCredits + 1;
       await a.http().patch('/api/admin/events/export_pdf').set(ADMIN).send({ baseCredits: price }).expect(200);
@@ -193,17 +201,18 @@ describeOnPostgres('two instances on one PostgreSQL: a stale reload does not und
 
     it("B's lookup read the old version; A's change reaches B first; the shared cache does not get the old one", async () => {
       const registryB = b.app.get(EventRegistry);
-      await insertUnseenEvent(a, 'unseen_two');
-      hold = holdQuery(b, ONE_EVENT_READ, 'unseen_two');
-      const lookup = registryB.find('unseen_two');
+      const key = unseenKey('unseen_two');
+      await insertUnseenEvent(a, key);
+      hold = holdQuery(b, ONE_EVENT_READ, key);
+      const lookup = registryB.find(key);
       await hold.reached;
-      await a.http().patch('/api/admin/events/unseen_two').set(ADMIN).send({ baseCredits: 7 }).expect(200);
-      await within(1000, 'the invalidation on B', () => registryB.stats().invalidationsReceived > 0 && registryB.get('unseen_two')?.version === 2);
+      await a.http().patch(`/api/admin/events/${key}`).set(ADMIN).send({ baseCredits: 7 }).expect(200);
+      await within(1000, 'the invalidation on B', () => registryB.stats().invalidationsReceived > 0 && registryB.get(key)?.version === 2);
       hold.release();
       await lookup;
       // With Redis both instances read this store: an old version here would be served to a miss anywhere.
       for (const instance of [a, b]) {
-        const shared = await instance.app.get<Cache>(CACHE_MANAGER).get<{ version: number }>('catalog:event:unseen_two');
+        const shared = await instance.app.get<Cache>(CACHE_MANAGER).get<{ version: number }>(`catalog:event:${key}`);
         if (shared) expect(shared.version).toBe(2);
       }
     });
@@ -246,8 +255,9 @@ describeOnPostgres('revocation across two instances on one PostgreSQL', () => {
       b.app.get(ConfigChangeBus).onChange((change) => messages.push(change));
       await revokeKey(a, org, key.id);
       // Only the bus can explain a refusal here: B's cache entry would live for another 300 s.
-      const elapsed = await within(1000, 'the revocation message on B', () => messages.some((m) => m.kind === 'api-key'));
+      const elapsed = await within(1000, 'B refusing the revoked key', async () => (await b.http().get(`/api/organizations/${org}/usage`).set(key.headers)).status === 401);
       expect(elapsed).toBeLessThan(1000);
+      expect(messages).toEqual([expect.objectContaining({ kind: 'api-key', key: key.id })]);
       const refused = await b.http().get(`/api/organizations/${org}/usage`).set(key.headers).expect(401);
       expect(refused.body.error).toBe('UNAUTHORIZED');
       await b.http().post(`/api/organizations/${org}/usage/events`).set(key.headers).send({ eventType: 'export_pdf' }).expect(401);
