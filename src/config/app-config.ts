@@ -37,7 +37,7 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Requests per minute for the admin key; 0 = not limited. */
   rateLimitAdminPerMinute: number;
-  /** How long a resolved API key is trusted in-process; bounds how late a revocation reaches other instances. */
+  /** How long a resolved API key is trusted in-process; bounds how late a revocation reaches other instances if its bus message is lost. */
   apiKeyCacheTtlSeconds: number;
   /** X-User-Id of a non-member, on an organization that has members: 403 USER_NOT_MEMBER (true) or allowed. */
   strictMembership: boolean;

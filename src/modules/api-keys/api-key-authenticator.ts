@@ -1,9 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ApiKeyResolver } from '../../common/auth/auth.guard';
 import type { Principal } from '../../common/auth/principal';
 import { Clock } from '../../common/clock/clock';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
+import { ConfigChangeBus } from '../config-cache/config-change-bus';
 import { ApiKeysRepository } from './api-keys.repository';
 import { hashApiKey, keyHashesEqual, looksLikeApiKey } from './utils/api-key-secret';
 import { ExpiringCache } from './utils/expiring-cache';
@@ -19,11 +20,12 @@ type OrganizationPrincipal = Extract<Principal, { kind: 'organization' }>;
  * Turns a bearer token into an organization principal.
  *
  * Lookups are cached in-process (found and not found alike) for `apiKeyCacheTtlSeconds` (default 5 s), so
- * the hot path does not query the database on every request. A revocation evicts the key here at once;
- * other instances stop accepting it when their entry expires, i.e. within that TTL.
+ * the hot path does not query the database on every request. A revocation evicts the key here at once and
+ * travels to the other instances over the change bus (LISTEN/NOTIFY or Redis, as definition changes do),
+ * which evict it when the message arrives, in milliseconds. The TTL stays as the bound for a lost message.
  */
 @Injectable()
-export class ApiKeyAuthenticator extends ApiKeyResolver implements BeforeApplicationShutdown {
+export class ApiKeyAuthenticator extends ApiKeyResolver implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('ApiKeys');
   private readonly cache: ExpiringCache<OrganizationPrincipal | null>;
   private readonly inFlight = new Map<string, Promise<OrganizationPrincipal | undefined>>();
@@ -36,9 +38,26 @@ export class ApiKeyAuthenticator extends ApiKeyResolver implements BeforeApplica
     private readonly keys: ApiKeysRepository,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly bus: ConfigChangeBus,
   ) {
     super();
     this.cache = new ExpiringCache(config.apiKeyCacheTtlSeconds * 1000, CACHE_MAX_ENTRIES);
+  }
+
+  onApplicationBootstrap(): void {
+    this.bus.onChange((change) => {
+      if (change.kind === 'api-key' && change.key) this.evictById(change.key);
+    });
+    // Revocations may have been missed while the subscription was down: trust nothing cached before.
+    this.bus.onResubscribed(() => this.forgetAll());
+  }
+
+  /** After a revocation committed: forget the key here, then tell every other instance. */
+  async revoked(key: { id: string; keyHash: string }): Promise<void> {
+    this.evict(key.keyHash);
+    await this.bus
+      .publish({ kind: 'api-key', key: key.id })
+      .catch((error: Error) => this.logger.warn(`Revocation of API key ${key.id} not broadcast (other instances refuse it within the key cache TTL): ${error.message}`));
   }
 
   async resolve(token: string): Promise<Principal | undefined> {
@@ -55,6 +74,20 @@ export class ApiKeyAuthenticator extends ApiKeyResolver implements BeforeApplica
     this.evictions++;
     this.cache.delete(keyHash);
     this.inFlight.delete(keyHash);
+  }
+
+  /** Another instance revoked this key: the message names its id (never its secret or hash). */
+  private evictById(id: string): void {
+    this.evictions++;
+    this.cache.deleteWhere((principal) => principal?.id === id);
+    // A lookup in flight may have read the key as active; let the next request query again.
+    this.inFlight.clear();
+  }
+
+  private forgetAll(): void {
+    this.evictions++;
+    this.cache.clear();
+    this.inFlight.clear();
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -24,7 +24,7 @@ export class ApiKeysAdminController {
   }
 
   @Delete(':id')
-  @ApiOperation({ summary: 'Revoke a key (at once on this instance, within API_KEY_CACHE_TTL_SECONDS on the others)' })
+  @ApiOperation({ summary: 'Revoke a key (at once on this instance, within a second on the others over the change bus)' })
   revoke(@Param('orgId') orgId: string, @Param('id') id: string) {
     return this.apiKeys.revoke(orgId, id);
   }

@@ -83,13 +83,14 @@ export class ApiKeysService {
   }
 
   /**
-   * Revokes a key: refused at once by this instance, by the others within the key cache TTL. Revoking a
+   * Revokes a key: refused at once by this instance, by the others when the change bus message arrives
+   * (within a second; the key cache TTL bounds a lost message). Revoking a
    * revoked key changes nothing and answers the same (a retried DELETE is not an error).
    */
   async revoke(organizationId: string, id: string): Promise<ApiKeyView> {
     await this.organizations.getRow(organizationId);
     const revoked = await this.keys.revoke(organizationId, id, this.clock.now());
-    if (revoked) this.authenticator.evict(revoked.key_hash);
+    if (revoked) await this.authenticator.revoked({ id, keyHash: revoked.key_hash });
     const row = await this.keys.find(organizationId, id);
     if (!row) throw new DomainError('API_KEY_NOT_FOUND', `API key "${id}" does not exist in organization "${organizationId}"`, { organizationId, apiKeyId: id });
     return toView(row);

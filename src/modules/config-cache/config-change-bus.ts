@@ -4,10 +4,12 @@ import { Client } from 'pg';
 import { createClient } from 'redis';
 
 export type RegistryKind = 'event' | 'plan';
+/** What the bus carries: definition changes, and API key revocations (`key` is the key's id, never its secret or hash). */
+export type ChangeKind = RegistryKind | 'api-key';
 
-/** "This definition changed" (or, without a key, "reload everything of this kind"). */
+/** "This definition changed" (or, without a key, "reload everything of this kind"); "this API key was revoked". */
 export interface ConfigChange {
-  kind: RegistryKind;
+  kind: ChangeKind;
   key?: string;
   origin: string;
 }
@@ -15,8 +17,8 @@ export interface ConfigChange {
 const CHANNEL = 'metering_config_changes';
 
 /**
- * Carries definition changes to every instance, so a change takes effect everywhere at once instead of
- * after the cache TTL. The TTL refresh stays as the fallback for a lost message.
+ * Carries definition changes and key revocations to every instance, so they take effect everywhere at once
+ * instead of after the cache TTL. The TTL stays as the fallback for a lost message.
  */
 export abstract class ConfigChangeBus {
   /** Identifies this instance: it applies its own changes directly and ignores their echo. */

@@ -82,6 +82,10 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
   private loadedAtMs = 0;
   private lastRefresh: Date | null = null;
   private refreshInFlight?: Promise<void>;
+  /** Keys remembered while a full reload runs: newer than (or absent from) what that reload read. */
+  private rememberedDuringLoad?: Set<string>;
+  /** Bumped by every per-key reload (an invalidation): a lookup that started before one must not fill the shared cache. */
+  private keyReloads = 0;
   private timer?: NodeJS.Timeout;
   private counters = { hits: 0, misses: 0, invalidationsReceived: 0, refreshes: 0 };
 
@@ -144,12 +148,19 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
       this.remember(record);
       return record;
     }
+    const epoch = this.keyReloads;
     const record = await this.loadOne(this.dataSource.manager, key);
     if (record) {
       this.remember(record);
-      await this.cache.set(this.cacheKeyPrefix + key, record, this.ttlMs).catch(() => undefined);
+      // A change invalidated while this read ran: what it read may be older than the database, and the
+      // shared store would hand that older version to every instance until the TTL. Leave the store empty.
+      if (epoch === this.keyReloads) {
+        await this.cache.set(this.cacheKeyPrefix + key, record, this.ttlMs).catch(() => undefined);
+        // The invalidation may also have arrived while the write was on its way (its delete went first).
+        if (epoch !== this.keyReloads) await this.cache.del(this.cacheKeyPrefix + key).catch(() => undefined);
+      }
     }
-    return record;
+    return this.snapshot.get(key) ?? record;
   }
 
   async findOrThrow(key: string): Promise<DefinitionRecord<C>> {
@@ -199,10 +210,12 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
   }
 
   async reloadKey(key: string): Promise<void> {
+    const epoch = ++this.keyReloads;
     await this.cache.del(this.cacheKeyPrefix + key).catch(() => undefined);
     const record = await this.loadOne(this.dataSource.manager, key);
     if (record) this.remember(record);
-    else this.snapshot.delete(key);
+    // "Not there" from a read that a later reload overtook may predate the key's creation.
+    else if (epoch === this.keyReloads) this.snapshot.delete(key);
   }
 
   private refreshBehindIfStale(): void {
@@ -214,13 +227,38 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
   private remember(record: DefinitionRecord<C>): void {
     const current = this.snapshot.get(record.key);
     // Versions only move forward: a slow reload must not put back an older version.
-    if (!current || current.version <= record.version) this.snapshot.set(record.key, record);
+    if (!current || current.version <= record.version) {
+      this.snapshot.set(record.key, record);
+      this.rememberedDuringLoad?.add(record.key);
+    }
   }
 
+  /**
+   * Reads every definition and swaps the snapshot. The read is a moment in the past by the time it lands:
+   * a change that committed meanwhile may already be in the snapshot (its invalidation was applied while
+   * the read ran), so a definition never goes back to an older version than the one held, and a key
+   * learnt during the read is kept although the read did not see it. Otherwise that instance would charge
+   * the old price until its next TTL refresh.
+   */
   private async loadAll(): Promise<void> {
-    const rows = (await this.dataSource.query(this.selectSql(''))) as Row[];
+    const learnt = new Set<string>();
+    this.rememberedDuringLoad = learnt;
+    let rows: Row[];
+    try {
+      rows = (await this.dataSource.query(this.selectSql(''))) as Row[];
+    } finally {
+      this.rememberedDuringLoad = undefined;
+    }
     const next = new Map<string, DefinitionRecord<C>>();
-    for (const row of rows) next.set(row.key, this.fromRow(row));
+    for (const row of rows) {
+      const loaded = this.fromRow(row);
+      const held = this.snapshot.get(loaded.key);
+      next.set(loaded.key, held && held.version > loaded.version ? held : loaded);
+    }
+    for (const key of learnt) {
+      const held = this.snapshot.get(key);
+      if (held && !next.has(key)) next.set(key, held);
+    }
     this.snapshot = next;
     this.loadedAtMs = this.clock.now().getTime();
     this.lastRefresh = this.clock.now();

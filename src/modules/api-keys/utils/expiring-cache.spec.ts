@@ -17,6 +17,19 @@ describe('ExpiringCache', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('deletes every entry whose value matches (a revocation from another instance names the key id)', () => {
+    const cache = new ExpiringCache<{ id: string } | null>(1000, 10, () => 0);
+    cache.set('h1', { id: 'k1' });
+    cache.set('h2', { id: 'k2' });
+    cache.set('h3', null);
+    cache.deleteWhere((v) => v?.id === 'k1');
+    expect(cache.lookup('h1')).toBeUndefined();
+    expect(cache.lookup('h2')).toEqual({ value: { id: 'k2' } });
+    expect(cache.lookup('h3')).toEqual({ value: null });
+    cache.deleteWhere(() => false);
+    expect(cache.size).toBe(2);
+  });
+
   it('evicts the oldest entry when full, and deletes on demand', () => {
     const cache = new ExpiringCache<number>(1000, 2, () => 0);
     cache.set('a', 1);
