@@ -9,7 +9,7 @@ import { isPlainObject } from '../../common/validation/json-validators';
 import { ReservationsService } from '../usage/reservations.service';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
-import { assertEventDataSize } from '../usage/utils/track-input';
+import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import { TRACK_USAGE } from './track-usage.decorator';
 import type { TrackUsageMetadata } from './track-usage.decorator';
@@ -133,14 +133,14 @@ export class TrackUsageInterceptor implements NestInterceptor {
     if (!isPlainObject(eventData)) throw validationFailed({ body: ['the request body must be a JSON object'] });
     assertEventDataSize(eventData);
     const userId = request.headers['x-user-id'];
-    const key = request.headers['idempotency-key'];
+    const key = parseIdempotencyHeader(request.headers['idempotency-key']);
     const ua = request.headers['user-agent'];
     return {
       organizationId,
       eventType: meta.eventType,
       eventData,
       userId: typeof userId === 'string' && userId.length > 0 ? userId.slice(0, 128) : undefined,
-      idempotencyKey: typeof key === 'string' && key.length > 0 ? key.slice(0, 255) : undefined,
+      idempotencyKey: key,
       context: { endpoint: request.routeOptions.url ?? request.url, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined },
     };
   }

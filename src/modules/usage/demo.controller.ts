@@ -1,22 +1,39 @@
-import { Body, Controller, Post, Req } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { validationFailed } from '../../common/errors/domain-error';
+import { isPlainObject } from '../../common/validation/json-validators';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DemoTrackUsageDto } from './dto/track-event.dto';
 import { TrackingHttpService } from './tracking-http.service';
-import { UsageTracker } from './usage-tracker.service';
 
 /** The seed-compatible demo endpoint of the original phase-1 document (admin key). */
 @ApiTags('usage')
 @Controller('api/demo')
 export class DemoController {
-  constructor(
-    private readonly tracker: UsageTracker,
-    private readonly http: TrackingHttpService,
-  ) {}
+  constructor(private readonly http: TrackingHttpService) {}
 
+  /**
+   * Exactly the path of POST /api/organizations/:orgId/usage/events (the same validation, the 16 KiB
+   * eventData limit, the Idempotency-Key header), with the organization taken out of the body first.
+   */
   @Post('track-usage')
   @ApiOperation({ summary: 'Synchronous tracking with the organization in the body: {organizationId, eventType, eventData, userId?}' })
-  track(@Body() { organizationId, ...event }: DemoTrackUsageDto, @Req() req: FastifyRequest) {
-    return this.tracker.track({ organizationId, ...event, context: this.http.context(req) });
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true' })
+  @ApiBody({ type: DemoTrackUsageDto })
+  async track(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { organizationId, event } = splitDemoBody(body);
+    const outcome = await this.http.trackBody(organizationId, event, req);
+    reply.status(outcome.statusCode);
+    return outcome.body;
   }
+}
+
+/** `{organizationId, ...event}`: the organization, and the event exactly as the organization route takes it. */
+function splitDemoBody(body: unknown): { organizationId: string; event: Record<string, unknown> } {
+  if (!isPlainObject(body)) throw validationFailed({ body: ['must be a JSON object'] });
+  const { organizationId, ...event } = body;
+  if (typeof organizationId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(organizationId)) {
+    throw validationFailed({ organizationId: ['organizationId must be an organization id (1 to 64 letters, digits, _ or -)'] });
+  }
+  return { organizationId, event };
 }

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
 import { CommitReservationDto, CreateReservationDto } from './dto/reservation.dto';
 import { ReservationsService } from './reservations.service';
+import { parseIdempotencyHeader } from './utils/track-input';
 import { TrackingHttpService } from './tracking-http.service';
 
 @ApiTags('usage: reservations')
@@ -18,8 +19,8 @@ export class ReservationsController {
   @Scopes('track')
   @ApiOperation({ summary: 'Reserve the priced credits now (they count against the balance at once); commit or release later' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  reserve(@Param('orgId') orgId: string, @Body() { ttlSeconds, ...event }: CreateReservationDto, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest) {
-    return this.reservations.reserve({ organizationId: orgId, ...event, idempotencyKey: event.idempotencyKey ?? key, context: this.http.context(req) }, ttlSeconds);
+  reserve(@Param('orgId') orgId: string, @Body() { ttlSeconds, ...event }: CreateReservationDto, @Headers('idempotency-key') key: unknown, @Req() req: FastifyRequest) {
+    return this.reservations.reserve({ organizationId: orgId, ...event, idempotencyKey: event.idempotencyKey ?? parseIdempotencyHeader(key), context: this.http.context(req) }, ttlSeconds);
   }
 
   @Get(':id')

@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
-import { DomainError } from '../../common/errors/domain-error';
+import { DomainError, validationFailed } from '../../common/errors/domain-error';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
@@ -76,10 +78,24 @@ export class ReservationsService {
     private readonly events: EventRegistry,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async reserve(input: TrackInput, ttlSeconds = DEFAULT_RESERVATION_TTL_SECONDS, attempt = 0): Promise<ReservationResult> {
+  /**
+   * The longest hold (SPEC 5): the period-close grace window, so a hold taken at a period's last instant is
+   * settled or expired before the period closes and never holds up the close. A minute at least.
+   */
+  get maxTtlSeconds(): number {
+    return Math.max(60, this.config.periodCloseGraceMinutes * 60);
+  }
+
+  async reserve(input: TrackInput, ttlSeconds?: number, attempt = 0): Promise<ReservationResult> {
     assertEventDataSize(input.eventData);
+    const max = this.maxTtlSeconds;
+    if (ttlSeconds !== undefined && ttlSeconds > max) {
+      throw validationFailed({ ttlSeconds: [`ttlSeconds must be at most ${max} (the period-close grace window, PERIOD_CLOSE_GRACE_MINUTES)`] });
+    }
+    ttlSeconds ??= Math.min(DEFAULT_RESERVATION_TTL_SECONDS, max);
     const now = this.clock.now();
     await this.tracker.assertOrganization(input.organizationId);
     const orgId = input.organizationId;

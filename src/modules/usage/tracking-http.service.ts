@@ -4,7 +4,7 @@ import { DomainError, validationFailed } from '../../common/errors/domain-error'
 import { isPlainObject } from '../../common/validation/json-validators';
 import { UsageTracker } from './usage-tracker.service';
 import type { TrackInput } from './usage.types';
-import { MAX_BATCH_EVENTS } from './utils/track-input';
+import { MAX_BATCH_EVENTS, parseIdempotencyHeader } from './utils/track-input';
 
 /**
  * Turns the HTTP body of `POST …/usage/events` (one event, or `{events: […]}`) into tracker calls. One
@@ -19,7 +19,8 @@ export class TrackingHttpService {
     return { endpoint: req.routeOptions.url ?? req.url, ip: req.ip, userAgent: typeof ua === 'string' ? ua : undefined };
   }
 
-  async trackBody(organizationId: string, body: unknown, headerKey: string | undefined, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
+  async trackBody(organizationId: string, body: unknown, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
+    const headerKey = parseIdempotencyHeader(req.headers['idempotency-key']);
     const context = this.context(req);
     // X-User-Id attributes events that do not name a user themselves (SPEC section 10).
     const headerUser = req.headers['x-user-id'];

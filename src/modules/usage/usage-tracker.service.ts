@@ -92,7 +92,19 @@ export class UsageTracker {
           const outcomes = await this.trackMany(organizationId, batch.map((b) => b.input));
           batch.forEach((b, i) => b.resolve(outcomes[i]));
         } catch (error) {
-          for (const b of batch) b.reject(error);
+          if (batch.length === 1) {
+            batch[0].reject(error);
+            continue;
+          }
+          // The shared transaction failed (and rolled back whole). Whatever one request did, it must not fail
+          // the others: each goes again on its own, so only the one that fails alone gets its error.
+          for (const b of batch) {
+            try {
+              b.resolve((await this.trackMany(organizationId, [b.input]))[0]);
+            } catch (own) {
+              b.reject(own);
+            }
+          }
         }
       }
     } finally {

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
@@ -27,8 +27,8 @@ export class UsageController {
       batch: { value: { events: [{ eventType: 'visuals_planning' }, { eventType: 'export_pdf', idempotencyKey: 'pdf-1' }] } },
     },
   })
-  async track(@Param('orgId') orgId: string, @Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const outcome = await this.http.trackBody(orgId, body, key, req);
+  async track(@Param('orgId') orgId: string, @Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const outcome = await this.http.trackBody(orgId, body, req);
     reply.status(outcome.statusCode);
     return outcome.body;
   }

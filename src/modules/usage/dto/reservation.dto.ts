@@ -5,7 +5,7 @@ import { TrackEventDto } from './track-event.dto';
 export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
 
 export class CreateReservationDto extends TrackEventDto {
-  @ApiPropertyOptional({ example: 600, default: DEFAULT_RESERVATION_TTL_SECONDS, description: 'Released automatically after this many seconds unless committed' })
+  @ApiPropertyOptional({ example: 600, default: DEFAULT_RESERVATION_TTL_SECONDS, description: 'Released automatically after this many seconds unless committed; at most the period-close grace window (PERIOD_CLOSE_GRACE_MINUTES x 60, 3600 by default; longer is 400)' })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -28,6 +28,20 @@ export function parseTrackEvent(plain: unknown, prefix = ''): TrackEventDto {
   return dto;
 }
 
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The Idempotency-Key header, held to the body field's rule (SPEC 5: 1 to 255 printable ASCII characters):
+ * anything else is 400 before any work, never a key the index cannot hold.
+ */
+export function parseIdempotencyHeader(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !IDEMPOTENCY_KEY.test(value)) {
+    throw validationFailed({ 'Idempotency-Key': ['the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces (sent once)'] });
+  }
+  return value;
+}
+
 /** eventData is stored with every event: more than 16 KiB of JSON is refused with 413. */
 export function assertEventDataSize(eventData: unknown): void {
   if (eventData !== undefined && Buffer.byteLength(JSON.stringify(eventData)) > MAX_EVENT_DATA_BYTES) {
