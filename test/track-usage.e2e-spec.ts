@@ -152,6 +152,10 @@ describe('@TrackUsage on the sample AI tool routes', () => {
       const log = await t.http().get(`/api/organizations/${id}/usage/events?status=refused&limit=100`).set(ADMIN).expect(200);
       expect(log.body.items).toHaveLength(25);
       expect(log.body.items[0]).toMatchObject({ eventType: 'push_sow_to_loe', status: 'refused', error: 'CREDITS_EXHAUSTED', credits: 1 });
+      // Refused events are listed as JSON only; an unknown status is refused too.
+      const csv = await t.http().get(`/api/organizations/${id}/usage/events?status=refused&format=csv`).set(ADMIN).expect(400);
+      expect(csv.body).toMatchObject({ error: 'VALIDATION_FAILED', details: { fields: { status: [expect.any(String)] } } });
+      await t.http().get(`/api/organizations/${id}/usage/events?status=lost`).set(ADMIN).expect(400);
       const notes = await t.http().get(`/api/organizations/${id}/notifications`).set(ADMIN).expect(200);
       expect(notes.body.items.filter((n: { type: string }) => n.type === 'async_event_refused')).toHaveLength(1);
     });
