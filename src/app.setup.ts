@@ -1,7 +1,6 @@
 import { Logger, LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
@@ -15,6 +14,8 @@ import { AppLogger, createPinoLogger, fastifyLoggerFor } from './common/logging/
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { loadConfigFromEnvironment } from './config/config-root.module';
+import { checkResponsesAgainst, type ContractViolation } from './openapi/contract-validator';
+import { buildOpenApiDocument, serveOpenApiDocument } from './openapi/openapi-document';
 import type { ConfigFromEnvironmentOptions } from './config/config-root.module';
 
 export interface CreateAppOptions {
@@ -33,6 +34,11 @@ export interface CreateAppOptions {
    * the service and the request logs (method, URL, status and timing only) go to it.
    */
   logger?: LoggerService;
+  /**
+   * Checks every response against the served OpenAPI document and reports each mismatch (the e2e tests
+   * fail on any; a staging run can log them). Off when absent.
+   */
+  onContractViolation?: (violation: ContractViolation) => void;
 }
 
 /**
@@ -64,13 +70,13 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   registerLoadShedding(app.getHttpAdapter().getInstance(), config.maxInFlightRequests, app.get(MetricsService).httpInFlight);
   // Before any route exists: headers, rate limit and the route catalog must see every route.
   await registerHttpSecurity(app, config);
-  setupApp(app);
+  setupApp(app, options.onContractViolation);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
 }
 
-function setupApp(app: NestFastifyApplication): void {
+function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOptions['onContractViolation']): void {
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -94,15 +100,7 @@ function setupApp(app: NestFastifyApplication): void {
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Credit metering API')
-      .setDescription('Usage metering and credit billing for AI platforms. Errors: `{statusCode, error, message, details}`.')
-      .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The admin API key, or an organization API key' })
-      .addSecurityRequirements('bearer')
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  const document = buildOpenApiDocument(app);
+  serveOpenApiDocument(app, document);
+  if (onContractViolation) checkResponsesAgainst(fastify, document, onContractViolation);
 }

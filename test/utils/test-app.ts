@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock/clock';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { collectContractViolation, contractCheckEnabled } from './contract';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -45,7 +46,12 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   const config = testConfig(database, options.config);
   let app: NestFastifyApplication;
   try {
-    app = await createApp({ config, clock: options.clock, logDestination: options.logDestination });
+    app = await createApp({
+      config,
+      clock: options.clock,
+      logDestination: options.logDestination,
+      onContractViolation: contractCheckEnabled ? collectContractViolation : undefined,
+    });
   } catch (error) {
     if (ownsDatabase) await database.drop();
     throw error;

@@ -1,4 +1,6 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
+import { PUBLIC_EXTENSION } from '../../openapi/openapi-extensions';
 
 export const IS_PUBLIC = 'auth:isPublic';
 export const REQUIRED_SCOPES = 'auth:scopes';
@@ -7,7 +9,7 @@ export const API_KEY_SCOPES = ['track', 'read', 'manage'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** No key needed (health, metrics, public plans). */
-export const Public = () => SetMetadata(IS_PUBLIC, true);
+export const Public = () => applyDecorators(SetMetadata(IS_PUBLIC, true), ApiExtension(PUBLIC_EXTENSION, true));
 
 /**
  * An organization route: the admin key, or an organization key of that organization holding every listed

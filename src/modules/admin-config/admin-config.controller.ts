@@ -4,6 +4,7 @@ import { Actor } from '../../common/auth/current-principal.decorator';
 import { CacheRefreshDto } from '../config-cache/dto/registry.dto';
 import { AdminConfigService } from './admin-config.service';
 import { AdminConfigCommandDto } from './dto/admin-config-command.dto';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('admin: configuration')
 @Controller('api/admin')
@@ -17,6 +18,7 @@ export class AdminConfigController {
   }
 
   @Post('config')
+  @ApiErrors(409)
   @HttpCode(200)
   @ApiOperation({ summary: 'Seed-compatible command: {type: event|plan|cache, action, data}' })
   @ApiBody({

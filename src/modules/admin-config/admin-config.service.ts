@@ -69,7 +69,7 @@ export class AdminConfigService {
       : this.mutate(this.plans, 'name', command, actor);
   }
 
-  private async mutate<C>(registry: DefinitionRegistry<C>, keyField: string, command: AdminConfigCommandDto, actor: string) {
+  private async mutate<C, K extends string>(registry: DefinitionRegistry<C, K>, keyField: K, command: AdminConfigCommandDto, actor: string) {
     const data = command.data ?? {};
     const key = data[keyField];
     if (typeof key !== 'string' || key.length === 0) throw validationFailed({ [`data.${keyField}`]: [`data.${keyField} is required`] });

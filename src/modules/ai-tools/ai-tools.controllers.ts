@@ -188,6 +188,7 @@ export class UntrackedBenchController {
 
   @Post('visuals/planning')
   @HttpCode(200)
+  @ApiOperation({ summary: 'The untracked twin of POST /api/visuals/planning, for the tracking-overhead benchmark (BENCH_ROUTES=true)' })
   @Scopes('track')
   planning(@Body() body: Record<string, unknown>) {
     return this.tools.run('visuals_planning', body);

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
-import { standInResult, toolEventData } from './utils/stand-in-result';
+import { standInResult, type ToolOutput, toolEventData } from './utils/stand-in-result';
 
 @Injectable()
 export class AiToolsService {
   /** Runs the stand-in tool; `simulateFailure: true` fails it, to show that a failed call is not charged. */
-  run(tool: string, body: unknown): Record<string, unknown> {
+  run(tool: string, body: unknown): ToolOutput {
     if (typeof body === 'object' && body !== null && (body as Record<string, unknown>).simulateFailure === true) {
       throw new DomainError('SERVICE_UNAVAILABLE', `${tool} failed (simulated): nothing was charged`, { tool });
     }

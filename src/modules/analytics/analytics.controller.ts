@@ -1,5 +1,8 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+
+// JSON (its schema comes from the handler's return type) or CSV.
+const JSON_OR_CSV = { content: { 'application/json': {}, 'text/csv': { schema: { type: 'string' } } } } as const;
 import { Scopes } from '../../common/auth/auth.decorators';
 import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 import { EventLogService } from './event-log.service';
@@ -57,7 +60,7 @@ export class AnalyticsController {
   @Get('events')
   @Scopes('read')
   @ApiOperation({ summary: 'The event log, newest first: cursor pages as JSON, or the whole filtered log streamed as CSV' })
-  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ description: 'A JSON page, or CSV', ...JSON_OR_CSV })
   @ApiHeader({ name: 'Accept', required: false, description: 'text/csv for a CSV export (or format=csv)' })
   events(@Param('orgId') orgId: string, @Query() query: EventLogQueryDto, @Headers('accept') accept: string | undefined) {
     return this.eventLog.list(orgId, query, accept);
@@ -73,7 +76,7 @@ export class AnalyticsController {
   @Get('reports/:period')
   @Scopes('read')
   @ApiOperation({ summary: 'One monthly report (period YYYY-MM) as JSON, or CSV with Accept: text/csv or format=csv' })
-  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ description: 'The report as JSON, or CSV', ...JSON_OR_CSV })
   report(@Param('orgId') orgId: string, @Param('period') period: string, @Query() query: FormatQueryDto, @Headers('accept') accept: string | undefined) {
     return this.reports.get(orgId, period, query.format, accept);
   }

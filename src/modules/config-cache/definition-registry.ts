@@ -64,12 +64,20 @@ const SERVER_FIELDS = ['version', 'createdAt', 'updatedAt'];
  * Writes: one transaction locks the row, writes the new version and its immutable history entry; after
  * commit this instance reloads the key and tells the others through the change bus.
  */
-export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, OnModuleDestroy {
+/** What the API shows of a definition: its key field, its content, and the fields the server owns. */
+export type DefinitionView<C, K extends string> = { [key in K]: string } & C & {
+  isActive: boolean;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export abstract class DefinitionRegistry<C, K extends string = string> implements OnApplicationBootstrap, OnModuleDestroy {
   protected abstract readonly kind: RegistryKind;
   protected abstract readonly table: string;
   protected abstract readonly keyColumn: string;
   /** The key's name in the API (`eventType`, `name`). */
-  protected abstract readonly keyField: string;
+  protected abstract readonly keyField: K;
   protected abstract readonly notFoundCode: ErrorCode;
   protected abstract validate(input: unknown, fallbackIsActive: boolean): { key: string; config: C; isActive: boolean };
   /** Columns kept beside the JSON document for filtering and sorting. */
@@ -176,8 +184,8 @@ export abstract class DefinitionRegistry<C> implements OnApplicationBootstrap, O
   }
 
   /** The API shape: the key, the content, and the server-owned fields. */
-  toView(record: DefinitionRecord<C>): Record<string, unknown> {
-    return { [this.keyField]: record.key, ...(record.config as object), isActive: record.isActive, version: record.version, createdAt: record.createdAt.toISOString(), updatedAt: record.updatedAt.toISOString() };
+  toView(record: DefinitionRecord<C>): DefinitionView<C, K> {
+    return { [this.keyField]: record.key, ...(record.config as object), isActive: record.isActive, version: record.version, createdAt: record.createdAt.toISOString(), updatedAt: record.updatedAt.toISOString() } as DefinitionView<C, K>;
   }
 
   stats(): RegistryStats {

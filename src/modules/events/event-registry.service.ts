@@ -16,11 +16,11 @@ import { validateEventDefinition } from './utils/event-definition.validator';
 export type EventDefinitionRecord = DefinitionRecord<EventDefinitionConfig>;
 
 @Injectable()
-export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig> {
+export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig, 'eventType'> {
   protected readonly kind = 'event' as const;
   protected readonly table = 'event_definitions';
   protected readonly keyColumn = 'event_type';
-  protected readonly keyField = 'eventType';
+  protected readonly keyField = 'eventType' as const;
   protected readonly notFoundCode = 'EVENT_TYPE_NOT_FOUND' as const;
 
   constructor(

@@ -3,6 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor } from '../../common/auth/current-principal.decorator';
 import { EVENT_DEFINITION_EXAMPLE, ListEventsQueryDto, RollbackDto } from '../config-cache/dto/registry.dto';
 import { EventRegistry } from './event-registry.service';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
 
 /**
  * Event definitions. Bodies are free JSON validated whole by the registry (maps of feature bonuses and
@@ -21,6 +22,7 @@ export class EventsAdminController {
   }
 
   @Post()
+  @ApiErrors(409)
   @ApiOperation({ summary: 'Create an event definition (409 when the event type exists)' })
   @ApiBody({ schema: { type: 'object', example: EVENT_DEFINITION_EXAMPLE } })
   async create(@Body() body: Record<string, unknown>, @Actor() actor: string) {

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ListAlertsQueryDto, RunJobDto } from './dto/jobs.dto';
 import { JobsAdminService } from './jobs-admin.service';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('admin: jobs')
 @Controller('api/admin/jobs')
@@ -21,6 +22,7 @@ export class JobsAdminController {
   }
 
   @Post(':name/run')
+  @ApiErrors(409)
   @HttpCode(200)
   @ApiOperation({ summary: 'Run a job now and wait for it: the recorded run (409 JOB_RUNNING when it is already running)' })
   run(@Param('name') name: string, @Body() body: RunJobDto) {

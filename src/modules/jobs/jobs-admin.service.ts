@@ -29,7 +29,7 @@ export class JobsAdminService {
         schedule: schedules[job.name] ?? null,
         scheduled: this.config.jobsEnabled,
         runningHere: this.runner.isRunningHere(job.name),
-        lastRun: recent[0] ?? null,
+        lastRun: recent.at(0) ?? null,
         lastSuccess: recent.find((r) => r.status === 'succeeded') ?? (await this.runs.lastSucceeded(job.name)) ?? null,
         recentRuns: recent,
       });

@@ -4,6 +4,7 @@ import { Actor } from '../../common/auth/current-principal.decorator';
 import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
 import { ListOrganizationsQueryDto } from './dto/list-organizations.dto';
 import { OrganizationsService } from './organizations.service';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('admin: organizations')
 @Controller('api/admin/organizations')
@@ -11,6 +12,7 @@ export class OrganizationsAdminController {
   constructor(private readonly organizations: OrganizationsService) {}
 
   @Post()
+  @ApiErrors(409)
   @ApiOperation({ summary: 'Create an organization (the response shows its webhook signing secret, once)' })
   create(@Body() dto: CreateOrganizationDto) {
     return this.organizations.create(dto);
@@ -23,6 +25,7 @@ export class OrganizationsAdminController {
   }
 
   @Get(':orgId')
+  @ApiOperation({ summary: 'One organization: plan, billing cycle, spend cap, webhook URL and any pending plan change' })
   get(@Param('orgId') orgId: string) {
     return this.organizations.get(orgId);
   }
@@ -34,6 +37,7 @@ export class OrganizationsAdminController {
   }
 
   @Put(':orgId/plan')
+  @ApiErrors(409)
   @ApiOperation({ summary: 'Change plan now (allowance changes at once, used credits stay) or from the next period' })
   changePlan(@Param('orgId') orgId: string, @Body() dto: ChangePlanDto) {
     return this.organizations.changePlan(orgId, dto);
@@ -46,22 +50,26 @@ export class OrganizationsAdminController {
   }
 
   @Get(':orgId/credits')
+  @ApiOperation({ summary: 'The top-up grants: amount, consumed, remaining and expiry of each' })
   grants(@Param('orgId') orgId: string) {
     return this.organizations.listGrants(orgId);
   }
 
   @Post(':orgId/members')
+  @ApiErrors(402)
   @ApiOperation({ summary: "Add a member (or change a member's role); the plan's teamMembersLimit applies" })
   addMember(@Param('orgId') orgId: string, @Body() dto: AddMemberDto) {
     return this.organizations.addMember(orgId, dto);
   }
 
   @Get(':orgId/members')
+  @ApiOperation({ summary: 'The members with their roles' })
   members(@Param('orgId') orgId: string) {
     return this.organizations.listMembers(orgId);
   }
 
   @Delete(':orgId/members/:userId')
+  @ApiOperation({ summary: 'Remove a member (their recorded usage stays)' })
   removeMember(@Param('orgId') orgId: string, @Param('userId') userId: string) {
     return this.organizations.removeMember(orgId, userId);
   }

@@ -22,11 +22,11 @@ export interface PlanListFilter {
 }
 
 @Injectable()
-export class PlanRegistry extends DefinitionRegistry<PlanDefinitionConfig> {
+export class PlanRegistry extends DefinitionRegistry<PlanDefinitionConfig, 'name'> {
   protected readonly kind = 'plan' as const;
   protected readonly table = 'plan_definitions';
   protected readonly keyColumn = 'name';
-  protected readonly keyField = 'name';
+  protected readonly keyField = 'name' as const;
   protected readonly notFoundCode = 'PLAN_NOT_FOUND' as const;
 
   constructor(

@@ -3,6 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor } from '../../common/auth/current-principal.decorator';
 import { PLAN_DEFINITION_EXAMPLE, ListPlansQueryDto, RollbackDto } from '../config-cache/dto/registry.dto';
 import { PlanRegistry } from './plan-registry.service';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
 
 /**
  * Plan definitions. Bodies are free JSON validated whole by the registry (cross-field rules such as
@@ -21,6 +22,7 @@ export class PlansAdminController {
   }
 
   @Post()
+  @ApiErrors(409)
   @ApiOperation({ summary: 'Create a plan (409 when the plan exists)' })
   @ApiBody({ schema: { type: 'object', example: PLAN_DEFINITION_EXAMPLE } })
   async create(@Body() body: Record<string, unknown>, @Actor() actor: string) {

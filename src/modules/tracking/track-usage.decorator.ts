@@ -1,5 +1,7 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
-import { ApiHeader, ApiResponse } from '@nestjs/swagger';
+import { ApiExtension, ApiHeader, ApiResponse } from '@nestjs/swagger';
+import { ApiErrors } from '../../openapi/api-errors.decorator';
+import { METERED_EXTENSION } from '../../openapi/openapi-extensions';
 import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
 import { TrackUsageInterceptor } from './track-usage.interceptor';
@@ -37,5 +39,7 @@ export function TrackUsage(eventType: string, options: TrackUsageOptions = {}): 
     ApiHeader({ name: 'X-User-Id', required: false, description: 'The member the event is attributed to' }),
     ApiHeader({ name: 'Idempotency-Key', required: false }),
     ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the handler did not run' }),
+    ApiErrors(409, 422),
+    ApiExtension(METERED_EXTENSION, eventType),
   );
 }

@@ -1,10 +1,11 @@
 import { Body, Controller, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiHeader, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DemoTrackUsageDto } from './dto/track-event.dto';
+import { DemoTrackUsageDto, TRACK_BATCH_SCHEMA } from './dto/track-event.dto';
 import { TrackingHttpService } from './tracking-http.service';
+import { ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 /** The seed-compatible demo endpoint of the original phase-1 document (admin key). */
 @ApiTags('usage')
@@ -17,9 +18,22 @@ export class DemoController {
    * eventData limit, the Idempotency-Key header), with the organization taken out of the body first.
    */
   @Post('track-usage')
+  @ApiTrackingErrors()
   @ApiOperation({ summary: 'Synchronous tracking with the organization in the body: {organizationId, eventType, eventData, userId?}' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true' })
-  @ApiBody({ type: DemoTrackUsageDto })
+  @ApiExtraModels(DemoTrackUsageDto)
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(DemoTrackUsageDto) },
+        { type: 'object', required: ['organizationId', 'events'], additionalProperties: false, properties: { organizationId: { type: 'string', example: 'acme-corp' }, events: TRACK_BATCH_SCHEMA.properties.events } },
+      ],
+    },
+    examples: {
+      single: { value: { organizationId: 'acme-corp', eventType: 'structuring_diagnose', eventData: { complexity: 2 } } },
+      batch: { value: { organizationId: 'acme-corp', events: [{ eventType: 'visuals_planning' }] } },
+    },
+  })
   async track(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { organizationId, event } = splitDemoBody(body);
     const outcome = await this.http.trackBody(organizationId, event, req);

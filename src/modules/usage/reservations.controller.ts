@@ -6,6 +6,7 @@ import { CommitReservationDto, CreateReservationDto } from './dto/reservation.dt
 import { ReservationsService } from './reservations.service';
 import { parseIdempotencyHeader } from './utils/track-input';
 import { TrackingHttpService } from './tracking-http.service';
+import { ApiErrors, ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('usage: reservations')
 @Controller('api/organizations/:orgId/usage/reservations')
@@ -16,6 +17,7 @@ export class ReservationsController {
   ) {}
 
   @Post()
+  @ApiTrackingErrors()
   @Scopes('track')
   @ApiOperation({ summary: 'Reserve the priced credits now (they count against the balance at once); commit or release later' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
@@ -24,12 +26,14 @@ export class ReservationsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One reservation: held credits, status and, once committed, the event' })
   @Scopes('read')
   get(@Param('orgId') orgId: string, @Param('id') id: string) {
     return this.reservations.get(orgId, id);
   }
 
   @Post(':id/commit')
+  @ApiTrackingErrors()
   @Scopes('track')
   @HttpCode(200)
   @ApiOperation({ summary: 'Record the event, re-priced with the final eventData; 409 when released, expired or committed' })
@@ -38,6 +42,7 @@ export class ReservationsController {
   }
 
   @Post(':id/release')
+  @ApiErrors(409)
   @Scopes('track')
   @HttpCode(200)
   @ApiOperation({ summary: 'Give the reserved credits back; 409 when already settled' })

@@ -2,10 +2,11 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/
 import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
-import { TrackEventDto } from './dto/track-event.dto';
+import { TRACK_BATCH_SCHEMA, TrackEventDto } from './dto/track-event.dto';
 import { UsageSummaryService } from './usage-summary.service';
 import { UsageTracker } from './usage-tracker.service';
 import { TrackingHttpService } from './tracking-http.service';
+import { ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('usage')
 @Controller('api/organizations/:orgId')
@@ -17,11 +18,13 @@ export class UsageController {
   ) {}
 
   @Post('usage/events')
+  @ApiTrackingErrors()
   @Scopes('track')
   @ApiOperation({ summary: 'Track one event (201, the tracking result) or a batch {events: [...]} of up to 1,000 (200, one result per event)' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true' })
   @ApiBody({
-    schema: { oneOf: [{ $ref: '#/components/schemas/TrackEventDto' }, { type: 'object', properties: { events: { type: 'array', maxItems: 1000, items: { $ref: '#/components/schemas/TrackEventDto' } } } }] },
+    // Told apart by a validator: a single event requires eventType, a batch requires events and nothing else.
+    schema: { oneOf: [{ $ref: '#/components/schemas/TrackEventDto' }, TRACK_BATCH_SCHEMA] },
     examples: {
       single: { value: { eventType: 'structuring_diagnose', eventData: { complexity: 2.0, echo: true }, userId: 'user-42' } },
       batch: { value: { events: [{ eventType: 'visuals_planning' }, { eventType: 'export_pdf', idempotencyKey: 'pdf-1' }] } },
@@ -41,6 +44,7 @@ export class UsageController {
   }
 
   @Post('usage/check')
+  @ApiTrackingErrors()
   @Scopes('track')
   @HttpCode(200)
   @ApiOperation({ summary: 'Price an event and say whether it fits now, without recording it' })

@@ -4,7 +4,13 @@ import { createHash } from 'node:crypto';
  * A deterministic stand-in for the AI tool's output (the AI itself is out of scope): the same input always
  * gives the same result, so examples and tests can assert on it.
  */
-export function standInResult(tool: string, input: Record<string, unknown>): Record<string, unknown> {
+/** What a stand-in AI tool answers (a metered route adds `usage`). */
+export interface ToolOutput {
+  tool: string;
+  output: { id: string; summary: string; score: number };
+}
+
+export function standInResult(tool: string, input: Record<string, unknown>): ToolOutput {
   const digest = createHash('sha256').update(`${tool}:${JSON.stringify(input)}`).digest('hex');
   const text = typeof input.inputText === 'string' ? input.inputText : '';
   return {

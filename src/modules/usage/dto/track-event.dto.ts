@@ -31,6 +31,14 @@ export class TrackEventDto {
   idempotencyKey?: string;
 }
 
+/** The batch body as the document states it: `events` and nothing else (what TrackingHttpService enforces). */
+export const TRACK_BATCH_SCHEMA = {
+  type: 'object',
+  required: ['events'],
+  additionalProperties: false,
+  properties: { events: { type: 'array', minItems: 1, maxItems: 1000, items: { $ref: '#/components/schemas/TrackEventDto' } } },
+};
+
 export class TrackBatchDto {
   @ApiProperty({ type: [TrackEventDto], maxItems: 1000 })
   events: TrackEventDto[];

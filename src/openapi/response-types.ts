@@ -1,0 +1,154 @@
+/**
+ * What every operation answers, as TypeScript infers it from the handler: the one source of the OpenAPI
+ * document's response schemas (scripts/generate-contract-schemas.mjs turns this file into
+ * libs/contracts/src/api-schemas.generated.json, and that into the dashboard's and the client's types), so
+ * the document cannot say one thing while a handler returns another. A changed handler changes the
+ * generated schemas; the unit spec beside the generator fails until they are regenerated.
+ *
+ * `OperationResponses` is keyed by Nest's operationId (`<Controller>_<method>`); an operation with a
+ * second success status adds `<operationId>:<status>`. Types only: nothing here runs.
+ */
+import type { StreamableFile } from '@nestjs/common';
+import type { HealthCheckResult } from '@nestjs/terminus';
+import type { AdminConfigController } from '../modules/admin-config/admin-config.controller';
+import type { StructuringToolsController } from '../modules/ai-tools/ai-tools.controllers';
+import type { AnalyticsController } from '../modules/analytics/analytics.controller';
+import type { ApiKeysAdminController } from '../modules/api-keys/api-keys-admin.controller';
+import type { DashboardSessionController } from '../modules/dashboard/dashboard-session.controller';
+import type { EventsAdminController } from '../modules/events/events-admin.controller';
+import type { JobsAdminController } from '../modules/jobs/jobs-admin.controller';
+import type { OrganizationsAdminController } from '../modules/organizations/organizations-admin.controller';
+import type { PlansAdminController } from '../modules/plans/plans-admin.controller';
+import type { PublicPlansController } from '../modules/plans/public-plans.controller';
+import type { UsageEnvelope } from '../modules/tracking/track-usage.interceptor';
+import type { ReservationsController } from '../modules/usage/reservations.controller';
+import type { UsageController } from '../modules/usage/usage.controller';
+import type { WebhooksController } from '../modules/webhooks/webhooks.controller';
+import type { BatchItemResult, TrackResult } from '../../libs/contracts/src/tracking.types';
+
+/** What a handler's promise resolves to (a streamed CSV is documented as text/csv, not here). */
+type Returned<F> = F extends (...args: never[]) => infer T ? Exclude<Awaited<T>, StreamableFile | void> : never;
+
+// ---- tracking -------------------------------------------------------------------------------------------
+export type BatchTrackResult = { results: BatchItemResult[] };
+export type UsageSummary = Returned<UsageController['summary']>;
+export type NotificationList = Returned<UsageController['notifications']>;
+export type Reservation = Returned<ReservationsController['reserve']>;
+export type ReservationView = Returned<ReservationsController['get']>;
+export type ReservationCommit = Returned<ReservationsController['commit']>;
+export type ReservationRelease = Returned<ReservationsController['release']>;
+/** A metered AI tool's answer: the tool's result with what it cost (headers X-Credits-*). */
+export type MeteredToolResult = Returned<StructuringToolsController['diagnose']> & { usage: UsageEnvelope };
+export type ToolResult = Returned<StructuringToolsController['diagnose']>;
+
+// ---- analytics ------------------------------------------------------------------------------------------
+export type UsageBreakdown = Returned<AnalyticsController['breakdown']>;
+export type UsageTrends = Returned<AnalyticsController['trends']>;
+export type UsageForecast = Returned<AnalyticsController['forecast']>;
+export type PlanRecommendation = Returned<AnalyticsController['recommendation']>;
+export type Invoice = Returned<AnalyticsController['invoice']>;
+export type EventLogPage = Returned<AnalyticsController['events']>;
+export type ReportList = Returned<AnalyticsController['listReports']>;
+export type WebhookDeliveryList = Returned<WebhooksController['deliveries']>;
+
+// ---- organizations and keys -----------------------------------------------------------------------------
+export type CreatedOrganization = Returned<OrganizationsAdminController['create']>;
+export type OrganizationList = Returned<OrganizationsAdminController['list']>;
+export type Organization = Returned<OrganizationsAdminController['get']>;
+export type UpdatedOrganization = Returned<OrganizationsAdminController['update']>;
+export type PlanChange = Returned<OrganizationsAdminController['changePlan']>;
+export type CreditGrant = Returned<OrganizationsAdminController['grant']>;
+export type CreditGrantList = Returned<OrganizationsAdminController['grants']>;
+export type Member = Returned<OrganizationsAdminController['addMember']>;
+export type MemberList = Returned<OrganizationsAdminController['members']>;
+export type MemberRemoval = Returned<OrganizationsAdminController['removeMember']>;
+export type ApiKeyList = Returned<ApiKeysAdminController['list']>;
+export type ApiKeyRevocation = Returned<ApiKeysAdminController['revoke']>;
+export type DashboardSession = Returned<DashboardSessionController['session']>;
+
+// ---- definitions and operations -------------------------------------------------------------------------
+export type EventDefinition = Returned<EventsAdminController['get']>;
+export type EventDefinitionList = Returned<EventsAdminController['list']>;
+export type EventDefinitionHistory = Returned<EventsAdminController['history']>;
+export type PlanDefinition = Returned<PlansAdminController['get']>;
+export type PlanDefinitionList = Returned<PlansAdminController['list']>;
+export type PlanDefinitionHistory = Returned<PlansAdminController['history']>;
+export type PublicPlanList = Returned<PublicPlansController['list']>;
+export type ConfigSnapshot = Returned<AdminConfigController['config']>;
+export type ConfigCommandResult = Returned<AdminConfigController['command']>;
+export type CacheStats = Returned<AdminConfigController['cache']>;
+export type CacheRefresh = Returned<AdminConfigController['refresh']>;
+export type CacheClear = Returned<AdminConfigController['clear']>;
+export type JobsOverview = Returned<JobsAdminController['overview']>;
+export type AlertList = Returned<JobsAdminController['alerts']>;
+export type JobRun = Returned<JobsAdminController['run']>;
+export type Health = HealthCheckResult;
+
+export interface OperationResponses {
+  HealthController_check: Health;
+  'HealthController_check:503': Health;
+  EventsAdminController_list: EventDefinitionList;
+  EventsAdminController_create: EventDefinition;
+  EventsAdminController_get: EventDefinition;
+  EventsAdminController_put: EventDefinition;
+  EventsAdminController_patch: EventDefinition;
+  EventsAdminController_deactivate: EventDefinition;
+  EventsAdminController_history: EventDefinitionHistory;
+  EventsAdminController_rollback: EventDefinition;
+  PlansAdminController_list: PlanDefinitionList;
+  PlansAdminController_create: PlanDefinition;
+  PlansAdminController_get: PlanDefinition;
+  PlansAdminController_put: PlanDefinition;
+  PlansAdminController_patch: PlanDefinition;
+  PlansAdminController_deactivate: PlanDefinition;
+  PlansAdminController_history: PlanDefinitionHistory;
+  PlansAdminController_rollback: PlanDefinition;
+  PublicPlansController_list: PublicPlanList;
+  AdminConfigController_config: ConfigSnapshot;
+  AdminConfigController_command: ConfigCommandResult;
+  AdminConfigController_cache: CacheStats;
+  AdminConfigController_clear: CacheClear;
+  AdminConfigController_refresh: CacheRefresh;
+  OrganizationsAdminController_create: CreatedOrganization;
+  OrganizationsAdminController_list: OrganizationList;
+  OrganizationsAdminController_get: Organization;
+  OrganizationsAdminController_update: UpdatedOrganization;
+  OrganizationsAdminController_changePlan: PlanChange;
+  OrganizationsAdminController_grant: CreditGrant;
+  OrganizationsAdminController_grants: CreditGrantList;
+  OrganizationsAdminController_addMember: Member;
+  OrganizationsAdminController_members: MemberList;
+  OrganizationsAdminController_removeMember: MemberRemoval;
+  UsageController_track: TrackResult;
+  'UsageController_track:200': BatchTrackResult;
+  AnalyticsController_events: EventLogPage;
+  UsageController_summary: UsageSummary;
+  UsageController_check: Returned<UsageController['check']>;
+  UsageController_notifications: NotificationList;
+  ReservationsController_reserve: Reservation;
+  ReservationsController_get: ReservationView;
+  ReservationsController_commit: ReservationCommit;
+  ReservationsController_release: ReservationRelease;
+  DemoController_track: TrackResult;
+  'DemoController_track:200': BatchTrackResult;
+  AnalyticsController_breakdown: UsageBreakdown;
+  AnalyticsController_trends: UsageTrends;
+  AnalyticsController_forecast: UsageForecast;
+  AnalyticsController_recommendation: PlanRecommendation;
+  AnalyticsController_invoice: Invoice;
+  AnalyticsController_listReports: ReportList;
+  AnalyticsController_report: Returned<AnalyticsController['report']>;
+  JobsAdminController_overview: JobsOverview;
+  JobsAdminController_alerts: AlertList;
+  JobsAdminController_run: JobRun;
+  WebhooksController_deliveries: WebhookDeliveryList;
+  ApiKeysAdminController_create: Returned<ApiKeysAdminController['create']>;
+  ApiKeysAdminController_list: ApiKeyList;
+  ApiKeysAdminController_revoke: ApiKeyRevocation;
+  ApiKeysController_list: ApiKeyList;
+  ApiKeysController_revoke: ApiKeyRevocation;
+  DashboardSessionController_session: DashboardSession;
+  UntrackedBenchController_planning: ToolResult;
+  /** Not an operation: every `@TrackUsage` route's 200 (the document builder assigns it by the route's mark). */
+  '@TrackUsage': MeteredToolResult;
+}
