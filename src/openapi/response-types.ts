@@ -86,7 +86,6 @@ export type Health = HealthCheckResult;
 
 export interface OperationResponses {
   HealthController_check: Health;
-  'HealthController_check:503': Health;
   EventsAdminController_list: EventDefinitionList;
   EventsAdminController_create: EventDefinition;
   EventsAdminController_get: EventDefinition;

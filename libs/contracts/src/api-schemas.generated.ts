@@ -2011,9 +2011,6 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "HealthController_check": {
         "$ref": "#/components/schemas/Health"
       },
-      "HealthController_check:503": {
-        "$ref": "#/components/schemas/Health"
-      },
       "JobsAdminController_alerts": {
         "$ref": "#/components/schemas/AlertList"
       },
@@ -2146,7 +2143,6 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EventsAdminController_put",
       "EventsAdminController_rollback",
       "HealthController_check",
-      "HealthController_check:503",
       "JobsAdminController_alerts",
       "JobsAdminController_overview",
       "JobsAdminController_run",
