@@ -28,9 +28,9 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/src/main.js` as a real process and waits until /health answers. */
-export async function startService(env: Record<string, string | undefined>): Promise<ServiceProcess> {
-  const port = await freePort();
+/** Starts `node dist/src/main.js` as a real process and waits until /health answers (a restart passes the same port). */
+export async function startService(env: Record<string, string | undefined>, port?: number): Promise<ServiceProcess> {
+  port ??= await freePort();
   let output = '';
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], {
     cwd: ROOT,

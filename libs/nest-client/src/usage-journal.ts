@@ -66,8 +66,14 @@ export class UsageJournal {
     rmSync(`${this.path}.lock`, { force: true });
   }
 
-  /** Durable when it returns. */
+  /**
+   * Durable when it returns. A retry of a request still waiting here (same organization, same idempotency
+   * key) is the same work: it keeps the first entry, so the event keeps the first attempt's date and one
+   * request hash (a second date under one key would be 409 IDEMPOTENCY_CONFLICT at the service).
+   */
   add(entry: Omit<JournalEntry, 'id' | 'attempts'>): JournalEntry {
+    const waiting = [...this.pending.values()].find((e) => e.organizationId === entry.organizationId && e.input.idempotencyKey === entry.input.idempotencyKey);
+    if (waiting) return waiting;
     const full: JournalEntry = { ...entry, id: randomUUID(), attempts: 0 };
     this.write({ op: 'add', entry: full });
     this.pending.set(full.id, full);
