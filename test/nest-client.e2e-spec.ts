@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ describe('@credit-metering/nest-client in another Nest application', () => {
   let open: ExampleApp;
   let fastify: ExampleApp;
   let journalDir: string;
+  let keys: Record<'host' | 'open' | 'fastify', string>;
 
   const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
     fetch(`${service.baseUrl}${path}`, { method: init.method ?? 'GET', headers: { ...ADMIN, 'content-type': 'application/json' }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
@@ -50,6 +52,7 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     servicePort = await freePort();
     service = await startService(serviceEnv, servicePort);
     const [hostKey, openKey, fastifyKey] = await Promise.all([organizationWithKey('host-co'), organizationWithKey('open-co'), organizationWithKey('fastify-co')]);
+    keys = { host: hostKey, open: openKey, fastify: fastifyKey };
     journalDir = mkdtempSync(join(tmpdir(), 'metering-journal-'));
     const common = { METERING_URL: service.baseUrl };
     [express, open, fastify] = await Promise.all([
@@ -172,4 +175,21 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     expect(back.status).toBe(402);
     expect(await back.json()).toMatchObject({ error: 'CREDITS_EXHAUSTED', details: { remaining: 5 } });
   }, 120_000);
+
+  it('UsageClient without Nest (examples/nest-express/src/plain-client.ts): a job charged once under its key', async () => {
+    const run = () => JSON.parse(execFileSync(process.execPath, [join(EXAMPLE_DIR, 'dist', 'plain-client.js')], { env: { ...process.env, METERING_URL: service.baseUrl, METERING_API_KEY: keys.open }, encoding: 'utf8' }));
+    expect(run()).toEqual({ credits: 20, duplicate: false, used: 45 });
+    expect(run()).toEqual({ credits: 20, duplicate: true, used: 45 });
+  });
+
+  it("the README's code for another Nest application is the example's, as compiled and run here", () => {
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Using the module in another Nest application'));
+    const blocks = [...section.slice(0, section.indexOf('\n## ')).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    const sources = ['app.module.ts', 'ai.controller.ts', 'main.ts', 'plain-client.ts'].map((f) => readFileSync(join(EXAMPLE_DIR, 'src', f), 'utf8')).join('\n');
+    for (const block of blocks) {
+      for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(sources).toContain(chunk);
+    }
+  });
 });
