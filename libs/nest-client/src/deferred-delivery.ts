@@ -39,6 +39,11 @@ export class DeferredDelivery {
     return this.running;
   }
 
+  /** Resolves when no round is running (none is started). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   private async round(): Promise<DeliveryReport> {
     let delivered = 0;
     let rejected = 0;

@@ -1,15 +1,11 @@
 /**
- * What the decorator reads of a request, on Express (`req.route.path`, `req.originalUrl`) and on Fastify
- * (`req.routeOptions.url`): both expose `headers` (lower-case names), `params` and a parsed `body`.
+ * What the decorator reads of a request by itself: Express and Fastify requests both have `headers` (with
+ * lower-case names), `params` and the parsed `body`. The option callbacks get the platform's whole request.
  */
 export interface HttpRequestLike {
   headers: Record<string, string | string[] | undefined>;
   params?: Record<string, string>;
   body?: unknown;
-  url?: string;
-  originalUrl?: string;
-  route?: { path?: string };
-  routeOptions?: { url?: string };
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -23,7 +19,3 @@ export function headerValue(request: HttpRequestLike, name: string): string | un
   return typeof first === 'string' && first.length > 0 ? first : undefined;
 }
 
-/** The route's pattern (`/ai/:id`), not the concrete URL, when the platform tells it. */
-export function routePath(request: HttpRequestLike): string | undefined {
-  return request.routeOptions?.url ?? request.route?.path ?? request.originalUrl ?? request.url;
-}

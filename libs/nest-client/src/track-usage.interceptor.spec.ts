@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { HttpException } from '@nestjs/common';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { HttpException, Logger } from '@nestjs/common';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, of, throwError } from 'rxjs';
@@ -56,6 +56,8 @@ function setup(script: { reserve: ReservationResult | Error; commit?: object | E
 }
 
 describe('TrackUsageInterceptor', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
   it('reserves under the request key, runs, commits, and answers with usage and headers', async () => {
     const t = setup({ reserve: hold() });
     expect(await t.run()).toEqual({ answer: 42, usage: { ...charged, mode: 'sync' } });

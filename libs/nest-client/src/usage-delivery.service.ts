@@ -41,8 +41,10 @@ export class UsageDeliveryService implements OnModuleInit, OnApplicationShutdown
     }
   }
 
-  onApplicationShutdown(): void {
+  /** Lets a round in progress finish (what it delivered is marked done), then releases the journal. */
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.delivery.idle();
     this.journal.close();
   }
 
