@@ -18,7 +18,7 @@ const hold = (over: Partial<ReservationResult> = {}): ReservationResult => ({ re
 const charged = { eventId: 'ev1', eventType: 'e', creditsConsumed: 25, remainingCredits: 75, overageCredits: 0, warnings: [] };
 
 /** The interceptor around one request, with a scripted service; says what it called and journaled. */
-function setup(script: { reserve: ReservationResult | Error; commit?: object | Error; release?: object | Error }, options: Partial<UsageClientModuleOptions> = {}, meta: Partial<TrackUsageMetadata> = {}) {
+function setup(script: { reserve: ReservationResult | Error; commit?: object | Error; release?: object | Error }, options: Partial<UsageClientModuleOptions> = {}, meta: Partial<TrackUsageMetadata> = {}, requestHeaders: Record<string, string> = { 'idempotency-key': 'req-1' }) {
   const calls: string[] = [];
   const deferred: Array<Record<string, unknown>> = [];
   const headers: Record<string, string> = {};
@@ -45,7 +45,7 @@ function setup(script: { reserve: ReservationResult | Error; commit?: object | E
   const interceptor = new TrackUsageInterceptor(reflector, adapterHost, client, delivery, { baseUrl: '', apiKey: '', organizationId: 'acme', ...options });
   const handler = () => undefined;
   Reflect.defineMetadata(TRACK_USAGE_METADATA, { eventType: 'e', ...meta }, handler);
-  const request = { headers: { 'idempotency-key': 'req-1' }, body: { complexity: 2 } };
+  const request = { headers: requestHeaders, body: { complexity: 2 } };
   const context = { getHandler: () => handler, getClass: () => class {}, switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }) } as unknown as ExecutionContext;
   let ran = 0;
   const run = async (outcome: 'ok' | 'throws' = 'ok') => {
@@ -117,6 +117,15 @@ describe('TrackUsageInterceptor', () => {
     const pending = setup({ reserve: hold({ duplicate: true }), commit: fail(409, 'RESERVATION_SETTLED', { status: 'committed' }) });
     expect(await pending.run()).toMatchObject({ usage: { creditsConsumed: 0, duplicate: true } });
     expect(pending.calls).toEqual(['reserve req-1', 'commit r1']);
+  });
+
+  it("a pending duplicate under the interceptor's own key (its reserve retried after a lost answer) is this request's: released when the handler throws", async () => {
+    const t = setup({ reserve: hold({ duplicate: true }) }, {}, {}, {});
+    await expect(t.run('throws')).rejects.toThrow('handler failed');
+    expect(t.calls).toEqual([expect.stringMatching(/^reserve cm-/), 'release r1']);
+    const theirs = setup({ reserve: hold({ duplicate: true }) });
+    await expect(theirs.run('throws')).rejects.toThrow('handler failed');
+    expect(theirs.calls).toEqual(['reserve req-1']);
   });
 
   it('async: no reserve; after the handler the event is journaled for tracking', async () => {

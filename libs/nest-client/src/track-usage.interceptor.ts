@@ -16,6 +16,7 @@ import type { UsageClientModuleOptions } from './usage-client.options';
 import { UsageDeliveryService } from './usage-delivery.service';
 
 type Event = UsageEventInput & { idempotencyKey: string };
+type RequestEvent = Event & { generatedKey: boolean };
 
 /** Carries an error of the charge after a successful handler past catchError (which would release the hold). */
 class HandlerSucceeded extends Error {
@@ -47,7 +48,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const request = http.getRequest<HttpRequestLike>();
     const response = http.getResponse<unknown>();
-    const event = this.eventFor(meta, request);
+    const { generatedKey, ...event } = this.eventFor(meta, request);
     const organizationId = meta.organizationId?.(request) ?? this.options.organizationId;
     const startedAt = new Date().toISOString();
 
@@ -74,7 +75,10 @@ export class TrackUsageInterceptor implements NestInterceptor {
       );
     }
 
-    if (hold.duplicate) {
+    // A duplicate under a key this interceptor made (no Idempotency-Key came in) can only be its own
+    // retried reserve whose first answer was lost: that hold is this request's to commit or release.
+    const ours = !hold.duplicate || (generatedKey && hold.status === 'pending');
+    if (!ours) {
       // A retry under the same Idempotency-Key. Committed: the work was charged, run it free. Pending: the
       // first attempt may have died after reserving; this run's success commits that hold (once). A failure
       // leaves the hold to its owner or to expiry.
@@ -120,16 +124,12 @@ export class TrackUsageInterceptor implements NestInterceptor {
     }
   }
 
-  private eventFor(meta: TrackUsageMetadata, request: HttpRequestLike): Event {
+  private eventFor(meta: TrackUsageMetadata, request: HttpRequestLike): RequestEvent {
     const eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
     const userId = meta.userId?.(request);
-    return {
-      eventType: meta.eventType,
-      eventData,
-      ...(userId ? { userId } : {}),
-      // The caller's key makes its retries one charge; without one, each request is its own.
-      idempotencyKey: headerValue(request, 'idempotency-key') ?? `cm-${randomUUID()}`,
-    };
+    // The caller's key makes its retries one charge; without one, each request is its own.
+    const given = headerValue(request, 'idempotency-key');
+    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
   }
 
   private respond(response: unknown, body: unknown, usage: UsageEnvelope): unknown {
