@@ -54,10 +54,10 @@ const nodeGlobals = Object.fromEntries(
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'node_modules/', 'data/', 'coverage/'],
+    ignores: ['**/dist/', '**/node_modules/', 'data/', 'coverage/'],
   },
   {
-    files: ['src/**/*.ts', 'libs/**/*.ts', 'test/**/*.ts', 'seeds/**/*.ts', 'migrations/**/*.ts', 'bench/**/*.{ts,mjs,js}', 'scripts/**/*.{mjs,js}', '*.mjs'],
+    files: ['src/**/*.ts', 'libs/**/*.ts', 'examples/**/*.ts', 'test/**/*.ts', 'seeds/**/*.ts', 'migrations/**/*.ts', 'bench/**/*.{ts,mjs,js}', 'scripts/**/*.{mjs,js}', '*.mjs'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2023,

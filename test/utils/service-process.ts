@@ -1,13 +1,36 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Jest runs from the project root (ESM: no __dirname here).
 const ROOT = process.cwd();
 
-/** Compiles the service once per test file, as `npm start` does (incremental: fast when nothing changed). */
+/**
+ * Compiles the service once per test file, as `npm start` does (incremental: fast when nothing changed).
+ * Two test files build at once in parallel workers: a lock (a folder, created atomically) makes the second
+ * wait, so it never starts a service from files the first is still writing; its own build then emits nothing.
+ */
 export function buildService(): void {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+  const lock = join(ROOT, 'dist', '.build-lock');
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock left by a killed run is older than any build.
+      if (Date.now() - statSync(lock).mtimeMs > 300_000 || Date.now() > deadline) rmSync(lock, { recursive: true, force: true });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -28,9 +51,9 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/src/main.js` as a real process and waits until /health answers. */
-export async function startService(env: Record<string, string | undefined>): Promise<ServiceProcess> {
-  const port = await freePort();
+/** Starts `node dist/src/main.js` as a real process and waits until /health answers (a restart passes the same port). */
+export async function startService(env: Record<string, string | undefined>, port?: number): Promise<ServiceProcess> {
+  port ??= await freePort();
   let output = '';
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], {
     cwd: ROOT,

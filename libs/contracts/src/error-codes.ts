@@ -32,6 +32,11 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   OVERLOADED: 503,
+  /**
+   * Answered by the client package (@credit-metering/nest-client) in the host application, never by the
+   * service: the service could not be reached or timed out and the decorator's failMode is 'closed'.
+   */
+  METERING_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -60,3 +60,50 @@ export interface ReservationResult {
   status: string;
   duplicate: boolean;
 }
+
+/** `POST …/usage/events` with `{events: […]}`: one result per event, in order. */
+export interface BatchResult {
+  results: BatchItemResult[];
+}
+
+/** `POST …/usage/reservations/:id/release`. */
+export interface ReleaseResult {
+  reservationId: string;
+  status: 'released';
+  releasedCredits: number;
+}
+
+/**
+ * The `usage` field a `@TrackUsage` route adds to its JSON object response (the X-Credits-Consumed and
+ * X-Credits-Remaining headers carry the same figures). `deferred` is the client package's only: the service
+ * could not be reached (failMode 'open'), the event is journaled and charged when the service is back.
+ */
+export interface UsageEnvelope {
+  eventId: string | null;
+  eventType: string;
+  creditsConsumed: number | null;
+  remainingCredits: number | null;
+  overageCredits: number;
+  warnings: unknown[];
+  mode: 'sync' | 'async' | 'deferred';
+  duplicate?: boolean;
+}
+
+/** `GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7). */
+export interface UsageSummary {
+  organizationId: string;
+  plan: { name: string; displayName: string; monthlyCredits: number; overageRate: number | null };
+  pendingPlan: { plan: string; effectiveFrom: string } | null;
+  period: { start: string; end: string };
+  allowance: number;
+  used: number;
+  allowanceUsed: number;
+  topUpsUsed: number;
+  topUpsRemaining: number;
+  remaining: number;
+  overage: { credits: number; cost: number; spendCap: number | null };
+  percentUsed: number;
+  events: number;
+  limits: Record<string, { used: number; limit: number | null }>;
+  warnings: Array<{ type: string; threshold: number; used: number; limit: number; at: string }>;
+}

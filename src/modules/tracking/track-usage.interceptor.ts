@@ -14,16 +14,9 @@ import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import { TRACK_USAGE } from './track-usage.decorator';
 import type { TrackUsageMetadata } from './track-usage.decorator';
 
-export interface UsageEnvelope {
-  eventId: string | null;
-  eventType: string;
-  creditsConsumed: number;
-  remainingCredits: number | null;
-  overageCredits: number;
-  warnings: unknown[];
-  mode: 'sync' | 'async';
-  duplicate?: boolean;
-}
+// One shape for the service's own routes and the client package's decorator (libs/contracts).
+export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
+import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 
 /** Wraps a failure to charge after the handler succeeded, so the hold is not released on its way out. */
 class HandlerSucceeded extends Error {

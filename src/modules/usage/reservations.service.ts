@@ -17,7 +17,7 @@ import { priceEvent } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { UsageTracker } from './usage-tracker.service';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
+import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 import type { Prepared, TrackInput } from './usage.types';
 
 export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
@@ -252,7 +252,7 @@ export class ReservationsService {
     this.held.set(reservationId, held);
   }
 
-  async release(organizationId: string, reservationId: string): Promise<{ reservationId: string; status: 'released'; releasedCredits: number }> {
+  async release(organizationId: string, reservationId: string): Promise<ReleaseResult> {
     this.held.delete(reservationId);
     const now = this.clock.now();
     await this.tracker.assertOrganization(organizationId);

@@ -7,6 +7,7 @@ import { periodOf } from '../../common/time/period';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { PLAN_LIMIT_KEYS } from '../plans/entities/plan-definition.entity';
+import type { UsageSummary } from '../../../libs/contracts/src/tracking.types';
 
 const COUNT_COLUMNS: Record<string, string> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
 
@@ -20,7 +21,7 @@ export class UsageSummaryService {
     private readonly clock: Clock,
   ) {}
 
-  async summary(organizationId: string) {
+  async summary(organizationId: string): Promise<UsageSummary> {
     const now = this.clock.now();
     const org = await this.organizations.applyDuePlanChange(await this.organizations.getRow(organizationId), now);
     const plan = await this.plans.findOrThrow(org.plan_name);

@@ -1,0 +1,14 @@
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+
+/** `PLATFORM=fastify` runs the very same module on Fastify; Nest's default is Express. */
+async function main(): Promise<void> {
+  const app =
+    process.env.PLATFORM === 'fastify'
+      ? await NestFactory.create(AppModule, new (await import('@nestjs/platform-fastify')).FastifyAdapter(), { logger: ['error', 'warn'] })
+      : await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  app.enableShutdownHooks();
+  await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
+}
+
+void main();

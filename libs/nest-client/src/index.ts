@@ -1,0 +1,10 @@
+export * from './client';
+export { UsageClientModule } from './usage-client.module';
+export type { UsageClientModuleAsyncOptions } from './usage-client.module';
+export { USAGE_CLIENT_OPTIONS } from './usage-client.options';
+export type { UsageClientModuleOptions } from './usage-client.options';
+export { TrackUsage, TRACK_USAGE_METADATA } from './track-usage.decorator';
+export type { TrackUsageOptions } from './track-usage.decorator';
+export { TrackUsageInterceptor } from './track-usage.interceptor';
+export { UsageDeliveryService, DEFAULT_JOURNAL_PATH } from './usage-delivery.service';
+export type { HttpRequestLike } from './http-request';

@@ -1,0 +1,38 @@
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import type { HttpRequestLike } from './http-request';
+import { TRACK_USAGE_METADATA } from './track-usage.constants';
+import { TrackUsageInterceptor } from './track-usage.interceptor';
+
+export { TRACK_USAGE_METADATA };
+
+/** `R` is the platform's request type (Express `Request`, `FastifyRequest`); all of it is yours to read. */
+export interface TrackUsageOptions<R = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The eventData that prices the event (default: the JSON body when it is an object, else `{}`). */
+  eventData?: (request: R) => Record<string, unknown>;
+  /** The organization to charge (default: the client's `organizationId`, else the API key's organization). */
+  organizationId?: (request: R) => string | undefined;
+  /** The member the event is attributed to (default: none). */
+  userId?: (request: R) => string | undefined;
+  /**
+   * `sync` (default): credits are reserved before the handler (402 and the handler never runs when they do
+   * not fit), committed when it succeeds, released when it throws. `async`: no check before; after the
+   * handler succeeds the event is journaled and tracked in the background (402s then are logged, not charged).
+   */
+  mode?: 'sync' | 'async';
+  /** Seconds the reservation may stay open (default: the service's, 600). */
+  ttlSeconds?: number;
+}
+
+export interface TrackUsageMetadata extends TrackUsageOptions<HttpRequestLike> {
+  eventType: string;
+}
+
+/**
+ * Meters a controller method through the metering service: `@TrackUsage('structuring_diagnose')`.
+ * The response gets `usage` (object bodies) and the `X-Credits-Consumed` / `X-Credits-Remaining` headers;
+ * the incoming `Idempotency-Key` header, when present, is the charge's key (a retried request is charged
+ * once), otherwise each request gets a fresh one. Needs `UsageClientModule.forRoot` in the application.
+ */
+export function TrackUsage<R = any>(eventType: string, options: TrackUsageOptions<R> = {}): MethodDecorator & ClassDecorator { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return applyDecorators(SetMetadata(TRACK_USAGE_METADATA, { eventType, ...options } as TrackUsageMetadata), UseInterceptors(TrackUsageInterceptor));
+}

@@ -1,0 +1,154 @@
+import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
+import { Observable } from 'rxjs';
+import { catchError, mergeMap } from 'rxjs/operators';
+import type { ReservationResult, TrackResult, UsageEnvelope } from '../../contracts/src/tracking.types';
+import { headerValue, isPlainObject } from './http-request';
+import type { HttpRequestLike } from './http-request';
+import { isMeteringError, MeteringError, MeteringUnavailableError } from './metering-error';
+import { TRACK_USAGE_METADATA } from './track-usage.constants';
+import type { TrackUsageMetadata } from './track-usage.decorator';
+import { UsageClient } from './usage-client';
+import type { UsageEventInput } from './usage-client';
+import { USAGE_CLIENT_OPTIONS } from './usage-client.options';
+import type { UsageClientModuleOptions } from './usage-client.options';
+import { UsageDeliveryService } from './usage-delivery.service';
+
+type Event = UsageEventInput & { idempotencyKey: string };
+type RequestEvent = Event & { generatedKey: boolean };
+
+/** Carries an error of the charge after a successful handler past catchError (which would release the hold). */
+class HandlerSucceeded extends Error {
+  constructor(readonly original: unknown) {
+    super('charging after a successful handler failed');
+  }
+}
+
+/**
+ * The metering around a `@TrackUsage` handler, through the service's reservations API: reserve before the
+ * handler (a 402 answers before it runs), commit after it succeeds, release when it throws. The service's
+ * errors reach the host's client with their status and body.
+ */
+@Injectable()
+export class TrackUsageInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('TrackUsage');
+
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(UsageClient) private readonly client: UsageClient,
+    @Inject(UsageDeliveryService) private readonly delivery: UsageDeliveryService,
+    @Inject(USAGE_CLIENT_OPTIONS) private readonly options: UsageClientModuleOptions,
+  ) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const meta = this.reflector.get<TrackUsageMetadata | undefined>(TRACK_USAGE_METADATA, context.getHandler()) ?? this.reflector.get<TrackUsageMetadata | undefined>(TRACK_USAGE_METADATA, context.getClass());
+    if (!meta) return next.handle();
+    const http = context.switchToHttp();
+    const request = http.getRequest<HttpRequestLike>();
+    const response = http.getResponse<unknown>();
+    const { generatedKey, ...event } = this.eventFor(meta, request);
+    const organizationId = meta.organizationId?.(request) ?? this.options.organizationId;
+    const startedAt = new Date().toISOString();
+
+    if (meta.mode === 'async') {
+      return next.handle().pipe(
+        mergeMap(async (body) => {
+          this.delivery.defer({ kind: 'track', organizationId, input: event, occurredAt: startedAt });
+          return this.respond(response, body, envelope(meta.eventType, 'async'));
+        }),
+      );
+    }
+
+    let hold: ReservationResult;
+    try {
+      hold = await this.client.reserve({ ...event, organizationId, ttlSeconds: meta.ttlSeconds });
+    } catch (error) {
+      if (!(error instanceof MeteringUnavailableError) || this.options.failMode !== 'open') throw toHttp(error);
+      this.logger.warn(`Metering service unreachable (${String(error.body.details?.cause)}): running ${meta.eventType} and journaling its event`);
+      return next.handle().pipe(
+        mergeMap(async (body) => {
+          this.delivery.defer({ kind: 'reserve', organizationId, input: event, occurredAt: startedAt });
+          return this.respond(response, body, envelope(meta.eventType, 'deferred'));
+        }),
+      );
+    }
+
+    // A duplicate under a key this interceptor made (no Idempotency-Key came in) can only be its own
+    // retried reserve whose first answer was lost: that hold is this request's to commit or release.
+    const ours = !hold.duplicate || (generatedKey && hold.status === 'pending');
+    if (!ours) {
+      // A retry under the same Idempotency-Key. Committed: the work was charged, run it free. Pending: the
+      // first attempt may have died after reserving; this run's success commits that hold (once). A failure
+      // leaves the hold to its owner or to expiry.
+      const charged = { ...envelope(meta.eventType, 'sync'), creditsConsumed: 0, remainingCredits: hold.remainingCredits, duplicate: true };
+      return next.handle().pipe(
+        mergeMap(async (body) => this.respond(response, body, hold.status === 'pending' ? await this.settle(organizationId, hold, event, startedAt, charged) : charged)),
+        catchError(async (error: unknown) => {
+          throw error instanceof HandlerSucceeded ? error.original : error;
+        }),
+      );
+    }
+
+    const twice = { ...envelope(meta.eventType, 'sync'), creditsConsumed: 0, remainingCredits: hold.remainingCredits, duplicate: true };
+    return next.handle().pipe(
+      mergeMap(async (body) => this.respond(response, body, await this.settle(organizationId, hold, event, startedAt, twice))),
+      catchError(async (error: unknown) => {
+        if (error instanceof HandlerSucceeded) throw error.original;
+        // Not charged for work that failed. A release that cannot reach the service is left to the hold's
+        // expiry (the service's sweep gives the credits back after ttlSeconds).
+        await this.client.release(hold.reservationId, { organizationId }).catch((e: Error) => {
+          if (!isMeteringError(e, 'RESERVATION_SETTLED')) this.logger.warn(`Release after a failed handler failed: ${e.message}`);
+        });
+        throw error;
+      }),
+    );
+  }
+
+  /**
+   * Charges the work that just ran. A commit that cannot reach the service, or finds the hold expired (the
+   * handler outlived the TTL), is journaled and delivered later under the same key: the work is charged
+   * once, whatever the mode. `alreadyCharged` answers when another request committed this hold.
+   */
+  private async settle(organizationId: string | undefined, hold: ReservationResult, event: Event, startedAt: string, alreadyCharged: UsageEnvelope): Promise<UsageEnvelope> {
+    try {
+      return fromTrackResult(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey }));
+    } catch (error) {
+      if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'committed') return alreadyCharged;
+      if (error instanceof MeteringUnavailableError || (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'expired')) {
+        this.delivery.defer({ kind: 'reserve', organizationId, input: event, occurredAt: startedAt, reservationId: hold.reservationId });
+        return envelope(event.eventType, 'deferred');
+      }
+      throw new HandlerSucceeded(toHttp(error));
+    }
+  }
+
+  private eventFor(meta: TrackUsageMetadata, request: HttpRequestLike): RequestEvent {
+    const eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
+    const userId = meta.userId?.(request);
+    // The caller's key makes its retries one charge; without one, each request is its own.
+    const given = headerValue(request, 'idempotency-key');
+    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
+  }
+
+  private respond(response: unknown, body: unknown, usage: UsageEnvelope): unknown {
+    const adapter = this.adapterHost.httpAdapter;
+    if (usage.creditsConsumed !== null) adapter.setHeader(response, 'X-Credits-Consumed', String(usage.creditsConsumed));
+    if (usage.remainingCredits !== null) adapter.setHeader(response, 'X-Credits-Remaining', String(usage.remainingCredits));
+    return isPlainObject(body) ? { ...body, usage } : body;
+  }
+}
+
+function envelope(eventType: string, mode: UsageEnvelope['mode']): UsageEnvelope {
+  return { eventId: null, eventType, creditsConsumed: null, remainingCredits: null, overageCredits: 0, warnings: [], mode };
+}
+
+function fromTrackResult(r: TrackResult): UsageEnvelope {
+  return { eventId: r.eventId, eventType: r.eventType, creditsConsumed: r.creditsConsumed, remainingCredits: r.remainingCredits, overageCredits: r.overageCredits, warnings: r.warnings, mode: 'sync' };
+}
+
+/** The service's answer as the host's answer: the same status, the same body. */
+function toHttp(error: unknown): unknown {
+  return error instanceof MeteringError ? new HttpException(error.body, error.status, { cause: error }) : error;
+}

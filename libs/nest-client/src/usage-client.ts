@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorBody, ErrorCode } from '../../contracts/src/error-codes';
+import { ERROR_STATUS } from '../../contracts/src/error-codes';
+import type { BatchResult, CheckResult, ReleaseResult, ReservationResult, TrackResult, UsageSummary } from '../../contracts/src/tracking.types';
+import { MeteringError, MeteringUnavailableError } from './metering-error';
+import { backoffDelay, describeNetworkError, isNetworkError } from './retry';
+
+export interface UsageClientOptions {
+  /** The metering service, e.g. `http://metering:5000`. */
+  baseUrl: string;
+  /** An organization API key (`nxk_…`, scope `track`; `read` too for `summary` and to learn its organization), or the admin key. */
+  apiKey: string;
+  /**
+   * The organization to charge when a call does not name one. Unset: the organization of the key, asked
+   * once from the service (`GET /api/dashboard/session`, which needs the key's `read` scope).
+   */
+  organizationId?: string;
+  /** Per attempt (default 5,000 ms); a timed-out attempt counts as a network error. */
+  timeoutMs?: number;
+  /** Retries after a network error or timeout (default 2); an HTTP answer is never retried. */
+  retries?: number;
+  /** First backoff delay (default 100 ms), doubled on each retry, with jitter. */
+  retryBaseDelayMs?: number;
+  /** For tests and special transports; default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** For tests: how to wait between retries. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One event as the tracking API takes it. */
+export interface UsageEventInput {
+  eventType: string;
+  eventData?: Record<string, unknown>;
+  userId?: string;
+  occurredAt?: string;
+  /** Generated (`cm-<uuid>`) when absent, so that a retry after a lost answer is charged once. */
+  idempotencyKey?: string;
+}
+
+export interface OrganizationOption {
+  /** Default: the client's `organizationId`, or the key's organization. */
+  organizationId?: string;
+}
+
+/**
+ * A thin client of the metering service's HTTP API. Plain TypeScript (no Nest needed: import it from
+ * `@credit-metering/nest-client/client`); the responses are typed from the service's own contract types.
+ *
+ * Every write carries an idempotency key (generated when not given), so a retry is charged once; only network
+ * errors and timeouts are retried, with exponential backoff. Any answer of the service that is not 2xx is
+ * thrown as a `MeteringError` with its status and body; a service that cannot be reached as a
+ * `MeteringUnavailableError` (503 METERING_UNAVAILABLE).
+ */
+export class UsageClient {
+  private readonly baseUrl: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private keyOrganization?: Promise<string>;
+
+  constructor(readonly options: UsageClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchFn = options.fetch ?? ((...args) => fetch(...args));
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Records one event: priced, enforced (402 when it does not fit) and written at once. */
+  async track(event: UsageEventInput & OrganizationOption): Promise<TrackResult> {
+    const { organizationId, ...body } = withKey(event);
+    return this.request<TrackResult>('POST', `${await this.orgPath(organizationId)}/usage/events`, body);
+  }
+
+  /** Up to 1,000 events in one transaction, one result each (a refused event does not fail the others). */
+  async trackBatch(events: UsageEventInput[], options: OrganizationOption = {}): Promise<BatchResult> {
+    return this.request<BatchResult>('POST', `${await this.orgPath(options.organizationId)}/usage/events`, { events: events.map(withKey) });
+  }
+
+  /** Prices an event and says whether it fits now, without recording anything. */
+  async check(event: Omit<UsageEventInput, 'idempotencyKey'> & OrganizationOption): Promise<CheckResult> {
+    const { organizationId, ...body } = event;
+    return this.request<CheckResult>('POST', `${await this.orgPath(organizationId)}/usage/check`, body);
+  }
+
+  /** Holds the priced credits now (402 when they do not fit); commit or release later. */
+  async reserve(event: UsageEventInput & OrganizationOption & { ttlSeconds?: number }): Promise<ReservationResult> {
+    const { organizationId, ...body } = withKey(event);
+    return this.request<ReservationResult>('POST', `${await this.orgPath(organizationId)}/usage/reservations`, body, { 'idempotency-key': body.idempotencyKey! });
+  }
+
+  /**
+   * Records the reserved event (re-priced when `eventData` is given). Idempotent by the reservation: a
+   * second commit, e.g. a retry whose first answer was lost, is 409 RESERVATION_SETTLED with
+   * `details.status: 'committed'` and charges nothing more. `idempotencyKey` (the reservation's) is sent
+   * along as the Idempotency-Key header for tracing.
+   */
+  async commit(reservationId: string, options: OrganizationOption & { eventData?: Record<string, unknown>; idempotencyKey?: string } = {}): Promise<TrackResult> {
+    const body = options.eventData ? { eventData: options.eventData } : {};
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.request<TrackResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/commit`, body, headers);
+  }
+
+  /** Gives the held credits back (409 RESERVATION_SETTLED when already settled). */
+  async release(reservationId: string, options: OrganizationOption = {}): Promise<ReleaseResult> {
+    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {});
+  }
+
+  /** The current period: plan, allowance, used, remaining, overage, count limits (needs the `read` scope). */
+  async summary(options: OrganizationOption = {}): Promise<UsageSummary> {
+    return this.request<UsageSummary>('GET', `${await this.orgPath(options.organizationId)}/usage`);
+  }
+
+  /** The organization calls are charged to by default: the configured one, else the key's (asked once). */
+  async organizationId(): Promise<string> {
+    if (this.options.organizationId) return this.options.organizationId;
+    this.keyOrganization ??= this.request<{ kind: string; organizationId?: string }>('GET', '/api/dashboard/session').then((session) => {
+      if (session.organizationId) return session.organizationId;
+      throw new MeteringError(400, { statusCode: 400, error: 'VALIDATION_FAILED', message: 'The admin key has no organization: set organizationId on the client or on the route' });
+    });
+    // A failed look-up (service down) is asked again next time.
+    this.keyOrganization.catch(() => (this.keyOrganization = undefined));
+    return this.keyOrganization;
+  }
+
+  private async orgPath(organizationId?: string): Promise<string> {
+    return `/api/organizations/${encodeURIComponent(organizationId ?? (await this.organizationId()))}`;
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const retries = this.options.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      let text: string;
+      try {
+        response = await this.fetchFn(`${this.baseUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${this.options.apiKey}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        });
+        text = await response.text();
+      } catch (error) {
+        if (!isNetworkError(error)) throw error;
+        if (attempt >= retries) throw new MeteringUnavailableError(describeNetworkError(error));
+        await this.sleep(backoffDelay(attempt, this.options.retryBaseDelayMs ?? 100));
+        continue;
+      }
+      const json = parseJson(text);
+      if (response.ok) {
+        if (json === undefined) throw new MeteringError(502, { statusCode: 502, error: 'INTERNAL', message: `The metering service answered ${response.status} without a JSON body` });
+        return json as T;
+      }
+      throw new MeteringError(response.status, errorBody(response.status, json));
+    }
+  }
+}
+
+function withKey<E extends UsageEventInput>(event: E): E {
+  return event.idempotencyKey ? event : { ...event, idempotencyKey: `cm-${randomUUID()}` };
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The service's error body as it is; something else (a proxy's HTML page) gets the same shape. */
+function errorBody(status: number, json: unknown): ErrorBody {
+  const body = json as Partial<ErrorBody> | undefined;
+  if (body && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string') {
+    return { ...body, statusCode: typeof body.statusCode === 'number' ? body.statusCode : status } as ErrorBody;
+  }
+  const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? 'INTERNAL';
+  return { statusCode: status, error: code, message: `The metering service answered ${status}` };
+}
