@@ -806,6 +806,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "JOB_NOT_FOUND",
       "JOB_RUNNING",
       "LIMIT_EXCEEDED",
+      "METERING_UNAVAILABLE",
       "METHOD_NOT_ALLOWED",
       "NOT_FOUND",
       "ORGANIZATION_NOT_FOUND",
@@ -2837,6 +2838,27 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "ReleaseResult": {
+    "description": "`POST …/usage/reservations/:id/release`.",
+    "properties": {
+      "releasedCredits": {
+        "type": "number"
+      },
+      "reservationId": {
+        "type": "string"
+      },
+      "status": {
+        "const": "released",
+        "type": "string"
+      }
+    },
+    "required": [
+      "releasedCredits",
+      "reservationId",
+      "status"
+    ],
+    "type": "object"
+  },
   "ReportLine": {
     "properties": {
       "credits": {
@@ -2923,24 +2945,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "$ref": "#/components/schemas/TrackResult"
   },
   "ReservationRelease": {
-    "properties": {
-      "releasedCredits": {
-        "type": "number"
-      },
-      "reservationId": {
-        "type": "string"
-      },
-      "status": {
-        "const": "released",
-        "type": "string"
-      }
-    },
-    "required": [
-      "releasedCredits",
-      "reservationId",
-      "status"
-    ],
-    "type": "object"
+    "description": "`POST …/usage/reservations/:id/release`.",
+    "$ref": "#/components/schemas/ReleaseResult"
   },
   "ReservationResult": {
     "properties": {
@@ -3260,9 +3266,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "UsageEnvelope": {
+    "description": "The `usage` field a `@TrackUsage` route adds to its JSON object response (the X-Credits-Consumed and\nX-Credits-Remaining headers carry the same figures). `deferred` is the client package's only: the service\ncould not be reached (failMode 'open'), the event is journaled and charged when the service is back.",
     "properties": {
       "creditsConsumed": {
-        "type": "number"
+        "type": [
+          "null",
+          "number"
+        ]
       },
       "duplicate": {
         "type": "boolean"
@@ -3279,6 +3289,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "mode": {
         "enum": [
           "async",
+          "deferred",
           "sync"
         ],
         "type": "string"
@@ -3399,174 +3410,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "UsageSummary": {
-    "properties": {
-      "allowance": {
-        "type": "number"
-      },
-      "allowanceUsed": {
-        "type": "number"
-      },
-      "events": {
-        "type": "number"
-      },
-      "limits": {
-        "additionalProperties": {
-          "type": "object"
-        },
-        "type": "object"
-      },
-      "organizationId": {
-        "type": "string"
-      },
-      "overage": {
-        "properties": {
-          "cost": {
-            "type": "number"
-          },
-          "credits": {
-            "type": "number"
-          },
-          "spendCap": {
-            "type": [
-              "null",
-              "number"
-            ]
-          }
-        },
-        "required": [
-          "cost",
-          "credits",
-          "spendCap"
-        ],
-        "type": "object"
-      },
-      "pendingPlan": {
-        "anyOf": [
-          {
-            "properties": {
-              "effectiveFrom": {
-                "type": "string"
-              },
-              "plan": {
-                "type": "string"
-              }
-            },
-            "required": [
-              "effectiveFrom",
-              "plan"
-            ],
-            "type": "object"
-          },
-          {
-            "type": "null"
-          }
-        ]
-      },
-      "percentUsed": {
-        "type": "number"
-      },
-      "period": {
-        "properties": {
-          "end": {
-            "type": "string"
-          },
-          "start": {
-            "type": "string"
-          }
-        },
-        "required": [
-          "end",
-          "start"
-        ],
-        "type": "object"
-      },
-      "plan": {
-        "properties": {
-          "displayName": {
-            "type": "string"
-          },
-          "monthlyCredits": {
-            "type": "number"
-          },
-          "name": {
-            "type": "string"
-          },
-          "overageRate": {
-            "type": [
-              "null",
-              "number"
-            ]
-          }
-        },
-        "required": [
-          "displayName",
-          "monthlyCredits",
-          "name",
-          "overageRate"
-        ],
-        "type": "object"
-      },
-      "remaining": {
-        "type": "number"
-      },
-      "topUpsRemaining": {
-        "type": "number"
-      },
-      "topUpsUsed": {
-        "type": "number"
-      },
-      "used": {
-        "type": "number"
-      },
-      "warnings": {
-        "items": {
-          "properties": {
-            "at": {
-              "type": "string"
-            },
-            "limit": {
-              "type": "number"
-            },
-            "threshold": {
-              "type": "number"
-            },
-            "type": {
-              "type": "string"
-            },
-            "used": {
-              "type": "number"
-            }
-          },
-          "required": [
-            "at",
-            "limit",
-            "threshold",
-            "type",
-            "used"
-          ],
-          "type": "object"
-        },
-        "type": "array"
-      }
-    },
-    "required": [
-      "allowance",
-      "allowanceUsed",
-      "events",
-      "limits",
-      "organizationId",
-      "overage",
-      "pendingPlan",
-      "percentUsed",
-      "period",
-      "plan",
-      "remaining",
-      "topUpsRemaining",
-      "topUpsUsed",
-      "used",
-      "warnings"
-    ],
-    "type": "object"
+    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7).",
+    "$ref": "#/components/schemas/UsageSummary"
   },
   "UsageTrends": {
     "properties": {

@@ -193,7 +193,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -610,6 +610,13 @@ export type RegistryStats = {
   ttlSeconds: number;
 };
 
+/** `POST …/usage/reservations/:id/release`. */
+export type ReleaseResult = {
+  releasedCredits: number;
+  reservationId: string;
+  status: "released";
+};
+
 export type ReportLine = {
   credits: number;
   events: number;
@@ -635,11 +642,8 @@ export type Reservation = ReservationResult;
 
 export type ReservationCommit = TrackResult;
 
-export type ReservationRelease = {
-  releasedCredits: number;
-  reservationId: string;
-  status: "released";
-};
+/** `POST …/usage/reservations/:id/release`. */
+export type ReservationRelease = ReleaseResult;
 
 export type ReservationResult = {
   credits: number;
@@ -727,12 +731,15 @@ export type UsageBreakdown = {
   };
 };
 
+/** The `usage` field a `@TrackUsage` route adds to its JSON object response (the X-Credits-Consumed and
+ * X-Credits-Remaining headers carry the same figures). `deferred` is the client package's only: the service
+ * could not be reached (failMode 'open'), the event is journaled and charged when the service is back. */
 export type UsageEnvelope = {
-  creditsConsumed: number;
+  creditsConsumed: null | number;
   duplicate?: boolean;
   eventId: null | string;
   eventType: string;
-  mode: "async" | "sync";
+  mode: "async" | "deferred" | "sync";
   overageCredits: number;
   remainingCredits: null | number;
   warnings: unknown[];
@@ -764,46 +771,8 @@ export type UsageForecast = {
   usedCredits: number;
 };
 
-export type UsageSummary = {
-  allowance: number;
-  allowanceUsed: number;
-  events: number;
-  limits: {
-    [key: string]: Record<string, unknown>;
-  };
-  organizationId: string;
-  overage: {
-    cost: number;
-    credits: number;
-    spendCap: null | number;
-  };
-  pendingPlan: {
-    effectiveFrom: string;
-    plan: string;
-  } | null;
-  percentUsed: number;
-  period: {
-    end: string;
-    start: string;
-  };
-  plan: {
-    displayName: string;
-    monthlyCredits: number;
-    name: string;
-    overageRate: null | number;
-  };
-  remaining: number;
-  topUpsRemaining: number;
-  topUpsUsed: number;
-  used: number;
-  warnings: {
-    at: string;
-    limit: number;
-    threshold: number;
-    type: string;
-    used: number;
-  }[];
-};
+/** `GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7). */
+export type UsageSummary = UsageSummary;
 
 export type UsageTrends = {
   asOf: string;
