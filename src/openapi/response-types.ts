@@ -5,6 +5,9 @@
  * the document cannot say one thing while a handler returns another. A changed handler changes the
  * generated schemas; the unit spec beside the generator fails until they are regenerated.
  *
+ * An alias here must not take the name of the type it stands for (the generator would make the schema
+ * refer to itself): where a handler already returns a named contract type, use it directly.
+ *
  * `OperationResponses` is keyed by Nest's operationId (`<Controller>_<method>`); an operation with a
  * second success status adds `<operationId>:<status>`. Types only: nothing here runs.
  */
@@ -31,7 +34,6 @@ type Returned<F> = F extends (...args: never[]) => infer T ? Exclude<Awaited<T>,
 
 // ---- tracking -------------------------------------------------------------------------------------------
 export type BatchTrackResult = { results: BatchItemResult[] };
-export type UsageSummary = Returned<UsageController['summary']>;
 export type NotificationList = Returned<UsageController['notifications']>;
 export type Reservation = Returned<ReservationsController['reserve']>;
 export type ReservationView = Returned<ReservationsController['get']>;
@@ -121,7 +123,7 @@ export interface OperationResponses {
   UsageController_track: TrackResult;
   'UsageController_track:200': BatchTrackResult;
   AnalyticsController_events: EventLogPage;
-  UsageController_summary: UsageSummary;
+  UsageController_summary: Returned<UsageController['summary']>;
   UsageController_check: Returned<UsageController['check']>;
   UsageController_notifications: NotificationList;
   ReservationsController_reserve: Reservation;

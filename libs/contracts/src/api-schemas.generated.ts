@@ -2094,13 +2094,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "$ref": "#/components/schemas/ToolResult"
       },
       "UsageController_check": {
-        "$ref": "#/components/schemas/Returned"
+        "$ref": "#/components/schemas/CheckResult"
       },
       "UsageController_notifications": {
         "$ref": "#/components/schemas/NotificationList"
       },
       "UsageController_summary": {
-        "$ref": "#/components/schemas/UsageSummary"
+        "$ref": "#/components/schemas/Returned"
       },
       "UsageController_track": {
         "$ref": "#/components/schemas/TrackResult"
@@ -3024,7 +3024,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "Returned": {
-    "$ref": "#/components/schemas/CheckResult"
+    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7).",
+    "$ref": "#/components/schemas/UsageSummary"
   },
   "ToolOutput": {
     "description": "What a stand-in AI tool answers (a metered route adds `usage`).",
@@ -3411,7 +3412,171 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   },
   "UsageSummary": {
     "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7).",
-    "$ref": "#/components/schemas/UsageSummary"
+    "properties": {
+      "allowance": {
+        "type": "number"
+      },
+      "allowanceUsed": {
+        "type": "number"
+      },
+      "events": {
+        "type": "number"
+      },
+      "limits": {
+        "type": "object"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "overage": {
+        "properties": {
+          "cost": {
+            "type": "number"
+          },
+          "credits": {
+            "type": "number"
+          },
+          "spendCap": {
+            "type": [
+              "null",
+              "number"
+            ]
+          }
+        },
+        "required": [
+          "cost",
+          "credits",
+          "spendCap"
+        ],
+        "type": "object"
+      },
+      "pendingPlan": {
+        "anyOf": [
+          {
+            "properties": {
+              "effectiveFrom": {
+                "type": "string"
+              },
+              "plan": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "effectiveFrom",
+              "plan"
+            ],
+            "type": "object"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "percentUsed": {
+        "type": "number"
+      },
+      "period": {
+        "properties": {
+          "end": {
+            "type": "string"
+          },
+          "start": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "end",
+          "start"
+        ],
+        "type": "object"
+      },
+      "plan": {
+        "properties": {
+          "displayName": {
+            "type": "string"
+          },
+          "monthlyCredits": {
+            "type": "number"
+          },
+          "name": {
+            "type": "string"
+          },
+          "overageRate": {
+            "type": [
+              "null",
+              "number"
+            ]
+          }
+        },
+        "required": [
+          "displayName",
+          "monthlyCredits",
+          "name",
+          "overageRate"
+        ],
+        "type": "object"
+      },
+      "remaining": {
+        "type": "number"
+      },
+      "topUpsRemaining": {
+        "type": "number"
+      },
+      "topUpsUsed": {
+        "type": "number"
+      },
+      "used": {
+        "type": "number"
+      },
+      "warnings": {
+        "items": {
+          "properties": {
+            "at": {
+              "type": "string"
+            },
+            "limit": {
+              "type": "number"
+            },
+            "threshold": {
+              "type": "number"
+            },
+            "type": {
+              "type": "string"
+            },
+            "used": {
+              "type": "number"
+            }
+          },
+          "required": [
+            "at",
+            "limit",
+            "threshold",
+            "type",
+            "used"
+          ],
+          "type": "object"
+        },
+        "type": "array"
+      }
+    },
+    "required": [
+      "allowance",
+      "allowanceUsed",
+      "events",
+      "limits",
+      "organizationId",
+      "overage",
+      "pendingPlan",
+      "percentUsed",
+      "period",
+      "plan",
+      "remaining",
+      "topUpsRemaining",
+      "topUpsUsed",
+      "used",
+      "warnings"
+    ],
+    "type": "object"
   },
   "UsageTrends": {
     "properties": {
