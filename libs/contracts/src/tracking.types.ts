@@ -13,6 +13,13 @@ export interface PriceBreakdown {
   factor: number;
   /** Only the enabled features, name -> credits. */
   featureBonuses: Record<string, number>;
+  /**
+   * Priced quantities (only when the definition declares units): every declared unit the event named,
+   * with its quantity, rate and exact credits (quantity × creditsPerUnit, unrounded).
+   */
+  units?: Record<string, { quantity: number; creditsPerUnit: number; credits: number }>;
+  /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
+  unitCredits?: number;
   total: number;
   version: number;
 }

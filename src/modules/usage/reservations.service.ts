@@ -13,7 +13,7 @@ import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerEntries } from './ledger-entries';
 import { LedgerRepository } from './ledger.repository';
 import type { ConsumeResult } from './ledger.repository';
-import { priceEvent } from './utils/credit-calculator';
+import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { UsageTracker } from './usage-tracker.service';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
@@ -174,7 +174,7 @@ export class ReservationsService {
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
       const definition = await this.events.findOrThrow(res.event_type);
       const data = eventData ?? res.event_data;
-      const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+      const price = priceEvent(pricedDefinition(definition), data);
       const period = periodOf(new Date(res.occurred_at));
       const p: Prepared = {
         index: 0,
@@ -236,7 +236,7 @@ export class ReservationsService {
     // Priced with the definition as it is now (the work ran now), like the checked path.
     const definition = await this.events.findOrThrow(reserved.definition.key);
     const data = eventData ?? reserved.input.eventData ?? {};
-    const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+    const price = priceEvent(pricedDefinition(definition), data);
     if (price.credits !== reserved.credits) return undefined;
     const plan = (await this.tracker.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;

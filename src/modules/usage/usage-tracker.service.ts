@@ -17,7 +17,7 @@ import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
 import { ConsumeParams, ConsumeResult, LedgerRepository } from './ledger.repository';
 import { LedgerEntries } from './ledger-entries';
 import type { RefusedEventRow } from './ledger-entries';
-import { priceEvent } from './utils/credit-calculator';
+import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 
@@ -188,7 +188,7 @@ export class UsageTracker {
       }
       await answer;
     }
-    const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
+    const { credits, breakdown } = priceEvent(pricedDefinition(definition), input.eventData ?? {});
     const period = periodOf(occurredAt);
     await this.closedPeriods.assertOpen(period, now);
     return {
