@@ -95,7 +95,7 @@ describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)",
   it('GET /api/admin/config: {events: {eventType: definition}, plans: {name: definition}, cache}', async () => {
     const res = await t.http().get('/api/admin/config').set(ADMIN).expect(200);
     expect(Object.keys(res.body).sort()).toEqual(['cache', 'events', 'plans']);
-    expect(Object.keys(res.body.events)).toHaveLength(15);
+    expect(Object.keys(res.body.events)).toHaveLength(16);
     expect(Object.keys(res.body.plans).sort()).toEqual(['enterprise', 'free', 'professional', 'starter']);
     expect(res.body.events.structuring_diagnose).toMatchObject({ eventType: 'structuring_diagnose', baseCredits: 10 });
   });

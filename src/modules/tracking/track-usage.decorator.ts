@@ -17,6 +17,17 @@ export interface TrackUsageOptions {
   eventData?: (request: FastifyRequest) => Record<string, unknown>;
   /** Seconds a synchronous reservation may stay open (default 600). */
   ttlSeconds?: number;
+  /**
+   * Priced quantities known only once the handler has run (issue 17): maps the handler's result to
+   * `eventData.units` (e.g. `(r) => ({ inputTokens: r.usage.input, outputTokens: r.usage.output })`). The
+   * commit re-prices the event with them; a bigger price than the hold must still fit.
+   */
+  units?: (result: unknown) => Record<string, number>;
+  /**
+   * The quantities the reservation holds before the handler runs: an object, or a function of the request.
+   * Without it the hold takes the definition's `maxUnits` (no quantities when it declares none).
+   */
+  estimate?: Record<string, number> | ((request: FastifyRequest) => Record<string, number>);
 }
 
 export interface TrackUsageMetadata extends TrackUsageOptions {

@@ -99,6 +99,7 @@ export class ReservationsService {
     const now = this.clock.now();
     await this.tracker.assertOrganization(input.organizationId);
     const orgId = input.organizationId;
+    input = await this.withHeldUnits(input);
     const p = await this.tracker.prepare(input, 0, now);
     await this.ledger.ensurePartition(p.periodStart);
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
@@ -155,6 +156,20 @@ export class ReservationsService {
         duplicate: true,
       };
     }
+  }
+
+  /**
+   * Work priced by quantities known only after it runs (tokens): a hold whose eventData names no `units`
+   * holds the definition's `maxUnits`. They go into the held eventData, so a commit without eventData
+   * charges the hold as it is, never less than was held for; the commit's real quantities re-price it.
+   */
+  private async withHeldUnits(input: TrackInput): Promise<TrackInput> {
+    const data = input.eventData ?? {};
+    if (data.units !== undefined && data.units !== null) return input;
+    const definition = await this.events.findTrackable(input.eventType);
+    const maxUnits = definition.config.maxUnits;
+    if (!maxUnits || Object.keys(maxUnits).length === 0) return input;
+    return { ...input, eventData: { ...data, units: { ...maxUnits } } };
   }
 
   /**
