@@ -6,7 +6,8 @@
 //   3. tracks a realistic mix of the seeded events, one line per result
 //   4. keeps going until the free plan's hard cap answers 402 (and shows the suggested plan)
 //   5. upgrades to starter, tracks a batch and single events until it runs into overage
-//   6. prints the usage summary and the notifications
+//   6. prices LLM calls by their tokens (units): tracked, reserved then committed, and through @TrackUsage
+//   7. prints the usage summary and the notifications
 //
 // Environment: DEMO_BASE_URL (default http://localhost:5000), ADMIN_API_KEY (default dev-admin-key),
 // DEMO_ORG_ID (default demo-org). Plain Node 20, no dependencies. Exit 0 on success, 1 on an unexpected
@@ -375,6 +376,48 @@ async function starterIntoOverage(orgId) {
   }
 }
 
+/** The breakdown of a unit-priced event as one line: base, then each unit's quantity × rate = credits. */
+function unitsText(breakdown) {
+  const parts = Object.entries(breakdown?.units ?? {}).map(([name, u]) => `${int(u.quantity)} ${name} × ${u.creditsPerUnit} = ${u.credits}`);
+  return `base ${breakdown?.baseCredits} + ${parts.join(' + ') || 'no units'}`;
+}
+
+async function tokensPricedCalls(orgId) {
+  heading('6. Priced by tokens: llm_completion (units inputTokens 0.002, outputTokens 0.008 credits each)');
+  // Tracked with the tokens known: credits = roundHalfUp2(base + Σ quantity × rate), each part in the breakdown.
+  const tracked = (await api('POST', orgPath(orgId, '/usage/events'), { eventType: 'llm_completion', eventData: { units: { inputTokens: 1200, outputTokens: 300 } }, userId: 'alice' }, [201])).body;
+  stats.tracked += 1;
+  recordAccepted(tracked);
+  log(`  tracked      ${padStart(cr(tracked.creditsConsumed), 8)} credits  ${dim(unitsText(tracked.breakdown))}`);
+
+  // An unknown unit or a fractional count is 400, and nothing is written.
+  const bad = (await api('POST', orgPath(orgId, '/usage/events'), { eventType: 'llm_completion', eventData: { units: { inputTokens: 1.5, imageTokens: 3 } } }, [400])).body;
+  log(`  bad units    ${red(`x ${bad.error}`)} ${Object.keys(bad.details?.fields ?? {}).join(', ')}: nothing charged`);
+
+  // The tokens are known only after the call: reserve (no quantities: the definition's maxUnits are held), then
+  // commit the real counts, re-priced.
+  const hold = (await api('POST', orgPath(orgId, '/usage/reservations'), { eventType: 'llm_completion', userId: 'bob' }, [201])).body;
+  log(`  reserved     ${padStart(cr(hold.credits), 8)} credits  ${dim('held for maxUnits: 8,000 input + 2,000 output tokens')}`);
+  const committed = (await api('POST', orgPath(orgId, `/usage/reservations/${hold.reservationId}/commit`), { eventData: { units: { inputTokens: 3100, outputTokens: 850 } } }, [200])).body;
+  stats.tracked += 1;
+  recordAccepted(committed);
+  log(`  committed    ${padStart(cr(committed.creditsConsumed), 8)} credits  ${dim(unitsText(committed.breakdown))}`);
+
+  // The same through a @TrackUsage route: the hold is the estimate (prompt tokens + maxTokens), the commit
+  // charges the tokens the completion reported.
+  const prompt = SAMPLE_TEXT.slice(0, 800);
+  const response = await fetch(`${BASE_URL}/api/llm/complete`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json', 'X-Organization-Id': orgId, 'X-User-Id': 'carol' },
+    body: JSON.stringify({ prompt, maxTokens: 400 }),
+  });
+  const answer = await response.json();
+  if (response.status !== 200) throw new HttpError('POST', '/api/llm/complete', response.status, answer);
+  stats.tracked += 1;
+  recordAccepted(answer.usage);
+  log(`  @TrackUsage  ${padStart(cr(answer.usage.creditsConsumed), 8)} credits  ${dim(`POST /api/llm/complete used ${answer.tokens.inputTokens} input + ${answer.tokens.outputTokens} output tokens (the hold before the call: 200 prompt tokens + maxTokens 400)`)}`);
+}
+
 async function printSummary(orgId) {
   const usage = (await api('GET', orgPath(orgId, '/usage'))).body;
   const notifications = (await api('GET', orgPath(orgId, '/notifications'))).body;
@@ -453,6 +496,7 @@ async function main() {
   await freePlanUntilCap(orgId);
   await upgradeToStarter(orgId);
   await starterIntoOverage(orgId);
+  await tokensPricedCalls(orgId);
   const consistent = await printSummary(orgId);
   log('');
   log(`Done. Explore further: GET ${BASE_URL}${orgPath(orgId, '/usage/events')} (the ledger), ${BASE_URL}/api/docs (the API).`);

@@ -72,9 +72,9 @@ describe('the README examples, as written', () => {
         }
       }
     }
-    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100.
+    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100, and 5.3 for 1,500 tokens.
     const summary = await t.http().get('/api/organizations/acme/usage').set('Authorization', `Bearer ${DEV_ADMIN_API_KEY}`).expect(200);
-    expect(summary.body).toMatchObject({ used: 50, remaining: 50 });
+    expect(summary.body).toMatchObject({ used: 55.3, remaining: 44.7 });
   });
 });
 
