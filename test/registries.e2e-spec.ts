@@ -37,7 +37,7 @@ describe('event and plan registries', () => {
       isActive: true,
     });
     expect(res.body.plans.professional.features).toEqual(['Advanced AI', 'Priority support', 'Custom branding']);
-    expect(res.body.cache.events).toMatchObject({ entries: 15, ttlSeconds: 300 });
+    expect(res.body.cache.events).toMatchObject({ entries: 16, ttlSeconds: 300 });
   });
 
   it('POST /api/admin/config updates an event (a merge) and makes a new version', async () => {
@@ -198,7 +198,7 @@ describe('event and plan registries', () => {
 
     it('REST cache endpoints', async () => {
       const stats = await t.http().get('/api/admin/cache').set(ADMIN).expect(200);
-      expect(stats.body.events).toMatchObject({ registry: 'events', ttlSeconds: 300, entries: 16 });
+      expect(stats.body.events).toMatchObject({ registry: 'events', ttlSeconds: 300, entries: 17 });
       expect(stats.body.events).toHaveProperty('hits');
       expect(stats.body.events).toHaveProperty('invalidationsReceived');
       await t.http().post('/api/admin/cache/refresh').set(ADMIN).send({ registry: 'events', key: 'visuals_planning' }).expect(200);
