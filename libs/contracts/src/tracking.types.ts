@@ -25,10 +25,17 @@ export interface PriceBreakdown {
 }
 
 export interface UsageWarning {
-  type: 'usage_threshold';
+  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17). */
+  type: 'usage_threshold' | 'budget_threshold';
   threshold: number;
   used: number;
   limit: number;
+  /** budget_threshold only: which budget, and its window. */
+  budgetId?: string;
+  scope?: 'apiKey' | 'user';
+  subject?: string;
+  period?: 'month' | 'day';
+  window?: string;
 }
 
 export interface TrackResult {
@@ -53,7 +60,7 @@ export interface CheckResult {
   credits: number;
   breakdown: PriceBreakdown;
   fits: boolean;
-  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'BUDGET_EXCEEDED';
   remainingCredits: number;
   wouldUseOverage: number;
 }

@@ -11,6 +11,7 @@ import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
+import { requestContext } from '../usage/tracking-http.service';
 import { TRACK_USAGE } from './track-usage.decorator';
 import type { TrackUsageMetadata } from './track-usage.decorator';
 
@@ -170,14 +171,13 @@ export class TrackUsageInterceptor implements NestInterceptor {
     assertEventDataSize(eventData);
     const userId = request.headers['x-user-id'];
     const key = parseIdempotencyHeader(request.headers['idempotency-key']);
-    const ua = request.headers['user-agent'];
     return {
       organizationId,
       eventType: meta.eventType,
       eventData,
       userId: typeof userId === 'string' && userId.length > 0 ? userId.slice(0, 128) : undefined,
       idempotencyKey: key,
-      context: { endpoint: request.routeOptions.url ?? request.url, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined },
+      context: requestContext(request),
     };
   }
 

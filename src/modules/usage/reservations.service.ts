@@ -48,6 +48,8 @@ interface ReservationRow {
   event_id: string | null;
   context: TrackInput['context'] | null;
   expires_at: Date;
+  api_key_id: string | null;
+  budget_takes: ConsumeResult['budget_takes'];
 }
 
 /** Thrown inside a transaction to roll it back, then answered from what already exists. */
@@ -219,6 +221,7 @@ export class ReservationsService {
           consumed_after: res.consumed_after,
           allowance: res.allowance,
           limit_used: 0,
+          budget_takes: res.budget_takes ?? [],
         };
       } else {
         await this.refund(m, res, now, false);
@@ -323,7 +326,7 @@ export class ReservationsService {
 
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
   private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9)`, [
+    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
       res.organization_id,
       res.period_start,
       res.from_allowance,
@@ -333,6 +336,7 @@ export class ReservationsService {
       JSON.stringify(res.grant_takes),
       res.limit_key,
       now,
+      JSON.stringify(res.budget_takes ?? []),
     ]);
     if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
   }
