@@ -233,7 +233,7 @@ describe('budgets', () => {
 
   it('thresholds: 80/90/100 % of a budget are warnings, notifications and webhooks, once per budget window', async () => {
     const org = await createOrg();
-    await a.http().patch(`/api/admin/organizations/${org}`).set(ADMIN).send({ webhookUrl: 'https://hooks.example.com/metering' });
+    await a.http().patch(`/api/admin/organizations/${org}`).set(ADMIN).send({ webhookUrl: 'https://hooks.example.com/metering' }).expect(200);
     const key = await createKey(org);
     const kb = await budget(org, { scope: 'apiKey', subject: key.id, credits: 10, period: 'day' });
     await budget(org, { scope: 'user', subject: 'dana', credits: 10, period: 'day' });
@@ -249,6 +249,9 @@ describe('budgets', () => {
     expect(notes).toHaveLength(4);
     expect(notes.every((n: { event: string }) => n.event === 'budget.threshold_crossed')).toBe(true);
     expect(new Set(notes.map((n: { dedupe_key: string }) => n.dedupe_key)).size).toBe(2);
+    // Each went to the organization's webhook outbox, like the organization's own crossings.
+    const [outbox] = await a.dataSource.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE organization_id = $1 AND event = 'budget.threshold_crossed'`, [org]);
+    expect(outbox.n).toBe(4);
     // The next day is a new window: its crossings are notified again.
     clock.set('2026-11-16T08:00:00.000Z');
     await track(a, org, key.auth, { eventType: 'solutioning_node_stack', eventData: { complexity: 1.4 } }).expect(201);

@@ -38,7 +38,7 @@ export class BudgetsRepository {
 
   /** Budgets with their use in the windows that contain `day` (daily) and `month` (monthly). */
   async list(organizationId: string, day: string, month: string): Promise<BudgetRow[]> {
-    return (await this.dataSource.query(`SELECT ${WITH_USED} FROM budgets b WHERE b.organization_id = $1 ORDER BY b.created_at, b.id`, [organizationId, day, month])) as BudgetRow[];
+    return (await this.dataSource.query(`SELECT ${WITH_USED} FROM budgets b WHERE b.organization_id = $1 ORDER BY b.created_at, b.scope, b.subject, b.period`, [organizationId, day, month])) as BudgetRow[];
   }
 
   async find(organizationId: string, id: string, day: string, month: string): Promise<BudgetRow | undefined> {
