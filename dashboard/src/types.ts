@@ -148,6 +148,9 @@ export interface EventDefinition {
   multipliers: { complexity: { min: number; max: number } | null; features: Record<string, number> };
   limitKey: string | null;
   metadata: Record<string, unknown>;
+  /** Priced quantities (issue 17): unit name -> credits per unit; kept as is by the editor. */
+  units?: Record<string, number>;
+  maxUnits?: Record<string, number>;
   isActive: boolean;
   version: number;
   createdAt: string;

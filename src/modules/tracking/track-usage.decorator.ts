@@ -47,6 +47,6 @@ export function TrackUsage(eventType: string, options: TrackUsageOptions = {}): 
     ApiHeader({ name: 'X-Organization-Id', required: false, description: 'With the admin key: the organization to charge' }),
     ApiHeader({ name: 'X-User-Id', required: false, description: 'The member the event is attributed to' }),
     ApiHeader({ name: 'Idempotency-Key', required: false }),
-    ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the handler did not run' }),
+    ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED, LIMIT_EXCEEDED or BUDGET_EXCEEDED (a budget of the key or member): the handler did not run' }),
   );
 }
