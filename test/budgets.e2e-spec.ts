@@ -55,6 +55,7 @@ describe('budgets', () => {
         organizationId: org,
         scope: 'apiKey',
         subject: key.id,
+        subjectName: expect.stringMatching(/^key-/),
         period: 'month',
         credits: 100,
         used: 0,
@@ -123,6 +124,12 @@ describe('budgets', () => {
       await a.http().get(adminBudgets(org)).set(key.auth).expect(401);
       const trackOnly = await createKey(org, ['track', 'read']);
       expect((await a.http().get(path).set(trackOnly.auth).expect(403)).body.error).toBe('FORBIDDEN');
+      // Reading them is part of the usage (read scope), with the key's name.
+      const read = await a.http().get(`/api/organizations/${org}/usage/budgets`).set(trackOnly.auth).expect(200);
+      expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: key.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
+      const noRead = await createKey(org, ['track']);
+      await a.http().get(`/api/organizations/${org}/usage/budgets`).set(noRead.auth).expect(403);
+      await a.http().get(`/api/organizations/${other}/usage/budgets`).set(trackOnly.auth).expect(404);
       await a.http().delete(`${path}/${created.body.id}`).set(key.auth).expect(200);
     });
   });

@@ -128,6 +128,19 @@ export interface ReportListItem {
   [key: string]: unknown;
 }
 
+/** A budget of a key or member with its use in the current window (issue 17). */
+export interface Budget {
+  id: string;
+  scope: 'apiKey' | 'user';
+  subject: string;
+  subjectName: string | null;
+  period: 'month' | 'day';
+  credits: number;
+  used: number;
+  remaining: number;
+  window: { start: string; end: string };
+}
+
 export interface Notification {
   id: string;
   period: string;

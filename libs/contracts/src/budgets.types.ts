@@ -10,6 +10,8 @@ export interface BudgetView {
   /** apiKey: `subject` is an organization API key's id; user: a member's userId (X-User-Id). */
   scope: BudgetScope;
   subject: string;
+  /** The API key's name (scope apiKey), so a reader can tell keys apart; null for a member. */
+  subjectName: string | null;
   period: BudgetPeriod;
   /** The limit per window, in credits. */
   credits: number;

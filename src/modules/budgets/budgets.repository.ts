@@ -6,6 +6,7 @@ export interface BudgetRow {
   id: string;
   scope: 'apiKey' | 'user';
   subject: string;
+  subject_name: string | null;
   period: 'month' | 'day';
   credits: string;
   created_at: Date;
@@ -15,6 +16,7 @@ export interface BudgetRow {
 }
 
 const WITH_USED = `b.organization_id, b.id, b.scope, b.subject, b.period, b.credits::text AS credits, b.created_at, b.updated_at,
+  CASE WHEN b.scope = 'apiKey' THEN (SELECT k.name FROM api_keys k WHERE k.organization_id = b.organization_id AND k.id::text = b.subject) END AS subject_name,
   coalesce((SELECT u.used FROM budget_usage u WHERE u.organization_id = b.organization_id AND u.budget_id = b.id
              AND u.window_start = CASE WHEN b.period = 'day' THEN $2::date ELSE $3::date END), 0)::text AS used`;
 

@@ -85,6 +85,7 @@ function toView(row: BudgetRow, now: Date): BudgetView {
     organizationId: row.organization_id,
     scope: row.scope,
     subject: row.subject,
+    subjectName: row.subject_name ?? null,
     period: row.period,
     credits: hundredthsToNumber(credits),
     used: hundredthsToNumber(used),

@@ -59,6 +59,9 @@ export class BudgetResponseDto {
   @ApiProperty({ example: '3f0c2a4e-8a51-4b7e-9a64-0f1b6c2d9e11' })
   subject: string;
 
+  @ApiProperty({ type: String, nullable: true, example: 'backend production', description: "The API key's name (scope apiKey); null for a member" })
+  subjectName: string | null;
+
   @ApiProperty({ enum: BUDGET_PERIODS })
   period: BudgetPeriod;
 
