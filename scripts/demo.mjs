@@ -7,7 +7,8 @@
 //   4. keeps going until the free plan's hard cap answers 402 (and shows the suggested plan)
 //   5. upgrades to starter, tracks a batch and single events until it runs into overage
 //   6. prices LLM calls by their tokens (units): tracked, reserved then committed, and through @TrackUsage
-//   7. prints the usage summary and the notifications
+//   7. gives a member a daily budget and runs into it (402 BUDGET_EXCEEDED), below the organization's credits
+//   8. prints the usage summary and the notifications
 //
 // Environment: DEMO_BASE_URL (default http://localhost:5000), ADMIN_API_KEY (default dev-admin-key),
 // DEMO_ORG_ID (default demo-org). Plain Node 20, no dependencies. Exit 0 on success, 1 on an unexpected
@@ -169,7 +170,7 @@ const stats = { tracked: 0, accepted: 0, credits: 0, overage: 0, rejected: 0, du
 let counter = 0;
 
 const warningText = (warnings) =>
-  (warnings ?? []).map((w) => yellow(`! crossed ${pct(w.threshold)} (${cr(w.used)} of ${cr(w.limit)})`)).join(' ');
+  (warnings ?? []).map((w) => yellow(`! crossed ${pct(w.threshold)}${w.type === 'budget_threshold' ? ` of ${w.subject}'s budget` : ''} (${cr(w.used)} of ${cr(w.limit)})`)).join(' ');
 
 function suggestionText(details) {
   const s = details?.suggestedPlan;
@@ -183,6 +184,7 @@ function rejectionText(error) {
   let why = error?.message ?? '';
   if (code === 'CREDITS_EXHAUSTED') why = `needs ${cr(d.required)}, ${cr(d.remaining)} left on ${d.plan}`;
   if (code === 'LIMIT_EXCEEDED') why = `${d.limit} ${d.used}/${d.max} on ${d.plan}`;
+  if (code === 'BUDGET_EXCEEDED') why = `${d.scope} ${d.subject}: ${cr(d.used)} of ${cr(d.credits)} used`;
   return red(`x ${code}`) + ` ${why}`;
 }
 
@@ -418,6 +420,25 @@ async function tokensPricedCalls(orgId) {
   log(`  @TrackUsage  ${padStart(cr(answer.usage.creditsConsumed), 8)} credits  ${dim(`POST /api/llm/complete used ${answer.tokens.inputTokens} input + ${answer.tokens.outputTokens} output tokens (the hold before the call: 200 prompt tokens + maxTokens 400)`)}`);
 }
 
+async function memberBudget(orgId) {
+  heading('7. A budget inside the organization: dave may spend 30 credits a day');
+  // Idempotent across runs: reuse dave's daily budget when an earlier run created it.
+  const existing = (await api('GET', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets`)).body.items.find((b) => b.scope === 'user' && b.subject === 'dave' && b.period === 'day');
+  const budget = existing ?? (await api('POST', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets`, { scope: 'user', subject: 'dave', credits: 30, period: 'day' }, [201])).body;
+  log(`  budget ${dim(budget.id)}: ${cr(budget.credits)} credits per day for member dave, ${cr(budget.used)} used today`);
+  printEventHeader();
+  for (let i = 0; i < 6; i++) {
+    const outcome = await track(orgId, { eventType: 'visuals_planning', eventData: { complexity: 1 }, userId: 'dave', note: 'complexity 1.0, dave' });
+    if (outcome.kind === 'rejected') {
+      const d = outcome.error.details ?? {};
+      log(`  ${bold('Budget reached')}: ${outcome.error.error}: ${cr(d.used)} of ${cr(d.credits)} used by ${d.scope} ${d.subject}; the organization still has credits for everyone else.`);
+      break;
+    }
+  }
+  const after = (await api('GET', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets/${budget.id}`)).body;
+  log(`  dave today: ${cr(after.used)} / ${cr(after.credits)} (remaining ${cr(after.remaining)})`);
+}
+
 async function printSummary(orgId) {
   const usage = (await api('GET', orgPath(orgId, '/usage'))).body;
   const notifications = (await api('GET', orgPath(orgId, '/notifications'))).body;
@@ -497,6 +518,7 @@ async function main() {
   await upgradeToStarter(orgId);
   await starterIntoOverage(orgId);
   await tokensPricedCalls(orgId);
+  await memberBudget(orgId);
   const consistent = await printSummary(orgId);
   log('');
   log(`Done. Explore further: GET ${BASE_URL}${orgPath(orgId, '/usage/events')} (the ledger), ${BASE_URL}/api/docs (the API).`);
