@@ -6,7 +6,9 @@
 //   3. tracks a realistic mix of the seeded events, one line per result
 //   4. keeps going until the free plan's hard cap answers 402 (and shows the suggested plan)
 //   5. upgrades to starter, tracks a batch and single events until it runs into overage
-//   6. prints the usage summary and the notifications
+//   6. prices LLM calls by their tokens (units): tracked, reserved then committed, and through @TrackUsage
+//   7. gives a member a daily budget and runs into it (402 BUDGET_EXCEEDED), below the organization's credits
+//   8. prints the usage summary and the notifications
 //
 // Environment: DEMO_BASE_URL (default http://localhost:5000), ADMIN_API_KEY (default dev-admin-key),
 // DEMO_ORG_ID (default demo-org). Plain Node 20, no dependencies. Exit 0 on success, 1 on an unexpected
@@ -168,7 +170,7 @@ const stats = { tracked: 0, accepted: 0, credits: 0, overage: 0, rejected: 0, du
 let counter = 0;
 
 const warningText = (warnings) =>
-  (warnings ?? []).map((w) => yellow(`! crossed ${pct(w.threshold)} (${cr(w.used)} of ${cr(w.limit)})`)).join(' ');
+  (warnings ?? []).map((w) => yellow(`! crossed ${pct(w.threshold)}${w.type === 'budget_threshold' ? ` of ${w.subject}'s budget` : ''} (${cr(w.used)} of ${cr(w.limit)})`)).join(' ');
 
 function suggestionText(details) {
   const s = details?.suggestedPlan;
@@ -182,6 +184,7 @@ function rejectionText(error) {
   let why = error?.message ?? '';
   if (code === 'CREDITS_EXHAUSTED') why = `needs ${cr(d.required)}, ${cr(d.remaining)} left on ${d.plan}`;
   if (code === 'LIMIT_EXCEEDED') why = `${d.limit} ${d.used}/${d.max} on ${d.plan}`;
+  if (code === 'BUDGET_EXCEEDED') why = `${d.scope} ${d.subject}: ${cr(d.used)} of ${cr(d.credits)} used`;
   return red(`x ${code}`) + ` ${why}`;
 }
 
@@ -375,6 +378,67 @@ async function starterIntoOverage(orgId) {
   }
 }
 
+/** The breakdown of a unit-priced event as one line: base, then each unit's quantity × rate = credits. */
+function unitsText(breakdown) {
+  const parts = Object.entries(breakdown?.units ?? {}).map(([name, u]) => `${int(u.quantity)} ${name} × ${u.creditsPerUnit} = ${u.credits}`);
+  return `base ${breakdown?.baseCredits} + ${parts.join(' + ') || 'no units'}`;
+}
+
+async function tokensPricedCalls(orgId) {
+  heading('6. Priced by tokens: llm_completion (units inputTokens 0.002, outputTokens 0.008 credits each)');
+  // Tracked with the tokens known: credits = roundHalfUp2(base + Σ quantity × rate), each part in the breakdown.
+  const tracked = (await api('POST', orgPath(orgId, '/usage/events'), { eventType: 'llm_completion', eventData: { units: { inputTokens: 1200, outputTokens: 300 } }, userId: 'alice' }, [201])).body;
+  stats.tracked += 1;
+  recordAccepted(tracked);
+  log(`  tracked      ${padStart(cr(tracked.creditsConsumed), 8)} credits  ${dim(unitsText(tracked.breakdown))}`);
+
+  // An unknown unit or a fractional count is 400, and nothing is written.
+  const bad = (await api('POST', orgPath(orgId, '/usage/events'), { eventType: 'llm_completion', eventData: { units: { inputTokens: 1.5, imageTokens: 3 } } }, [400])).body;
+  log(`  bad units    ${red(`x ${bad.error}`)} ${Object.keys(bad.details?.fields ?? {}).join(', ')}: nothing charged`);
+
+  // The tokens are known only after the call: reserve (no quantities: the definition's maxUnits are held), then
+  // commit the real counts, re-priced.
+  const hold = (await api('POST', orgPath(orgId, '/usage/reservations'), { eventType: 'llm_completion', userId: 'bob' }, [201])).body;
+  log(`  reserved     ${padStart(cr(hold.credits), 8)} credits  ${dim('held for maxUnits: 8,000 input + 2,000 output tokens')}`);
+  const committed = (await api('POST', orgPath(orgId, `/usage/reservations/${hold.reservationId}/commit`), { eventData: { units: { inputTokens: 3100, outputTokens: 850 } } }, [200])).body;
+  stats.tracked += 1;
+  recordAccepted(committed);
+  log(`  committed    ${padStart(cr(committed.creditsConsumed), 8)} credits  ${dim(unitsText(committed.breakdown))}`);
+
+  // The same through a @TrackUsage route: the hold is the estimate (prompt tokens + maxTokens), the commit
+  // charges the tokens the completion reported.
+  const prompt = SAMPLE_TEXT.slice(0, 800);
+  const response = await fetch(`${BASE_URL}/api/llm/complete`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json', 'X-Organization-Id': orgId, 'X-User-Id': 'carol' },
+    body: JSON.stringify({ prompt, maxTokens: 400 }),
+  });
+  const answer = await response.json();
+  if (response.status !== 200) throw new HttpError('POST', '/api/llm/complete', response.status, answer);
+  stats.tracked += 1;
+  recordAccepted(answer.usage);
+  log(`  @TrackUsage  ${padStart(cr(answer.usage.creditsConsumed), 8)} credits  ${dim(`POST /api/llm/complete used ${answer.tokens.inputTokens} input + ${answer.tokens.outputTokens} output tokens (the hold before the call: 200 prompt tokens + maxTokens 400)`)}`);
+}
+
+async function memberBudget(orgId) {
+  heading('7. A budget inside the organization: dave may spend 30 credits a day');
+  // Idempotent across runs: reuse dave's daily budget when an earlier run created it.
+  const existing = (await api('GET', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets`)).body.items.find((b) => b.scope === 'user' && b.subject === 'dave' && b.period === 'day');
+  const budget = existing ?? (await api('POST', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets`, { scope: 'user', subject: 'dave', credits: 30, period: 'day' }, [201])).body;
+  log(`  budget ${dim(budget.id)}: ${cr(budget.credits)} credits per day for member dave, ${cr(budget.used)} used today`);
+  printEventHeader();
+  for (let i = 0; i < 6; i++) {
+    const outcome = await track(orgId, { eventType: 'visuals_planning', eventData: { complexity: 1 }, userId: 'dave', note: 'complexity 1.0, dave' });
+    if (outcome.kind === 'rejected') {
+      const d = outcome.error.details ?? {};
+      log(`  ${bold('Budget reached')}: ${outcome.error.error}: ${cr(d.used)} of ${cr(d.credits)} used by ${d.scope} ${d.subject}; the organization still has credits for everyone else.`);
+      break;
+    }
+  }
+  const after = (await api('GET', `/api/admin/organizations/${encodeURIComponent(orgId)}/budgets/${budget.id}`)).body;
+  log(`  dave today: ${cr(after.used)} / ${cr(after.credits)} (remaining ${cr(after.remaining)})`);
+}
+
 async function printSummary(orgId) {
   const usage = (await api('GET', orgPath(orgId, '/usage'))).body;
   const notifications = (await api('GET', orgPath(orgId, '/notifications'))).body;
@@ -453,6 +517,8 @@ async function main() {
   await freePlanUntilCap(orgId);
   await upgradeToStarter(orgId);
   await starterIntoOverage(orgId);
+  await tokensPricedCalls(orgId);
+  await memberBudget(orgId);
   const consistent = await printSummary(orgId);
   log('');
   log(`Done. Explore further: GET ${BASE_URL}${orgPath(orgId, '/usage/events')} (the ledger), ${BASE_URL}/api/docs (the API).`);

@@ -106,6 +106,8 @@ describeInBrowser('usage dashboard in Chromium', () => {
     orgId = await createOrganization(t, 'dash', 'starter');
     orgKey = (await issueKey(t, orgId, ['read', 'track'], 'dashboard')).key;
     await t.http().post(`/api/admin/organizations/${orgId}/credits`).set(ADMIN).send({ amount: 100, reason: 'launch promotion' }).expect(201);
+    // A member's monthly budget (issue 17), set before the usage so the usage counts toward it.
+    await t.http().post(`/api/admin/organizations/${orgId}/budgets`).set(ADMIN).send({ scope: 'user', subject: 'ana', credits: 1000, period: 'month' }).expect(201);
     const now = Date.now();
     const periodStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
     const events = Array.from({ length: 24 }, (_, i) => {
@@ -204,6 +206,13 @@ describeInBrowser('usage dashboard in Chromium', () => {
     const invoice = (await t.http().get(`/api/organizations/${orgId}/usage/invoice`).set(ADMIN).expect(200)).body;
     expect(await text(page, '[data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
     expect(await text(page, '#recommendation-headline')).not.toBe('');
+    // The budgets card: used / limit per member, the API's figures (read scope).
+    const budgets = (await t.http().get(`/api/organizations/${orgId}/usage/budgets`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    expect(budgets.items).toHaveLength(1);
+    await page.waitForSelector('#budgets-table tbody tr');
+    const budgetRow = await page.$$eval('#budgets-table tbody tr td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(budgetRow.slice(0, 3)).toEqual(['Member ana', 'per month', `${formatCredits(budgets.items[0].used)} / ${formatCredits(1000)}`]);
+    expect(budgets.items[0].used).toBe(424);
 
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'organization', { docs: true });

@@ -18,13 +18,13 @@ describe('foundation', () => {
     await t?.close();
   });
 
-  it(`boots on ${ON_POSTGRES ? 'PostgreSQL' : 'PGlite'} with the 15 seeded event types and 4 plans`, async () => {
+  it(`boots on ${ON_POSTGRES ? 'PostgreSQL' : 'PGlite'} with the 16 seeded event types (section 12 and the LLM example) and 4 plans`, async () => {
     const [{ events }] = await t.dataSource.query(`SELECT count(*)::int AS events FROM event_definitions`);
     const [{ plans }] = await t.dataSource.query(`SELECT count(*)::int AS plans FROM plan_definitions`);
-    expect(events).toBe(15);
+    expect(events).toBe(16);
     expect(plans).toBe(4);
     const [{ history }] = await t.dataSource.query(`SELECT count(*)::int AS history FROM definition_versions`);
-    expect(history).toBe(19);
+    expect(history).toBe(20);
   });
 
   it('answers GET /health with the database up, without a key', async () => {
@@ -75,7 +75,7 @@ describe('foundation', () => {
     const [free] = await t.dataSource.query(`SELECT is_active FROM plan_definitions WHERE name = 'free'`);
     expect(free.is_active).toBe(false);
     const [{ history }] = await t.dataSource.query(`SELECT count(*)::int AS history FROM definition_versions`);
-    expect(history).toBe(19);
+    expect(history).toBe(20);
   });
 
   it('re-inserts only a missing definition', async () => {
@@ -125,7 +125,7 @@ describe('embedded database on disk (PGlite)', () => {
       expect(row.sort_order).toBe(99);
       // Migrations and seeds ran again at boot and changed nothing.
       const [{ n }] = await second.dataSource.query(`SELECT count(*)::int AS n FROM event_definitions`);
-      expect(n).toBe(15);
+      expect(n).toBe(16);
       await second.app.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

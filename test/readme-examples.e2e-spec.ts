@@ -72,9 +72,9 @@ describe('the README examples, as written', () => {
         }
       }
     }
-    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100.
+    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100, and 5.3 for 1,500 tokens.
     const summary = await t.http().get('/api/organizations/acme/usage').set('Authorization', `Bearer ${DEV_ADMIN_API_KEY}`).expect(200);
-    expect(summary.body).toMatchObject({ used: 50, remaining: 50 });
+    expect(summary.body).toMatchObject({ used: 55.3, remaining: 44.7 });
   });
 });
 
@@ -95,7 +95,7 @@ describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)",
   it('GET /api/admin/config: {events: {eventType: definition}, plans: {name: definition}, cache}', async () => {
     const res = await t.http().get('/api/admin/config').set(ADMIN).expect(200);
     expect(Object.keys(res.body).sort()).toEqual(['cache', 'events', 'plans']);
-    expect(Object.keys(res.body.events)).toHaveLength(15);
+    expect(Object.keys(res.body.events)).toHaveLength(16);
     expect(Object.keys(res.body.plans).sort()).toEqual(['enterprise', 'free', 'professional', 'starter']);
     expect(res.body.events.structuring_diagnose).toMatchObject({ eventType: 'structuring_diagnose', baseCredits: 10 });
   });

@@ -26,7 +26,7 @@ describe('event and plan registries', () => {
 
   it('GET /api/admin/config lists every definition keyed, with cache stats', async () => {
     const res = await t.http().get('/api/admin/config').set(ADMIN).expect(200);
-    expect(Object.keys(res.body.events)).toHaveLength(15);
+    expect(Object.keys(res.body.events)).toHaveLength(16);
     expect(Object.keys(res.body.plans)).toEqual(['free', 'starter', 'professional', 'enterprise']);
     expect(res.body.events.structuring_diagnose).toMatchObject({
       eventType: 'structuring_diagnose',
@@ -37,7 +37,7 @@ describe('event and plan registries', () => {
       isActive: true,
     });
     expect(res.body.plans.professional.features).toEqual(['Advanced AI', 'Priority support', 'Custom branding']);
-    expect(res.body.cache.events).toMatchObject({ entries: 15, ttlSeconds: 300 });
+    expect(res.body.cache.events).toMatchObject({ entries: 16, ttlSeconds: 300 });
   });
 
   it('POST /api/admin/config updates an event (a merge) and makes a new version', async () => {
@@ -67,7 +67,7 @@ describe('event and plan registries', () => {
   it('POST /api/admin/config cache actions', async () => {
     for (const action of ['stats', 'refresh', 'refresh-all', 'clear']) {
       const res = await t.http().post('/api/admin/config').set(ADMIN).send({ type: 'cache', action }).expect(200);
-      expect(res.body.cache.events.entries).toBe(15);
+      expect(res.body.cache.events.entries).toBe(16);
     }
     await t.http().post('/api/admin/config').set(ADMIN).send({ type: 'cache', action: 'explode' }).expect(400);
     const bad = await t.http().post('/api/admin/config').set(ADMIN).send({ type: 'event', action: 'refresh' }).expect(400);
@@ -198,7 +198,7 @@ describe('event and plan registries', () => {
 
     it('REST cache endpoints', async () => {
       const stats = await t.http().get('/api/admin/cache').set(ADMIN).expect(200);
-      expect(stats.body.events).toMatchObject({ registry: 'events', ttlSeconds: 300, entries: 16 });
+      expect(stats.body.events).toMatchObject({ registry: 'events', ttlSeconds: 300, entries: 17 });
       expect(stats.body.events).toHaveProperty('hits');
       expect(stats.body.events).toHaveProperty('invalidationsReceived');
       await t.http().post('/api/admin/cache/refresh').set(ADMIN).send({ registry: 'events', key: 'visuals_planning' }).expect(200);

@@ -128,6 +128,19 @@ export interface ReportListItem {
   [key: string]: unknown;
 }
 
+/** A budget of a key or member with its use in the current window (issue 17). */
+export interface Budget {
+  id: string;
+  scope: 'apiKey' | 'user';
+  subject: string;
+  subjectName: string | null;
+  period: 'month' | 'day';
+  credits: number;
+  used: number;
+  remaining: number;
+  window: { start: string; end: string };
+}
+
 export interface Notification {
   id: string;
   period: string;
@@ -148,6 +161,9 @@ export interface EventDefinition {
   multipliers: { complexity: { min: number; max: number } | null; features: Record<string, number> };
   limitKey: string | null;
   metadata: Record<string, unknown>;
+  /** Priced quantities (issue 17): unit name -> credits per unit; kept as is by the editor. */
+  units?: Record<string, number>;
+  maxUnits?: Record<string, number>;
   isActive: boolean;
   version: number;
   createdAt: string;

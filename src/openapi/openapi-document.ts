@@ -21,6 +21,11 @@ type Operation = {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 const ERROR_SCHEMA = { $ref: '#/components/schemas/ErrorBody' };
+const METERED_USAGE = {
+  type: 'object',
+  required: ['usage'],
+  properties: { usage: { $ref: '#/components/schemas/UsageEnvelope', description: 'What the call cost; also in the X-Credits-Consumed and X-Credits-Remaining headers' } },
+};
 const OPERATION_RESPONSES = (schemas as Record<string, Json>).OperationResponses.properties as Record<string, Json>;
 
 /** An example for each path parameter name, so tools that need one (Dredd, Prism) get one. */
@@ -119,19 +124,13 @@ function successResponses(method: string, operation: Operation, httpCode: number
   // comes from @HttpCode when there is one; otherwise a POST answers 201 and everything else 200.
   const defaultStatus = httpCode ? String(httpCode) : (Object.keys(operation.responses).find((s) => s.startsWith('2')) ?? (method === 'post' ? '201' : '200'));
   const metered = operation[METERED_EXTENSION];
-  if (typeof metered === 'string') {
-    operation.responses['200'] = {
-      description: `The tool's result with \`usage\` (what ${metered} cost); headers X-Credits-Consumed and X-Credits-Remaining`,
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/MeteredToolResult' } } },
-    };
-    delete operation.responses['201'];
-    return;
-  }
+  delete operation[METERED_EXTENSION];
   for (const key of Object.keys(OPERATION_RESPONSES)) {
     if (key.startsWith('@')) continue;
     const [id, extraStatus] = key.split(':');
     if (id !== operation.operationId) continue;
-    const schema = OPERATION_RESPONSES[key];
+    // A @TrackUsage route answers the handler's result with `usage` added (the interceptor's envelope).
+    const schema = typeof metered === 'string' && !extraStatus ? { allOf: [OPERATION_RESPONSES[key], METERED_USAGE] } : OPERATION_RESPONSES[key];
     const status = extraStatus ?? defaultStatus;
     const existing = operation.responses[status] ?? { description: 'OK' };
     const content: Record<string, { schema?: Json }> = { ...(existing.content ?? {}), 'application/json': { ...(existing.content?.['application/json'] ?? {}), schema } };

@@ -14,7 +14,9 @@
 import type { StreamableFile } from '@nestjs/common';
 import type { HealthCheckResult } from '@nestjs/terminus';
 import type { AdminConfigController } from '../modules/admin-config/admin-config.controller';
-import type { StructuringToolsController } from '../modules/ai-tools/ai-tools.controllers';
+import type { LlmToolsController, StructuringToolsController } from '../modules/ai-tools/ai-tools.controllers';
+import type { BudgetsAdminController } from '../modules/budgets/budgets-admin.controller';
+import type { BudgetsUsageController } from '../modules/budgets/budgets-usage.controller';
 import type { AnalyticsController } from '../modules/analytics/analytics.controller';
 import type { ApiKeysAdminController } from '../modules/api-keys/api-keys-admin.controller';
 import type { DashboardSessionController } from '../modules/dashboard/dashboard-session.controller';
@@ -23,11 +25,10 @@ import type { JobsAdminController } from '../modules/jobs/jobs-admin.controller'
 import type { OrganizationsAdminController } from '../modules/organizations/organizations-admin.controller';
 import type { PlansAdminController } from '../modules/plans/plans-admin.controller';
 import type { PublicPlansController } from '../modules/plans/public-plans.controller';
-import type { UsageEnvelope } from '../modules/tracking/track-usage.interceptor';
 import type { ReservationsController } from '../modules/usage/reservations.controller';
 import type { UsageController } from '../modules/usage/usage.controller';
 import type { WebhooksController } from '../modules/webhooks/webhooks.controller';
-import type { BatchItemResult, TrackResult } from '../../libs/contracts/src/tracking.types';
+import type { BatchItemResult, TrackResult, UsageEnvelope } from '../../libs/contracts/src/tracking.types';
 
 /** What a handler's promise resolves to (a streamed CSV is documented as text/csv, not here). */
 type Returned<F> = F extends (...args: never[]) => infer T ? Exclude<Awaited<T>, StreamableFile | void> : never;
@@ -39,9 +40,9 @@ export type Reservation = Returned<ReservationsController['reserve']>;
 export type ReservationView = Returned<ReservationsController['get']>;
 export type ReservationCommit = Returned<ReservationsController['commit']>;
 export type ReservationRelease = Returned<ReservationsController['release']>;
-/** A metered AI tool's answer: the tool's result with what it cost (headers X-Credits-*). */
-export type MeteredToolResult = Returned<StructuringToolsController['diagnose']> & { usage: UsageEnvelope };
+/** A stand-in AI tool's answer (a metered route's response adds `usage`, see `@usage` below). */
 export type ToolResult = Returned<StructuringToolsController['diagnose']>;
+export type LlmCompletion = Returned<LlmToolsController['complete']>;
 
 // ---- analytics ------------------------------------------------------------------------------------------
 export type UsageBreakdown = Returned<AnalyticsController['breakdown']>;
@@ -67,6 +68,8 @@ export type MemberRemoval = Returned<OrganizationsAdminController['removeMember'
 export type ApiKeyList = Returned<ApiKeysAdminController['list']>;
 export type ApiKeyRevocation = Returned<ApiKeysAdminController['revoke']>;
 export type DashboardSession = Returned<DashboardSessionController['session']>;
+export type BudgetRemoval = Returned<BudgetsAdminController['remove']>;
+export type BudgetUsageList = Returned<BudgetsUsageController['list']>;
 
 // ---- definitions and operations -------------------------------------------------------------------------
 export type EventDefinition = Returned<EventsAdminController['get']>;
@@ -150,6 +153,34 @@ export interface OperationResponses {
   ApiKeysController_revoke: ApiKeyRevocation;
   DashboardSessionController_session: DashboardSession;
   UntrackedBenchController_planning: ToolResult;
-  /** Not an operation: every `@TrackUsage` route's 200 (the document builder assigns it by the route's mark). */
-  '@TrackUsage': MeteredToolResult;
+  BudgetsAdminController_create: Returned<BudgetsAdminController['get']>;
+  BudgetsAdminController_list: Returned<BudgetsAdminController['list']>;
+  BudgetsAdminController_get: Returned<BudgetsAdminController['get']>;
+  BudgetsAdminController_update: Returned<BudgetsAdminController['get']>;
+  BudgetsAdminController_remove: BudgetRemoval;
+  BudgetsController_create: Returned<BudgetsAdminController['get']>;
+  BudgetsController_list: Returned<BudgetsAdminController['list']>;
+  BudgetsController_get: Returned<BudgetsAdminController['get']>;
+  BudgetsController_update: Returned<BudgetsAdminController['get']>;
+  BudgetsController_remove: BudgetRemoval;
+  BudgetsUsageController_list: BudgetUsageList;
+  // @TrackUsage routes: what the handler returns; the document adds `usage` (a JSON object body gets it).
+  StructuringToolsController_diagnose: ToolResult;
+  StructuringToolsController_generateSolution: ToolResult;
+  VisualsToolsController_planning: ToolResult;
+  VisualsToolsController_sketch: ToolResult;
+  SolutioningToolsController_imageAnalysis: ToolResult;
+  SolutioningToolsController_aiEnhance: ToolResult;
+  SolutioningToolsController_structureSolution: ToolResult;
+  SolutioningToolsController_nodeStack: ToolResult;
+  SolutioningToolsController_formatting: ToolResult;
+  SolutioningToolsController_hyperCanvas: ToolResult;
+  PushToolsController_structuringToVisuals: ToolResult;
+  PushToolsController_visualsToSolutioning: ToolResult;
+  PushToolsController_solutioningToSow: ToolResult;
+  PushToolsController_sowToLoe: ToolResult;
+  ExportToolsController_pdf: ToolResult;
+  LlmToolsController_complete: LlmCompletion;
+  /** Not an operation: the `usage` field every `@TrackUsage` route adds to its JSON object response. */
+  '@usage': UsageEnvelope;
 }

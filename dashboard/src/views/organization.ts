@@ -18,7 +18,7 @@ import {
   plural,
   wholeDaysLeft,
 } from '../format';
-import type { Breakdown, BreakdownGroup, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import type { Breakdown, BreakdownGroup, Budget, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
 import { chartDataTable, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -56,12 +56,13 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
   const chartCard = card('Daily usage and forecast', { id: 'chart', wide: true }, body());
   const breakdownCard = card('Where the credits went', { id: 'breakdowns', wide: true }, body());
   const limitsCard = card('Count limits', { id: 'limits' }, limitsBody(summary));
+  const budgetsCard = card('Budgets per key and member', { id: 'budgets' }, body());
   const warningsCard = card('Warnings and notifications', { id: 'warnings' }, body());
   const recommendationCard = card('Plan recommendation', { id: 'recommendation' }, body());
   const invoiceCard = card('Invoice preview', { id: 'invoice' }, body());
   const logCard = card('Event log', { id: 'event-log', wide: true }, body());
   const reportsCard = card('Monthly trends and reports', { id: 'reports', wide: true }, body());
-  grid.append(chartCard, breakdownCard, limitsCard, warningsCard, recommendationCard, invoiceCard, logCard, reportsCard);
+  grid.append(chartCard, breakdownCard, limitsCard, budgetsCard, warningsCard, recommendationCard, invoiceCard, logCard, reportsCard);
 
   /** Fills a card from one request; `shown` runs once the content is in the page. */
   const guard = async (target: HTMLElement, work: () => Promise<Child>, shown?: () => void) => {
@@ -102,6 +103,7 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
       () => draw(),
     ),
     breakdowns(ctx, breakdownCard, orgId, summary, forecast),
+    guard(budgetsCard, async () => budgetsBody((await api.get<{ items: Budget[] }>(base('usage', 'budgets'))).items)),
     guard(warningsCard, async () => warningsBody(summary, await api.get<{ items: Notification[] }>(base('notifications')))),
     guard(recommendationCard, async () => recommendationBody(await api.get<Recommendation>(base('usage', 'recommendation')))),
     invoiceSection(ctx, invoiceCard, orgId, summary),
@@ -167,6 +169,25 @@ function meterRow(name: string, used: number, limit: number | null): Child[] {
 function limitsBody(summary: UsageSummary): HTMLElement {
   const rows = Object.entries(summary.limits).map(([key, value]) => meterRow(LIMIT_NAMES[key] ?? key, value.used, value.limit));
   return h('div', { class: 'card-body' }, table('Count limits this period', ['Limit', { text: 'Used / limit', numeric: true }, 'Share'], rows, { id: 'limits-table', empty: 'This plan has no count limits.' }));
+}
+
+/** Used / limit of each budget in its current window: one runaway key or member stands out here. */
+function budgetsBody(budgets: Budget[]): HTMLElement {
+  const rows = budgets.map((b) => {
+    const fraction = b.credits > 0 ? Math.min(1, b.used / b.credits) : 1;
+    const who = b.scope === 'apiKey' ? `API key ${b.subjectName ?? b.subject.slice(0, 8)}` : `Member ${b.subject}`;
+    return [
+      who,
+      b.period === 'day' ? `per day (${formatDate(b.window.start)})` : 'per month',
+      h('span', { class: 'num' }, `${formatCredits(b.used)} / ${formatCredits(b.credits)}`),
+      h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(fraction * 100)}% used` }, h('span', { class: `bar-fill${fraction >= 1 ? ' over' : fraction >= 0.8 ? ' warn' : ''}`, style: `width:${fraction * 100}%` })),
+    ];
+  });
+  return h(
+    'div',
+    null,
+    table('Budgets in their current window', ['Who', 'Window', { text: 'Used / limit', numeric: true }, 'Share'], rows, { id: 'budgets-table', empty: 'No budgets: every key and member draws on the organization\'s credits alone.' }),
+  );
 }
 
 function warningsBody(summary: UsageSummary, notifications: { items: Notification[] }): HTMLElement {

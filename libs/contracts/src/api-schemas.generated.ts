@@ -238,6 +238,120 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "string"
   },
+  "BudgetList": {
+    "properties": {
+      "count": {
+        "type": "number"
+      },
+      "items": {
+        "items": {
+          "$ref": "#/components/schemas/BudgetView"
+        },
+        "type": "array"
+      }
+    },
+    "required": [
+      "count",
+      "items"
+    ],
+    "type": "object"
+  },
+  "BudgetPeriod": {
+    "enum": [
+      "day",
+      "month"
+    ],
+    "type": "string"
+  },
+  "BudgetRemoval": {
+    "$ref": "#/components/schemas/BudgetView"
+  },
+  "BudgetScope": {
+    "enum": [
+      "apiKey",
+      "user"
+    ],
+    "type": "string"
+  },
+  "BudgetUsageList": {
+    "$ref": "#/components/schemas/BudgetList"
+  },
+  "BudgetView": {
+    "properties": {
+      "createdAt": {
+        "type": "string"
+      },
+      "credits": {
+        "description": "The limit per window, in credits.",
+        "type": "number"
+      },
+      "id": {
+        "type": "string"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "period": {
+        "$ref": "#/components/schemas/BudgetPeriod"
+      },
+      "remaining": {
+        "description": "max(0, credits - used).",
+        "type": "number"
+      },
+      "scope": {
+        "description": "apiKey: `subject` is an organization API key's id; user: a member's userId (X-User-Id).",
+        "$ref": "#/components/schemas/BudgetScope"
+      },
+      "subject": {
+        "type": "string"
+      },
+      "subjectName": {
+        "description": "The API key's name (scope apiKey), so a reader can tell keys apart; null for a member.",
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "updatedAt": {
+        "type": "string"
+      },
+      "used": {
+        "description": "Charged in the current window (UTC month or day), pending reservations included.",
+        "type": "number"
+      },
+      "window": {
+        "description": "The current window, [start, end).",
+        "properties": {
+          "end": {
+            "type": "string"
+          },
+          "start": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "end",
+          "start"
+        ],
+        "type": "object"
+      }
+    },
+    "required": [
+      "createdAt",
+      "credits",
+      "id",
+      "organizationId",
+      "period",
+      "remaining",
+      "scope",
+      "subject",
+      "subjectName",
+      "updatedAt",
+      "used",
+      "window"
+    ],
+    "type": "object"
+  },
   "CacheClear": {
     "properties": {
       "events": {
@@ -299,6 +413,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "reason": {
         "enum": [
+          "BUDGET_EXCEEDED",
           "CREDITS_EXHAUSTED",
           "LIMIT_EXCEEDED",
           "OK"
@@ -796,6 +911,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "enum": [
       "ALREADY_EXISTS",
       "API_KEY_NOT_FOUND",
+      "BUDGET_EXCEEDED",
+      "BUDGET_NOT_FOUND",
       "CONFLICT",
       "CREDITS_EXHAUSTED",
       "EVENT_TYPE_INACTIVE",
@@ -895,6 +1012,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "string"
         ]
       },
+      "maxUnits": {
+        "type": "object"
+      },
       "metadata": {
         "type": "object"
       },
@@ -930,6 +1050,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "complexity",
           "features"
         ],
+        "type": "object"
+      },
+      "units": {
         "type": "object"
       }
     },
@@ -1585,6 +1708,37 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "LlmCompletion": {
+    "properties": {
+      "model": {
+        "type": "string"
+      },
+      "text": {
+        "type": "string"
+      },
+      "tokens": {
+        "properties": {
+          "inputTokens": {
+            "type": "number"
+          },
+          "outputTokens": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "inputTokens",
+          "outputTokens"
+        ],
+        "type": "object"
+      }
+    },
+    "required": [
+      "model",
+      "text",
+      "tokens"
+    ],
+    "type": "object"
+  },
   "Member": {
     "properties": {
       "organizationId": {
@@ -1659,25 +1813,6 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "userId"
     ],
     "type": "object"
-  },
-  "MeteredToolResult": {
-    "allOf": [
-      {
-        "$ref": "#/components/schemas/ToolOutput"
-      },
-      {
-        "properties": {
-          "usage": {
-            "$ref": "#/components/schemas/UsageEnvelope"
-          }
-        },
-        "required": [
-          "usage"
-        ],
-        "type": "object"
-      }
-    ],
-    "description": "A metered AI tool's answer: the tool's result with what it cost (headers X-Credits-*)."
   },
   "MonthlyReport": {
     "properties": {
@@ -1917,9 +2052,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   },
   "OperationResponses": {
     "properties": {
-      "@TrackUsage": {
-        "description": "Not an operation: every `@TrackUsage` route's 200 (the document builder assigns it by the route's mark).",
-        "$ref": "#/components/schemas/MeteredToolResult"
+      "@usage": {
+        "description": "Not an operation: the `usage` field every `@TrackUsage` route adds to its JSON object response.",
+        "$ref": "#/components/schemas/UsageEnvelope"
       },
       "AdminConfigController_cache": {
         "$ref": "#/components/schemas/CacheStats"
@@ -1976,6 +2111,39 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ApiKeysController_revoke": {
         "$ref": "#/components/schemas/ApiKeyRevocation"
       },
+      "BudgetsAdminController_create": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsAdminController_get": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsAdminController_list": {
+        "$ref": "#/components/schemas/BudgetList"
+      },
+      "BudgetsAdminController_remove": {
+        "$ref": "#/components/schemas/BudgetRemoval"
+      },
+      "BudgetsAdminController_update": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsController_create": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsController_get": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsController_list": {
+        "$ref": "#/components/schemas/BudgetList"
+      },
+      "BudgetsController_remove": {
+        "$ref": "#/components/schemas/BudgetRemoval"
+      },
+      "BudgetsController_update": {
+        "$ref": "#/components/schemas/BudgetView"
+      },
+      "BudgetsUsageController_list": {
+        "$ref": "#/components/schemas/BudgetUsageList"
+      },
       "DashboardSessionController_session": {
         "$ref": "#/components/schemas/DashboardSession"
       },
@@ -2009,6 +2177,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EventsAdminController_rollback": {
         "$ref": "#/components/schemas/EventDefinition"
       },
+      "ExportToolsController_pdf": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
       "HealthController_check": {
         "$ref": "#/components/schemas/Health"
       },
@@ -2020,6 +2191,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "JobsAdminController_run": {
         "$ref": "#/components/schemas/JobRun"
+      },
+      "LlmToolsController_complete": {
+        "$ref": "#/components/schemas/LlmCompletion"
       },
       "OrganizationsAdminController_addMember": {
         "$ref": "#/components/schemas/Member"
@@ -2078,6 +2252,18 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PublicPlansController_list": {
         "$ref": "#/components/schemas/PublicPlanList"
       },
+      "PushToolsController_solutioningToSow": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "PushToolsController_sowToLoe": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "PushToolsController_structuringToVisuals": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "PushToolsController_visualsToSolutioning": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
       "ReservationsController_commit": {
         "$ref": "#/components/schemas/ReservationCommit"
       },
@@ -2089,6 +2275,30 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "ReservationsController_reserve": {
         "$ref": "#/components/schemas/Reservation"
+      },
+      "SolutioningToolsController_aiEnhance": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "SolutioningToolsController_formatting": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "SolutioningToolsController_hyperCanvas": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "SolutioningToolsController_imageAnalysis": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "SolutioningToolsController_nodeStack": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "SolutioningToolsController_structureSolution": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "StructuringToolsController_diagnose": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "StructuringToolsController_generateSolution": {
+        "$ref": "#/components/schemas/ToolResult"
       },
       "UntrackedBenchController_planning": {
         "$ref": "#/components/schemas/ToolResult"
@@ -2108,12 +2318,18 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "UsageController_track:200": {
         "$ref": "#/components/schemas/BatchTrackResult"
       },
+      "VisualsToolsController_planning": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
+      "VisualsToolsController_sketch": {
+        "$ref": "#/components/schemas/ToolResult"
+      },
       "WebhooksController_deliveries": {
         "$ref": "#/components/schemas/WebhookDeliveryList"
       }
     },
     "required": [
-      "@TrackUsage",
+      "@usage",
       "AdminConfigController_cache",
       "AdminConfigController_clear",
       "AdminConfigController_command",
@@ -2132,6 +2348,17 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ApiKeysAdminController_revoke",
       "ApiKeysController_list",
       "ApiKeysController_revoke",
+      "BudgetsAdminController_create",
+      "BudgetsAdminController_get",
+      "BudgetsAdminController_list",
+      "BudgetsAdminController_remove",
+      "BudgetsAdminController_update",
+      "BudgetsController_create",
+      "BudgetsController_get",
+      "BudgetsController_list",
+      "BudgetsController_remove",
+      "BudgetsController_update",
+      "BudgetsUsageController_list",
       "DashboardSessionController_session",
       "DemoController_track",
       "DemoController_track:200",
@@ -2143,10 +2370,12 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EventsAdminController_patch",
       "EventsAdminController_put",
       "EventsAdminController_rollback",
+      "ExportToolsController_pdf",
       "HealthController_check",
       "JobsAdminController_alerts",
       "JobsAdminController_overview",
       "JobsAdminController_run",
+      "LlmToolsController_complete",
       "OrganizationsAdminController_addMember",
       "OrganizationsAdminController_changePlan",
       "OrganizationsAdminController_create",
@@ -2166,16 +2395,30 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PlansAdminController_put",
       "PlansAdminController_rollback",
       "PublicPlansController_list",
+      "PushToolsController_solutioningToSow",
+      "PushToolsController_sowToLoe",
+      "PushToolsController_structuringToVisuals",
+      "PushToolsController_visualsToSolutioning",
       "ReservationsController_commit",
       "ReservationsController_get",
       "ReservationsController_release",
       "ReservationsController_reserve",
+      "SolutioningToolsController_aiEnhance",
+      "SolutioningToolsController_formatting",
+      "SolutioningToolsController_hyperCanvas",
+      "SolutioningToolsController_imageAnalysis",
+      "SolutioningToolsController_nodeStack",
+      "SolutioningToolsController_structureSolution",
+      "StructuringToolsController_diagnose",
+      "StructuringToolsController_generateSolution",
       "UntrackedBenchController_planning",
       "UsageController_check",
       "UsageController_notifications",
       "UsageController_summary",
       "UsageController_track",
       "UsageController_track:200",
+      "VisualsToolsController_planning",
+      "VisualsToolsController_sketch",
       "WebhooksController_deliveries"
     ],
     "type": "object"
@@ -2719,6 +2962,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "total": {
         "type": "number"
+      },
+      "unitCredits": {
+        "description": "Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits).",
+        "type": "number"
+      },
+      "units": {
+        "type": "object"
       },
       "version": {
         "type": "number"
@@ -3606,18 +3856,46 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   },
   "UsageWarning": {
     "properties": {
+      "budgetId": {
+        "description": "budget_threshold only: which budget, and its window.",
+        "type": "string"
+      },
       "limit": {
         "type": "number"
+      },
+      "period": {
+        "enum": [
+          "day",
+          "month"
+        ],
+        "type": "string"
+      },
+      "scope": {
+        "enum": [
+          "apiKey",
+          "user"
+        ],
+        "type": "string"
+      },
+      "subject": {
+        "type": "string"
       },
       "threshold": {
         "type": "number"
       },
       "type": {
-        "const": "usage_threshold",
+        "description": "usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17).",
+        "enum": [
+          "budget_threshold",
+          "usage_threshold"
+        ],
         "type": "string"
       },
       "used": {
         "type": "number"
+      },
+      "window": {
+        "type": "string"
       }
     },
     "required": [

@@ -57,6 +57,43 @@ export type BatchTrackResult = {
 
 export type BillingCycle = "annual" | "monthly";
 
+export type BudgetList = {
+  count: number;
+  items: BudgetView[];
+};
+
+export type BudgetPeriod = "day" | "month";
+
+export type BudgetRemoval = BudgetView;
+
+export type BudgetScope = "apiKey" | "user";
+
+export type BudgetUsageList = BudgetList;
+
+export type BudgetView = {
+  createdAt: string;
+  /** The limit per window, in credits. */
+  credits: number;
+  id: string;
+  organizationId: string;
+  period: BudgetPeriod;
+  /** max(0, credits - used). */
+  remaining: number;
+  /** apiKey: `subject` is an organization API key's id; user: a member's userId (X-User-Id). */
+  scope: BudgetScope;
+  subject: string;
+  /** The API key's name (scope apiKey), so a reader can tell keys apart; null for a member. */
+  subjectName: null | string;
+  updatedAt: string;
+  /** Charged in the current window (UTC month or day), pending reservations included. */
+  used: number;
+  /** The current window, [start, end). */
+  window: {
+    end: string;
+    start: string;
+  };
+};
+
 export type CacheClear = {
   events: RegistryStats;
   plans: RegistryStats;
@@ -77,7 +114,7 @@ export type CheckResult = {
   credits: number;
   eventType: string;
   fits: boolean;
-  reason: "CREDITS_EXHAUSTED" | "LIMIT_EXCEEDED" | "OK";
+  reason: "BUDGET_EXCEEDED" | "CREDITS_EXHAUSTED" | "LIMIT_EXCEEDED" | "OK";
   remainingCredits: number;
   wouldUseOverage: number;
 };
@@ -192,7 +229,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -211,6 +248,7 @@ export type EventDefinitionConfig = {
   displayName: string;
   endpoint: null | string;
   limitKey: null | string;
+  maxUnits?: Record<string, unknown>;
   metadata: Record<string, unknown>;
   multipliers: {
     complexity: {
@@ -219,6 +257,7 @@ export type EventDefinitionConfig = {
     } | null;
     features: Record<string, unknown>;
   };
+  units?: Record<string, unknown>;
 };
 
 export type EventDefinitionHistory = {
@@ -377,6 +416,15 @@ export type JobsOverview = {
   periodCloseGraceMinutes: number;
 };
 
+export type LlmCompletion = {
+  model: string;
+  text: string;
+  tokens: {
+    inputTokens: number;
+    outputTokens: number;
+  };
+};
+
 export type Member = {
   organizationId: string;
   role: "admin" | "member" | "owner" | "viewer";
@@ -395,11 +443,6 @@ export type MemberRemoval = {
   organizationId: string;
   removed: boolean;
   userId: string;
-};
-
-/** A metered AI tool's answer: the tool's result with what it cost (headers X-Credits-*). */
-export type MeteredToolResult = ToolOutput & {
-  usage: UsageEnvelope;
 };
 
 export type MonthlyReport = {
@@ -582,6 +625,9 @@ export type PriceBreakdown = {
   factor: number;
   featureBonuses: Record<string, unknown>;
   total: number;
+  /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
+  unitCredits?: number;
+  units?: Record<string, unknown>;
   version: number;
 };
 
@@ -819,10 +865,17 @@ export type UsageTrends = {
 };
 
 export type UsageWarning = {
+  /** budget_threshold only: which budget, and its window. */
+  budgetId?: string;
   limit: number;
+  period?: "day" | "month";
+  scope?: "apiKey" | "user";
+  subject?: string;
   threshold: number;
-  type: "usage_threshold";
+  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17). */
+  type: "budget_threshold" | "usage_threshold";
   used: number;
+  window?: string;
 };
 
 export type WebhookDeliveryList = {

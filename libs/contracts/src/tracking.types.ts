@@ -13,15 +13,29 @@ export interface PriceBreakdown {
   factor: number;
   /** Only the enabled features, name -> credits. */
   featureBonuses: Record<string, number>;
+  /**
+   * Priced quantities (only when the definition declares units): every declared unit the event named,
+   * with its quantity, rate and exact credits (quantity × creditsPerUnit, unrounded).
+   */
+  units?: Record<string, { quantity: number; creditsPerUnit: number; credits: number }>;
+  /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
+  unitCredits?: number;
   total: number;
   version: number;
 }
 
 export interface UsageWarning {
-  type: 'usage_threshold';
+  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17). */
+  type: 'usage_threshold' | 'budget_threshold';
   threshold: number;
   used: number;
   limit: number;
+  /** budget_threshold only: which budget, and its window. */
+  budgetId?: string;
+  scope?: 'apiKey' | 'user';
+  subject?: string;
+  period?: 'month' | 'day';
+  window?: string;
 }
 
 export interface TrackResult {
@@ -46,7 +60,7 @@ export interface CheckResult {
   credits: number;
   breakdown: PriceBreakdown;
   fits: boolean;
-  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED';
+  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'BUDGET_EXCEEDED';
   remainingCredits: number;
   wouldUseOverage: number;
 }

@@ -1,9 +1,9 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Scopes } from '../../common/auth/auth.decorators';
 import { TrackUsage } from '../tracking/track-usage.decorator';
 import { AiToolsService } from './ai-tools.service';
-import { toolEventData } from './utils/stand-in-result';
+import { llmInputTokens, llmMaxTokens, toolEventData } from './utils/stand-in-result';
 
 /** `simulateFailure` is a demo switch, not part of what prices the event. */
 const eventData = (req: { body?: unknown }) => toolEventData(req.body);
@@ -175,7 +175,39 @@ export class ExportToolsController {
   }
 }
 
-export const AI_TOOL_CONTROLLERS = [StructuringToolsController, VisualsToolsController, SolutioningToolsController, PushToolsController, ExportToolsController];
+type LlmBody = { prompt?: unknown; maxTokens?: unknown; model?: unknown };
+const llmBody = (req: { body?: unknown }): Record<string, unknown> => (typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {});
+
+@ApiTags('AI tools (metered)')
+@Controller('api/llm')
+export class LlmToolsController {
+  constructor(private readonly tools: AiToolsService) {}
+
+  /**
+   * Priced by tokens (issue 17): the hold is the prompt's tokens plus maxTokens of output (the estimate);
+   * the commit charges the tokens the completion reports. The prompt is not kept in the event's data.
+   */
+  @Post('complete')
+  @HttpCode(200)
+  @TrackUsage('llm_completion', {
+    eventData: (req) => {
+      const model = (llmBody(req) as LlmBody).model;
+      return typeof model === 'string' ? { model: model.slice(0, 64) } : {};
+    },
+    estimate: (req) => ({ inputTokens: llmInputTokens(llmBody(req)), outputTokens: llmMaxTokens(llmBody(req)) }),
+    // `tokens`, not `usage`: the interceptor puts the metering envelope under `usage`.
+    units: (result) => (result as { tokens: { inputTokens: number; outputTokens: number } }).tokens,
+  })
+  @ApiOperation({ summary: 'Stand-in language model, metered as llm_completion by its input and output tokens' })
+  @ApiOkResponse({ description: 'The completion, its token usage, and what it was charged (`usage`)' })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: the quantities the completion reported do not price (nothing charged)' })
+  @ApiBody({ schema: { type: 'object', example: { prompt: 'Summarize the incident report in three bullet points.', maxTokens: 300, model: 'stand-in-1' } } })
+  complete(@Body() body: Record<string, unknown>) {
+    return this.tools.complete(body);
+  }
+}
+
+export const AI_TOOL_CONTROLLERS = [StructuringToolsController, VisualsToolsController, SolutioningToolsController, PushToolsController, ExportToolsController, LlmToolsController];
 
 /**
  * The untracked twin of one metered route, for the tracking-overhead benchmark only (BENCH_ROUTES=true): the

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Actor } from '../../common/auth/current-principal.decorator';
-import { EVENT_DEFINITION_EXAMPLE, ListEventsQueryDto, RollbackDto } from '../config-cache/dto/registry.dto';
+import { EVENT_DEFINITION_EXAMPLE, ListEventsQueryDto, RollbackDto, UNIT_EVENT_DEFINITION_EXAMPLE } from '../config-cache/dto/registry.dto';
 import { EventRegistry } from './event-registry.service';
 import { ApiErrors } from '../../openapi/api-errors.decorator';
 
@@ -9,6 +9,20 @@ import { ApiErrors } from '../../openapi/api-errors.decorator';
  * Event definitions. Bodies are free JSON validated whole by the registry (maps of feature bonuses and
  * cross-field rules are beyond class-validator), with one message per bad field.
  */
+const EVENT_BODY_SCHEMA = {
+  type: 'object',
+  description:
+    'A whole event definition (SPEC section 2). Optional `units` {name: creditsPerUnit >= 0, at most 6 decimals} prices quantities sent as eventData.units; optional `maxUnits` {name: whole units} is what a reservation without quantities holds',
+  properties: {
+    units: { type: 'object', additionalProperties: { type: 'number', minimum: 0, maximum: 1_000_000 }, example: { inputTokens: 0.002, outputTokens: 0.008 } },
+    maxUnits: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, example: { inputTokens: 8000, outputTokens: 2000 } },
+  },
+};
+const EVENT_BODY_EXAMPLES = {
+  features: { summary: 'Complexity and feature bonuses', value: EVENT_DEFINITION_EXAMPLE },
+  units: { summary: 'Priced by tokens (units)', value: UNIT_EVENT_DEFINITION_EXAMPLE },
+};
+
 @ApiTags('admin: events')
 @Controller('api/admin/events')
 export class EventsAdminController {
@@ -24,7 +38,7 @@ export class EventsAdminController {
   @Post()
   @ApiErrors(409)
   @ApiOperation({ summary: 'Create an event definition (409 when the event type exists)' })
-  @ApiBody({ schema: { type: 'object', example: EVENT_DEFINITION_EXAMPLE } })
+  @ApiBody({ schema: EVENT_BODY_SCHEMA, examples: EVENT_BODY_EXAMPLES })
   async create(@Body() body: Record<string, unknown>, @Actor() actor: string) {
     return this.events.toView(await this.events.create(body, actor));
   }
@@ -37,7 +51,7 @@ export class EventsAdminController {
 
   @Put(':eventType')
   @ApiOperation({ summary: 'Replace (or create) an event definition: a new version' })
-  @ApiBody({ schema: { type: 'object', example: EVENT_DEFINITION_EXAMPLE } })
+  @ApiBody({ schema: EVENT_BODY_SCHEMA, examples: EVENT_BODY_EXAMPLES })
   async put(@Param('eventType') eventType: string, @Body() body: Record<string, unknown>, @Actor() actor: string) {
     return this.events.toView(await this.events.put(eventType, body, actor));
   }

@@ -7,7 +7,7 @@ import type { AppConfig } from '../../config/app-config';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
-import { priceEvent } from '../usage/utils/credit-calculator';
+import { priceEvent, pricedDefinition } from '../usage/utils/credit-calculator';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import type { UsageEnvelope } from './track-usage.interceptor';
@@ -64,7 +64,7 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
     await this.organizations.assertExists(input.organizationId);
     await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
     const definition = await this.events.findTrackable(input.eventType);
-    const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
+    const price = priceEvent(pricedDefinition(definition), input.eventData ?? {});
     // The time of the work, not of the write: the batch may land a second later, or in the next period.
     return { input: { ...input, occurredAt: input.occurredAt ?? this.clock.now().toISOString() }, credits: price.credits };
   }

@@ -19,6 +19,17 @@ export interface TrackUsageOptions {
   eventData?: (request: FastifyRequest) => Record<string, unknown>;
   /** Seconds a synchronous reservation may stay open (default 600). */
   ttlSeconds?: number;
+  /**
+   * Priced quantities known only once the handler has run (issue 17): maps the handler's result to
+   * `eventData.units` (e.g. `(r) => ({ inputTokens: r.usage.input, outputTokens: r.usage.output })`). The
+   * commit re-prices the event with them; a bigger price than the hold must still fit.
+   */
+  units?: (result: unknown) => Record<string, number>;
+  /**
+   * The quantities the reservation holds before the handler runs: an object, or a function of the request.
+   * Without it the hold takes the definition's `maxUnits` (no quantities when it declares none).
+   */
+  estimate?: Record<string, number> | ((request: FastifyRequest) => Record<string, number>);
 }
 
 export interface TrackUsageMetadata extends TrackUsageOptions {
@@ -38,7 +49,7 @@ export function TrackUsage(eventType: string, options: TrackUsageOptions = {}): 
     ApiHeader({ name: 'X-Organization-Id', required: false, description: 'With the admin key: the organization to charge' }),
     ApiHeader({ name: 'X-User-Id', required: false, description: 'The member the event is attributed to' }),
     ApiHeader({ name: 'Idempotency-Key', required: false }),
-    ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the handler did not run' }),
+    ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED, LIMIT_EXCEEDED or BUDGET_EXCEEDED (a budget of the key or member): the handler did not run' }),
     ApiErrors(409, 422),
     ApiExtension(METERED_EXTENSION, eventType),
   );

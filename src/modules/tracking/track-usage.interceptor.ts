@@ -11,6 +11,7 @@ import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
+import { requestContext } from '../usage/tracking-http.service';
 import { TRACK_USAGE } from './track-usage.decorator';
 import type { TrackUsageMetadata } from './track-usage.decorator';
 
@@ -50,11 +51,12 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const input = this.inputFor(meta, request);
 
     if (meta.mode === 'async') {
-      // Validated and priced before the handler runs, written after it succeeds.
+      // Validated and priced before the handler runs (with the estimate when there is one), written after it
+      // succeeds; quantities from the result are priced again then, before the event is accepted.
       const queued = await this.buffer.prepare(input);
       return next.handle().pipe(
         mergeMap((body) => {
-          const usage = this.buffer.enqueue(queued);
+          const usage = (meta.units ? this.buffer.prepare(this.finalInput(meta, input, body)) : Promise.resolve(queued)).then((q) => this.buffer.enqueue(q));
           return from(usage.then((u) => this.respond(reply, body, u)));
         }),
       );
@@ -69,12 +71,12 @@ export class TrackUsageInterceptor implements NestInterceptor {
       return next.handle().pipe(
         mergeMap(async (body) => {
           if (reservation.status !== 'pending') return this.respond(reply, body, charged);
-          return this.respond(reply, body, (await this.settle(input, reservation.reservationId)) ?? charged);
+          return this.respond(reply, body, (await this.settle(meta, input, body, reservation.reservationId)) ?? charged);
         }),
       );
     }
     return next.handle().pipe(
-      mergeMap(async (body) => this.respond(reply, body, (await this.settle(input, reservation.reservationId)) ?? { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
+      mergeMap(async (body) => this.respond(reply, body, (await this.settle(meta, input, body, reservation.reservationId)) ?? { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
       catchError(async (error: unknown) => {
         if (error instanceof HandlerSucceeded) throw error.original;
         await this.reservations.release(input.organizationId, reservation.reservationId).catch((e: Error) => {
@@ -92,9 +94,12 @@ export class TrackUsageInterceptor implements NestInterceptor {
    * enforced like an asynchronous event: if it no longer fits it is kept as a refused event, never charged
    * past the cap.
    */
-  private async settle(input: TrackInput, reservationId: string): Promise<UsageEnvelope | undefined> {
+  private async settle(meta: TrackUsageMetadata, held: TrackInput, body: unknown, reservationId: string): Promise<UsageEnvelope | undefined> {
+    let input = held;
     try {
-      const result = await this.reservations.commit(input.organizationId, reservationId);
+      input = this.finalInput(meta, held, body);
+      // With quantities from the result, the commit re-prices with them (the hold was the estimate).
+      const result = await this.reservations.commit(input.organizationId, reservationId, meta.units ? input.eventData : undefined);
       return { eventId: result.eventId, eventType: result.eventType, creditsConsumed: result.creditsConsumed, remainingCredits: result.remainingCredits, overageCredits: result.overageCredits, warnings: result.warnings, mode: 'sync' };
     } catch (error) {
       if (error instanceof DomainError && error.code === 'RESERVATION_SETTLED') {
@@ -107,9 +112,31 @@ export class TrackUsageInterceptor implements NestInterceptor {
           }
         }
       }
+      if (error instanceof DomainError && error.code === 'VALIDATION_FAILED') {
+        // The quantities the handler reported do not price (an unknown unit, a negative count): nothing is
+        // charged, and the hold goes back now rather than at its expiry.
+        await this.reservations.release(held.organizationId, reservationId).catch(() => undefined);
+      }
       // The handler succeeded: its answer must not turn into a release (catchError) nor hide the failure.
       throw new HandlerSucceeded(error);
     }
+  }
+
+  /**
+   * The event as it is charged: the held input with the quantities the handler's result reports
+   * (`units` option). A mapper that throws or returns something else than an object is a 400 (the
+   * calculator checks every quantity).
+   */
+  private finalInput(meta: TrackUsageMetadata, input: TrackInput, body: unknown): TrackInput {
+    if (!meta.units) return input;
+    let units: unknown;
+    try {
+      units = meta.units(body);
+    } catch {
+      throw validationFailed({ 'eventData.units': ['the units option could not read the quantities from the result'] });
+    }
+    if (!isPlainObject(units)) throw validationFailed({ 'eventData.units': ['the units option must return an object of unit name -> quantity'] });
+    return { ...input, eventData: { ...(input.eventData ?? {}), units } };
   }
 
   private inputFor(meta: TrackUsageMetadata, request: FastifyRequest & { [PRINCIPAL_KEY]?: Principal }): TrackInput {
@@ -122,19 +149,28 @@ export class TrackUsageInterceptor implements NestInterceptor {
       organizationId = param ?? (typeof header === 'string' ? header : undefined);
     }
     if (!organizationId) throw validationFailed({ 'X-Organization-Id': ['name the organization to charge (X-Organization-Id), or use an organization API key'] });
-    const eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
+    let eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
     if (!isPlainObject(eventData)) throw validationFailed({ body: ['the request body must be a JSON object'] });
+    if (meta.estimate) {
+      // The hold's quantities; without an estimate the reservation holds the definition's maxUnits.
+      const estimate = typeof meta.estimate === 'function' ? meta.estimate(request) : meta.estimate;
+      if (!isPlainObject(estimate)) throw validationFailed({ 'eventData.units': ['the estimate option must give an object of unit name -> quantity'] });
+      eventData = { ...eventData, units: estimate };
+    } else if (meta.units && 'units' in eventData) {
+      // The quantities come from the result, never from the caller's body: the caller must not set the hold.
+      const { units: _ignored, ...rest } = eventData;
+      eventData = rest;
+    }
     assertEventDataSize(eventData);
     const userId = request.headers['x-user-id'];
     const key = parseIdempotencyHeader(request.headers['idempotency-key']);
-    const ua = request.headers['user-agent'];
     return {
       organizationId,
       eventType: meta.eventType,
       eventData,
       userId: typeof userId === 'string' && userId.length > 0 ? userId.slice(0, 128) : undefined,
       idempotencyKey: key,
-      context: { endpoint: request.routeOptions.url ?? request.url, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined },
+      context: requestContext(request),
     };
   }
 

@@ -20,6 +20,37 @@ export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeRes
     .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
 }
 
+/**
+ * Thresholds a debit took one of its budgets across (issue 17): the plan's warning thresholds as
+ * fractions of the budget's limit, like the organization's allowance. A budget of 0 credits has none.
+ */
+export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'budget_takes'>): UsageWarning[] {
+  const warnings: UsageWarning[] = [];
+  for (const take of r.budget_takes ?? []) {
+    const limit = new Big(String(take.limit));
+    if (limit.lte(0)) continue;
+    const before = new Big(String(take.before));
+    const after = new Big(String(take.after));
+    for (const threshold of plan.config.warningThresholds) {
+      const mark = limit.times(threshold);
+      if (before.lt(mark) && after.gte(mark)) {
+        warnings.push({
+          type: 'budget_threshold',
+          threshold,
+          used: Number(after.toFixed(2)),
+          limit: Number(limit.toFixed(2)),
+          budgetId: take.budgetId,
+          scope: take.scope,
+          subject: take.subject,
+          period: take.period,
+          window: String(take.window).slice(0, 10),
+        });
+      }
+    }
+  }
+  return warnings;
+}
+
 /** An asynchronous event that did not fit when it was written (SPEC section 5): kept, never charged. */
 export interface RefusedEventRow {
   organization_id: string;
@@ -49,7 +80,7 @@ export class LedgerEntries {
 
   add(organizationId: string, plan: PlanDefinitionRecord, p: Prepared, r: ConsumeResult, eventId: string, now: Date): TrackResult {
     const limitKey = p.definition.config.limitKey;
-    const warnings = crossedThresholds(plan, r);
+    const warnings = [...crossedThresholds(plan, r), ...crossedBudgetThresholds(plan, r)];
     const result: TrackResult = {
       success: true,
       eventId,
@@ -88,6 +119,21 @@ export class LedgerEntries {
       this.takes.push({ organization_id: organizationId, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });
     }
     for (const w of warnings) {
+      if (w.type === 'budget_threshold') {
+        // Once per budget, window and threshold: the window joins the once-only key.
+        this.notifications.push({
+          organization_id: organizationId,
+          id: randomUUID(),
+          period_start: p.periodStart,
+          type: w.type,
+          threshold: w.threshold,
+          used: String(w.used),
+          limit: String(w.limit),
+          dedupe_key: `${w.budgetId}:${w.window}`,
+          payload: { event: 'budget.threshold_crossed', ...w, organizationId, period: result.period, eventId },
+        });
+        continue;
+      }
       this.notifications.push({
         organization_id: organizationId,
         id: randomUUID(),

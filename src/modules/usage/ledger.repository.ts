@@ -14,6 +14,35 @@ export interface ConsumeParams {
   amount: string;
   limitKey: string | null;
   now: Date;
+  /** Whose budgets apply: the organization API key and the member the event is charged to (issue 17). */
+  apiKeyId?: string | null;
+  userId?: string | null;
+  /** The event's day (UTC, YYYY-MM-DD): the window of daily budgets. */
+  day?: string | null;
+}
+
+/** A budget's charge by one accepted debit: its window, its limit, its use before and after. */
+export interface BudgetTake {
+  budgetId: string;
+  window: string;
+  scope: 'apiKey' | 'user';
+  subject: string;
+  period: 'month' | 'day';
+  limit: number | string;
+  before: number | string;
+  after: number | string;
+  credits: number | string;
+}
+
+/** The budget a refused debit would have exceeded. */
+export interface BudgetRefusal {
+  budgetId: string;
+  scope: 'apiKey' | 'user';
+  subject: string;
+  period: 'month' | 'day';
+  window: string;
+  credits: number | string;
+  used: number | string;
 }
 
 export interface ReserveParams {
@@ -33,7 +62,7 @@ export interface ReserveParams {
 }
 
 export interface ConsumeResult {
-  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED';
+  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED';
   from_allowance: string;
   from_grants: string;
   overage: string;
@@ -47,6 +76,10 @@ export interface ConsumeResult {
   limit_used: number;
   /** The period's plan the debit was decided under (empty for PERIOD_CLOSED). */
   plan_name: string | null;
+  /** BUDGET_EXCEEDED: the budget it would have exceeded. */
+  budget?: BudgetRefusal | null;
+  /** OK: what it charged to each budget of its key and user. */
+  budget_takes?: BudgetTake[];
 }
 
 /** consume_credits' answer for the hold, or KEY_TAKEN (nothing debited); the reservation id when OK. */
@@ -61,6 +94,8 @@ export interface NotificationRow {
   used: string;
   limit: string;
   payload: Record<string, unknown>;
+  /** Part of the once-only key: '' for the organization's notices, budget and window for a budget's. */
+  dedupe_key?: string;
 }
 
 export interface LedgerEventRow {
@@ -131,11 +166,11 @@ const ENTRY_CTES = `
      /* gate */
     RETURNING 1),
   fresh AS (
-    INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload)
-    SELECT organization_id, id, period_start, type, threshold, used, "limit", payload
-      FROM jsonb_to_recordset($3::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb)
+    INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload, dedupe_key)
+    SELECT organization_id, id, period_start, type, threshold, used, "limit", payload, coalesce(dedupe_key, '')
+      FROM jsonb_to_recordset($3::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb, dedupe_key text)
      /* gate */
-    ON CONFLICT (organization_id, period_start, type, threshold, "limit") DO NOTHING
+    ON CONFLICT (organization_id, period_start, type, threshold, "limit", dedupe_key) DO NOTHING
     RETURNING organization_id, id, payload),
   outbox AS (
     INSERT INTO webhook_deliveries (organization_id, id, notification_id, event, payload, next_attempt_at, created_at)
@@ -172,13 +207,16 @@ export class LedgerRepository {
   }
 
   async consume(m: EntityManager, p: ConsumeParams): Promise<ConsumeResult> {
-    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int)`, [
+    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int, $7, $8, $9::date)`, [
       p.organizationId,
       p.periodStart,
       p.amount,
       p.limitKey,
       p.now,
       this.config.periodCloseGraceMinutes,
+      p.apiKeyId ?? null,
+      p.userId ?? null,
+      p.day ?? null,
     ])) as ConsumeResult[];
     return rows[0];
   }
@@ -186,7 +224,7 @@ export class LedgerRepository {
   /** A hold in one statement (reserve_credits: key claim, debit, reservation row); its own transaction. */
   async reserve(p: ReserveParams): Promise<ReserveResult> {
     const rows = (await this.dataSource.query(
-      `SELECT * FROM reserve_credits($1, $2::uuid, $3::date, $4::numeric, $5, $6, $7::int, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16)`,
+      `SELECT * FROM reserve_credits($1, $2::uuid, $3::date, $4::numeric, $5, $6, $7::int, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16, $17, $18::date)`,
       [
         p.organizationId,
         p.id,
@@ -204,6 +242,8 @@ export class LedgerRepository {
         JSON.stringify(p.eventData),
         JSON.stringify(p.context),
         p.expiresAt,
+        p.debit.apiKeyId ?? null,
+        p.debit.day ?? null,
       ],
     )) as ReserveResult[];
     return rows[0];
@@ -243,7 +283,7 @@ export class LedgerRepository {
       organizationId,
       now,
       this.config.periodCloseGraceMinutes,
-      JSON.stringify(items.map((p, i) => ({ i, period: p.periodStart, amount: p.amount, limit_key: p.limitKey }))),
+      JSON.stringify(items.map((p, i) => ({ i, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null }))),
     ])) as Array<ConsumeResult & { i: number }>;
     return rows;
   }

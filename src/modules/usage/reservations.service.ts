@@ -13,7 +13,7 @@ import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerEntries } from './ledger-entries';
 import { LedgerRepository } from './ledger.repository';
 import type { ConsumeResult } from './ledger.repository';
-import { priceEvent } from './utils/credit-calculator';
+import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { UsageTracker } from './usage-tracker.service';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
@@ -48,6 +48,8 @@ interface ReservationRow {
   event_id: string | null;
   context: TrackInput['context'] | null;
   expires_at: Date;
+  api_key_id: string | null;
+  budget_takes: ConsumeResult['budget_takes'];
 }
 
 /** Thrown inside a transaction to roll it back, then answered from what already exists. */
@@ -99,6 +101,7 @@ export class ReservationsService {
     const now = this.clock.now();
     await this.tracker.assertOrganization(input.organizationId);
     const orgId = input.organizationId;
+    input = await this.withHeldUnits(input);
     const p = await this.tracker.prepare(input, 0, now);
     await this.ledger.ensurePartition(p.periodStart);
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
@@ -158,6 +161,20 @@ export class ReservationsService {
   }
 
   /**
+   * Work priced by quantities known only after it runs (tokens): a hold whose eventData names no `units`
+   * holds the definition's `maxUnits`. They go into the held eventData, so a commit without eventData
+   * charges the hold as it is, never less than was held for; the commit's real quantities re-price it.
+   */
+  private async withHeldUnits(input: TrackInput): Promise<TrackInput> {
+    const data = input.eventData ?? {};
+    if (data.units !== undefined && data.units !== null) return input;
+    const definition = await this.events.findTrackable(input.eventType);
+    const maxUnits = definition.config.maxUnits;
+    if (!maxUnits || Object.keys(maxUnits).length === 0) return input;
+    return { ...input, eventData: { ...data, units: { ...maxUnits } } };
+  }
+
+  /**
    * Gives the reservation back and charges the final price, in one transaction: a commit above the reserved
    * amount must fit like any event (402 otherwise, and the reservation stays pending).
    */
@@ -174,7 +191,7 @@ export class ReservationsService {
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
       const definition = await this.events.findOrThrow(res.event_type);
       const data = eventData ?? res.event_data;
-      const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+      const price = priceEvent(pricedDefinition(definition), data);
       const period = periodOf(new Date(res.occurred_at));
       const p: Prepared = {
         index: 0,
@@ -204,6 +221,7 @@ export class ReservationsService {
           consumed_after: res.consumed_after,
           allowance: res.allowance,
           limit_used: 0,
+          budget_takes: res.budget_takes ?? [],
         };
       } else {
         await this.refund(m, res, now, false);
@@ -236,7 +254,7 @@ export class ReservationsService {
     // Priced with the definition as it is now (the work ran now), like the checked path.
     const definition = await this.events.findOrThrow(reserved.definition.key);
     const data = eventData ?? reserved.input.eventData ?? {};
-    const price = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, data);
+    const price = priceEvent(pricedDefinition(definition), data);
     if (price.credits !== reserved.credits) return undefined;
     const plan = (await this.tracker.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
@@ -308,7 +326,7 @@ export class ReservationsService {
 
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
   private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9)`, [
+    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
       res.organization_id,
       res.period_start,
       res.from_allowance,
@@ -318,6 +336,7 @@ export class ReservationsService {
       JSON.stringify(res.grant_takes),
       res.limit_key,
       now,
+      JSON.stringify(res.budget_takes ?? []),
     ]);
     if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
   }

@@ -36,8 +36,9 @@ export class UsageSummaryService {
       `SELECT coalesce(sum(remaining), 0) AS remaining FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)`,
       [organizationId, now],
     )) as Array<{ remaining: string }>;
+    // A budget's crossings are not the allowance's: they are listed as notifications, and by the budgets.
     const warnings = (await this.dataSource.query(
-      `SELECT type, threshold, used, "limit", created_at FROM notifications WHERE organization_id = $1 AND period_start = $2::date ORDER BY threshold`,
+      `SELECT type, threshold, used, "limit", created_at FROM notifications WHERE organization_id = $1 AND period_start = $2::date AND type <> 'budget_threshold' ORDER BY threshold`,
       [organizationId, periodStart],
     )) as Array<{ type: string; threshold: string; used: string; limit: string; created_at: Date }>;
 

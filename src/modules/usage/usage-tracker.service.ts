@@ -17,7 +17,7 @@ import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
 import { ConsumeParams, ConsumeResult, LedgerRepository } from './ledger.repository';
 import { LedgerEntries } from './ledger-entries';
 import type { RefusedEventRow } from './ledger-entries';
-import { priceEvent } from './utils/credit-calculator';
+import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { MAX_BATCH_EVENTS, parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 
@@ -188,7 +188,7 @@ export class UsageTracker {
       }
       await answer;
     }
-    const { credits, breakdown } = priceEvent({ baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, version: definition.version }, input.eventData ?? {});
+    const { credits, breakdown } = priceEvent(pricedDefinition(definition), input.eventData ?? {});
     const period = periodOf(occurredAt);
     await this.closedPeriods.assertOpen(period, now);
     return {
@@ -382,11 +382,15 @@ export class UsageTracker {
       amount: hundredthsToDecimalString(p.credits),
       limitKey: p.definition.config.limitKey as PlanLimitKey | null,
       now,
+      apiKeyId: p.input.context?.apiKeyId ?? null,
+      userId: p.input.userId ?? null,
+      day: p.occurredAt.toISOString().slice(0, 10),
     };
   }
 
   /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
   rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord | undefined): DomainError {
+    if (r.status === 'BUDGET_EXCEEDED' && r.budget) return budgetExceeded(r.budget, p.credits);
     if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
     const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
     const limit = limitKey ? plan.config.limits[limitKey] : null;
@@ -413,6 +417,20 @@ export class UsageTracker {
       suggestedPlan: suggested ? planSummary(suggested) : null,
     });
   }
+}
+
+/** 402 BUDGET_EXCEEDED: the budget of the event's key or member that it would take past its limit. */
+function budgetExceeded(b: NonNullable<ConsumeResult['budget']>, required: number): DomainError {
+  const credits = hundredthsToNumber(hundredthsFromDecimalString(String(b.credits)));
+  const used = hundredthsToNumber(hundredthsFromDecimalString(String(b.used)));
+  const who = b.scope === 'apiKey' ? `API key ${b.subject}` : `member ${b.subject}`;
+  return new DomainError('BUDGET_EXCEEDED', `The ${b.period === 'day' ? 'daily' : 'monthly'} budget of ${who} is ${credits} credits: ${used} used, ${hundredthsToNumber(required)} required`, {
+    budgetId: b.budgetId,
+    scope: b.scope,
+    subject: b.subject,
+    credits,
+    used,
+  });
 }
 
 function planSummary(plan: PlanDefinitionRecord) {

@@ -48,8 +48,9 @@ export class UsageController {
   @Scopes('track')
   @HttpCode(200)
   @ApiOperation({ summary: 'Price an event and say whether it fits now, without recording it' })
-  check(@Param('orgId') orgId: string, @Body() body: TrackEventDto) {
-    return this.tracker.check({ organizationId: orgId, ...body });
+  check(@Param('orgId') orgId: string, @Body() body: TrackEventDto, @Req() req: FastifyRequest) {
+    // The request's key, so the quote runs the key's budgets too.
+    return this.tracker.check({ organizationId: orgId, ...body, context: this.http.context(req) });
   }
 
   @Get('notifications')

@@ -13,7 +13,12 @@ export interface TrackInput {
   userId?: string;
   occurredAt?: string;
   idempotencyKey?: string;
-  context?: { endpoint?: string; ip?: string; userAgent?: string };
+  /**
+   * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the
+   * admin key): its budgets apply (issue 17). It travels with the input, so a hold and an asynchronous
+   * event are charged to the key that asked for them.
+   */
+  context?: { endpoint?: string; ip?: string; userAgent?: string; apiKeyId?: string };
 }
 
 /** An event that passed every check that needs no ledger: priced, dated, its period known. */

@@ -29,3 +29,29 @@ export function toolEventData(body: unknown): Record<string, unknown> {
   const { simulateFailure: _ignored, ...rest } = body as Record<string, unknown>;
   return rest;
 }
+
+/**
+ * A stand-in language-model completion: the tokens it "used" are known only after it ran, like a real
+ * model's usage report. Input tokens are the prompt's length / 4 (rounded up); output tokens a
+ * deterministic count up to maxTokens.
+ */
+export function standInCompletion(body: unknown): { model: string; text: string; tokens: { inputTokens: number; outputTokens: number } } {
+  const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const prompt = typeof b.prompt === 'string' ? b.prompt : '';
+  const maxTokens = llmMaxTokens(b);
+  const model = typeof b.model === 'string' ? b.model.slice(0, 64) : 'stand-in-1';
+  const digest = createHash('sha256').update(`${model}:${prompt}`).digest();
+  const outputTokens = Math.min(maxTokens, 16 + (digest.readUInt16BE(0) % 512));
+  return { model, text: `stand-in completion of ${prompt.length} characters`, tokens: { inputTokens: llmInputTokens(b), outputTokens } };
+}
+
+/** The prompt's tokens as the stand-in counts them (known before the call: the estimate uses it too). */
+export function llmInputTokens(body: Record<string, unknown>): number {
+  return Math.ceil((typeof body.prompt === 'string' ? body.prompt.length : 0) / 4);
+}
+
+/** maxTokens from the body: a whole number from 1 to 2,000 (default 256), the most the completion may use. */
+export function llmMaxTokens(body: Record<string, unknown>): number {
+  const m = body.maxTokens;
+  return typeof m === 'number' && Number.isInteger(m) && m >= 1 && m <= 2000 ? m : 256;
+}

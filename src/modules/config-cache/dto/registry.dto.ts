@@ -73,6 +73,22 @@ export const EVENT_DEFINITION_EXAMPLE = {
   isActive: true,
 };
 
+/** An event priced by quantities (issue 17): units {name: creditsPerUnit}, maxUnits held by a reservation without quantities. */
+export const UNIT_EVENT_DEFINITION_EXAMPLE = {
+  eventType: 'llm_completion',
+  displayName: 'LLM: Completion',
+  description: 'A language-model completion, priced by its input and output tokens',
+  category: 'ai_llm',
+  baseCredits: 0.5,
+  endpoint: '/api/llm/complete',
+  multipliers: { complexity: null, features: {} },
+  limitKey: 'aiCallsPerMonth',
+  metadata: {},
+  units: { inputTokens: 0.002, outputTokens: 0.008 },
+  maxUnits: { inputTokens: 8000, outputTokens: 2000 },
+  isActive: true,
+};
+
 export const PLAN_DEFINITION_EXAMPLE = {
   name: 'starter',
   displayName: 'Starter Plan',

@@ -13,6 +13,13 @@ export interface EventDefinitionConfig {
   };
   limitKey: string | null;
   metadata: Record<string, unknown>;
+  /**
+   * Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.
+   * Absent on definitions written before units existed: read it as `{}`.
+   */
+  units?: Record<string, number>;
+  /** What a reservation holds when its eventData names no quantities: unit name -> whole units. */
+  maxUnits?: Record<string, number>;
 }
 
 @Entity({ name: 'event_definitions' })

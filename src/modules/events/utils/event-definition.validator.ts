@@ -1,12 +1,22 @@
 import { validationFailed } from '../../../common/errors/domain-error';
 import { JsonChecker, SLUG } from '../../../common/validation/json-validators';
 import type { EventDefinitionConfig } from '../entities/event-definition.entity';
+import { MAX_UNIT_QUANTITY } from '../../usage/utils/credit-calculator';
 
 /** Plan limits that an event can count toward (team members and storage are not per-event counts). */
 export const EVENT_LIMIT_KEYS = ['aiCallsPerMonth', 'pdfExportsPerMonth', 'sessionLimit'] as const;
 
-const FIELDS = ['eventType', 'displayName', 'description', 'category', 'baseCredits', 'endpoint', 'multipliers', 'limitKey', 'metadata', 'isActive', 'version', 'createdAt', 'updatedAt'] as const;
+const FIELDS = ['eventType', 'displayName', 'description', 'category', 'baseCredits', 'endpoint', 'multipliers', 'limitKey', 'metadata', 'units', 'maxUnits', 'isActive', 'version', 'createdAt', 'updatedAt'] as const;
 const MAX_METADATA_BYTES = 8 * 1024;
+/** Names a feature may not take: eventData fields the formula reads for something else. */
+const RESERVED_FEATURE_NAMES = ['complexity', 'features', 'inputText', 'input', 'units'];
+const UNIT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** Most units an event definition may price. */
+export const MAX_UNIT_KINDS = 32;
+/** The highest rate: a million credits per unit. Rates have at most 6 decimals (0.000001 credits a unit). */
+export const MAX_UNIT_RATE = 1_000_000;
+export const UNIT_RATE_DECIMALS = 6;
+
 
 export interface ValidEventDefinition {
   eventType: string;
@@ -64,7 +74,7 @@ export function validateEventDefinition(input: unknown, fallbackIsActive = true)
         if (f) {
           for (const [name, bonus] of Object.entries(f)) {
             if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name)) c.fail(`multipliers.features.${name}`, 'feature names must be identifiers of at most 64 characters');
-            else if (['complexity', 'features', 'inputText', 'input'].includes(name)) c.fail(`multipliers.features.${name}`, `${name} is reserved and cannot be a feature`);
+            else if (RESERVED_FEATURE_NAMES.includes(name)) c.fail(`multipliers.features.${name}`, `${name} is reserved and cannot be a feature`);
             const value = c.amount(bonus, `multipliers.features.${name}`);
             if (value !== undefined) features[name] = value;
           }
@@ -73,6 +83,9 @@ export function validateEventDefinition(input: unknown, fallbackIsActive = true)
       multipliers = { complexity, features };
     }
   }
+
+  const units = validateUnits(c, doc.units);
+  const maxUnits = validateMaxUnits(c, doc.maxUnits, units);
 
   if (!c.ok) throw validationFailed(c.errors, 'Invalid event definition');
   return {
@@ -87,6 +100,61 @@ export function validateEventDefinition(input: unknown, fallbackIsActive = true)
       multipliers: multipliers!,
       limitKey: limitKey ?? null,
       metadata: metadata!,
+      // Only when declared: a definition without units reads exactly as it did before units existed.
+      ...(units && Object.keys(units).length > 0 ? { units } : {}),
+      ...(maxUnits && Object.keys(maxUnits).length > 0 ? { maxUnits } : {}),
     },
   };
+}
+
+/** True when a rate has at most UNIT_RATE_DECIMALS decimals, read from its shortest decimal form (exact). */
+function hasAtMostRateDecimals(value: number): boolean {
+  const text = String(value);
+  if (/e/i.test(text)) {
+    // String() switches to e-notation below 1e-6: 1e-6 itself is the one such value with 6 decimals.
+    return value === 0.000001;
+  }
+  const [, fraction = ''] = text.split('.');
+  return fraction.length <= UNIT_RATE_DECIMALS;
+}
+
+/** `units: {name: creditsPerUnit}`: identifiers, rates >= 0 with at most 6 decimals. */
+function validateUnits(c: JsonChecker, value: unknown): Record<string, number> | undefined {
+  if (value === undefined || value === null) return {};
+  const u = c.object(value, 'units');
+  if (!u) return undefined;
+  const names = Object.keys(u);
+  if (names.length > MAX_UNIT_KINDS) c.fail('units', `units must name at most ${MAX_UNIT_KINDS} quantities`);
+  const units: Record<string, number> = {};
+  for (const [name, rate] of Object.entries(u)) {
+    const field = `units.${name}`;
+    if (!UNIT_NAME.test(name)) {
+      c.fail(field, 'unit names must be identifiers of at most 64 characters');
+      continue;
+    }
+    if (typeof rate !== 'number' || !Number.isFinite(rate)) c.fail(field, `${field} must be a number (credits per unit)`);
+    else if (rate < 0) c.fail(field, `${field} must be >= 0`);
+    else if (rate > MAX_UNIT_RATE) c.fail(field, `${field} must be <= ${MAX_UNIT_RATE}`);
+    else if (!hasAtMostRateDecimals(rate)) c.fail(field, `${field} must have at most ${UNIT_RATE_DECIMALS} decimals`);
+    else Object.defineProperty(units, name, { value: rate, enumerable: true, writable: true, configurable: true });
+  }
+  return units;
+}
+
+/** `maxUnits: {name: wholeUnits}`: only declared units, whole numbers from 0 to MAX_UNIT_QUANTITY. */
+function validateMaxUnits(c: JsonChecker, value: unknown, units: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (value === undefined || value === null) return {};
+  const m = c.object(value, 'maxUnits');
+  if (!m) return undefined;
+  const max: Record<string, number> = {};
+  for (const [name, quantity] of Object.entries(m)) {
+    const field = `maxUnits.${name}`;
+    if (units && !Object.prototype.hasOwnProperty.call(units, name)) {
+      c.fail(field, `${name} is not one of the definition's units`);
+      continue;
+    }
+    const q = c.integer(quantity, field, 0, MAX_UNIT_QUANTITY);
+    if (q !== undefined) Object.defineProperty(max, name, { value: q, enumerable: true, writable: true, configurable: true });
+  }
+  return max;
 }

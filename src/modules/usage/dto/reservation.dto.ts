@@ -14,7 +14,7 @@ export class CreateReservationDto extends TrackEventDto {
 }
 
 export class CommitReservationDto {
-  @ApiPropertyOptional({ example: { complexity: 2.4, echo: true }, description: 'The final eventData: the event is re-priced with it' })
+  @ApiPropertyOptional({ example: { complexity: 2.4, echo: true }, description: 'The final eventData: the event is re-priced with it (e.g. the real `units` {inputTokens, outputTokens} of an LLM call); without it the hold is charged as it was priced (a hold without units holds the definition\'s maxUnits)' })
   @IsOptional()
   @IsObject()
   eventData?: Record<string, unknown>;

@@ -7,7 +7,7 @@ export class TrackEventDto {
   @Length(1, 64)
   eventType: string;
 
-  @ApiPropertyOptional({ example: { complexity: 2.0, echo: true }, description: 'Priced by the event definition; at most 16 KiB of JSON' })
+  @ApiPropertyOptional({ example: { complexity: 2.0, echo: true }, description: 'Priced by the event definition; at most 16 KiB of JSON. `complexity` (number), feature flags (`name: true` or `features: [names]`), and `units` {name: whole quantity >= 0} for a definition that prices units (e.g. {"units": {"inputTokens": 1200, "outputTokens": 300}}); an unknown unit or a negative or fractional quantity is 400' })
   @IsOptional()
   @IsObject()
   eventData?: Record<string, unknown>;

@@ -3,7 +3,7 @@ import Big from 'big.js';
 import fc from 'fast-check';
 import { DomainError } from '../../../common/errors/domain-error';
 import { hundredthsToNumber } from '../../../common/money/credits';
-import { MAX_COMPLEXITY, deriveComplexity, priceEvent } from './credit-calculator';
+import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent } from './credit-calculator';
 import type { PricedDefinition } from './credit-calculator';
 
 // SPEC section 12 seeds.
@@ -386,6 +386,151 @@ describe('deriveComplexity: properties', () => {
       fc.property(fc.jsonValue(), (input) => {
         const len = input === null ? 0 : (JSON.stringify(input)?.length ?? 0);
         expect(deriveComplexity({ input }).eq(deriveComplexity({ inputText: text(len) }))).toBe(true);
+      }),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Priced quantities (issue 17): credits = roundHalfUp2(base × factor + bonuses + Σ quantity × rate).
+
+const llm: PricedDefinition = {
+  baseCredits: 1,
+  multipliers: { complexity: null, features: { tools: 0.5 } },
+  units: { inputTokens: 0.002, outputTokens: 0.008 },
+  version: 2,
+};
+const withUnits = (units: Record<string, number>, base = 0, features: Record<string, number> = {}, complexity: { min: number; max: number } | null = null): PricedDefinition => ({
+  baseCredits: base,
+  multipliers: { complexity, features },
+  units,
+  version: 1,
+});
+
+describe('priceEvent: units table', () => {
+  it.each<[string, PricedDefinition, Record<string, unknown>, number]>([
+    ['issue example: 1200 in + 300 out = 2.4 + 2.4, plus base 1', llm, { units: { inputTokens: 1200, outputTokens: 300 } }, 580],
+    ['no quantities named: base only', llm, {}, 100],
+    ['units {} is no quantities', llm, { units: {} }, 100],
+    ['units null is absent', llm, { units: null }, 100],
+    ['only one unit named', llm, { units: { outputTokens: 1000 } }, 900],
+    ['zero quantities are accepted', llm, { units: { inputTokens: 0, outputTokens: 0 } }, 100],
+    ['with a feature bonus', llm, { units: { inputTokens: 1000 }, tools: true }, 350],
+    ['with a complexity factor: 2 × 1.5 + 0.01 × 7', withUnits({ calls: 0.01 }, 2, {}, { min: 1, max: 3 }), { complexity: 1.5, units: { calls: 7 } }, 307],
+    ['the sum is rounded, not each part: 3 × 0.001 + 3 × 0.002 = 0.009 -> 0.01', withUnits({ a: 0.001, b: 0.002 }), { units: { a: 3, b: 3 } }, 1],
+    ['half-up on the sum: 5 × 0.001 = 0.005 -> 0.01', withUnits({ a: 0.001 }), { units: { a: 5 } }, 1],
+    ['below the half rounds down: 4 × 0.001 = 0.004 -> 0', withUnits({ a: 0.001 }), { units: { a: 4 } }, 0],
+    ['exact, not floats: 3 × 0.1 + 0.2 × 1 (0.30000000000000004 in floats)', withUnits({ a: 0.1, b: 0.2 }), { units: { a: 3, b: 1 } }, 50],
+    ['exact, not floats: 0.000001 × 1e12 = 1,000,000', withUnits({ a: 0.000001 }), { units: { a: 1_000_000_000_000 } }, 100_000_000],
+    ['six-decimal rate: 123457 × 0.000125 = 15.432125 -> 15.43', withUnits({ t: 0.000125 }), { units: { t: 123_457 } }, 1543],
+    ['half-cent from units and base together: 0.005 + 0.01 × 0 … 1.005', withUnits({ a: 0.000005 }, 1), { units: { a: 1000 } }, 101],
+    ['rate 0 prices nothing', withUnits({ free: 0 }, 2), { units: { free: 99 } }, 200],
+    ['the largest quantity at the largest rate (10^12 × 0.001)', withUnits({ a: 0.001 }), { units: { a: 1_000_000_000_000 } }, 100_000_000_000],
+  ])('%s', (_name, definition, eventData, hundredths) => {
+    expect(priceEvent(definition, eventData).credits).toBe(hundredths);
+  });
+
+  it('puts each part in the breakdown: base, factor, bonuses, every unit and their sum', () => {
+    expect(priceEvent(llm, { units: { inputTokens: 1200, outputTokens: 300 }, tools: true }).breakdown).toEqual({
+      baseCredits: 1,
+      complexity: 1,
+      complexitySource: 'none',
+      factor: 1,
+      featureBonuses: { tools: 0.5 },
+      units: {
+        inputTokens: { quantity: 1200, creditsPerUnit: 0.002, credits: 2.4 },
+        outputTokens: { quantity: 300, creditsPerUnit: 0.008, credits: 2.4 },
+      },
+      unitCredits: 4.8,
+      total: 6.3,
+      version: 2,
+    });
+  });
+
+  it('lists the units in the order of the definition and only those named', () => {
+    const b = priceEvent(llm, { units: { outputTokens: 2, inputTokens: 1 } }).breakdown;
+    expect(Object.keys(b.units!)).toEqual(['inputTokens', 'outputTokens']);
+    expect(priceEvent(llm, { units: { outputTokens: 2 } }).breakdown.units).toEqual({ outputTokens: { quantity: 2, creditsPerUnit: 0.008, credits: 0.016 } });
+    expect(priceEvent(llm, {}).breakdown).toMatchObject({ units: {}, unitCredits: 0 });
+  });
+
+  it('leaves the breakdown of a definition without units as it was (no units fields)', () => {
+    expect(Object.keys(priceEvent(diagnose, { complexity: 2 }).breakdown)).not.toContain('units');
+  });
+});
+
+describe('priceEvent: unit rejections (400, nothing priced)', () => {
+  const fieldsOf = (definition: PricedDefinition, eventData: Record<string, unknown>) => {
+    try {
+      priceEvent(definition, eventData);
+    } catch (error) {
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).code).toBe('VALIDATION_FAILED');
+      return Object.keys(((error as DomainError).details as { fields: Record<string, string[]> }).fields);
+    }
+    throw new Error('expected a rejection');
+  };
+
+  it.each<[string, PricedDefinition, Record<string, unknown>, string[]]>([
+    ['an unknown unit name', llm, { units: { cachedTokens: 10 } }, ['eventData.units.cachedTokens']],
+    ['a unit on a definition without units', diagnose, { units: { inputTokens: 10 } }, ['eventData.units.inputTokens']],
+    ['a prototype name is unknown, not a rate', llm, { units: { toString: 1 } }, ['eventData.units.toString']],
+    ['a negative quantity', llm, { units: { inputTokens: -1 } }, ['eventData.units.inputTokens']],
+    ['a fractional quantity', llm, { units: { inputTokens: 1.5 } }, ['eventData.units.inputTokens']],
+    ['a numeric string', llm, { units: { inputTokens: '10' } }, ['eventData.units.inputTokens']],
+    ['NaN', llm, { units: { inputTokens: Number.NaN } }, ['eventData.units.inputTokens']],
+    ['Infinity', llm, { units: { inputTokens: Number.POSITIVE_INFINITY } }, ['eventData.units.inputTokens']],
+    ['beyond safe integers', llm, { units: { inputTokens: 2 ** 53 } }, ['eventData.units.inputTokens']],
+    ['above the largest quantity', llm, { units: { inputTokens: MAX_UNIT_QUANTITY + 1 } }, ['eventData.units.inputTokens']],
+    ['units as an array', llm, { units: [1, 2] }, ['eventData.units']],
+    ['units as a number', llm, { units: 5 }, ['eventData.units']],
+    ['every bad unit at once', llm, { units: { inputTokens: -1, bogus: 1 } }, ['eventData.units.inputTokens', 'eventData.units.bogus']],
+    ['a price beyond what one event may cost', withUnits({ a: 1_000_000, b: 1_000_000 }), { units: { a: MAX_UNIT_QUANTITY, b: MAX_UNIT_QUANTITY } }, ['eventData.units']],
+  ])('%s', (_name, definition, eventData, fields) => {
+    expect(fieldsOf(definition, eventData).sort()).toEqual(fields.sort());
+  });
+});
+
+describe('priceEvent: units, properties', () => {
+  // Rates as integer millionths, quantities whole: the exact price in hundredths, computed with bigint only.
+  const unitNames = ['a', 'b', 'c', 'd'];
+  const ratesArb = fc.dictionary(fc.constantFrom(...unitNames), fc.integer({ min: 0, max: 10_000_000_000 }), { minKeys: 1 });
+  const quantityArb = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 100_000_000 }));
+
+  const exactHundredths = (baseHundredths: number, micros: Record<string, number>, quantities: Record<string, number>): number => {
+    // Σ in units of 10^-6 credits; hundredths = round half-up of Σ / 10^4.
+    let sum = BigInt(baseHundredths) * 10_000n;
+    for (const [name, q] of Object.entries(quantities)) sum += BigInt(q) * BigInt(micros[name]);
+    return Number((sum + 5_000n) / 10_000n);
+  };
+
+  it('equals an independent bigint computation of Σ quantity × rate + base', () => {
+    fc.assert(
+      fc.property(
+        ratesArb,
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.func(quantityArb),
+        fc.func(fc.boolean()),
+        (micros, baseHundredths, pick, include) => {
+          const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
+          const quantities = Object.fromEntries(Object.keys(units).filter((n) => include(n)).map((n) => [n, pick(n)]));
+          const definition = withUnits(units, hundredthsToNumber(baseHundredths));
+          const priced = priceEvent(definition, { units: quantities });
+          expect(priced.credits).toBe(exactHundredths(baseHundredths, micros, quantities));
+          expect(priced.breakdown.total).toBe(hundredthsToNumber(priced.credits));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is non-decreasing in every quantity', () => {
+    fc.assert(
+      fc.property(ratesArb, fc.constantFrom(...unitNames), quantityArb, quantityArb, (micros, name, x, y) => {
+        const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
+        fc.pre(name in units);
+        const [lo, hi] = x <= y ? [x, y] : [y, x];
+        expect(priceEvent(withUnits(units), { units: { [name]: lo } }).credits).toBeLessThanOrEqual(priceEvent(withUnits(units), { units: { [name]: hi } }).credits);
       }),
     );
   });

@@ -9,11 +9,23 @@ import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.typ
 /** The credit formula of SPEC section 3, as a pure function. All arithmetic is Big: no binary floats. */
 
 export const MAX_COMPLEXITY = 1_000_000;
+/** The largest price of one event: what numeric(18,2) holds with room for sums (10^13 credits). */
+export const MAX_EVENT_HUNDREDTHS = 1_000_000_000_000_000;
 
 export interface PricedDefinition {
   baseCredits: number;
   multipliers: EventDefinitionConfig['multipliers'];
+  /** Priced quantities, unit name -> credits per unit (absent or {}: none). */
+  units?: Record<string, number>;
   version: number;
+}
+
+/** The most units of one kind an event may name (a bound on the price, not a business rule). */
+export const MAX_UNIT_QUANTITY = 1_000_000_000_000;
+
+/** What prices an event, from a stored definition (its config and version). */
+export function pricedDefinition(definition: { config: Pick<EventDefinitionConfig, 'baseCredits' | 'multipliers' | 'units'>; version: number }): PricedDefinition {
+  return { baseCredits: definition.config.baseCredits, multipliers: definition.config.multipliers, units: definition.config.units, version: definition.version };
 }
 
 export type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
@@ -25,6 +37,7 @@ export interface PriceResult {
 
 const COMPLEXITY_MESSAGE = `complexity must be a finite number from 0 to ${MAX_COMPLEXITY}`;
 const FEATURES_MESSAGE = 'features must be an array of strings';
+const UNITS_MESSAGE = 'units must be an object of unit name -> quantity (a whole number >= 0)';
 
 // Derived complexity = 1 + 2 * (len - 500) / 4500 = (len + 1750) / 2250 on [500, 5000]. Pricing keeps it as
 // this fraction and divides last: dividing first would round a repeating decimal (e.g. 1/450) and could
@@ -52,9 +65,16 @@ export function deriveComplexity(eventData: Record<string, unknown>): Big {
   return new Big(derivedNumerator(eventData)).div(DERIVED_DENOMINATOR);
 }
 
-function validate(eventData: Record<string, unknown>): { given: number | null; listed: Set<string> } {
+interface ValidInput {
+  given: number | null;
+  listed: Set<string>;
+  /** The quantities named, in the definition's unit order: [name, quantity, rate]. */
+  quantities: Array<[string, number, number]>;
+}
+
+function validate(eventData: Record<string, unknown>, rates: Record<string, number>): ValidInput {
   const fields: FieldErrors = {};
-  const { complexity, features } = eventData;
+  const { complexity, features, units } = eventData;
   let given: number | null = null;
   if (complexity !== undefined && complexity !== null) {
     // typeof check first: a numeric string like '2' is refused, not coerced.
@@ -72,8 +92,27 @@ function validate(eventData: Record<string, unknown>): { given: number | null; l
       addFieldError(fields, 'eventData.features', FEATURES_MESSAGE);
     }
   }
+  const named = new Map<string, number>();
+  if (units !== undefined && units !== null) {
+    if (typeof units !== 'object' || Array.isArray(units)) addFieldError(fields, 'eventData.units', UNITS_MESSAGE);
+    else {
+      for (const [name, quantity] of Object.entries(units as Record<string, unknown>)) {
+        const field = `eventData.units.${name}`;
+        // hasOwnProperty: "toString" or "__proto__" is an unknown unit, not a rate found on the prototype.
+        if (!Object.prototype.hasOwnProperty.call(rates, name)) addFieldError(fields, field, `${name} is not a unit of this event type${Object.keys(rates).length ? ` (units: ${Object.keys(rates).join(', ')})` : ' (it prices no units)'}`);
+        else if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0) addFieldError(fields, field, `${field} must be a whole number >= 0`);
+        else if (quantity > MAX_UNIT_QUANTITY) addFieldError(fields, field, `${field} must be at most ${MAX_UNIT_QUANTITY}`);
+        else named.set(name, quantity);
+      }
+    }
+  }
   if (Object.keys(fields).length > 0) throw validationFailed(fields);
-  return { given, listed };
+  const quantities: Array<[string, number, number]> = [];
+  for (const [name, rate] of Object.entries(rates)) {
+    const quantity = named.get(name);
+    if (quantity !== undefined) quantities.push([name, quantity, rate]);
+  }
+  return { given, listed, quantities };
 }
 
 function displayNumber(value: Big, exact: boolean): number {
@@ -81,7 +120,8 @@ function displayNumber(value: Big, exact: boolean): number {
 }
 
 export function priceEvent(definition: PricedDefinition, eventData: Record<string, unknown>): PriceResult {
-  const { given, listed } = validate(eventData);
+  const rates = definition.units ?? {};
+  const { given, listed, quantities } = validate(eventData, rates);
   const base = new Big(String(definition.baseCredits));
   const range = definition.multipliers.complexity;
 
@@ -136,10 +176,24 @@ export function priceEvent(definition: PricedDefinition, eventData: Record<strin
     }
   }
 
-  let sum = weighted.plus(bonuses);
+  // Σ quantity × rate, exact: a rate has at most 6 decimals and a quantity is whole, so every product is an
+  // exact decimal; only the final sum is rounded (roundHalfUp2), never a part.
+  const unitCharges: NonNullable<PriceBreakdown['units']> = {};
+  let unitsTotal = new Big(0);
+  for (const [name, quantity, rate] of quantities) {
+    const charge = new Big(quantity).times(new Big(String(rate)));
+    unitsTotal = unitsTotal.plus(charge);
+    Object.defineProperty(unitCharges, name, { value: { quantity, creditsPerUnit: rate, credits: Number(charge.toString()) }, enumerable: true, writable: true, configurable: true });
+  }
+
+  let sum = weighted.plus(bonuses).plus(unitsTotal);
   if (sum.lt(0)) sum = new Big(0); // only a malformed definition could get here; never charge negative
   const credits = hundredthsFromBig(sum);
-  if (!Number.isSafeInteger(credits)) throw new Error(`Credit amount out of range: ${sum.toString()}`);
+  if (!Number.isSafeInteger(credits) || credits > MAX_EVENT_HUNDREDTHS) {
+    // Only quantities can push a price this far (a definition's amounts are bounded): the caller's input.
+    if (quantities.length > 0) throw validationFailed({ 'eventData.units': [`the quantities price the event above ${hundredthsToNumber(MAX_EVENT_HUNDREDTHS)} credits`] });
+    throw new Error(`Credit amount out of range: ${sum.toString()}`);
+  }
 
   return {
     credits,
@@ -150,6 +204,8 @@ export function priceEvent(definition: PricedDefinition, eventData: Record<strin
       factor,
       // fromEntries defines own properties, so even a feature named "__proto__" stays data.
       featureBonuses: Object.fromEntries(enabled),
+      // Only for a definition that prices units: every other breakdown reads as it always did.
+      ...(Object.keys(rates).length > 0 ? { units: unitCharges, unitCredits: Number(unitsTotal.toString()) } : {}),
       total: hundredthsToNumber(credits),
       version: definition.version,
     },
