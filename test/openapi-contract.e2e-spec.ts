@@ -56,7 +56,7 @@ describe('the OpenAPI document', () => {
       expect(`${method} ${path}: ${success.length}`).not.toBe(`${method} ${path}: 0`);
       for (const [status, response] of success) {
         const schema = (response as Json).content?.['application/json']?.schema;
-        if ((response as Json).content?.['application/json']) expect(`${method} ${path} ${status}: ${schema?.$ref || schema?.type ? 'schema' : 'none'}`).toBe(`${method} ${path} ${status}: schema`);
+        if ((response as Json).content?.['application/json']) expect(`${method} ${path} ${status}: ${schema?.$ref || schema?.type || schema?.allOf ? 'schema' : 'none'}`).toBe(`${method} ${path} ${status}: schema`);
       }
     }
   });
@@ -81,7 +81,12 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(demo.responses)).toEqual(expect.arrayContaining(['200', '201', '402', '404']));
     const tool = doc.paths['/api/visuals/planning'].post;
     expect(Object.keys(tool.responses)).toEqual(expect.arrayContaining(['200', '402', '401']));
-    expect(tool.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/MeteredToolResult');
+    // The handler's result, with the interceptor's `usage` envelope added.
+    const [result, usage] = tool.responses['200'].content['application/json'].schema.allOf;
+    expect(result.$ref).toBe('#/components/schemas/ToolResult');
+    expect(usage).toMatchObject({ required: ['usage'], properties: { usage: { $ref: '#/components/schemas/UsageEnvelope' } } });
+    const llm = doc.paths['/api/llm/complete'].post.responses['200'].content['application/json'].schema.allOf;
+    expect(llm[0].$ref).toBe('#/components/schemas/LlmCompletion');
     expect(doc.paths['/api/admin/jobs/{name}/run'].post.requestBody?.required).not.toBe(true);
   });
 
