@@ -245,6 +245,12 @@ describe('usage analytics', () => {
         projectedExhaustionDate: '2026-11-20',
         daysRemaining: 15.5,
         basis: { windowDays: 7, windowCredits: 700, from: '2026-11-09', to: '2026-11-15' },
+        // Days of the window: 200, 0, 0, 300, 0, 0, 200. Sample variance 100,000 / 6; standard error
+        // sqrt(16,666.67 / 7) = 48.795; the rate 100 ± 97.59 over 15.5 days.
+        range: { rateLow: 2.41, rateHigh: 197.59, low: 1037.35, high: 4062.65, method: 'standard-error' },
+        // First usage Nov 2; now Nov 15 12:00.
+        daysOfData: 13.5,
+        firstUsageDay: '2026-11-02',
       });
     });
 
@@ -267,6 +273,16 @@ describe('usage analytics', () => {
         ],
       });
       expect(res.body.forecast.projectedTotal).toBe(2550);
+      // 13.5 days of data, but at the range's low end (1,037 credits) starter ($19.75) is cheaper than
+      // professional ($49), at the high end (4,063) professional saves $31.25: the $1 saving is well inside the forecast's uncertainty, so no recommendation.
+      expect(res.body.evidence).toMatchObject({
+        supported: false,
+        daysOfData: 13.5,
+        minDaysOfData: 7,
+        projectedRange: { low: 1037.35, high: 4062.65 },
+        savingRange: { low: -29.25, high: 31.25 },
+        checks: { enoughData: true, cheaperAcrossRange: false },
+      });
     });
 
     it.each([
