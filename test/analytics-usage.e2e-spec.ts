@@ -87,11 +87,11 @@ describe('usage analytics', () => {
       const byType = await get(`/api/organizations/${org}/usage/breakdown`).expect(200);
       expect(byType.body).toMatchObject({ groupBy: 'eventType', from: '2026-11-01', to: '2026-11-15', totals: { events: 5, credits: 48, overageCredits: 0 } });
       expect(byType.body.items).toEqual([
-        { eventType: 'structuring_diagnose', category: 'ai_analysis', events: 1, credits: 25, overageCredits: 0, percent: 52.08 },
-        { eventType: 'visuals_sketch', category: 'ai_visual', events: 1, credits: 12, overageCredits: 0, percent: 25 },
-        { eventType: 'visuals_planning', category: 'ai_visual', events: 1, credits: 8, overageCredits: 0, percent: 16.67 },
-        { eventType: 'export_pdf', category: 'export', events: 1, credits: 2, overageCredits: 0, percent: 4.17 },
-        { eventType: 'push_sow_to_loe', category: 'data_transfer', events: 1, credits: 1, overageCredits: 0, percent: 2.08 },
+        { eventType: 'structuring_diagnose', displayName: 'Structuring: Diagnose', category: 'ai_analysis', events: 1, credits: 25, overageCredits: 0, percent: 52.08 },
+        { eventType: 'visuals_sketch', displayName: 'Visuals: Sketch', category: 'ai_visual', events: 1, credits: 12, overageCredits: 0, percent: 25 },
+        { eventType: 'visuals_planning', displayName: 'Visuals: Planning', category: 'ai_visual', events: 1, credits: 8, overageCredits: 0, percent: 16.67 },
+        { eventType: 'export_pdf', displayName: 'Export: PDF', category: 'export', events: 1, credits: 2, overageCredits: 0, percent: 4.17 },
+        { eventType: 'push_sow_to_loe', displayName: 'Push: SOW to LOE', category: 'data_transfer', events: 1, credits: 1, overageCredits: 0, percent: 2.08 },
       ]);
       const byCategory = await get(`/api/organizations/${org}/usage/breakdown?groupBy=category`).expect(200);
       expect(byCategory.body.items.map((i: { category: string; credits: number }) => [i.category, i.credits])).toEqual([

@@ -4,6 +4,7 @@ import { Clock } from '../../common/clock/clock';
 import { validationFailed } from '../../common/errors/domain-error';
 import { hundredthsToNumber } from '../../common/money/credits';
 import { addMonths, periodOf } from '../../common/time/period';
+import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
 import { RollupRepository } from './rollup.repository';
@@ -24,6 +25,7 @@ export class UsageAnalyticsService {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly rollups: RollupRepository,
+    private readonly events: EventRegistry,
     private readonly clock: Clock,
   ) {}
 
@@ -53,7 +55,8 @@ export class UsageAnalyticsService {
       totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
       items: rows.map((r) => ({
         [FIELD[groupBy]]: groupBy === 'user' && r.key === '' ? null : r.key,
-        ...(groupBy === 'eventType' ? { category: r.category } : {}),
+        // The name customers know the event by (the id when the definition is no longer in the catalogue).
+        ...(groupBy === 'eventType' ? { displayName: this.events.get(r.key)?.config.displayName ?? r.key, category: r.category } : {}),
         events: r.events,
         credits: hundredthsToNumber(r.credits),
         overageCredits: hundredthsToNumber(r.overage),
