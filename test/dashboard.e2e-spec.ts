@@ -192,18 +192,48 @@ describeInBrowser('usage dashboard in Chromium', () => {
     // The chart: drawn (pixels of the used and forecast colours on the canvas), its numbers those of the API.
     expect(await pixelsOfColour(page, [0x1d, 0x4e, 0xd8])).toBeGreaterThan(50);
     expect(await pixelsOfColour(page, [0xc2, 0x41, 0x0c])).toBeGreaterThan(20);
-    expect(await page.textContent('#usage-chart .u-legend')).toContain('Forecast');
+    // One credits axis (uPlot draws the x axis and one y axis), the legend's values shown without hovering.
+    expect(await page.$$eval('#usage-chart .u-axis', (axes) => axes.length)).toBe(2);
+    expect(await page.$$('#usage-chart .u-legend')).toHaveLength(0);
+    const legend = await text(page, '#chart-legend');
+    expect(legend).toContain(`Forecast at period end ${formatCredits(forecast.projectedTotal)}`);
+    expect(legend).toContain(`Forecast range ${formatCredits(forecast.range.low)} – ${formatCredits(forecast.range.high)}`);
+    expect(legend).toContain(`Allowance ${formatCredits(summary.allowance)}`);
+    expect(legend).toContain(`Used so far ${formatCredits(summary.used)}`);
+    // The forecast's basis: days of data, the rate, and a range around the projection.
+    const basis = await text(page, '#forecast-basis');
+    expect(forecast.daysOfData).toBeLessThan(7);
+    expect(basis).toContain('An early estimate: fewer than 7 days of data');
+    expect(basis).toContain(`rate ${formatCredits(forecast.dailyRate)} credits a day`);
+    expect(forecast.range.low).toBeLessThanOrEqual(forecast.projectedTotal);
+    expect(forecast.range.high).toBeGreaterThanOrEqual(forecast.projectedTotal);
     const lastRowCells = await page.$$eval('#chart-data tbody tr:last-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
     expect(lastRowCells[2]).toBe(formatCredits(forecast.projectedTotal));
     const caption = await text(page, '#forecast-caption');
     expect(caption).toContain(formatCredits(forecast.projectedTotal));
+    expect(caption).toContain(`likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}`);
     if (forecast.projectedExhaustionDate) expect(caption).toContain('runs out on');
 
     // Breakdowns, invoice and recommendation are the API's.
     expect(await text(page, '[data-testid=breakdown-user]')).toContain('ana');
     const invoice = (await t.http().get(`/api/organizations/${orgId}/usage/invoice`).set(ADMIN).expect(200)).body;
     expect(await text(page, '[data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
-    expect(await text(page, '#recommendation-headline')).not.toBe('');
+    // Under 7 days of data the page never tells the customer to switch plans; the rule is on the card.
+    const recommendation = (await t.http().get(`/api/organizations/${orgId}/usage/recommendation`).set(ADMIN).expect(200)).body;
+    expect(recommendation.evidence.supported).toBe(false);
+    expect(await text(page, '#recommendation-headline')).not.toContain('Switch to');
+    expect(await text(page, '#recommendation-reason')).toContain(recommendation.evidence.reason);
+    expect(await text(page, '#recommendation-rule')).toContain('at least 7 days of data');
+    // Display names, not raw ids, in the breakdown and the event log.
+    expect(await text(page, '[data-testid=breakdown-eventType] tbody')).toContain('Structuring: Generate solution');
+    expect(await text(page, '[data-testid=breakdown-eventType] tbody')).not.toContain('structuring_generate_solution');
+    expect(await text(page, '#event-log-table tbody tr:first-child td:nth-child(2)')).toBe('Structuring: Generate solution');
+    // Each notice once: the current period's thresholds in the list, the table only for earlier periods.
+    const notices = await page.$$eval('#active-warnings li', (items) => items.map((i) => (i.textContent ?? '').trim()));
+    expect(notices.length).toBeGreaterThan(0);
+    expect(new Set(notices).size).toBe(notices.length);
+    const listedPeriods = await page.$$eval('#notifications-table tbody td:nth-child(2)', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(listedPeriods).not.toContain(summary.period.start.slice(0, 7));
 
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'organization', { docs: true });
@@ -223,11 +253,37 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.click('#event-log button[type=submit]');
     await page.waitForSelector('#event-log-status:has-text("8 events shown")');
 
+    // At 1366 px the by-event-type table fits its card: no column (Share included) is clipped or scrolled away.
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.waitForTimeout(200);
+    expect(await page.$eval('[data-testid=breakdown-eventType] .table-wrap', (el) => el.scrollWidth <= el.clientWidth + 1)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
+
     // A phone's width: one column, nothing wider than the screen.
     await page.setViewportSize(PHONE);
     await page.waitForTimeout(200);
     expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, 'organization-phone', { docs: true });
+    await page.close();
+  });
+
+  it('tells the customer to switch plans only when the evidence supports it, with the saving as a range', async () => {
+    // The rule itself is a table test (recommendation-evidence.spec.ts); here the page's rendering of a
+    // supported recommendation, the API's answer rewritten as a period with enough data would give it.
+    const page = await newPage();
+    await page.route('**/usage/recommendation', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.shouldChange = true;
+      body.recommendedPlan = 'professional';
+      body.evidence = { ...body.evidence, supported: true, daysOfData: 9.5, savingRange: { low: 10, high: 30 }, checks: { enoughData: true, cheaperAcrossRange: true }, reason: 'Based on 9.5 days of data: professional is cheaper across the forecast range' };
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(page, baseUrl, orgKey);
+    await page.waitForSelector('#recommendation-headline.good');
+    expect(await text(page, '#recommendation-headline')).toBe('Switch to professional: saves $10.00 to $30.00 this period');
+    expect(await text(page, '#plan-options')).toContain('best');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.close();
   });
 
@@ -258,7 +314,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.click('form.org-picker button[type=submit]');
     await page.waitForSelector('#event-log-table tbody tr');
     const newest = await page.$$eval('#event-log-table tbody tr:first-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
-    expect(newest[1]).toBe('visuals_planning');
+    expect(newest[1]).toBe('Visuals: Planning');
     expect(newest[4]).toBe('9.50');
     expect(newest[6]).toBe('2');
 

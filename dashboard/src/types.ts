@@ -50,12 +50,18 @@ export interface Forecast {
   projectedExhaustionDate: string | null;
   daysRemaining: number;
   basis: { windowDays: number; windowCredits: number; from?: string; to?: string };
+  /** Where the period may end: the rate ± 2 standard errors of the window's days (or a stated rule under 2 days). */
+  range: { rateLow: number; rateHigh: number; low: number; high: number; method: 'standard-error' | 'too-few-days' };
+  /** Days since the first day with usage this period. */
+  daysOfData: number;
+  firstUsageDay: string | null;
 }
 
 export type BreakdownGroup = 'eventType' | 'category' | 'user' | 'day';
 
 export interface BreakdownItem {
   eventType?: string;
+  displayName?: string;
   category?: string;
   userId?: string | null;
   day?: string;
@@ -83,10 +89,19 @@ export interface Recommendation {
   projectedCredits: number;
   currentCost: number | null;
   recommendedCost: number | null;
-  saving: number;
+  saving: number | null;
   shouldChange: boolean;
   reason: string;
   options: { plan: string; cost: number | null }[];
+  evidence: {
+    supported: boolean;
+    daysOfData: number;
+    minDaysOfData: number;
+    projectedRange: { low: number; high: number };
+    savingRange: { low: number | null; high: number | null };
+    checks: { enoughData: boolean; cheaperAcrossRange: boolean };
+    reason: string;
+  };
 }
 
 export interface Invoice {

@@ -19,7 +19,7 @@ import {
   wholeDaysLeft,
 } from '../format';
 import type { Breakdown, BreakdownGroup, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
-import { chartDataTable, drawUsageChart } from './usage-chart';
+import { chartDataTable, chartLegend, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
   aiCallsPerMonth: 'AI calls per month',
@@ -94,6 +94,16 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
         'div',
         null,
         h('p', { class: 'chart-caption', id: 'forecast-caption' }, chartSummary(summary, forecast, lastDay)),
+        forecastBasis(forecast),
+        chartLegend({
+          used: summary.used,
+          forecast: forecast.projectedTotal,
+          forecastLow: forecast.range.low,
+          forecastHigh: forecast.range.high,
+          allowance: summary.allowance,
+          allowancePlusTopUps: data.allowancePlusTopUps ? data.allowancePlusTopUps[0] : null,
+          today: data.daily[data.todayIndex] ?? null,
+        }),
         plot,
         h('details', { class: 'chart-table' }, h('summary', null, 'Show the chart as a table'), chartDataTable(data)),
       );
@@ -122,9 +132,33 @@ function pendingPlanText(summary: UsageSummary): string {
 
 function chartSummary(summary: UsageSummary, forecast: Forecast, lastDay: string): string {
   const exhaustion = forecast.projectedExhaustionDate
-    ? `the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
-    : 'the allowance lasts the period';
-  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}; ${exhaustion}.`;
+    ? `at that rate the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
+    : 'at that rate the allowance lasts the period';
+  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}, likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}; ${exhaustion}.`;
+}
+
+/** "1.5 days" (the forecast's days of data, to one decimal). */
+function daysText(days: number): string {
+  const rounded = Math.round(days * 10) / 10;
+  return `${rounded.toFixed(1)} ${rounded === 1 ? 'day' : 'days'}`;
+}
+
+/** What the forecast stands on: how much data, which rate, and how the range is drawn. */
+function forecastBasis(forecast: Forecast): HTMLElement {
+  const r = forecast.range;
+  const since = forecast.firstUsageDay ? ` (first usage ${formatDate(forecast.firstUsageDay)})` : '';
+  const method =
+    r.method === 'too-few-days'
+      ? 'With fewer than 2 days in the window the range is set by rule: from no more usage to twice the rate.'
+      : `The range is the daily rate ± 2 standard errors of the window's days: ${formatCredits(r.rateLow)} to ${formatCredits(r.rateHigh)} credits a day.`;
+  const early = forecast.daysOfData < 7 ? h('strong', null, `An early estimate: fewer than 7 days of data. `) : null;
+  return h(
+    'p',
+    { class: 'forecast-basis', id: 'forecast-basis' },
+    early,
+    `Based on ${daysText(forecast.daysOfData)} of data${since}; rate ${formatCredits(forecast.dailyRate)} credits a day = ${formatCredits(forecast.basis.windowCredits)} credits over the last ${plural(forecast.basis.windowDays, 'day')}. `,
+    method,
+  );
 }
 
 function kpi(id: string, label: string, value: string, ...sub: Child[]): HTMLElement {
@@ -170,6 +204,16 @@ function limitsBody(summary: UsageSummary): HTMLElement {
 }
 
 function warningsBody(summary: UsageSummary, notifications: { items: Notification[] }): HTMLElement {
+  // The current period's thresholds are the list above; the table is the history of the other periods, so
+  // no notice is shown twice.
+  const current = summary.period.start.slice(0, 7);
+  const seen = new Set<string>();
+  const earlier = notifications.items.filter((n) => {
+    const key = `${n.period}|${n.type}|${n.threshold}`;
+    if (n.period === current || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   const active = summary.warnings.map((w) =>
     h('li', { class: w.threshold >= 1 ? 'warning over' : 'warning' }, h('strong', null, `${formatThreshold(w.threshold)} of the allowance reached`), ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`, w.at ? ` · ${formatDateTime(w.at)}` : ''),
   );
@@ -178,30 +222,44 @@ function warningsBody(summary: UsageSummary, notifications: { items: Notificatio
     null,
     h('h3', null, 'This period'),
     active.length ? h('ul', { class: 'warnings', id: 'active-warnings' }, active) : h('p', { class: 'muted' }, 'No threshold crossed this period.'),
-    h('h3', null, 'Notifications'),
+    h('h3', null, 'Earlier periods'),
     table(
-      'Notifications, newest first',
+      'Notifications of earlier periods, newest first',
       ['When', 'Period', { text: 'Threshold', numeric: true }, { text: 'Used / of', numeric: true }],
-      notifications.items.slice(0, 20).map((n) => [formatDateTime(n.createdAt), n.period, formatThreshold(n.threshold), `${formatCredits(n.used)} / ${formatCredits(n.limit)}`]),
-      { id: 'notifications-table', empty: 'No notifications.' },
+      earlier.slice(0, 20).map((n) => [formatDateTime(n.createdAt), n.period, formatThreshold(n.threshold), `${formatCredits(n.used)} / ${formatCredits(n.limit)}`]),
+      { id: 'notifications-table', empty: 'No notifications in earlier periods.' },
     ),
   );
 }
 
 function recommendationBody(r: Recommendation): HTMLElement {
-  const headline = r.shouldChange
-    ? h('p', { class: 'headline good', id: 'recommendation-headline' }, `Switch to ${r.recommendedPlan} and save ${formatUsd(r.saving)} this month`)
-    : h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan}`);
+  const e = r.evidence;
+  const saving = (v: number | null) => (v === null ? 'its hard cap' : formatUsd(v));
+  // A headline that tells the customer to switch only when the data supports it (the rule in the README).
+  const headline = e.supported
+    ? h(
+        'p',
+        { class: 'headline good', id: 'recommendation-headline' },
+        e.savingRange.low === e.savingRange.high ? `Switch to ${r.recommendedPlan}: saves ${saving(e.savingRange.low)}` : `Switch to ${r.recommendedPlan}: saves ${saving(e.savingRange.low)} to ${saving(e.savingRange.high)} this period`,
+      )
+    : r.shouldChange
+      ? h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan} for now: no recommendation yet`)
+      : h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan}`);
   return h(
     'div',
     null,
     headline,
-    h('p', null, r.reason),
+    h('p', { id: 'recommendation-reason' }, e.reason, '.'),
+    h(
+      'p',
+      { class: 'muted', id: 'recommendation-rule' },
+      `A change is recommended only with at least ${e.minDaysOfData} days of data (or when the credits already used cost less on the other plan) and when the other plan is cheaper at both ends of the forecast range (${formatCredits(e.projectedRange.low)} – ${formatCredits(e.projectedRange.high)} credits).`,
+    ),
     table(
       `Cost of each plan for ${formatCredits(r.projectedCredits)} credits`,
       ['Plan', { text: `Cost for ${formatCredits(r.projectedCredits)} credits`, numeric: true }],
       r.options.map((o) => [
-        h('span', null, o.plan, o.plan === r.recommendedPlan ? h('span', { class: 'badge good' }, 'best') : null, o.plan === r.currentPlan ? h('span', { class: 'badge' }, 'current') : null),
+        h('span', null, o.plan, e.supported && o.plan === r.recommendedPlan ? h('span', { class: 'badge good' }, 'best') : null, o.plan === r.currentPlan ? h('span', { class: 'badge' }, 'current') : null),
         o.cost === null ? 'not enough (hard cap)' : formatUsd(o.cost),
       ]),
       { id: 'plan-options' },
@@ -264,13 +322,13 @@ async function breakdowns(ctx: ViewContext, target: HTMLElement, orgId: string, 
         results.map((b, i) =>
           h(
             'div',
-            { class: 'breakdown', 'data-testid': `breakdown-${GROUPS[i].group}` },
+            { class: `breakdown breakdown-${GROUPS[i].group}`, 'data-testid': `breakdown-${GROUPS[i].group}` },
             h('h3', null, GROUPS[i].title),
             table(
               `Credits ${GROUPS[i].title.toLowerCase()}`,
               ['Name', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, 'Share'],
               b.items.map((item) => [
-                String(item[GROUPS[i].key] ?? '(no user)'),
+                GROUPS[i].key === 'eventType' ? h('span', { title: item.eventType ?? '' }, item.displayName ?? item.eventType ?? '') : String(item[GROUPS[i].key] ?? '(no user)'),
                 formatInt(item.events),
                 formatCredits(item.credits),
                 h('span', { class: 'share' }, h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: `width:${Math.min(100, item.percent)}%` })), `${item.percent}%`),
@@ -306,6 +364,7 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
   const status = h('p', { class: 'muted', role: 'status', id: 'event-log-status' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   let cursor: string | null = null;
+  const names = new Map<string, string>();
 
   const filters = (): Query => ({
     eventType: eventType.value.trim() || undefined,
@@ -327,7 +386,7 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
             'tr',
             null,
             h('td', null, formatDateTime(e.occurredAt)),
-            h('td', null, e.eventType),
+            h('td', { title: e.eventType }, names.get(e.eventType) ?? e.eventType),
             h('td', null, e.category),
             h('td', null, e.userId ?? '–'),
             h('td', { class: 'num' }, formatCredits(e.credits)),
@@ -377,10 +436,13 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
     ),
   );
   fill(target.querySelector(':scope > .card-body')!, datalist, form, status, tableEl, more);
-  // The filter's suggestions: the event types seen this period.
-  ctx.api
+  // The filter's suggestions and the display names: the event types seen this period.
+  await ctx.api
     .get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType' })
-    .then((b) => datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '' }))))
+    .then((b) => {
+      for (const i of b.items) if (i.eventType) names.set(i.eventType, i.displayName ?? i.eventType);
+      datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '', label: i.displayName ?? null })));
+    })
     .catch(() => undefined);
   await load(false);
 }
