@@ -7,6 +7,7 @@ import { AdminConfigModule } from './modules/admin-config/admin-config.module';
 import { AiToolsModule } from './modules/ai-tools/ai-tools.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
+import { PortalModule } from './modules/portal/portal.module';
 import { DashboardModule } from './modules/dashboard/dashboard.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
@@ -37,6 +38,7 @@ export class AppModule {
         AiToolsModule,
         WebhooksModule,
         ApiKeysModule,
+        PortalModule,
         DashboardModule,
       ],
       providers,

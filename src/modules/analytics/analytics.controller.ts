@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { Scopes } from '../../common/auth/auth.decorators';
+import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 import { EventLogService } from './event-log.service';
 import { ForecastService } from './forecast.service';
@@ -21,6 +21,7 @@ export class AnalyticsController {
 
   @Get('breakdown')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Credits, events and overage by event type, category, user or day over a date range (UTC days, inclusive)' })
   breakdown(@Param('orgId') orgId: string, @Query() query: BreakdownQueryDto) {
     return this.analytics.breakdown(orgId, query);
@@ -28,6 +29,7 @@ export class AnalyticsController {
 
   @Get('trends')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Monthly totals of the last N months (the current one included) with month-over-month change' })
   trends(@Param('orgId') orgId: string, @Query() query: TrendsQueryDto) {
     return this.analytics.trends(orgId, query.months);
@@ -35,6 +37,7 @@ export class AnalyticsController {
 
   @Get('forecast')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Projected end-of-period consumption from the trailing 7-day daily rate, and when the allowance runs out' })
   forecast(@Param('orgId') orgId: string) {
     return this.forecasts.forecast(orgId);
@@ -42,6 +45,7 @@ export class AnalyticsController {
 
   @Get('recommendation')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The cheapest plan for the projected consumption (or for projectedCredits), with the reason and the saving' })
   recommendation(@Param('orgId') orgId: string, @Query() query: RecommendationQueryDto) {
     return this.forecasts.recommendation(orgId, query.projectedCredits);
@@ -49,6 +53,7 @@ export class AnalyticsController {
 
   @Get('invoice')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Invoice of a period: a preview while it is open, the frozen invoice once closed' })
   invoice(@Param('orgId') orgId: string, @Query() query: InvoiceQueryDto) {
     return this.invoices.invoice(orgId, query.period);
@@ -56,6 +61,7 @@ export class AnalyticsController {
 
   @Get('events')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The event log, newest first: cursor pages as JSON, or the whole filtered log streamed as CSV' })
   @ApiProduces('application/json', 'text/csv')
   @ApiHeader({ name: 'Accept', required: false, description: 'text/csv for a CSV export (or format=csv)' })
@@ -65,6 +71,7 @@ export class AnalyticsController {
 
   @Get('reports')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The monthly reports written when periods closed, newest first' })
   listReports(@Param('orgId') orgId: string) {
     return this.reports.list(orgId);
@@ -72,6 +79,7 @@ export class AnalyticsController {
 
   @Get('reports/:period')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'One monthly report (period YYYY-MM) as JSON, or CSV with Accept: text/csv or format=csv' })
   @ApiProduces('application/json', 'text/csv')
   report(@Param('orgId') orgId: string, @Param('period') period: string, @Query() query: FormatQueryDto, @Headers('accept') accept: string | undefined) {
