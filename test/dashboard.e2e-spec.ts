@@ -395,6 +395,34 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await t.http().get(`/api/organizations/${newId}/usage`).set({ Authorization: `Bearer ${key}` }).expect(401);
     expect((await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200)).body.plan).toBe('professional');
 
+    // A customer portal link: created here, opened in a new tab without any key, read-only, this organization only.
+    await page.selectOption(`${manage} form[data-form=portal] select[name=ttlMinutes]`, '15');
+    await page.click(`${manage} form[data-form=portal] button[type=submit]`);
+    const portalUrl = await text(page, `${manage} [data-testid=portal-url]`);
+    expect(portalUrl).toMatch(new RegExp(`^${baseUrl}/dashboard#portal=nxp_[A-Za-z0-9_-]{43}$`));
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    const customer = await newPage();
+    await customer.goto(portalUrl);
+    await customer.waitForSelector('#event-log-table, #event-log-status:has-text("No events")');
+    expect(customer.url()).toBe(`${baseUrl}/dashboard#/org/${newId}`);
+    expect(customer.url()).not.toContain('nxp_');
+    expect(await text(customer, '#portal-notice')).toContain(`Read-only link for ${newId}`);
+    expect(await customer.$('#api-key')).toBeNull();
+    expect(await text(customer, '[data-testid=kpi-allowance] .kpi-value')).toBe(formatCredits(5000));
+    expect(await seriousAxeViolations(customer)).toEqual([]);
+    await screenshot(customer, 'portal', { docs: true });
+    // Another organization's page is not reachable from the link: the page goes back to its own.
+    await customer.goto(`${baseUrl}/dashboard#/org/${orgId}`);
+    await customer.waitForFunction((id) => location.hash === `#/org/${id}`, newId);
+    await customer.close();
+    // A made-up link lands on the sign-in page with the reason.
+    const stranger = await newPage();
+    await stranger.goto(`${baseUrl}/dashboard#portal=nxp_${'x'.repeat(43)}`);
+    await stranger.waitForSelector('#sign-in-error:has-text("expired or is not valid")');
+    expect(stranger.url()).not.toContain('nxp_');
+    expect(await seriousAxeViolations(stranger)).toEqual([]);
+    await stranger.close();
+
     // Jobs: run one now; its manual run is listed.
     await page.goto(`${baseUrl}/dashboard#/admin/jobs`);
     await page.waitForSelector('button[data-run=rollup-refresh]');

@@ -2,7 +2,11 @@
 
 export type Scope = 'track' | 'read' | 'manage';
 
-export type Session = { kind: 'admin' } | { kind: 'organization'; organizationId: string; scopes: Scope[] };
+export type Session =
+  | { kind: 'admin' }
+  | { kind: 'organization'; organizationId: string; scopes: Scope[] }
+  /** A customer portal link: one organization's usage page, read-only, until expiresAt. */
+  | { kind: 'portal'; organizationId: string; scopes: Scope[]; expiresAt: string };
 
 export interface Period {
   start: string;
@@ -274,4 +278,10 @@ export interface JobsOverview {
   jobsEnabled: boolean;
   jobs: JobView[];
   alerts: unknown[];
+}
+
+export interface PortalSession {
+  organizationId: string;
+  url: string;
+  expiresAt: string;
 }

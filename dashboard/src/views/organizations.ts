@@ -7,7 +7,7 @@ import type { ViewContext } from '../context';
 import { card, field, fill, h, loading, scrollBox, table, toast } from '../dom';
 import { clearFieldErrors, formError, numberOrText, showFieldErrors } from '../forms';
 import { formatCredits, formatDate, formatDateTime, formatUsd } from '../format';
-import type { ApiKeyView, CreatedApiKey, Grant, Organization, PlanDefinition, Scope } from '../types';
+import type { ApiKeyView, CreatedApiKey, Grant, Organization, PlanDefinition, PortalSession, Scope } from '../types';
 
 /** Sends a form's request; a 400's field errors go next to the fields, anything else above the form. */
 async function submit(form: HTMLFormElement, work: () => Promise<void>): Promise<void> {
@@ -270,6 +270,29 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
     });
   });
 
+  // A short-lived, read-only link the customer opens without an API key.
+  const ttl = h('select', { name: 'ttlMinutes' }, [15, 60, 240, 1440].map((m) => h('option', { value: m, selected: m === 60 }, m < 60 ? `${m} minutes` : m === 60 ? '1 hour' : m === 1440 ? '24 hours' : `${m / 60} hours`)));
+  const portalShown = h('div', { 'aria-live': 'polite' });
+  const portalForm = h('form', { class: 'inline-form', novalidate: true, 'data-form': 'portal' }, field('Link valid for', ttl, { path: 'ttlMinutes' }), h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create link')));
+  portalForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(portalForm, async () => {
+      const link = await api.post<PortalSession>(base('portal-sessions'), { ttlMinutes: Number(ttl.value) });
+      const copy = h('button', { type: 'button', class: 'secondary small' }, 'Copy');
+      copy.addEventListener('click', () => {
+        navigator.clipboard?.writeText(link.url).then(
+          () => toast('Copied.'),
+          () => toast('Copy failed: select the link and copy it.', 'error'),
+        );
+      });
+      fill(
+        portalShown,
+        h('p', null, `Read-only usage page of ${org.id}, valid until ${formatDateTime(link.expiresAt)}. Anyone with the link can read this organization's usage until then; it opens nothing else.`),
+        h('p', { class: 'key-row' }, h('code', { class: 'secret', 'data-testid': 'portal-url' }, link.url), copy),
+      );
+    });
+  });
+
   fill(
     cell,
     h(
@@ -278,6 +301,7 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
       h('section', { 'aria-label': `Plan of ${org.id}` }, h('h3', null, 'Plan'), planForm),
       h('section', { 'aria-label': `Credits of ${org.id}` }, h('h3', null, 'Top-up credits'), creditsForm, grants),
       h('section', { 'aria-label': `API keys of ${org.id}` }, h('h3', null, 'API keys'), keyForm, shownOnce, keys),
+      h('section', { 'aria-label': `Customer portal link of ${org.id}` }, h('h3', null, 'Customer portal link'), portalForm, portalShown),
     ),
   );
   await Promise.all([loadGrants(), loadKeys()]);
