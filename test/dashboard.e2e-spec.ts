@@ -413,7 +413,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await screenshot(customer, 'portal', { docs: true });
     // Another organization's page is not reachable from the link: the page goes back to its own.
     await customer.goto(`${baseUrl}/dashboard#/org/${orgId}`);
-    await customer.waitForFunction((id) => location.hash === `#/org/${id}`, newId);
+    await customer.waitForFunction(`location.hash === ${JSON.stringify(`#/org/${newId}`)}`);
     await customer.close();
     // A made-up link lands on the sign-in page with the reason.
     const stranger = await newPage();
