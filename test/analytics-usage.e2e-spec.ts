@@ -326,4 +326,57 @@ describe('usage analytics', () => {
       });
     });
   });
+
+  describe('hour by hour and the top-ups (the usage page)', () => {
+    let org: string;
+    beforeAll(async () => {
+      org = await createOrg('starter');
+      await batch(org, [
+        { eventType: 'visuals_planning', occurredAt: '2026-11-15T00:00:00.000Z' }, // 8, hour 0
+        { eventType: 'visuals_planning', occurredAt: '2026-11-15T00:59:59.999Z' }, // 8, hour 0
+        { eventType: 'visuals_sketch', occurredAt: '2026-11-15T11:30:00.000Z' }, // 12, hour 11
+        { eventType: 'visuals_sketch', occurredAt: '2026-11-14T23:59:59.999Z' }, // 12, yesterday
+      ]);
+    });
+
+    it('gives today hour by hour: 24 hours in order, zeros included, later hours not yet elapsed', async () => {
+      const res = await get(`/api/organizations/${org}/usage/hourly`).expect(200);
+      expect(res.body).toMatchObject({ organizationId: org, day: '2026-11-15', asOf: '2026-11-15T12:00:00.000Z', totals: { events: 3, credits: 28 } });
+      expect(res.body.items).toHaveLength(24);
+      expect(res.body.items[0]).toEqual({ hour: '2026-11-15T00:00:00.000Z', events: 2, credits: 16, overageCredits: 0, elapsed: true });
+      expect(res.body.items[11]).toEqual({ hour: '2026-11-15T11:00:00.000Z', events: 1, credits: 12, overageCredits: 0, elapsed: true });
+      expect(res.body.items[12]).toMatchObject({ credits: 0, elapsed: true });
+      expect(res.body.items[13]).toMatchObject({ credits: 0, elapsed: false });
+      const yesterday = await get(`/api/organizations/${org}/usage/hourly?day=2026-11-14`).expect(200);
+      expect(yesterday.body.totals).toEqual({ events: 1, credits: 12 });
+      expect(yesterday.body.items[23]).toMatchObject({ credits: 12, elapsed: true });
+    });
+
+    it('refuses a bad day and another organization', async () => {
+      const bad = await get(`/api/organizations/${org}/usage/hourly?day=2026-02-30`).expect(400);
+      expect(bad.body.error).toBe('VALIDATION_FAILED');
+      await get(`/api/organizations/${org}/usage/hourly?day=yesterday`).expect(400);
+      const other = await issueKey(t, await createOrg('free'), ['read']);
+      await t.http().get(`/api/organizations/${org}/usage/hourly`).set(other.headers).expect(404);
+    });
+
+    it('lists the top-ups with amount, used, remaining, expiry, and what expires within 7 days', async () => {
+      const id = await createOrg('free');
+      const grant = (amount: number, expiresAt?: string) => t.http().post(`/api/admin/organizations/${id}/credits`).set(ADMIN).send({ amount, ...(expiresAt ? { expiresAt } : {}) }).expect(201);
+      await grant(50, '2026-11-20T00:00:00.000Z');
+      await grant(30, '2026-12-31T00:00:00.000Z');
+      // The free plan's 100 credits first (4 x 25), then the grant that expires first: 2 x 16 = 32 of its 50.
+      await batch(id, times(4, { eventType: 'structuring_diagnose', eventData: { complexity: 2, echo: true } }));
+      await batch(id, times(2, { eventType: 'visuals_planning', eventData: { complexity: 2 } }));
+      const key = await issueKey(t, id, ['read']);
+      const res = await t.http().get(`/api/organizations/${id}/credits`).set(key.headers).expect(200);
+      expect(res.body).toMatchObject({ organizationId: id, asOf: '2026-11-15T12:00:00.000Z', expiringSoonDays: 7, remaining: 48, expiringSoon: { credits: 18, firstExpiry: '2026-11-20T00:00:00.000Z' } });
+      expect(res.body.items.map((g: { amount: number; used: number; remaining: number; state: string }) => [g.amount, g.used, g.remaining, g.state]).sort()).toEqual([
+        [30, 0, 30, 'active'],
+        [50, 32, 18, 'expiring-soon'],
+      ]);
+      await t.http().get(`/api/organizations/${id}/credits`).expect(401);
+      await t.http().get(`/api/organizations/nobody-here/credits`).set(ADMIN).expect(404);
+    });
+  });
 });

@@ -44,6 +44,8 @@ const PORTAL_ROUTES = new Set([
   'GET /api/organizations/:orgId/usage/events',
   'GET /api/organizations/:orgId/usage/reports',
   'GET /api/organizations/:orgId/usage/reports/:period',
+  'GET /api/organizations/:orgId/credits',
+  'GET /api/organizations/:orgId/usage/hourly',
 ]);
 
 type Caller = 'none' | 'malformed' | 'revoked' | 'otherOrg' | 'wrongScope' | 'rightScope' | 'admin' | 'portal' | 'portalOtherOrg';

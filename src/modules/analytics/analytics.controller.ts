@@ -1,7 +1,8 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ERROR_SCHEMA } from '../../common/errors/error-schema';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
-import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
+import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, HourlyQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 import { EventLogService } from './event-log.service';
 import { ForecastService } from './forecast.service';
 import { InvoiceService } from './invoice.service';
@@ -25,6 +26,39 @@ export class AnalyticsController {
   @ApiOperation({ summary: 'Credits, events and overage by event type, category, user or day over a date range (UTC days, inclusive)' })
   breakdown(@Param('orgId') orgId: string, @Query() query: BreakdownQueryDto) {
     return this.analytics.breakdown(orgId, query);
+  }
+
+  @Get('hourly')
+  @Scopes('read')
+  @PortalReadable()
+  @ApiOperation({ summary: 'One UTC day (today by default) hour by hour: credits, events and overage, the 24 hours in order' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['organizationId', 'day', 'asOf', 'totals', 'items'],
+      properties: {
+        organizationId: { type: 'string' },
+        day: { type: 'string', format: 'date' },
+        asOf: { type: 'string', format: 'date-time' },
+        totals: { type: 'object', required: ['events', 'credits'], properties: { events: { type: 'integer' }, credits: { type: 'number' } } },
+        items: {
+          type: 'array',
+          minItems: 24,
+          maxItems: 24,
+          items: {
+            type: 'object',
+            required: ['hour', 'events', 'credits', 'overageCredits', 'elapsed'],
+            properties: { hour: { type: 'string', format: 'date-time' }, events: { type: 'integer' }, credits: { type: 'number' }, overageCredits: { type: 'number' }, elapsed: { type: 'boolean' } },
+          },
+        },
+      },
+    },
+  })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: day is not a calendar date', schema: ERROR_SCHEMA })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED', schema: ERROR_SCHEMA })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND', schema: ERROR_SCHEMA })
+  hourly(@Param('orgId') orgId: string, @Query() query: HourlyQueryDto) {
+    return this.analytics.hourly(orgId, query.day);
   }
 
   @Get('trends')

@@ -2,14 +2,16 @@ import { Injectable } from '@nestjs/common';
 import Big from 'big.js';
 import { Clock } from '../../common/clock/clock';
 import { validationFailed } from '../../common/errors/domain-error';
-import { hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsOrZero, hundredthsToNumber } from '../../common/money/credits';
+import { EventLogRepository } from './event-log.repository';
+import { everyHour } from './utils/hourly';
 import { addMonths, periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
 import { RollupRepository } from './rollup.repository';
 import type { BreakdownGroup, BreakdownRow } from './rollup.repository';
-import { addDays, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
+import { addDays, dayStart, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
 import { planRollupRange } from './utils/rollup-range';
 import { monthlyTrends } from './utils/trends';
 
@@ -26,8 +28,22 @@ export class UsageAnalyticsService {
     private readonly organizations: OrganizationsService,
     private readonly rollups: RollupRepository,
     private readonly events: EventRegistry,
+    private readonly eventLog: EventLogRepository,
     private readonly clock: Clock,
   ) {}
+
+  /** One UTC day (today by default) hour by hour: credits, events and overage. */
+  async hourly(organizationId: string, day?: string) {
+    const now = this.clock.now();
+    await this.organizations.getRow(organizationId);
+    const target = day ?? isoDay(now);
+    if (!isIsoDay(target)) throw validationFailed({ day: ['day must be a calendar date YYYY-MM-DD'] });
+    const from = dayStart(target);
+    const rows = await this.eventLog.hourly(organizationId, periodStartDay(periodOfDay(target)), from, dayStart(addDays(target, 1)));
+    const items = everyHour(target, rows.map((r) => ({ hour: r.hour, events: r.events, credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) })), now);
+    const total = rows.reduce((s, r) => ({ events: s.events + r.events, credits: s.credits + hundredthsOrZero(r.credits) }), { events: 0, credits: 0 });
+    return { organizationId, day: target, asOf: now.toISOString(), totals: { events: total.events, credits: hundredthsToNumber(total.credits) }, items };
+  }
 
   async breakdown(organizationId: string, query: BreakdownQueryDto) {
     const now = this.clock.now();

@@ -1,3 +1,4 @@
+import { grantsOverview } from './utils/grant-status';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
@@ -198,6 +199,22 @@ export class OrganizationsService {
       [id],
     )) as GrantRow[];
     return { items: rows.map(toGrant) };
+  }
+
+  /** The organization's top-ups as its usage page shows them: amount, used, remaining, expiry, state. */
+  async grantsOverview(id: string) {
+    await this.getRow(id);
+    const rows = (await this.dataSource.query(
+      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at DESC, id`,
+      [id],
+    )) as GrantRow[];
+    return {
+      organizationId: id,
+      ...grantsOverview(
+        rows.map((r) => ({ id: r.id, amount: hundredthsFromDecimalString(r.amount), remaining: hundredthsFromDecimalString(r.remaining), expiresAt: r.expires_at ? new Date(r.expires_at) : null, reason: r.reason, createdAt: new Date(r.created_at) })),
+        this.clock.now(),
+      ),
+    };
   }
 
   /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */

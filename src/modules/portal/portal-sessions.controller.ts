@@ -1,16 +1,11 @@
 import { Body, Controller, Param, Post, Req } from '@nestjs/common';
-import type { SchemaObject } from '@nestjs/swagger';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { ERROR_SCHEMA } from '../../common/errors/error-schema';
 import { Actor } from '../../common/auth/current-principal.decorator';
 import { CreatePortalSessionDto } from './dto/create-portal-session.dto';
 import { PortalSessionsService } from './portal-sessions.service';
 
-const ERROR_SCHEMA: SchemaObject = {
-  type: 'object',
-  required: ['statusCode', 'error', 'message'],
-  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } },
-};
 
 /** Admin-only (no @Scopes): operators, or the platform's backend with the admin key, create portal links. */
 @ApiTags('admin: organizations')
