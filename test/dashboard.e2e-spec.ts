@@ -235,6 +235,36 @@ describeInBrowser('usage dashboard in Chromium', () => {
     const listedPeriods = await page.$$eval('#notifications-table tbody td:nth-child(2)', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
     expect(listedPeriods).not.toContain(summary.period.start.slice(0, 7));
 
+    // The upcoming invoice as line items in money: the plan fee, overage by event type, top-ups, the total.
+    await page.waitForSelector('#invoice-lines tr[data-kind=total]');
+    const invoiceRows = await page.$$eval('#invoice-lines tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-kind'), ...[...r.children].map((c) => (c.textContent ?? '').trim())]));
+    expect(invoiceRows[0]).toEqual(['plan', `Plan fee: ${invoice.plan}`, '', formatUsd(invoice.planPrice)]);
+    expect(invoiceRows.filter((r) => r[0] === 'overage').map((r) => r[1])).toEqual(['Overage: Structuring: Generate solution']);
+    expect(invoiceRows.find((r) => r[0] === 'overage')![3]).toBe(formatUsd(invoice.overageCost));
+    expect(invoiceRows.find((r) => r[0] === 'topups')).toEqual(['topups', 'Top-up credits used', `${formatCredits(invoice.topUpCredits)} credits, prepaid`, formatUsd(0)]);
+    expect(invoiceRows[invoiceRows.length - 1]).toEqual(['total', 'Total', '', formatUsd(invoice.total)]);
+    // Top-ups: amount, used, remaining, expiry, the API's figures.
+    const grants = (await t.http().get(`/api/organizations/${orgId}/credits`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    const grantCells = await page.$$eval('#credits-table tbody tr:first-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(grantCells[0]).toContain('launch promotion');
+    expect(grantCells.slice(1, 5)).toEqual([formatCredits(grants.items[0].amount), formatCredits(grants.items[0].used), formatCredits(grants.items[0].remaining), 'never']);
+    expect(grantCells[5]).toBe('used up');
+    expect(await text(page, '#credits-expiring')).toBe('Nothing expires within 7 days.');
+    // Cost per event type and per user: shares of the invoice total that add up to it; the previous period had no usage.
+    const typeCost = await page.$$eval('#cost-by-event-type tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => (c.textContent ?? '').trim())));
+    expect(typeCost).toEqual([['Structuring: Generate solution', formatCredits(summary.used), formatUsd(invoice.total), '–', '–']]);
+    const userCosts = await page.$$eval('#cost-by-user tbody tr td:nth-child(3)', (cells) => cells.map((c) => Number((c.textContent ?? '').replace(/[$,]/g, ''))));
+    expect(userCosts).toHaveLength(3);
+    expect(Math.round(userCosts.reduce((a, b) => a + b, 0) * 100)).toBe(Math.round(invoice.total * 100));
+    expect(await text(page, '#costs')).toContain('no usage then, nothing to compare');
+    expect(await text(page, '#api-key-usage-note')).toContain('not which API key sent them');
+    // Today hour by hour, the API's numbers.
+    const hourly = (await t.http().get(`/api/organizations/${orgId}/usage/hourly`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    expect(hourly.totals.credits).toBeGreaterThan(0);
+    expect(await text(page, '#hourly-summary')).toContain(`${formatCredits(hourly.totals.credits)} credits`);
+    expect(await page.$$eval('.hour-bar', (bars) => bars.length)).toBe(24);
+    expect(await text(page, '#reports')).toContain('No closed period yet');
+
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'organization', { docs: true });
     await screenshot(page, 'organization-full', { fullPage: true });
@@ -247,6 +277,20 @@ describeInBrowser('usage dashboard in Chromium', () => {
     const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
     expect(lines[0]).toContain('event_type');
     expect(lines).toHaveLength(trackedEvents + 1);
+
+    // The invoice's printable view (what a closed month's "Invoice" button opens too), without the page chrome in print.
+    await page.click('#printable-invoice');
+    await page.waitForSelector('#printable-invoice-view [data-testid=invoice-total]');
+    expect(await text(page, '#printable-invoice-view [data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
+    expect(await text(page, '#invoice-title')).toBe(`Invoice ${invoice.period}`);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('header.topbar')).display`)).toBe('none');
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('#print-invoice')).display`)).toBe('none');
+    await screenshot(page, 'invoice-print', { docs: true });
+    await page.emulateMedia({ media: 'screen' });
+    await page.goBack();
+    await page.waitForSelector('#event-log-table tbody tr');
 
     // Filters: one user's events only.
     await page.fill('#event-log input[name=userId]', 'ben');

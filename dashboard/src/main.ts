@@ -11,6 +11,7 @@ import type { Organization, Session } from './types';
 import { renderCache } from './views/cache';
 import { renderEvents } from './views/events';
 import { renderJobs } from './views/jobs';
+import { renderInvoicePrint } from './views/invoice-print';
 import { renderOrganization } from './views/organization';
 import { renderOrganizations } from './views/organizations';
 import { renderPlans } from './views/plans';
@@ -76,6 +77,10 @@ async function route(): Promise<void> {
   if (parts[0] === 'org' && parts[1] && (session.kind === 'admin' || parts[1] === session.organizationId)) {
     lastOrg = parts[1];
     renderChrome(session, parts);
+    if (parts[2] === 'invoice' && parts[3]) {
+      document.title = `Invoice ${parts[3]} · ${parts[1]}`;
+      return renderInvoicePrint(ctx, parts[1], parts[3]);
+    }
     document.title = `${parts[1]} · Usage dashboard`;
     return renderOrganization(ctx, parts[1]);
   }

@@ -109,6 +109,9 @@ export interface Recommendation {
 }
 
 export interface Invoice {
+  organizationId?: string;
+  start?: string;
+  end?: string;
   period: string;
   status: string;
   billingCycle: string;
@@ -284,4 +287,19 @@ export interface PortalSession {
   organizationId: string;
   url: string;
   expiresAt: string;
+}
+
+export interface GrantsOverview {
+  asOf: string;
+  expiringSoonDays: number;
+  remaining: number;
+  expiringSoon: { credits: number; firstExpiry: string | null };
+  items: { id: string; amount: number; used: number; remaining: number; expiresAt: string | null; reason: string | null; createdAt: string; state: 'active' | 'expiring-soon' | 'expired' | 'used-up' }[];
+}
+
+export interface Hourly {
+  day: string;
+  asOf: string;
+  totals: { events: number; credits: number };
+  items: { hour: string; events: number; credits: number; overageCredits: number; elapsed: boolean }[];
 }

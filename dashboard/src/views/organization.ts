@@ -18,7 +18,8 @@ import {
   plural,
   wholeDaysLeft,
 } from '../format';
-import type { Breakdown, BreakdownGroup, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import { costRows, invoiceLineItems, previousPeriod } from '../money';
+import type { Breakdown, BreakdownGroup, EventPage, Forecast, GrantsOverview, Hourly, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
 import { chartDataTable, chartLegend, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -58,10 +59,13 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
   const limitsCard = card('Count limits', { id: 'limits' }, limitsBody(summary));
   const warningsCard = card('Warnings and notifications', { id: 'warnings' }, body());
   const recommendationCard = card('Plan recommendation', { id: 'recommendation' }, body());
-  const invoiceCard = card('Invoice preview', { id: 'invoice' }, body());
+  const invoiceCard = card('Upcoming invoice', { id: 'invoice' }, body());
+  const creditsCard = card('Top-up credits', { id: 'credits' }, body());
+  const hourlyCard = card('Today, hour by hour', { id: 'hourly' }, body());
+  const costCard = card('Cost by event type and by user', { id: 'costs', wide: true }, body());
   const logCard = card('Event log', { id: 'event-log', wide: true }, body());
   const reportsCard = card('Monthly trends and reports', { id: 'reports', wide: true }, body());
-  grid.append(chartCard, breakdownCard, limitsCard, warningsCard, recommendationCard, invoiceCard, logCard, reportsCard);
+  grid.append(chartCard, breakdownCard, invoiceCard, creditsCard, costCard, hourlyCard, limitsCard, warningsCard, recommendationCard, logCard, reportsCard);
 
   /** Fills a card from one request; `shown` runs once the content is in the page. */
   const guard = async (target: HTMLElement, work: () => Promise<Child>, shown?: () => void) => {
@@ -115,6 +119,9 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
     guard(warningsCard, async () => warningsBody(summary, await api.get<{ items: Notification[] }>(base('notifications')))),
     guard(recommendationCard, async () => recommendationBody(await api.get<Recommendation>(base('usage', 'recommendation')))),
     invoiceSection(ctx, invoiceCard, orgId, summary),
+    guard(creditsCard, async () => creditsBody(await api.get<GrantsOverview>(base('credits')))),
+    guard(hourlyCard, async () => hourlyBody(await api.get<Hourly>(base('usage', 'hourly')))),
+    guard(costCard, async () => costBody(ctx, orgId, summary)),
     eventLog(ctx, logCard, orgId),
     guard(reportsCard, async () => {
       const [trends, reports] = await Promise.all([api.get<Trends>(base('usage', 'trends'), { months: 6 }), api.get<{ items: ReportListItem[] }>(base('usage', 'reports'))]);
@@ -274,7 +281,11 @@ async function invoiceSection(ctx: ViewContext, target: HTMLElement, orgId: stri
     fill(lines, loading());
     try {
       const inv = await ctx.api.get<Invoice>(apiPath('organizations', orgId, 'usage', 'invoice'), { period: periodInput.value });
-      fill(lines, invoiceLines(inv));
+      fill(
+        lines,
+        await invoiceLinesFor(ctx, orgId, inv),
+        h('p', null, h('a', { href: `#/org/${encodeURIComponent(orgId)}/invoice/${inv.period}`, id: 'printable-invoice' }, `Printable view of ${inv.period}`)),
+      );
     } catch (error) {
       fill(lines, h('p', { class: 'error', role: 'alert' }, describeError(error)));
     }
@@ -284,22 +295,46 @@ async function invoiceSection(ctx: ViewContext, target: HTMLElement, orgId: stri
   await load();
 }
 
-function invoiceLines(inv: Invoice): HTMLElement {
-  const row = (label: string, value: string, id?: string) => [h('dt', null, label), h('dd', { 'data-testid': id ?? null }, value)];
+/** The invoice's overage split by event type needs the period's event-type breakdown (display names too). */
+async function overageByType(ctx: ViewContext, orgId: string, inv: Invoice): Promise<{ name: string; overageCredits: number }[]> {
+  if (!(inv.overageCredits > 0)) return [];
+  const from = `${inv.period}-01`;
+  const last = new Date(Date.UTC(Number(inv.period.slice(0, 4)), Number(inv.period.slice(5, 7)), 0)).toISOString().slice(0, 10);
+  const b = await ctx.api.get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType', from, to: last });
+  return b.items.map((i) => ({ name: i.displayName ?? i.eventType ?? '', overageCredits: i.overageCredits }));
+}
+
+/** The invoice as line items in money (plan fee, overage by event type, top-ups, total). */
+export async function invoiceLinesFor(ctx: ViewContext, orgId: string, inv: Invoice): Promise<HTMLElement> {
+  const lines = invoiceLineItems(inv, await overageByType(ctx, orgId, inv), formatCredits);
   return h(
     'div',
     null,
-    h('p', null, h('span', { class: `badge${inv.status === 'open' ? '' : ' good'}` }, inv.status === 'open' ? 'preview: period open' : inv.status), ` ${inv.period} · ${inv.plan} · ${inv.billingCycle}`),
+    h('p', null, h('span', { class: `badge${inv.status === 'open' ? '' : ' good'}` }, inv.status === 'open' ? 'preview: period open' : inv.status), ` ${inv.period} · ${inv.plan} · ${inv.billingCycle} · ${formatCredits(inv.usedCredits)} of ${formatCredits(inv.includedCredits)} included credits used`),
     h(
-      'dl',
-      { class: 'invoice', id: 'invoice-lines' },
-      row(`Plan price (${inv.plan})`, formatUsd(inv.planPrice)),
-      row('Included credits', formatCredits(inv.includedCredits)),
-      row('Credits used', formatCredits(inv.usedCredits)),
-      row('Top-up credits used', formatCredits(inv.topUpCredits)),
-      row(`Overage (${formatCredits(inv.overageCredits)} × ${inv.overageRate === null ? '–' : `$${inv.overageRate}`})`, formatUsd(inv.overageCost), 'invoice-overage'),
-      row('Total', formatUsd(inv.total), 'invoice-total'),
+      'div',
+      scrollBox('Invoice lines'),
+      h(
+        'table',
+        { id: 'invoice-lines', class: 'invoice-lines' },
+        h('caption', { class: 'sr-only' }, `Invoice ${inv.period}, line items in ${inv.currency}`),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Item'), h('th', { scope: 'col' }, 'Quantity'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+        h(
+          'tbody',
+          null,
+          lines.map((l) =>
+            h(
+              'tr',
+              { class: `line-${l.kind}`, 'data-kind': l.kind },
+              h(l.kind === 'total' ? 'th' : 'td', l.kind === 'total' ? { scope: 'row' } : null, l.label),
+              h('td', null, l.detail),
+              h('td', { class: 'num', 'data-testid': l.kind === 'total' ? 'invoice-total' : null }, formatUsd(l.amount)),
+            ),
+          ),
+        ),
+      ),
     ),
+    h('p', { class: 'muted', hidden: !(inv.overageCost > 0) }, h('span', { 'data-testid': 'invoice-overage' }, formatUsd(inv.overageCost)), ' of overage in all, split by each event type\'s overage credits.'),
   );
 }
 
@@ -455,7 +490,8 @@ function reportsBody(ctx: ViewContext, orgId: string, trends: Trends, reports: R
     csv.addEventListener('click', () => {
       ctx.api.download(apiPath('organizations', orgId, 'usage', 'reports', r.period), { format: 'csv' }, `usage-report-${orgId}-${r.period}.csv`).catch((error) => toast(describeError(error), 'error'));
     });
-    return [r.period, formatInt(totals.events), formatCredits(totals.credits), formatUsd(r.invoiceTotal as number | undefined), csv];
+    const printable = h('a', { href: `#/org/${encodeURIComponent(orgId)}/invoice/${r.period}`, class: 'button-link small' }, 'Invoice');
+    return [r.period, formatInt(totals.events), formatCredits(totals.credits), formatUsd(r.invoiceTotal as number | undefined), h('span', { class: 'actions' }, printable, ' ', csv)];
   });
   return h(
     'div',
@@ -469,11 +505,115 @@ function reportsBody(ctx: ViewContext, orgId: string, trends: Trends, reports: R
     h(
       'div',
       null,
-      h('h3', null, 'Closed periods'),
-      table('Monthly reports', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Invoiced', numeric: true }, 'Download'], reportRows, {
+      h('h3', null, 'Past invoices (closed periods)'),
+      table('Monthly reports', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Invoiced', numeric: true }, 'Invoice and CSV'], reportRows, {
         id: 'reports-table',
         empty: 'No closed period yet: a report is written when a month closes.',
       }),
+    ),
+  );
+}
+
+const GRANT_STATES: Record<GrantsOverview['items'][number]['state'], string> = { active: 'active', 'expiring-soon': 'expires soon', expired: 'expired', 'used-up': 'used up' };
+
+function creditsBody(g: GrantsOverview): HTMLElement {
+  const soon = g.expiringSoon.credits > 0;
+  return h(
+    'div',
+    null,
+    h('p', { id: 'credits-summary' }, h('strong', null, formatCredits(g.remaining)), ' top-up credits usable.'),
+    soon
+      ? h('p', { class: 'warning', id: 'credits-expiring', role: 'note' }, h('strong', null, `${formatCredits(g.expiringSoon.credits)} credits expire within ${g.expiringSoonDays} days`), `, the first on ${formatDateTime(g.expiringSoon.firstExpiry)}.`)
+      : h('p', { class: 'muted', id: 'credits-expiring' }, `Nothing expires within ${g.expiringSoonDays} days.`),
+    table(
+      'Top-ups, newest first',
+      ['Granted', { text: 'Amount', numeric: true }, { text: 'Used', numeric: true }, { text: 'Remaining', numeric: true }, 'Expires', 'State'],
+      g.items.map((i) => [
+        h('span', { title: i.reason ?? '' }, formatDate(i.createdAt), i.reason ? h('span', { class: 'muted' }, ` · ${i.reason}`) : null),
+        formatCredits(i.amount),
+        formatCredits(i.used),
+        formatCredits(i.remaining),
+        i.expiresAt ? formatDateTime(i.expiresAt) : 'never',
+        h('span', { class: `badge${i.state === 'expiring-soon' ? ' warn' : i.state === 'active' ? ' good' : ''}` }, GRANT_STATES[i.state]),
+      ]),
+      { id: 'credits-table', empty: 'No top-ups yet.' },
+    ),
+  );
+}
+
+function hourlyBody(hourly: Hourly): HTMLElement {
+  const max = Math.max(1, ...hourly.items.map((i) => i.credits));
+  const nowHour = hourly.items.filter((i) => i.elapsed).length - 1;
+  return h(
+    'div',
+    null,
+    h('p', { id: 'hourly-summary' }, `${formatCredits(hourly.totals.credits)} credits in ${plural(hourly.totals.events, 'event')} on ${formatDate(hourly.day)} (UTC) so far.`),
+    h(
+      'div',
+      { class: 'hour-bars', 'aria-hidden': 'true' },
+      hourly.items.map((i, n) =>
+        h('span', { class: `hour-bar${i.elapsed ? '' : ' future'}${n === nowHour ? ' now' : ''}`, title: `${i.hour.slice(11, 16)}: ${formatCredits(i.credits)}` }, h('span', { class: 'hour-fill', style: `height:${(i.credits / max) * 100}%` })),
+      ),
+    ),
+    h('div', { class: 'hour-axis', 'aria-hidden': 'true' }, h('span', null, '00:00'), h('span', null, '06:00'), h('span', null, '12:00'), h('span', null, '18:00'), h('span', null, '23:00')),
+    h(
+      'details',
+      { class: 'chart-table' },
+      h('summary', null, 'Show the hours as a table'),
+      table(
+        'Credits per hour today (UTC)',
+        ['Hour (UTC)', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }],
+        hourly.items.filter((i) => i.elapsed).map((i) => [i.hour.slice(11, 16), formatInt(i.events), formatCredits(i.credits)]),
+        { id: 'hourly-table' },
+      ),
+    ),
+  );
+}
+
+async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary): Promise<HTMLElement> {
+  const base = (...rest: string[]) => apiPath('organizations', orgId, ...rest);
+  const from = summary.period.start.slice(0, 10);
+  const to = new Date(Math.min(Date.now(), Date.parse(summary.period.end) - 1)).toISOString().slice(0, 10);
+  const prev = previousPeriod(summary.period.start);
+  const breakdown = (groupBy: string, range: { from: string; to: string }) => ctx.api.get<Breakdown>(base('usage', 'breakdown'), { groupBy, ...range });
+  const [invoice, types, users] = await Promise.all([
+    ctx.api.get<Invoice>(base('usage', 'invoice'), { period: summary.period.start.slice(0, 7) }),
+    breakdown('eventType', { from, to }),
+    breakdown('user', { from, to }),
+  ]);
+  // The previous period may predate the organization: then there is nothing to compare with.
+  const previous = await Promise.all([ctx.api.get<Invoice>(base('usage', 'invoice'), { period: prev.key }), breakdown('eventType', prev), breakdown('user', prev)]).catch(() => null);
+  const hadUsage = previous !== null && previous[1].totals.credits > 0;
+  const rowsOf = (b: Breakdown, key: 'eventType' | 'userId') => b.items.map((i) => ({ key: String(i[key] ?? ''), name: key === 'eventType' ? (i.displayName ?? i.eventType ?? '') : (i.userId ?? '(no user)'), credits: i.credits }));
+  const tableOf = (title: string, id: string, b: Breakdown, pb: Breakdown | null, key: 'eventType' | 'userId') => {
+    const rows = costRows(rowsOf(b, key), invoice.total, hadUsage && pb ? rowsOf(pb, key) : null, hadUsage && previous ? previous[0].total : null);
+    return h(
+      'div',
+      { class: 'breakdown' },
+      h('h3', null, title),
+      table(
+        `Cost ${title.toLowerCase()} this period and in ${prev.key}`,
+        ['Name', { text: 'Credits', numeric: true }, { text: 'Cost', numeric: true }, { text: `${prev.key}`, numeric: true }, { text: 'Change', numeric: true }],
+        rows.map((r) => [r.name, formatCredits(r.credits), formatUsd(r.cost), r.previousCost === null ? '–' : formatUsd(r.previousCost), r.changePercent === null ? '–' : `${r.changePercent > 0 ? '+' : ''}${r.changePercent}%`]),
+        { id, empty: 'No usage this period.' },
+      ),
+    );
+  };
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      { class: 'muted' },
+      `Each row's share of this period's invoice (${formatUsd(invoice.total)} so far: plan fee and overage) in proportion to its credits, against ${prev.key}`,
+      hadUsage ? ` (${formatUsd(previous![0].total)}).` : ': no usage then, nothing to compare.',
+    ),
+    h('div', { class: 'two-col' }, tableOf('By event type', 'cost-by-event-type', types, previous?.[1] ?? null, 'eventType'), tableOf('By user', 'cost-by-user', users, previous?.[2] ?? null, 'userId')),
+    h(
+      'p',
+      { class: 'muted', id: 'api-key-usage-note' },
+      h('strong', null, 'Usage per API key: not available. '),
+      'Recorded usage events keep the user, the endpoint and the event type, but not which API key sent them, so this page cannot say which key spent what.',
     ),
   );
 }
