@@ -1,4 +1,5 @@
 import { grantsOverview } from './utils/grant-status';
+import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
@@ -82,8 +83,14 @@ export class OrganizationsService {
     return toOrganization(await this.getRow(id));
   }
 
-  async list(limit = 100, after?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
-    const rows = (await this.dataSource.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`, [after ?? null, limit + 1])) as OrganizationRow[];
+  /** A page of organizations in id order (keyset: `after` is the last id of the previous page), optionally searched. */
+  async list(limit = 100, after?: string, q?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
+    const rows = (await this.dataSource.query(
+      `SELECT ${ORG_COLUMNS} FROM organizations
+        WHERE ($1::text IS NULL OR id > $1) AND ($3::text IS NULL OR id ILIKE $3 OR name ILIKE $3)
+        ORDER BY id LIMIT $2`,
+      [after ?? null, limit + 1, q === undefined ? null : containsPattern(q)],
+    )) as OrganizationRow[];
     const page = rows.slice(0, limit);
     return { items: page.map(toOrganization), nextCursor: rows.length > limit ? page[page.length - 1].id : null };
   }
