@@ -467,6 +467,47 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(await seriousAxeViolations(stranger)).toEqual([]);
     await stranger.close();
 
+    // Organizations: search by id or name, and page through many (50 a page).
+    const manyPrefix = `${orgId}-many`;
+    for (let i = 0; i < 55; i++) {
+      await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: `${manyPrefix}-${String(i).padStart(2, '0')}`, name: i === 42 ? 'Initech Holdings' : `Many ${i}`, plan: 'free' }).expect(201);
+    }
+    await page.goto(`${baseUrl}/dashboard#/admin/organizations`);
+    await page.waitForSelector('#organizations-status:has-text("Page 1")');
+    await page.fill('#organizations-search', manyPrefix);
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector(`#organizations-status:has-text('organizations 1–50 matching "${manyPrefix}", more on the next page')`);
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.length)).toBe(50);
+    await page.click('#organizations-next');
+    await page.waitForSelector('#organizations-status:has-text("Page 2: organizations 51–55")');
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual([50, 51, 52, 53, 54].map((i) => `${manyPrefix}-${i}`));
+    expect(await page.isDisabled('#organizations-next')).toBe(true);
+    await page.click('#organizations-previous');
+    await page.waitForSelector('#organizations-status:has-text("Page 1")');
+    await page.fill('#organizations-search', 'initech');
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector('#organizations-status:has-text("organizations 1–1")');
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual([`${manyPrefix}-42`]);
+    await page.fill('#organizations-search', 'no-such-organization');
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector('#organizations-status:has-text("No organization matches")');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // Jobs: a ledger that does not reconcile shows up as an alert saying what it means.
+    const broken = await createOrganization(t, 'dash-broken', 'starter');
+    await t.http().post(`/api/organizations/${broken}/usage/events`).set(ADMIN).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
+    await t.dataSource.query(`UPDATE period_balances SET consumed = consumed + 100, allowance_used = allowance_used + 100 WHERE organization_id = $1`, [broken]);
+    await page.goto(`${baseUrl}/dashboard#/admin/jobs`);
+    await page.waitForSelector('button[data-run=ledger-reconciliation]');
+    await page.click('button[data-run=ledger-reconciliation]');
+    await page.waitForSelector(`#alerts-table tr:has(a:has-text("${broken}")) [data-alert-kind=balance_mismatch]`);
+    const alertRow = await text(page, `#alerts-table tr:has(a:has-text("${broken}"))`);
+    expect(alertRow).toContain('Balance differs from the ledger');
+    expect(alertRow).toContain('is not the sum of the period');
+    expect(await text(page, '#alerts-summary')).toMatch(/^\d+ open alerts?: the ledger does not reconcile/);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'jobs-alerts', { fullPage: true });
+
     // Jobs: run one now; its manual run is listed.
     await page.goto(`${baseUrl}/dashboard#/admin/jobs`);
     await page.waitForSelector('button[data-run=rollup-refresh]');

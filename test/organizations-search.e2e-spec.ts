@@ -18,14 +18,14 @@ describe('organizations: search and paging', () => {
     await t?.close();
   });
 
-  const list = (query: Record<string, string | number>) => t.http().get('/api/admin/organizations').query(query).set(ADMIN);
+  const list = (query: Record<string, string | number | undefined>) => t.http().get('/api/admin/organizations').query(query).set(ADMIN);
 
   it('pages through the matches in id order, each once', async () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await list({ q: prefix, limit: 7, ...(cursor ? { cursor } : {}) }).expect(200);
+      const res: { body: { items: { id: string }[]; nextCursor: string | null } } = await list({ q: prefix, limit: 7, ...(cursor ? { cursor } : {}) }).expect(200);
       seen.push(...res.body.items.map((o: { id: string }) => o.id));
       cursor = res.body.nextCursor;
       pages++;

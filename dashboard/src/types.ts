@@ -280,7 +280,20 @@ export interface JobsOverview {
   instanceId: string;
   jobsEnabled: boolean;
   jobs: JobView[];
-  alerts: unknown[];
+  alerts: { open: number; recent: ReconciliationAlert[] };
+}
+
+export interface ReconciliationAlert {
+  id: string;
+  organizationId: string;
+  kind: string;
+  period: string | null;
+  status: 'open' | 'resolved';
+  resolution: string | null;
+  details: Record<string, unknown>;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
 }
 
 export interface PortalSession {

@@ -50,7 +50,6 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   }
 
   const tbody = h('tbody');
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   let cursor: string | null = null;
   const columns = 7;
 
@@ -79,21 +78,65 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     else tbody.append(row, detail);
   };
 
-  const load = async (next: boolean) => {
+  // Pages of PAGE_SIZE in id order, optionally searched; the cursors of the pages seen make "Previous" work.
+  const PAGE_SIZE = 50;
+  const search = h('input', { type: 'search', name: 'q', id: 'organizations-search', autocomplete: 'off', placeholder: 'id or name' });
+  const status = h('p', { class: 'muted', role: 'status', id: 'organizations-status' });
+  const previous = h('button', { type: 'button', class: 'secondary', id: 'organizations-previous', disabled: true }, 'Previous');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'organizations-next', disabled: true }, 'Next');
+  const starts: (string | null)[] = [null];
+  let pageIndex = 0;
+  let query = '';
+  const load = async () => {
+    status.textContent = 'Loading…';
     try {
-      const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: 100, cursor: next ? cursor : undefined });
+      const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: PAGE_SIZE, cursor: starts[pageIndex] ?? undefined, q: query || undefined });
+      tbody.replaceChildren();
       page.items.forEach((org) => addRow(org));
       cursor = page.nextCursor;
-      more.hidden = !cursor;
+      starts.length = pageIndex + 1;
+      if (cursor) starts.push(cursor);
+      previous.disabled = pageIndex === 0;
+      next.disabled = !cursor;
+      const first = pageIndex * PAGE_SIZE + 1;
+      status.textContent =
+        page.items.length === 0
+          ? query
+            ? `No organization matches "${query}".`
+            : 'No organizations yet.'
+          : `Page ${pageIndex + 1}: organizations ${first}–${first + page.items.length - 1}${query ? ` matching "${query}"` : ''}${cursor ? ', more on the next page' : ''}.`;
     } catch (error) {
+      status.textContent = describeError(error);
       toast(describeError(error), 'error');
     }
   };
-  more.addEventListener('click', () => void load(true));
+  previous.addEventListener('click', () => {
+    if (pageIndex > 0) pageIndex--;
+    void load();
+  });
+  next.addEventListener('click', () => {
+    if (starts[pageIndex + 1] !== undefined) pageIndex++;
+    void load();
+  });
+  const searchForm = h(
+    'form',
+    { class: 'inline-form', role: 'search', 'aria-label': 'Search organizations', id: 'organizations-search-form' },
+    field('Search', search),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Search')),
+  );
+  searchForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    query = search.value.trim();
+    starts.length = 1;
+    pageIndex = 0;
+    void load();
+  });
 
   const headers = ['ID', 'Name', 'Plan', 'Billing', 'Spend cap', 'Created', 'Actions'];
   fill(
     listBody,
+    searchForm,
+    status,
     h(
       'div',
       scrollBox('Organizations'),
@@ -105,7 +148,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         tbody,
       ),
     ),
-    more,
+    h('nav', { class: 'pager', 'aria-label': 'Organization pages' }, previous, next),
   );
 
   const id = h('input', { type: 'text', name: 'id', autocomplete: 'off', required: true });
@@ -139,7 +182,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     });
   });
   if (plans.length) fill(createBody, form);
-  await load(false);
+  await load();
 }
 
 async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Organization, plans: PlanDefinition[], planChanged: (plan: string) => void): Promise<void> {

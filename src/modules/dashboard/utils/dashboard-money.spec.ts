@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 // The usage page's money helpers (dashboard/src/money.ts), tested where the unit project runs.
+import type { AlertKind } from '../../jobs/reconciliation/reconciliation.repository';
+import { alertMeaning, ALERT_MEANINGS } from '../../../../dashboard/src/alerts';
 import { allocateUsd, costRows, invoiceLineItems, previousPeriod } from '../../../../dashboard/src/money';
 
 const sum = (xs: number[]) => Math.round(xs.reduce((s, x) => s + x * 100, 0)) / 100;
@@ -80,4 +82,15 @@ describe('previousPeriod', () => {
     ['2027-01-01T00:00:00.000Z', { key: '2026-12', from: '2026-12-01', to: '2026-12-31' }],
     ['2028-03-01T00:00:00.000Z', { key: '2028-02', from: '2028-02-01', to: '2028-02-29' }],
   ])('%s', (start, expected) => expect(previousPeriod(start)).toEqual(expected));
+});
+
+describe('reconciliation alert meanings', () => {
+  it('explain every kind the reconciliation raises', () => {
+    // A Record over the service's AlertKind: a new kind fails the type check here until it is listed.
+    const every: Record<AlertKind, true> = { balance_mismatch: true, grant_mismatch: true, allowance_exceeded: true, overage_not_permitted: true, spend_cap_exceeded: true, rollup_mismatch: true, async_events_refused: true };
+    const kinds = Object.keys(every);
+    expect(Object.keys(ALERT_MEANINGS).sort()).toEqual([...kinds].sort());
+    for (const kind of kinds) expect(alertMeaning(kind).meaning.length).toBeGreaterThan(20);
+    expect(alertMeaning('something_new')).toMatchObject({ title: 'something_new', severity: 'warning' });
+  });
 });
