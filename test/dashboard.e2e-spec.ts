@@ -453,6 +453,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(await text(customer, '#portal-notice')).toContain(`Read-only link for ${newId}`);
     expect(await customer.$('#api-key')).toBeNull();
     expect(await text(customer, '[data-testid=kpi-allowance] .kpi-value')).toBe(formatCredits(5000));
+    expect(await text(customer, '#forecast-basis')).toContain('No usage recorded this period yet');
     expect(await seriousAxeViolations(customer)).toEqual([]);
     await screenshot(customer, 'portal', { docs: true });
     // Another organization's page is not reachable from the link: the page goes back to its own.

@@ -158,6 +158,9 @@ function forecastBasis(forecast: Forecast): HTMLElement {
     r.method === 'too-few-days'
       ? 'With fewer than 2 days in the window the range is set by rule: from no more usage to twice the rate.'
       : `The range is the daily rate ± 2 standard errors of the window's days: ${formatCredits(r.rateLow)} to ${formatCredits(r.rateHigh)} credits a day.`;
+  if (forecast.firstUsageDay === null) {
+    return h('p', { class: 'forecast-basis', id: 'forecast-basis' }, h('strong', null, 'No usage recorded this period yet: '), 'there is nothing to forecast from, so the projection is what is used so far.');
+  }
   const early = forecast.daysOfData < 7 ? h('strong', null, `An early estimate: fewer than 7 days of data. `) : null;
   return h(
     'p',
