@@ -331,6 +331,30 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('lists past invoices (closed months) and opens each in the printable view', async () => {
+    // A closed month needs a period that ended before this suite's real clock and an organization that existed
+    // then; the listing and that month's frozen invoice are stubbed in the API's shapes, so what is exercised is
+    // the page: the past invoices' list, its link, and the printable view of a final invoice.
+    const page = await newPage();
+    const previousMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+    const frozen = { organizationId: orgId, period: previousMonth, status: 'final', billingCycle: 'monthly', currency: 'USD', plan: 'starter', planPrice: 19, includedCredits: 1000, usedCredits: 42, overageCredits: 0, overageRate: 0.02, overageCost: 0, topUpCredits: 0, total: 19 };
+    await page.route('**/usage/reports', (route) => route.fulfill({ json: { items: [{ period: previousMonth, totals: { events: 3, credits: 42 }, invoiceTotal: 19 }] } }));
+    await page.route(`**/usage/invoice?period=${previousMonth}`, (route) => route.fulfill({ json: frozen }));
+    await signIn(page, baseUrl, orgKey);
+    await page.waitForSelector('#reports-table tbody tr');
+    expect(await text(page, '#reports-table tbody tr td:nth-child(1)')).toBe(previousMonth);
+    await page.click('#reports-table tbody tr a:has-text("Invoice")');
+    await page.waitForSelector('#printable-invoice-view');
+    expect(page.url()).toBe(`${baseUrl}/dashboard#/org/${orgId}/invoice/${previousMonth}`);
+    expect(await text(page, '#invoice-title')).toBe(`Invoice ${previousMonth}`);
+    expect(await text(page, '#printable-invoice-view .invoice-meta')).toContain('final');
+    const rows = await page.$$eval('#invoice-lines tbody tr', (trs) => trs.map((r) => r.getAttribute('data-kind')));
+    expect(rows).toEqual(['plan', 'total']);
+    expect(await text(page, '#printable-invoice-view [data-testid=invoice-total]')).toBe(formatUsd(19));
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.close();
+  });
+
   it('lets the operator change a price, charges the new price, refuses an invalid edit, and rolls back', async () => {
     const page = await newPage();
     await signIn(page, baseUrl, ADMIN_KEY);

@@ -120,5 +120,12 @@ describe('customer portal links', () => {
     expect(op.summary).toContain('read-only link');
     expect(Object.keys(op.responses).sort()).toEqual(['201', '400', '401', '404']);
     expect(op.responses['201'].content['application/json'].schema.required).toEqual(['organizationId', 'url', 'expiresAt']);
+    // The usage page's new reads too.
+    for (const path of ['/api/organizations/{orgId}/credits', '/api/organizations/{orgId}/usage/hourly']) {
+      const get = doc.paths[path].get;
+      expect(get.summary).toEqual(expect.any(String));
+      expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
+      expect(get.responses['200'].content['application/json'].schema.required).toContain('items');
+    }
   });
 });

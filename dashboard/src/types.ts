@@ -1,4 +1,7 @@
-// Response shapes of the API the dashboard reads (see /api/docs). Only the fields the page uses.
+// Response shapes of the API the dashboard reads (see /api/docs). Only the fields the page uses; the usage
+// page's newer ones come from libs/contracts, shared with the service.
+
+import type { CreatedPortalSession, ForecastRange, GrantsOverview, HourlyUsage, RecommendationEvidence } from '../../libs/contracts/src/usage-page.types';
 
 export type Scope = 'track' | 'read' | 'manage';
 
@@ -55,7 +58,7 @@ export interface Forecast {
   daysRemaining: number;
   basis: { windowDays: number; windowCredits: number; from?: string; to?: string };
   /** Where the period may end: the rate ± 2 standard errors of the window's days (or a stated rule under 2 days). */
-  range: { rateLow: number; rateHigh: number; low: number; high: number; method: 'standard-error' | 'too-few-days' };
+  range: ForecastRange;
   /** Days since the first day with usage this period. */
   daysOfData: number;
   firstUsageDay: string | null;
@@ -97,15 +100,7 @@ export interface Recommendation {
   shouldChange: boolean;
   reason: string;
   options: { plan: string; cost: number | null }[];
-  evidence: {
-    supported: boolean;
-    daysOfData: number;
-    minDaysOfData: number;
-    projectedRange: { low: number; high: number };
-    savingRange: { low: number | null; high: number | null };
-    checks: { enoughData: boolean; cheaperAcrossRange: boolean };
-    reason: string;
-  };
+  evidence: RecommendationEvidence;
 }
 
 export interface Invoice {
@@ -296,23 +291,7 @@ export interface ReconciliationAlert {
   resolvedAt: string | null;
 }
 
-export interface PortalSession {
-  organizationId: string;
-  url: string;
-  expiresAt: string;
-}
+export type PortalSession = CreatedPortalSession;
 
-export interface GrantsOverview {
-  asOf: string;
-  expiringSoonDays: number;
-  remaining: number;
-  expiringSoon: { credits: number; firstExpiry: string | null };
-  items: { id: string; amount: number; used: number; remaining: number; expiresAt: string | null; reason: string | null; createdAt: string; state: 'active' | 'expiring-soon' | 'expired' | 'used-up' }[];
-}
-
-export interface Hourly {
-  day: string;
-  asOf: string;
-  totals: { events: number; credits: number };
-  items: { hour: string; events: number; credits: number; overageCredits: number; elapsed: boolean }[];
-}
+export type { GrantsOverview };
+export type Hourly = HourlyUsage;

@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ERROR_SCHEMA } from '../../common/errors/error-schema';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, HourlyQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
@@ -55,8 +55,9 @@ export class AnalyticsController {
     },
   })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: day is not a calendar date', schema: ERROR_SCHEMA })
-  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED', schema: ERROR_SCHEMA })
-  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND', schema: ERROR_SCHEMA })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: no key, an unknown, revoked or expired one, or a portal link of another route', schema: ERROR_SCHEMA })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the read scope', schema: ERROR_SCHEMA })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND: unknown, or another organization than the key\'s', schema: ERROR_SCHEMA })
   hourly(@Param('orgId') orgId: string, @Query() query: HourlyQueryDto) {
     return this.analytics.hourly(orgId, query.day);
   }

@@ -3,6 +3,7 @@ import Big from 'big.js';
 import { Clock } from '../../common/clock/clock';
 import { validationFailed } from '../../common/errors/domain-error';
 import { hundredthsOrZero, hundredthsToNumber } from '../../common/money/credits';
+import type { HourlyUsage } from '../../../libs/contracts/src/usage-page.types';
 import { EventLogRepository } from './event-log.repository';
 import { everyHour } from './utils/hourly';
 import { addMonths, periodOf } from '../../common/time/period';
@@ -33,7 +34,7 @@ export class UsageAnalyticsService {
   ) {}
 
   /** One UTC day (today by default) hour by hour: credits, events and overage. */
-  async hourly(organizationId: string, day?: string) {
+  async hourly(organizationId: string, day?: string): Promise<HourlyUsage> {
     const now = this.clock.now();
     await this.organizations.getRow(organizationId);
     const target = day ?? isoDay(now);

@@ -1,5 +1,5 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { ERROR_SCHEMA } from '../../common/errors/error-schema';
 import { OrganizationsService } from './organizations.service';
@@ -43,8 +43,9 @@ export class OrganizationCreditsController {
       },
     },
   })
-  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED', schema: ERROR_SCHEMA })
-  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND', schema: ERROR_SCHEMA })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: no key, an unknown, revoked or expired one, or a portal link of another route', schema: ERROR_SCHEMA })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the read scope', schema: ERROR_SCHEMA })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND: unknown, or another organization than the key\'s', schema: ERROR_SCHEMA })
   list(@Param('orgId') orgId: string) {
     return this.organizations.grantsOverview(orgId);
   }

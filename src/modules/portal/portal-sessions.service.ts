@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { CreatedPortalSession } from '../../../libs/contracts/src/usage-page.types';
 import { PortalTokenResolver } from '../../common/auth/auth.guard';
 import type { Principal } from '../../common/auth/principal';
 import { Clock } from '../../common/clock/clock';
@@ -8,11 +9,7 @@ import { CreatePortalSessionDto } from './dto/create-portal-session.dto';
 import { PortalSessionsRepository } from './portal-sessions.repository';
 import { generatePortalToken, hashPortalToken, isPortalTokenAttempt, looksLikePortalToken, portalHashesEqual, portalUrl, PORTAL_TTL_DEFAULT_MINUTES } from './utils/portal-token';
 
-export interface CreatedPortalSession {
-  organizationId: string;
-  url: string;
-  expiresAt: string;
-}
+export type { CreatedPortalSession };
 
 /**
  * Customer portal links: an operator (or the platform's backend with the admin key) hands a customer a link

@@ -1,4 +1,5 @@
 import Big from 'big.js';
+import type { ForecastRange } from '../../../../libs/contracts/src/usage-page.types';
 import type { CreditHundredths } from '../../../common/money/credits';
 
 /** Below this many days in the window a spread of daily values says nothing: the range is stated by rule. */
@@ -12,19 +13,7 @@ export interface ForecastRangeInput {
   daysRemaining: number;
 }
 
-export interface ForecastRange {
-  /** Credits per day at the two ends of the range, 2 decimals. */
-  rateLow: number;
-  rateHigh: number;
-  /** Credits at period end at those rates, 2 decimals. */
-  low: number;
-  high: number;
-  /**
-   * `standard-error`: the daily rate ± 2 standard errors of the window's daily values (about a 95% interval
-   * for the mean rate); `too-few-days`: fewer than 2 days, from no more usage to twice the rate.
-   */
-  method: 'standard-error' | 'too-few-days';
-}
+export type { ForecastRange };
 
 const round2 = (value: Big) => Number(value.round(2, Big.roundHalfUp).toFixed(2));
 

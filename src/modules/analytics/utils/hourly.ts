@@ -1,3 +1,4 @@
+import type { HourItem } from '../../../../libs/contracts/src/usage-page.types';
 import type { CreditHundredths } from '../../../common/money/credits';
 import { hundredthsToNumber } from '../../../common/money/credits';
 
@@ -11,14 +12,7 @@ export interface HourRow {
   overage: CreditHundredths;
 }
 
-export interface HourItem {
-  hour: string;
-  events: number;
-  credits: number;
-  overageCredits: number;
-  /** Whether the hour has begun at `now` (a later hour of today is not "zero usage" but not yet). */
-  elapsed: boolean;
-}
+export type { HourItem };
 
 /** The 24 hours of a UTC day in order, zero where nothing was used, each marked elapsed or not at `now`. */
 export function everyHour(day: string, rows: HourRow[], now: Date): HourItem[] {

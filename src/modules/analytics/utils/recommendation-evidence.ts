@@ -1,4 +1,5 @@
 import Big from 'big.js';
+import type { RecommendationEvidence } from '../../../../libs/contracts/src/usage-page.types';
 import type { CreditHundredths } from '../../../common/money/credits';
 import { hundredthsToNumber, roundUsd } from '../../../common/money/credits';
 import type { PlanCostInput } from './recommendation';
@@ -21,22 +22,7 @@ export interface EvidenceInput {
   daysOfData: number;
 }
 
-export interface RecommendationEvidence {
-  /** Whether the data supports telling the customer to switch. */
-  supported: boolean;
-  daysOfData: number;
-  minDaysOfData: number;
-  projectedRange: { low: number; high: number };
-  /** USD saved by switching at the low and high ends of the range; null where the current plan cannot cover it. */
-  savingRange: { low: number | null; high: number | null };
-  checks: {
-    /** At least MIN_DAYS_OF_DATA days of data, or the credits already used are cheaper on the other plan. */
-    enoughData: boolean;
-    /** The other plan is cheaper at both ends of the range: the saving is larger than the forecast's uncertainty. */
-    cheaperAcrossRange: boolean;
-  };
-  reason: string;
-}
+export type { RecommendationEvidence };
 
 const usd = (value: number) => `$${value.toFixed(2)}`;
 

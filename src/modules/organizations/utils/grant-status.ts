@@ -1,3 +1,4 @@
+import type { GrantsOverview, GrantState, GrantStatus } from '../../../../libs/contracts/src/usage-page.types';
 import type { CreditHundredths } from '../../../common/money/credits';
 import { hundredthsToNumber } from '../../../common/money/credits';
 
@@ -14,28 +15,7 @@ export interface GrantInput {
   createdAt: Date;
 }
 
-export type GrantState = 'active' | 'expiring-soon' | 'expired' | 'used-up';
-
-export interface GrantStatus {
-  id: string;
-  amount: number;
-  used: number;
-  remaining: number;
-  expiresAt: string | null;
-  reason: string | null;
-  createdAt: string;
-  state: GrantState;
-}
-
-export interface GrantsOverview {
-  asOf: string;
-  expiringSoonDays: number;
-  /** Credits still usable: unexpired grants' remaining. */
-  remaining: number;
-  /** Of those, what expires within expiringSoonDays, and the first such expiry. */
-  expiringSoon: { credits: number; firstExpiry: string | null };
-  items: GrantStatus[];
-}
+export type { GrantsOverview, GrantState, GrantStatus };
 
 /**
  * The top-up history as a customer reads it: each grant's amount, used and remaining, and its state at `now`.
