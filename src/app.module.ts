@@ -8,6 +8,7 @@ import { AiToolsModule } from './modules/ai-tools/ai-tools.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { BudgetsModule } from './modules/budgets/budgets.module';
+import { PortalModule } from './modules/portal/portal.module';
 import { DashboardModule } from './modules/dashboard/dashboard.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
@@ -39,6 +40,7 @@ export class AppModule {
         WebhooksModule,
         ApiKeysModule,
         BudgetsModule,
+        PortalModule,
         DashboardModule,
       ],
       providers,

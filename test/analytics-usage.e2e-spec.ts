@@ -87,11 +87,11 @@ describe('usage analytics', () => {
       const byType = await get(`/api/organizations/${org}/usage/breakdown`).expect(200);
       expect(byType.body).toMatchObject({ groupBy: 'eventType', from: '2026-11-01', to: '2026-11-15', totals: { events: 5, credits: 48, overageCredits: 0 } });
       expect(byType.body.items).toEqual([
-        { eventType: 'structuring_diagnose', category: 'ai_analysis', events: 1, credits: 25, overageCredits: 0, percent: 52.08 },
-        { eventType: 'visuals_sketch', category: 'ai_visual', events: 1, credits: 12, overageCredits: 0, percent: 25 },
-        { eventType: 'visuals_planning', category: 'ai_visual', events: 1, credits: 8, overageCredits: 0, percent: 16.67 },
-        { eventType: 'export_pdf', category: 'export', events: 1, credits: 2, overageCredits: 0, percent: 4.17 },
-        { eventType: 'push_sow_to_loe', category: 'data_transfer', events: 1, credits: 1, overageCredits: 0, percent: 2.08 },
+        { eventType: 'structuring_diagnose', displayName: 'Structuring: Diagnose', category: 'ai_analysis', events: 1, credits: 25, overageCredits: 0, percent: 52.08 },
+        { eventType: 'visuals_sketch', displayName: 'Visuals: Sketch', category: 'ai_visual', events: 1, credits: 12, overageCredits: 0, percent: 25 },
+        { eventType: 'visuals_planning', displayName: 'Visuals: Planning', category: 'ai_visual', events: 1, credits: 8, overageCredits: 0, percent: 16.67 },
+        { eventType: 'export_pdf', displayName: 'Export: PDF', category: 'export', events: 1, credits: 2, overageCredits: 0, percent: 4.17 },
+        { eventType: 'push_sow_to_loe', displayName: 'Push: SOW to LOE', category: 'data_transfer', events: 1, credits: 1, overageCredits: 0, percent: 2.08 },
       ]);
       const byCategory = await get(`/api/organizations/${org}/usage/breakdown?groupBy=category`).expect(200);
       expect(byCategory.body.items.map((i: { category: string; credits: number }) => [i.category, i.credits])).toEqual([
@@ -245,6 +245,12 @@ describe('usage analytics', () => {
         projectedExhaustionDate: '2026-11-20',
         daysRemaining: 15.5,
         basis: { windowDays: 7, windowCredits: 700, from: '2026-11-09', to: '2026-11-15' },
+        // Days of the window: 200, 0, 0, 300, 0, 0, 200. Sample variance 100,000 / 6; standard error
+        // sqrt(16,666.67 / 7) = 48.795; the rate 100 ± 97.59 over 15.5 days.
+        range: { rateLow: 2.41, rateHigh: 197.59, low: 1037.35, high: 4062.65, method: 'standard-error' },
+        // First usage Nov 2; now Nov 15 12:00.
+        daysOfData: 13.5,
+        firstUsageDay: '2026-11-02',
       });
     });
 
@@ -267,6 +273,16 @@ describe('usage analytics', () => {
         ],
       });
       expect(res.body.forecast.projectedTotal).toBe(2550);
+      // 13.5 days of data, but at the range's low end (1,037 credits) starter ($19.75) is cheaper than
+      // professional ($49), at the high end (4,063) professional saves $31.25: the $1 saving is well inside the forecast's uncertainty, so no recommendation.
+      expect(res.body.evidence).toMatchObject({
+        supported: false,
+        daysOfData: 13.5,
+        minDaysOfData: 7,
+        projectedRange: { low: 1037.35, high: 4062.65 },
+        savingRange: { low: -29.25, high: 31.25 },
+        checks: { enoughData: true, cheaperAcrossRange: false },
+      });
     });
 
     it.each([
@@ -308,6 +324,59 @@ describe('usage analytics', () => {
         allowanceUsed: 1000,
         topUpsUsed: 0,
       });
+    });
+  });
+
+  describe('hour by hour and the top-ups (the usage page)', () => {
+    let org: string;
+    beforeAll(async () => {
+      org = await createOrg('starter');
+      await batch(org, [
+        { eventType: 'visuals_planning', occurredAt: '2026-11-15T00:00:00.000Z' }, // 8, hour 0
+        { eventType: 'visuals_planning', occurredAt: '2026-11-15T00:59:59.999Z' }, // 8, hour 0
+        { eventType: 'visuals_sketch', occurredAt: '2026-11-15T11:30:00.000Z' }, // 12, hour 11
+        { eventType: 'visuals_sketch', occurredAt: '2026-11-14T23:59:59.999Z' }, // 12, yesterday
+      ]);
+    });
+
+    it('gives today hour by hour: 24 hours in order, zeros included, later hours not yet elapsed', async () => {
+      const res = await get(`/api/organizations/${org}/usage/hourly`).expect(200);
+      expect(res.body).toMatchObject({ organizationId: org, day: '2026-11-15', asOf: '2026-11-15T12:00:00.000Z', totals: { events: 3, credits: 28 } });
+      expect(res.body.items).toHaveLength(24);
+      expect(res.body.items[0]).toEqual({ hour: '2026-11-15T00:00:00.000Z', events: 2, credits: 16, overageCredits: 0, elapsed: true });
+      expect(res.body.items[11]).toEqual({ hour: '2026-11-15T11:00:00.000Z', events: 1, credits: 12, overageCredits: 0, elapsed: true });
+      expect(res.body.items[12]).toMatchObject({ credits: 0, elapsed: true });
+      expect(res.body.items[13]).toMatchObject({ credits: 0, elapsed: false });
+      const yesterday = await get(`/api/organizations/${org}/usage/hourly?day=2026-11-14`).expect(200);
+      expect(yesterday.body.totals).toEqual({ events: 1, credits: 12 });
+      expect(yesterday.body.items[23]).toMatchObject({ credits: 12, elapsed: true });
+    });
+
+    it('refuses a bad day and another organization', async () => {
+      const bad = await get(`/api/organizations/${org}/usage/hourly?day=2026-02-30`).expect(400);
+      expect(bad.body.error).toBe('VALIDATION_FAILED');
+      await get(`/api/organizations/${org}/usage/hourly?day=yesterday`).expect(400);
+      const other = await issueKey(t, await createOrg('free'), ['read']);
+      await t.http().get(`/api/organizations/${org}/usage/hourly`).set(other.headers).expect(404);
+    });
+
+    it('lists the top-ups with amount, used, remaining, expiry, and what expires within 7 days', async () => {
+      const id = await createOrg('free');
+      const grant = (amount: number, expiresAt?: string) => t.http().post(`/api/admin/organizations/${id}/credits`).set(ADMIN).send({ amount, ...(expiresAt ? { expiresAt } : {}) }).expect(201);
+      await grant(50, '2026-11-20T00:00:00.000Z');
+      await grant(30, '2026-12-31T00:00:00.000Z');
+      // The free plan's 100 credits first (4 x 25), then the grant that expires first: 2 x 16 = 32 of its 50.
+      await batch(id, times(4, { eventType: 'structuring_diagnose', eventData: { complexity: 2, echo: true } }));
+      await batch(id, times(2, { eventType: 'visuals_planning', eventData: { complexity: 2 } }));
+      const key = await issueKey(t, id, ['read']);
+      const res = await t.http().get(`/api/organizations/${id}/credits`).set(key.headers).expect(200);
+      expect(res.body).toMatchObject({ organizationId: id, asOf: '2026-11-15T12:00:00.000Z', expiringSoonDays: 7, remaining: 48, expiringSoon: { credits: 18, firstExpiry: '2026-11-20T00:00:00.000Z' } });
+      expect(res.body.items.map((g: { amount: number; used: number; remaining: number; state: string }) => [g.amount, g.used, g.remaining, g.state]).sort()).toEqual([
+        [30, 0, 30, 'active'],
+        [50, 32, 18, 'expiring-soon'],
+      ]);
+      await t.http().get(`/api/organizations/${id}/credits`).expect(401);
+      await t.http().get(`/api/organizations/nobody-here/credits`).set(ADMIN).expect(404);
     });
   });
 });

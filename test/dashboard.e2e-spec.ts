@@ -194,18 +194,78 @@ describeInBrowser('usage dashboard in Chromium', () => {
     // The chart: drawn (pixels of the used and forecast colours on the canvas), its numbers those of the API.
     expect(await pixelsOfColour(page, [0x1d, 0x4e, 0xd8])).toBeGreaterThan(50);
     expect(await pixelsOfColour(page, [0xc2, 0x41, 0x0c])).toBeGreaterThan(20);
-    expect(await page.textContent('#usage-chart .u-legend')).toContain('Forecast');
+    // One credits axis (uPlot draws the x axis and one y axis), the legend's values shown without hovering.
+    expect(await page.$$eval('#usage-chart .u-axis', (axes) => axes.length)).toBe(2);
+    expect(await page.$$('#usage-chart .u-legend')).toHaveLength(0);
+    const legend = await text(page, '#chart-legend');
+    expect(legend).toContain(`Forecast at period end ${formatCredits(forecast.projectedTotal)}`);
+    expect(legend).toContain(`Forecast range ${formatCredits(forecast.range.low)} – ${formatCredits(forecast.range.high)}`);
+    expect(legend).toContain(`Allowance ${formatCredits(summary.allowance)}`);
+    expect(legend).toContain(`Used so far ${formatCredits(summary.used)}`);
+    // The forecast's basis: days of data, the rate, and a range around the projection.
+    const basis = await text(page, '#forecast-basis');
+    expect(forecast.daysOfData).toBeLessThan(7);
+    expect(basis).toContain('An early estimate: fewer than 7 days of data');
+    expect(basis).toContain(`rate ${formatCredits(forecast.dailyRate)} credits a day`);
+    expect(forecast.range.low).toBeLessThanOrEqual(forecast.projectedTotal);
+    expect(forecast.range.high).toBeGreaterThanOrEqual(forecast.projectedTotal);
     const lastRowCells = await page.$$eval('#chart-data tbody tr:last-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
     expect(lastRowCells[2]).toBe(formatCredits(forecast.projectedTotal));
     const caption = await text(page, '#forecast-caption');
     expect(caption).toContain(formatCredits(forecast.projectedTotal));
+    expect(caption).toContain(`likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}`);
     if (forecast.projectedExhaustionDate) expect(caption).toContain('runs out on');
 
     // Breakdowns, invoice and recommendation are the API's.
     expect(await text(page, '[data-testid=breakdown-user]')).toContain('ana');
     const invoice = (await t.http().get(`/api/organizations/${orgId}/usage/invoice`).set(ADMIN).expect(200)).body;
     expect(await text(page, '[data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
-    expect(await text(page, '#recommendation-headline')).not.toBe('');
+    // Under 7 days of data the page never tells the customer to switch plans; the rule is on the card.
+    const recommendation = (await t.http().get(`/api/organizations/${orgId}/usage/recommendation`).set(ADMIN).expect(200)).body;
+    expect(recommendation.evidence.supported).toBe(false);
+    expect(await text(page, '#recommendation-headline')).not.toContain('Switch to');
+    expect(await text(page, '#recommendation-reason')).toContain(recommendation.evidence.reason);
+    expect(await text(page, '#recommendation-rule')).toContain('at least 7 days of data');
+    // Display names, not raw ids, in the breakdown and the event log.
+    expect(await text(page, '[data-testid=breakdown-eventType] tbody')).toContain('Structuring: Generate solution');
+    expect(await text(page, '[data-testid=breakdown-eventType] tbody')).not.toContain('structuring_generate_solution');
+    expect(await text(page, '#event-log-table tbody tr:first-child td:nth-child(2)')).toBe('Structuring: Generate solution');
+    // Each notice once: the current period's thresholds in the list, the table only for earlier periods.
+    const notices = await page.$$eval('#active-warnings li', (items) => items.map((i) => (i.textContent ?? '').trim()));
+    expect(notices.length).toBeGreaterThan(0);
+    expect(new Set(notices).size).toBe(notices.length);
+    const listedPeriods = await page.$$eval('#notifications-table tbody td:nth-child(2)', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(listedPeriods).not.toContain(summary.period.start.slice(0, 7));
+
+    // The upcoming invoice as line items in money: the plan fee, overage by event type, top-ups, the total.
+    await page.waitForSelector('#invoice-lines tr[data-kind=total]');
+    const invoiceRows = await page.$$eval('#invoice-lines tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-kind'), ...[...r.children].map((c) => (c.textContent ?? '').trim())]));
+    expect(invoiceRows[0]).toEqual(['plan', `Plan fee: ${invoice.plan}`, '', formatUsd(invoice.planPrice)]);
+    expect(invoiceRows.filter((r) => r[0] === 'overage').map((r) => r[1])).toEqual(['Overage: Structuring: Generate solution']);
+    expect(invoiceRows.find((r) => r[0] === 'overage')![3]).toBe(formatUsd(invoice.overageCost));
+    expect(invoiceRows.find((r) => r[0] === 'topups')).toEqual(['topups', 'Top-up credits used', `${formatCredits(invoice.topUpCredits)} credits, prepaid`, formatUsd(0)]);
+    expect(invoiceRows[invoiceRows.length - 1]).toEqual(['total', 'Total', '', formatUsd(invoice.total)]);
+    // Top-ups: amount, used, remaining, expiry, the API's figures.
+    const grants = (await t.http().get(`/api/organizations/${orgId}/credits`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    const grantCells = await page.$$eval('#credits-table tbody tr:first-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
+    expect(grantCells[0]).toContain('launch promotion');
+    expect(grantCells.slice(1, 5)).toEqual([formatCredits(grants.items[0].amount), formatCredits(grants.items[0].used), formatCredits(grants.items[0].remaining), 'never']);
+    expect(grantCells[5]).toBe('used up');
+    expect(await text(page, '#credits-expiring')).toBe('Nothing expires within 7 days.');
+    // Cost per event type and per user: shares of the invoice total that add up to it; the previous period had no usage.
+    const typeCost = await page.$$eval('#cost-by-event-type tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => (c.textContent ?? '').trim())));
+    expect(typeCost).toEqual([['Structuring: Generate solution', formatCredits(summary.used), formatUsd(invoice.total), '–', '–']]);
+    const userCosts = await page.$$eval('#cost-by-user tbody tr td:nth-child(3)', (cells) => cells.map((c) => Number((c.textContent ?? '').replace(/[$,]/g, ''))));
+    expect(userCosts).toHaveLength(3);
+    expect(Math.round(userCosts.reduce((a, b) => a + b, 0) * 100)).toBe(Math.round(invoice.total * 100));
+    expect(await text(page, '#costs')).toContain('no usage then, nothing to compare');
+    expect(await text(page, '#api-key-usage-note')).toContain('not which API key sent them');
+    // Today hour by hour, the API's numbers.
+    const hourly = (await t.http().get(`/api/organizations/${orgId}/usage/hourly`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    expect(hourly.totals.credits).toBeGreaterThan(0);
+    expect(await text(page, '#hourly-summary')).toContain(`${formatCredits(hourly.totals.credits)} credits`);
+    expect(await page.$$eval('.hour-bar', (bars) => bars.length)).toBe(24);
+    expect(await text(page, '#reports')).toContain('No closed period yet');
     // The budgets card: used / limit per member, the API's figures (read scope).
     const budgets = (await t.http().get(`/api/organizations/${orgId}/usage/budgets`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
     expect(budgets.items).toHaveLength(1);
@@ -227,16 +287,80 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(lines[0]).toContain('event_type');
     expect(lines).toHaveLength(trackedEvents + 1);
 
+    // The invoice's printable view (what a closed month's "Invoice" button opens too), without the page chrome in print.
+    await page.click('#printable-invoice');
+    await page.waitForSelector('#printable-invoice-view [data-testid=invoice-total]');
+    expect(await text(page, '#printable-invoice-view [data-testid=invoice-total]')).toBe(formatUsd(invoice.total));
+    expect(await text(page, '#invoice-title')).toBe(`Invoice ${invoice.period}`);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('header.topbar')).display`)).toBe('none');
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('#print-invoice')).display`)).toBe('none');
+    await screenshot(page, 'invoice-print', { docs: true });
+    await page.emulateMedia({ media: 'screen' });
+    await page.goBack();
+    await page.waitForSelector('#event-log-table tbody tr');
+
     // Filters: one user's events only.
     await page.fill('#event-log input[name=userId]', 'ben');
     await page.click('#event-log button[type=submit]');
     await page.waitForSelector('#event-log-status:has-text("8 events shown")');
+
+    // At 1366 px the by-event-type table fits its card: no column (Share included) is clipped or scrolled away.
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.waitForTimeout(200);
+    expect(await page.$eval('[data-testid=breakdown-eventType] .table-wrap', (el) => el.scrollWidth <= el.clientWidth + 1)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
 
     // A phone's width: one column, nothing wider than the screen.
     await page.setViewportSize(PHONE);
     await page.waitForTimeout(200);
     expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, 'organization-phone', { docs: true });
+    await page.close();
+  });
+
+  it('tells the customer to switch plans only when the evidence supports it, with the saving as a range', async () => {
+    // The rule itself is a table test (recommendation-evidence.spec.ts); here the page's rendering of a
+    // supported recommendation, the API's answer rewritten as a period with enough data would give it.
+    const page = await newPage();
+    await page.route('**/usage/recommendation', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.shouldChange = true;
+      body.recommendedPlan = 'professional';
+      body.evidence = { ...body.evidence, supported: true, daysOfData: 9.5, savingRange: { low: 10, high: 30 }, checks: { enoughData: true, cheaperAcrossRange: true }, reason: 'Based on 9.5 days of data: professional is cheaper across the forecast range' };
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(page, baseUrl, orgKey);
+    await page.waitForSelector('#recommendation-headline.good');
+    expect(await text(page, '#recommendation-headline')).toBe('Switch to professional: saves $10.00 to $30.00 this period');
+    expect(await text(page, '#plan-options')).toContain('best');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('lists past invoices (closed months) and opens each in the printable view', async () => {
+    // A closed month needs a period that ended before this suite's real clock and an organization that existed
+    // then; the listing and that month's frozen invoice are stubbed in the API's shapes, so what is exercised is
+    // the page: the past invoices' list, its link, and the printable view of a final invoice.
+    const page = await newPage();
+    const previousMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+    const frozen = { organizationId: orgId, period: previousMonth, status: 'final', billingCycle: 'monthly', currency: 'USD', plan: 'starter', planPrice: 19, includedCredits: 1000, usedCredits: 42, overageCredits: 0, overageRate: 0.02, overageCost: 0, topUpCredits: 0, total: 19 };
+    await page.route('**/usage/reports', (route) => route.fulfill({ json: { items: [{ period: previousMonth, totals: { events: 3, credits: 42 }, invoiceTotal: 19 }] } }));
+    await page.route(`**/usage/invoice?period=${previousMonth}`, (route) => route.fulfill({ json: frozen }));
+    await signIn(page, baseUrl, orgKey);
+    await page.waitForSelector('#reports-table tbody tr');
+    expect(await text(page, '#reports-table tbody tr td:nth-child(1)')).toBe(previousMonth);
+    await page.click('#reports-table tbody tr a:has-text("Invoice")');
+    await page.waitForSelector('#printable-invoice-view');
+    expect(page.url()).toBe(`${baseUrl}/dashboard#/org/${orgId}/invoice/${previousMonth}`);
+    expect(await text(page, '#invoice-title')).toBe(`Invoice ${previousMonth}`);
+    expect(await text(page, '#printable-invoice-view .invoice-meta')).toContain('final');
+    const rows = await page.$$eval('#invoice-lines tbody tr', (trs) => trs.map((r) => r.getAttribute('data-kind')));
+    expect(rows).toEqual(['plan', 'total']);
+    expect(await text(page, '#printable-invoice-view [data-testid=invoice-total]')).toBe(formatUsd(19));
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.close();
   });
 
@@ -267,7 +391,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.click('form.org-picker button[type=submit]');
     await page.waitForSelector('#event-log-table tbody tr');
     const newest = await page.$$eval('#event-log-table tbody tr:first-child td', (cells) => cells.map((c) => (c.textContent ?? '').trim()));
-    expect(newest[1]).toBe('visuals_planning');
+    expect(newest[1]).toBe('Visuals: Planning');
     expect(newest[4]).toBe('9.50');
     expect(newest[6]).toBe('2');
 
@@ -347,6 +471,76 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.waitForSelector(`${manage} .badge:has-text("revoked")`);
     await t.http().get(`/api/organizations/${newId}/usage`).set({ Authorization: `Bearer ${key}` }).expect(401);
     expect((await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200)).body.plan).toBe('professional');
+
+    // A customer portal link: created here, opened in a new tab without any key, read-only, this organization only.
+    await page.selectOption(`${manage} form[data-form=portal] select[name=ttlMinutes]`, '15');
+    await page.click(`${manage} form[data-form=portal] button[type=submit]`);
+    const portalUrl = await text(page, `${manage} [data-testid=portal-url]`);
+    expect(portalUrl).toMatch(new RegExp(`^${baseUrl}/dashboard#portal=nxp_[A-Za-z0-9_-]{43}$`));
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    const customer = await newPage();
+    await customer.goto(portalUrl);
+    await customer.waitForSelector('#event-log-table, #event-log-status:has-text("No events")');
+    expect(customer.url()).toBe(`${baseUrl}/dashboard#/org/${newId}`);
+    expect(customer.url()).not.toContain('nxp_');
+    expect(await text(customer, '#portal-notice')).toContain(`Read-only link for ${newId}`);
+    expect(await customer.$('#api-key')).toBeNull();
+    expect(await text(customer, '[data-testid=kpi-allowance] .kpi-value')).toBe(formatCredits(5000));
+    expect(await text(customer, '#forecast-basis')).toContain('No usage recorded this period yet');
+    expect(await seriousAxeViolations(customer)).toEqual([]);
+    await screenshot(customer, 'portal', { docs: true });
+    // Another organization's page is not reachable from the link: the page goes back to its own.
+    await customer.goto(`${baseUrl}/dashboard#/org/${orgId}`);
+    await customer.waitForFunction(`location.hash === ${JSON.stringify(`#/org/${newId}`)}`);
+    await customer.close();
+    // A made-up link lands on the sign-in page with the reason.
+    const stranger = await newPage();
+    await stranger.goto(`${baseUrl}/dashboard#portal=nxp_${'x'.repeat(43)}`);
+    await stranger.waitForSelector('#sign-in-error:has-text("expired or is not valid")');
+    expect(stranger.url()).not.toContain('nxp_');
+    expect(await seriousAxeViolations(stranger)).toEqual([]);
+    await stranger.close();
+
+    // Organizations: search by id or name, and page through many (50 a page).
+    const manyPrefix = `${orgId}-many`;
+    for (let i = 0; i < 55; i++) {
+      await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: `${manyPrefix}-${String(i).padStart(2, '0')}`, name: i === 42 ? 'Initech Holdings' : `Many ${i}`, plan: 'free' }).expect(201);
+    }
+    await page.goto(`${baseUrl}/dashboard#/admin/organizations`);
+    await page.waitForSelector('#organizations-status:has-text("Page 1")');
+    await page.fill('#organizations-search', manyPrefix);
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector(`#organizations-status:has-text('organizations 1–50 matching "${manyPrefix}", more on the next page')`);
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.length)).toBe(50);
+    await page.click('#organizations-next');
+    await page.waitForSelector('#organizations-status:has-text("Page 2: organizations 51–55")');
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual([50, 51, 52, 53, 54].map((i) => `${manyPrefix}-${i}`));
+    expect(await page.isDisabled('#organizations-next')).toBe(true);
+    await page.click('#organizations-previous');
+    await page.waitForSelector('#organizations-status:has-text("Page 1")');
+    await page.fill('#organizations-search', 'initech');
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector('#organizations-status:has-text("organizations 1–1")');
+    expect(await page.$$eval('#organizations-table tbody tr[data-key]', (rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual([`${manyPrefix}-42`]);
+    await page.fill('#organizations-search', 'no-such-organization');
+    await page.click('#organizations-search-form button[type=submit]');
+    await page.waitForSelector('#organizations-status:has-text("No organization matches")');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // Jobs: a ledger that does not reconcile shows up as an alert saying what it means.
+    const broken = await createOrganization(t, 'dash-broken', 'starter');
+    await t.http().post(`/api/organizations/${broken}/usage/events`).set(ADMIN).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
+    await t.dataSource.query(`UPDATE period_balances SET consumed = consumed + 100, allowance_used = allowance_used + 100 WHERE organization_id = $1`, [broken]);
+    await page.goto(`${baseUrl}/dashboard#/admin/jobs`);
+    await page.waitForSelector('button[data-run=ledger-reconciliation]');
+    await page.click('button[data-run=ledger-reconciliation]');
+    await page.waitForSelector(`#alerts-table tr:has(a:has-text("${broken}")) [data-alert-kind=balance_mismatch]`);
+    const alertRow = await text(page, `#alerts-table tr:has(a:has-text("${broken}"))`);
+    expect(alertRow).toContain('Balance differs from the ledger');
+    expect(alertRow).toContain('is not the sum of the period');
+    expect(await text(page, '#alerts-summary')).toMatch(/^\d+ open alerts?: the ledger does not reconcile/);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'jobs-alerts', { fullPage: true });
 
     // Jobs: run one now; its manual run is listed.
     await page.goto(`${baseUrl}/dashboard#/admin/jobs`);

@@ -28,8 +28,28 @@ const PUBLIC_ROUTES = new Set([
 /** Swagger UI and the OpenAPI document: served by @nestjs/swagger outside Nest's controllers, public by design. */
 const isSwaggerRoute = (url: string) => url === '/api/docs' || url.startsWith('/api/docs/') || url === '/api/docs-json' || url === '/api/docs-yaml';
 
-type Caller = 'none' | 'malformed' | 'revoked' | 'otherOrg' | 'wrongScope' | 'rightScope' | 'admin';
-const CALLERS: Caller[] = ['none', 'malformed', 'revoked', 'otherOrg', 'wrongScope', 'rightScope', 'admin'];
+/**
+ * The routes a customer portal link's token may call (@PortalReadable): the usage page's reads, nothing else.
+ * A new one is added here on purpose, or the declarations test fails.
+ */
+const PORTAL_ROUTES = new Set([
+  'GET /api/dashboard/session',
+  'GET /api/organizations/:orgId/usage',
+  'GET /api/organizations/:orgId/notifications',
+  'GET /api/organizations/:orgId/usage/breakdown',
+  'GET /api/organizations/:orgId/usage/trends',
+  'GET /api/organizations/:orgId/usage/forecast',
+  'GET /api/organizations/:orgId/usage/recommendation',
+  'GET /api/organizations/:orgId/usage/invoice',
+  'GET /api/organizations/:orgId/usage/events',
+  'GET /api/organizations/:orgId/usage/reports',
+  'GET /api/organizations/:orgId/usage/reports/:period',
+  'GET /api/organizations/:orgId/credits',
+  'GET /api/organizations/:orgId/usage/hourly',
+]);
+
+type Caller = 'none' | 'malformed' | 'revoked' | 'otherOrg' | 'wrongScope' | 'rightScope' | 'admin' | 'portal' | 'portalOtherOrg';
+const CALLERS: Caller[] = ['none', 'malformed', 'revoked', 'otherOrg', 'wrongScope', 'rightScope', 'admin', 'portal', 'portalOtherOrg'];
 
 /** What a caller must get: let through by the guard, or refused with this status and code. */
 type Expected = 'through' | { status: 401; error: 'UNAUTHORIZED' } | { status: 403; error: 'FORBIDDEN' } | { status: 404; error: 'ORGANIZATION_NOT_FOUND' };
@@ -38,6 +58,10 @@ const UNAUTHORIZED = { status: 401, error: 'UNAUTHORIZED' } as const;
 function expected(route: AppRoute, caller: Caller): Expected {
   const access = route.access ?? { kind: 'public' as const };
   if (access.kind === 'public' || caller === 'admin') return 'through';
+  // A portal token: its organization's usage page (HEAD shares GET's handler), 401 everywhere else.
+  const portalRoute = route.portal === true && (route.method === 'GET' || route.method === 'HEAD');
+  if (caller === 'portal') return portalRoute ? 'through' : UNAUTHORIZED;
+  if (caller === 'portalOtherOrg') return portalRoute ? { status: 404, error: 'ORGANIZATION_NOT_FOUND' } : UNAUTHORIZED;
   if (access.kind === 'admin') return UNAUTHORIZED;
   switch (caller) {
     case 'none':
@@ -61,6 +85,8 @@ describe('authorization matrix', () => {
   let orgB: string;
   let revoked: IssuedKey;
   let otherOrgKey: IssuedKey;
+  let portalA: string;
+  let portalB: string;
   const keysByScopes = new Map<string, IssuedKey>();
 
   async function keyWith(scopes: ApiKeyScope[]): Promise<IssuedKey> {
@@ -77,6 +103,10 @@ describe('authorization matrix', () => {
     revoked = await issueKey(t, orgA, ['track', 'read', 'manage']);
     await revokeKey(t, orgA, revoked.id);
     otherOrgKey = await issueKey(t, orgB, ['track', 'read', 'manage']);
+    const portalToken = async (orgId: string) =>
+      new URL((await t.http().post(`/api/admin/organizations/${orgId}/portal-sessions`).set(ADMIN).send({ ttlMinutes: 1440 }).expect(201)).body.url).hash.replace('#portal=', '');
+    portalA = await portalToken(orgA);
+    portalB = await portalToken(orgB);
   });
   afterAll(async () => {
     await t?.close();
@@ -96,7 +126,14 @@ describe('authorization matrix', () => {
       if (route.url.startsWith('/api/admin/') && route.access.kind !== 'admin') problems.push(`${id} (${route.handler}) is under /api/admin but not admin-only`);
       if (route.access.kind === 'organization' && route.access.scopes.length === 0) problems.push(`${id} (${route.handler}) has an empty @Scopes()`);
       // The guard matches a key's organization against :orgId only: another name would skip the tenant check.
+      if (route.portal && !PORTAL_ROUTES.has(`${route.method === 'HEAD' ? 'GET' : route.method} ${route.url}`)) problems.push(`${id} (${route.handler}) is @PortalReadable(): add it to PORTAL_ROUTES if a portal link must reach it`);
+      if (route.portal && !['GET', 'HEAD'].includes(route.method)) problems.push(`${id} (${route.handler}) is @PortalReadable() but not a read`);
+      if (route.portal && !PORTAL_ROUTES.has(`${route.method === 'HEAD' ? 'GET' : route.method} ${route.url}`)) problems.push(`${id} (${route.handler}) is @PortalReadable(): add it to PORTAL_ROUTES if a portal link must reach it`);
+      if (route.portal && !['GET', 'HEAD'].includes(route.method)) problems.push(`${id} (${route.handler}) is @PortalReadable() but not a read`);
       if (/:(?!orgId\b)\w*org/i.test(route.url)) problems.push(`${id} (${route.handler}) names an organization with a parameter other than :orgId`);
+    }
+    for (const id of PORTAL_ROUTES) {
+      if (!routes.some((r) => `${r.method} ${r.url}` === id && r.portal)) problems.push(`${id} is listed as portal-readable but is not (or does not exist)`);
     }
     for (const id of PUBLIC_ROUTES) {
       if (!routes.some((r) => `${r.method} ${r.url}` === id)) problems.push(`${id} is listed as public but does not exist`);
@@ -136,6 +173,12 @@ describe('authorization matrix', () => {
             break;
           case 'admin':
             authorization = ADMIN.Authorization;
+            break;
+          case 'portal':
+            authorization = `Bearer ${portalA}`;
+            break;
+          case 'portalOtherOrg':
+            authorization = `Bearer ${portalB}`;
             break;
         }
         const hasBody = !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(route.method);

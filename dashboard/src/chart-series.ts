@@ -14,7 +14,7 @@ export interface ChartInput {
   allowance: number;
   /** Top-ups available on top of the allowance (0 draws no second line). */
   topUps: number;
-  forecast: Pick<Forecast, 'asOf' | 'usedCredits' | 'dailyRate' | 'projectedTotal' | 'projectedExhaustionDate'>;
+  forecast: Pick<Forecast, 'asOf' | 'usedCredits' | 'dailyRate' | 'projectedTotal' | 'projectedExhaustionDate'> & { range?: Pick<Forecast['range'], 'rateLow' | 'rateHigh' | 'low' | 'high'> };
 }
 
 export interface ChartData {
@@ -24,6 +24,9 @@ export interface ChartData {
   daily: (number | null)[];
   cumulative: (number | null)[];
   forecast: (number | null)[];
+  /** The forecast range's low and high ends from today to period end (null before today). */
+  forecastLow: (number | null)[];
+  forecastHigh: (number | null)[];
   allowance: number[];
   allowancePlusTopUps: number[] | null;
   /** Unix seconds of the projected exhaustion day, when it falls in the period. */
@@ -47,6 +50,9 @@ export function buildChartData(input: ChartInput): ChartData {
   const daily: (number | null)[] = [];
   const cumulative: (number | null)[] = [];
   const forecast: (number | null)[] = [];
+  const forecastLow: (number | null)[] = [];
+  const forecastHigh: (number | null)[] = [];
+  const range = input.forecast.range;
   let running = 0;
   for (let i = 0; i < dayCount; i++) {
     const dayStart = start + i * DAY_MS;
@@ -66,6 +72,14 @@ export function buildChartData(input: ChartInput): ChartData {
     else if (i === todayIndex) forecast.push(input.forecast.usedCredits);
     else if (i === dayCount - 1) forecast.push(input.forecast.projectedTotal);
     else forecast.push(round2(input.forecast.usedCredits + (input.forecast.dailyRate * (dayStart + DAY_MS - asOf)) / DAY_MS));
+    const along = (rate: number, end: number) => {
+      if (i < todayIndex) return null;
+      if (i === todayIndex) return input.forecast.usedCredits;
+      if (i === dayCount - 1) return end;
+      return round2(input.forecast.usedCredits + (rate * (dayStart + DAY_MS - asOf)) / DAY_MS);
+    };
+    forecastLow.push(range ? along(range.rateLow, range.low) : null);
+    forecastHigh.push(range ? along(range.rateHigh, range.high) : null);
   }
   const exhaustion = input.forecast.projectedExhaustionDate ? Date.parse(`${input.forecast.projectedExhaustionDate}T00:00:00Z`) : NaN;
   return {
@@ -74,6 +88,8 @@ export function buildChartData(input: ChartInput): ChartData {
     daily,
     cumulative,
     forecast,
+    forecastLow,
+    forecastHigh,
     allowance: x.map(() => input.allowance),
     allowancePlusTopUps: input.topUps > 0 ? x.map(() => round2(input.allowance + input.topUps)) : null,
     exhaustionX: Number.isFinite(exhaustion) && exhaustion >= start && exhaustion < end ? exhaustion / 1000 : null,

@@ -11,6 +11,7 @@ import type { Organization, Session } from './types';
 import { renderCache } from './views/cache';
 import { renderEvents } from './views/events';
 import { renderJobs } from './views/jobs';
+import { renderInvoicePrint } from './views/invoice-print';
 import { renderOrganization } from './views/organization';
 import { renderOrganizations } from './views/organizations';
 import { renderPlans } from './views/plans';
@@ -26,7 +27,7 @@ const ADMIN_SECTIONS: [string, string, (ctx: ViewContext) => Promise<void>][] = 
 const main = document.getElementById('main') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
 const who = document.getElementById('who') as HTMLElement;
-let cleanups: (() => void)[] = [];
+const cleanups: (() => void)[] = [];
 let lastOrg: string | null = null;
 
 function signOut(): void {
@@ -36,7 +37,31 @@ function signOut(): void {
 }
 
 function homeOf(session: Session): string {
-  return session.kind === 'organization' ? `#/org/${encodeURIComponent(session.organizationId)}` : '#/admin/organizations';
+  return session.kind === 'admin' ? '#/admin/organizations' : `#/org/${encodeURIComponent(session.organizationId)}`;
+}
+
+/** Why the sign-in page is shown instead of a portal link's usage page (an expired or unknown link). */
+let portalError: string | null = null;
+
+/**
+ * A customer portal link (`/dashboard#portal=nxp_…`): the token comes in the fragment (never sent to a
+ * server), leaves the address bar at once, and is kept like a pasted key for this tab only.
+ */
+async function openPortalLink(): Promise<boolean> {
+  const match = /^#portal=(nxp_[A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (!match) return false;
+  const token = match[1];
+  history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+  clearSession();
+  try {
+    const session = await new Api(token).get<Session>(apiPath('dashboard', 'session'));
+    saveSession({ ...session, key: token });
+    history.replaceState(null, '', `${location.pathname}${location.search}${homeOf(session)}`);
+  } catch (e) {
+    portalError =
+      e instanceof ApiError && e.status === 401 ? 'This link has expired or is not valid. Ask for a new link, or sign in with an API key.' : describeError(e);
+  }
+  return true;
 }
 
 async function route(): Promise<void> {
@@ -52,6 +77,10 @@ async function route(): Promise<void> {
   if (parts[0] === 'org' && parts[1] && (session.kind === 'admin' || parts[1] === session.organizationId)) {
     lastOrg = parts[1];
     renderChrome(session, parts);
+    if (parts[2] === 'invoice' && parts[3]) {
+      document.title = `Invoice ${parts[3]} · ${parts[1]}`;
+      return renderInvoicePrint(ctx, parts[1], parts[3]);
+    }
     document.title = `${parts[1]} · Usage dashboard`;
     return renderOrganization(ctx, parts[1]);
   }
@@ -79,6 +108,11 @@ function renderChrome(session: StoredSession | null, parts: string[]): void {
   if (session.kind === 'organization') {
     fill(nav, navLink(homeOf(session), 'Usage', true));
     fill(who, h('span', { class: 'muted' }, `Organization ${session.organizationId}`), signOutButton());
+    return;
+  }
+  if (session.kind === 'portal') {
+    fill(nav, navLink(homeOf(session), 'Usage', true));
+    fill(who, h('span', { class: 'muted', id: 'portal-notice' }, `Read-only link for ${session.organizationId} · valid until ${session.expiresAt.slice(0, 16).replace('T', ' ')} UTC`), signOutButton());
     return;
   }
   const org = parts[0] === 'org' ? parts[1] : lastOrg;
@@ -116,7 +150,8 @@ function orgPicker(api: Api, current: string): HTMLElement {
 function renderSignIn(): void {
   document.title = 'Sign in · Usage dashboard';
   const key = h('input', { type: 'password', id: 'api-key', name: 'key', autocomplete: 'off', spellcheck: 'false', required: true });
-  const error = h('p', { class: 'error', role: 'alert', id: 'sign-in-error' });
+  const error = h('p', { class: 'error', role: 'alert', id: 'sign-in-error' }, portalError ?? '');
+  portalError = null;
   const button = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
@@ -164,4 +199,4 @@ function renderSignIn(): void {
 }
 
 window.addEventListener('hashchange', () => void route());
-void route();
+void openPortalLink().then(() => route());

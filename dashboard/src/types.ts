@@ -1,8 +1,15 @@
-// Response shapes of the API the dashboard reads (see /api/docs). Only the fields the page uses.
+// Response shapes of the API the dashboard reads (see /api/docs). Only the fields the page uses; the usage
+// page's newer ones come from libs/contracts, shared with the service.
+
+import type { CreatedPortalSession, ForecastRange, GrantsOverview, HourlyUsage, RecommendationEvidence } from '../../libs/contracts/src/usage-page.types';
 
 export type Scope = 'track' | 'read' | 'manage';
 
-export type Session = { kind: 'admin' } | { kind: 'organization'; organizationId: string; scopes: Scope[] };
+export type Session =
+  | { kind: 'admin' }
+  | { kind: 'organization'; organizationId: string; scopes: Scope[] }
+  /** A customer portal link: one organization's usage page, read-only, until expiresAt. */
+  | { kind: 'portal'; organizationId: string; scopes: Scope[]; expiresAt: string };
 
 export interface Period {
   start: string;
@@ -50,12 +57,18 @@ export interface Forecast {
   projectedExhaustionDate: string | null;
   daysRemaining: number;
   basis: { windowDays: number; windowCredits: number; from?: string; to?: string };
+  /** Where the period may end: the rate ± 2 standard errors of the window's days (or a stated rule under 2 days). */
+  range: ForecastRange;
+  /** Days since the first day with usage this period. */
+  daysOfData: number;
+  firstUsageDay: string | null;
 }
 
 export type BreakdownGroup = 'eventType' | 'category' | 'user' | 'day';
 
 export interface BreakdownItem {
   eventType?: string;
+  displayName?: string;
   category?: string;
   userId?: string | null;
   day?: string;
@@ -83,13 +96,17 @@ export interface Recommendation {
   projectedCredits: number;
   currentCost: number | null;
   recommendedCost: number | null;
-  saving: number;
+  saving: number | null;
   shouldChange: boolean;
   reason: string;
   options: { plan: string; cost: number | null }[];
+  evidence: RecommendationEvidence;
 }
 
 export interface Invoice {
+  organizationId?: string;
+  start?: string;
+  end?: string;
   period: string;
   status: string;
   billingCycle: string;
@@ -274,5 +291,23 @@ export interface JobsOverview {
   instanceId: string;
   jobsEnabled: boolean;
   jobs: JobView[];
-  alerts: unknown[];
+  alerts: { open: number; recent: ReconciliationAlert[] };
 }
+
+export interface ReconciliationAlert {
+  id: string;
+  organizationId: string;
+  kind: string;
+  period: string | null;
+  status: 'open' | 'resolved';
+  resolution: string | null;
+  details: Record<string, unknown>;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+}
+
+export type PortalSession = CreatedPortalSession;
+
+export type { GrantsOverview };
+export type Hourly = HourlyUsage;

@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { API_KEY_SCOPES, IS_PUBLIC, REQUIRED_SCOPES } from '../../src/common/auth/auth.decorators';
+import { API_KEY_SCOPES, IS_PUBLIC, PORTAL_READABLE, REQUIRED_SCOPES } from '../../src/common/auth/auth.decorators';
 import type { ApiKeyScope } from '../../src/common/auth/auth.decorators';
 import { registeredRoutes } from '../../src/common/auth/route-catalog';
 
@@ -16,6 +16,8 @@ export interface AppRoute {
   access?: RouteAccess;
   /** "Controller.method", for messages. */
   handler?: string;
+  /** Whether a customer portal token may call it (@PortalReadable). */
+  portal?: boolean;
 }
 
 function joinPath(...parts: string[]): string {
@@ -24,10 +26,10 @@ function joinPath(...parts: string[]): string {
 }
 
 /** Every route Nest's controllers declare, keyed "METHOD /path", with its access metadata. */
-function nestRoutes(app: NestFastifyApplication): Map<string, { access: RouteAccess; handler: string }> {
+function nestRoutes(app: NestFastifyApplication): Map<string, { access: RouteAccess; handler: string; portal: boolean }> {
   const reflector = new Reflector();
   const scanner = new MetadataScanner();
-  const routes = new Map<string, { access: RouteAccess; handler: string }>();
+  const routes = new Map<string, { access: RouteAccess; handler: string; portal: boolean }>();
   for (const module of app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as (new (...args: unknown[]) => unknown) | undefined;
@@ -45,7 +47,7 @@ function nestRoutes(app: NestFastifyApplication): Map<string, { access: RouteAcc
             ? { kind: 'organization', scopes: reflector.getAllAndOverride<ApiKeyScope[]>(REQUIRED_SCOPES, targets) }
             : { kind: 'admin' };
         for (const prefix of prefixes) {
-          for (const path of [paths].flat()) routes.set(`${method} ${joinPath(prefix, path)}`, { access, handler: `${controller.name}.${name}` });
+          for (const path of [paths].flat()) routes.set(`${method} ${joinPath(prefix, path)}`, { access, handler: `${controller.name}.${name}`, portal: reflector.getAllAndOverride<boolean>(PORTAL_READABLE, targets) === true });
         }
       }
     }
@@ -61,7 +63,7 @@ export function appRoutes(app: NestFastifyApplication): AppRoute[] {
   const declared = nestRoutes(app);
   return registeredRoutes(app.getHttpAdapter().getInstance()).map((route) => {
     const meta = declared.get(`${route.method} ${route.url}`) ?? (route.method === 'HEAD' ? declared.get(`GET ${route.url}`) : undefined);
-    return { method: route.method, url: route.url, access: meta?.access, handler: meta?.handler };
+    return { method: route.method, url: route.url, access: meta?.access, handler: meta?.handler, portal: meta?.portal ?? false };
   });
 }
 

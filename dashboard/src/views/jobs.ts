@@ -3,7 +3,8 @@ import { describeError } from '../context';
 import type { ViewContext } from '../context';
 import { card, fill, h, loading, table, toast } from '../dom';
 import { formatDateTime, formatInt } from '../format';
-import type { JobRun, JobsOverview } from '../types';
+import { alertMeaning } from '../alerts';
+import type { JobRun, JobsOverview, ReconciliationAlert } from '../types';
 
 function statusBadge(run: JobRun | null): HTMLElement {
   if (!run) return h('span', { class: 'badge' }, 'never run');
@@ -68,7 +69,36 @@ export async function renderJobs(ctx: ViewContext): Promise<void> {
       h('p', { class: 'muted' }, `Instance ${overview.instanceId} · jobs ${overview.jobsEnabled ? 'enabled' : 'disabled'} here.`),
       table('Jobs', ['Job', 'Schedule (UTC cron)', 'Last run', 'History', 'Run'], rows, { id: 'jobs-table' }),
     );
-    fill(alertsBody, overview.alerts.length ? h('pre', { class: 'json' }, JSON.stringify(overview.alerts, null, 2)) : h('p', { class: 'muted' }, 'No open alerts: the ledger reconciles.'));
+    await loadAlerts(overview.alerts.open);
+  };
+  // Open and resolved alerts (a repaired rollup is recorded resolved), each with what it means.
+  const loadAlerts = async (open: number) => {
+    try {
+      const alerts = (await api.get<{ items: ReconciliationAlert[] }>(apiPath('admin', 'jobs', 'alerts'), { status: 'all', limit: 50 })).items;
+      fill(
+        alertsBody,
+        h('p', { id: 'alerts-summary', class: open > 0 ? 'warning over' : 'muted' }, open > 0 ? `${open} open ${open === 1 ? 'alert' : 'alerts'}: the ledger does not reconcile for the organizations below.` : 'No open alerts: the ledger reconciles.'),
+        table(
+          'Reconciliation alerts, latest first',
+          ['Alert', 'What it means', 'Organization', 'Period', 'Status', 'Seen', 'Details'],
+          alerts.map((a) => {
+            const m = alertMeaning(a.kind);
+            return [
+              h('span', { 'data-alert-kind': a.kind }, h('span', { class: `badge ${m.severity === 'critical' ? 'bad' : m.severity === 'warning' ? 'warn' : ''}` }, m.severity), ' ', h('strong', null, m.title), h('br'), h('code', { class: 'muted' }, a.kind)),
+              h('span', null, m.meaning, ' ', h('em', null, m.action)),
+              h('a', { href: `#/org/${encodeURIComponent(a.organizationId)}` }, a.organizationId),
+              a.period ?? '–',
+              h('span', { class: `badge${a.status === 'resolved' ? ' good' : ' bad'}` }, a.status === 'resolved' ? `resolved${a.resolution ? `: ${a.resolution}` : ''}` : 'open'),
+              `${formatDateTime(a.firstSeenAt)}${a.lastSeenAt !== a.firstSeenAt ? ` – ${formatDateTime(a.lastSeenAt)}` : ''}`,
+              h('code', { class: 'details' }, Object.entries(a.details).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' · ')),
+            ];
+          }),
+          { id: 'alerts-table', empty: 'The reconciliation has raised no alert yet.' },
+        ),
+      );
+    } catch (error) {
+      fill(alertsBody, h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    }
   };
   refresh.addEventListener('click', () => void load());
   await load();

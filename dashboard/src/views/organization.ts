@@ -18,8 +18,9 @@ import {
   plural,
   wholeDaysLeft,
 } from '../format';
-import type { Breakdown, BreakdownGroup, Budget, EventPage, Forecast, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
-import { chartDataTable, drawUsageChart } from './usage-chart';
+import { costRows, invoiceLineItems, previousPeriod } from '../money';
+import type { Breakdown, BreakdownGroup, Budget, EventPage, Forecast, GrantsOverview, Hourly, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import { chartDataTable, chartLegend, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
   aiCallsPerMonth: 'AI calls per month',
@@ -59,10 +60,13 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
   const budgetsCard = card('Budgets per key and member', { id: 'budgets' }, body());
   const warningsCard = card('Warnings and notifications', { id: 'warnings' }, body());
   const recommendationCard = card('Plan recommendation', { id: 'recommendation' }, body());
-  const invoiceCard = card('Invoice preview', { id: 'invoice' }, body());
+  const invoiceCard = card('Upcoming invoice', { id: 'invoice' }, body());
+  const creditsCard = card('Top-up credits', { id: 'credits' }, body());
+  const hourlyCard = card('Today, hour by hour', { id: 'hourly' }, body());
+  const costCard = card('Cost by event type and by user', { id: 'costs', wide: true }, body());
   const logCard = card('Event log', { id: 'event-log', wide: true }, body());
   const reportsCard = card('Monthly trends and reports', { id: 'reports', wide: true }, body());
-  grid.append(chartCard, breakdownCard, limitsCard, budgetsCard, warningsCard, recommendationCard, invoiceCard, logCard, reportsCard);
+  grid.append(chartCard, breakdownCard, invoiceCard, creditsCard, costCard, hourlyCard, limitsCard, budgetsCard, warningsCard, recommendationCard, logCard, reportsCard);
 
   /** Fills a card from one request; `shown` runs once the content is in the page. */
   const guard = async (target: HTMLElement, work: () => Promise<Child>, shown?: () => void) => {
@@ -95,6 +99,16 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
         'div',
         null,
         h('p', { class: 'chart-caption', id: 'forecast-caption' }, chartSummary(summary, forecast, lastDay)),
+        forecastBasis(forecast),
+        chartLegend({
+          used: summary.used,
+          forecast: forecast.projectedTotal,
+          forecastLow: forecast.range.low,
+          forecastHigh: forecast.range.high,
+          allowance: summary.allowance,
+          allowancePlusTopUps: data.allowancePlusTopUps ? data.allowancePlusTopUps[0] : null,
+          today: data.daily[data.todayIndex] ?? null,
+        }),
         plot,
         h('details', { class: 'chart-table' }, h('summary', null, 'Show the chart as a table'), chartDataTable(data)),
       );
@@ -107,6 +121,9 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
     guard(warningsCard, async () => warningsBody(summary, await api.get<{ items: Notification[] }>(base('notifications')))),
     guard(recommendationCard, async () => recommendationBody(await api.get<Recommendation>(base('usage', 'recommendation')))),
     invoiceSection(ctx, invoiceCard, orgId, summary),
+    guard(creditsCard, async () => creditsBody(await api.get<GrantsOverview>(base('credits')))),
+    guard(hourlyCard, async () => hourlyBody(await api.get<Hourly>(base('usage', 'hourly')))),
+    guard(costCard, async () => costBody(ctx, orgId, summary)),
     eventLog(ctx, logCard, orgId),
     guard(reportsCard, async () => {
       const [trends, reports] = await Promise.all([api.get<Trends>(base('usage', 'trends'), { months: 6 }), api.get<{ items: ReportListItem[] }>(base('usage', 'reports'))]);
@@ -124,9 +141,36 @@ function pendingPlanText(summary: UsageSummary): string {
 
 function chartSummary(summary: UsageSummary, forecast: Forecast, lastDay: string): string {
   const exhaustion = forecast.projectedExhaustionDate
-    ? `the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
-    : 'the allowance lasts the period';
-  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}; ${exhaustion}.`;
+    ? `at that rate the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
+    : 'at that rate the allowance lasts the period';
+  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}, likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}; ${exhaustion}.`;
+}
+
+/** "1.5 days" (the forecast's days of data, to one decimal). */
+function daysText(days: number): string {
+  const rounded = Math.round(days * 10) / 10;
+  return `${rounded.toFixed(1)} ${rounded === 1 ? 'day' : 'days'}`;
+}
+
+/** What the forecast stands on: how much data, which rate, and how the range is drawn. */
+function forecastBasis(forecast: Forecast): HTMLElement {
+  const r = forecast.range;
+  const since = forecast.firstUsageDay ? ` (first usage ${formatDate(forecast.firstUsageDay)})` : '';
+  const method =
+    r.method === 'too-few-days'
+      ? 'With fewer than 2 days in the window the range is set by rule: from no more usage to twice the rate.'
+      : `The range is the daily rate ± 2 standard errors of the window's days: ${formatCredits(r.rateLow)} to ${formatCredits(r.rateHigh)} credits a day.`;
+  if (forecast.firstUsageDay === null) {
+    return h('p', { class: 'forecast-basis', id: 'forecast-basis' }, h('strong', null, 'No usage recorded this period yet: '), 'there is nothing to forecast from, so the projection is what is used so far.');
+  }
+  const early = forecast.daysOfData < 7 ? h('strong', null, `An early estimate: fewer than 7 days of data. `) : null;
+  return h(
+    'p',
+    { class: 'forecast-basis', id: 'forecast-basis' },
+    early,
+    `Based on ${daysText(forecast.daysOfData)} of data${since}; rate ${formatCredits(forecast.dailyRate)} credits a day = ${formatCredits(forecast.basis.windowCredits)} credits over the last ${plural(forecast.basis.windowDays, 'day')}. `,
+    method,
+  );
 }
 
 function kpi(id: string, label: string, value: string, ...sub: Child[]): HTMLElement {
@@ -191,6 +235,16 @@ function budgetsBody(budgets: Budget[]): HTMLElement {
 }
 
 function warningsBody(summary: UsageSummary, notifications: { items: Notification[] }): HTMLElement {
+  // The current period's thresholds are the list above; the table is the history of the other periods, so
+  // no notice is shown twice.
+  const current = summary.period.start.slice(0, 7);
+  const seen = new Set<string>();
+  const earlier = notifications.items.filter((n) => {
+    const key = `${n.period}|${n.type}|${n.threshold}`;
+    if (n.period === current || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   const active = summary.warnings.map((w) =>
     h('li', { class: w.threshold >= 1 ? 'warning over' : 'warning' }, h('strong', null, `${formatThreshold(w.threshold)} of the allowance reached`), ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`, w.at ? ` · ${formatDateTime(w.at)}` : ''),
   );
@@ -199,30 +253,44 @@ function warningsBody(summary: UsageSummary, notifications: { items: Notificatio
     null,
     h('h3', null, 'This period'),
     active.length ? h('ul', { class: 'warnings', id: 'active-warnings' }, active) : h('p', { class: 'muted' }, 'No threshold crossed this period.'),
-    h('h3', null, 'Notifications'),
+    h('h3', null, 'Earlier periods'),
     table(
-      'Notifications, newest first',
+      'Notifications of earlier periods, newest first',
       ['When', 'Period', { text: 'Threshold', numeric: true }, { text: 'Used / of', numeric: true }],
-      notifications.items.slice(0, 20).map((n) => [formatDateTime(n.createdAt), n.period, formatThreshold(n.threshold), `${formatCredits(n.used)} / ${formatCredits(n.limit)}`]),
-      { id: 'notifications-table', empty: 'No notifications.' },
+      earlier.slice(0, 20).map((n) => [formatDateTime(n.createdAt), n.period, formatThreshold(n.threshold), `${formatCredits(n.used)} / ${formatCredits(n.limit)}`]),
+      { id: 'notifications-table', empty: 'No notifications in earlier periods.' },
     ),
   );
 }
 
 function recommendationBody(r: Recommendation): HTMLElement {
-  const headline = r.shouldChange
-    ? h('p', { class: 'headline good', id: 'recommendation-headline' }, `Switch to ${r.recommendedPlan} and save ${formatUsd(r.saving)} this month`)
-    : h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan}`);
+  const e = r.evidence;
+  const saving = (v: number | null) => (v === null ? 'its hard cap' : formatUsd(v));
+  // A headline that tells the customer to switch only when the data supports it (the rule in the README).
+  const headline = e.supported
+    ? h(
+        'p',
+        { class: 'headline good', id: 'recommendation-headline' },
+        e.savingRange.low === e.savingRange.high ? `Switch to ${r.recommendedPlan}: saves ${saving(e.savingRange.low)}` : `Switch to ${r.recommendedPlan}: saves ${saving(e.savingRange.low)} to ${saving(e.savingRange.high)} this period`,
+      )
+    : r.shouldChange
+      ? h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan} for now: no recommendation yet`)
+      : h('p', { class: 'headline', id: 'recommendation-headline' }, `Stay on ${r.currentPlan}`);
   return h(
     'div',
     null,
     headline,
-    h('p', null, r.reason),
+    h('p', { id: 'recommendation-reason' }, e.reason, '.'),
+    h(
+      'p',
+      { class: 'muted', id: 'recommendation-rule' },
+      `A change is recommended only with at least ${e.minDaysOfData} days of data (or when the credits already used cost less on the other plan) and when the other plan is cheaper at both ends of the forecast range (${formatCredits(e.projectedRange.low)} – ${formatCredits(e.projectedRange.high)} credits).`,
+    ),
     table(
       `Cost of each plan for ${formatCredits(r.projectedCredits)} credits`,
       ['Plan', { text: `Cost for ${formatCredits(r.projectedCredits)} credits`, numeric: true }],
       r.options.map((o) => [
-        h('span', null, o.plan, o.plan === r.recommendedPlan ? h('span', { class: 'badge good' }, 'best') : null, o.plan === r.currentPlan ? h('span', { class: 'badge' }, 'current') : null),
+        h('span', null, o.plan, e.supported && o.plan === r.recommendedPlan ? h('span', { class: 'badge good' }, 'best') : null, o.plan === r.currentPlan ? h('span', { class: 'badge' }, 'current') : null),
         o.cost === null ? 'not enough (hard cap)' : formatUsd(o.cost),
       ]),
       { id: 'plan-options' },
@@ -237,7 +305,11 @@ async function invoiceSection(ctx: ViewContext, target: HTMLElement, orgId: stri
     fill(lines, loading());
     try {
       const inv = await ctx.api.get<Invoice>(apiPath('organizations', orgId, 'usage', 'invoice'), { period: periodInput.value });
-      fill(lines, invoiceLines(inv));
+      fill(
+        lines,
+        await invoiceLinesFor(ctx, orgId, inv),
+        h('p', null, h('a', { href: `#/org/${encodeURIComponent(orgId)}/invoice/${inv.period}`, id: 'printable-invoice' }, `Printable view of ${inv.period}`)),
+      );
     } catch (error) {
       fill(lines, h('p', { class: 'error', role: 'alert' }, describeError(error)));
     }
@@ -247,22 +319,46 @@ async function invoiceSection(ctx: ViewContext, target: HTMLElement, orgId: stri
   await load();
 }
 
-function invoiceLines(inv: Invoice): HTMLElement {
-  const row = (label: string, value: string, id?: string) => [h('dt', null, label), h('dd', { 'data-testid': id ?? null }, value)];
+/** The invoice's overage split by event type needs the period's event-type breakdown (display names too). */
+async function overageByType(ctx: ViewContext, orgId: string, inv: Invoice): Promise<{ name: string; overageCredits: number }[]> {
+  if (!(inv.overageCredits > 0)) return [];
+  const from = `${inv.period}-01`;
+  const last = new Date(Date.UTC(Number(inv.period.slice(0, 4)), Number(inv.period.slice(5, 7)), 0)).toISOString().slice(0, 10);
+  const b = await ctx.api.get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType', from, to: last });
+  return b.items.map((i) => ({ name: i.displayName ?? i.eventType ?? '', overageCredits: i.overageCredits }));
+}
+
+/** The invoice as line items in money (plan fee, overage by event type, top-ups, total). */
+export async function invoiceLinesFor(ctx: ViewContext, orgId: string, inv: Invoice): Promise<HTMLElement> {
+  const lines = invoiceLineItems(inv, await overageByType(ctx, orgId, inv), formatCredits);
   return h(
     'div',
     null,
-    h('p', null, h('span', { class: `badge${inv.status === 'open' ? '' : ' good'}` }, inv.status === 'open' ? 'preview: period open' : inv.status), ` ${inv.period} · ${inv.plan} · ${inv.billingCycle}`),
+    h('p', null, h('span', { class: `badge${inv.status === 'open' ? '' : ' good'}` }, inv.status === 'open' ? 'preview: period open' : inv.status), ` ${inv.period} · ${inv.plan} · ${inv.billingCycle} · ${formatCredits(inv.usedCredits)} of ${formatCredits(inv.includedCredits)} included credits used`),
     h(
-      'dl',
-      { class: 'invoice', id: 'invoice-lines' },
-      row(`Plan price (${inv.plan})`, formatUsd(inv.planPrice)),
-      row('Included credits', formatCredits(inv.includedCredits)),
-      row('Credits used', formatCredits(inv.usedCredits)),
-      row('Top-up credits used', formatCredits(inv.topUpCredits)),
-      row(`Overage (${formatCredits(inv.overageCredits)} × ${inv.overageRate === null ? '–' : `$${inv.overageRate}`})`, formatUsd(inv.overageCost), 'invoice-overage'),
-      row('Total', formatUsd(inv.total), 'invoice-total'),
+      'div',
+      scrollBox('Invoice lines'),
+      h(
+        'table',
+        { id: 'invoice-lines', class: 'invoice-lines' },
+        h('caption', { class: 'sr-only' }, `Invoice ${inv.period}, line items in ${inv.currency}`),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Item'), h('th', { scope: 'col' }, 'Quantity'), h('th', { scope: 'col', class: 'num' }, 'Amount'))),
+        h(
+          'tbody',
+          null,
+          lines.map((l) =>
+            h(
+              'tr',
+              { class: `line-${l.kind}`, 'data-kind': l.kind },
+              h(l.kind === 'total' ? 'th' : 'td', l.kind === 'total' ? { scope: 'row' } : null, l.label),
+              h('td', null, l.detail),
+              h('td', { class: 'num', 'data-testid': l.kind === 'total' ? 'invoice-total' : null }, formatUsd(l.amount)),
+            ),
+          ),
+        ),
+      ),
     ),
+    h('p', { class: 'muted', hidden: !(inv.overageCost > 0) }, h('span', { 'data-testid': 'invoice-overage' }, formatUsd(inv.overageCost)), ' of overage in all, split by each event type\'s overage credits.'),
   );
 }
 
@@ -285,13 +381,13 @@ async function breakdowns(ctx: ViewContext, target: HTMLElement, orgId: string, 
         results.map((b, i) =>
           h(
             'div',
-            { class: 'breakdown', 'data-testid': `breakdown-${GROUPS[i].group}` },
+            { class: `breakdown breakdown-${GROUPS[i].group}`, 'data-testid': `breakdown-${GROUPS[i].group}` },
             h('h3', null, GROUPS[i].title),
             table(
               `Credits ${GROUPS[i].title.toLowerCase()}`,
               ['Name', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, 'Share'],
               b.items.map((item) => [
-                String(item[GROUPS[i].key] ?? '(no user)'),
+                GROUPS[i].key === 'eventType' ? h('span', { title: item.eventType ?? '' }, item.displayName ?? item.eventType ?? '') : String(item[GROUPS[i].key] ?? '(no user)'),
                 formatInt(item.events),
                 formatCredits(item.credits),
                 h('span', { class: 'share' }, h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: `width:${Math.min(100, item.percent)}%` })), `${item.percent}%`),
@@ -327,6 +423,7 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
   const status = h('p', { class: 'muted', role: 'status', id: 'event-log-status' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   let cursor: string | null = null;
+  const names = new Map<string, string>();
 
   const filters = (): Query => ({
     eventType: eventType.value.trim() || undefined,
@@ -348,7 +445,7 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
             'tr',
             null,
             h('td', null, formatDateTime(e.occurredAt)),
-            h('td', null, e.eventType),
+            h('td', { title: e.eventType }, names.get(e.eventType) ?? e.eventType),
             h('td', null, e.category),
             h('td', null, e.userId ?? '–'),
             h('td', { class: 'num' }, formatCredits(e.credits)),
@@ -398,10 +495,13 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
     ),
   );
   fill(target.querySelector(':scope > .card-body')!, datalist, form, status, tableEl, more);
-  // The filter's suggestions: the event types seen this period.
-  ctx.api
+  // The filter's suggestions and the display names: the event types seen this period.
+  await ctx.api
     .get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType' })
-    .then((b) => datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '' }))))
+    .then((b) => {
+      for (const i of b.items) if (i.eventType) names.set(i.eventType, i.displayName ?? i.eventType);
+      datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '', label: i.displayName ?? null })));
+    })
     .catch(() => undefined);
   await load(false);
 }
@@ -414,7 +514,8 @@ function reportsBody(ctx: ViewContext, orgId: string, trends: Trends, reports: R
     csv.addEventListener('click', () => {
       ctx.api.download(apiPath('organizations', orgId, 'usage', 'reports', r.period), { format: 'csv' }, `usage-report-${orgId}-${r.period}.csv`).catch((error) => toast(describeError(error), 'error'));
     });
-    return [r.period, formatInt(totals.events), formatCredits(totals.credits), formatUsd(r.invoiceTotal as number | undefined), csv];
+    const printable = h('a', { href: `#/org/${encodeURIComponent(orgId)}/invoice/${r.period}`, class: 'button-link small' }, 'Invoice');
+    return [r.period, formatInt(totals.events), formatCredits(totals.credits), formatUsd(r.invoiceTotal as number | undefined), h('span', { class: 'actions' }, printable, ' ', csv)];
   });
   return h(
     'div',
@@ -428,11 +529,115 @@ function reportsBody(ctx: ViewContext, orgId: string, trends: Trends, reports: R
     h(
       'div',
       null,
-      h('h3', null, 'Closed periods'),
-      table('Monthly reports', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Invoiced', numeric: true }, 'Download'], reportRows, {
+      h('h3', null, 'Past invoices (closed periods)'),
+      table('Monthly reports', ['Month', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Invoiced', numeric: true }, 'Invoice and CSV'], reportRows, {
         id: 'reports-table',
         empty: 'No closed period yet: a report is written when a month closes.',
       }),
+    ),
+  );
+}
+
+const GRANT_STATES: Record<GrantsOverview['items'][number]['state'], string> = { active: 'active', 'expiring-soon': 'expires soon', expired: 'expired', 'used-up': 'used up' };
+
+function creditsBody(g: GrantsOverview): HTMLElement {
+  const soon = g.expiringSoon.credits > 0;
+  return h(
+    'div',
+    null,
+    h('p', { id: 'credits-summary' }, h('strong', null, formatCredits(g.remaining)), ' top-up credits usable.'),
+    soon
+      ? h('p', { class: 'warning', id: 'credits-expiring', role: 'note' }, h('strong', null, `${formatCredits(g.expiringSoon.credits)} credits expire within ${g.expiringSoonDays} days`), `, the first on ${formatDateTime(g.expiringSoon.firstExpiry)}.`)
+      : h('p', { class: 'muted', id: 'credits-expiring' }, `Nothing expires within ${g.expiringSoonDays} days.`),
+    table(
+      'Top-ups, newest first',
+      ['Granted', { text: 'Amount', numeric: true }, { text: 'Used', numeric: true }, { text: 'Remaining', numeric: true }, 'Expires', 'State'],
+      g.items.map((i) => [
+        h('span', { title: i.reason ?? '' }, formatDate(i.createdAt), i.reason ? h('span', { class: 'muted' }, ` · ${i.reason}`) : null),
+        formatCredits(i.amount),
+        formatCredits(i.used),
+        formatCredits(i.remaining),
+        i.expiresAt ? formatDateTime(i.expiresAt) : 'never',
+        h('span', { class: `badge${i.state === 'expiring-soon' ? ' warn' : i.state === 'active' ? ' good' : ''}` }, GRANT_STATES[i.state]),
+      ]),
+      { id: 'credits-table', empty: 'No top-ups yet.' },
+    ),
+  );
+}
+
+function hourlyBody(hourly: Hourly): HTMLElement {
+  const max = Math.max(1, ...hourly.items.map((i) => i.credits));
+  const nowHour = hourly.items.filter((i) => i.elapsed).length - 1;
+  return h(
+    'div',
+    null,
+    h('p', { id: 'hourly-summary' }, `${formatCredits(hourly.totals.credits)} credits in ${plural(hourly.totals.events, 'event')} on ${formatDate(hourly.day)} (UTC) so far.`),
+    h(
+      'div',
+      { class: 'hour-bars', 'aria-hidden': 'true' },
+      hourly.items.map((i, n) =>
+        h('span', { class: `hour-bar${i.elapsed ? '' : ' future'}${n === nowHour ? ' now' : ''}`, title: `${i.hour.slice(11, 16)}: ${formatCredits(i.credits)}` }, h('span', { class: 'hour-fill', style: `height:${(i.credits / max) * 100}%` })),
+      ),
+    ),
+    h('div', { class: 'hour-axis', 'aria-hidden': 'true' }, h('span', null, '00:00'), h('span', null, '06:00'), h('span', null, '12:00'), h('span', null, '18:00'), h('span', null, '23:00')),
+    h(
+      'details',
+      { class: 'chart-table' },
+      h('summary', null, 'Show the hours as a table'),
+      table(
+        'Credits per hour today (UTC)',
+        ['Hour (UTC)', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }],
+        hourly.items.filter((i) => i.elapsed).map((i) => [i.hour.slice(11, 16), formatInt(i.events), formatCredits(i.credits)]),
+        { id: 'hourly-table' },
+      ),
+    ),
+  );
+}
+
+async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary): Promise<HTMLElement> {
+  const base = (...rest: string[]) => apiPath('organizations', orgId, ...rest);
+  const from = summary.period.start.slice(0, 10);
+  const to = new Date(Math.min(Date.now(), Date.parse(summary.period.end) - 1)).toISOString().slice(0, 10);
+  const prev = previousPeriod(summary.period.start);
+  const breakdown = (groupBy: string, range: { from: string; to: string }) => ctx.api.get<Breakdown>(base('usage', 'breakdown'), { groupBy, ...range });
+  const [invoice, types, users] = await Promise.all([
+    ctx.api.get<Invoice>(base('usage', 'invoice'), { period: summary.period.start.slice(0, 7) }),
+    breakdown('eventType', { from, to }),
+    breakdown('user', { from, to }),
+  ]);
+  // The previous period may predate the organization: then there is nothing to compare with.
+  const previous = await Promise.all([ctx.api.get<Invoice>(base('usage', 'invoice'), { period: prev.key }), breakdown('eventType', prev), breakdown('user', prev)]).catch(() => null);
+  const hadUsage = previous !== null && previous[1].totals.credits > 0;
+  const rowsOf = (b: Breakdown, key: 'eventType' | 'userId') => b.items.map((i) => ({ key: String(i[key] ?? ''), name: key === 'eventType' ? (i.displayName ?? i.eventType ?? '') : (i.userId ?? '(no user)'), credits: i.credits }));
+  const tableOf = (title: string, id: string, b: Breakdown, pb: Breakdown | null, key: 'eventType' | 'userId') => {
+    const rows = costRows(rowsOf(b, key), invoice.total, hadUsage && pb ? rowsOf(pb, key) : null, hadUsage && previous ? previous[0].total : null);
+    return h(
+      'div',
+      { class: 'breakdown' },
+      h('h3', null, title),
+      table(
+        `Cost ${title.toLowerCase()} this period and in ${prev.key}`,
+        ['Name', { text: 'Credits', numeric: true }, { text: 'Cost', numeric: true }, { text: `${prev.key}`, numeric: true }, { text: 'Change', numeric: true }],
+        rows.map((r) => [r.name, formatCredits(r.credits), formatUsd(r.cost), r.previousCost === null ? '–' : formatUsd(r.previousCost), r.changePercent === null ? '–' : `${r.changePercent > 0 ? '+' : ''}${r.changePercent}%`]),
+        { id, empty: 'No usage this period.' },
+      ),
+    );
+  };
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      { class: 'muted' },
+      `Each row's share of this period's invoice (${formatUsd(invoice.total)} so far: plan fee and overage) in proportion to its credits, against ${prev.key}`,
+      hadUsage ? ` (${formatUsd(previous![0].total)}).` : ': no usage then, nothing to compare.',
+    ),
+    h('div', { class: 'two-col' }, tableOf('By event type', 'cost-by-event-type', types, previous?.[1] ?? null, 'eventType'), tableOf('By user', 'cost-by-user', users, previous?.[2] ?? null, 'userId')),
+    h(
+      'p',
+      { class: 'muted', id: 'api-key-usage-note' },
+      h('strong', null, 'Usage per API key: not available. '),
+      'Recorded usage events keep the user, the endpoint and the event type, but not which API key sent them, so this page cannot say which key spent what.',
     ),
   );
 }

@@ -7,7 +7,7 @@ import type { ViewContext } from '../context';
 import { card, field, fill, h, loading, scrollBox, table, toast } from '../dom';
 import { clearFieldErrors, formError, numberOrText, showFieldErrors } from '../forms';
 import { formatCredits, formatDate, formatDateTime, formatUsd } from '../format';
-import type { ApiKeyView, CreatedApiKey, Grant, Organization, PlanDefinition, Scope } from '../types';
+import type { ApiKeyView, CreatedApiKey, Grant, Organization, PlanDefinition, PortalSession, Scope } from '../types';
 
 /** Sends a form's request; a 400's field errors go next to the fields, anything else above the form. */
 async function submit(form: HTMLFormElement, work: () => Promise<void>): Promise<void> {
@@ -50,7 +50,6 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   }
 
   const tbody = h('tbody');
-  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   let cursor: string | null = null;
   const columns = 7;
 
@@ -79,21 +78,65 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     else tbody.append(row, detail);
   };
 
-  const load = async (next: boolean) => {
+  // Pages of PAGE_SIZE in id order, optionally searched; the cursors of the pages seen make "Previous" work.
+  const PAGE_SIZE = 50;
+  const search = h('input', { type: 'search', name: 'q', id: 'organizations-search', autocomplete: 'off', placeholder: 'id or name' });
+  const status = h('p', { class: 'muted', role: 'status', id: 'organizations-status' });
+  const previous = h('button', { type: 'button', class: 'secondary', id: 'organizations-previous', disabled: true }, 'Previous');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'organizations-next', disabled: true }, 'Next');
+  const starts: (string | null)[] = [null];
+  let pageIndex = 0;
+  let query = '';
+  const load = async () => {
+    status.textContent = 'Loading…';
     try {
-      const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: 100, cursor: next ? cursor : undefined });
+      const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: PAGE_SIZE, cursor: starts[pageIndex] ?? undefined, q: query || undefined });
+      tbody.replaceChildren();
       page.items.forEach((org) => addRow(org));
       cursor = page.nextCursor;
-      more.hidden = !cursor;
+      starts.length = pageIndex + 1;
+      if (cursor) starts.push(cursor);
+      previous.disabled = pageIndex === 0;
+      next.disabled = !cursor;
+      const first = pageIndex * PAGE_SIZE + 1;
+      status.textContent =
+        page.items.length === 0
+          ? query
+            ? `No organization matches "${query}".`
+            : 'No organizations yet.'
+          : `Page ${pageIndex + 1}: organizations ${first}–${first + page.items.length - 1}${query ? ` matching "${query}"` : ''}${cursor ? ', more on the next page' : ''}.`;
     } catch (error) {
+      status.textContent = describeError(error);
       toast(describeError(error), 'error');
     }
   };
-  more.addEventListener('click', () => void load(true));
+  previous.addEventListener('click', () => {
+    if (pageIndex > 0) pageIndex--;
+    void load();
+  });
+  next.addEventListener('click', () => {
+    if (starts[pageIndex + 1] !== undefined) pageIndex++;
+    void load();
+  });
+  const searchForm = h(
+    'form',
+    { class: 'inline-form', role: 'search', 'aria-label': 'Search organizations', id: 'organizations-search-form' },
+    field('Search', search),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Search')),
+  );
+  searchForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    query = search.value.trim();
+    starts.length = 1;
+    pageIndex = 0;
+    void load();
+  });
 
   const headers = ['ID', 'Name', 'Plan', 'Billing', 'Spend cap', 'Created', 'Actions'];
   fill(
     listBody,
+    searchForm,
+    status,
     h(
       'div',
       scrollBox('Organizations'),
@@ -105,7 +148,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         tbody,
       ),
     ),
-    more,
+    h('nav', { class: 'pager', 'aria-label': 'Organization pages' }, previous, next),
   );
 
   const id = h('input', { type: 'text', name: 'id', autocomplete: 'off', required: true });
@@ -139,7 +182,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     });
   });
   if (plans.length) fill(createBody, form);
-  await load(false);
+  await load();
 }
 
 async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Organization, plans: PlanDefinition[], planChanged: (plan: string) => void): Promise<void> {
@@ -270,6 +313,29 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
     });
   });
 
+  // A short-lived, read-only link the customer opens without an API key.
+  const ttl = h('select', { name: 'ttlMinutes' }, [15, 60, 240, 1440].map((m) => h('option', { value: m, selected: m === 60 }, m < 60 ? `${m} minutes` : m === 60 ? '1 hour' : m === 1440 ? '24 hours' : `${m / 60} hours`)));
+  const portalShown = h('div', { 'aria-live': 'polite' });
+  const portalForm = h('form', { class: 'inline-form', novalidate: true, 'data-form': 'portal' }, field('Link valid for', ttl, { path: 'ttlMinutes' }), h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create link')));
+  portalForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit(portalForm, async () => {
+      const link = await api.post<PortalSession>(base('portal-sessions'), { ttlMinutes: Number(ttl.value) });
+      const copy = h('button', { type: 'button', class: 'secondary small' }, 'Copy');
+      copy.addEventListener('click', () => {
+        navigator.clipboard?.writeText(link.url).then(
+          () => toast('Copied.'),
+          () => toast('Copy failed: select the link and copy it.', 'error'),
+        );
+      });
+      fill(
+        portalShown,
+        h('p', null, `Read-only usage page of ${org.id}, valid until ${formatDateTime(link.expiresAt)}. Anyone with the link can read this organization's usage until then; it opens nothing else.`),
+        h('p', { class: 'key-row' }, h('code', { class: 'secret', 'data-testid': 'portal-url' }, link.url), copy),
+      );
+    });
+  });
+
   fill(
     cell,
     h(
@@ -278,6 +344,7 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
       h('section', { 'aria-label': `Plan of ${org.id}` }, h('h3', null, 'Plan'), planForm),
       h('section', { 'aria-label': `Credits of ${org.id}` }, h('h3', null, 'Top-up credits'), creditsForm, grants),
       h('section', { 'aria-label': `API keys of ${org.id}` }, h('h3', null, 'API keys'), keyForm, shownOnce, keys),
+      h('section', { 'aria-label': `Customer portal link of ${org.id}` }, h('h3', null, 'Customer portal link'), portalForm, portalShown),
     ),
   );
   await Promise.all([loadGrants(), loadKeys()]);

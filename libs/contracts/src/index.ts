@@ -1,2 +1,3 @@
 export * from './error-codes';
 export * from './tracking.types';
+export * from './usage-page.types';

@@ -17,3 +17,11 @@ export const Public = () => applyDecorators(SetMetadata(IS_PUBLIC, true), ApiExt
  * closed. Scopes are independent (`manage` does not imply `read` or `track`).
  */
 export const Scopes = (...scopes: ApiKeyScope[]) => SetMetadata(REQUIRED_SCOPES, scopes);
+
+export const PORTAL_READABLE = 'auth:portalReadable';
+
+/**
+ * A read-only route of an organization's usage page that a customer portal link's token may call (on top of
+ * what @Scopes allows). Every other route refuses portal tokens with 401, whatever it is.
+ */
+export const PortalReadable = () => SetMetadata(PORTAL_READABLE, true);

@@ -3,8 +3,8 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { loadConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
-import { ApiKeyScope, Public, Scopes } from './auth.decorators';
-import { ApiKeyResolver, AuthGuard } from './auth.guard';
+import { ApiKeyScope, PortalReadable, Public, Scopes } from './auth.decorators';
+import { ApiKeyResolver, AuthGuard, PortalTokenResolver } from './auth.guard';
 import type { Principal } from './principal';
 
 const ADMIN_KEY = 'unit-admin-key-123456';
@@ -16,6 +16,20 @@ class Routes {
   admin() {}
   @Scopes('read') read() {}
   @Scopes('track', 'read') trackAndRead() {}
+  @Scopes('read') @PortalReadable() usagePage() {}
+}
+
+const PORTAL_TOKEN = `nxp_${'p'.repeat(43)}`;
+
+class FakePortalResolver extends PortalTokenResolver {
+  calls = 0;
+  recognizes(token: string): boolean {
+    return token.startsWith('nxp_');
+  }
+  async resolve(token: string): Promise<Principal | undefined> {
+    this.calls++;
+    return token === PORTAL_TOKEN ? { kind: 'portal', id: 'p-1', organizationId: 'acme', scopes: ['read'], expiresAt: '2026-11-15T13:00:00.000Z' } : undefined;
+  }
 }
 
 class FakeResolver extends ApiKeyResolver {
@@ -87,5 +101,25 @@ describe('AuthGuard', () => {
     const bare = new AuthGuard(new Reflector(), config);
     expect(await outcome(bare, context('read', bearer(ORG_KEY), { orgId: 'acme' }).ctx)).toBe('UNAUTHORIZED');
     expect(await outcome(bare, context('read', bearer(ADMIN_KEY), { orgId: 'acme' }).ctx)).toBe('allowed');
+  });
+
+  it('accepts a portal token on @PortalReadable routes of its organization only, refusing elsewhere before any lookup', async () => {
+    const keys = new FakeResolver(['read']);
+    const portal = new FakePortalResolver();
+    const guard = new AuthGuard(new Reflector(), config, keys, portal);
+    for (const handler of ['admin', 'read', 'trackAndRead'] as const) {
+      expect(await outcome(guard, context(handler, bearer(PORTAL_TOKEN), { orgId: 'acme' }).ctx)).toBe('UNAUTHORIZED');
+    }
+    expect(portal.calls).toBe(0);
+    expect(await outcome(guard, context('usagePage', bearer(PORTAL_TOKEN), { orgId: 'other' }).ctx)).toBe('ORGANIZATION_NOT_FOUND');
+    expect(await outcome(guard, context('usagePage', bearer(`nxp_${'z'.repeat(43)}`), { orgId: 'acme' }).ctx)).toBe('UNAUTHORIZED');
+    const { ctx, request } = context('usagePage', bearer(PORTAL_TOKEN), { orgId: 'acme' });
+    expect(await outcome(guard, ctx)).toBe('allowed');
+    expect(request.principal).toMatchObject({ kind: 'portal', organizationId: 'acme' });
+    // A portal token never goes to the API key lookup, and an API key keeps working on the same route.
+    expect(keys.calls).toBe(0);
+    expect(await outcome(guard, context('usagePage', bearer(ORG_KEY), { orgId: 'acme' }).ctx)).toBe('allowed');
+    // Without the portal module a portal token is just an unknown key.
+    expect(await outcome(new AuthGuard(new Reflector(), config, keys), context('usagePage', bearer(PORTAL_TOKEN), { orgId: 'acme' }).ctx)).toBe('UNAUTHORIZED');
   });
 });

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
-import { ApiKeyScope, IS_PUBLIC, REQUIRED_SCOPES } from './auth.decorators';
+import { ApiKeyScope, IS_PUBLIC, PORTAL_READABLE, REQUIRED_SCOPES } from './auth.decorators';
 import { bearerToken, secretsEqual } from './constant-time';
 import { Principal, PRINCIPAL_KEY } from './principal';
 
@@ -15,6 +15,15 @@ export abstract class ApiKeyResolver {
   abstract resolve(token: string): Promise<Principal | undefined>;
 }
 export const API_KEY_RESOLVER = Symbol('API_KEY_RESOLVER');
+
+/** Resolves customer portal tokens. Bound by the portal module; without it no portal token works. */
+export abstract class PortalTokenResolver {
+  /** Whether a token has a portal token's shape (decided without a lookup). */
+  abstract recognizes(token: string): boolean;
+  /** The portal principal of an unexpired token, else undefined. */
+  abstract resolve(token: string): Promise<Principal | undefined>;
+}
+export const PORTAL_TOKEN_RESOLVER = Symbol('PORTAL_TOKEN_RESOLVER');
 
 /** Header naming the organization on routes without `:orgId` (the admin key's way to pick one). */
 export const ORGANIZATION_HEADER = 'x-organization-id';
@@ -36,6 +45,8 @@ export function organizationNotFound(id: string): DomainError {
  *         ORGANIZATION_NOT_FOUND exactly as for an organization that does not exist (no existence leak),
  *      2. holds every listed scope, else 403 FORBIDDEN.
  *    A missing, malformed, unknown or revoked key is 401 UNAUTHORIZED.
+ *  - a customer portal token (`nxp_…`): only on `@PortalReadable()` routes (401 on every other route, without
+ *    a lookup), only unexpired (401), and only for its own organization (404 as above).
  * The principal is left on the request under PRINCIPAL_KEY.
  */
 @Injectable()
@@ -44,6 +55,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() @Inject(API_KEY_RESOLVER) private readonly keyResolver?: ApiKeyResolver,
+    @Optional() @Inject(PORTAL_TOKEN_RESOLVER) private readonly portalResolver?: PortalTokenResolver,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -58,8 +70,16 @@ export class AuthGuard implements CanActivate {
     }
     const scopes = this.reflector.getAllAndOverride<ApiKeyScope[] | undefined>(REQUIRED_SCOPES, targets);
     if (!scopes) throw new DomainError('UNAUTHORIZED', 'This route needs the admin API key');
-    const principal = await this.keyResolver?.resolve(token);
-    if (!principal || principal.kind !== 'organization') throw new DomainError('UNAUTHORIZED', 'Invalid or revoked API key');
+    let principal: Principal | undefined;
+    if (this.portalResolver?.recognizes(token)) {
+      // A portal link is single-purpose: refused on any route outside the usage page before any lookup.
+      if (!this.reflector.getAllAndOverride<boolean>(PORTAL_READABLE, targets)) throw new DomainError('UNAUTHORIZED', 'A portal link opens its organization\'s usage page only');
+      principal = await this.portalResolver.resolve(token);
+      if (!principal || principal.kind !== 'portal') throw new DomainError('UNAUTHORIZED', 'Invalid or expired portal link');
+    } else {
+      principal = await this.keyResolver?.resolve(token);
+      if (!principal || principal.kind !== 'organization') throw new DomainError('UNAUTHORIZED', 'Invalid or revoked API key');
+    }
 
     const params = (request.params ?? {}) as Record<string, string | undefined>;
     const header = request.headers[ORGANIZATION_HEADER];

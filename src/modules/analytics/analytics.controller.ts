@@ -1,10 +1,11 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ERROR_SCHEMA } from '../../common/errors/error-schema';
+import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
+import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, HourlyQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 
 // JSON (its schema comes from the handler's return type) or CSV.
 const JSON_OR_CSV = { content: { 'application/json': {}, 'text/csv': { schema: { type: 'string' } } } } as const;
-import { Scopes } from '../../common/auth/auth.decorators';
-import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 import { EventLogService } from './event-log.service';
 import { ForecastService } from './forecast.service';
 import { InvoiceService } from './invoice.service';
@@ -24,13 +25,49 @@ export class AnalyticsController {
 
   @Get('breakdown')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Credits, events and overage by event type, category, user or day over a date range (UTC days, inclusive)' })
   breakdown(@Param('orgId') orgId: string, @Query() query: BreakdownQueryDto) {
     return this.analytics.breakdown(orgId, query);
   }
 
+  @Get('hourly')
+  @Scopes('read')
+  @PortalReadable()
+  @ApiOperation({ summary: 'One UTC day (today by default) hour by hour: credits, events and overage, the 24 hours in order' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['organizationId', 'day', 'asOf', 'totals', 'items'],
+      properties: {
+        organizationId: { type: 'string' },
+        day: { type: 'string', format: 'date' },
+        asOf: { type: 'string', format: 'date-time' },
+        totals: { type: 'object', required: ['events', 'credits'], properties: { events: { type: 'integer' }, credits: { type: 'number' } } },
+        items: {
+          type: 'array',
+          minItems: 24,
+          maxItems: 24,
+          items: {
+            type: 'object',
+            required: ['hour', 'events', 'credits', 'overageCredits', 'elapsed'],
+            properties: { hour: { type: 'string', format: 'date-time' }, events: { type: 'integer' }, credits: { type: 'number' }, overageCredits: { type: 'number' }, elapsed: { type: 'boolean' } },
+          },
+        },
+      },
+    },
+  })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: day is not a calendar date', schema: ERROR_SCHEMA })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: no key, an unknown, revoked or expired one, or a portal link of another route', schema: ERROR_SCHEMA })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the read scope', schema: ERROR_SCHEMA })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND: unknown, or another organization than the key\'s', schema: ERROR_SCHEMA })
+  hourly(@Param('orgId') orgId: string, @Query() query: HourlyQueryDto) {
+    return this.analytics.hourly(orgId, query.day);
+  }
+
   @Get('trends')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Monthly totals of the last N months (the current one included) with month-over-month change' })
   trends(@Param('orgId') orgId: string, @Query() query: TrendsQueryDto) {
     return this.analytics.trends(orgId, query.months);
@@ -38,6 +75,7 @@ export class AnalyticsController {
 
   @Get('forecast')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Projected end-of-period consumption from the trailing 7-day daily rate, and when the allowance runs out' })
   forecast(@Param('orgId') orgId: string) {
     return this.forecasts.forecast(orgId);
@@ -45,6 +83,7 @@ export class AnalyticsController {
 
   @Get('recommendation')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The cheapest plan for the projected consumption (or for projectedCredits), with the reason and the saving' })
   recommendation(@Param('orgId') orgId: string, @Query() query: RecommendationQueryDto) {
     return this.forecasts.recommendation(orgId, query.projectedCredits);
@@ -52,6 +91,7 @@ export class AnalyticsController {
 
   @Get('invoice')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Invoice of a period: a preview while it is open, the frozen invoice once closed' })
   invoice(@Param('orgId') orgId: string, @Query() query: InvoiceQueryDto) {
     return this.invoices.invoice(orgId, query.period);
@@ -59,6 +99,7 @@ export class AnalyticsController {
 
   @Get('events')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The event log, newest first: cursor pages as JSON, or the whole filtered log streamed as CSV' })
   @ApiOkResponse({ description: 'A JSON page, or CSV', ...JSON_OR_CSV })
   @ApiHeader({ name: 'Accept', required: false, description: 'text/csv for a CSV export (or format=csv)' })
@@ -68,6 +109,7 @@ export class AnalyticsController {
 
   @Get('reports')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The monthly reports written when periods closed, newest first' })
   listReports(@Param('orgId') orgId: string) {
     return this.reports.list(orgId);
@@ -75,6 +117,7 @@ export class AnalyticsController {
 
   @Get('reports/:period')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'One monthly report (period YYYY-MM) as JSON, or CSV with Accept: text/csv or format=csv' })
   @ApiOkResponse({ description: 'The report as JSON, or CSV', ...JSON_OR_CSV })
   report(@Param('orgId') orgId: string, @Param('period') period: string, @Query() query: FormatQueryDto, @Headers('accept') accept: string | undefined) {

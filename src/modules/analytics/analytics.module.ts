@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { PlansModule } from '../plans/plans.module';
 import { AnalyticsCoreModule } from './analytics-core.module';
@@ -13,7 +14,7 @@ import { UsageAnalyticsService } from './usage-analytics.service';
 
 /** SPEC section 7 over rollups: breakdowns, trends, forecast, recommendation, invoices, the event log, reports. */
 @Module({
-  imports: [AnalyticsCoreModule, OrganizationsModule, PlansModule],
+  imports: [AnalyticsCoreModule, EventsModule, OrganizationsModule, PlansModule],
   controllers: [AnalyticsController],
   providers: [UsageAnalyticsService, ForecastService, InvoiceService, EventLogService, ReportsService, BillingRepository, EventLogRepository],
   exports: [AnalyticsCoreModule, InvoiceService, BillingRepository],

@@ -51,6 +51,20 @@ export interface RefusedEventLogRow {
 export class EventLogRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * Credits per hour of `[from, to)` (at most a day: the daily rollups have no hours, so this reads raw
+   * events, one organization's one day through the (organization_id, period_start, occurred_at) index).
+   */
+  async hourly(organizationId: string, periodStart: string, from: Date, to: Date): Promise<Array<{ hour: string; events: number; credits: string; overage: string }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"') AS hour, count(*)::int AS events,
+              coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
+         FROM usage_events WHERE organization_id = $1 AND period_start = $4::date AND occurred_at >= $2 AND occurred_at < $3 GROUP BY 1 ORDER BY 1`,
+      [organizationId, from, to, periodStart],
+    )) as Array<{ hour: string; events: number; credits: string; overage: string }>;
+    return rows;
+  }
+
   async page(filter: EventLogFilter, after: EventCursor | undefined, limit: number): Promise<EventLogRow[]> {
     const { where, params } = whereOf(filter, after, limit);
     return (await this.dataSource.query(

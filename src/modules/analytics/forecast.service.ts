@@ -7,13 +7,15 @@ import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { BillingRepository } from './billing.repository';
 import { RollupRepository } from './rollup.repository';
-import { periodStartDay } from './utils/dates';
+import { addDays, dayStart, isoDay, periodStartDay } from './utils/dates';
 import { forecastPeriod } from './utils/forecast';
+import { forecastRange } from './utils/forecast-range';
 import { forecastWindow } from './utils/forecast-window';
 import { periodPlanPrice } from './utils/plan-price';
 import type { BillingCycle } from './utils/plan-price';
 import { planNameForPeriod } from './utils/period-plan';
 import { recommendPlan } from './utils/recommendation';
+import { assessRecommendation } from './utils/recommendation-evidence';
 import type { PlanCostInput } from './utils/recommendation';
 
 /**
@@ -42,6 +44,7 @@ export class ForecastService {
   async recommendation(organizationId: string, projectedCredits: number | undefined) {
     const org = await this.organizations.getRow(organizationId);
     const { view, planName } = await this.compute(org);
+    const given = projectedCredits !== undefined;
     const projected = hundredthsFromNumber(projectedCredits ?? view.projectedTotal);
     const cycle = org.billing_cycle as BillingCycle;
     const candidates: PlanCostInput[] = this.plans.listPlans({ includeInactive: true }).map((p) => ({
@@ -52,11 +55,26 @@ export class ForecastService {
       overageRate: p.config.overageRate,
       isActive: p.isActive,
     }));
+    const recommendation = recommendPlan(candidates, planName, projected);
+    // A what-if projection is the caller's own number: no range, so the evidence is judged at that point.
+    const low = given ? projected : hundredthsFromNumber(view.range.low);
+    const high = given ? projected : hundredthsFromNumber(view.range.high);
+    const evidence = assessRecommendation({
+      plans: candidates,
+      currentPlan: planName,
+      recommendedPlan: recommendation.recommendedPlan,
+      shouldChange: recommendation.shouldChange,
+      usedCredits: hundredthsFromNumber(view.usedCredits),
+      low,
+      high,
+      daysOfData: view.daysOfData,
+    });
     return {
       organizationId,
       billingCycle: cycle,
-      basis: projectedCredits === undefined ? ('forecast' as const) : ('given' as const),
-      ...recommendPlan(candidates, planName, projected),
+      basis: given ? ('given' as const) : ('forecast' as const),
+      ...recommendation,
+      evidence,
       forecast: view,
     };
   }
@@ -72,10 +90,19 @@ export class ForecastService {
     const topUpsLeft = await this.billing.grantsRemaining(m, org.id, now);
     const used = balance?.consumed ?? 0;
     const window = forecastWindow(period, now);
-    const trailing = await this.rollups.creditsBetween(org.id, window.from, window.to);
+    const [trailing, dayRows, firstDay] = await Promise.all([
+      this.rollups.creditsBetween(org.id, window.from, window.to),
+      window.from > window.to ? Promise.resolve([]) : this.rollups.dayTotals(m, org.id, window.from, addDays(window.to, 1)),
+      this.rollups.firstUsageDay(org.id, periodStartDay(period), isoDay(now)),
+    ]);
     // What the period can consume before it runs out: its allowance and every top-up it used or may use.
     const available = allowance + (balance?.grantsUsed ?? 0) + topUpsLeft;
     const f = forecastPeriod({ period, now, usedCredits: used, trailingCredits: trailing, trailingDays: window.days, allowance: available });
+    // One value per day the rate divides by, zeros included: the spread of these is the forecast's uncertainty.
+    const byDay = new Map(dayRows.map((d) => [d.day, d.credits]));
+    const dailyCredits = Array.from({ length: window.days }, (_, i) => byDay.get(addDays(window.to, i - window.days + 1)) ?? 0);
+    const range = forecastRange({ usedCredits: used, dailyCredits, daysRemaining: f.daysRemaining });
+    const daysOfData = firstDay === null ? 0 : Math.max(0, Math.round(((now.getTime() - dayStart(firstDay).getTime()) / 86_400_000) * 100) / 100);
     const view = {
       organizationId: org.id,
       plan: plan.key,
@@ -88,6 +115,9 @@ export class ForecastService {
       usedCredits: hundredthsToNumber(used),
       ...f,
       basis: { ...f.basis, from: window.from, to: window.to },
+      range,
+      daysOfData,
+      firstUsageDay: firstDay,
     };
     return { view, planName };
   }

@@ -137,6 +137,15 @@ export class RollupRepository {
     return h(row.credits);
   }
 
+  /** The first day of `[from, to]` with recorded usage; null when none (how many days of data a forecast has). */
+  async firstUsageDay(organizationId: string, from: IsoDay, to: IsoDay): Promise<IsoDay | null> {
+    const [row] = (await this.dataSource.query(
+      `SELECT min(day)::text AS day FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date AND events > 0`,
+      [organizationId, from, to],
+    )) as Array<{ day: string | null }>;
+    return row?.day ?? null;
+  }
+
   /** Totals per period (`YYYY-MM`) of the monthly rollups whose period_start is in `[from, to]`. */
   async monthlyTotals(organizationId: string, from: IsoDay, to: IsoDay): Promise<Map<string, MonthTotals>> {
     const rows = (await this.dataSource.query(

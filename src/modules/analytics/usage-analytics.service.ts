@@ -2,13 +2,17 @@ import { Injectable } from '@nestjs/common';
 import Big from 'big.js';
 import { Clock } from '../../common/clock/clock';
 import { validationFailed } from '../../common/errors/domain-error';
-import { hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsOrZero, hundredthsToNumber } from '../../common/money/credits';
+import type { HourlyUsage } from '../../../libs/contracts/src/usage-page.types';
+import { EventLogRepository } from './event-log.repository';
+import { everyHour } from './utils/hourly';
 import { addMonths, periodOf } from '../../common/time/period';
+import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
 import { RollupRepository } from './rollup.repository';
 import type { BreakdownGroup, BreakdownRow } from './rollup.repository';
-import { addDays, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
+import { addDays, dayStart, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
 import { planRollupRange } from './utils/rollup-range';
 import { monthlyTrends } from './utils/trends';
 
@@ -24,8 +28,23 @@ export class UsageAnalyticsService {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly rollups: RollupRepository,
+    private readonly events: EventRegistry,
+    private readonly eventLog: EventLogRepository,
     private readonly clock: Clock,
   ) {}
+
+  /** One UTC day (today by default) hour by hour: credits, events and overage. */
+  async hourly(organizationId: string, day?: string): Promise<HourlyUsage> {
+    const now = this.clock.now();
+    await this.organizations.getRow(organizationId);
+    const target = day ?? isoDay(now);
+    if (!isIsoDay(target)) throw validationFailed({ day: ['day must be a calendar date YYYY-MM-DD'] });
+    const from = dayStart(target);
+    const rows = await this.eventLog.hourly(organizationId, periodStartDay(periodOfDay(target)), from, dayStart(addDays(target, 1)));
+    const items = everyHour(target, rows.map((r) => ({ hour: r.hour, events: r.events, credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) })), now);
+    const total = rows.reduce((s, r) => ({ events: s.events + r.events, credits: s.credits + hundredthsOrZero(r.credits) }), { events: 0, credits: 0 });
+    return { organizationId, day: target, asOf: now.toISOString(), totals: { events: total.events, credits: hundredthsToNumber(total.credits) }, items };
+  }
 
   async breakdown(organizationId: string, query: BreakdownQueryDto) {
     const now = this.clock.now();
@@ -53,7 +72,8 @@ export class UsageAnalyticsService {
       totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
       items: rows.map((r) => ({
         [FIELD[groupBy]]: groupBy === 'user' && r.key === '' ? null : r.key,
-        ...(groupBy === 'eventType' ? { category: r.category } : {}),
+        // The name customers know the event by (the id when the definition is no longer in the catalogue).
+        ...(groupBy === 'eventType' ? { displayName: this.events.get(r.key)?.config.displayName ?? r.key, category: r.category } : {}),
         events: r.events,
         credits: hundredthsToNumber(r.credits),
         overageCredits: hundredthsToNumber(r.overage),

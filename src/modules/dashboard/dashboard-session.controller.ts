@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Scopes } from '../../common/auth/auth.decorators';
+import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { CurrentPrincipal } from '../../common/auth/current-principal.decorator';
 import type { Principal } from '../../common/auth/principal';
 import { sessionOf } from './utils/session';
@@ -14,8 +14,9 @@ export class DashboardSessionController {
    */
   @Get('session')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Who the presented key is (the dashboard signs in with it): the admin, or an organization key with its organization and scopes' })
-  @ApiOkResponse({ schema: { example: { kind: 'organization', organizationId: 'acme-corp', scopes: ['track', 'read'] } } })
+  @ApiOkResponse({ schema: { example: { kind: 'organization', organizationId: 'acme-corp', scopes: ['track', 'read'] } }, description: 'kind admin, organization, or portal (a portal link: read-only, with expiresAt)' })
   session(@CurrentPrincipal() principal: Principal | undefined) {
     return sessionOf(principal);
   }

@@ -19,9 +19,9 @@ export class OrganizationsAdminController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List organizations (cursor: the last id of the previous page)' })
+  @ApiOperation({ summary: 'List organizations by id, optionally those whose id or name contains q (cursor: the last id of the previous page)' })
   list(@Query() query: ListOrganizationsQueryDto) {
-    return this.organizations.list(query.limit ?? 100, query.cursor);
+    return this.organizations.list(query.limit ?? 100, query.cursor, query.q);
   }
 
   @Get(':orgId')

@@ -1,3 +1,5 @@
+import { grantsOverview } from './utils/grant-status';
+import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
@@ -81,8 +83,14 @@ export class OrganizationsService {
     return toOrganization(await this.getRow(id));
   }
 
-  async list(limit = 100, after?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
-    const rows = (await this.dataSource.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`, [after ?? null, limit + 1])) as OrganizationRow[];
+  /** A page of organizations in id order (keyset: `after` is the last id of the previous page), optionally searched. */
+  async list(limit = 100, after?: string, q?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
+    const rows = (await this.dataSource.query(
+      `SELECT ${ORG_COLUMNS} FROM organizations
+        WHERE ($1::text IS NULL OR id > $1) AND ($3::text IS NULL OR id ILIKE $3 OR name ILIKE $3)
+        ORDER BY id LIMIT $2`,
+      [after ?? null, limit + 1, q === undefined ? null : containsPattern(q)],
+    )) as OrganizationRow[];
     const page = rows.slice(0, limit);
     return { items: page.map(toOrganization), nextCursor: rows.length > limit ? page[page.length - 1].id : null };
   }
@@ -198,6 +206,22 @@ export class OrganizationsService {
       [id],
     )) as GrantRow[];
     return { items: rows.map(toGrant) };
+  }
+
+  /** The organization's top-ups as its usage page shows them: amount, used, remaining, expiry, state. */
+  async grantsOverview(id: string) {
+    await this.getRow(id);
+    const rows = (await this.dataSource.query(
+      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at DESC, id`,
+      [id],
+    )) as GrantRow[];
+    return {
+      organizationId: id,
+      ...grantsOverview(
+        rows.map((r) => ({ id: r.id, amount: hundredthsFromDecimalString(r.amount), remaining: hundredthsFromDecimalString(r.remaining), expiresAt: r.expires_at ? new Date(r.expires_at) : null, reason: r.reason, createdAt: new Date(r.created_at) })),
+        this.clock.now(),
+      ),
+    };
   }
 
   /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */

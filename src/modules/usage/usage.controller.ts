@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Scopes } from '../../common/auth/auth.decorators';
+import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { TRACK_BATCH_SCHEMA, TrackEventDto } from './dto/track-event.dto';
 import { UsageSummaryService } from './usage-summary.service';
 import { UsageTracker } from './usage-tracker.service';
@@ -38,6 +38,7 @@ export class UsageController {
 
   @Get('usage')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'The current period: plan, allowance, used, remaining, top-ups, overage, count limits, warnings' })
   summary(@Param('orgId') orgId: string) {
     return this.summaries.summary(orgId);
@@ -55,6 +56,7 @@ export class UsageController {
 
   @Get('notifications')
   @Scopes('read')
+  @PortalReadable()
   @ApiOperation({ summary: 'Threshold crossings, once per period and threshold, newest first' })
   notifications(@Param('orgId') orgId: string) {
     return this.summaries.notifications(orgId);

@@ -106,3 +106,10 @@ export class EventLogQueryDto extends FormatQueryDto {
   @IsIn(['recorded', 'refused'])
   status?: 'recorded' | 'refused';
 }
+
+export class HourlyQueryDto {
+  @ApiPropertyOptional({ example: '2026-11-15', description: 'The UTC day to show hour by hour. Default: today' })
+  @IsOptional()
+  @IsDay()
+  day?: string;
+}

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 
 export class ListOrganizationsQueryDto {
   @ApiPropertyOptional({ default: 100, maximum: 1000 })
@@ -15,4 +15,10 @@ export class ListOrganizationsQueryDto {
   @IsOptional()
   @IsString()
   cursor?: string;
+
+  @ApiPropertyOptional({ example: 'acme', description: 'Finds organizations whose id or name contains this text (case-insensitive)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  q?: string;
 }

@@ -1,0 +1,85 @@
+// Response shapes of the customer usage page's API (forecast range and evidence, top-ups, hours, portal
+// links), shared by the service and the dashboard: one source, so a change of shape is a compile error in both.
+// Pure types only: this folder has no runtime dependency.
+
+/** `GET …/usage/forecast` `range`: where the period may end. */
+export interface ForecastRange {
+  /** Credits per day at the two ends of the range, 2 decimals. */
+  rateLow: number;
+  rateHigh: number;
+  /** Credits at period end at those rates, 2 decimals. */
+  low: number;
+  high: number;
+  /**
+   * `standard-error`: the daily rate ± 2 standard errors of the window's daily values (about a 95% interval
+   * for the mean rate); `too-few-days`: fewer than 2 days, from no more usage to twice the rate.
+   */
+  method: 'standard-error' | 'too-few-days';
+}
+
+/** `GET …/usage/recommendation` `evidence`: whether the data supports telling the customer to switch. */
+export interface RecommendationEvidence {
+  supported: boolean;
+  daysOfData: number;
+  minDaysOfData: number;
+  projectedRange: { low: number; high: number };
+  /** USD saved by switching at the low and high ends of the range; null where the current plan cannot cover it. */
+  savingRange: { low: number | null; high: number | null };
+  checks: {
+    /** At least minDaysOfData days of data, or the credits already used are cheaper on the other plan. */
+    enoughData: boolean;
+    /** The other plan is cheaper at both ends of the range: the saving is larger than the forecast's uncertainty. */
+    cheaperAcrossRange: boolean;
+  };
+  reason: string;
+}
+
+export type GrantState = 'active' | 'expiring-soon' | 'expired' | 'used-up';
+
+export interface GrantStatus {
+  id: string;
+  amount: number;
+  used: number;
+  remaining: number;
+  expiresAt: string | null;
+  reason: string | null;
+  createdAt: string;
+  state: GrantState;
+}
+
+/** `GET /api/organizations/:orgId/credits` (without organizationId). */
+export interface GrantsOverview {
+  asOf: string;
+  expiringSoonDays: number;
+  /** Credits still usable: unexpired grants' remaining. */
+  remaining: number;
+  /** Of those, what expires within expiringSoonDays, and the first such expiry. */
+  expiringSoon: { credits: number; firstExpiry: string | null };
+  items: GrantStatus[];
+}
+
+export interface HourItem {
+  /** Hour start, ISO instant (UTC). */
+  hour: string;
+  events: number;
+  credits: number;
+  overageCredits: number;
+  /** Whether the hour has begun (a later hour of today is not "zero usage" but not yet). */
+  elapsed: boolean;
+}
+
+/** `GET …/usage/hourly`. */
+export interface HourlyUsage {
+  organizationId: string;
+  day: string;
+  asOf: string;
+  totals: { events: number; credits: number };
+  items: HourItem[];
+}
+
+/** `POST /api/admin/organizations/:orgId/portal-sessions` (201). */
+export interface CreatedPortalSession {
+  organizationId: string;
+  url: string;
+  expiresAt: string;
+}

@@ -1,0 +1,16 @@
+import { Global, Module } from '@nestjs/common';
+import { PORTAL_TOKEN_RESOLVER } from '../../common/auth/auth.guard';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { PortalSessionsController } from './portal-sessions.controller';
+import { PortalSessionsRepository } from './portal-sessions.repository';
+import { PortalSessionsService } from './portal-sessions.service';
+
+/** Customer portal links. Global: the app-wide AuthGuard resolves portal tokens through PORTAL_TOKEN_RESOLVER. */
+@Global()
+@Module({
+  imports: [OrganizationsModule],
+  controllers: [PortalSessionsController],
+  providers: [PortalSessionsRepository, PortalSessionsService, { provide: PORTAL_TOKEN_RESOLVER, useExisting: PortalSessionsService }],
+  exports: [PORTAL_TOKEN_RESOLVER],
+})
+export class PortalModule {}
