@@ -22,7 +22,9 @@ import type { ApiKeysAdminController } from '../modules/api-keys/api-keys-admin.
 import type { DashboardSessionController } from '../modules/dashboard/dashboard-session.controller';
 import type { EventsAdminController } from '../modules/events/events-admin.controller';
 import type { JobsAdminController } from '../modules/jobs/jobs-admin.controller';
+import type { OrganizationCreditsController } from '../modules/organizations/organization-credits.controller';
 import type { OrganizationsAdminController } from '../modules/organizations/organizations-admin.controller';
+import type { PortalSessionsController } from '../modules/portal/portal-sessions.controller';
 import type { PlansAdminController } from '../modules/plans/plans-admin.controller';
 import type { PublicPlansController } from '../modules/plans/public-plans.controller';
 import type { ReservationsController } from '../modules/usage/reservations.controller';
@@ -137,6 +139,9 @@ export interface OperationResponses {
   'DemoController_track:200': BatchTrackResult;
   AnalyticsController_breakdown: UsageBreakdown;
   AnalyticsController_trends: UsageTrends;
+  AnalyticsController_hourly: Returned<AnalyticsController['hourly']>;
+  OrganizationCreditsController_list: Returned<OrganizationCreditsController['list']>;
+  PortalSessionsController_create: Returned<PortalSessionsController['create']>;
   AnalyticsController_forecast: UsageForecast;
   AnalyticsController_recommendation: PlanRecommendation;
   AnalyticsController_invoice: Invoice;

@@ -705,6 +705,26 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       }
     ]
   },
+  "CreatedPortalSession": {
+    "description": "`POST /api/admin/organizations/:orgId/portal-sessions` (201).",
+    "properties": {
+      "expiresAt": {
+        "type": "string"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "url": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "expiresAt",
+      "organizationId",
+      "url"
+    ],
+    "type": "object"
+  },
   "CreditGrant": {
     "properties": {
       "amount": {
@@ -834,6 +854,38 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           }
         },
         "required": [
+          "kind",
+          "organizationId",
+          "scopes"
+        ],
+        "type": "object"
+      },
+      {
+        "properties": {
+          "expiresAt": {
+            "type": "string"
+          },
+          "kind": {
+            "const": "portal",
+            "type": "string"
+          },
+          "organizationId": {
+            "type": "string"
+          },
+          "scopes": {
+            "items": {
+              "enum": [
+                "manage",
+                "read",
+                "track"
+              ],
+              "type": "string"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "expiresAt",
           "kind",
           "organizationId",
           "scopes"
@@ -1314,6 +1366,95 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       }
     ]
   },
+  "ForecastRange": {
+    "description": "`GET …/usage/forecast` `range`: where the period may end.",
+    "properties": {
+      "high": {
+        "type": "number"
+      },
+      "low": {
+        "description": "Credits at period end at those rates, 2 decimals.",
+        "type": "number"
+      },
+      "method": {
+        "description": "`standard-error`: the daily rate ± 2 standard errors of the window's daily values (about a 95% interval\nfor the mean rate); `too-few-days`: fewer than 2 days, from no more usage to twice the rate.",
+        "enum": [
+          "standard-error",
+          "too-few-days"
+        ],
+        "type": "string"
+      },
+      "rateHigh": {
+        "type": "number"
+      },
+      "rateLow": {
+        "description": "Credits per day at the two ends of the range, 2 decimals.",
+        "type": "number"
+      }
+    },
+    "required": [
+      "high",
+      "low",
+      "method",
+      "rateHigh",
+      "rateLow"
+    ],
+    "type": "object"
+  },
+  "GrantState": {
+    "enum": [
+      "active",
+      "expired",
+      "expiring-soon",
+      "used-up"
+    ],
+    "type": "string"
+  },
+  "GrantStatus": {
+    "properties": {
+      "amount": {
+        "type": "number"
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "id": {
+        "type": "string"
+      },
+      "reason": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "remaining": {
+        "type": "number"
+      },
+      "state": {
+        "$ref": "#/components/schemas/GrantState"
+      },
+      "used": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "amount",
+      "createdAt",
+      "expiresAt",
+      "id",
+      "reason",
+      "remaining",
+      "state",
+      "used"
+    ],
+    "type": "object"
+  },
   "Health": {
     "properties": {
       "details": {
@@ -1345,6 +1486,78 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "shutting_down"
     ],
     "type": "string"
+  },
+  "HourItem": {
+    "properties": {
+      "credits": {
+        "type": "number"
+      },
+      "elapsed": {
+        "description": "Whether the hour has begun (a later hour of today is not \"zero usage\" but not yet).",
+        "type": "boolean"
+      },
+      "events": {
+        "type": "number"
+      },
+      "hour": {
+        "description": "Hour start, ISO instant (UTC).",
+        "type": "string"
+      },
+      "overageCredits": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "credits",
+      "elapsed",
+      "events",
+      "hour",
+      "overageCredits"
+    ],
+    "type": "object"
+  },
+  "HourlyUsage": {
+    "description": "`GET …/usage/hourly`.",
+    "properties": {
+      "asOf": {
+        "type": "string"
+      },
+      "day": {
+        "type": "string"
+      },
+      "items": {
+        "items": {
+          "$ref": "#/components/schemas/HourItem"
+        },
+        "type": "array"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "totals": {
+        "properties": {
+          "credits": {
+            "type": "number"
+          },
+          "events": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "credits",
+          "events"
+        ],
+        "type": "object"
+      }
+    },
+    "required": [
+      "asOf",
+      "day",
+      "items",
+      "organizationId",
+      "totals"
+    ],
+    "type": "object"
   },
   "Invoice": {
     "properties": {
@@ -2080,6 +2293,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_forecast": {
         "$ref": "#/components/schemas/UsageForecast"
       },
+      "AnalyticsController_hourly": {
+        "description": "`GET …/usage/hourly`.",
+        "$ref": "#/components/schemas/HourlyUsage"
+      },
       "AnalyticsController_invoice": {
         "$ref": "#/components/schemas/Invoice"
       },
@@ -2195,6 +2412,57 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "LlmToolsController_complete": {
         "$ref": "#/components/schemas/LlmCompletion"
       },
+      "OrganizationCreditsController_list": {
+        "properties": {
+          "asOf": {
+            "type": "string"
+          },
+          "expiringSoon": {
+            "description": "Of those, what expires within expiringSoonDays, and the first such expiry.",
+            "properties": {
+              "credits": {
+                "type": "number"
+              },
+              "firstExpiry": {
+                "type": [
+                  "null",
+                  "string"
+                ]
+              }
+            },
+            "required": [
+              "credits",
+              "firstExpiry"
+            ],
+            "type": "object"
+          },
+          "expiringSoonDays": {
+            "type": "number"
+          },
+          "items": {
+            "items": {
+              "$ref": "#/components/schemas/GrantStatus"
+            },
+            "type": "array"
+          },
+          "organizationId": {
+            "type": "string"
+          },
+          "remaining": {
+            "description": "Credits still usable: unexpired grants' remaining.",
+            "type": "number"
+          }
+        },
+        "required": [
+          "asOf",
+          "expiringSoon",
+          "expiringSoonDays",
+          "items",
+          "organizationId",
+          "remaining"
+        ],
+        "type": "object"
+      },
       "OrganizationsAdminController_addMember": {
         "$ref": "#/components/schemas/Member"
       },
@@ -2248,6 +2516,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "PlansAdminController_rollback": {
         "$ref": "#/components/schemas/PlanDefinition"
+      },
+      "PortalSessionsController_create": {
+        "description": "`POST /api/admin/organizations/:orgId/portal-sessions` (201).",
+        "$ref": "#/components/schemas/CreatedPortalSession"
       },
       "PublicPlansController_list": {
         "$ref": "#/components/schemas/PublicPlanList"
@@ -2338,6 +2610,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_breakdown",
       "AnalyticsController_events",
       "AnalyticsController_forecast",
+      "AnalyticsController_hourly",
       "AnalyticsController_invoice",
       "AnalyticsController_listReports",
       "AnalyticsController_recommendation",
@@ -2376,6 +2649,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "JobsAdminController_overview",
       "JobsAdminController_run",
       "LlmToolsController_complete",
+      "OrganizationCreditsController_list",
       "OrganizationsAdminController_addMember",
       "OrganizationsAdminController_changePlan",
       "OrganizationsAdminController_create",
@@ -2394,6 +2668,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PlansAdminController_patch",
       "PlansAdminController_put",
       "PlansAdminController_rollback",
+      "PortalSessionsController_create",
       "PublicPlansController_list",
       "PushToolsController_solutioningToSow",
       "PushToolsController_sowToLoe",
@@ -2777,6 +3052,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "currentPlan": {
         "type": "string"
       },
+      "evidence": {
+        "$ref": "#/components/schemas/RecommendationEvidence"
+      },
       "forecast": {
         "properties": {
           "allowance": {
@@ -2812,12 +3090,21 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             "description": "Credits per day, 2 decimals.",
             "type": "number"
           },
+          "daysOfData": {
+            "type": "number"
+          },
           "daysRemaining": {
             "description": "Fractional days from now to period end, 2 decimals.",
             "type": "number"
           },
           "end": {
             "type": "string"
+          },
+          "firstUsageDay": {
+            "type": [
+              "null",
+              "string"
+            ]
           },
           "organizationId": {
             "type": "string"
@@ -2839,6 +3126,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             "description": "Credits at period end, 2 decimals.",
             "type": "number"
           },
+          "range": {
+            "$ref": "#/components/schemas/ForecastRange"
+          },
           "start": {
             "type": "string"
           },
@@ -2854,13 +3144,16 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "asOf",
           "basis",
           "dailyRate",
+          "daysOfData",
           "daysRemaining",
           "end",
+          "firstUsageDay",
           "organizationId",
           "period",
           "plan",
           "projectedExhaustionDate",
           "projectedTotal",
+          "range",
           "start",
           "topUpsAvailable",
           "usedCredits"
@@ -2923,6 +3216,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "billingCycle",
       "currentCost",
       "currentPlan",
+      "evidence",
       "forecast",
       "options",
       "organizationId",
@@ -3039,6 +3333,87 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "required": [
       "count",
       "items"
+    ],
+    "type": "object"
+  },
+  "RecommendationEvidence": {
+    "description": "`GET …/usage/recommendation` `evidence`: whether the data supports telling the customer to switch.",
+    "properties": {
+      "checks": {
+        "properties": {
+          "cheaperAcrossRange": {
+            "description": "The other plan is cheaper at both ends of the range: the saving is larger than the forecast's uncertainty.",
+            "type": "boolean"
+          },
+          "enoughData": {
+            "description": "At least minDaysOfData days of data, or the credits already used are cheaper on the other plan.",
+            "type": "boolean"
+          }
+        },
+        "required": [
+          "cheaperAcrossRange",
+          "enoughData"
+        ],
+        "type": "object"
+      },
+      "daysOfData": {
+        "type": "number"
+      },
+      "minDaysOfData": {
+        "type": "number"
+      },
+      "projectedRange": {
+        "properties": {
+          "high": {
+            "type": "number"
+          },
+          "low": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "high",
+          "low"
+        ],
+        "type": "object"
+      },
+      "reason": {
+        "type": "string"
+      },
+      "savingRange": {
+        "description": "USD saved by switching at the low and high ends of the range; null where the current plan cannot cover it.",
+        "properties": {
+          "high": {
+            "type": [
+              "null",
+              "number"
+            ]
+          },
+          "low": {
+            "type": [
+              "null",
+              "number"
+            ]
+          }
+        },
+        "required": [
+          "high",
+          "low"
+        ],
+        "type": "object"
+      },
+      "supported": {
+        "type": "boolean"
+      }
+    },
+    "required": [
+      "checks",
+      "daysOfData",
+      "minDaysOfData",
+      "projectedRange",
+      "reason",
+      "savingRange",
+      "supported"
     ],
     "type": "object"
   },
@@ -3460,6 +3835,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             "credits": {
               "type": "number"
             },
+            "displayName": {
+              "type": "string"
+            },
             "events": {
               "type": "number"
             },
@@ -3605,12 +3983,21 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "description": "Credits per day, 2 decimals.",
         "type": "number"
       },
+      "daysOfData": {
+        "type": "number"
+      },
       "daysRemaining": {
         "description": "Fractional days from now to period end, 2 decimals.",
         "type": "number"
       },
       "end": {
         "type": "string"
+      },
+      "firstUsageDay": {
+        "type": [
+          "null",
+          "string"
+        ]
       },
       "organizationId": {
         "type": "string"
@@ -3632,6 +4019,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "description": "Credits at period end, 2 decimals.",
         "type": "number"
       },
+      "range": {
+        "$ref": "#/components/schemas/ForecastRange"
+      },
       "start": {
         "type": "string"
       },
@@ -3647,13 +4037,16 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "asOf",
       "basis",
       "dailyRate",
+      "daysOfData",
       "daysRemaining",
       "end",
+      "firstUsageDay",
       "organizationId",
       "period",
       "plan",
       "projectedExhaustionDate",
       "projectedTotal",
+      "range",
       "start",
       "topUpsAvailable",
       "usedCredits"

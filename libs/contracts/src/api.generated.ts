@@ -181,6 +181,13 @@ export type CreatedOrganization = Organization & {
   webhookSecret: string;
 };
 
+/** `POST /api/admin/organizations/:orgId/portal-sessions` (201). */
+export type CreatedPortalSession = {
+  expiresAt: string;
+  organizationId: string;
+  url: string;
+};
+
 export type CreditGrant = {
   amount: number;
   createdAt: string;
@@ -207,6 +214,11 @@ export type DashboardSession = {
   kind: "admin";
 } | {
   kind: "organization";
+  organizationId: string;
+  scopes: ("manage" | "read" | "track")[];
+} | {
+  expiresAt: string;
+  kind: "portal";
   organizationId: string;
   scopes: ("manage" | "read" | "track")[];
 };
@@ -312,6 +324,31 @@ export type EventLogPage = {
   nextCursor: null | string;
 };
 
+/** `GET …/usage/forecast` `range`: where the period may end. */
+export type ForecastRange = {
+  high: number;
+  /** Credits at period end at those rates, 2 decimals. */
+  low: number;
+  /** `standard-error`: the daily rate ± 2 standard errors of the window's daily values (about a 95% interval for the mean rate); `too-few-days`: fewer than 2 days, from no more usage to twice the rate. */
+  method: "standard-error" | "too-few-days";
+  rateHigh: number;
+  /** Credits per day at the two ends of the range, 2 decimals. */
+  rateLow: number;
+};
+
+export type GrantState = "active" | "expired" | "expiring-soon" | "used-up";
+
+export type GrantStatus = {
+  amount: number;
+  createdAt: string;
+  expiresAt: null | string;
+  id: string;
+  reason: null | string;
+  remaining: number;
+  state: GrantState;
+  used: number;
+};
+
 export type Health = {
   /** The result object of a health indicator */
   details: Record<string, unknown>;
@@ -322,6 +359,28 @@ export type Health = {
 };
 
 export type HealthCheckStatus = "degraded" | "error" | "ok" | "shutting_down";
+
+export type HourItem = {
+  credits: number;
+  /** Whether the hour has begun (a later hour of today is not "zero usage" but not yet). */
+  elapsed: boolean;
+  events: number;
+  /** Hour start, ISO instant (UTC). */
+  hour: string;
+  overageCredits: number;
+};
+
+/** `GET …/usage/hourly`. */
+export type HourlyUsage = {
+  asOf: string;
+  day: string;
+  items: HourItem[];
+  organizationId: string;
+  totals: {
+    credits: number;
+    events: number;
+  };
+};
 
 export type Invoice = {
   billingCycle: string;
@@ -575,6 +634,7 @@ export type PlanRecommendation = {
   /** USD; null when the current plan cannot cover the projection (hard cap). */
   currentCost: null | number;
   currentPlan: string;
+  evidence: RecommendationEvidence;
   forecast: {
     allowance: number;
     asOf: string;
@@ -586,9 +646,11 @@ export type PlanRecommendation = {
     };
     /** Credits per day, 2 decimals. */
     dailyRate: number;
+    daysOfData: number;
     /** Fractional days from now to period end, 2 decimals. */
     daysRemaining: number;
     end: string;
+    firstUsageDay: null | string;
     organizationId: string;
     period: string;
     plan: string;
@@ -596,6 +658,7 @@ export type PlanRecommendation = {
     projectedExhaustionDate: null | string;
     /** Credits at period end, 2 decimals. */
     projectedTotal: number;
+    range: ForecastRange;
     start: string;
     topUpsAvailable: number;
     usedCredits: number;
@@ -641,6 +704,29 @@ export type PublicPlanList = {
     updatedAt: string;
     version: number;
   }[];
+};
+
+/** `GET …/usage/recommendation` `evidence`: whether the data supports telling the customer to switch. */
+export type RecommendationEvidence = {
+  checks: {
+    /** The other plan is cheaper at both ends of the range: the saving is larger than the forecast's uncertainty. */
+    cheaperAcrossRange: boolean;
+    /** At least minDaysOfData days of data, or the credits already used are cheaper on the other plan. */
+    enoughData: boolean;
+  };
+  daysOfData: number;
+  minDaysOfData: number;
+  projectedRange: {
+    high: number;
+    low: number;
+  };
+  reason: string;
+  /** USD saved by switching at the low and high ends of the range; null where the current plan cannot cover it. */
+  savingRange: {
+    high: null | number;
+    low: null | number;
+  };
+  supported: boolean;
 };
 
 export type RegistryStats = {
@@ -764,6 +850,7 @@ export type UsageBreakdown = {
   items: {
     category?: null | string;
     credits: number;
+    displayName?: string;
     events: number;
     overageCredits: number;
     percent: number;
@@ -802,9 +889,11 @@ export type UsageForecast = {
   };
   /** Credits per day, 2 decimals. */
   dailyRate: number;
+  daysOfData: number;
   /** Fractional days from now to period end, 2 decimals. */
   daysRemaining: number;
   end: string;
+  firstUsageDay: null | string;
   organizationId: string;
   period: string;
   plan: string;
@@ -812,6 +901,7 @@ export type UsageForecast = {
   projectedExhaustionDate: null | string;
   /** Credits at period end, 2 decimals. */
   projectedTotal: number;
+  range: ForecastRange;
   start: string;
   topUpsAvailable: number;
   usedCredits: number;

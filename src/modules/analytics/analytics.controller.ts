@@ -1,6 +1,5 @@
 import { Controller, Get, Headers, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ERROR_SCHEMA } from '../../common/errors/error-schema';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { BreakdownQueryDto, EventLogQueryDto, FormatQueryDto, HourlyQueryDto, InvoiceQueryDto, RecommendationQueryDto, TrendsQueryDto } from './dto/analytics-query.dto';
 
@@ -35,32 +34,11 @@ export class AnalyticsController {
   @Scopes('read')
   @PortalReadable()
   @ApiOperation({ summary: 'One UTC day (today by default) hour by hour: credits, events and overage, the 24 hours in order' })
-  @ApiOkResponse({
-    schema: {
-      type: 'object',
-      required: ['organizationId', 'day', 'asOf', 'totals', 'items'],
-      properties: {
-        organizationId: { type: 'string' },
-        day: { type: 'string', format: 'date' },
-        asOf: { type: 'string', format: 'date-time' },
-        totals: { type: 'object', required: ['events', 'credits'], properties: { events: { type: 'integer' }, credits: { type: 'number' } } },
-        items: {
-          type: 'array',
-          minItems: 24,
-          maxItems: 24,
-          items: {
-            type: 'object',
-            required: ['hour', 'events', 'credits', 'overageCredits', 'elapsed'],
-            properties: { hour: { type: 'string', format: 'date-time' }, events: { type: 'integer' }, credits: { type: 'number' }, overageCredits: { type: 'number' }, elapsed: { type: 'boolean' } },
-          },
-        },
-      },
-    },
-  })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: day is not a calendar date', schema: ERROR_SCHEMA })
-  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: no key, an unknown, revoked or expired one, or a portal link of another route', schema: ERROR_SCHEMA })
-  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the read scope', schema: ERROR_SCHEMA })
-  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND: unknown, or another organization than the key\'s', schema: ERROR_SCHEMA })
+  @ApiOkResponse({ description: 'The 24 hours of the day, zeros included; later hours marked not yet elapsed' })
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: day is not a calendar date' })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: no key, an unknown, revoked or expired one, or a portal link of another route' })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the read scope' })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND: unknown, or another organization than the key\'s' })
   hourly(@Param('orgId') orgId: string, @Query() query: HourlyQueryDto) {
     return this.analytics.hourly(orgId, query.day);
   }
