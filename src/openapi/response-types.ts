@@ -64,6 +64,8 @@ export type UpdatedOrganization = Returned<OrganizationsAdminController['update'
 export type PlanChange = Returned<OrganizationsAdminController['changePlan']>;
 export type CreditGrant = Returned<OrganizationsAdminController['grant']>;
 export type CreditGrantList = Returned<OrganizationsAdminController['grants']>;
+/** The organization's own view of its top-ups (`GET /api/organizations/:orgId/credits`). */
+export type OrganizationGrants = Returned<OrganizationCreditsController['list']>;
 export type Member = Returned<OrganizationsAdminController['addMember']>;
 export type MemberList = Returned<OrganizationsAdminController['members']>;
 export type MemberRemoval = Returned<OrganizationsAdminController['removeMember']>;
@@ -140,7 +142,7 @@ export interface OperationResponses {
   AnalyticsController_breakdown: UsageBreakdown;
   AnalyticsController_trends: UsageTrends;
   AnalyticsController_hourly: Returned<AnalyticsController['hourly']>;
-  OrganizationCreditsController_list: Returned<OrganizationCreditsController['list']>;
+  OrganizationCreditsController_list: OrganizationGrants;
   PortalSessionsController_create: Returned<PortalSessionsController['create']>;
   AnalyticsController_forecast: UsageForecast;
   AnalyticsController_recommendation: PlanRecommendation;

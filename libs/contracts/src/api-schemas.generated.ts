@@ -238,6 +238,51 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "string"
   },
+  "BreakdownItem": {
+    "description": "One row of `GET …/usage/breakdown`: the grouping field of `groupBy` (`eventType` with its `displayName` and\n`category`, `category`, `userId` (null: events without a user) or `day`), then the figures.",
+    "properties": {
+      "category": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "credits": {
+        "type": "number"
+      },
+      "day": {
+        "type": "string"
+      },
+      "displayName": {
+        "type": "string"
+      },
+      "eventType": {
+        "type": "string"
+      },
+      "events": {
+        "type": "number"
+      },
+      "overageCredits": {
+        "type": "number"
+      },
+      "percent": {
+        "type": "number"
+      },
+      "userId": {
+        "type": [
+          "null",
+          "string"
+        ]
+      }
+    },
+    "required": [
+      "credits",
+      "events",
+      "overageCredits",
+      "percent"
+    ],
+    "type": "object"
+  },
   "BudgetList": {
     "properties": {
       "count": {
@@ -625,13 +670,91 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "events": {
         "additionalProperties": {
-          "type": "object"
+          "allOf": [
+            {
+              "properties": {
+                "eventType": {
+                  "type": "string"
+                }
+              },
+              "required": [
+                "eventType"
+              ],
+              "type": "object"
+            },
+            {
+              "$ref": "#/components/schemas/EventDefinitionConfig"
+            },
+            {
+              "properties": {
+                "createdAt": {
+                  "type": "string"
+                },
+                "isActive": {
+                  "type": "boolean"
+                },
+                "updatedAt": {
+                  "type": "string"
+                },
+                "version": {
+                  "type": "number"
+                }
+              },
+              "required": [
+                "createdAt",
+                "isActive",
+                "updatedAt",
+                "version"
+              ],
+              "type": "object"
+            }
+          ],
+          "description": "What the API shows of a definition: its key field, its content, and the fields the server owns."
         },
         "type": "object"
       },
       "plans": {
         "additionalProperties": {
-          "type": "object"
+          "allOf": [
+            {
+              "properties": {
+                "name": {
+                  "type": "string"
+                }
+              },
+              "required": [
+                "name"
+              ],
+              "type": "object"
+            },
+            {
+              "$ref": "#/components/schemas/PlanDefinitionConfig"
+            },
+            {
+              "properties": {
+                "createdAt": {
+                  "type": "string"
+                },
+                "isActive": {
+                  "type": "boolean"
+                },
+                "updatedAt": {
+                  "type": "string"
+                },
+                "version": {
+                  "type": "number"
+                }
+              },
+              "required": [
+                "createdAt",
+                "isActive",
+                "updatedAt",
+                "version"
+              ],
+              "type": "object"
+            }
+          ],
+          "description": "What the API shows of a definition: its key field, its content, and the fields the server owns."
         },
         "type": "object"
       }
@@ -1065,6 +1188,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         ]
       },
       "maxUnits": {
+        "additionalProperties": {
+          "type": "number"
+        },
+        "description": "What a reservation holds when its eventData names no quantities: unit name -> whole units.",
         "type": "object"
       },
       "metadata": {
@@ -1095,6 +1222,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             ]
           },
           "features": {
+            "additionalProperties": {
+              "type": "number"
+            },
             "type": "object"
           }
         },
@@ -1105,6 +1235,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "object"
       },
       "units": {
+        "additionalProperties": {
+          "type": "number"
+        },
+        "description": "Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.\nAbsent on definitions written before units existed: read it as `{}`.",
         "type": "object"
       }
     },
@@ -2413,55 +2547,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "$ref": "#/components/schemas/LlmCompletion"
       },
       "OrganizationCreditsController_list": {
-        "properties": {
-          "asOf": {
-            "type": "string"
-          },
-          "expiringSoon": {
-            "description": "Of those, what expires within expiringSoonDays, and the first such expiry.",
-            "properties": {
-              "credits": {
-                "type": "number"
-              },
-              "firstExpiry": {
-                "type": [
-                  "null",
-                  "string"
-                ]
-              }
-            },
-            "required": [
-              "credits",
-              "firstExpiry"
-            ],
-            "type": "object"
-          },
-          "expiringSoonDays": {
-            "type": "number"
-          },
-          "items": {
-            "items": {
-              "$ref": "#/components/schemas/GrantStatus"
-            },
-            "type": "array"
-          },
-          "organizationId": {
-            "type": "string"
-          },
-          "remaining": {
-            "description": "Credits still usable: unexpired grants' remaining.",
-            "type": "number"
-          }
-        },
-        "required": [
-          "asOf",
-          "expiringSoon",
-          "expiringSoonDays",
-          "items",
-          "organizationId",
-          "remaining"
-        ],
-        "type": "object"
+        "$ref": "#/components/schemas/OrganizationGrants"
       },
       "OrganizationsAdminController_addMember": {
         "$ref": "#/components/schemas/Member"
@@ -2767,6 +2853,57 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "spendCap",
       "updatedAt",
       "webhookUrl"
+    ],
+    "type": "object"
+  },
+  "OrganizationGrants": {
+    "properties": {
+      "asOf": {
+        "type": "string"
+      },
+      "expiringSoon": {
+        "description": "Of those, what expires within expiringSoonDays, and the first such expiry.",
+        "properties": {
+          "credits": {
+            "type": "number"
+          },
+          "firstExpiry": {
+            "type": [
+              "null",
+              "string"
+            ]
+          }
+        },
+        "required": [
+          "credits",
+          "firstExpiry"
+        ],
+        "type": "object"
+      },
+      "expiringSoonDays": {
+        "type": "number"
+      },
+      "items": {
+        "items": {
+          "$ref": "#/components/schemas/GrantStatus"
+        },
+        "type": "array"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "remaining": {
+        "description": "Credits still usable: unexpired grants' remaining.",
+        "type": "number"
+      }
+    },
+    "required": [
+      "asOf",
+      "expiringSoon",
+      "expiringSoonDays",
+      "items",
+      "organizationId",
+      "remaining"
     ],
     "type": "object"
   },
@@ -3252,6 +3389,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "number"
       },
       "featureBonuses": {
+        "additionalProperties": {
+          "type": "number"
+        },
+        "description": "Only the enabled features, name -> credits.",
         "type": "object"
       },
       "total": {
@@ -3262,6 +3403,26 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "number"
       },
       "units": {
+        "additionalProperties": {
+          "properties": {
+            "credits": {
+              "type": "number"
+            },
+            "creditsPerUnit": {
+              "type": "number"
+            },
+            "quantity": {
+              "type": "number"
+            }
+          },
+          "required": [
+            "credits",
+            "creditsPerUnit",
+            "quantity"
+          ],
+          "type": "object"
+        },
+        "description": "Priced quantities (only when the definition declares units): every declared unit the event named,\nwith its quantity, rate and exact credits (quantity × creditsPerUnit, unrounded).",
         "type": "object"
       },
       "version": {
@@ -3825,36 +3986,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "items": {
         "items": {
-          "properties": {
-            "category": {
-              "type": [
-                "null",
-                "string"
-              ]
-            },
-            "credits": {
-              "type": "number"
-            },
-            "displayName": {
-              "type": "string"
-            },
-            "events": {
-              "type": "number"
-            },
-            "overageCredits": {
-              "type": "number"
-            },
-            "percent": {
-              "type": "number"
-            }
-          },
-          "required": [
-            "credits",
-            "events",
-            "overageCredits",
-            "percent"
-          ],
-          "type": "object"
+          "$ref": "#/components/schemas/BreakdownItem"
         },
         "type": "array"
       },
@@ -4066,6 +4198,24 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "number"
       },
       "limits": {
+        "additionalProperties": {
+          "properties": {
+            "limit": {
+              "type": [
+                "null",
+                "number"
+              ]
+            },
+            "used": {
+              "type": "number"
+            }
+          },
+          "required": [
+            "limit",
+            "used"
+          ],
+          "type": "object"
+        },
         "type": "object"
       },
       "organizationId": {

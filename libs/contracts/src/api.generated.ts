@@ -57,6 +57,20 @@ export type BatchTrackResult = {
 
 export type BillingCycle = "annual" | "monthly";
 
+/** One row of `GET …/usage/breakdown`: the grouping field of `groupBy` (`eventType` with its `displayName` and
+ * `category`, `category`, `userId` (null: events without a user) or `day`), then the figures. */
+export type BreakdownItem = {
+  category?: null | string;
+  credits: number;
+  day?: string;
+  displayName?: string;
+  eventType?: string;
+  events: number;
+  overageCredits: number;
+  percent: number;
+  userId?: null | string;
+};
+
 export type BudgetList = {
   count: number;
   items: BudgetView[];
@@ -159,10 +173,24 @@ export type ConfigSnapshot = {
     plans: RegistryStats;
   };
   events: {
-    [key: string]: Record<string, unknown>;
+    [key: string]: {
+      eventType: string;
+    } & EventDefinitionConfig & {
+      createdAt: string;
+      isActive: boolean;
+      updatedAt: string;
+      version: number;
+    };
   };
   plans: {
-    [key: string]: Record<string, unknown>;
+    [key: string]: {
+      name: string;
+    } & PlanDefinitionConfig & {
+      createdAt: string;
+      isActive: boolean;
+      updatedAt: string;
+      version: number;
+    };
   };
 };
 
@@ -260,16 +288,24 @@ export type EventDefinitionConfig = {
   displayName: string;
   endpoint: null | string;
   limitKey: null | string;
-  maxUnits?: Record<string, unknown>;
+  /** What a reservation holds when its eventData names no quantities: unit name -> whole units. */
+  maxUnits?: {
+    [key: string]: number;
+  };
   metadata: Record<string, unknown>;
   multipliers: {
     complexity: {
       max: number;
       min: number;
     } | null;
-    features: Record<string, unknown>;
+    features: {
+      [key: string]: number;
+    };
   };
-  units?: Record<string, unknown>;
+  /** Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals. Absent on definitions written before units existed: read it as `{}`. */
+  units?: {
+    [key: string]: number;
+  };
 };
 
 export type EventDefinitionHistory = {
@@ -567,6 +603,20 @@ export type Organization = {
   webhookUrl: null | string;
 };
 
+export type OrganizationGrants = {
+  asOf: string;
+  /** Of those, what expires within expiringSoonDays, and the first such expiry. */
+  expiringSoon: {
+    credits: number;
+    firstExpiry: null | string;
+  };
+  expiringSoonDays: number;
+  items: GrantStatus[];
+  organizationId: string;
+  /** Credits still usable: unexpired grants' remaining. */
+  remaining: number;
+};
+
 export type OrganizationList = {
   items: Organization[];
   nextCursor: null | string;
@@ -686,11 +736,21 @@ export type PriceBreakdown = {
   complexitySource: "derived" | "given" | "none";
   /** The clamped factor actually applied (1 when there is no complexity multiplier). */
   factor: number;
-  featureBonuses: Record<string, unknown>;
+  /** Only the enabled features, name -> credits. */
+  featureBonuses: {
+    [key: string]: number;
+  };
   total: number;
   /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
   unitCredits?: number;
-  units?: Record<string, unknown>;
+  /** Priced quantities (only when the definition declares units): every declared unit the event named, with its quantity, rate and exact credits (quantity × creditsPerUnit, unrounded). */
+  units?: {
+    [key: string]: {
+      credits: number;
+      creditsPerUnit: number;
+      quantity: number;
+    };
+  };
   version: number;
 };
 
@@ -847,14 +907,7 @@ export type UpdatedOrganization = Organization;
 export type UsageBreakdown = {
   from: string;
   groupBy: "category" | "day" | "eventType" | "user";
-  items: {
-    category?: null | string;
-    credits: number;
-    displayName?: string;
-    events: number;
-    overageCredits: number;
-    percent: number;
-  }[];
+  items: BreakdownItem[];
   organizationId: string;
   to: string;
   totals: {
@@ -912,7 +965,12 @@ export type UsageSummary = {
   allowance: number;
   allowanceUsed: number;
   events: number;
-  limits: Record<string, unknown>;
+  limits: {
+    [key: string]: {
+      limit: null | number;
+      used: number;
+    };
+  };
   organizationId: string;
   overage: {
     cost: number;

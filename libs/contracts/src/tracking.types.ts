@@ -12,12 +12,12 @@ export interface PriceBreakdown {
   /** The clamped factor actually applied (1 when there is no complexity multiplier). */
   factor: number;
   /** Only the enabled features, name -> credits. */
-  featureBonuses: Record<string, number>;
+  featureBonuses: { [feature: string]: number };
   /**
    * Priced quantities (only when the definition declares units): every declared unit the event named,
    * with its quantity, rate and exact credits (quantity × creditsPerUnit, unrounded).
    */
-  units?: Record<string, { quantity: number; creditsPerUnit: number; credits: number }>;
+  units?: { [unit: string]: { quantity: number; creditsPerUnit: number; credits: number } };
   /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
   unitCredits?: number;
   total: number;
@@ -118,6 +118,6 @@ export interface UsageSummary {
   overage: { credits: number; cost: number; spendCap: number | null };
   percentUsed: number;
   events: number;
-  limits: Record<string, { used: number; limit: number | null }>;
+  limits: { [limitKey: string]: { used: number; limit: number | null } };
   warnings: Array<{ type: string; threshold: number; used: number; limit: number; at: string }>;
 }

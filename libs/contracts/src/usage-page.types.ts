@@ -83,3 +83,19 @@ export interface CreatedPortalSession {
   url: string;
   expiresAt: string;
 }
+
+/**
+ * One row of `GET …/usage/breakdown`: the grouping field of `groupBy` (`eventType` with its `displayName` and
+ * `category`, `category`, `userId` (null: events without a user) or `day`), then the figures.
+ */
+export interface BreakdownItem {
+  eventType?: string;
+  displayName?: string;
+  category?: string | null;
+  userId?: string | null;
+  day?: string;
+  events: number;
+  credits: number;
+  overageCredits: number;
+  percent: number;
+}

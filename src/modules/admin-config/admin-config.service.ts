@@ -16,9 +16,11 @@ export class AdminConfigService {
   ) {}
 
   snapshot() {
+    const events: { [eventType: string]: ReturnType<EventRegistry['toView']> } = Object.fromEntries(this.events.list(true).map((r) => [r.key, this.events.toView(r)]));
+    const plans: { [name: string]: ReturnType<PlanRegistry['toView']> } = Object.fromEntries(this.plans.listPlans({ includeInactive: true }).map((r) => [r.key, this.plans.toView(r)]));
     return {
-      events: Object.fromEntries(this.events.list(true).map((r) => [r.key, this.events.toView(r)])),
-      plans: Object.fromEntries(this.plans.listPlans({ includeInactive: true }).map((r) => [r.key, this.plans.toView(r)])),
+      events,
+      plans,
       cache: this.cacheStats(),
     };
   }

@@ -15,6 +15,7 @@ import type { BreakdownGroup, BreakdownRow } from './rollup.repository';
 import { addDays, dayStart, daysBetween, isIsoDay, isoDay, periodOfDay, periodStartDay } from './utils/dates';
 import { planRollupRange } from './utils/rollup-range';
 import { monthlyTrends } from './utils/trends';
+import type { BreakdownItem } from '../../../libs/contracts/src/usage-page.types';
 
 /** Longest ranges: a year of days, ten years of anything else (whole months come from monthly rollups). */
 const MAX_DAYS: Record<BreakdownGroup, number> = { day: 366, eventType: 3660, category: 3660, user: 3660 };
@@ -70,7 +71,7 @@ export class UsageAnalyticsService {
       from,
       to,
       totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
-      items: rows.map((r) => ({
+      items: rows.map((r): BreakdownItem => ({
         [FIELD[groupBy]]: groupBy === 'user' && r.key === '' ? null : r.key,
         // The name customers know the event by (the id when the definition is no longer in the catalogue).
         ...(groupBy === 'eventType' ? { displayName: this.events.get(r.key)?.config.displayName ?? r.key, category: r.category } : {}),

@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { Scopes } from '../../common/auth/auth.decorators';
+import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { BudgetsService } from './budgets.service';
 
 /**
@@ -14,6 +14,8 @@ export class BudgetsUsageController {
   constructor(private readonly budgets: BudgetsService) {}
 
   @Get()
+  // The usage page shows budgets, so a customer portal link of the organization may read them.
+  @PortalReadable()
   @ApiOperation({ summary: "The organization's budgets with used and remaining in their current window (read scope)" })
   @ApiOkResponse({ description: "The budgets that apply to the organization's keys and members, with use in their current windows" })
   @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND (another organization too, for an organization key)' })

@@ -9,7 +9,7 @@ export interface EventDefinitionConfig {
   endpoint: string | null;
   multipliers: {
     complexity: { min: number; max: number } | null;
-    features: Record<string, number>;
+    features: { [feature: string]: number };
   };
   limitKey: string | null;
   metadata: Record<string, unknown>;
@@ -17,9 +17,9 @@ export interface EventDefinitionConfig {
    * Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.
    * Absent on definitions written before units existed: read it as `{}`.
    */
-  units?: Record<string, number>;
+  units?: { [unit: string]: number };
   /** What a reservation holds when its eventData names no quantities: unit name -> whole units. */
-  maxUnits?: Record<string, number>;
+  maxUnits?: { [unit: string]: number };
 }
 
 @Entity({ name: 'event_definitions' })
