@@ -259,7 +259,13 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(userCosts).toHaveLength(3);
     expect(Math.round(userCosts.reduce((a, b) => a + b, 0) * 100)).toBe(Math.round(invoice.total * 100));
     expect(await text(page, '#costs')).toContain('no usage then, nothing to compare');
-    expect(await text(page, '#api-key-usage-note')).toContain('not which API key sent them');
+    // Which key spent what: the API's figures; the events above were tracked with the admin key.
+    const perKey = (await t.http().get(`/api/organizations/${orgId}/usage/api-keys`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
+    const keyRows = await page.$$eval('#api-key-usage-table tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => (c.textContent ?? '').trim())));
+    expect(keyRows.map((r) => r.slice(0, 3))).toEqual([
+      ...perKey.items.map((k: { name: string; prefix: string; events: number; credits: number }) => [`${k.name} (${k.prefix})`, String(k.events), formatCredits(k.credits)]),
+      ['Admin key (no organization key)', String(perKey.unattributed.events), formatCredits(perKey.unattributed.credits)],
+    ]);
     // Today hour by hour, the API's numbers.
     const hourly = (await t.http().get(`/api/organizations/${orgId}/usage/hourly`).set({ Authorization: `Bearer ${orgKey}` }).expect(200)).body;
     expect(hourly.totals.credits).toBeGreaterThan(0);

@@ -47,6 +47,7 @@ const PORTAL_ROUTES = new Set([
   'GET /api/organizations/:orgId/credits',
   'GET /api/organizations/:orgId/usage/hourly',
   'GET /api/organizations/:orgId/usage/budgets',
+  'GET /api/organizations/:orgId/usage/api-keys',
 ]);
 
 type Caller = 'none' | 'malformed' | 'revoked' | 'otherOrg' | 'wrongScope' | 'rightScope' | 'admin' | 'portal' | 'portalOtherOrg';

@@ -37,3 +37,4 @@ export type ReconciliationAlert = Api.AlertView;
 export type PortalSession = Api.CreatedPortalSession;
 export type GrantsOverview = Api.OrganizationGrants;
 export type Hourly = Api.HourlyUsage;
+export type ApiKeyUsage = Api.ApiKeyUsage;

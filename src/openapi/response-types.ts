@@ -142,6 +142,7 @@ export interface OperationResponses {
   AnalyticsController_breakdown: UsageBreakdown;
   AnalyticsController_trends: UsageTrends;
   AnalyticsController_hourly: Returned<AnalyticsController['hourly']>;
+  AnalyticsController_apiKeys: Returned<AnalyticsController['apiKeys']>;
   OrganizationCreditsController_list: OrganizationGrants;
   PortalSessionsController_create: Returned<PortalSessionsController['create']>;
   AnalyticsController_forecast: UsageForecast;

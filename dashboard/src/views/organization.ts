@@ -19,7 +19,7 @@ import {
   wholeDaysLeft,
 } from '../format';
 import { costRows, invoiceLineItems, previousPeriod } from '../money';
-import type { Breakdown, BreakdownGroup, Budget, EventPage, Forecast, GrantsOverview, Hourly, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import type { ApiKeyUsage, Breakdown, BreakdownGroup, Budget, EventPage, Forecast, GrantsOverview, Hourly, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
 import { chartDataTable, chartLegend, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -594,16 +594,35 @@ function hourlyBody(hourly: Hourly): HTMLElement {
   );
 }
 
+/** Which key spent what: each organization key's events, credits and share of the invoice; the admin key's apart. */
+function apiKeyTable(perKey: ApiKeyUsage, invoice: Invoice): HTMLElement {
+  const rows = perKey.items.map((k) => ({ key: k.apiKeyId, name: `${k.name} (${k.prefix})${k.revoked ? ', revoked' : ''}`, credits: k.credits, events: k.events }));
+  if (perKey.unattributed.events > 0) rows.push({ key: '', name: 'Admin key (no organization key)', credits: perKey.unattributed.credits, events: perKey.unattributed.events });
+  const costs = costRows(rows, invoice.total, null, null);
+  return h(
+    'div',
+    { class: 'breakdown', id: 'api-key-usage' },
+    h('h3', null, 'By API key'),
+    table(
+      'Usage per API key this period',
+      ['Key', { text: 'Events', numeric: true }, { text: 'Credits', numeric: true }, { text: 'Cost', numeric: true }],
+      rows.map((r, i) => [r.name, String(r.events), formatCredits(r.credits), formatUsd(costs[i].cost)]),
+      { id: 'api-key-usage-table', empty: 'No usage this period.' },
+    ),
+  );
+}
+
 async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary): Promise<HTMLElement> {
   const base = (...rest: string[]) => apiPath('organizations', orgId, ...rest);
   const from = summary.period.start.slice(0, 10);
   const to = new Date(Math.min(Date.now(), Date.parse(summary.period.end) - 1)).toISOString().slice(0, 10);
   const prev = previousPeriod(summary.period.start);
   const breakdown = (groupBy: string, range: { from: string; to: string }) => ctx.api.get<Breakdown>(base('usage', 'breakdown'), { groupBy, ...range });
-  const [invoice, types, users] = await Promise.all([
+  const [invoice, types, users, perKey] = await Promise.all([
     ctx.api.get<Invoice>(base('usage', 'invoice'), { period: summary.period.start.slice(0, 7) }),
     breakdown('eventType', { from, to }),
     breakdown('user', { from, to }),
+    ctx.api.get<ApiKeyUsage>(base('usage', 'api-keys'), { period: summary.period.start.slice(0, 7) }),
   ]);
   // The previous period may predate the organization: then there is nothing to compare with.
   const previous = await Promise.all([ctx.api.get<Invoice>(base('usage', 'invoice'), { period: prev.key }), breakdown('eventType', prev), breakdown('user', prev)]).catch(() => null);
@@ -633,11 +652,6 @@ async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary):
       hadUsage ? ` (${formatUsd(previous![0].total)}).` : ': no usage then, nothing to compare.',
     ),
     h('div', { class: 'two-col' }, tableOf('By event type', 'cost-by-event-type', types, previous?.[1] ?? null, 'eventType'), tableOf('By user', 'cost-by-user', users, previous?.[2] ?? null, 'userId')),
-    h(
-      'p',
-      { class: 'muted', id: 'api-key-usage-note' },
-      h('strong', null, 'Usage per API key: not available. '),
-      'Recorded usage events keep the user, the endpoint and the event type, but not which API key sent them, so this page cannot say which key spent what.',
-    ),
+    apiKeyTable(perKey, invoice),
   );
 }

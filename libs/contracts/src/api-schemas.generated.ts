@@ -112,6 +112,111 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "description": "A key as listed: never its secret.",
     "$ref": "#/components/schemas/ApiKeyView"
   },
+  "ApiKeyUsage": {
+    "description": "`GET …/usage/api-keys`: what each organization API key spent in a period (which key spent what).",
+    "properties": {
+      "items": {
+        "items": {
+          "properties": {
+            "apiKeyId": {
+              "type": "string"
+            },
+            "credits": {
+              "type": "number"
+            },
+            "events": {
+              "type": "number"
+            },
+            "name": {
+              "type": "string"
+            },
+            "overageCredits": {
+              "type": "number"
+            },
+            "percent": {
+              "type": "number"
+            },
+            "prefix": {
+              "type": "string"
+            },
+            "revoked": {
+              "type": "boolean"
+            }
+          },
+          "required": [
+            "apiKeyId",
+            "credits",
+            "events",
+            "name",
+            "overageCredits",
+            "percent",
+            "prefix",
+            "revoked"
+          ],
+          "type": "object"
+        },
+        "type": "array"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "period": {
+        "description": "YYYY-MM",
+        "type": "string"
+      },
+      "totals": {
+        "properties": {
+          "credits": {
+            "type": "number"
+          },
+          "events": {
+            "type": "number"
+          },
+          "overageCredits": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "credits",
+          "events",
+          "overageCredits"
+        ],
+        "type": "object"
+      },
+      "unattributed": {
+        "description": "Events made with the admin key (or recorded before events kept their key): not any organization key's.",
+        "properties": {
+          "credits": {
+            "type": "number"
+          },
+          "events": {
+            "type": "number"
+          },
+          "overageCredits": {
+            "type": "number"
+          },
+          "percent": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "credits",
+          "events",
+          "overageCredits",
+          "percent"
+        ],
+        "type": "object"
+      }
+    },
+    "required": [
+      "items",
+      "organizationId",
+      "period",
+      "totals",
+      "unattributed"
+    ],
+    "type": "object"
+  },
   "ApiKeyView": {
     "description": "A key as listed: never its secret.",
     "properties": {
@@ -2418,6 +2523,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AdminConfigController_refresh": {
         "$ref": "#/components/schemas/CacheRefresh"
       },
+      "AnalyticsController_apiKeys": {
+        "description": "`GET …/usage/api-keys`: what each organization API key spent in a period (which key spent what).",
+        "$ref": "#/components/schemas/ApiKeyUsage"
+      },
       "AnalyticsController_breakdown": {
         "$ref": "#/components/schemas/UsageBreakdown"
       },
@@ -2693,6 +2802,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AdminConfigController_command",
       "AdminConfigController_config",
       "AdminConfigController_refresh",
+      "AnalyticsController_apiKeys",
       "AnalyticsController_breakdown",
       "AnalyticsController_events",
       "AnalyticsController_forecast",

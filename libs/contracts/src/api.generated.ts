@@ -28,6 +28,35 @@ export type ApiKeyList = {
 /** A key as listed: never its secret. */
 export type ApiKeyRevocation = ApiKeyView;
 
+/** `GET …/usage/api-keys`: what each organization API key spent in a period (which key spent what). */
+export type ApiKeyUsage = {
+  items: {
+    apiKeyId: string;
+    credits: number;
+    events: number;
+    name: string;
+    overageCredits: number;
+    percent: number;
+    prefix: string;
+    revoked: boolean;
+  }[];
+  organizationId: string;
+  /** YYYY-MM */
+  period: string;
+  totals: {
+    credits: number;
+    events: number;
+    overageCredits: number;
+  };
+  /** Events made with the admin key (or recorded before events kept their key): not any organization key's. */
+  unattributed: {
+    credits: number;
+    events: number;
+    overageCredits: number;
+    percent: number;
+  };
+};
+
 /** A key as listed: never its secret. */
 export type ApiKeyView = {
   createdAt: string;

@@ -99,3 +99,15 @@ export interface BreakdownItem {
   overageCredits: number;
   percent: number;
 }
+
+/** `GET …/usage/api-keys`: what each organization API key spent in a period (which key spent what). */
+export interface ApiKeyUsage {
+  organizationId: string;
+  /** YYYY-MM */
+  period: string;
+  totals: { events: number; credits: number; overageCredits: number };
+  /** Keys with usage in the period, most credits first. */
+  items: Array<{ apiKeyId: string; name: string; prefix: string; revoked: boolean; events: number; credits: number; overageCredits: number; percent: number }>;
+  /** Events made with the admin key (or recorded before events kept their key): not any organization key's. */
+  unattributed: { events: number; credits: number; overageCredits: number; percent: number };
+}

@@ -30,6 +30,14 @@ export class AnalyticsController {
     return this.analytics.breakdown(orgId, query);
   }
 
+  @Get('api-keys')
+  @Scopes('read')
+  @PortalReadable()
+  @ApiOperation({ summary: 'Which organization API key spent what in a period (YYYY-MM, the current one by default); the admin key\'s events as unattributed' })
+  apiKeys(@Param('orgId') orgId: string, @Query() query: InvoiceQueryDto) {
+    return this.analytics.byApiKey(orgId, query.period);
+  }
+
   @Get('hourly')
   @Scopes('read')
   @PortalReadable()

@@ -52,6 +52,22 @@ export class EventLogRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
+   * What each organization API key spent in one period (accepted events; `api_key_id` null: the admin key, or
+   * events recorded before keys were kept). One organization's period through its period_start index; the
+   * key's name and prefix come along (never its hash), a revoked key too.
+   */
+  async byApiKey(organizationId: string, periodStart: string): Promise<Array<{ api_key_id: string | null; name: string | null; prefix: string | null; revoked_at: Date | null; events: string; credits: string; overage: string }>> {
+    return (await this.dataSource.query(
+      `SELECT e.api_key_id, k.name, k.key_prefix AS prefix, k.revoked_at, count(*)::bigint AS events, sum(e.credits) AS credits, sum(e.overage) AS overage
+         FROM usage_events e
+         LEFT JOIN api_keys k ON k.organization_id = e.organization_id AND k.id::text = e.api_key_id
+        WHERE e.organization_id = $1 AND e.period_start = $2::date
+        GROUP BY e.api_key_id, k.name, k.key_prefix, k.revoked_at`,
+      [organizationId, periodStart],
+    )) as Array<{ api_key_id: string | null; name: string | null; prefix: string | null; revoked_at: Date | null; events: string; credits: string; overage: string }>;
+  }
+
+  /**
    * Credits per hour of `[from, to)` (at most a day: the daily rollups have no hours, so this reads raw
    * events, one organization's one day through the (organization_id, period_start, occurred_at) index).
    */

@@ -3,10 +3,11 @@ import Big from 'big.js';
 import { Clock } from '../../common/clock/clock';
 import { validationFailed } from '../../common/errors/domain-error';
 import { hundredthsOrZero, hundredthsToNumber } from '../../common/money/credits';
-import type { HourlyUsage } from '../../../libs/contracts/src/usage-page.types';
+import type { ApiKeyUsage, HourlyUsage } from '../../../libs/contracts/src/usage-page.types';
 import { EventLogRepository } from './event-log.repository';
 import { everyHour } from './utils/hourly';
-import { addMonths, periodOf } from '../../common/time/period';
+import { addMonths, parsePeriodKey, periodKey, periodOf } from '../../common/time/period';
+import { displayedPrefix } from '../api-keys/api-keys.service';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
@@ -45,6 +46,27 @@ export class UsageAnalyticsService {
     const items = everyHour(target, rows.map((r) => ({ hour: r.hour, events: r.events, credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) })), now);
     const total = rows.reduce((s, r) => ({ events: s.events + r.events, credits: s.credits + hundredthsOrZero(r.credits) }), { events: 0, credits: 0 });
     return { organizationId, day: target, asOf: now.toISOString(), totals: { events: total.events, credits: hundredthsToNumber(total.credits) }, items };
+  }
+
+  /** Which organization API key spent what in a period (the current one by default). */
+  async byApiKey(organizationId: string, key: string | undefined): Promise<ApiKeyUsage> {
+    await this.organizations.getRow(organizationId);
+    const period = key === undefined ? periodOf(this.clock.now()) : parsePeriodKey(key);
+    const rows = await this.eventLog.byApiKey(organizationId, periodStartDay(period));
+    const figures = (r: (typeof rows)[number]) => ({ events: Number(r.events), credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) });
+    const total = rows.map(figures).reduce((s, f) => ({ events: s.events + f.events, credits: s.credits + f.credits, overage: s.overage + f.overage }), { events: 0, credits: 0, overage: 0 });
+    const shown = (f: ReturnType<typeof figures>) => ({ events: f.events, credits: hundredthsToNumber(f.credits), overageCredits: hundredthsToNumber(f.overage), percent: percentOf(f.credits, total.credits) });
+    const keyed = rows.filter((r) => r.api_key_id !== null).map((r) => ({ r, f: figures(r) }));
+    keyed.sort((a, b) => b.f.credits - a.f.credits || a.r.api_key_id!.localeCompare(b.r.api_key_id!));
+    const none = rows.find((r) => r.api_key_id === null);
+    return {
+      organizationId,
+      period: periodKey(period),
+      totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
+      // A key deleted outright would have no row; keys are only ever revoked, so name and prefix are there.
+      items: keyed.map(({ r, f }) => ({ apiKeyId: r.api_key_id!, name: r.name ?? '(unknown key)', prefix: r.prefix === null ? '' : displayedPrefix(r.prefix), revoked: r.revoked_at !== null, ...shown(f) })),
+      unattributed: shown(none ? figures(none) : { events: 0, credits: 0, overage: 0 }),
+    };
   }
 
   async breakdown(organizationId: string, query: BreakdownQueryDto) {

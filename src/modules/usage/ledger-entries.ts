@@ -114,6 +114,7 @@ export class LedgerEntries {
       endpoint: p.input.context?.endpoint ?? null,
       ip: p.input.context?.ip ?? null,
       user_agent: p.input.context?.userAgent?.slice(0, 500) ?? null,
+      api_key_id: p.input.context?.apiKeyId ?? null,
     });
     for (const take of r.grant_takes) {
       this.takes.push({ organization_id: organizationId, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });

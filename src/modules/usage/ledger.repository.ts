@@ -119,6 +119,8 @@ export interface LedgerEventRow {
   endpoint: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** The organization API key that made the request (null: the admin key). */
+  api_key_id: string | null;
 }
 
 const ROLLBACK = new Error('quote: rolled back on purpose');
@@ -137,12 +139,12 @@ export interface EntryRows {
 const ENTRY_CTES = `
   ev AS (
     INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-                              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent)
+                              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id)
     SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-           credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent
+           credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id
       FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
            event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
-           overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text)
+           overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text, api_key_id text)
      /* gate */
     RETURNING organization_id, occurred_at, period_start, event_type, category, coalesce(user_id, '') AS user_id, credits, overage),
   daily AS (
