@@ -378,6 +378,12 @@ describeInBrowser('usage dashboard in Chromium', () => {
     const row = 'tr[data-key=visuals_planning]';
     await page.waitForSelector(row);
     expect(await text(page, `${row} [data-testid=base-credits]`)).toBe('8.00');
+    expect(await text(page, `${row} [data-testid=unit-prices]`)).toBe('–');
+    // Priced quantities: the seeded LLM event's unit prices, the API's figures.
+    const llm = (await t.http().get('/api/admin/events/llm_completion').set(ADMIN).expect(200)).body;
+    const unitText = await text(page, 'tr[data-key=llm_completion] [data-testid=unit-prices]');
+    for (const [name, rate] of Object.entries(llm.units as Record<string, number>)) expect(unitText).toContain(`${name} ${rate}`);
+    for (const [name, n] of Object.entries((llm.maxUnits ?? {}) as Record<string, number>)) expect(unitText).toContain(`${name} ${n}`);
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'events', { docs: true });
 
@@ -386,7 +392,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await page.fill('form[data-editor=visuals_planning] [data-field=baseCredits] input', '9.5');
     await page.click('form[data-editor=visuals_planning] button[type=submit]');
     await page.waitForSelector(`${row} [data-testid=base-credits]:has-text("9.50")`);
-    expect(await text(page, `${row} td:nth-child(7)`)).toBe('v2');
+    expect(await text(page, `${row} td:nth-child(8)`)).toBe('v2');
 
     // The next event tracked through the API pays the new price.
     const priced = await t.http().post(`/api/organizations/${orgId}/usage/events`).set({ Authorization: `Bearer ${orgKey}` }).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
@@ -426,7 +432,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await screenshot(page, 'events-history');
     await page.click('table.history tr[data-version="1"] button[data-rollback]');
     await page.waitForSelector(`${row} [data-testid=base-credits]:has-text("8.00")`);
-    expect(await text(page, `${row} td:nth-child(7)`)).toBe('v3');
+    expect(await text(page, `${row} td:nth-child(8)`)).toBe('v3');
     expect((await t.http().get('/api/admin/events/visuals_planning').set(ADMIN).expect(200)).body).toMatchObject({ baseCredits: 8, version: 3 });
     const back = await t.http().post(`/api/organizations/${orgId}/usage/events`).set({ Authorization: `Bearer ${orgKey}` }).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(201);
     expect(back.body.creditsConsumed).toBe(8);
