@@ -15,7 +15,10 @@ import { LedgerRepository } from './ledger.repository';
 import type { ConsumeResult } from './ledger.repository';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
-import { UsageTracker } from './usage-tracker.service';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { consumeParams, EventPreparer } from './event-preparer';
+import { LedgerRecorder } from './ledger-recorder';
+import { TrackRejections } from './track-rejections';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 import type { Prepared, TrackInput } from './usage.types';
@@ -75,7 +78,10 @@ export class ReservationsService {
   private readonly held = new Map<string, Held>();
 
   constructor(
-    private readonly tracker: UsageTracker,
+    private readonly organizations: OrganizationsService,
+    private readonly preparer: EventPreparer,
+    private readonly recorder: LedgerRecorder,
+    private readonly rejections: TrackRejections,
     private readonly ledger: LedgerRepository,
     private readonly events: EventRegistry,
     private readonly plans: PlanRegistry,
@@ -99,10 +105,10 @@ export class ReservationsService {
     }
     ttlSeconds ??= Math.min(DEFAULT_RESERVATION_TTL_SECONDS, max);
     const now = this.clock.now();
-    await this.tracker.assertOrganization(input.organizationId);
+    await this.organizations.assertExists(input.organizationId);
     const orgId = input.organizationId;
     input = await this.withHeldUnits(input);
-    const p = await this.tracker.prepare(input, 0, now);
+    const p = await this.preparer.prepare(input, 0, now);
     await this.ledger.ensurePartition(p.periodStart);
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
     const keyHash = p.hash ? reservationHash(p.hash) : undefined;
@@ -112,7 +118,7 @@ export class ReservationsService {
       const r = await this.ledger.reserve({
         organizationId: orgId,
         id: randomUUID(),
-        debit: this.tracker.consumeParams(p, now),
+        debit: consumeParams(p, now),
         key: p.key ?? null,
         keyHash: keyHash ?? null,
         requestHash: p.hash ?? null,
@@ -125,7 +131,7 @@ export class ReservationsService {
       });
       if (r.status === 'KEY_TAKEN') throw new ReplayExisting();
       const debit = { ...r, status: r.status } as ConsumeResult;
-      if (debit.status !== 'OK') throw this.tracker.rejection(debit, p, (await this.tracker.plansOf([debit])).get(debit.plan_name ?? ''));
+      if (debit.status !== 'OK') throw this.rejections.rejection(debit, p, (await this.rejections.plansOf([debit])).get(debit.plan_name ?? ''));
       this.remember(r.reservation_id!, { organizationId: orgId, prepared: p, debit });
       return {
         reservationId: r.reservation_id!,
@@ -181,7 +187,7 @@ export class ReservationsService {
   async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>): Promise<TrackResult> {
     assertEventDataSize(eventData);
     const now = this.clock.now();
-    await this.tracker.assertOrganization(organizationId);
+    await this.organizations.assertExists(organizationId);
     const fast = await this.commitHeld(organizationId, reservationId, eventData, now);
     if (fast) return fast;
     const outcome = await this.ledger.transaction(async (m) => {
@@ -225,13 +231,13 @@ export class ReservationsService {
         };
       } else {
         await this.refund(m, res, now, false);
-        r = await this.ledger.consume(m, this.tracker.consumeParams(p, now));
-        if (r.status !== 'OK') throw this.tracker.rejection(r, p, (await this.tracker.plansOf([r])).get(r.plan_name ?? ''));
+        r = await this.ledger.consume(m, consumeParams(p, now));
+        if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
-      const plan = (await this.tracker.plansOf([r])).get(r.plan_name!)!;
+      const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
       const entries = new LedgerEntries();
       const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
-      await this.tracker.writeEntries(m, entries);
+      await this.recorder.writeEntries(m, entries);
       await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
       // The key now names a charged event: it stays taken for good.
       if (res.idempotency_key) await this.ledger.completeKeys(m, organizationId, [{ key: res.idempotency_key, eventId: result.eventId, response: null }]);
@@ -256,7 +262,7 @@ export class ReservationsService {
     const data = eventData ?? reserved.input.eventData ?? {};
     const price = priceEvent(pricedDefinition(definition), data);
     if (price.credits !== reserved.credits) return undefined;
-    const plan = (await this.tracker.plansOf([held.debit])).get(held.debit.plan_name!);
+    const plan = (await this.rejections.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
     const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
     const entries = new LedgerEntries();
@@ -273,7 +279,7 @@ export class ReservationsService {
   async release(organizationId: string, reservationId: string): Promise<ReleaseResult> {
     this.held.delete(reservationId);
     const now = this.clock.now();
-    await this.tracker.assertOrganization(organizationId);
+    await this.organizations.assertExists(organizationId);
     const outcome = await this.ledger.transaction(async (m) => {
       const row = await this.lockPending(m, organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
@@ -286,7 +292,7 @@ export class ReservationsService {
   }
 
   async get(organizationId: string, reservationId: string) {
-    await this.tracker.assertOrganization(organizationId);
+    await this.organizations.assertExists(organizationId);
     const rows = (await this.ledger.transaction((m) => m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId]))) as ReservationRow[];
     if (!rows[0]) throw notFound(reservationId);
     const r = rows[0];

@@ -1,5 +1,7 @@
 import type { Period } from '../../common/time/period';
 import type { EventDefinitionRecord } from '../events/event-registry.service';
+import type { DomainError } from '../../common/errors/domain-error';
+import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import type { PriceBreakdown } from './utils/credit-calculator';
 
 // The shapes the usage module's pieces hand each other (tracker, reservations, ledger entries, the
@@ -34,3 +36,9 @@ export interface Prepared {
   key?: string;
   hash?: string;
 }
+
+/** What became of one event: accepted (or a replay of an accepted one), or refused with its error. */
+export type Outcome = { status: 'accepted' | 'duplicate'; result: TrackResult } | { status: 'rejected'; error: DomainError };
+
+/** Where an event being recorded came from: a request, the asynchronous buffer, or work whose hold expired. */
+export type TrackSource = 'sync' | 'async' | 'expired_hold';

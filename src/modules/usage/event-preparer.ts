@@ -1,0 +1,78 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { hundredthsToDecimalString } from '../../common/money/credits';
+import { periodOf } from '../../common/time/period';
+import { ClosedPeriods } from '../analytics/closed-periods.service';
+import { MembershipPolicy } from '../api-keys/membership-policy';
+import { EventRegistry } from '../events/event-registry.service';
+import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
+import type { ConsumeParams } from './ledger.repository';
+import { priceEvent, pricedDefinition } from './utils/credit-calculator';
+import { parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
+import type { Prepared, TrackInput } from './usage.types';
+
+/**
+ * Everything that can be decided before touching the ledger (bad input never reaches it): the body's
+ * fields, the event type, the member, the price and the period. Shared by tracking, quotes and holds.
+ */
+@Injectable()
+export class EventPreparer {
+  constructor(
+    private readonly events: EventRegistry,
+    private readonly closedPeriods: ClosedPeriods,
+    // Absent when the module runs inside another application without this service's API keys module.
+    @Optional() private readonly membership?: MembershipPolicy,
+  ) {}
+
+  /** Validates a raw body (one per event) into an input: used by the HTTP layer for singles and batch items. */
+  parse(organizationId: string, plain: unknown, headerKey?: string, context?: TrackInput['context'], prefix = ''): TrackInput {
+    const dto = parseTrackEvent(plain, prefix);
+    return { organizationId, eventType: dto.eventType, eventData: dto.eventData, userId: dto.userId, occurredAt: dto.occurredAt, idempotencyKey: dto.idempotencyKey ?? headerKey, context };
+  }
+
+  /**
+   * `members` memoizes the membership answer per user within one batch or group: a thousand events of ten
+   * users ask the database ten times, not a thousand.
+   */
+  async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
+    const definition = await this.events.findTrackable(input.eventType);
+    const occurredAt = resolveOccurredAt(input.occurredAt, now);
+    // X-User-Id / userId must be a member who may track (when the organization has members).
+    if (this.membership && input.userId !== undefined) {
+      let answer = members?.get(input.userId);
+      if (!answer) {
+        answer = this.membership.assertMayAct(input.organizationId, input.userId, 'track');
+        members?.set(input.userId, answer);
+      }
+      await answer;
+    }
+    const { credits, breakdown } = priceEvent(pricedDefinition(definition), input.eventData ?? {});
+    const period = periodOf(occurredAt);
+    await this.closedPeriods.assertOpen(period, now);
+    return {
+      index,
+      input,
+      definition,
+      credits,
+      breakdown,
+      occurredAt,
+      period,
+      periodStart: period.start.toISOString().slice(0, 10),
+      key: input.idempotencyKey,
+      hash: input.idempotencyKey ? requestHash(input) : undefined,
+    };
+  }
+}
+
+/** The consume_credits call for one prepared event: what the event is, nothing of the plan (the ledger decides it). */
+export function consumeParams(p: Prepared, now: Date): ConsumeParams {
+  return {
+    organizationId: p.input.organizationId,
+    periodStart: p.periodStart,
+    amount: hundredthsToDecimalString(p.credits),
+    limitKey: p.definition.config.limitKey as PlanLimitKey | null,
+    now,
+    apiKeyId: p.input.context?.apiKeyId ?? null,
+    userId: p.input.userId ?? null,
+    day: p.occurredAt.toISOString().slice(0, 10),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Group commit. Items of one key (an organization) that arrive while a run of that key is going wait for it,
+ * then go together in the next run: one balance-row lock and one commit for many requests instead of one
+ * each, with the same per-item guarantees (in order, each decided on its own). A lone item goes at once, so
+ * nothing waits when there is no contention.
+ *
+ * When a shared run fails (and rolled back whole), whatever one item did must not fail the others: each goes
+ * again on its own, so only the one that fails alone gets the error.
+ */
+export class GroupCommit<I, O> {
+  private readonly groups = new Map<string, Array<{ input: I; resolve: (o: O) => void; reject: (e: unknown) => void }>>();
+
+  constructor(
+    private readonly run: (key: string, inputs: I[]) => Promise<O[]>,
+    private readonly maxPerRun: number,
+  ) {}
+
+  submit(key: string, input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      const waiting = this.groups.get(key);
+      if (waiting) {
+        waiting.push({ input, resolve, reject });
+        return;
+      }
+      const group = [{ input, resolve, reject }];
+      this.groups.set(key, group);
+      void this.drain(key, group);
+    });
+  }
+
+  private async drain(key: string, group: Array<{ input: I; resolve: (o: O) => void; reject: (e: unknown) => void }>): Promise<void> {
+    try {
+      while (group.length > 0) {
+        const batch = group.splice(0, this.maxPerRun);
+        try {
+          const outcomes = await this.run(key, batch.map((b) => b.input));
+          batch.forEach((b, i) => b.resolve(outcomes[i]));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0].reject(error);
+            continue;
+          }
+          for (const b of batch) {
+            try {
+              b.resolve((await this.run(key, [b.input]))[0]);
+            } catch (own) {
+              b.reject(own);
+            }
+          }
+        }
+      }
+    } finally {
+      this.groups.delete(key);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock/clock';
+import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
+import { consumeParams } from './event-preparer';
+import { LedgerEntries } from './ledger-entries';
+import { LedgerRepository } from './ledger.repository';
+import { idempotencyConflict, TrackRejections } from './track-rejections';
+import type { Outcome, Prepared } from './usage.types';
+
+/**
+ * Records prepared events in one transaction: claims their idempotency keys, debits them in order under the
+ * balance row lock (one set-based call), frees the keys of refused ones and writes what was accepted.
+ */
+@Injectable()
+export class LedgerRecorder {
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly rejections: TrackRejections,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Each event's outcome by its index; a rejected event writes nothing and does not burn its key. */
+  async record(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
+    const keys = items.filter((p) => p.key).map((p) => p.key!);
+    // A batch that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
+    if (new Set(keys).size !== keys.length) return this.recordOneByOne(organizationId, items, now);
+    return this.ledger.transaction(async (m) => {
+      const outcomes = new Map<number, Outcome>();
+      const entries = new LedgerEntries();
+      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
+      const claimed = await this.ledger.claimKeys(m, organizationId, items.filter((p) => p.key).map((p) => ({ key: p.key!, hash: p.hash! })), now);
+      const taken = items.filter((p) => p.key && !claimed.has(p.key));
+      const existing = await this.ledger.findKeys(m, organizationId, taken.map((p) => p.key!));
+      for (const p of taken) {
+        const row = existing.get(p.key!);
+        if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
+        else outcomes.set(p.index, { status: 'duplicate', result: { ...(row.response as unknown as TrackResult), duplicate: true } });
+      }
+      // 2. Every debit in one round trip, in order, under the balance row lock.
+      const toDebit = items.filter((p) => !p.key || claimed.has(p.key));
+      const results = await this.ledger.consumeMany(m, organizationId, now, toDebit.map((p) => consumeParams(p, now)));
+      const plans = await this.rejections.plansOf(results);
+      const released: string[] = [];
+      toDebit.forEach((p, i) => {
+        const r = results[i];
+        if (r.status !== 'OK') {
+          // Nothing was written for it; the key goes back so a later attempt can use it.
+          if (p.key) released.push(p.key);
+          outcomes.set(p.index, { status: 'rejected', error: this.rejections.rejection(r, p, plans.get(r.plan_name ?? '')) });
+          return;
+        }
+        const result = entries.add(organizationId, plans.get(r.plan_name!)!, p, r, randomUUID(), now);
+        if (p.key) completed.push({ key: p.key, eventId: result.eventId, response: result });
+        outcomes.set(p.index, { status: 'accepted', result });
+      });
+      // 3. Free the refused events' keys, write the accepted ones.
+      await this.ledger.releaseKeys(m, organizationId, released);
+      await this.writeEntries(m, entries);
+      await this.ledger.completeKeys(m, organizationId, completed);
+      return outcomes;
+    });
+  }
+
+  /** The same, one event at a time: for batches that repeat an idempotency key. */
+  private async recordOneByOne(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
+    return this.ledger.transaction(async (m) => {
+      // Balance rows first: creating one later would ask for the organization lock while holding a balance lock.
+      await this.ledger.ensureBalances(m, organizationId, items.map((p) => p.periodStart), now);
+      const outcomes = new Map<number, Outcome>();
+      const entries = new LedgerEntries();
+      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      // Keys accepted earlier in this same transaction (their response is not written until the end).
+      const batchKeys = new Map<string, { hash: string; result: TrackResult }>();
+
+      for (const p of items) {
+        if (p.key) {
+          const earlier = batchKeys.get(p.key);
+          if (earlier) {
+            outcomes.set(p.index, earlier.hash === p.hash ? { status: 'duplicate', result: { ...earlier.result, duplicate: true } } : { status: 'rejected', error: idempotencyConflict(p.key) });
+            continue;
+          }
+          if (!(await this.ledger.claimKey(m, organizationId, p.key, p.hash!, now))) {
+            const existing = await this.ledger.findKey(m, organizationId, p.key);
+            if (!existing || existing.request_hash !== p.hash || !existing.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key) });
+            else outcomes.set(p.index, { status: 'duplicate', result: { ...(existing.response as unknown as TrackResult), duplicate: true } });
+            continue;
+          }
+        }
+        const r = await this.ledger.consume(m, consumeParams(p, now));
+        const plan = (await this.rejections.plansOf([r])).get(r.plan_name ?? '');
+        if (r.status !== 'OK') {
+          if (p.key) await this.ledger.releaseKey(m, organizationId, p.key);
+          outcomes.set(p.index, { status: 'rejected', error: this.rejections.rejection(r, p, plan) });
+          continue;
+        }
+        const result = entries.add(organizationId, plan!, p, r, randomUUID(), now);
+        if (p.key) {
+          completed.push({ key: p.key, eventId: result.eventId, response: result });
+          batchKeys.set(p.key, { hash: p.hash!, result });
+        }
+        outcomes.set(p.index, { status: 'accepted', result });
+      }
+
+      await this.writeEntries(m, entries);
+      await this.ledger.completeKeys(m, organizationId, completed);
+      return outcomes;
+    });
+  }
+
+  /** Writes what a transaction accepted: events, rollups, grant consumptions, notifications and their webhooks (one statement). */
+  async writeEntries(m: EntityManager, entries: LedgerEntries): Promise<void> {
+    await this.ledger.writeEntries(m, entries, this.clock.now());
+  }
+}

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../../common/errors/domain-error';
+import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { periodClosedError } from '../analytics/closed-periods.service';
+import { PlanRegistry } from '../plans/plan-registry.service';
+import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
+import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
+import type { ConsumeResult } from './ledger.repository';
+import type { Prepared } from './usage.types';
+
+/**
+ * What a refused debit tells the caller: the stable error (402 CREDITS_EXHAUSTED, LIMIT_EXCEEDED,
+ * BUDGET_EXCEEDED, 422 PERIOD_CLOSED) with the plan the period was decided under and one that would fit.
+ */
+@Injectable()
+export class TrackRejections {
+  constructor(private readonly plans: PlanRegistry) {}
+
+  /** The plans the debits were decided under, by name (a period's plan comes from the ledger, not the caller). */
+  async plansOf(results: Array<Pick<ConsumeResult, 'plan_name'>>): Promise<Map<string, PlanDefinitionRecord>> {
+    const plans = new Map<string, PlanDefinitionRecord>();
+    for (const name of new Set(results.map((r) => r.plan_name).filter((n): n is string => Boolean(n)))) plans.set(name, await this.plans.findOrThrow(name));
+    return plans;
+  }
+
+  /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
+  rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord | undefined): DomainError {
+    if (r.status === 'BUDGET_EXCEEDED' && r.budget) return budgetExceeded(r.budget, p.credits);
+    if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
+    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
+    const limit = limitKey ? plan.config.limits[limitKey] : null;
+    const consumed = hundredthsFromDecimalString(r.consumed_before);
+    if (r.status === 'LIMIT_EXCEEDED') {
+      const suggested = this.plans
+        .listPlans()
+        .find((candidate) => candidate.key !== plan.key && (candidate.config.limits[limitKey!] === null || candidate.config.limits[limitKey!]! > r.limit_used));
+      return new DomainError('LIMIT_EXCEEDED', `Plan "${plan.key}" allows ${limit} ${limitKey} per month`, {
+        limit: limitKey,
+        max: limit,
+        used: r.limit_used,
+        plan: plan.key,
+        suggestedPlan: suggested ? planSummary(suggested) : null,
+      });
+    }
+    // The cheapest active plan whose allowance covers what was used plus what this event needs.
+    const needed = consumed + p.credits;
+    const suggested = this.plans.listPlans().find((candidate) => candidate.key !== plan.key && candidate.config.monthlyCredits * 100 >= needed);
+    return new DomainError('CREDITS_EXHAUSTED', `Not enough credits: ${hundredthsToNumber(p.credits)} required, ${hundredthsToNumber(hundredthsFromDecimalString(r.remaining))} remaining`, {
+      required: hundredthsToNumber(p.credits),
+      remaining: hundredthsToNumber(hundredthsFromDecimalString(r.remaining)),
+      plan: plan.key,
+      suggestedPlan: suggested ? planSummary(suggested) : null,
+    });
+  }}
+
+/** 402 BUDGET_EXCEEDED: the budget of the event's key or member that it would take past its limit. */
+function budgetExceeded(b: NonNullable<ConsumeResult['budget']>, required: number): DomainError {
+  const credits = hundredthsToNumber(hundredthsFromDecimalString(String(b.credits)));
+  const used = hundredthsToNumber(hundredthsFromDecimalString(String(b.used)));
+  const who = b.scope === 'apiKey' ? `API key ${b.subject}` : `member ${b.subject}`;
+  return new DomainError('BUDGET_EXCEEDED', `The ${b.period === 'day' ? 'daily' : 'monthly'} budget of ${who} is ${credits} credits: ${used} used, ${hundredthsToNumber(required)} required`, {
+    budgetId: b.budgetId,
+    scope: b.scope,
+    subject: b.subject,
+    credits,
+    used,
+  });
+}
+
+function planSummary(plan: PlanDefinitionRecord) {
+  return { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, monthlyPrice: plan.config.pricing.monthly };
+}
+
+export function idempotencyConflict(key: string): DomainError {
+  return new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${key}" was already used with a different request`, { idempotencyKey: key });
+}
+

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock/clock';
+import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { periodClosedError } from '../analytics/closed-periods.service';
+import { OrganizationsService } from '../organizations/organizations.service';
+import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
+import { consumeParams, EventPreparer } from './event-preparer';
+import { LedgerRepository } from './ledger.repository';
+import type { TrackInput } from './usage.types';
+
+/**
+ * Prices an event and says whether it would fit now, without recording anything: the very debit that
+ * tracking runs, in a transaction that is always rolled back, so the answer follows the same rules.
+ */
+@Injectable()
+export class UsageQuote {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly preparer: EventPreparer,
+    private readonly ledger: LedgerRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async check(input: TrackInput): Promise<CheckResult> {
+    const now = this.clock.now();
+    await this.organizations.assertExists(input.organizationId);
+    const p = await this.preparer.prepare(input, 0, now);
+    const r = await this.ledger.quote((m) => this.ledger.consume(m, consumeParams(p, now)));
+    if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
+    const fits = r.status === 'OK';
+    // consume_credits reports what is left after an accepted debit, and before a refused one.
+    const remaining = hundredthsFromDecimalString(r.remaining) + (fits ? hundredthsFromDecimalString(r.from_allowance) + hundredthsFromDecimalString(r.from_grants) : 0);
+    return {
+      eventType: input.eventType,
+      credits: hundredthsToNumber(p.credits),
+      breakdown: p.breakdown,
+      fits,
+      reason: r.status,
+      remainingCredits: hundredthsToNumber(remaining),
+      wouldUseOverage: fits ? hundredthsToNumber(hundredthsFromDecimalString(r.overage)) : 0,
+    };
+  }
+}
