@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { API_KEY_RESOLVER } from '../../common/auth/auth.guard';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { ApiKeysAdminController } from './api-keys-admin.controller';
@@ -14,7 +15,7 @@ import { MembershipPolicy } from './membership-policy';
  */
 @Global()
 @Module({
-  imports: [OrganizationsModule],
+  imports: [MeteringDataSourceModule, OrganizationsModule],
   controllers: [ApiKeysAdminController, ApiKeysController],
   providers: [ApiKeysRepository, ApiKeyAuthenticator, ApiKeysService, MembershipPolicy, { provide: API_KEY_RESOLVER, useExisting: ApiKeyAuthenticator }],
   exports: [API_KEY_RESOLVER, ApiKeysService, MembershipPolicy],

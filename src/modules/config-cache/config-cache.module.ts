@@ -4,6 +4,7 @@ import { Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@ne
 import { KeyvCacheableMemory } from '@cacheable/memory';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../config/app-config';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import type { AppConfig } from '../../config/app-config';
 import { ConfigChangeBus, LocalConfigChangeBus, PostgresConfigChangeBus, RedisConfigChangeBus } from './config-change-bus';
 
@@ -15,12 +16,14 @@ import { ConfigChangeBus, LocalConfigChangeBus, PostgresConfigChangeBus, RedisCo
 @Global()
 @Module({
   imports: [
+    MeteringDataSourceModule,
     CacheModule.registerAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): CacheOptions => ({
-        // An unreachable Redis must fail fast instead of hanging cached reads and shutdown.
+        // An unreachable Redis must fail fast instead of hanging cached reads and shutdown. Metering in a
+        // schema of its own has its own key namespace: two catalogues must not share cached definitions.
         stores: config.redisUrl
-          ? new KeyvRedis(config.redisUrl, { connectionTimeout: 2000, throwOnConnectError: true, namespace: 'metering' })
+          ? new KeyvRedis(config.redisUrl, { connectionTimeout: 2000, throwOnConnectError: true, namespace: config.databaseSchema ? `metering:${config.databaseSchema}` : 'metering' })
           : new KeyvCacheableMemory({ lruSize: 10_000 }),
         ttl: config.configCacheTtlSeconds * 1000,
       }),

@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { PlansModule } from '../plans/plans.module';
 import { OrganizationsAdminController } from './organizations-admin.controller';
-import { OrganizationsService } from './organizations.service';
+import { OrganizationsCoreModule } from './organizations-core.module';
 
 @Module({
-  imports: [PlansModule],
+  imports: [OrganizationsCoreModule, PlansModule],
   controllers: [OrganizationsAdminController],
-  providers: [OrganizationsService],
-  exports: [OrganizationsService],
+  exports: [OrganizationsCoreModule],
 })
 export class OrganizationsModule {}
