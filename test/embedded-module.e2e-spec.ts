@@ -8,6 +8,9 @@ import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryColumn, Repository } from 'typeorm';
 import type { Logger as TypeOrmLogger } from 'typeorm';
 import { METERING_DATA_SOURCE } from '../src/database/metering-data-source.module';
+import { ConfigChangeBus } from '../src/modules/config-cache/config-change-bus';
+import type { ConfigChange } from '../src/modules/config-cache/config-change-bus';
+import { JobRunner } from '../src/modules/jobs/job-runner.service';
 import { OrganizationsService } from '../src/modules/organizations/organizations.service';
 import { TrackUsage } from '../src/modules/tracking/track-usage.decorator';
 import { UsageTrackingAdminModule } from '../src/modules/tracking/usage-tracking-admin.module';
@@ -89,8 +92,10 @@ const ADMIN_KEY = 'embedded-admin-key-0123456789';
 function hostModule(databaseUrl: string, withAdmin: boolean) {
   @Module({
     imports: [
-      TypeOrmModule.forRoot({ type: 'postgres', url: databaseUrl, entities: [HostOrganization], synchronize: true, logging: ['query'], logger: recordingLogger }),
+      // Before the host's TypeORM: `app.get(DataSource)` (non-strict) answers the last module registered
+      // with that token, and the host's bootstrap code expects its own (metering's modules never look there).
       UsageTrackingModule.forRoot({ databaseUrl, schema: 'metering', seed: true, jobs: false, organizationId: (req) => (typeof req.headers['x-tenant'] === 'string' ? req.headers['x-tenant'] : undefined) }),
+      TypeOrmModule.forRoot({ type: 'postgres', url: databaseUrl, entities: [HostOrganization], synchronize: true, logging: ['query'], logger: recordingLogger }),
       ...(withAdmin ? [UsageTrackingAdminModule.forRoot({ adminApiKey: ADMIN_KEY })] : []),
       HostAiModule,
     ],
@@ -145,7 +150,7 @@ if (!ON_POSTGRES) {
         let app: INestApplication;
         const http = () => request(app.getHttpServer());
         const org = `acme-${platform}`;
-        const summarize = (body: SummarizeBody, tenant: string | undefined = org) => {
+        const summarize = (body: SummarizeBody, tenant: string | null = org) => {
           const req = http().post('/ai/summarize').set('content-type', 'application/json');
           return (tenant ? req.set('x-tenant', tenant) : req).send(body);
         };
@@ -155,6 +160,8 @@ if (!ON_POSTGRES) {
         beforeAll(async () => {
           app = await startHost(platform, databaseUrl);
           const hostDataSource = app.get<DataSource>(getDataSourceToken());
+          expect(hostDataSource.options).toMatchObject({ type: 'postgres', synchronize: true });
+          expect((hostDataSource.options as { schema?: string }).schema).toBeUndefined();
           await hostDataSource.query(`INSERT INTO organizations (id, "displayName") VALUES ($1, 'The host''s own row') ON CONFLICT (id) DO NOTHING`, [`host-${platform}`]);
           // Metering's organizations are its own (here through its service; the admin module is the other way).
           await app.get(OrganizationsService).create({ id: org, name: 'Acme', plan: 'free' } as never);
@@ -208,7 +215,7 @@ if (!ON_POSTGRES) {
           const unknown = await summarize({ complexity: 1 }, 'nobody');
           expect(unknown.status).toBe(404);
           expect(unknown.body).toMatchObject({ statusCode: 404, error: 'ORGANIZATION_NOT_FOUND' });
-          const unnamed = await summarize({ complexity: 1 }, undefined);
+          const unnamed = await summarize({ complexity: 1 }, null);
           expect(unnamed.status).toBe(400);
           expect(unnamed.body).toMatchObject({ statusCode: 400, error: 'VALIDATION_FAILED' });
           // X-Organization-Id is this service's admin convention, never trusted from a host's caller.
@@ -277,6 +284,58 @@ if (!ON_POSTGRES) {
         const charged = await http().post('/ai/summarize').set('x-tenant', 'admin-made').send({ complexity: 1 });
         expect(charged.status).toBe(200);
         expect(charged.headers['x-credits-consumed']).toBe('10');
+      });
+    });
+
+    describe('jobs, advisory locks and LISTEN/NOTIFY in the schema', () => {
+      let first: INestApplication;
+      let second: INestApplication;
+
+      beforeAll(async () => {
+        first = await startHost('express', databaseUrl);
+        @Module({ imports: [UsageTrackingModule.forRoot({ databaseUrl, schema: 'metering', jobs: false })] })
+        class SecondInstance {}
+        second = await NestFactory.create(SecondInstance, { logger: false });
+        await second.init();
+      });
+
+      afterAll(async () => {
+        await second?.close();
+        await first?.close();
+      });
+
+      it('runs its jobs on its own tables, under advisory locks of its own schema', async () => {
+        const runner = first.get(JobRunner);
+        const partitions = await runner.run('usage-partitions', 'manual');
+        expect(partitions).toMatchObject({ status: 'succeeded' });
+        const made = await sql<{ schema: string }>(`SELECT DISTINCT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname LIKE 'usage_events_2%'`);
+        expect(made).toEqual([{ schema: 'metering' }]);
+        expect(await runner.run('reservation-expiry', 'manual')).toMatchObject({ status: 'succeeded' });
+        const [recorded] = await sql<{ n: string }>(`SELECT count(*) AS n FROM metering.job_runs WHERE job_name = 'usage-partitions'`);
+        expect(Number(recorded.n)).toBe(1);
+
+        const { Client } = await import('pg');
+        const holder = new Client({ connectionString: databaseUrl });
+        await holder.connect();
+        try {
+          // The standalone service's lock on the same job name (another schema's metering) does not stop it…
+          await holder.query(`SELECT pg_advisory_lock(7301003, hashtext('usage-partitions'))`);
+          expect(await runner.run('usage-partitions', 'manual')).toMatchObject({ status: 'succeeded' });
+          // …its own does: another instance of this schema's metering is running the job.
+          await holder.query(`SELECT pg_advisory_lock(7301003, hashtext('metering.usage-partitions'))`);
+          expect(await second.get(JobRunner).run('usage-partitions', 'manual')).toBeNull();
+        } finally {
+          await holder.end();
+        }
+      });
+
+      it('carries cache invalidations to its other instances over LISTEN/NOTIFY', async () => {
+        const sender = first.get(ConfigChangeBus);
+        const receiver = second.get(ConfigChangeBus);
+        expect([sender.transport, receiver.transport]).toEqual(['postgres', 'postgres']);
+        const received = new Promise<ConfigChange>((resolve) => receiver.onChange(resolve));
+        await sender.publish({ kind: 'event', key: 'structuring_diagnose' } as Omit<ConfigChange, 'origin'>);
+        await expect(received).resolves.toMatchObject({ kind: 'event', key: 'structuring_diagnose' });
       });
     });
 

@@ -51,23 +51,25 @@ class EmbeddedAdminErrorFilter implements ExceptionFilter {
 }
 
 /** The service's validation, per controller: a global pipe would also validate the host's own routes. */
-const adminValidation = new ValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-  exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
-});
+function adminValidation(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
+  });
+}
 
 /**
  * A subclass of one of the service's admin controllers (same routes, same handlers) carrying the guard,
  * the validation and the error filter itself. The service's own controller class is left as it is: in the
  * service its AuthGuard, global pipe and filter do this work.
  */
-function embeddedController(controller: Type): Type {
+function embeddedController(controller: Type, validation: ValidationPipe): Type {
   const guarded = class extends controller {};
   Object.defineProperty(guarded, 'name', { value: `Embedded${controller.name}` });
   UseGuards(EmbeddedAdminGuard)(guarded);
-  UsePipes(adminValidation)(guarded);
+  UsePipes(validation)(guarded);
   UseFilters(EmbeddedAdminErrorFilter)(guarded);
   return guarded;
 }
@@ -81,10 +83,11 @@ function embeddedController(controller: Type): Type {
 export class UsageTrackingAdminModule {
   static forRoot(options: UsageTrackingAdminOptions): DynamicModule {
     if (typeof options.adminApiKey !== 'string' || options.adminApiKey.length < 12) throw new Error('UsageTrackingAdminModule: adminApiKey must be at least 12 characters long');
+    const validation = adminValidation();
     return {
       module: UsageTrackingAdminModule,
       imports: [OrganizationsCoreModule, PlansCoreModule, EventsCoreModule, JobsCoreModule],
-      controllers: [OrganizationsAdminController, PlansAdminController, EventsAdminController, AdminConfigController, JobsAdminController].map(embeddedController),
+      controllers: [OrganizationsAdminController, PlansAdminController, EventsAdminController, AdminConfigController, JobsAdminController].map((c) => embeddedController(c, validation)),
       providers: [{ provide: ADMIN_OPTIONS, useValue: options }, EmbeddedAdminGuard, AdminConfigService],
     };
   }
