@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { getDataSourceToken, InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import { Column, DataSource, Entity, PrimaryColumn, Repository } from 'typeorm';
 import type { Logger as TypeOrmLogger } from 'typeorm';
@@ -13,6 +15,7 @@ import type { ConfigChange } from '../src/modules/config-cache/config-change-bus
 import { JobRunner } from '../src/modules/jobs/job-runner.service';
 import { OrganizationsService } from '../src/modules/organizations/organizations.service';
 import { TrackUsage } from '../src/modules/tracking/track-usage.decorator';
+import type { MeteredRequest } from '../src/modules/tracking/track-usage.decorator';
 import { UsageTrackingAdminModule } from '../src/modules/tracking/usage-tracking-admin.module';
 import { UsageTrackingModule } from '../src/modules/tracking/usage-tracking.module';
 import { UsageSummaryService } from '../src/modules/usage/usage-summary.service';
@@ -89,12 +92,25 @@ class HostAiModule {}
 
 const ADMIN_KEY = 'embedded-admin-key-0123456789';
 
+/** The host's tenant: in a real application, its authenticated session's. */
+function tenantOf(req: MeteredRequest): string | undefined {
+  const tenant = req.headers['x-tenant'];
+  return typeof tenant === 'string' ? tenant : undefined;
+}
+
 function hostModule(databaseUrl: string, withAdmin: boolean) {
   @Module({
     imports: [
-      // Before the host's TypeORM: `app.get(DataSource)` (non-strict) answers the last module registered
-      // with that token, and the host's bootstrap code expects its own (metering's modules never look there).
-      UsageTrackingModule.forRoot({ databaseUrl, schema: 'metering', seed: true, jobs: false, organizationId: (req) => (typeof req.headers['x-tenant'] === 'string' ? req.headers['x-tenant'] : undefined) }),
+      // Before the host's own TypeORM: `app.get(DataSource)` (non-strict) answers the last module
+      // registered with that token, and the host's bootstrap code expects its own.
+      UsageTrackingModule.forRoot({
+        databaseUrl, // may be the host's own database: metering keeps to its schema
+        schema: 'metering', // the default
+        seed: true, // load the 15 event types and 4 plans (the default is not to)
+        jobs: false, // registered, not started (the default starts them)
+        // Who pays: the host's own notion of the caller (its session; a header stands in for it here).
+        organizationId: (req) => tenantOf(req),
+      }),
       TypeOrmModule.forRoot({ type: 'postgres', url: databaseUrl, entities: [HostOrganization], synchronize: true, logging: ['query'], logger: recordingLogger }),
       ...(withAdmin ? [UsageTrackingAdminModule.forRoot({ adminApiKey: ADMIN_KEY })] : []),
       HostAiModule,
@@ -111,6 +127,19 @@ async function startHost(platform: 'express' | 'fastify', databaseUrl: string, w
   if (platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
   return app;
 }
+
+describe("the README's code for the embedded module", () => {
+  it('is this suite’s, as run here', () => {
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('#### The embedded module'));
+    const blocks = [...section.slice(0, section.indexOf('\n## ')).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    const source = readFileSync(join(process.cwd(), 'test', 'embedded-module.e2e-spec.ts'), 'utf8');
+    for (const block of blocks) {
+      for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(source).toContain(chunk);
+    }
+  });
+});
 
 if (!ON_POSTGRES) {
   describe('UsageTrackingModule embedded in another Nest application', () => {
