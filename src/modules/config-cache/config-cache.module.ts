@@ -1,6 +1,6 @@
 import KeyvRedis from '@keyv/redis';
 import { CacheModule, CacheOptions } from '@nestjs/cache-manager';
-import { Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { KeyvCacheableMemory } from '@cacheable/memory';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../config/app-config';
@@ -12,8 +12,10 @@ import { ConfigChangeBus, LocalConfigChangeBus, PostgresConfigChangeBus, RedisCo
  * The shared cache store (cache-manager: in-process LRU by default, Redis when REDIS_URL is set) and the
  * change bus that carries invalidations across instances (Redis pub/sub, else PostgreSQL LISTEN/NOTIFY;
  * nothing to carry on the embedded database, which is one process).
+ *
+ * Not global: the modules that use it import it. Embedded in another application, a global CACHE_MANAGER
+ * of ours would answer the host's own lookups of that token (and the host's would answer ours).
  */
-@Global()
 @Module({
   imports: [
     MeteringDataSourceModule,
