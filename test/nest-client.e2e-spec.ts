@@ -185,7 +185,8 @@ describe('@credit-metering/nest-client in another Nest application', () => {
   it("the README's code for another Nest application is the example's, as compiled and run here", () => {
     const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Using the module in another Nest application'));
-    const blocks = [...section.slice(0, section.indexOf('\n## ')).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    // Up to the embedded module's part, whose code is test/embedded-module.e2e-spec.ts's (checked there).
+    const blocks = [...section.slice(0, section.indexOf('#### The embedded module')).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     const sources = ['app.module.ts', 'ai.controller.ts', 'main.ts', 'plain-client.ts'].map((f) => readFileSync(join(EXAMPLE_DIR, 'src', f), 'utf8')).join('\n');
     for (const block of blocks) {

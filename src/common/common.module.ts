@@ -7,10 +7,11 @@ import { MetricsService } from './metrics/metrics.service';
 @Global()
 @Module({})
 export class CommonModule {
-  static forRoot(clock: Clock = new SystemClock()): DynamicModule {
+  /** `metricsRoute: false` (embedded in another application): the metrics are kept, /metrics is not mounted. */
+  static forRoot(clock: Clock = new SystemClock(), { metricsRoute = true }: { metricsRoute?: boolean } = {}): DynamicModule {
     return {
       module: CommonModule,
-      controllers: [MetricsController],
+      controllers: metricsRoute ? [MetricsController] : [],
       providers: [MetricsService, { provide: Clock, useValue: clock }],
       exports: [MetricsService, Clock],
     };

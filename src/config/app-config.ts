@@ -15,6 +15,12 @@ export interface AppConfig {
   port: number;
   /** PostgreSQL connection string; undefined means the embedded PGlite database. */
   databaseUrl?: string;
+  /**
+   * The PostgreSQL schema of metering's tables, functions and migrations table. Undefined (the service,
+   * standalone): the server's default, `public`. Embedded in another application: `metering` (never read
+   * from the environment: UsageTrackingModule.forRoot sets it).
+   */
+  databaseSchema?: string;
   /** Folder of the embedded database (`memory://` keeps it in memory, for tests). */
   dataDir: string;
   redisUrl?: string;

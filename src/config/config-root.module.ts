@@ -54,4 +54,9 @@ export class ConfigRootModule {
     const providers: Provider[] = [{ provide: APP_CONFIG, useFactory: (service: ConfigService) => service.getOrThrow<AppConfig>(APP_CONFIG_KEY), inject: [ConfigService] }];
     return { module: ConfigRootModule, global: true, imports: [configModule ?? configModuleFor(config)], providers, exports: [APP_CONFIG, ConfigModule] };
   }
+
+  /** Inside another application: APP_CONFIG only. A global ConfigService of ours would answer the host's lookups. */
+  static embedded(config: AppConfig): DynamicModule {
+    return { module: ConfigRootModule, global: true, providers: [{ provide: APP_CONFIG, useValue: config }], exports: [APP_CONFIG] };
+  }
 }

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DomainError } from './domain-error';
+import { DomainHttpException } from './domain-http.exception';
 import { ERROR_STATUS, ErrorCode } from './error-codes';
 
 export interface ErrorBody {
@@ -27,7 +28,8 @@ const STATUS_CODES: Record<number, ErrorCode> = {
  * Maps every error to SPEC section 9's body. Anything unexpected becomes INTERNAL with a generic message:
  * no stack trace, SQL or driver text ever reaches a client (they go to the log instead).
  */
-export function toErrorBody(exception: unknown): { body: ErrorBody; unexpected: boolean } {
+export function toErrorBody(raised: unknown): { body: ErrorBody; unexpected: boolean } {
+  const exception = raised instanceof DomainHttpException ? raised.domain : raised;
   if (exception instanceof DomainError) {
     const statusCode = ERROR_STATUS[exception.code];
     return {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { ClosedPeriods } from './closed-periods.service';
 import { RollupRepository } from './rollup.repository';
 
@@ -7,6 +8,7 @@ import { RollupRepository } from './rollup.repository';
  * apart from the analytics API so UsageModule can import it without a cycle.
  */
 @Module({
+  imports: [MeteringDataSourceModule],
   providers: [RollupRepository, ClosedPeriods],
   exports: [RollupRepository, ClosedPeriods],
 })

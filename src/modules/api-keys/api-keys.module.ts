@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { API_KEY_RESOLVER } from '../../common/auth/auth.guard';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
+import { ConfigCacheModule } from '../config-cache/config-cache.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { ApiKeysAdminController } from './api-keys-admin.controller';
@@ -14,7 +16,7 @@ import { MembershipPolicy } from './membership-policy';
  */
 @Global()
 @Module({
-  imports: [OrganizationsModule],
+  imports: [MeteringDataSourceModule, ConfigCacheModule, OrganizationsModule],
   controllers: [ApiKeysAdminController, ApiKeysController],
   providers: [ApiKeysRepository, ApiKeyAuthenticator, ApiKeysService, MembershipPolicy, { provide: API_KEY_RESOLVER, useExisting: ApiKeyAuthenticator }],
   exports: [API_KEY_RESOLVER, ApiKeysService, MembershipPolicy],

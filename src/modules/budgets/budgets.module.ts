@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { BudgetsAdminController } from './budgets-admin.controller';
 import { BudgetsController } from './budgets.controller';
@@ -8,7 +9,7 @@ import { BudgetsService } from './budgets.service';
 
 /** Budgets per API key and per member (issue 17): their CRUD. Enforcement lives in the debit (usage module's SQL). */
 @Module({
-  imports: [OrganizationsModule],
+  imports: [MeteringDataSourceModule, OrganizationsModule],
   controllers: [BudgetsAdminController, BudgetsController, BudgetsUsageController],
   providers: [BudgetsRepository, BudgetsService],
   exports: [BudgetsService],

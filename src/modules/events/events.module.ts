@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { EventRegistry } from './event-registry.service';
+import { EventsCoreModule } from './events-core.module';
 import { EventsAdminController } from './events-admin.controller';
 
 @Module({
+  imports: [EventsCoreModule],
   controllers: [EventsAdminController],
-  providers: [EventRegistry],
-  exports: [EventRegistry],
+  exports: [EventsCoreModule],
 })
 export class EventsModule {}

@@ -28,8 +28,11 @@ export class JobLocks {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async tryAcquire(job: string): Promise<JobLock | null> {
+  async tryAcquire(name: string): Promise<JobLock | null> {
     if (!this.config.databaseUrl) return { release: async () => undefined };
+    // Advisory locks are database-wide: metering in a schema of its own locks its own jobs only (another
+    // schema's metering, in the same database, runs the same job names on other tables).
+    const job = this.config.databaseSchema ? `${this.config.databaseSchema}.${name}` : name;
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {

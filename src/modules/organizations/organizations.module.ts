@@ -2,12 +2,11 @@ import { Module } from '@nestjs/common';
 import { PlansModule } from '../plans/plans.module';
 import { OrganizationCreditsController } from './organization-credits.controller';
 import { OrganizationsAdminController } from './organizations-admin.controller';
-import { OrganizationsService } from './organizations.service';
+import { OrganizationsCoreModule } from './organizations-core.module';
 
 @Module({
-  imports: [PlansModule],
+  imports: [OrganizationsCoreModule, PlansModule],
   controllers: [OrganizationsAdminController, OrganizationCreditsController],
-  providers: [OrganizationsService],
-  exports: [OrganizationsService],
+  exports: [OrganizationsCoreModule],
 })
 export class OrganizationsModule {}

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { PlanRegistry } from './plan-registry.service';
+import { PlansCoreModule } from './plans-core.module';
 import { PlansAdminController } from './plans-admin.controller';
 import { PublicPlansController } from './public-plans.controller';
 
 @Module({
+  imports: [PlansCoreModule],
   controllers: [PlansAdminController, PublicPlansController],
-  providers: [PlanRegistry],
-  exports: [PlanRegistry],
+  exports: [PlansCoreModule],
 })
 export class PlansModule {}

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { PORTAL_TOKEN_RESOLVER } from '../../common/auth/auth.guard';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { PortalSessionsController } from './portal-sessions.controller';
 import { PortalSessionsRepository } from './portal-sessions.repository';
@@ -8,7 +9,7 @@ import { PortalSessionsService } from './portal-sessions.service';
 /** Customer portal links. Global: the app-wide AuthGuard resolves portal tokens through PORTAL_TOKEN_RESOLVER. */
 @Global()
 @Module({
-  imports: [OrganizationsModule],
+  imports: [MeteringDataSourceModule, OrganizationsModule],
   controllers: [PortalSessionsController],
   providers: [PortalSessionsRepository, PortalSessionsService, { provide: PORTAL_TOKEN_RESOLVER, useExisting: PortalSessionsService }],
   exports: [PORTAL_TOKEN_RESOLVER],

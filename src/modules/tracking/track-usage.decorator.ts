@@ -8,7 +8,17 @@ import { TrackUsageInterceptor } from './track-usage.interceptor';
 
 export const TRACK_USAGE = 'usage:trackUsage';
 
-export interface TrackUsageOptions {
+/** What the decorator's functions may read of a request, on Express as on Fastify. */
+export interface MeteredRequest {
+  body?: unknown;
+  params?: unknown;
+  query?: unknown;
+  headers: Record<string, string | string[] | undefined>;
+  url?: string;
+}
+
+/** `R`: the request type the functions receive (Fastify's by default; `TrackUsage<Request>` on Express). */
+export interface TrackUsageOptions<R = FastifyRequest> {
   /**
    * `sync` (default): credits are reserved before the handler runs (402 and the handler never runs when they
    * do not fit), committed when it succeeds, released when it throws. `async`: no enforcement; the event is
@@ -16,7 +26,15 @@ export interface TrackUsageOptions {
    */
   mode?: 'sync' | 'async';
   /** Maps the request to the eventData that prices the event (default: the JSON body). */
-  eventData?: (request: FastifyRequest) => Record<string, unknown>;
+  eventData?: (request: R) => Record<string, unknown>;
+  /**
+   * The organization to charge, from the request (embedded in another application: the host's own notion
+   * of the caller, e.g. its session). Unset: the module's `organizationId`; in this service, the API key's.
+   * An organization API key's own organization always wins.
+   */
+  organizationId?: (request: R) => string | undefined;
+  /** The member the event is attributed to. Unset: this service reads X-User-Id; embedded, nobody. */
+  userId?: (request: R) => string | undefined;
   /** Seconds a synchronous reservation may stay open (default 600). */
   ttlSeconds?: number;
   /**
@@ -29,10 +47,10 @@ export interface TrackUsageOptions {
    * The quantities the reservation holds before the handler runs: an object, or a function of the request.
    * Without it the hold takes the definition's `maxUnits` (no quantities when it declares none).
    */
-  estimate?: Record<string, number> | ((request: FastifyRequest) => Record<string, number>);
+  estimate?: Record<string, number> | ((request: R) => Record<string, number>);
 }
 
-export interface TrackUsageMetadata extends TrackUsageOptions {
+export interface TrackUsageMetadata extends TrackUsageOptions<MeteredRequest> {
   eventType: string;
 }
 
@@ -41,9 +59,9 @@ export interface TrackUsageMetadata extends TrackUsageOptions {
  * organization API key; with the admin key, from the `:orgId` route parameter or the `X-Organization-Id`
  * header. `X-User-Id` attributes the event; `Idempotency-Key` makes the charge idempotent.
  */
-export function TrackUsage(eventType: string, options: TrackUsageOptions = {}): MethodDecorator & ClassDecorator {
+export function TrackUsage<R = FastifyRequest>(eventType: string, options: TrackUsageOptions<R> = {}): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    SetMetadata(TRACK_USAGE, { eventType, ...options } satisfies TrackUsageMetadata),
+    SetMetadata(TRACK_USAGE, { eventType, ...(options as TrackUsageOptions<unknown>) } as TrackUsageMetadata),
     Scopes('track'),
     UseInterceptors(TrackUsageInterceptor),
     ApiHeader({ name: 'X-Organization-Id', required: false, description: 'With the admin key: the organization to charge' }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
-import type { Reflector } from '@nestjs/core';
+import type { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, of } from 'rxjs';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import type { ReservationsService } from '../usage/reservations.service';
@@ -40,7 +40,8 @@ function setup(meta: TrackUsageMetadata, options: { commitError?: DomainError } 
     enqueue: async (q: { input: TrackInput; credits: number }) => ({ eventId: null, eventType: q.input.eventType, creditsConsumed: 2.5, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'async' }),
   } as unknown as AsyncUsageBuffer;
   const reflector = { get: () => meta } as unknown as Reflector;
-  const interceptor = new TrackUsageInterceptor(reflector, reservations, buffer, {} as UsageTracker);
+  const adapterHost = { httpAdapter: { setHeader: () => undefined } } as unknown as HttpAdapterHost;
+  const interceptor = new TrackUsageInterceptor(reflector, reservations, buffer, {} as UsageTracker, adapterHost);
   const request = { params: {}, headers: { 'x-organization-id': 'org-1' }, body: { prompt: 'hello', units: { inputTokens: 1 } }, routeOptions: { url: '/api/llm/complete' }, url: '/api/llm/complete', ip: '127.0.0.1' };
   const reply = { header: () => reply };
   const context = { getHandler: () => undefined, switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }) } as unknown as ExecutionContext;
@@ -80,7 +81,8 @@ describe('@TrackUsage units and estimate', () => {
 
   it('quantities that do not price (a 400 from the commit) release the hold and answer the 400', async () => {
     const { calls, run } = setup({ eventType: 'llm_completion', units: tokens }, { commitError: validationFailed({ 'eventData.units.outputTokens': ['must be a whole number >= 0'] }) });
-    await expect(run({ tokens: { outputTokens: -1 } })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    // A DomainError leaves the interceptor as an HttpException with its status (a host has no filter of ours).
+    await expect(run({ tokens: { outputTokens: -1 } })).rejects.toMatchObject({ status: 400, domain: { code: 'VALIDATION_FAILED' } });
     expect(calls.release).toBe(1);
   });
 
@@ -89,7 +91,7 @@ describe('@TrackUsage units and estimate', () => {
     ['returns a non-object', () => 42 as unknown as Record<string, number>],
   ])('a units mapper that %s is a 400 and releases the hold, nothing committed', async (_name, units) => {
     const { calls, run } = setup({ eventType: 'llm_completion', units });
-    await expect(run({})).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: { 'eventData.units': [expect.any(String)] } } });
+    await expect(run({})).rejects.toMatchObject({ status: 400, domain: { code: 'VALIDATION_FAILED', details: { fields: { 'eventData.units': [expect.any(String)] } } } });
     expect(calls.commit).toEqual([]);
     expect(calls.release).toBe(1);
   });

@@ -1,19 +1,23 @@
-import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { from, Observable } from 'rxjs';
+import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor, Optional } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { from, Observable, throwError } from 'rxjs';
 import { mergeMap, catchError } from 'rxjs/operators';
 import { Principal, PRINCIPAL_KEY } from '../../common/auth/principal';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
+import { toHttpError } from '../../common/errors/domain-http.exception';
 import { isPlainObject } from '../../common/validation/json-validators';
 import { ReservationsService } from '../usage/reservations.service';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
-import { requestContext } from '../usage/tracking-http.service';
 import { TRACK_USAGE } from './track-usage.decorator';
-import type { TrackUsageMetadata } from './track-usage.decorator';
+import type { MeteredRequest, TrackUsageMetadata } from './track-usage.decorator';
+import { EMBEDDED_TRACKING } from './tracking-options';
+import type { EmbeddedTracking } from './tracking-options';
+
+/** A request as both platforms give it: Fastify has `routeOptions`, Express `route` (and `ip` both). */
+type PlatformRequest = MeteredRequest & { [PRINCIPAL_KEY]?: Principal; ip?: string; routeOptions?: { url?: string }; route?: { path?: unknown } };
 
 // One shape for the service's own routes and the client package's decorator (libs/contracts).
 export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
@@ -40,14 +44,30 @@ export class TrackUsageInterceptor implements NestInterceptor {
     private readonly reservations: ReservationsService,
     private readonly buffer: AsyncUsageBuffer,
     private readonly tracker: UsageTracker,
+    private readonly adapterHost: HttpAdapterHost,
+    @Optional() @Inject(EMBEDDED_TRACKING) private readonly embedded?: EmbeddedTracking,
   ) {}
 
+  /**
+   * Metering's own failures (402, 404, 400…) leave as HttpExceptions carrying SPEC section 9's body, so a
+   * host application without this service's exception filter answers them with their status; the
+   * handler's own errors pass through untouched.
+   */
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    try {
+      const handled = await this.meter(context, next);
+      return handled.pipe(catchError((error: unknown) => throwError(() => (error instanceof HandlerSucceeded ? toHttpError(error.original) : error))));
+    } catch (error) {
+      throw toHttpError(error);
+    }
+  }
+
+  private async meter(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const meta = this.reflector.get<TrackUsageMetadata | undefined>(TRACK_USAGE, context.getHandler());
     if (!meta) return next.handle();
     const http = context.switchToHttp();
-    const request = http.getRequest<FastifyRequest & { [PRINCIPAL_KEY]?: Principal }>();
-    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<PlatformRequest>();
+    const reply = http.getResponse<unknown>();
     const input = this.inputFor(meta, request);
 
     if (meta.mode === 'async') {
@@ -78,7 +98,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
     return next.handle().pipe(
       mergeMap(async (body) => this.respond(reply, body, (await this.settle(meta, input, body, reservation.reservationId)) ?? { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
       catchError(async (error: unknown) => {
-        if (error instanceof HandlerSucceeded) throw error.original;
+        if (error instanceof HandlerSucceeded) throw error;
         await this.reservations.release(input.organizationId, reservation.reservationId).catch((e: Error) => {
           // Already settled or expired: nothing is held any more; the sweep covers anything else.
           if (!(e instanceof DomainError)) this.logger.warn(`Release after a failed handler failed: ${e.message}`);
@@ -139,16 +159,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
     return { ...input, eventData: { ...(input.eventData ?? {}), units } };
   }
 
-  private inputFor(meta: TrackUsageMetadata, request: FastifyRequest & { [PRINCIPAL_KEY]?: Principal }): TrackInput {
-    const principal = request[PRINCIPAL_KEY];
-    let organizationId: string | undefined;
-    if (principal?.kind === 'organization') organizationId = principal.organizationId;
-    else {
-      const param = (request.params as Record<string, string> | undefined)?.orgId;
-      const header = request.headers['x-organization-id'];
-      organizationId = param ?? (typeof header === 'string' ? header : undefined);
-    }
-    if (!organizationId) throw validationFailed({ 'X-Organization-Id': ['name the organization to charge (X-Organization-Id), or use an organization API key'] });
+  private inputFor(meta: TrackUsageMetadata, request: PlatformRequest): TrackInput {
+    const organizationId = this.organizationOf(meta, request);
     let eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
     if (!isPlainObject(eventData)) throw validationFailed({ body: ['the request body must be a JSON object'] });
     if (meta.estimate) {
@@ -162,7 +174,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
       eventData = rest;
     }
     assertEventDataSize(eventData);
-    const userId = request.headers['x-user-id'];
+    // Embedded, nothing of the incoming request names the member unless the route says how.
+    const userId = meta.userId ? meta.userId(request) : this.embedded ? undefined : request.headers['x-user-id'];
     const key = parseIdempotencyHeader(request.headers['idempotency-key']);
     return {
       organizationId,
@@ -170,13 +183,53 @@ export class TrackUsageInterceptor implements NestInterceptor {
       eventData,
       userId: typeof userId === 'string' && userId.length > 0 ? userId.slice(0, 128) : undefined,
       idempotencyKey: key,
-      context: requestContext(request),
+      context: meteringContext(request),
     };
   }
 
-  private respond(reply: FastifyReply, body: unknown, usage: UsageEnvelope): unknown {
-    reply.header('x-credits-consumed', String(usage.creditsConsumed));
-    if (usage.remainingCredits !== null) reply.header('x-credits-remaining', String(usage.remainingCredits));
+  /**
+   * Who pays: an organization API key's own organization; else the route's or the module's resolver. Only
+   * in this service (whose guard has let the admin key through) may the request name it itself, by the
+   * `:orgId` parameter or X-Organization-Id: embedded in a host, whoever can reach the route could
+   * otherwise charge any organization.
+   */
+  private organizationOf(meta: TrackUsageMetadata, request: PlatformRequest): string {
+    const principal = request[PRINCIPAL_KEY];
+    if (principal?.kind === 'organization') return principal.organizationId;
+    const resolved = meta.organizationId?.(request) ?? this.embedded?.organizationId?.(request);
+    if (resolved) return resolved;
+    if (this.embedded) throw validationFailed({ organizationId: ['this route does not name the organization to charge (organizationId on @TrackUsage or on UsageTrackingModule.forRoot)'] });
+    const param = (request.params as Record<string, string> | undefined)?.orgId;
+    const header = request.headers['x-organization-id'];
+    const named = param ?? (typeof header === 'string' ? header : undefined);
+    if (!named) throw validationFailed({ 'X-Organization-Id': ['name the organization to charge (X-Organization-Id), or use an organization API key'] });
+    return named;
+  }
+
+  private respond(reply: unknown, body: unknown, usage: UsageEnvelope): unknown {
+    // Through the platform's adapter: Fastify's reply and Express's response set headers differently.
+    const adapter = this.adapterHost.httpAdapter;
+    adapter.setHeader(reply, 'x-credits-consumed', String(usage.creditsConsumed));
+    if (usage.remainingCredits !== null) adapter.setHeader(reply, 'x-credits-remaining', String(usage.remainingCredits));
     return isPlainObject(body) ? { ...body, usage } : body;
   }
+}
+
+/** The request's context for the ledger on either platform: route pattern, client, and the organization key (its budgets apply). */
+function meteringContext(request: PlatformRequest): TrackInput['context'] {
+  const ua = request.headers['user-agent'];
+  const principal = request[PRINCIPAL_KEY];
+  return {
+    endpoint: routePattern(request),
+    ip: request.ip,
+    userAgent: typeof ua === 'string' ? ua : undefined,
+    ...(principal?.kind === 'organization' ? { apiKeyId: principal.id } : {}),
+  };
+}
+
+/** The route's pattern (`/api/tools/:id`, not the URL with its ids) on Fastify and on Express. */
+function routePattern(request: PlatformRequest): string | undefined {
+  if (typeof request.routeOptions?.url === 'string') return request.routeOptions.url;
+  if (typeof request.route?.path === 'string') return request.route.path;
+  return request.url;
 }

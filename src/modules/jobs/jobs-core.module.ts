@@ -1,0 +1,55 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
+import { AnalyticsServicesModule } from '../analytics/analytics-services.module';
+import { PlansCoreModule } from '../plans/plans-core.module';
+import { UsageCoreModule } from '../usage/usage-core.module';
+import { WebhooksCoreModule } from '../webhooks/webhooks-core.module';
+import { ReservationExpiryJob, WebhookDeliveryJob } from './housekeeping/housekeeping.jobs';
+import { JobLocks } from './job-locks';
+import { JobRunner } from './job-runner.service';
+import { JobRunsRepository } from './job-runs.repository';
+import { JobsAdminService } from './jobs-admin.service';
+import { JobsScheduler } from './jobs.scheduler';
+import { UsagePartitionsJob } from './partitions/usage-partitions.job';
+import { PeriodCloseJob } from './period-close/period-close.job';
+import { PeriodCloseRepository } from './period-close/period-close.repository';
+import { LedgerReconciliationJob } from './reconciliation/ledger-reconciliation.job';
+import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
+import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
+
+/** SPEC section 8: scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
+@Module({
+  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule],
+  providers: [
+    JobRunner,
+    JobLocks,
+    JobRunsRepository,
+    JobsScheduler,
+    JobsAdminService,
+    UsagePartitionsJob,
+    PeriodCloseJob,
+    PeriodCloseRepository,
+    RollupRefreshJob,
+    LedgerReconciliationJob,
+    ReconciliationRepository,
+    ReservationExpiryJob,
+    WebhookDeliveryJob,
+  ],
+  exports: [JobRunner, JobsScheduler, JobsAdminService],
+})
+export class JobsCoreModule implements OnModuleInit {
+  constructor(
+    private readonly runner: JobRunner,
+    private readonly partitions: UsagePartitionsJob,
+    private readonly close: PeriodCloseJob,
+    private readonly rollups: RollupRefreshJob,
+    private readonly reconciliation: LedgerReconciliationJob,
+    private readonly reservationExpiry: ReservationExpiryJob,
+    private readonly webhookDelivery: WebhookDeliveryJob,
+  ) {}
+
+  onModuleInit(): void {
+    for (const job of [this.partitions, this.close, this.rollups, this.reconciliation, this.reservationExpiry, this.webhookDelivery]) this.runner.register(job);
+  }
+}

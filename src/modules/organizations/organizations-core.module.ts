@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
+import { PlansCoreModule } from '../plans/plans-core.module';
+import { OrganizationsService } from './organizations.service';
+
+/** Organizations without their admin routes (what the tracker and an embedding application need). */
+@Module({
+  imports: [MeteringDataSourceModule, PlansCoreModule],
+  providers: [OrganizationsService],
+  exports: [OrganizationsService],
+})
+export class OrganizationsCoreModule {}
