@@ -10,7 +10,7 @@ import { OrganizationsService } from '../organizations/organizations.service';
 import { priceEvent, pricedDefinition } from '../usage/utils/credit-calculator';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
-import type { UsageEnvelope } from './track-usage.interceptor';
+import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 
 export interface QueuedUsage {
   input: TrackInput;

@@ -8,7 +8,7 @@ import type { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import type { AsyncUsageBuffer } from './async-usage-buffer.service';
 import { TrackUsageInterceptor } from './track-usage.interceptor';
-import type { TrackUsageMetadata } from './track-usage.decorator';
+import type { TrackUsageMetadata } from './track-usage.types';
 
 /**
  * The `units` and `estimate` options of @TrackUsage (issue 17), with the ledger faked: what is held, what

@@ -11,8 +11,8 @@ import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
-import { TRACK_USAGE } from './track-usage.decorator';
-import type { MeteredRequest, TrackUsageMetadata } from './track-usage.decorator';
+import { TRACK_USAGE } from './track-usage.types';
+import type { MeteredRequest, TrackUsageMetadata } from './track-usage.types';
 import { EMBEDDED_TRACKING } from './tracking-options';
 import type { EmbeddedTracking } from './tracking-options';
 

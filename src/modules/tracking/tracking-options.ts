@@ -1,4 +1,4 @@
-import type { MeteredRequest } from './track-usage.decorator';
+import type { MeteredRequest } from './track-usage.types';
 
 /** Token of the embedded module's options the interceptor reads (absent in this service). */
 export const EMBEDDED_TRACKING = Symbol('EMBEDDED_TRACKING');

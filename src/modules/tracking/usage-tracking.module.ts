@@ -10,7 +10,7 @@ import { JobsCoreModule } from '../jobs/jobs-core.module';
 import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
 import { UsageCoreModule } from '../usage/usage-core.module';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
-import type { MeteredRequest } from './track-usage.decorator';
+import type { MeteredRequest } from './track-usage.types';
 import { TrackUsageInterceptor } from './track-usage.interceptor';
 import { EMBEDDED_TRACKING } from './tracking-options';
 import type { EmbeddedTracking } from './tracking-options';
