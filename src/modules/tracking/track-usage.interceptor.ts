@@ -2,13 +2,15 @@ import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestIntercep
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { from, Observable, throwError } from 'rxjs';
 import { mergeMap, catchError } from 'rxjs/operators';
-import { Principal, PRINCIPAL_KEY } from '../../common/auth/principal';
+import { PRINCIPAL_KEY } from '../../common/auth/principal';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { toHttpError } from '../../common/errors/domain-http.exception';
 import { isPlainObject } from '../../common/validation/json-validators';
 import { ReservationsService } from '../usage/reservations.service';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
+import { requestContext } from '../usage/utils/request-context';
+import type { PlatformRequest as ContextRequest } from '../usage/utils/request-context';
 import { assertEventDataSize, parseIdempotencyHeader } from '../usage/utils/track-input';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import { TRACK_USAGE } from './track-usage.types';
@@ -16,8 +18,8 @@ import type { MeteredRequest, TrackUsageMetadata } from './track-usage.types';
 import { EMBEDDED_TRACKING } from './tracking-options';
 import type { EmbeddedTracking } from './tracking-options';
 
-/** A request as both platforms give it: Fastify has `routeOptions`, Express `route` (and `ip` both). */
-type PlatformRequest = MeteredRequest & { [PRINCIPAL_KEY]?: Principal; ip?: string; routeOptions?: { url?: string }; route?: { path?: unknown } };
+/** A request as both platforms give it, with what the decorator's functions read of it. */
+type PlatformRequest = MeteredRequest & ContextRequest;
 
 // One shape for the service's own routes and the client package's decorator (libs/contracts).
 export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
@@ -183,7 +185,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
       eventData,
       userId: typeof userId === 'string' && userId.length > 0 ? userId.slice(0, 128) : undefined,
       idempotencyKey: key,
-      context: meteringContext(request),
+      context: requestContext(request),
     };
   }
 
@@ -213,23 +215,4 @@ export class TrackUsageInterceptor implements NestInterceptor {
     if (usage.remainingCredits !== null) adapter.setHeader(reply, 'x-credits-remaining', String(usage.remainingCredits));
     return isPlainObject(body) ? { ...body, usage } : body;
   }
-}
-
-/** The request's context for the ledger on either platform: route pattern, client, and the organization key (its budgets apply). */
-function meteringContext(request: PlatformRequest): TrackInput['context'] {
-  const ua = request.headers['user-agent'];
-  const principal = request[PRINCIPAL_KEY];
-  return {
-    endpoint: routePattern(request),
-    ip: request.ip,
-    userAgent: typeof ua === 'string' ? ua : undefined,
-    ...(principal?.kind === 'organization' ? { apiKeyId: principal.id } : {}),
-  };
-}
-
-/** The route's pattern (`/api/tools/:id`, not the URL with its ids) on Fastify and on Express. */
-function routePattern(request: PlatformRequest): string | undefined {
-  if (typeof request.routeOptions?.url === 'string') return request.routeOptions.url;
-  if (typeof request.route?.path === 'string') return request.route.path;
-  return request.url;
 }

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
-import { PRINCIPAL_KEY } from '../../common/auth/principal';
-import type { Principal } from '../../common/auth/principal';
 import { UsageTracker } from './usage-tracker.service';
 import type { TrackInput } from './usage.types';
+import { requestContext } from './utils/request-context';
+import type { PlatformRequest } from './utils/request-context';
 import { MAX_BATCH_EVENTS, parseIdempotencyHeader } from './utils/track-input';
 
 /**
@@ -17,7 +17,7 @@ export class TrackingHttpService {
   constructor(private readonly tracker: UsageTracker) {}
 
   context(req: FastifyRequest): TrackInput['context'] {
-    return requestContext(req);
+    return requestContext(req as FastifyRequest & PlatformRequest);
   }
 
   async trackBody(organizationId: string, body: unknown, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
@@ -44,16 +44,4 @@ export class TrackingHttpService {
     const input = withUser(this.tracker.parse(organizationId, body, headerKey, context));
     return { statusCode: 201, body: await this.tracker.track(input) };
   }
-}
-
-/** The request's context for the ledger: route, client, and the organization API key that made it (its budgets apply). */
-export function requestContext(req: FastifyRequest): TrackInput['context'] {
-  const ua = req.headers['user-agent'];
-  const principal = (req as FastifyRequest & { [PRINCIPAL_KEY]?: Principal })[PRINCIPAL_KEY];
-  return {
-    endpoint: req.routeOptions.url ?? req.url,
-    ip: req.ip,
-    userAgent: typeof ua === 'string' ? ua : undefined,
-    ...(principal?.kind === 'organization' ? { apiKeyId: principal.id } : {}),
-  };
 }

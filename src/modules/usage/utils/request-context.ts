@@ -1,0 +1,32 @@
+import { PRINCIPAL_KEY } from '../../../common/auth/principal';
+import type { Principal } from '../../../common/auth/principal';
+import type { TrackInput } from '../usage.types';
+
+/** What both platforms give of a request: Fastify has `routeOptions`, Express `route` (and `ip` both). */
+export interface PlatformRequest {
+  headers: Record<string, string | string[] | undefined>;
+  url?: string;
+  ip?: string;
+  routeOptions?: { url?: string };
+  route?: { path?: unknown };
+  [PRINCIPAL_KEY]?: Principal;
+}
+
+/** The request's context for the ledger: route pattern, client, and the organization API key that made it (its budgets apply). */
+export function requestContext(request: PlatformRequest): TrackInput['context'] {
+  const ua = request.headers['user-agent'];
+  const principal = request[PRINCIPAL_KEY];
+  return {
+    endpoint: routePattern(request),
+    ip: request.ip,
+    userAgent: typeof ua === 'string' ? ua : undefined,
+    ...(principal?.kind === 'organization' ? { apiKeyId: principal.id } : {}),
+  };
+}
+
+/** The route's pattern (`/api/tools/:id`, not the URL with its ids) on Fastify and on Express. */
+export function routePattern(request: PlatformRequest): string | undefined {
+  if (typeof request.routeOptions?.url === 'string') return request.routeOptions.url;
+  if (typeof request.route?.path === 'string') return request.route.path;
+  return request.url;
+}
