@@ -7,7 +7,7 @@ import type { ApiKeyUsage, HourlyUsage } from '../../../libs/contracts/src/usage
 import { EventLogRepository } from './event-log.repository';
 import { everyHour } from './utils/hourly';
 import { addMonths, parsePeriodKey, periodKey, periodOf } from '../../common/time/period';
-import { displayedPrefix } from '../api-keys/api-keys.service';
+import { listedKeyPrefix } from '../api-keys/utils/api-key-secret';
 import { EventRegistry } from '../events/event-registry.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BreakdownQueryDto } from './dto/analytics-query.dto';
@@ -53,19 +53,19 @@ export class UsageAnalyticsService {
     await this.organizations.getRow(organizationId);
     const period = key === undefined ? periodOf(this.clock.now()) : parsePeriodKey(key);
     const rows = await this.eventLog.byApiKey(organizationId, periodStartDay(period));
-    const figures = (r: (typeof rows)[number]) => ({ events: Number(r.events), credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) });
-    const total = rows.map(figures).reduce((s, f) => ({ events: s.events + f.events, credits: s.credits + f.credits, overage: s.overage + f.overage }), { events: 0, credits: 0, overage: 0 });
-    const shown = (f: ReturnType<typeof figures>) => ({ events: f.events, credits: hundredthsToNumber(f.credits), overageCredits: hundredthsToNumber(f.overage), percent: percentOf(f.credits, total.credits) });
-    const keyed = rows.filter((r) => r.api_key_id !== null).map((r) => ({ r, f: figures(r) }));
-    keyed.sort((a, b) => b.f.credits - a.f.credits || a.r.api_key_id!.localeCompare(b.r.api_key_id!));
-    const none = rows.find((r) => r.api_key_id === null);
+    // Each row's figures once, in integer hundredths; the admin key's (api_key_id null) row apart.
+    const figured = rows.map((r) => ({ r, f: { events: Number(r.events), credits: hundredthsOrZero(r.credits), overage: hundredthsOrZero(r.overage) } }));
+    const total = figured.reduce((s, { f }) => ({ events: s.events + f.events, credits: s.credits + f.credits, overage: s.overage + f.overage }), { events: 0, credits: 0, overage: 0 });
+    const shown = (f: typeof total) => ({ events: f.events, credits: hundredthsToNumber(f.credits), overageCredits: hundredthsToNumber(f.overage), percent: percentOf(f.credits, total.credits) });
+    const keyed = figured.filter(({ r }) => r.api_key_id !== null).sort((a, b) => b.f.credits - a.f.credits || a.r.api_key_id!.localeCompare(b.r.api_key_id!));
+    const none = figured.find(({ r }) => r.api_key_id === null);
     return {
       organizationId,
       period: periodKey(period),
       totals: { events: total.events, credits: hundredthsToNumber(total.credits), overageCredits: hundredthsToNumber(total.overage) },
       // A key deleted outright would have no row; keys are only ever revoked, so name and prefix are there.
-      items: keyed.map(({ r, f }) => ({ apiKeyId: r.api_key_id!, name: r.name ?? '(unknown key)', prefix: r.prefix === null ? '' : displayedPrefix(r.prefix), revoked: r.revoked_at !== null, ...shown(f) })),
-      unattributed: shown(none ? figures(none) : { events: 0, credits: 0, overage: 0 }),
+      items: keyed.map(({ r, f }) => ({ apiKeyId: r.api_key_id!, name: r.name ?? '(unknown key)', prefix: r.prefix === null ? '' : listedKeyPrefix(r.prefix), revoked: r.revoked_at !== null, ...shown(f) })),
+      unattributed: shown(none?.f ?? { events: 0, credits: 0, overage: 0 }),
     };
   }
 

@@ -9,7 +9,7 @@ import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { ApiKeysRepository } from './api-keys.repository';
 import type { ApiKeyRow } from './api-keys.repository';
 import { CreateApiKeyDto } from './dto/create-api-key.dto';
-import { displayPrefix, generateApiKey, hashApiKey } from './utils/api-key-secret';
+import { displayPrefix, generateApiKey, hashApiKey, listedKeyPrefix } from './utils/api-key-secret';
 
 /** A key as listed: never its secret. */
 export interface ApiKeyView {
@@ -41,7 +41,7 @@ function toView(row: ApiKeyRow): ApiKeyView {
     organizationId: row.organization_id,
     name: row.name,
     scopes: row.scopes,
-    prefix: displayedPrefix(row.key_prefix),
+    prefix: listedKeyPrefix(row.key_prefix),
     createdBy: row.created_by,
     createdAt: new Date(row.created_at).toISOString(),
     lastUsedAt: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
@@ -74,7 +74,7 @@ export class ApiKeysService {
       created_by: actor,
       created_at: this.clock.now(),
     });
-    return { id: row.id, organizationId, name: row.name, scopes: row.scopes, key, prefix: displayedPrefix(row.key_prefix), createdAt: new Date(row.created_at).toISOString() };
+    return { id: row.id, organizationId, name: row.name, scopes: row.scopes, key, prefix: listedKeyPrefix(row.key_prefix), createdAt: new Date(row.created_at).toISOString() };
   }
 
   async list(organizationId: string): Promise<{ items: ApiKeyView[] }> {
@@ -95,9 +95,4 @@ export class ApiKeysService {
     if (!row) throw new DomainError('API_KEY_NOT_FOUND', `API key "${id}" does not exist in organization "${organizationId}"`, { organizationId, apiKeyId: id });
     return toView(row);
   }
-}
-
-/** How a key is shown wherever it is listed: its stored prefix, then an ellipsis (never more of it). */
-export function displayedPrefix(keyPrefix: string): string {
-  return `${keyPrefix}…`;
 }

@@ -34,3 +34,8 @@ export function keyHashesEqual(a: string, b: string): boolean {
 export function displayPrefix(key: string): string {
   return key.slice(0, API_KEY_DISPLAY_LENGTH);
 }
+
+/** How a key is shown wherever it is listed: its stored prefix (displayPrefix), then an ellipsis (never more of it). */
+export function listedKeyPrefix(storedPrefix: string): string {
+  return `${storedPrefix}…`;
+}
