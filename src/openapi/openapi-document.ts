@@ -27,6 +27,13 @@ const METERED_USAGE = {
   properties: { usage: { $ref: '#/components/schemas/UsageEnvelope', description: 'What the call cost; also in the X-Credits-Consumed and X-Credits-Remaining headers' } },
 };
 const OPERATION_RESPONSES = (schemas as Record<string, Json>).OperationResponses.properties as Record<string, Json>;
+/** operationId -> its success schemas: the default status's (no `status`), and any `<operationId>:<status>` one. */
+const RESPONSES_BY_OPERATION = new Map<string, Array<{ status?: string; schema: Json }>>();
+for (const [key, schema] of Object.entries(OPERATION_RESPONSES)) {
+  if (key.startsWith('@')) continue; // not an operation (the @TrackUsage envelope)
+  const [id, status] = key.split(':');
+  RESPONSES_BY_OPERATION.set(id, [...(RESPONSES_BY_OPERATION.get(id) ?? []), { status, schema }]);
+}
 
 /** An example for each path parameter name, so tools that need one (Dredd, Prism) get one. */
 const PARAMETER_EXAMPLES: Record<string, string> = {
@@ -103,18 +110,13 @@ function completeOperation(path: string, method: string, operation: Operation, c
   // Authenticated routes look things up (the key's organization, the path's ids, the body's names).
   if (!isPublic || path.includes('{')) errors.add('404');
   if (mayCarryBody) errors.add('413').add('415');
-  for (const status of errors) {
-    const existing = operation.responses[status];
-    operation.responses[status] = {
-      description: (existing?.description as string | undefined) || ERROR_DESCRIPTIONS[status],
-      // A route that answers some errors in another type (the dashboard's text) keeps that as well.
-      content: { 'application/json': { schema: ERROR_SCHEMA }, ...(existing?.content ?? {}) },
-    };
-  }
-  // Statuses a decorator declared (402, 409, 422 ...) get the shared error body too.
+  for (const status of errors) operation.responses[status] ??= { description: '' };
+  // Every error status (the ones above and any a decorator declared: 402, 409, 422 ...) answers the shared
+  // error body; a route that answers some errors in another type too (the dashboard's text) keeps that.
   for (const [status, response] of Object.entries(operation.responses)) {
-    if (Number(status) >= 400 && !response.content) response.content = { 'application/json': { schema: ERROR_SCHEMA } };
-    if (Number(status) >= 400 && !response.description) response.description = ERROR_DESCRIPTIONS[status] ?? 'Error';
+    if (Number(status) < 400) continue;
+    response.description = (response.description as string | undefined) || ERROR_DESCRIPTIONS[status] || 'Error';
+    response.content = { ...(response.content ?? {}), 'application/json': { schema: ERROR_SCHEMA } };
   }
 }
 
@@ -125,12 +127,9 @@ function successResponses(method: string, operation: Operation, httpCode: number
   const defaultStatus = httpCode ? String(httpCode) : (Object.keys(operation.responses).find((s) => s.startsWith('2')) ?? (method === 'post' ? '201' : '200'));
   const metered = operation[METERED_EXTENSION];
   delete operation[METERED_EXTENSION];
-  for (const key of Object.keys(OPERATION_RESPONSES)) {
-    if (key.startsWith('@')) continue;
-    const [id, extraStatus] = key.split(':');
-    if (id !== operation.operationId) continue;
+  for (const { status: extraStatus, schema: returned } of RESPONSES_BY_OPERATION.get(operation.operationId) ?? []) {
     // A @TrackUsage route answers the handler's result with `usage` added (the interceptor's envelope).
-    const schema = typeof metered === 'string' && !extraStatus ? { allOf: [OPERATION_RESPONSES[key], METERED_USAGE] } : OPERATION_RESPONSES[key];
+    const schema = typeof metered === 'string' && !extraStatus ? { allOf: [returned, METERED_USAGE] } : returned;
     const status = extraStatus ?? defaultStatus;
     const existing = operation.responses[status] ?? { description: 'OK' };
     const content: Record<string, { schema?: Json }> = { ...(existing.content ?? {}), 'application/json': { ...(existing.content?.['application/json'] ?? {}), schema } };
