@@ -120,21 +120,9 @@ export class LedgerEntries {
       this.takes.push({ organization_id: organizationId, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });
     }
     for (const w of warnings) {
-      if (w.type === 'budget_threshold') {
-        // Once per budget, window and threshold: the window joins the once-only key.
-        this.notifications.push({
-          organization_id: organizationId,
-          id: randomUUID(),
-          period_start: p.periodStart,
-          type: w.type,
-          threshold: w.threshold,
-          used: String(w.used),
-          limit: String(w.limit),
-          dedupe_key: `${w.budgetId}:${w.window}`,
-          payload: { event: 'budget.threshold_crossed', ...w, organizationId, period: result.period, eventId },
-        });
-        continue;
-      }
+      // A budget's crossing is once per budget, window and threshold (the window joins the once-only key);
+      // the allowance's once per period and threshold.
+      const budget = w.type === 'budget_threshold';
       this.notifications.push({
         organization_id: organizationId,
         id: randomUUID(),
@@ -143,7 +131,10 @@ export class LedgerEntries {
         threshold: w.threshold,
         used: String(w.used),
         limit: String(w.limit),
-        payload: { event: 'usage.threshold_crossed', ...w, organizationId, period: result.period, eventId, plan: plan.key },
+        ...(budget ? { dedupe_key: `${w.budgetId}:${w.window}` } : {}),
+        payload: budget
+          ? { event: 'budget.threshold_crossed', ...w, organizationId, period: result.period, eventId }
+          : { event: 'usage.threshold_crossed', ...w, organizationId, period: result.period, eventId, plan: plan.key },
       });
     }
     return result;
