@@ -37,6 +37,11 @@ export interface AppConfig {
   asyncFlushIntervalMs: number;
   /** Requests worked on at once before new ones get 503 OVERLOADED (health and metrics exempt); 0 = no limit. */
   maxInFlightRequests: number;
+  /**
+   * Group commit of single tracked events: how many transactions of them may run at once. Every organization
+   * has one lane (its events stay in order); a lane's events share one transaction whatever their organization.
+   */
+  trackingGroupLanes: number;
   /** Behind a reverse proxy: take the client IP from X-Forwarded-For (else a client could pick its own IP). */
   trustProxy: boolean;
   /** Requests per minute per organization API key (and per client IP without a valid key); 0 = no limit. */
@@ -200,6 +205,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     asyncBatchSize: intVar(env, 'ASYNC_BATCH_SIZE', 500, 1, 1000, problems),
     asyncFlushIntervalMs: intVar(env, 'ASYNC_FLUSH_INTERVAL_MS', 1000, 10, 60_000, problems),
     maxInFlightRequests: intVar(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000, problems),
+    trackingGroupLanes: intVar(env, 'TRACKING_GROUP_LANES', 2, 1, 64, problems),
     trustProxy: boolVar(env, 'TRUST_PROXY', false, problems),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 100_000, 0, 100_000_000, problems),
     rateLimitAdminPerMinute: intVar(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 0, 0, 100_000_000, problems),

@@ -30,18 +30,19 @@ export class EventPreparer {
   }
 
   /**
-   * `members` memoizes the membership answer per user within one batch or group: a thousand events of ten
-   * users ask the database ten times, not a thousand.
+   * `members` memoizes the membership answer per organization and user within one batch or group: a
+   * thousand events of ten users ask the database ten times, not a thousand.
    */
   async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
     const definition = await this.events.findTrackable(input.eventType);
     const occurredAt = resolveOccurredAt(input.occurredAt, now);
     // X-User-Id / userId must be a member who may track (when the organization has members).
     if (this.membership && input.userId !== undefined) {
-      let answer = members?.get(input.userId);
+      const member = `${input.organizationId}\u0000${input.userId}`;
+      let answer = members?.get(member);
       if (!answer) {
         answer = this.membership.assertMayAct(input.organizationId, input.userId, 'track');
-        members?.set(input.userId, answer);
+        members?.set(member, answer);
       }
       await answer;
     }

@@ -5,9 +5,15 @@ import { Clock } from '../../common/clock/clock';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams } from './event-preparer';
 import { LedgerEntries } from './ledger-entries';
-import { LedgerRepository } from './ledger.repository';
+import { keyId, LedgerRepository } from './ledger.repository';
+import type { OrganizationKey } from './ledger.repository';
 import { idempotencyConflict, TrackRejections } from './track-rejections';
 import type { Outcome, Prepared } from './usage.types';
+
+/** A prepared event's key as one string (keys are per organization). */
+function keyOf(p: Prepared): string {
+  return keyId(p.input.organizationId, p.key!);
+}
 
 /**
  * Records prepared events in one transaction: claims their idempotency keys, debits them in order under the
@@ -21,47 +27,63 @@ export class LedgerRecorder {
     private readonly clock: Clock,
   ) {}
 
-  /** Each event's outcome by its index; a rejected event writes nothing and does not burn its key. */
-  async record(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
-    const keys = items.filter((p) => p.key).map((p) => p.key!);
-    // A batch that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
-    if (new Set(keys).size !== keys.length) return this.recordOneByOne(organizationId, items, now);
+  /**
+   * Each event's outcome by its index; a rejected event writes nothing and does not burn its key. The events
+   * may belong to several organizations (a group commit of single events): every statement below takes them
+   * all at once, so the transaction costs the same round trips whatever the number of organizations.
+   */
+  async record(items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
+    const keyed = items.filter((p) => p.key);
+    // A run that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
+    if (new Set(keyed.map(keyOf)).size !== keyed.length) return this.recordEachOrganization(items, now);
     return this.ledger.transaction(async (m) => {
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
-      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
       // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
-      const claimed = await this.ledger.claimKeys(m, organizationId, items.filter((p) => p.key).map((p) => ({ key: p.key!, hash: p.hash! })), now);
-      const taken = items.filter((p) => p.key && !claimed.has(p.key));
-      const existing = await this.ledger.findKeys(m, organizationId, taken.map((p) => p.key!));
+      const claimed = await this.ledger.claimKeys(m, keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
+      const taken = keyed.filter((p) => !claimed.has(keyOf(p)));
+      const existing = await this.ledger.findKeys(m, taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
       for (const p of taken) {
-        const row = existing.get(p.key!);
+        const row = existing.get(keyOf(p));
         if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
         else outcomes.set(p.index, { status: 'duplicate', result: { ...(row.response as unknown as TrackResult), duplicate: true } });
       }
-      // 2. Every debit in one round trip, in order, under the balance row lock.
-      const toDebit = items.filter((p) => !p.key || claimed.has(p.key));
-      const results = await this.ledger.consumeMany(m, organizationId, now, toDebit.map((p) => consumeParams(p, now)));
+      // 2. Every debit in one round trip, in order, under the balance rows' locks.
+      const toDebit = items.filter((p) => !p.key || claimed.has(keyOf(p)));
+      const results = await this.ledger.consumeMany(m, now, toDebit.map((p) => consumeParams(p, now)));
       const plans = await this.rejections.plansOf(results);
-      const released: string[] = [];
+      const released: OrganizationKey[] = [];
       toDebit.forEach((p, i) => {
         const r = results[i];
+        const organizationId = p.input.organizationId;
         if (r.status !== 'OK') {
           // Nothing was written for it; the key goes back so a later attempt can use it.
-          if (p.key) released.push(p.key);
+          if (p.key) released.push({ organizationId, key: p.key });
           outcomes.set(p.index, { status: 'rejected', error: this.rejections.rejection(r, p, plans.get(r.plan_name ?? '')) });
           return;
         }
         const result = entries.add(organizationId, plans.get(r.plan_name!)!, p, r, randomUUID(), now);
-        if (p.key) completed.push({ key: p.key, eventId: result.eventId, response: result });
+        if (p.key) completed.push({ organizationId, key: p.key, eventId: result.eventId, response: result });
         outcomes.set(p.index, { status: 'accepted', result });
       });
       // 3. Free the refused events' keys, write the accepted ones.
-      await this.ledger.releaseKeys(m, organizationId, released);
+      await this.ledger.releaseKeys(m, released);
       await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, organizationId, completed);
+      await this.ledger.completeKeys(m, completed);
       return outcomes;
     });
+  }
+
+  /** Runs that repeat a key: one organization at a time, each one by one (rare: a retry racing its original). */
+  private async recordEachOrganization(items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
+    const outcomes = new Map<number, Outcome>();
+    const byOrganization = new Map<string, Prepared[]>();
+    for (const p of items) byOrganization.set(p.input.organizationId, [...(byOrganization.get(p.input.organizationId) ?? []), p]);
+    for (const [organizationId, own] of byOrganization) {
+      for (const [i, outcome] of await this.recordOneByOne(organizationId, own, now)) outcomes.set(i, outcome);
+    }
+    return outcomes;
   }
 
   /** The same, one event at a time: for batches that repeat an idempotency key. */
@@ -71,7 +93,7 @@ export class LedgerRecorder {
       await this.ledger.ensureBalances(m, organizationId, items.map((p) => p.periodStart), now);
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
-      const completed: Array<{ key: string; eventId: string; response: unknown }> = [];
+      const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
       // Keys accepted earlier in this same transaction (their response is not written until the end).
       const batchKeys = new Map<string, { hash: string; result: TrackResult }>();
 
@@ -98,14 +120,14 @@ export class LedgerRecorder {
         }
         const result = entries.add(organizationId, plan!, p, r, randomUUID(), now);
         if (p.key) {
-          completed.push({ key: p.key, eventId: result.eventId, response: result });
+          completed.push({ organizationId, key: p.key, eventId: result.eventId, response: result });
           batchKeys.set(p.key, { hash: p.hash!, result });
         }
         outcomes.set(p.index, { status: 'accepted', result });
       }
 
       await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, organizationId, completed);
+      await this.ledger.completeKeys(m, completed);
       return outcomes;
     });
   }

@@ -123,6 +123,22 @@ export interface LedgerEventRow {
   api_key_id: string | null;
 }
 
+/** An idempotency key is one organization's: the same key of two organizations is two keys. */
+export interface OrganizationKey {
+  organizationId: string;
+  key: string;
+}
+
+/** One string per (organization, key), for sets and maps. */
+export function keyId(organizationId: string, key: string): string {
+  return `${organizationId}\u0000${key}`;
+}
+
+function byOrganizationKey(a: OrganizationKey, b: OrganizationKey): number {
+  if (a.organizationId !== b.organizationId) return a.organizationId < b.organizationId ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 const ROLLBACK = new Error('quote: rolled back on purpose');
 
 /** What one transaction writes for the events it accepted (built by LedgerEntries). */
@@ -297,49 +313,61 @@ export class LedgerRepository {
   }
 
   /**
-   * Debits many events in one round trip (consume_credits_many), in order; results in the same order.
-   * All items belong to one organization and one `now`.
+   * Debits many events in one round trip, in order; results in the same order. One organization's events go
+   * to consume_credits_many; several organizations' (a group commit across organizations) to
+   * consume_credits_orgs, which runs it per organization in id order (the lock order of such transactions).
    */
-  async consumeMany(m: EntityManager, organizationId: string, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
+  async consumeMany(m: EntityManager, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length === 0) return [];
-    const rows = (await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [
-      organizationId,
-      now,
-      this.config.periodCloseGraceMinutes,
-      JSON.stringify(items.map((p, i) => ({ i, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null }))),
-    ])) as Array<ConsumeResult & { i: number }>;
+    const first = items[0].organizationId;
+    const oneOrganization = items.every((p) => p.organizationId === first);
+    const json = JSON.stringify(
+      items.map((p, i) => ({ i, org: p.organizationId, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null })),
+    );
+    const rows = (
+      oneOrganization
+        ? await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [first, now, this.config.periodCloseGraceMinutes, json])
+        : await m.query(`SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, [now, this.config.periodCloseGraceMinutes, json])
+    ) as Array<ConsumeResult & { i: number }>;
     return rows;
   }
 
   /**
-   * Claims many keys in one statement; returns the ones claimed. Claimed in key order, so two transactions
-   * claiming overlapping keys wait for each other instead of deadlocking.
+   * Claims many keys (of one or several organizations) in one statement; returns the ones claimed, as
+   * `keyId`s. Claimed in (organization, key) order, so two transactions claiming overlapping keys wait for
+   * each other instead of deadlocking.
    */
-  async claimKeys(m: EntityManager, organizationId: string, keys: Array<{ key: string; hash: string }>, now: Date): Promise<Set<string>> {
+  async claimKeys(m: EntityManager, keys: Array<OrganizationKey & { hash: string }>, now: Date): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
-    const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k, n) => ({ ...k, n }));
+    const sorted = [...keys].sort(byOrganizationKey).map((k, n) => ({ org: k.organizationId, key: k.key, hash: k.hash, n }));
     const rows = (await m.query(
       `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
-       SELECT $1, k.key, k.hash, $3 FROM jsonb_to_recordset($2::jsonb) AS k(key text, hash text, n integer) ORDER BY k.n
-       ON CONFLICT DO NOTHING RETURNING key`,
-      [organizationId, JSON.stringify(sorted), now],
-    )) as Array<{ key: string }>;
-    return new Set(rows.map((r) => r.key));
+       SELECT k.org, k.key, k.hash, $2 FROM jsonb_to_recordset($1::jsonb) AS k(org text, key text, hash text, n integer) ORDER BY k.n
+       ON CONFLICT DO NOTHING RETURNING organization_id, key`,
+      [JSON.stringify(sorted), now],
+    )) as Array<{ organization_id: string; key: string }>;
+    return new Set(rows.map((r) => keyId(r.organization_id, r.key)));
   }
 
-  async findKeys(m: EntityManager, organizationId: string, keys: string[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
+  /** The stored keys among these, by `keyId`. */
+  async findKeys(m: EntityManager, keys: OrganizationKey[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
     if (keys.length === 0) return new Map();
-    const rows = (await m.query(`SELECT key, request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = ANY($2::text[])`, [organizationId, keys])) as Array<{
-      key: string;
-      request_hash: string;
-      response: Record<string, unknown> | null;
-    }>;
-    return new Map(rows.map((r) => [r.key, r]));
+    const rows = (await m.query(
+      `SELECT k.organization_id, k.key, k.request_hash, k.response FROM idempotency_keys k
+         JOIN unnest($1::text[], $2::text[]) AS x(org, key) ON k.organization_id = x.org AND k.key = x.key`,
+      [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
+    )) as Array<{ organization_id: string; key: string; request_hash: string; response: Record<string, unknown> | null }>;
+    return new Map(rows.map((r) => [keyId(r.organization_id, r.key), r]));
   }
 
-  async releaseKeys(m: EntityManager, organizationId: string, keys: string[]): Promise<void> {
+  /** Gives back keys claimed in this transaction whose event was refused (a later attempt may use them). */
+  async releaseKeys(m: EntityManager, keys: OrganizationKey[]): Promise<void> {
     if (keys.length === 0) return;
-    await m.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = ANY($2::text[]) AND event_id IS NULL`, [organizationId, keys]);
+    await m.query(
+      `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS x(org, key)
+        WHERE k.organization_id = x.org AND k.key = x.key AND k.event_id IS NULL`,
+      [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
+    );
   }
 
   /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
@@ -360,13 +388,14 @@ export class LedgerRepository {
     await m.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND event_id IS NULL`, [organizationId, key]);
   }
 
-  async completeKeys(m: EntityManager, organizationId: string, entries: Array<{ key: string; eventId: string; response: unknown }>): Promise<void> {
+  /** Records which event each key's request made, and the response a replay answers with. */
+  async completeKeys(m: EntityManager, entries: Array<OrganizationKey & { eventId: string; response: unknown }>): Promise<void> {
     if (entries.length === 0) return;
     await m.query(
       `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
-         FROM jsonb_to_recordset($2::jsonb) AS e(key text, event_id uuid, response jsonb)
-        WHERE k.organization_id = $1 AND k.key = e.key`,
-      [organizationId, JSON.stringify(entries.map((e) => ({ key: e.key, event_id: e.eventId, response: e.response })))],
+         FROM jsonb_to_recordset($1::jsonb) AS e(org text, key text, event_id uuid, response jsonb)
+        WHERE k.organization_id = e.org AND k.key = e.key`,
+      [JSON.stringify(entries.map((e) => ({ org: e.organizationId, key: e.key, event_id: e.eventId, response: e.response })))],
     );
   }
 

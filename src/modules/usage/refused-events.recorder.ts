@@ -17,7 +17,7 @@ export class RefusedEventsRecorder {
   constructor(private readonly ledger: LedgerRepository) {}
 
   /** Asynchronous events that were refused when written: kept (never charged), with one notice a period. */
-  async keep(organizationId: string, inputs: Array<TrackInput | DomainError>, outcomes: Outcome[], ready: Prepared[], now: Date, source: 'async' | 'expired_hold'): Promise<void> {
+  async keep(inputs: Array<TrackInput | DomainError>, outcomes: Outcome[], ready: Prepared[], now: Date, source: 'async' | 'expired_hold'): Promise<void> {
     const priced = new Map(ready.map((p) => [p.index, p]));
     const rows: RefusedEventRow[] = [];
     outcomes.forEach((o, i) => {
@@ -28,7 +28,7 @@ export class RefusedEventsRecorder {
       const given = input.occurredAt === undefined ? undefined : new Date(input.occurredAt);
       const occurredAt = p?.occurredAt ?? (given && !Number.isNaN(given.getTime()) ? given : now);
       rows.push({
-        organization_id: organizationId,
+        organization_id: input.organizationId,
         id: randomUUID(),
         occurred_at: occurredAt.toISOString(),
         recorded_at: now.toISOString(),

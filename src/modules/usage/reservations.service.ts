@@ -240,7 +240,7 @@ export class ReservationsService {
       await this.recorder.writeEntries(m, entries);
       await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys(m, organizationId, [{ key: res.idempotency_key, eventId: result.eventId, response: null }]);
+      if (res.idempotency_key) await this.ledger.completeKeys(m, [{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
