@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
 import { LedgerRepository } from '../src/modules/usage/ledger.repository';
+import { ReservationsService } from '../src/modules/usage/reservations.service';
+import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
@@ -11,6 +13,11 @@ import type { TestDatabase } from './utils/test-database';
  * Issue 13, item 2: single events of many organizations share group-commit transactions (before, each
  * organization had its own group, so load spread over organizations paid one transaction per event).
  */
+/** Resolves once `done()` holds, checking after each turn of the event loop (no timers). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 describe('group commit across organizations', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   let database: TestDatabase;
@@ -38,18 +45,26 @@ describe('group commit across organizations', () => {
   const track = (t: TestApp, org: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).set(headers).send(body);
 
-  it('60 concurrent single events of 30 organizations take far fewer than 30 transactions (took one per organization at least before)', async () => {
+  it('60 concurrent single events of 30 organizations take 4 transactions at most, 2 lanes (took 60 before)', async () => {
     const orgs = await createOrgs(30, 'enterprise');
     // Warm the caches (organization, definitions, partition) so the count is the tracking path's alone.
     await Promise.all(orgs.map((org) => track(a, org, { eventType: 'push_sow_to_loe' }).expect(201)));
     const ledger = a.app.get(LedgerRepository);
-    const transactions = jest.spyOn(ledger, 'transaction');
+    // Deterministic grouping: transactions wait until all 60 requests have been handed to the tracker.
+    const submitted = jest.spyOn(a.app.get(UsageTracker), 'track');
+    const transaction = ledger.transaction.bind(ledger);
+    const transactions = jest.spyOn(ledger, 'transaction').mockImplementation(async (work) => {
+      await until(() => submitted.mock.calls.length >= 60);
+      return transaction(work);
+    });
     try {
       const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => track(a, orgs[i % 30], { eventType: 'push_sow_to_loe', userId: `u${i % 3}` })));
       expect(answers.map((r) => r.status)).toEqual(Array(60).fill(201));
-      expect(transactions.mock.calls.length).toBeLessThan(15);
+      // Each lane (2) runs its first event alone, then everything that queued meanwhile in one transaction.
+      expect(transactions.mock.calls.length).toBeLessThanOrEqual(4);
     } finally {
       transactions.mockRestore();
+      submitted.mockRestore();
     }
     for (const org of orgs) {
       expect((await ledgerState(a.dataSource, org)).events.n).toBe(3);
@@ -119,5 +134,81 @@ describe('group commit across organizations', () => {
     }
     expect((await ledgerState(a.dataSource, orgs[0])).events.n).toBe(10);
     for (const org of orgs) await expectLedgerConsistent(a.dataSource, org);
+  });
+
+  describe('@TrackUsage holds and commits (item 3)', () => {
+    const call = (t: TestApp, org: string, headers: Record<string, string> = {}) =>
+      t.http().post('/api/structuring/diagnose').set(ADMIN).set('X-Organization-Id', org).set(headers).send({ complexity: 2 });
+
+    it('40 concurrent tracked requests of 20 organizations share their hold and commit statements (were one transaction each)', async () => {
+      const orgs = await createOrgs(20, 'enterprise');
+      await Promise.all(orgs.map((org) => call(a, org).expect(200)));
+      const ledger = a.app.get(LedgerRepository);
+      const service = a.app.get(ReservationsService);
+      // Deterministic grouping: the ledger's statements wait until all 40 requests have asked for their hold
+      // (then their commit), so whatever the machine's speed the later ones queue behind a lane's first run.
+      const asked = jest.spyOn(service, 'reserve');
+      const committing = jest.spyOn(service, 'commit');
+      const reserveMany = ledger.reserveMany.bind(ledger);
+      const settleHolds = ledger.settleHolds.bind(ledger);
+      const reserves = jest.spyOn(ledger, 'reserveMany').mockImplementation(async (...args) => {
+        await until(() => asked.mock.calls.length >= 40);
+        return reserveMany(...args);
+      });
+      const settles = jest.spyOn(ledger, 'settleHolds').mockImplementation(async (...args) => {
+        await until(() => committing.mock.calls.length >= 40);
+        return settleHolds(...args);
+      });
+      try {
+        const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => call(a, orgs[i % 20])));
+        expect(answers.map((r) => r.status)).toEqual(Array(40).fill(200));
+        // Each lane (2) runs its first request alone, then everything that queued meanwhile at once.
+        expect(reserves.mock.calls.length).toBeLessThanOrEqual(4);
+        expect(settles.mock.calls.length).toBeLessThanOrEqual(4);
+        expect(settles.mock.calls.flatMap((c) => c[0]).length).toBe(40);
+      } finally {
+        for (const spy of [asked, committing, reserves, settles]) spy.mockRestore();
+      }
+      for (const org of orgs) {
+        const state = await ledgerState(a.dataSource, org);
+        expect(state.events.n).toBe(3);
+        expect(state.reserved.n).toBe(0);
+        await expectLedgerConsistent(a.dataSource, org);
+      }
+    });
+
+    it('hard caps hold for grouped holds on two instances, and a key sent twice at once is one hold and one charge (8 rounds)', async () => {
+      const orgs = await createOrgs(8, 'free');
+      let ok = 0;
+      let refused = 0;
+      for (let round = 0; round < 8; round++) {
+        const answers = await Promise.all([
+          ...orgs.flatMap((org, o) => Array.from({ length: 2 }, (_, i) => call((o + i) % 2 === 0 ? a : b, org))),
+          ...orgs.map((org) => call(a, org, { 'Idempotency-Key': `twice-${round}` })),
+          ...orgs.map((org) => call(a, org, { 'Idempotency-Key': `twice-${round}` })),
+        ]);
+        for (const r of answers) {
+          if (r.status === 200) ok++;
+          else {
+            expect(r.status).toBe(402);
+            refused++;
+          }
+        }
+      }
+      expect(ok).toBeGreaterThan(0);
+      expect(refused).toBeGreaterThan(0);
+      for (const org of orgs) {
+        const state = await ledgerState(a.dataSource, org);
+        expect(Number(state.balances.consumed)).toBeLessThanOrEqual(100);
+        expect(state.reserved.n).toBe(0);
+        // One charge per key: no key names two events.
+        const [dupes] = await a.dataSource.query(
+          `SELECT count(*)::int AS n FROM (SELECT idempotency_key FROM usage_events WHERE organization_id = $1 AND idempotency_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d`,
+          [org],
+        );
+        expect(dupes.n).toBe(0);
+        await expectLedgerConsistent(a.dataSource, org);
+      }
+    });
   });
 });

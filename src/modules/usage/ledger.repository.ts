@@ -61,6 +61,15 @@ export interface ReserveParams {
   expiresAt: Date;
 }
 
+/** A hold to commit at its reserved price: the event that takes it over, and the key it completes. */
+export interface HoldSettlement {
+  organizationId: string;
+  reservationId: string;
+  eventId: string;
+  credits: string;
+  key: string | null;
+}
+
 export interface ConsumeResult {
   status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED';
   from_allowance: string;
@@ -149,8 +158,8 @@ export interface EntryRows {
 }
 
 /**
- * The CTEs of writeEntries / settleHold over $1 events, $2 grant takes, $3 notifications, $4 now. Each
- * INSERT's source carries a gate comment that settleHold turns into its condition.
+ * The CTEs of writeEntries / settleHolds over $1 events, $2 grant takes, $3 notifications, $4 now. Each
+ * INSERT's source carries a gate comment that settleHolds turns into its condition.
  */
 const ENTRY_CTES = `
   ev AS (
@@ -161,7 +170,7 @@ const ENTRY_CTES = `
       FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
            event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
            overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text, api_key_id text)
-     /* gate */
+     /* gate:events */
     RETURNING organization_id, occurred_at, period_start, event_type, category, coalesce(user_id, '') AS user_id, credits, overage),
   daily AS (
     INSERT INTO usage_rollups_daily AS t (organization_id, day, event_type, category, user_id, events, credits, overage)
@@ -181,13 +190,13 @@ const ENTRY_CTES = `
     INSERT INTO grant_consumptions (organization_id, grant_id, event_id, period_start, credits)
     SELECT organization_id, grant_id, event_id, period_start, credits
       FROM jsonb_to_recordset($2::jsonb) AS r(organization_id text, grant_id uuid, event_id uuid, period_start date, credits numeric)
-     /* gate */
+     /* gate:takes */
     RETURNING 1),
   fresh AS (
     INSERT INTO notifications (organization_id, id, period_start, type, threshold, used, "limit", payload, dedupe_key)
     SELECT organization_id, id, period_start, type, threshold, used, "limit", payload, coalesce(dedupe_key, '')
       FROM jsonb_to_recordset($3::jsonb) AS r(organization_id text, id uuid, period_start date, type text, threshold numeric, used numeric, "limit" numeric, payload jsonb, dedupe_key text)
-     /* gate */
+     /* gate:notifications */
     ON CONFLICT (organization_id, period_start, type, threshold, "limit", dedupe_key) DO NOTHING
     RETURNING organization_id, id, payload),
   outbox AS (
@@ -199,18 +208,26 @@ const ENTRY_CTES = `
 
 const WRITE_ENTRIES_SQL = `WITH ${ENTRY_CTES} SELECT (SELECT count(*) FROM ev) AS events`;
 
-/** `n`: how many parameters the entries take (constant), so the text, and its prepared plan, never change. */
-function settleHoldSql(n: number): string {
-  return `WITH gate AS (
-         UPDATE reservations SET status = 'committed', event_id = $${n + 3}::uuid, settled_at = $${n}
-          WHERE organization_id = $${n + 1} AND id = $${n + 2}::uuid AND status = 'pending' AND expires_at > $${n} AND credits = $${n + 4}::numeric
-          RETURNING id),
+/**
+ * settleHolds over the entries' $1..$4 and $5, the holds: each reservation's UPDATE is its own gate, and each
+ * entry row passes only with its event's (a notification carries its event id in its payload).
+ */
+const SETTLE_HOLDS_SQL = `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($5::jsonb) AS x(org text, id uuid, event_id uuid, credits numeric, key text)),
+       gate AS (
+         UPDATE reservations r SET status = 'committed', event_id = req.event_id, settled_at = $4
+           FROM req
+          WHERE r.organization_id = req.org AND r.id = req.id AND r.status = 'pending' AND r.expires_at > $4 AND r.credits = req.credits
+          RETURNING r.organization_id, r.id, r.event_id, req.key),
        key_done AS (
-         UPDATE idempotency_keys SET event_id = $${n + 3}::uuid
-          WHERE organization_id = $${n + 1} AND key = $${n + 5} AND EXISTS (SELECT 1 FROM gate) RETURNING 1),
-       ${ENTRY_CTES.replace(/\/\* gate \*\//g, 'WHERE EXISTS (SELECT 1 FROM gate)')}
-       SELECT (SELECT count(*) FROM gate)::int AS settled`;
-}
+         UPDATE idempotency_keys k SET event_id = g.event_id
+           FROM gate g WHERE k.organization_id = g.organization_id AND k.key = g.key RETURNING 1),
+       ${ENTRY_CTES.replace('/* gate:events */', 'WHERE r.id IN (SELECT event_id FROM gate)')
+         .replace('/* gate:takes */', 'WHERE r.event_id IN (SELECT event_id FROM gate)')
+         .replace('/* gate:notifications */', "WHERE (r.payload->>'eventId')::uuid IN (SELECT event_id FROM gate)")}
+       SELECT coalesce((SELECT array_agg(id::text) FROM gate), '{}') AS settled`;
+
+const RESERVE_MANY_SQL = `SELECT * FROM reserve_credits_many($1, $2::int, $3::jsonb) ORDER BY i`;
 
 /** What pg's client and pool have in common: a query by config object (a name makes it a prepared statement). */
 interface PgQueryable {
@@ -260,32 +277,35 @@ export class LedgerRepository {
     return rows[0];
   }
 
-  /** A hold in one statement (reserve_credits: key claim, debit, reservation row); its own transaction. */
-  async reserve(p: ReserveParams): Promise<ReserveResult> {
-    const rows = (await this.dataSource.query(
-      `SELECT * FROM reserve_credits($1, $2::uuid, $3::date, $4::numeric, $5, $6, $7::int, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16, $17, $18::date)`,
-      [
-        p.organizationId,
-        p.id,
-        p.debit.periodStart,
-        p.debit.amount,
-        p.debit.limitKey,
-        p.debit.now,
-        this.config.periodCloseGraceMinutes,
-        p.key,
-        p.keyHash,
-        p.requestHash,
-        p.occurredAt,
-        p.eventType,
-        p.userId,
-        JSON.stringify(p.eventData),
-        JSON.stringify(p.context),
-        p.expiresAt,
-        p.debit.apiKeyId ?? null,
-        p.debit.day ?? null,
-      ],
-    )) as ReserveResult[];
-    return rows[0];
+  /**
+   * Holds of one or many organizations in ONE statement and its own transaction (reserve_credits_many: every
+   * key claimed first, one debit pass, the reservation rows in one INSERT); results in the items' order.
+   * `now` is the group's: it dates the rows and decides what is open.
+   */
+  async reserveMany(items: ReserveParams[], now: Date): Promise<ReserveResult[]> {
+    if (items.length === 0) return [];
+    const json = JSON.stringify(
+      items.map((p, i) => ({
+        i,
+        org: p.organizationId,
+        id: p.id,
+        period: p.debit.periodStart,
+        amount: p.debit.amount,
+        limit_key: p.debit.limitKey,
+        key: p.key,
+        key_hash: p.keyHash,
+        request_hash: p.requestHash,
+        occurred_at: p.occurredAt,
+        event_type: p.eventType,
+        user_id: p.userId,
+        event_data: p.eventData,
+        context: p.context,
+        expires_at: p.expiresAt,
+        api_key_id: p.debit.apiKeyId ?? null,
+        day: p.debit.day ?? null,
+      })),
+    );
+    return this.prepared<ReserveResult>(undefined, 'ledger_reserve_many', RESERVE_MANY_SQL, [now, this.config.periodCloseGraceMinutes, json]);
   }
 
   /**
@@ -425,18 +445,25 @@ export class LedgerRepository {
   }
 
   /**
-   * Commits a hold whose price did not change, in ONE statement and its own transaction: the reservation
-   * turns committed (only if it is still pending, unexpired and of that price: the UPDATE's row lock
-   * settles a race with a sweep or a second commit), and the event takes the hold over with the same
-   * writes as writeEntries, all gated on that UPDATE. False when the gate did not open (the caller falls
-   * back to the checked path, which says why).
+   * Commits holds whose price did not change, of one or many organizations, in ONE statement and its own
+   * transaction: each reservation turns committed (only if it is still pending, unexpired and of that price:
+   * the UPDATE's row lock settles a race with a sweep or a second commit), and its event takes the hold over
+   * with the same writes as writeEntries, each row gated on its own reservation's UPDATE. Returns the
+   * reservations settled; a hold whose gate did not open wrote nothing (its caller falls back to the checked
+   * path, which says why).
    */
-  async settleHold(hold: { organizationId: string; reservationId: string; eventId: string; credits: string; key: string | null }, entries: EntryRows, now: Date): Promise<boolean> {
+  async settleHolds(holds: Array<{ hold: HoldSettlement; entries: EntryRows }>, now: Date): Promise<Set<string>> {
+    if (holds.length === 0) return new Set();
+    const entries: EntryRows = { events: [], takes: [], notifications: [] };
+    for (const h of holds) {
+      entries.events.push(...h.entries.events);
+      entries.takes.push(...h.entries.takes);
+      entries.notifications.push(...h.entries.notifications);
+    }
     const params = entryParams(entries, now);
-    const n = params.length;
-    params.push(hold.organizationId, hold.reservationId, hold.eventId, hold.credits, hold.key);
-    const rows = await this.prepared<{ settled: number }>(undefined, 'ledger_settle_hold', settleHoldSql(n), params);
-    return rows[0].settled === 1;
+    params.push(JSON.stringify(holds.map(({ hold }) => ({ org: hold.organizationId, id: hold.reservationId, event_id: hold.eventId, credits: hold.credits, key: hold.key }))));
+    const rows = await this.prepared<{ settled: string[] }>(undefined, 'ledger_settle_holds', SETTLE_HOLDS_SQL, params);
+    return new Set(rows[0].settled);
   }
 
   async balancePlan(m: EntityManager, organizationId: string, periodStart: string): Promise<string | null> {

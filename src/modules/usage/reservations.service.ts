@@ -12,7 +12,8 @@ import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerEntries } from './ledger-entries';
 import { LedgerRepository } from './ledger.repository';
-import type { ConsumeResult } from './ledger.repository';
+import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from './ledger.repository';
+import { GroupCommit, laneOf } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -73,9 +74,26 @@ interface Held {
 /** Holds remembered for the fast commit; past this the oldest are forgotten (their commit reads the row). */
 const MAX_HELD = 10_000;
 
+/** The most holds (or commits) of concurrent requests that share one statement. */
+const MAX_GROUP = 500;
+
 @Injectable()
 export class ReservationsService {
   private readonly held = new Map<string, Held>();
+  private readonly lanes: number;
+  /**
+   * Holds and fast commits of concurrent requests, of any organizations, are group-committed like single
+   * tracked events (same lanes: an organization's requests stay in order in one lane): a `@TrackUsage`
+   * request costs two shared round trips instead of two transactions of its own.
+   */
+  private readonly reserves = new GroupCommit<ReserveParams, ReserveResult>((_lane, items) => this.ledger.reserveMany(items, this.clock.now()), MAX_GROUP);
+  private readonly settles = new GroupCommit<{ hold: HoldSettlement; entries: LedgerEntries }, boolean>(
+    async (_lane, items) => {
+      const settled = await this.ledger.settleHolds(items, this.clock.now());
+      return items.map((s) => settled.has(s.hold.reservationId));
+    },
+    MAX_GROUP,
+  );
 
   constructor(
     private readonly organizations: OrganizationsService,
@@ -87,7 +105,9 @@ export class ReservationsService {
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.lanes = config.trackingGroupLanes;
+  }
 
   /**
    * The longest hold (SPEC 5): the period-close grace window, so a hold taken at a period's last instant is
@@ -113,9 +133,10 @@ export class ReservationsService {
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
     const keyHash = p.hash ? reservationHash(p.hash) : undefined;
     try {
-      // One statement, one round trip (reserve_credits): claim the key in the namespace tracking uses (a key
-      // spent on a tracked event or a batch cannot charge a second time here), debit, record the hold.
-      const r = await this.ledger.reserve({
+      // One statement, one round trip, shared with the holds of other requests (reserve_credits_many): claim
+      // the key in the namespace tracking uses (a key spent on a tracked event or a batch cannot charge a
+      // second time here), debit, record the hold.
+      const r = await this.reserves.submit(laneOf(orgId, this.lanes), {
         organizationId: orgId,
         id: randomUUID(),
         debit: consumeParams(p, now),
@@ -267,7 +288,8 @@ export class ReservationsService {
     const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
     const entries = new LedgerEntries();
     const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
-    const settled = await this.ledger.settleHold({ organizationId, reservationId, eventId: result.eventId, credits: hundredthsToDecimalString(p.credits), key: p.key ?? null }, entries, now);
+    const hold = { organizationId, reservationId, eventId: result.eventId, credits: hundredthsToDecimalString(p.credits), key: p.key ?? null };
+    const settled = await this.settles.submit(laneOf(organizationId, this.lanes), { hold, entries });
     return settled ? result : undefined;
   }
 

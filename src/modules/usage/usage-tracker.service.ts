@@ -8,7 +8,7 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { EventPreparer } from './event-preparer';
-import { GroupCommit } from './group-commit';
+import { GroupCommit, laneOf } from './group-commit';
 import { LedgerRecorder } from './ledger-recorder';
 import { LedgerRepository } from './ledger.repository';
 import { RefusedEventsRecorder } from './refused-events.recorder';
@@ -153,14 +153,6 @@ export class UsageTracker {
     }
     return outcomes;
   }
-}
-
-/** The group-commit lane of an organization: a stable hash of its id. */
-export function laneOf(organizationId: string, lanes: number): string {
-  if (lanes <= 1) return '0';
-  let h = 0;
-  for (let i = 0; i < organizationId.length; i++) h = (Math.imul(h, 31) + organizationId.charCodeAt(i)) | 0;
-  return String((h >>> 0) % lanes);
 }
 
 function toBatchResults(outcomes: Outcome[]): BatchItemResult[] {
