@@ -46,12 +46,16 @@ export async function run(names = Object.keys(SCENARIOS)) {
     const before = new Set(readdirSync(DIR));
     const db = await createDatabase('profile');
     let svc;
+    let skipUs;
     try {
+      const spawned = performance.now();
       svc = await startService({ databaseUrl: db.url, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${DIR}`] });
       const orgs = await createOrganizations(svc.baseUrl, Array.from({ length: 50 }, (_, i) => `prof-${String(i).padStart(2, '0')}`), 'enterprise');
       const auth = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
       let n = 0;
       const next = () => orgs[n++ % orgs.length];
+      // Startup (module loading, migrations) and the setup above are not the request path: leave them out.
+      skipUs = (performance.now() - spawned) * 1000;
       const r = await load({ url: svc.baseUrl, connections: scenario.connections(), duration, timeout: 60, requests: [scenario.request(next, auth)] });
       console.log(`\n${name}: ${r.okPerS} req/s ok (${r.non2xx + r.errors} not ok), p50 ${r.latencyMs.p50} ms, ${scenario.connections()} connections, ${duration} s`);
     } finally {
@@ -61,18 +65,22 @@ export async function run(names = Object.keys(SCENARIOS)) {
     const fresh = readdirSync(DIR).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
     if (fresh.length === 0) throw new Error('no .cpuprofile was written (did the service exit on SIGTERM?)');
     const file = join(DIR, fresh.sort((a, b) => statSync(join(DIR, b)).mtimeMs - statSync(join(DIR, a)).mtimeMs)[0]);
-    out[name] = summarize(file);
+    out[name] = summarize(file, 25, skipUs ?? 0);
   }
   return out;
 }
 
 /** Self time by package and the top functions of a .cpuprofile. */
-export function summarize(file, top = 25) {
+export function summarize(file, top = 25, skipUs = 0) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  // skipUs: the first microseconds of the process (startup and setup, measured from the spawn by run()).
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < skipUs) continue;
     self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + dt);
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
@@ -89,7 +97,7 @@ export function summarize(file, top = 25) {
   const busy = [...packages.values()].reduce((a, b) => a + b, 0);
   const pct = (us) => `${((100 * us) / busy).toFixed(1)} %`;
   const rows = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]);
-  printTable(`Service CPU by package (${(busy / 1e6).toFixed(1)} s busy of ${(total / 1e6).toFixed(1)} s sampled): ${file}`, [{ title: 'package' }, { title: 'self' }], rows(packages).slice(0, 15).map(([k, v]) => [k, pct(v)]));
+  printTable(`Service CPU by package (${(busy / 1e6).toFixed(1)} s busy of ${(total / 1e6).toFixed(1)} s sampled${skipUs ? `, the first ${(skipUs / 1e6).toFixed(1)} s (startup, setup) left out` : ''}): ${file}`, [{ title: 'package' }, { title: 'self' }], rows(packages).slice(0, 15).map(([k, v]) => [k, pct(v)]));
   printTable('Top functions by self time', [{ title: 'function' }, { title: 'self' }], rows(functions).slice(0, top).map(([k, v]) => [k, pct(v)]));
   return { file, busySeconds: busy / 1e6, packages: Object.fromEntries(rows(packages).slice(0, 15).map(([k, v]) => [k, Number(((100 * v) / busy).toFixed(1))])) };
 }
@@ -117,6 +125,7 @@ function shortUrl(url) {
 
 if (isMain(import.meta.url)) {
   const arg = process.argv[2];
-  if (arg && arg.endsWith('.cpuprofile')) summarize(arg);
+  // `node bench/profile.mjs <file>.cpuprofile [seconds to skip]`
+  if (arg && arg.endsWith('.cpuprofile')) summarize(arg, 25, Number(process.argv[3] ?? 0) * 1e6);
   else await run(process.argv.length > 2 ? process.argv.slice(2) : undefined);
 }
