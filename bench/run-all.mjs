@@ -44,14 +44,19 @@ const row = (what, measured, target, reached) => rows.push([what, measured, targ
 if (s.overhead && !s.overhead.error) {
   row(`1. tracked / untracked throughput (baseline ${s.overhead.baselineRoute})`, s.overhead.ratio, '>= 0.3', s.overhead.targets.ratio);
   row('   tracked req/s, untracked req/s', `${fmt(s.overhead.trackedRps)}, ${fmt(s.overhead.untrackedRps)}`, '', undefined);
+  row('   tracked / bare Fastify route (same run), bare req/s', `${s.overhead.ratioVsBare}, ${fmt(s.overhead.bareRps)}`, '', undefined);
 }
 if (s['hot-org'] && !s['hot-org'].error) {
   row('2. hot organization, accepted events/s', fmt(s['hot-org'].hotEventsPerS), '>= 10,000', s['hot-org'].targets.hotEventsPerS);
-  row('   raw hot-row UPDATE/s (same run), ratio', `${fmt(s['hot-org'].rawHotRowPerS)}, ${s['hot-org'].ratioVsRawRow}`, '', undefined);
+  row('   raw hot-row UPDATE/s (same run), ratio', `${fmt(s['hot-org'].rawHotRowPerS)}, ${s['hot-org'].ratioVsRawRow ?? '-'}`, '', undefined);
+  row('   single events, 1 org / bare Fastify route', `${s['hot-org'].hotVsBare} (bare ${fmt(s['hot-org'].bareRps)} req/s)`, '>= 0.4', s['hot-org'].targets.hotVsBare);
+  row(`   single events, ${s['hot-org'].spreadOrgs} orgs / bare Fastify route`, s['hot-org'].spreadVsBare, '>= 0.4', s['hot-org'].targets.spreadVsBare);
 }
 if (s.batch && !s.batch.error) {
   row('3. batch ingestion, events/s', fmt(s.batch.eventsPerS), '>= 100,000', s.batch.targets.eventsPerS);
-  row('   raw unnest INSERT rows/s (same run), ratio', `${fmt(s.batch.rawRowsPerS)}, ${s.batch.ratioVsRaw}`, '', undefined);
+  row('   raw unnest INSERT rows/s (same run), ratio', `${fmt(s.batch.rawRowsPerS)}, ${s.batch.ratioVsRaw ?? '-'}`, '', undefined);
+  row('   events/s over the bare route\'s req/s', `${s.batch.ratioVsBare} (bare ${fmt(s.batch.bareRps)} req/s)`, '>= 4', s.batch.targets.vsBare);
+  row('   batch p99 ms', s.batch.batchP99Ms, '<= 250', s.batch.targets.p99);
 }
 if (s.volume && !s.volume.error) {
   row('4. period close, events/s', fmt(s.volume.closeEventsPerS), '>= 1,000,000', s.volume.targets.close);

@@ -10,7 +10,8 @@ import { Clock } from './common/clock/clock';
 import { validationFailed } from './common/errors/domain-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { flattenValidationErrors } from './common/errors/validation-errors';
-import { AppLogger, createPinoLogger, fastifyLoggerFor } from './common/logging/logger';
+import { AppLogger, createPinoLogger, fastifyLoggerFor, lazyRequestLoggerFactory } from './common/logging/logger';
+import { HttpLabelCache } from './common/metrics/http-labels';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { loadConfigFromEnvironment } from './config/config-root.module';
@@ -52,6 +53,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const logger: LoggerService = options.logger ?? new AppLogger(pinoLogger!);
   const adapter = new FastifyAdapter({
     loggerInstance: pinoLogger ?? fastifyLoggerFor(logger),
+    // A request's pino child is made when it first logs, not for every request (see LazyRequestLogger).
+    ...(pinoLogger ? { childLoggerFactory: lazyRequestLoggerFactory } : {}),
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -89,15 +92,18 @@ function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOpt
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  // Callback-style hooks: an async hook costs a promise per request, for work that never waits.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    return payload;
+    done(null, payload);
   });
-  // onResponse also sees 404, 413 and 429 answers, which never reach Nest.
-  fastify.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+  // onResponse also sees 404, 413 and 429 answers, which never reach Nest. One label object per route/status.
+  const httpLabels = new HttpLabelCache();
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const labels = httpLabels.get(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   const document = buildOpenApiDocument(app);

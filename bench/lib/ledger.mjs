@@ -73,6 +73,8 @@ const CHECKS = [
 
 /** Runs every check; `{ok, checks: [{name, ok, rows}]}`. `skip` names checks to leave out (by prefix). */
 export async function checkLedger(db, { skip = [] } = {}) {
+  // Embedded runs (db null): PGlite is inside the service process, nothing here can query it.
+  if (!db) return { ok: true, skipped: true, checks: [] };
   const checks = [];
   for (const check of CHECKS) {
     if (skip.some((s) => check.name.startsWith(s))) continue;
@@ -84,6 +86,7 @@ export async function checkLedger(db, { skip = [] } = {}) {
 
 /** Totals of the ledger, for the reports. */
 export async function ledgerTotals(db) {
+  if (!db) return { events: null, credits: null, consumed: null, pendingReservations: 0, skipped: true };
   const { rows } = await db.query(`
     SELECT (SELECT count(*) FROM usage_events)::bigint AS events,
            (SELECT coalesce(sum(credits), 0) FROM usage_events)::text AS credits,
@@ -94,6 +97,8 @@ export async function ledgerTotals(db) {
 
 /** A function listing the PostgreSQL backends serving this database (the services' pools), for cpuMeter. */
 export function backendPids(db) {
+  // Embedded: no PostgreSQL backends; the database's CPU is the service process's own.
+  if (!db) return async () => [];
   return async () => {
     const { rows } = await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
     return rows.map((r) => r.pid);

@@ -2,9 +2,9 @@
 // measurements taken from outside it (RSS from /proc). Everything listens and connects on 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 
@@ -12,6 +12,13 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ADMIN_KEY = process.env.BENCH_ADMIN_KEY ?? 'bench-admin-key-0123456789';
 /** Where `CREATE DATABASE bench_<random>` runs; the service gets the same server with that database. */
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * BENCH_EMBEDDED=1: the service runs on its embedded PGlite database (no DATABASE_URL, a fresh DATA_DIR in a
+ * temp folder). PGlite lives inside the service process, so nothing outside it can run SQL: the ledger checks
+ * and the raw PostgreSQL baselines are skipped (the reports say so), and PostgreSQL CPU is part of the service's.
+ */
+export const EMBEDDED = process.env.BENCH_EMBEDDED === '1' || process.env.BENCH_EMBEDDED === 'true';
 
 /** The compiled service; BENCH_DIST points elsewhere (e.g. a build of another branch kept aside). */
 const MAIN = join(resolve(ROOT, process.env.BENCH_DIST ?? 'dist'), 'src', 'main.js');
@@ -67,13 +74,20 @@ export function serviceEnv(databaseUrl, extra = {}) {
   return {
     NODE_ENV: 'production',
     ADMIN_API_KEY: ADMIN_KEY,
-    DATABASE_URL: databaseUrl,
+    // Embedded: DATABASE_URL must be absent (not "undefined"), and DATA_DIR is the run's own folder.
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '0',
     RATE_LIMIT_ADMIN_PER_MINUTE: '0',
     JOBS_ENABLED: 'false',
     ...extra,
   };
+}
+
+/** The embedded mode's stand-in for createDatabase: a fresh PGlite data folder, removed by drop(). */
+export function createEmbeddedDataDir(prefix = 'bench') {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-pglite-`));
+  return { name: dir, url: undefined, dataDir: dir, async drop() { rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /**
@@ -85,9 +99,11 @@ export async function startService({ databaseUrl, env = {}, port, timeoutMs = 60
   port ??= await freePort();
   let output = '';
   const started = Date.now();
+  const childEnv = { ...process.env, ...serviceEnv(databaseUrl, env), PORT: String(port) };
+  if (!databaseUrl) delete childEnv.DATABASE_URL; // the caller's own DATABASE_URL must not leak into an embedded run
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     cwd: ROOT,
-    env: { ...process.env, ...serviceEnv(databaseUrl, env), PORT: String(port) },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d) => {
@@ -306,13 +322,16 @@ export async function backgroundLoad(ms = 2000) {
 
 /**
  * Creates a fresh database, starts `instances` services on it, runs `work({db, services, svc, sql})`, and
- * always cleans up: services stopped, pool closed, database dropped (Ctrl-C included).
+ * always cleans up: services stopped, pool closed, database dropped (Ctrl-C included). With BENCH_EMBEDDED=1
+ * the database is a fresh PGlite folder of the (single) service and `sql` is null: no SQL from outside.
  */
 export async function withService(work, { instances = 1, env = {}, dbPrefix = 'bench' } = {}) {
   assertBuilt();
   runContext.backgroundBusyCores = await backgroundLoad();
   console.log(`machine busy before the run: ${runContext.backgroundBusyCores} of ${cpus().length} cores (other work on the machine; figures below share it)`);
-  const db = await createDatabase(dbPrefix);
+  if (EMBEDDED && instances > 1) throw new Error('BENCH_EMBEDDED=1: one service only (PGlite is one process\'s database)');
+  if (EMBEDDED) console.log('embedded database (BENCH_EMBEDDED=1): the service on PGlite; ledger checks and raw PostgreSQL baselines are skipped');
+  const db = EMBEDDED ? createEmbeddedDataDir(dbPrefix) : await createDatabase(dbPrefix);
   const services = [];
   let sql;
   let cleaned = false;
@@ -331,8 +350,9 @@ export async function withService(work, { instances = 1, env = {}, dbPrefix = 'b
   process.once('SIGTERM', onSignal);
   try {
     // One at a time: the first applies the migrations and the seed.
-    for (let i = 0; i < instances; i++) services.push(await startService({ databaseUrl: db.url, env }));
-    sql = pool(db.url);
+    const runEnv = EMBEDDED ? { ...env, DATA_DIR: db.dataDir } : env;
+    for (let i = 0; i < instances; i++) services.push(await startService({ databaseUrl: db.url, env: runEnv }));
+    sql = EMBEDDED ? null : pool(db.url);
     return await work({ db, services, svc: services[0], sql });
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,5 +1,6 @@
 import { LoggerService } from '@nestjs/common';
-import pino, { DestinationStream, Logger } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import pino, { Bindings, ChildLoggerOptions, DestinationStream, Level, Logger } from 'pino';
 import type { LogLevel } from '../../config/app-config';
 
 /** Header and field names whose values never reach a log line. */
@@ -27,6 +28,79 @@ export function createPinoLogger(level: LogLevel, destination?: DestinationStrea
     },
     destination,
   );
+}
+
+type LevelMethod = (...args: unknown[]) => void;
+
+/**
+ * Fastify's per-request logger, made into a pino child only when it first writes a line. Fastify calls
+ * `logger.child({reqId})` for every request (~2 µs: the bindings are serialized), and at the production level
+ * (warn) almost no request ever logs: its "incoming request" and "request completed" lines are info. A line
+ * that is written goes through the same pino child as before, so log content does not change.
+ */
+class LazyRequestLogger {
+  private made?: Logger;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly childBindings: Bindings,
+  ) {}
+
+  get level(): string {
+    return (this.made ?? this.parent).level;
+  }
+
+  set level(level: string) {
+    this.logger().level = level;
+  }
+
+  private logger(): Logger {
+    return (this.made ??= this.parent.child(this.childBindings));
+  }
+
+  private write(level: Level, args: unknown[]): void {
+    if (!(this.made ?? this.parent).isLevelEnabled(level)) return;
+    (this.logger()[level] as LevelMethod)(...args);
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+  silent(): void {}
+  child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
+    return this.logger().child(bindings, options);
+  }
+  bindings(): Bindings {
+    return this.logger().bindings();
+  }
+}
+
+/**
+ * Fastify's `childLoggerFactory` for the pino logger: a lazy child per request (LazyRequestLogger), or pino's
+ * own child when the route asks for options (a route-level `logLevel`, a serializer).
+ */
+export function lazyRequestLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  if (options && Object.keys(options).length > 0) return logger.child(bindings, options);
+  // Installed only over createPinoLogger's logger (a whole pino Logger: isLevelEnabled, bindings).
+  return new LazyRequestLogger(logger as unknown as Logger, bindings) as unknown as FastifyBaseLogger;
 }
 
 /**

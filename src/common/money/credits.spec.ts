@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import Big from 'big.js';
+import fc from 'fast-check';
 import {
   hasAtMostTwoDecimals,
   hundredthsFromBig,
@@ -54,5 +55,16 @@ describe('credit amounts', () => {
     expect(hundredthsFromBig(new Big('2.344999'))).toBe(234);
     expect(roundUsd(new Big('0.125'))).toBe(0.13);
     expect(roundUsd(new Big('10.004'))).toBe(10);
+  });
+});
+
+describe('hundredths to numbers and strings without Big', () => {
+  const hundredths = fc.oneof(fc.integer({ min: -10_000_000, max: 10_000_000 }), fc.maxSafeInteger(), fc.integer({ min: -1000, max: 1000 }), fc.constantFrom(0, -0, 5, -5, 99, 100, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER));
+  it('hundredthsToNumber equals the Big conversion', () => {
+    fc.assert(fc.property(hundredths, (n) => expect(hundredthsToNumber(n)).toBe(Number(new Big(n).div(100).toString()))), { numRuns: 5000 });
+  });
+  it('hundredthsToDecimalString equals Big toFixed(2)', () => {
+    fc.assert(fc.property(hundredths, (n) => expect(hundredthsToDecimalString(n)).toBe(new Big(n).div(100).toFixed(2))), { numRuns: 5000 });
+    expect([hundredthsToDecimalString(-5), hundredthsToDecimalString(2500), hundredthsToDecimalString(7)]).toEqual(['-0.05', '25.00', '0.07']);
   });
 });

@@ -40,11 +40,20 @@ export function hundredthsFromNumber(value: number): CreditHundredths {
 
 /** Hundredths to a JSON number for responses (2500 -> 25, 29 -> 0.29: the shortest form round-trips). */
 export function hundredthsToNumber(value: CreditHundredths): number {
+  // For a safe integer n, n / 100 is the double nearest to the exact decimal n/100, which is what
+  // Number("<that decimal>") gives too: the same result without a Big per call (this runs per event).
+  if (Number.isSafeInteger(value)) return value / 100 + 0; // + 0: Big answers 0 for -0
   return Number(new Big(value).div(100).toString());
 }
 
 /** Hundredths to a SQL numeric literal string ("25.00"). */
 export function hundredthsToDecimalString(value: CreditHundredths): string {
+  // Integer digits only, no division: -5 -> "-0.05", 2500 -> "25.00" (-0 and non-integers go through Big).
+  if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+    const abs = Math.abs(value);
+    const cents = abs % 100;
+    return `${value < 0 ? '-' : ''}${(abs - cents) / 100}.${cents < 10 ? '0' : ''}${cents}`;
+  }
   return new Big(value).div(100).toFixed(2);
 }
 

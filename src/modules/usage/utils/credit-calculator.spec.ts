@@ -3,7 +3,7 @@ import Big from 'big.js';
 import fc from 'fast-check';
 import { DomainError } from '../../../common/errors/domain-error';
 import { hundredthsToNumber } from '../../../common/money/credits';
-import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent } from './credit-calculator';
+import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent, priceEventBig, priceEventExact } from './credit-calculator';
 import type { PricedDefinition } from './credit-calculator';
 
 // SPEC section 12 seeds.
@@ -533,5 +533,61 @@ describe('priceEvent: units, properties', () => {
         expect(priceEvent(withUnits(units), { units: { [name]: lo } }).credits).toBeLessThanOrEqual(priceEvent(withUnits(units), { units: { [name]: hi } }).credits);
       }),
     );
+  });
+});
+
+// ---- the integer path against the Big implementation ----
+
+describe('priceEvent (integer hundredths) equals priceEventBig', () => {
+  /** Any finite double, or one with few decimals (the realistic case, where the integer path runs). */
+  const decimal = (max: number) => fc.oneof(fc.double({ min: 0, max, noNaN: true, noDefaultInfinity: true }), fc.integer({ min: 0, max: max * 100 }).map((h) => h / 100), fc.integer({ min: 0, max: max * 1_000_000 }).map((m) => m / 1_000_000));
+  const rangeArb = fc.option(
+    fc.tuple(fc.oneof(fc.double({ min: 1, max: 10, noNaN: true }), fc.integer({ min: 100, max: 1000 }).map((h) => h / 100)), fc.oneof(fc.double({ min: 1, max: 10, noNaN: true }), fc.integer({ min: 100, max: 1000 }).map((h) => h / 100))).map(([a, b]) => ({ min: Math.min(a, b), max: Math.max(a, b) })),
+    { nil: null },
+  );
+  const rateArb = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }).map((m) => m / 1_000_000), fc.integer({ min: 0, max: 2_000_000 }).map((h) => h / 100), fc.constantFrom(0, 1e-6, 0.000002, 1_000_000));
+  const arb = fc.record({
+    definition: fc.record({
+      baseCredits: decimal(10_000),
+      multipliers: fc.record({ complexity: rangeArb, features: fc.dictionary(fc.constantFrom(...FEATURE_NAMES), decimal(1_000)) }),
+      units: fc.option(fc.dictionary(fc.constantFrom('inputTokens', 'outputTokens', 'images'), rateArb, { minKeys: 1 }), { nil: undefined }),
+      version: fc.integer({ min: 1, max: 9 }),
+    }),
+    complexity: fc.option(fc.oneof(complexityArb, fc.double({ min: 0, max: 12, noNaN: true })), { nil: undefined }),
+    length: fc.option(lengthArb, { nil: undefined }),
+    enabled: enabledArb,
+    quantities: fc.dictionary(fc.constantFrom('inputTokens', 'outputTokens', 'images'), fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.constantFrom(0, MAX_UNIT_QUANTITY))),
+  });
+  const outcome = (price: () => unknown) => {
+    try {
+      return { ok: price() };
+    } catch (error) {
+      return { error: error instanceof DomainError ? error.details : String(error) };
+    }
+  };
+
+  it('gives the same credits and breakdown (or the same error) over random definitions and events', () => {
+    fc.assert(
+      fc.property(arb, ({ definition, complexity, length, enabled, quantities }) => {
+        const rates = definition.units ?? {};
+        const units = Object.fromEntries(Object.entries(quantities).filter(([name]) => Object.hasOwn(rates, name)));
+        const data = withFeatures(enabled, { ...(complexity !== undefined ? { complexity } : {}), ...(length !== undefined ? { inputText: text(length) } : {}), ...(Object.keys(units).length ? { units } : {}) });
+        expect(outcome(() => priceEvent(definition, data))).toEqual(outcome(() => priceEventBig(definition, data)));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('runs the integer path for ordinary events (no Big) and agrees on the SPEC example', () => {
+    for (const [definition, data] of [
+      [diagnose, { complexity: 2.0, echo: true }],
+      [generateSolution, { inputText: text(2000) }],
+      [push, {}],
+      [{ ...push, units: { inputTokens: 0.000002, outputTokens: 0.00001 } }, { units: { inputTokens: 1200, outputTokens: 300 } }],
+    ] as Array<[PricedDefinition, Record<string, unknown>]>) {
+      expect(priceEventExact(definition, data)).toBeDefined();
+      expect(priceEventExact(definition, data)).toEqual(priceEventBig(definition, data));
+    }
+    expect(priceEvent(def(2.25, 1, 3), { inputText: text(505) }).credits).toBe(226);
   });
 });

@@ -6,7 +6,12 @@ import type { FieldErrors } from '../../../common/errors/domain-error';
 import type { EventDefinitionConfig } from '../../events/entities/event-definition.entity';
 import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
 
-/** The credit formula of SPEC section 3, as a pure function. All arithmetic is Big: no binary floats. */
+/**
+ * The credit formula of SPEC section 3, as a pure function. No binary float ever holds an amount: the per-event
+ * path (priceExact) works in safe integers of scaled decimals, exactly; anything that would not fit a safe
+ * integer goes to the Big implementation (priceBig), which is also the reference the property tests hold the
+ * integer path to.
+ */
 
 export const MAX_COMPLEXITY = 1_000_000;
 /** The largest price of one event: what numeric(18,2) holds with room for sums (10^13 credits). */
@@ -120,8 +125,181 @@ function displayNumber(value: Big, exact: boolean): number {
 }
 
 export function priceEvent(definition: PricedDefinition, eventData: Record<string, unknown>): PriceResult {
+  const valid = validate(eventData, definition.units ?? {});
+  return priceExact(definition, eventData, valid) ?? priceBig(definition, eventData, valid);
+}
+
+/** The Big implementation alone: the reference for priceEvent's integer path (property tests). */
+export function priceEventBig(definition: PricedDefinition, eventData: Record<string, unknown>): PriceResult {
+  return priceBig(definition, eventData, validate(eventData, definition.units ?? {}));
+}
+
+/** The integer path alone (undefined where it defers to Big): lets the tests see that it runs. */
+export function priceEventExact(definition: PricedDefinition, eventData: Record<string, unknown>): PriceResult | undefined {
+  return priceExact(definition, eventData, validate(eventData, definition.units ?? {}));
+}
+
+// Powers of ten that are exact doubles (10^22 is the last one).
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * A finite number's shortest decimal form (what String() prints, which is what Big reads) as an integer
+ * mantissa and a count of decimals: 1.25 -> [125, 2], 30 -> [30, 0]. Undefined for e-notation or a mantissa
+ * beyond 2^53: the caller then uses Big.
+ */
+function decimalParts(x: number): [number, number] | undefined {
+  const text = String(x);
+  if (text.includes('e')) return undefined;
+  const dot = text.indexOf('.');
+  const mantissa = Number(dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1));
+  if (!Number.isSafeInteger(mantissa)) return undefined;
+  return [mantissa, dot < 0 ? 0 : text.length - dot - 1];
+}
+
+const safe = (n: number) => Number.isSafeInteger(n);
+
+/**
+ * priceBig's result in integers: every part is a fraction num / (10^scale * den) with den 1, or 2250 for a
+ * derived complexity inside the range (then the value is not a decimal at all, and Big's 20-place quotient
+ * is still exact enough: a derived sum's distance from a half-cent is at least 1/450,000, so both round the
+ * same way). Every product and sum is checked to stay a safe integer; answers undefined when one would not.
+ */
+function priceExact(definition: PricedDefinition, eventData: Record<string, unknown>, { given, listed, quantities }: ValidInput): PriceResult | undefined {
+  const base = decimalParts(definition.baseCredits);
+  if (!base) return undefined;
+  const range = definition.multipliers.complexity;
+
+  let complexity: number;
+  let complexitySource: PriceBreakdown['complexitySource'];
+  let factor: number;
+  // weighted = base * factor = wNum / (10^wScale * wDen)
+  let wNum: number;
+  let wScale: number;
+  let wDen = 1;
+  const times = (f: number): boolean => {
+    const parts = decimalParts(f);
+    if (!parts) return false;
+    wNum = base[0] * parts[0];
+    wScale = base[1] + parts[1];
+    return safe(wNum) && wScale < POW10.length;
+  };
+
+  if (range === null) {
+    complexitySource = 'none';
+    complexity = given ?? 1;
+    factor = 1;
+    wNum = base[0];
+    wScale = base[1];
+  } else if (given !== null) {
+    // Double order is the order of the shortest decimals Big compares, so the clamp is the same.
+    const clamped = given < range.min ? range.min : given > range.max ? range.max : given;
+    complexitySource = 'given';
+    complexity = given;
+    factor = clamped + 0; // Number(Big('-0').toString()) is 0, not -0
+    if (!times(clamped)) return undefined;
+  } else {
+    const numerator = derivedNumerator(eventData);
+    complexitySource = 'derived';
+    // numerator / 2250 rounded half-up to 4 decimals = round(numerator * 40 / 9); its digits after the 4th are
+    // k/9, never a half, so Big's 20-place quotient rounds the same way.
+    const display = Math.floor((80 * numerator + 9) / 18) / 10_000;
+    complexity = display;
+    const min = decimalParts(range.min);
+    const max = decimalParts(range.max);
+    if (!min || !max) return undefined;
+    // numerator / 2250 < min  <=>  numerator * 10^k < mantissa * 2250, exactly (when all four are safe).
+    const [nMin, lMin, nMax, lMax] = [numerator * POW10[min[1]], min[0] * DERIVED_DENOMINATOR, numerator * POW10[max[1]], max[0] * DERIVED_DENOMINATOR];
+    if (!safe(nMin) || !safe(lMin) || !safe(nMax) || !safe(lMax)) return undefined;
+    if (nMin < lMin) {
+      factor = range.min + 0;
+      if (!times(range.min)) return undefined;
+    } else if (nMax > lMax) {
+      factor = range.max + 0;
+      if (!times(range.max)) return undefined;
+    } else {
+      factor = display;
+      wNum = base[0] * numerator;
+      wScale = base[1];
+      wDen = DERIVED_DENOMINATOR;
+      if (!safe(wNum)) return undefined;
+    }
+  }
+
+  // Bonuses and unit charges are decimals: [mantissa, decimals] each, summed below at one scale.
+  const parts: Array<[number, number]> = [];
+  const enabled: [string, number][] = [];
+  for (const [name, bonus] of Object.entries(definition.multipliers.features)) {
+    if (eventData[name] === true || listed.has(name)) {
+      enabled.push([name, bonus]);
+      const b = decimalParts(bonus);
+      if (!b) return undefined;
+      parts.push(b);
+    }
+  }
   const rates = definition.units ?? {};
-  const { given, listed, quantities } = validate(eventData, rates);
+  const hasUnits = Object.keys(rates).length > 0;
+  const unitCharges: NonNullable<PriceBreakdown['units']> = {};
+  let unitsNum = 0;
+  let unitsScale = 0;
+  for (const [name, quantity, rate] of quantities) {
+    const r = decimalParts(rate);
+    if (!r) return undefined;
+    const charge = quantity * r[0];
+    if (!safe(charge) || r[1] >= POW10.length) return undefined;
+    // Scale the running sum up to the finer of the two.
+    if (r[1] > unitsScale) {
+      unitsNum *= POW10[r[1] - unitsScale];
+      unitsScale = r[1];
+      if (!safe(unitsNum)) return undefined;
+    }
+    const scaled = charge * POW10[unitsScale - r[1]];
+    unitsNum += scaled;
+    if (!safe(scaled) || !safe(unitsNum)) return undefined;
+    parts.push([charge, r[1]]);
+    // charge / 10^k is the correctly rounded double of the exact decimal, as Number(Big.toString()) is.
+    Object.defineProperty(unitCharges, name, { value: { quantity, creditsPerUnit: rate, credits: charge / POW10[r[1]] }, enumerable: true, writable: true, configurable: true });
+  }
+
+  // sum = (wNum * 10^(S - wScale) + wDen * Σ part * 10^(S - scale)) / (10^S * wDen), S the finest scale.
+  let scale = wScale!;
+  for (const [, k] of parts) if (k > scale) scale = k;
+  if (scale >= POW10.length) return undefined;
+  let num = wNum! * POW10[scale - wScale!];
+  if (!safe(num)) return undefined;
+  for (const [m, k] of parts) {
+    const term = wDen * m * POW10[scale - k];
+    num += term;
+    if (!safe(term) || !safe(num)) return undefined;
+  }
+  // In hundredths: num * 10^(2 - S) / (wDen * 10^(S - 2)), rounded half-up (a negative sum charges 0).
+  const a = scale < 2 ? num * POW10[2 - scale] : num;
+  const d = scale > 2 ? wDen * POW10[scale - 2] : wDen;
+  if (!safe(a) || !safe(d) || !safe(2 * d)) return undefined;
+  let credits = 0;
+  if (a > 0) {
+    const rest = a % d; // exact on safe integers
+    credits = (a - rest) / d + (2 * rest >= d ? 1 : 0);
+  }
+  // Out of range is priceBig's to word (a validation error on quantities, an internal error otherwise).
+  if (!safe(credits) || credits > MAX_EVENT_HUNDREDTHS) return undefined;
+
+  return {
+    credits,
+    breakdown: {
+      baseCredits: definition.baseCredits,
+      complexity,
+      complexitySource,
+      factor,
+      featureBonuses: Object.fromEntries(enabled),
+      ...(hasUnits ? { units: unitCharges, unitCredits: unitsNum / POW10[unitsScale] } : {}),
+      total: credits / 100,
+      version: definition.version,
+    },
+  };
+}
+
+function priceBig(definition: PricedDefinition, eventData: Record<string, unknown>, { given, listed, quantities }: ValidInput): PriceResult {
+  const rates = definition.units ?? {};
   const base = new Big(String(definition.baseCredits));
   const range = definition.multipliers.complexity;
 

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { isISO8601, validateSync } from 'class-validator';
 import { createHash } from 'node:crypto';
 import { DomainError, FieldErrors, validationFailed } from '../../../common/errors/domain-error';
 import { flattenValidationErrors } from '../../../common/errors/validation-errors';
@@ -10,12 +10,56 @@ export const MAX_EVENT_DATA_BYTES = 16 * 1024;
 export const MAX_BATCH_EVENTS = 1000;
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
 
+// The body field's rule (@Length(1, 255) + @Matches printable ASCII), also the Idempotency-Key header's.
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const TRACK_EVENT_FIELDS = new Set(['eventType', 'eventData', 'userId', 'occurredAt', 'idempotencyKey']);
+// Printable ASCII only: for these strings the UTF-16 length is the length class-validator's @Length counts
+// (validator.js discounts surrogate pairs and U+FE0E/U+FE0F), so the fast check never accepts what it refuses.
+const EVENT_TYPE_FAST = /^[\x20-\x7e]{1,64}$/;
+const USER_ID_FAST = /^[\x20-\x7e]{1,128}$/;
+const ISO8601_STRICT = { strict: true, strictSeparator: true };
+
+/**
+ * The TrackEventDto rules checked directly on the parsed JSON (a batch runs this up to 1,000 times a
+ * request; plainToInstance + validateSync cost ~30 µs an event in the profile). It only ever answers "valid"
+ * for a body the DTO accepts; anything it is unsure of (a null field, non-ASCII text, any error) returns
+ * undefined and goes to class-validator, which then decides and words the errors, so the 400 bodies stay
+ * exactly what they were.
+ */
+function fastTrackEvent(plain: Record<string, unknown>): TrackEventDto | undefined {
+  for (const key in plain) if (!TRACK_EVENT_FIELDS.has(key)) return undefined;
+  const { eventType, eventData, userId, occurredAt, idempotencyKey } = plain;
+  if (typeof eventType !== 'string' || !EVENT_TYPE_FAST.test(eventType)) return undefined;
+  if (eventData !== undefined && !isPlainObject(eventData)) return undefined;
+  if (userId !== undefined && (typeof userId !== 'string' || !USER_ID_FAST.test(userId))) return undefined;
+  if (occurredAt !== undefined && (typeof occurredAt !== 'string' || !isISO8601(occurredAt, ISO8601_STRICT))) return undefined;
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(idempotencyKey))) return undefined;
+  // The same own fields plainToInstance would set (absent stays absent); eventData is the parsed JSON itself.
+  const dto = {} as TrackEventDto;
+  dto.eventType = eventType;
+  if (eventData !== undefined) dto.eventData = eventData;
+  if (userId !== undefined) dto.userId = userId;
+  if (occurredAt !== undefined) dto.occurredAt = occurredAt;
+  if (idempotencyKey !== undefined) dto.idempotencyKey = idempotencyKey;
+  return dto;
+}
+
 /**
  * Validates one tracking request (a single body, or one item of a batch) with the DTO's rules, forbidding
  * unknown fields. Returns the DTO, or throws VALIDATION_FAILED (413 for an oversized eventData).
  */
 export function parseTrackEvent(plain: unknown, prefix = ''): TrackEventDto {
   if (!isPlainObject(plain)) throw validationFailed({ [prefix || 'body']: ['must be a JSON object'] });
+  const fast = fastTrackEvent(plain);
+  if (fast) {
+    assertEventDataSize(fast.eventData);
+    return fast;
+  }
+  return parseTrackEventSlow(plain, prefix);
+}
+
+/** The class-validator path: the reference for the rules and the only place that words their errors. */
+export function parseTrackEventSlow(plain: Record<string, unknown>, prefix = ''): TrackEventDto {
   const dto = plainToInstance(TrackEventDto, plain);
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length > 0) {
@@ -27,8 +71,6 @@ export function parseTrackEvent(plain: unknown, prefix = ''): TrackEventDto {
   assertEventDataSize(dto.eventData);
   return dto;
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * The Idempotency-Key header, held to the body field's rule (SPEC 5: 1 to 255 printable ASCII characters):
