@@ -49,6 +49,25 @@ describe('foundation', () => {
     expect(res.text).toMatch(/process_resident_memory_bytes/);
   });
 
+  it('counts tracked events, credits and refusals in /metrics (a batch adds its totals once per type and code)', async () => {
+    const metric = async (line: RegExp) => Number(line.exec((await t.http().get('/metrics').expect(200)).text)?.[1] ?? 0);
+    const planning = /^usage_events_tracked_total\{event_type="visuals_planning"\} (\S+)$/m;
+    const credits = /^usage_credits_consumed_total (\S+)$/m;
+    const closed = /^usage_rejections_total\{code="PERIOD_CLOSED"\} (\S+)$/m;
+    const before = { planning: await metric(planning), credits: await metric(credits), closed: await metric(closed) };
+    const org = `metrics-${Date.now().toString(36)}`;
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: org, name: org, plan: 'enterprise' }).expect(201);
+    const batch = await t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN)
+      .send({ events: [{ eventType: 'visuals_planning' }, { eventType: 'visuals_planning' }, { eventType: 'visuals_planning', occurredAt: '2020-01-15T00:00:00.000Z' }] })
+      .expect(200);
+    const accepted = batch.body.results.filter((r: { status: string }) => r.status === 'accepted');
+    expect(accepted).toHaveLength(2);
+    expect(await metric(planning)).toBe(before.planning + 2);
+    expect(await metric(closed)).toBe(before.closed + 1);
+    const charged = accepted.reduce((a: number, r: { result: { creditsConsumed: number } }) => a + r.result.creditsConsumed, 0);
+    expect(await metric(credits)).toBeCloseTo(before.credits + charged, 6);
+  });
+
   it('serves the OpenAPI document', async () => {
     const res = await t.http().get('/api/docs-json').expect(200);
     expect(res.body.openapi).toMatch(/^3\./);
