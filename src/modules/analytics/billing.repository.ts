@@ -88,15 +88,6 @@ export class BillingRepository {
     return rows.map((r) => ({ plan: r.plan_name, from: new Date(r.from_at).toISOString() }));
   }
 
-  /** Top-ups still usable at `now`. */
-  async grantsRemaining(m: EntityManager, organizationId: string, now: Date): Promise<CreditHundredths> {
-    const [row] = (await m.query(
-      `SELECT coalesce(sum(remaining), 0) AS remaining FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)`,
-      [organizationId, now],
-    )) as Array<{ remaining: string }>;
-    return h(row.remaining);
-  }
-
   /** Top-ups granted during the period (the invoice's top-up line). */
   async grantsCreated(m: EntityManager, organizationId: string, period: Period): Promise<CreditHundredths> {
     const [row] = (await m.query(

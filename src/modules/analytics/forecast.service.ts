@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsFromNumber, hundredthsToNumber } from '../../common/money/credits';
 import { periodKey, periodOf } from '../../common/time/period';
+import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -29,6 +30,7 @@ export class ForecastService {
     private readonly plans: PlanRegistry,
     private readonly billing: BillingRepository,
     private readonly rollups: RollupRepository,
+    private readonly grants: CreditGrantsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -87,7 +89,7 @@ export class ForecastService {
     const planName = balance?.planName ?? planNameForPeriod(org, period);
     const plan = await this.plans.findOrThrow(planName);
     const allowance = balance?.allowance ?? plan.config.monthlyCredits * 100;
-    const topUpsLeft = await this.billing.grantsRemaining(m, org.id, now);
+    const topUpsLeft = await this.grants.openTotal(org.id, now, m);
     const used = balance?.consumed ?? 0;
     const window = forecastWindow(period, now);
     const [trailing, dayRows, firstDay] = await Promise.all([

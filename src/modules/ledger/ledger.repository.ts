@@ -322,16 +322,6 @@ export class LedgerRepository {
     );
   }
 
-  /** Allowance left in the period plus open top-ups, as a numeric string. */
-  async remaining(m: EntityManager, organizationId: string, periodStart: string, now: Date): Promise<string> {
-    const rows = (await m.query(
-      `SELECT (coalesce((SELECT greatest(allowance - allowance_used, 0) FROM period_balances WHERE organization_id = $1 AND period_start = $2::date), 0)
-             + (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3)))::text AS remaining`,
-      [organizationId, periodStart, now],
-    )) as Array<{ remaining: string }>;
-    return rows[0].remaining;
-  }
-
   /**
    * Debits many events in one round trip, in order; results in the same order. One organization's events go
    * to consume_credits_many; several organizations' (a group commit across organizations) to

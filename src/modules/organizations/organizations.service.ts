@@ -7,6 +7,9 @@ import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
 import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { nextPeriod, periodOf } from '../../common/time/period';
+import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
+import type { GrantRow } from '../ledger/credit-grants.repository';
+import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { PlanRegistry, PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
 
@@ -59,6 +62,8 @@ export class OrganizationsService {
     private readonly dataSource: DataSource,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
+    private readonly grants: CreditGrantsRepository,
+    private readonly balances: PeriodBalancesRepository,
   ) {}
 
   /** The organization row, or 404 ORGANIZATION_NOT_FOUND. */
@@ -161,10 +166,7 @@ export class OrganizationsService {
       await manager.query(`INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) VALUES ($1, $2, $3, $4)`, [id, from, plan.key, now]);
       // Balance rows of the periods it governs (the current one for "now"; a next-period row that a
       // future-dated event created already), under their row locks, so in-flight debits are ordered.
-      await manager.query(
-        `UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start >= $2::date`,
-        [id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now],
-      );
+      await this.balances.setPlanFrom(manager, id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now);
     });
     return this.get(id);
   }
@@ -191,30 +193,18 @@ export class OrganizationsService {
     }
     const amount = hundredthsToDecimalString(hundredthsFromNumber(dto.amount));
     const grantId = randomUUID();
-    const rows = (await this.dataSource.query(
-      `INSERT INTO credit_grants (organization_id, id, amount, remaining, expires_at, reason, created_by, created_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING id, amount, remaining, expires_at, reason, created_by, created_at`,
-      [id, grantId, amount, dto.expiresAt ?? null, dto.reason ?? null, actor, now],
-    )) as GrantRow[];
-    return toGrant(rows[0]);
+    return toGrant(await this.grants.insert({ organizationId: id, id: grantId, amount, expiresAt: dto.expiresAt ?? null, reason: dto.reason ?? null, createdBy: actor, now }));
   }
 
   async listGrants(id: string) {
     await this.getRow(id);
-    const rows = (await this.dataSource.query(
-      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at, id`,
-      [id],
-    )) as GrantRow[];
-    return { items: rows.map(toGrant) };
+    return { items: (await this.grants.list(id, 'asc')).map(toGrant) };
   }
 
   /** The organization's top-ups as its usage page shows them: amount, used, remaining, expiry, state. */
   async grantsOverview(id: string) {
     await this.getRow(id);
-    const rows = (await this.dataSource.query(
-      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at DESC, id`,
-      [id],
-    )) as GrantRow[];
+    const rows = await this.grants.list(id, 'desc');
     return {
       organizationId: id,
       ...grantsOverview(
@@ -259,16 +249,6 @@ export class OrganizationsService {
     if (deleted === 0) throw new DomainError('NOT_FOUND', `User "${userId}" is not a member of "${id}"`);
     return { organizationId: id, userId, removed: true };
   }
-}
-
-interface GrantRow {
-  id: string;
-  amount: string;
-  remaining: string;
-  expires_at: Date | null;
-  reason: string | null;
-  created_by: string;
-  created_at: Date;
 }
 
 function toGrant(row: GrantRow) {

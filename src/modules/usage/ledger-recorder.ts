@@ -4,9 +4,9 @@ import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams } from './event-preparer';
-import { LedgerEntries } from './ledger-entries';
-import { keyId, LedgerRepository } from './ledger.repository';
-import type { OrganizationKey } from './ledger.repository';
+import { LedgerEntries } from '../ledger/ledger-entries';
+import { keyId, LedgerRepository } from '../ledger/ledger.repository';
+import type { OrganizationKey } from '../ledger/ledger.repository';
 import { idempotencyConflict, TrackRejections } from './track-rejections';
 import type { Outcome, Prepared } from './usage.types';
 

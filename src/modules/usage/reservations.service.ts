@@ -10,9 +10,12 @@ import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
-import { LedgerEntries } from './ledger-entries';
-import { LedgerRepository } from './ledger.repository';
-import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from './ledger.repository';
+import { LedgerEntries } from '../ledger/ledger-entries';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.repository';
+import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
+import { ReservationsRepository } from '../ledger/reservations.repository';
+import type { ReservationRow } from '../ledger/reservations.repository';
 import { GroupCommit, laneOf } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
@@ -25,36 +28,6 @@ import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tra
 import type { Prepared, TrackInput } from './usage.types';
 
 export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-
-interface ReservationRow {
-  organization_id: string;
-  id: string;
-  status: 'pending' | 'committed' | 'released' | 'expired';
-  period_start: string;
-  occurred_at: Date;
-  event_type: string;
-  user_id: string | null;
-  event_data: Record<string, unknown>;
-  credits: string;
-  from_allowance: string;
-  from_grants: string;
-  overage: string;
-  overage_cost: string;
-  plan_name: string | null;
-  grant_takes: unknown;
-  consumed_before: string;
-  consumed_after: string;
-  allowance: string;
-  remaining_after: string;
-  limit_key: string | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  event_id: string | null;
-  context: TrackInput['context'] | null;
-  expires_at: Date;
-  api_key_id: string | null;
-  budget_takes: ConsumeResult['budget_takes'];
-}
 
 /** Thrown inside a transaction to roll it back, then answered from what already exists. */
 class ReplayExisting extends Error {}
@@ -101,6 +74,8 @@ export class ReservationsService {
     private readonly recorder: LedgerRecorder,
     private readonly rejections: TrackRejections,
     private readonly ledger: LedgerRepository,
+    private readonly reservations: ReservationsRepository,
+    private readonly balances: PeriodBalancesRepository,
     private readonly events: EventRegistry,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
@@ -166,9 +141,9 @@ export class ReservationsService {
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
       const { existing, key, remaining } = await this.ledger.transaction(async (m) => ({
-        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [orgId, p.key])) as ReservationRow[])[0],
+        existing: await this.reservations.findLiveByKey(m, orgId, p.key!),
         key: await this.ledger.findKey(m, orgId, p.key!),
-        remaining: await this.ledger.remaining(m, orgId, p.periodStart, now),
+        remaining: await this.balances.creditsRemaining(m, orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
@@ -180,7 +155,7 @@ export class ReservationsService {
         eventType: existing.event_type,
         credits: hundredthsToNumber(hundredthsFromDecimalString(existing.credits)),
         expiresAt: new Date(existing.expires_at).toISOString(),
-        remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(remaining)),
+        remainingCredits: hundredthsToNumber(remaining),
         status: existing.status,
         duplicate: true,
       };
@@ -259,7 +234,7 @@ export class ReservationsService {
       const entries = new LedgerEntries();
       const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
       await this.recorder.writeEntries(m, entries);
-      await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
+      await this.reservations.markSettled(m, organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
       if (res.idempotency_key) await this.ledger.completeKeys(m, [{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
       return { expired: false as const, result };
@@ -306,7 +281,7 @@ export class ReservationsService {
       const row = await this.lockPending(m, organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
       await this.refund(m, row.reservation, now);
-      await m.query(`UPDATE reservations SET status = 'released', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, now]);
+      await this.reservations.markSettled(m, organizationId, reservationId, { status: 'released' }, now);
       return { expired: false as const, credits: row.reservation.credits };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -315,9 +290,8 @@ export class ReservationsService {
 
   async get(organizationId: string, reservationId: string) {
     await this.organizations.assertExists(organizationId);
-    const rows = (await this.ledger.transaction((m) => m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId]))) as ReservationRow[];
-    if (!rows[0]) throw notFound(reservationId);
-    const r = rows[0];
+    const r = await this.ledger.transaction((m) => this.reservations.find(m, organizationId, reservationId));
+    if (!r) throw notFound(reservationId);
     return { reservationId: r.id, status: r.status, eventType: r.event_type, credits: hundredthsToNumber(hundredthsFromDecimalString(r.credits)), expiresAt: new Date(r.expires_at).toISOString(), eventId: r.event_id };
   }
 
@@ -325,13 +299,10 @@ export class ReservationsService {
   async expireDue(limit = 500): Promise<number> {
     const now = this.clock.now();
     return this.ledger.transaction(async (m) => {
-      const due = (await m.query(
-        `SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [now, limit],
-      )) as ReservationRow[];
+      const due = await this.reservations.lockDue(m, now, limit);
       for (const res of due) {
         await this.refund(m, res, now);
-        await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [res.organization_id, res.id, now]);
+        await this.reservations.markSettled(m, res.organization_id, res.id, { status: 'expired' }, now);
       }
       return due.length;
     });
@@ -339,14 +310,13 @@ export class ReservationsService {
 
   private async lockPending(m: EntityManager, organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
-    const rows = (await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2 FOR UPDATE`, [organizationId, id])) as ReservationRow[];
-    const res = rows[0];
+    const res = await this.reservations.lock(m, organizationId, id);
     if (!res) throw notFound(id);
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {
       // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
       await this.refund(m, res, now);
-      await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, id, now]);
+      await this.reservations.markSettled(m, organizationId, id, { status: 'expired' }, now);
       return { expired: true };
     }
     return { expired: false, reservation: res };
@@ -354,18 +324,7 @@ export class ReservationsService {
 
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
   private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
-      res.organization_id,
-      res.period_start,
-      res.from_allowance,
-      res.from_grants,
-      res.overage,
-      res.overage_cost ?? '0',
-      JSON.stringify(res.grant_takes),
-      res.limit_key,
-      now,
-      JSON.stringify(res.budget_takes ?? []),
-    ]);
+    await this.reservations.refund(m, res, now);
     if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
   }
 }

@@ -7,6 +7,8 @@ import { BillingRepository } from '../../analytics/billing.repository';
 import { InvoiceService } from '../../analytics/invoice.service';
 import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 import { PlanRegistry } from '../../plans/plan-registry.service';
@@ -47,6 +49,8 @@ export class PeriodCloseJob implements JobDefinition {
     private readonly billing: BillingRepository,
     private readonly invoices: InvoiceService,
     private readonly rollups: RollupRepository,
+    private readonly ledgerRollups: RollupsRepository,
+    private readonly balances: PeriodBalancesRepository,
     private readonly plans: PlanRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -97,7 +101,7 @@ export class PeriodCloseJob implements JobDefinition {
     const next = nextPeriod(period);
     // Only the current period gets its rows ahead of its first event: for a past one (catch-up) the plan of
     // now may not be the plan it had, and its own close creates the rows it needs.
-    if (periodKey(periodOf(ctx.now)) === periodKey(next)) outcome.allowancesOpened = await this.repo.openAllowances(next, ctx.now);
+    if (periodKey(periodOf(ctx.now)) === periodKey(next)) outcome.allowancesOpened = await this.balances.openForAll(periodStartDay(next), next.end, ctx.now);
     await this.repo.markClosed(period, ctx.now);
     outcome.complete = true;
     return outcome;
@@ -113,13 +117,13 @@ export class PeriodCloseJob implements JobDefinition {
     return this.repo.transaction(async (m) => {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
-      await this.repo.openAndLockBalance(m, org.id, period, now);
+      await this.balances.openAndLock(m, org.id, start, now);
       if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return 'deferred';
       // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
       // row: the close costs O(organizations x groups), not O(events). Only when they disagree with the
       // balance (someone wrote around the tracker) are they recounted from the raw events.
-      const recount = !(await this.rollups.agreeWithBalance(m, org.id, start, end));
-      if (recount) await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
+      const recount = !(await this.ledgerRollups.agreeWithBalance(m, org.id, start, end));
+      if (recount) await this.ledgerRollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
       const balance = (await this.billing.balance(m, org.id, start))!;
       const lines = await this.invoices.compute(m, org, plan, period, balance);
       await this.billing.insertInvoice(m, org.id, period, org.billing_cycle, lines, now);

@@ -76,15 +76,6 @@ export class PeriodCloseRepository {
   }
 
   /**
-   * Creates the period's balance row if missing (an organization without usage still gets its invoice), with
-   * the plan its history gives, through the debit's own ensure_period_balance; and locks it.
-   */
-  async openAndLockBalance(m: EntityManager, organizationId: string, period: Period, now: Date): Promise<void> {
-    await m.query(`SELECT ensure_period_balance($1, $2::date, $3)`, [organizationId, periodStartDay(period), now]);
-    await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStartDay(period)]);
-  }
-
-  /**
    * Pending reservations of the period (when the reservations table exists): their credits are held, not
    * final, so the organization is frozen on a later run, once they are committed, released or expired.
    */
@@ -106,16 +97,5 @@ export class PeriodCloseRepository {
       [at, now],
     )) as [unknown, number];
     return changed;
-  }
-
-  /** Opens the period's allowance for every organization existing by its end, on the plan its history gives. */
-  async openAllowances(period: Period, now: Date): Promise<number> {
-    const [{ n }] = (await this.dataSource.query(
-      `SELECT count(ensure_period_balance(o.id, $1::date, $3))::int AS n
-         FROM organizations o
-        WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)`,
-      [periodStartDay(period), period.end, now],
-    )) as Array<{ n: number }>;
-    return n;
   }
 }

@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parsePeriodKey, periodKey, periodOf, previousPeriod } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
-import { RollupRepository } from '../../analytics/rollup.repository';
 import { isoDay, periodStartDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 import { ReconciliationRepository } from './reconciliation.repository';
 import type { Discrepancy } from './reconciliation.repository';
@@ -28,7 +29,8 @@ export class LedgerReconciliationJob implements JobDefinition {
   constructor(
     private readonly dataSource: DataSource,
     private readonly repo: ReconciliationRepository,
-    private readonly rollups: RollupRepository,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly rollups: RollupsRepository,
   ) {}
 
   /** Daily: at start-up only when the last successful run is more than a day old. */
@@ -72,7 +74,7 @@ export class LedgerReconciliationJob implements JobDefinition {
     const start = periodStartDay(period);
     const end = isoDay(period.end);
     await this.dataSource.transaction(async (m) => {
-      await this.rollups.lockBalance(m, organizationId, start);
+      await this.balances.lock(m, organizationId, start);
       await this.rollups.rebuild(m, organizationId, start, end, start, isoDay(new Date(period.end.getTime() - DAY_MS)));
     });
   }

@@ -3,9 +3,10 @@ import { DataSource } from 'typeorm';
 import { validationFailed } from '../../../common/errors/domain-error';
 import { parsePeriodKey } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
-import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isIsoDay, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import { JobRunsRepository } from '../job-runs.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 
@@ -24,7 +25,8 @@ export class RollupRefreshJob implements JobDefinition {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly rollups: RollupRepository,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly rollups: RollupsRepository,
     private readonly runs: JobRunsRepository,
   ) {}
 
@@ -68,7 +70,7 @@ export class RollupRefreshJob implements JobDefinition {
     for (const org of orgs) {
       if (ctx.stopping()) break;
       rows += await this.dataSource.transaction(async (m) => {
-        await this.rollups.lockBalance(m, org, start);
+        await this.balances.lock(m, org, start);
         return this.rollups.rebuild(m, org, start, end, from, to);
       });
     }
