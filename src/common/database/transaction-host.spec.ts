@@ -6,11 +6,11 @@ import { TransactionHost } from './transaction-host';
 function fakeDataSource() {
   const base = { name: 'pool' } as unknown as EntityManager;
   const opened: Array<{ m: EntityManager; runner: { isReleased: boolean } }> = [];
-  const ds = {
+  const ds: DataSource = {
     manager: base,
     async transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
       const runner = { isReleased: false };
-      const m = { name: `tx${opened.length + 1}`, queryRunner: runner } as unknown as EntityManager;
+      const m = { name: `tx${opened.length + 1}`, queryRunner: runner, dataSource: ds } as unknown as EntityManager;
       opened.push({ m, runner });
       try {
         return await work(m);
@@ -19,6 +19,7 @@ function fakeDataSource() {
       }
     },
   } as unknown as DataSource;
+  (base as unknown as { dataSource: DataSource }).dataSource = ds;
   return { ds, base, opened };
 }
 
@@ -87,5 +88,20 @@ describe('TransactionHost', () => {
     });
     await expect(failing).rejects.toThrow('no');
     expect(host.active).toBe(false);
+  });
+
+  it("never hands one data source's transaction to another's host", async () => {
+    const a = new TransactionHost(fakeDataSource().ds);
+    const b = new TransactionHost(fakeDataSource().ds);
+    const seen = await a.transaction(async () => [nameOf(a.manager), nameOf(b.manager), b.active]);
+    expect(seen).toEqual(['tx1', 'pool', false]);
+  });
+
+  it('detached work (a group-commit lane) does not join the transaction it was started from', async () => {
+    const { ds, opened } = fakeDataSource();
+    const host = new TransactionHost(ds);
+    const inner = await host.transaction(() => TransactionHost.detached(() => host.transaction(async () => nameOf(host.manager))));
+    expect(inner).toBe('tx2');
+    expect(opened).toHaveLength(2);
   });
 });

@@ -15,25 +15,41 @@ import { DataSource, EntityManager } from 'typeorm';
  * @nestjs-cls/transactional: a host application that embeds metering (UsageTrackingModule.forRoot) may run
  * its own global ClsModule, and metering's transactions must follow its own named data source, not the host's.
  */
+/** One store for every host: a manager only counts for the host of its own data source (see `own`). */
+const current = new AsyncLocalStorage<EntityManager>();
+
 @Injectable()
 export class TransactionHost {
-  private readonly current = new AsyncLocalStorage<EntityManager>();
+  private readonly current = current;
 
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Runs `work` outside any ambient transaction, of any host. For work that outlives its caller and serves
+   * others (a group-commit lane started by one request runs the transactions of many): it must never join
+   * the transaction of whoever happened to start it.
+   */
+  static detached<T>(work: () => T): T {
+    return current.exit(work);
+  }
+
+  /** The current transaction's manager when it is open and of this host's data source. */
+  private own(): EntityManager | undefined {
+    const m = this.current.getStore();
+    return m && m.dataSource === this.dataSource && !m.queryRunner?.isReleased ? m : undefined;
+  }
 
   /**
    * The current transaction's manager, or the data source's. A transaction that has ended (a timer or a
    * promise started inside it and running after its commit) no longer counts: its query runner is released.
    */
   get manager(): EntityManager {
-    const m = this.current.getStore();
-    return m && !m.queryRunner?.isReleased ? m : this.dataSource.manager;
+    return this.own() ?? this.dataSource.manager;
   }
 
   /** Whether a transaction is open in this async context. */
   get active(): boolean {
-    const m = this.current.getStore();
-    return m !== undefined && !m.queryRunner?.isReleased;
+    return this.own() !== undefined;
   }
 
   /**
