@@ -84,17 +84,16 @@ export class ForecastService {
   private async compute(org: OrganizationRow) {
     const now = this.clock.now();
     const period = periodOf(now);
-    const m = this.billing.manager;
-    const balance = await this.billing.balance(m, org.id, periodStartDay(period));
+    const balance = await this.billing.balance(org.id, periodStartDay(period));
     const planName = balance?.planName ?? planNameForPeriod(org, period);
     const plan = await this.plans.findOrThrow(planName);
     const allowance = balance?.allowance ?? plan.config.monthlyCredits * 100;
-    const topUpsLeft = await this.grants.openTotal(org.id, now, m);
+    const topUpsLeft = await this.grants.openTotal(org.id, now);
     const used = balance?.consumed ?? 0;
     const window = forecastWindow(period, now);
     const [trailing, dayRows, firstDay] = await Promise.all([
       this.rollups.creditsBetween(org.id, window.from, window.to),
-      window.from > window.to ? Promise.resolve([]) : this.rollups.dayTotals(m, org.id, window.from, addDays(window.to, 1)),
+      window.from > window.to ? Promise.resolve([]) : this.rollups.dayTotals(org.id, window.from, addDays(window.to, 1)),
       this.rollups.firstUsageDay(org.id, periodStartDay(period), isoDay(now)),
     ]);
     // What the period can consume before it runs out: its allowance and every top-up it used or may use.

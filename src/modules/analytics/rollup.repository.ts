@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
 import type { LedgerEventRow } from '../ledger/ledger.repository';
@@ -39,7 +40,10 @@ const h = hundredthsOrZero;
  */
 @Injectable()
 export class RollupRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
+  ) {}
 
   /** Credits, count and overage grouped by one dimension over the days of `plan` (for `day`, daily ranges only). */
   async breakdown(organizationId: string, plan: RollupRangePlan, group: BreakdownGroup): Promise<BreakdownRow[]> {
@@ -95,9 +99,9 @@ export class RollupRepository {
     return new Map(rows.map((r) => [r.period_start.slice(0, 7), { events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }]));
   }
 
-  /** The monthly rollup rows of one period (the monthly report's tables). */
-  async periodRows(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<ReportRollupRow[]> {
-    const rows = (await m.query(
+  /** The monthly rollup rows of one period (the monthly report's tables), in the ambient transaction (the close's). */
+  async periodRows(organizationId: string, periodStart: IsoDay): Promise<ReportRollupRow[]> {
+    const rows = (await this.tx.manager.query(
       `SELECT event_type, category, user_id, events, credits, overage FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<{ event_type: string; category: string; user_id: string; events: string; credits: string; overage: string }>;
@@ -105,8 +109,8 @@ export class RollupRepository {
   }
 
   /** Daily totals of `[from, to)`. */
-  async dayTotals(m: EntityManager, organizationId: string, from: IsoDay, toExclusive: IsoDay): Promise<ReportDayRow[]> {
-    const rows = (await m.query(
+  async dayTotals(organizationId: string, from: IsoDay, toExclusive: IsoDay): Promise<ReportDayRow[]> {
+    const rows = (await this.tx.manager.query(
       `SELECT day::text AS day, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
          FROM usage_rollups_daily WHERE organization_id = $1 AND day >= $2::date AND day < $3::date GROUP BY day ORDER BY day`,
       [organizationId, from, toExclusive],

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
 
@@ -27,10 +27,10 @@ export const OPEN_TOP_UPS_SQL = `(SELECT coalesce(sum(remaining), 0) FROM credit
  */
 @Injectable()
 export class CreditGrantsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly tx: TransactionHost) {}
 
   async insert(g: { organizationId: string; id: string; amount: string; expiresAt: string | null; reason: string | null; createdBy: string; now: Date }): Promise<GrantRow> {
-    const rows = (await this.dataSource.query(
+    const rows = (await this.tx.manager.query(
       `INSERT INTO credit_grants (organization_id, id, amount, remaining, expires_at, reason, created_by, created_at)
        VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING ${GRANT_COLUMNS}`,
       [g.organizationId, g.id, g.amount, g.expiresAt, g.reason, g.createdBy, g.now],
@@ -41,12 +41,12 @@ export class CreditGrantsRepository {
   /** Every grant of the organization, oldest first (`asc`) or newest first (`desc`). */
   async list(organizationId: string, order: 'asc' | 'desc'): Promise<GrantRow[]> {
     const direction = order === 'asc' ? 'created_at, id' : 'created_at DESC, id';
-    return (await this.dataSource.query(`SELECT ${GRANT_COLUMNS} FROM credit_grants WHERE organization_id = $1 ORDER BY ${direction}`, [organizationId])) as GrantRow[];
+    return (await this.tx.manager.query(`SELECT ${GRANT_COLUMNS} FROM credit_grants WHERE organization_id = $1 ORDER BY ${direction}`, [organizationId])) as GrantRow[];
   }
 
   /** The open top-ups' total at `now` (see OPEN_TOP_UPS_SQL). */
-  async openTotal(organizationId: string, now: Date, m: EntityManager = this.dataSource.manager): Promise<CreditHundredths> {
-    const [row] = (await m.query(`SELECT ${OPEN_TOP_UPS_SQL} AS remaining`, [organizationId, now])) as Array<{ remaining: string }>;
+  async openTotal(organizationId: string, now: Date): Promise<CreditHundredths> {
+    const [row] = (await this.tx.manager.query(`SELECT ${OPEN_TOP_UPS_SQL} AS remaining`, [organizationId, now])) as Array<{ remaining: string }>;
     return hundredthsOrZero(row.remaining);
   }
 }

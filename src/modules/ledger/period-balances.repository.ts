@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
 import { OPEN_TOP_UPS_SQL } from './credit-grants.repository';
@@ -12,15 +12,15 @@ import { creditsRemaining } from './utils/credits-remaining';
  */
 @Injectable()
 export class PeriodBalancesRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly tx: TransactionHost) {}
 
   /**
    * Points the balance rows of the periods starting at or after `fromPeriodStart` at a new plan and its
    * allowance (what was used stays used). Call it holding the organization row lock: the debit takes the
    * same lock before it creates a row, so an event either sees the change or the change sees its row.
    */
-  async setPlanFrom(m: EntityManager, organizationId: string, fromPeriodStart: string, planName: string, allowance: string, now: Date): Promise<void> {
-    await m.query(`UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start >= $2::date`, [
+  async setPlanFrom(organizationId: string, fromPeriodStart: string, planName: string, allowance: string, now: Date): Promise<void> {
+    await this.tx.manager.query(`UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start >= $2::date`, [
       organizationId,
       fromPeriodStart,
       planName,
@@ -30,8 +30,8 @@ export class PeriodBalancesRepository {
   }
 
   /** Takes the period's balance row lock (what serializes debits, rollup rebuilds and the close); false when there is no row. */
-  async lock(m: EntityManager, organizationId: string, periodStart: string): Promise<boolean> {
-    const rows = (await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStart])) as unknown[];
+  async lock(organizationId: string, periodStart: string): Promise<boolean> {
+    const rows = (await this.tx.manager.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStart])) as unknown[];
     return rows.length > 0;
   }
 
@@ -39,14 +39,14 @@ export class PeriodBalancesRepository {
    * Creates the period's balance row if missing (an organization without usage still gets its invoice), with
    * the plan its history gives, through the debit's own ensure_period_balance; and locks it.
    */
-  async openAndLock(m: EntityManager, organizationId: string, periodStart: string, now: Date): Promise<void> {
-    await m.query(`SELECT ensure_period_balance($1, $2::date, $3)`, [organizationId, periodStart, now]);
-    await this.lock(m, organizationId, periodStart);
+  async openAndLock(organizationId: string, periodStart: string, now: Date): Promise<void> {
+    await this.tx.manager.query(`SELECT ensure_period_balance($1, $2::date, $3)`, [organizationId, periodStart, now]);
+    await this.lock(organizationId, periodStart);
   }
 
   /** Opens the period's allowance for every organization existing by `periodEnd`, on the plan its history gives. */
   async openForAll(periodStart: string, periodEnd: Date, now: Date): Promise<number> {
-    const [{ n }] = (await this.dataSource.query(
+    const [{ n }] = (await this.tx.manager.query(
       `SELECT count(ensure_period_balance(o.id, $1::date, $3))::int AS n
          FROM organizations o
         WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)`,
@@ -56,8 +56,8 @@ export class PeriodBalancesRepository {
   }
 
   /** Credits remaining in the period at `now` (creditsRemaining over its balance row and the open top-ups). */
-  async creditsRemaining(m: EntityManager, organizationId: string, periodStart: string, now: Date): Promise<CreditHundredths> {
-    const [row] = (await m.query(
+  async creditsRemaining(organizationId: string, periodStart: string, now: Date): Promise<CreditHundredths> {
+    const [row] = (await this.tx.manager.query(
       `SELECT b.allowance, b.allowance_used, ${OPEN_TOP_UPS_SQL} AS top_ups
          FROM (SELECT 1) one LEFT JOIN period_balances b ON b.organization_id = $1 AND b.period_start = $3::date`,
       [organizationId, now, periodStart],

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 
 /**
  * The rollups' writes apart from the ledger's own increments (LedgerRepository.writeEntries adds each
@@ -12,12 +12,14 @@ import { EntityManager } from 'typeorm';
  */
 @Injectable()
 export class RollupsRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
   /**
    * Whether the period's daily and monthly rollups both sum to its balance row (events, credits, overage):
    * one statement over O(groups) rows, not the period's raw events. Call it holding the balance row lock.
    */
-  async agreeWithBalance(m: EntityManager, organizationId: string, periodStart: string, periodEnd: string): Promise<boolean> {
-    const [row] = (await m.query(
+  async agreeWithBalance(organizationId: string, periodStart: string, periodEnd: string): Promise<boolean> {
+    const [row] = (await this.tx.manager.query(
       `WITH b AS (SELECT events, consumed, overage_used FROM period_balances WHERE organization_id = $1 AND period_start = $2::date),
             mo AS (SELECT coalesce(sum(events), 0) AS events, coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
                      FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date),
@@ -35,9 +37,9 @@ export class RollupsRepository {
    * Recounts the daily rollups of `[from, to]` (inclusive days, within one period) from raw events, then the
    * period's monthly rollups from the daily ones. Call it holding the balance row lock. Returns the rows written.
    */
-  async rebuild(m: EntityManager, organizationId: string, periodStart: string, periodEnd: string, from: string, to: string): Promise<number> {
-    await m.query(`DELETE FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date`, [organizationId, from, to]);
-    const [{ n: daily }] = (await m.query(
+  async rebuild(organizationId: string, periodStart: string, periodEnd: string, from: string, to: string): Promise<number> {
+    await this.tx.manager.query(`DELETE FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date`, [organizationId, from, to]);
+    const [{ n: daily }] = (await this.tx.manager.query(
       `WITH written AS (
          INSERT INTO usage_rollups_daily (organization_id, day, event_type, category, user_id, events, credits, overage)
          SELECT organization_id, (occurred_at AT TIME ZONE 'UTC')::date, event_type, category, coalesce(user_id, ''), count(*), sum(credits), sum(overage)
@@ -48,8 +50,8 @@ export class RollupsRepository {
        SELECT count(*)::int AS n FROM written`,
       [organizationId, from, to],
     )) as Array<{ n: number }>;
-    await m.query(`DELETE FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart]);
-    const [{ n: monthly }] = (await m.query(
+    await this.tx.manager.query(`DELETE FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart]);
+    const [{ n: monthly }] = (await this.tx.manager.query(
       `WITH written AS (
          INSERT INTO usage_rollups_monthly (organization_id, period_start, event_type, category, user_id, events, credits, overage)
          SELECT organization_id, $2::date, event_type, category, user_id, sum(events), sum(credits), sum(overage)

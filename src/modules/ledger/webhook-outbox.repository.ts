@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 
 export interface ClaimedDelivery {
   organization_id: string;
@@ -31,7 +31,7 @@ export interface DeliveryAttempt {
  */
 @Injectable()
 export class WebhookOutboxRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly tx: TransactionHost) {}
 
   /**
    * Claims up to `limit` due deliveries with a lease until `leaseUntil`, in one short statement (SKIP
@@ -39,7 +39,7 @@ export class WebhookOutboxRepository {
    * still uses one up.
    */
   async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
-    const [claimed] = (await this.dataSource.query(
+    const [claimed] = (await this.tx.manager.query(
       `UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2
          FROM (SELECT organization_id, id FROM webhook_deliveries
                 WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due,
@@ -53,13 +53,13 @@ export class WebhookOutboxRepository {
 
   /** Records an attempt and the delivery's new state together (a rerun of the same attempt records it once). */
   async recordAttempt(a: DeliveryAttempt): Promise<void> {
-    await this.dataSource.transaction(async (m) => {
-      await m.query(
+    await this.tx.transaction(async () => {
+      await this.tx.manager.query(
         `INSERT INTO webhook_attempts (organization_id, delivery_id, attempt, url, status_code, error, duration_ms, attempted_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
         [a.organizationId, a.deliveryId, a.attempt, a.url, a.statusCode, a.error, a.durationMs, a.attemptedAt],
       );
-      await m.query(`UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_error = $5, delivered_at = $6 WHERE organization_id = $1 AND id = $2`, [
+      await this.tx.manager.query(`UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_error = $5, delivered_at = $6 WHERE organization_id = $1 AND id = $2`, [
         a.organizationId,
         a.deliveryId,
         a.status,

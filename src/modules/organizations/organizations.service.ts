@@ -2,7 +2,8 @@ import { grantsOverview } from './utils/grant-status';
 import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
 import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
@@ -60,15 +61,16 @@ export class OrganizationsService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
     private readonly grants: CreditGrantsRepository,
     private readonly balances: PeriodBalancesRepository,
   ) {}
 
-  /** The organization row, or 404 ORGANIZATION_NOT_FOUND. */
-  async getRow(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationRow> {
-    const rows = (await manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
+  /** The organization row (in the ambient transaction when one is open), or 404 ORGANIZATION_NOT_FOUND. */
+  async getRow(id: string): Promise<OrganizationRow> {
+    const rows = (await this.tx.manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
     if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
     return rows[0];
   }
@@ -154,8 +156,9 @@ export class OrganizationsService {
     const now = this.clock.now();
     const effectiveNow = (dto.effective ?? 'now') === 'now';
     const from = effectiveNow ? now : nextPeriod(periodOf(now)).start;
-    await this.dataSource.transaction(async (manager) => {
-      await this.getRow(id, manager);
+    await this.tx.transaction(async () => {
+      const manager = this.tx.manager;
+      await this.getRow(id);
       if (effectiveNow) {
         await manager.query(`UPDATE organizations SET plan_name = $2, pending_plan = NULL, pending_plan_from = NULL, updated_at = $3 WHERE id = $1`, [id, plan.key, now]);
       } else {
@@ -166,7 +169,7 @@ export class OrganizationsService {
       await manager.query(`INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) VALUES ($1, $2, $3, $4)`, [id, from, plan.key, now]);
       // Balance rows of the periods it governs (the current one for "now"; a next-period row that a
       // future-dated event created already), under their row locks, so in-flight debits are ordered.
-      await this.balances.setPlanFrom(manager, id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now);
+      await this.balances.setPlanFrom(id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now);
     });
     return this.get(id);
   }
@@ -216,7 +219,8 @@ export class OrganizationsService {
 
   /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */
   async addMember(id: string, dto: AddMemberDto) {
-    return this.dataSource.transaction(async (manager) => {
+    return this.tx.transaction(async () => {
+      const manager = this.tx.manager;
       const rows = (await manager.query(`SELECT plan_name FROM organizations WHERE id = $1 FOR UPDATE`, [id])) as Array<{ plan_name: string }>;
       if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
       const existing = (await manager.query(`SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, dto.userId])) as unknown[];

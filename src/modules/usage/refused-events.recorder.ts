@@ -44,9 +44,9 @@ export class RefusedEventsRecorder {
       });
     });
     if (rows.length === 0) return;
-    await this.ledger.transaction(async (m) => {
-      await this.ledger.insertRefused(m, rows);
-      await this.ledger.writeEntries(m, { events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
+    await this.ledger.transaction(async () => {
+      await this.ledger.insertRefused(rows);
+      await this.ledger.writeEntries({ events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
     });
   }
 }

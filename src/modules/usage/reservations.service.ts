@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { APP_CONFIG } from '../../config/app-config';
@@ -140,10 +139,10 @@ export class ReservationsService {
       };
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
-      const { existing, key, remaining } = await this.ledger.transaction(async (m) => ({
-        existing: await this.reservations.findLiveByKey(m, orgId, p.key!),
-        key: await this.ledger.findKey(m, orgId, p.key!),
-        remaining: await this.balances.creditsRemaining(m, orgId, p.periodStart, now),
+      const { existing, key, remaining } = await this.ledger.transaction(async () => ({
+        existing: await this.reservations.findLiveByKey(orgId, p.key!),
+        key: await this.ledger.findKey(orgId, p.key!),
+        remaining: await this.balances.creditsRemaining(orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
@@ -186,8 +185,8 @@ export class ReservationsService {
     await this.organizations.assertExists(organizationId);
     const fast = await this.commitHeld(organizationId, reservationId, eventData, now);
     if (fast) return fast;
-    const outcome = await this.ledger.transaction(async (m) => {
-      const row = await this.lockPending(m, organizationId, reservationId, now);
+    const outcome = await this.ledger.transaction(async () => {
+      const row = await this.lockPending(organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
       const res = row.reservation;
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
@@ -216,7 +215,7 @@ export class ReservationsService {
           from_grants: res.from_grants,
           overage: res.overage,
           overage_cost: res.overage_cost,
-          plan_name: res.plan_name ?? (await this.ledger.balancePlan(m, organizationId, res.period_start)),
+          plan_name: res.plan_name ?? (await this.ledger.balancePlan(organizationId, res.period_start)),
           grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
           remaining: res.remaining_after,
           consumed_before: res.consumed_before,
@@ -226,17 +225,17 @@ export class ReservationsService {
           budget_takes: res.budget_takes ?? [],
         };
       } else {
-        await this.refund(m, res, now, false);
-        r = await this.ledger.consume(m, consumeParams(p, now));
+        await this.refund(res, now, false);
+        r = await this.ledger.consume(consumeParams(p, now));
         if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
       const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
       const entries = new LedgerEntries();
       const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
-      await this.recorder.writeEntries(m, entries);
-      await this.reservations.markSettled(m, organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
+      await this.recorder.writeEntries(entries);
+      await this.reservations.markSettled(organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys(m, [{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
+      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -277,11 +276,11 @@ export class ReservationsService {
     this.held.delete(reservationId);
     const now = this.clock.now();
     await this.organizations.assertExists(organizationId);
-    const outcome = await this.ledger.transaction(async (m) => {
-      const row = await this.lockPending(m, organizationId, reservationId, now);
+    const outcome = await this.ledger.transaction(async () => {
+      const row = await this.lockPending(organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
-      await this.refund(m, row.reservation, now);
-      await this.reservations.markSettled(m, organizationId, reservationId, { status: 'released' }, now);
+      await this.refund(row.reservation, now);
+      await this.reservations.markSettled(organizationId, reservationId, { status: 'released' }, now);
       return { expired: false as const, credits: row.reservation.credits };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -290,7 +289,7 @@ export class ReservationsService {
 
   async get(organizationId: string, reservationId: string) {
     await this.organizations.assertExists(organizationId);
-    const r = await this.ledger.transaction((m) => this.reservations.find(m, organizationId, reservationId));
+    const r = await this.ledger.transaction(() => this.reservations.find(organizationId, reservationId));
     if (!r) throw notFound(reservationId);
     return { reservationId: r.id, status: r.status, eventType: r.event_type, credits: hundredthsToNumber(hundredthsFromDecimalString(r.credits)), expiresAt: new Date(r.expires_at).toISOString(), eventId: r.event_id };
   }
@@ -298,34 +297,34 @@ export class ReservationsService {
   /** Gives back every pending reservation past its TTL. Safe to run anywhere, any number of times. */
   async expireDue(limit = 500): Promise<number> {
     const now = this.clock.now();
-    return this.ledger.transaction(async (m) => {
-      const due = await this.reservations.lockDue(m, now, limit);
+    return this.ledger.transaction(async () => {
+      const due = await this.reservations.lockDue(now, limit);
       for (const res of due) {
-        await this.refund(m, res, now);
-        await this.reservations.markSettled(m, res.organization_id, res.id, { status: 'expired' }, now);
+        await this.refund(res, now);
+        await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
       }
       return due.length;
     });
   }
 
-  private async lockPending(m: EntityManager, organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
+  private async lockPending(organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
-    const res = await this.reservations.lock(m, organizationId, id);
+    const res = await this.reservations.lock(organizationId, id);
     if (!res) throw notFound(id);
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {
       // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
-      await this.refund(m, res, now);
-      await this.reservations.markSettled(m, organizationId, id, { status: 'expired' }, now);
+      await this.refund(res, now);
+      await this.reservations.markSettled(organizationId, id, { status: 'expired' }, now);
       return { expired: true };
     }
     return { expired: false, reservation: res };
   }
 
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
-  private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await this.reservations.refund(m, res, now);
-    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
+  private async refund(res: ReservationRow, now: Date, freeKey = true): Promise<void> {
+    await this.reservations.refund(res, now);
+    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
   }
 }
 

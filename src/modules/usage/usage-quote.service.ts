@@ -26,7 +26,7 @@ export class UsageQuote {
     const now = this.clock.now();
     await this.organizations.assertExists(input.organizationId);
     const p = await this.preparer.prepare(input, 0, now);
-    const r = await this.ledger.quote((m) => this.ledger.consume(m, consumeParams(p, now)));
+    const r = await this.ledger.quote(() => this.ledger.consume(consumeParams(p, now)));
     if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
     const fits = r.status === 'OK';
     // A quote answers what is left now, before the debit it rolled back.

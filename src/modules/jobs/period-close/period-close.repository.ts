@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../../common/database/transaction-host';
 import type { Period } from '../../../common/time/period';
 import { periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
@@ -8,10 +9,14 @@ import type { OrganizationRow } from '../../organizations/organizations.service'
 /** SQL of the period close. Methods taking a manager run in the caller's transaction. */
 @Injectable()
 export class PeriodCloseRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
+  ) {}
 
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+  /** A transaction the repositories called inside join on their own (TransactionHost). */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.tx.transaction(work);
   }
 
   /** The first period anything could be billed for: the oldest balance row or organization. */
@@ -73,20 +78,6 @@ export class PeriodCloseRepository {
       [organizationId, periodStartDay(period), now],
     )) as Array<{ plan_name: string }>;
     return row.plan_name;
-  }
-
-  /**
-   * Pending reservations of the period (when the reservations table exists): their credits are held, not
-   * final, so the organization is frozen on a later run, once they are committed, released or expired.
-   */
-  async pendingReservations(m: EntityManager, organizationId: string, period: Period): Promise<number> {
-    const [{ present }] = (await m.query(`SELECT to_regclass('reservations') IS NOT NULL AS present`)) as Array<{ present: boolean }>;
-    if (!present) return 0;
-    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM reservations WHERE organization_id = $1 AND period_start = $2::date AND status = 'pending'`, [
-      organizationId,
-      periodStartDay(period),
-    ])) as Array<{ n: number }>;
-    return n;
   }
 
   /** Applies `next_period` plan changes due by `at` (conditional: a rerun, or the tracker doing it first, changes nothing). */

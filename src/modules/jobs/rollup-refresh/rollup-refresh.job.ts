@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../../common/database/transaction-host';
 import { validationFailed } from '../../../common/errors/domain-error';
 import { parsePeriodKey } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
@@ -25,6 +26,7 @@ export class RollupRefreshJob implements JobDefinition {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     private readonly balances: PeriodBalancesRepository,
     private readonly rollups: RollupsRepository,
     private readonly runs: JobRunsRepository,
@@ -69,9 +71,9 @@ export class RollupRefreshJob implements JobDefinition {
     let rows = 0;
     for (const org of orgs) {
       if (ctx.stopping()) break;
-      rows += await this.dataSource.transaction(async (m) => {
-        await this.balances.lock(m, org, start);
-        return this.rollups.rebuild(m, org, start, end, from, to);
+      rows += await this.tx.transaction(async () => {
+        await this.balances.lock(org, start);
+        return this.rollups.rebuild(org, start, end, from, to);
       });
     }
     return rows;
