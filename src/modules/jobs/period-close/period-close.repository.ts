@@ -6,7 +6,7 @@ import { periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 
-/** SQL of the period close. Methods taking a manager run in the caller's transaction. */
+/** SQL of the period close (period_closes and the organizations it reads); the balances it opens are the ledger module's. */
 @Injectable()
 export class PeriodCloseRepository {
   constructor(
