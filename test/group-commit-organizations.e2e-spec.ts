@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
-import { LedgerRepository } from '../src/modules/usage/ledger.repository';
+import { LedgerRepository } from '../src/modules/ledger/ledger.repository';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
 import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { TransactionHost } from '../common/database/transaction-host';
 
 /** The name metering's TypeORM data source is registered under, in this service and in a host application. */
 export const METERING_DATA_SOURCE = 'metering';
@@ -14,9 +15,12 @@ export const METERING_DATA_SOURCE = 'metering';
  * bound last), so every metering module importing this one gets metering's data source, and the host's
  * modules, which do not import it, keep theirs. Not global on purpose: a global alias would compete with
  * the host's.
+ *
+ * It also provides the ambient transaction (TransactionHost) over that data source: one instance, since
+ * this module is one, so every metering repository sees the transactions every other one opened.
  */
 @Module({
-  providers: [{ provide: DataSource, useExisting: getDataSourceToken(METERING_DATA_SOURCE) }],
-  exports: [DataSource],
+  providers: [{ provide: DataSource, useExisting: getDataSourceToken(METERING_DATA_SOURCE) }, TransactionHost],
+  exports: [DataSource, TransactionHost],
 })
 export class MeteringDataSourceModule {}

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { ClosedPeriods } from './closed-periods.service';
 import { RollupRepository } from './rollup.repository';
 
@@ -8,7 +9,7 @@ import { RollupRepository } from './rollup.repository';
  * apart from the analytics API so UsageModule can import it without a cycle.
  */
 @Module({
-  imports: [MeteringDataSourceModule],
+  imports: [MeteringDataSourceModule, LedgerModule],
   providers: [RollupRepository, ClosedPeriods],
   exports: [RollupRepository, ClosedPeriods],
 })

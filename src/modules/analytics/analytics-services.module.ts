@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { EventsCoreModule } from '../events/events-core.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { AnalyticsCoreModule } from './analytics-core.module';
@@ -14,7 +15,7 @@ import { UsageAnalyticsService } from './usage-analytics.service';
 
 /** The analytics services without the analytics API (the jobs need invoices and billing, also when embedded). */
 @Module({
-  imports: [MeteringDataSourceModule, AnalyticsCoreModule, EventsCoreModule, OrganizationsCoreModule, PlansCoreModule],
+  imports: [MeteringDataSourceModule, LedgerModule, AnalyticsCoreModule, EventsCoreModule, OrganizationsCoreModule, PlansCoreModule],
   providers: [UsageAnalyticsService, ForecastService, InvoiceService, EventLogService, ReportsService, BillingRepository, EventLogRepository],
   exports: [AnalyticsCoreModule, UsageAnalyticsService, ForecastService, InvoiceService, EventLogService, ReportsService, BillingRepository],
 })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
 import type { Period } from '../../common/time/period';
@@ -39,22 +40,18 @@ const h = hundredthsOrZero;
 
 /**
  * Reads and writes of the billing side of analytics: balances, top-ups, frozen invoices and monthly reports.
- * Methods taking a manager run in the caller's transaction (on PGlite another connection would wait forever).
+ * The balance, plan history, top-up and invoice reads and the inserts run in the ambient transaction when
+ * one is open (TransactionHost: on PGlite another connection would wait forever); the report reads never do.
  */
 @Injectable()
 export class BillingRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
+  ) {}
 
-  get manager(): EntityManager {
-    return this.dataSource.manager;
-  }
-
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
-  async balance(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<Balance | undefined> {
-    const [row] = (await m.query(
+  async balance(organizationId: string, periodStart: IsoDay): Promise<Balance | undefined> {
+    const [row] = (await this.tx.manager.query(
       `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<{ plan_name: string; allowance: string; allowance_used: string; grants_used: string; overage_used: string; overage_cost: string; consumed: string; events: string }>;
@@ -75,8 +72,8 @@ export class BillingRepository {
    * The plans the period ran on, from the plan history: the one in force at its start, then each change
    * inside it (up to `now` for a period that is still open).
    */
-  async periodPlans(m: EntityManager, organizationId: string, period: Period, now: Date): Promise<PeriodPlan[]> {
-    const rows = (await m.query(
+  async periodPlans(organizationId: string, period: Period, now: Date): Promise<PeriodPlan[]> {
+    const rows = (await this.tx.manager.query(
       `SELECT plan_name, greatest(effective_from, $2::timestamptz) AS from_at FROM (
          (SELECT plan_name, effective_from FROM organization_plans WHERE organization_id = $1 AND effective_from <= $2::timestamptz ORDER BY effective_from DESC LIMIT 1)
          UNION ALL
@@ -88,26 +85,17 @@ export class BillingRepository {
     return rows.map((r) => ({ plan: r.plan_name, from: new Date(r.from_at).toISOString() }));
   }
 
-  /** Top-ups still usable at `now`. */
-  async grantsRemaining(m: EntityManager, organizationId: string, now: Date): Promise<CreditHundredths> {
-    const [row] = (await m.query(
-      `SELECT coalesce(sum(remaining), 0) AS remaining FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)`,
-      [organizationId, now],
-    )) as Array<{ remaining: string }>;
-    return h(row.remaining);
-  }
-
   /** Top-ups granted during the period (the invoice's top-up line). */
-  async grantsCreated(m: EntityManager, organizationId: string, period: Period): Promise<CreditHundredths> {
-    const [row] = (await m.query(
+  async grantsCreated(organizationId: string, period: Period): Promise<CreditHundredths> {
+    const [row] = (await this.tx.manager.query(
       `SELECT coalesce(sum(amount), 0) AS amount FROM credit_grants WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3`,
       [organizationId, period.start, period.end],
     )) as Array<{ amount: string }>;
     return h(row.amount);
   }
 
-  async invoice(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<StoredInvoice | undefined> {
-    const [row] = (await m.query(`SELECT plan_name, billing_cycle, lines, created_at FROM invoices WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart])) as Array<{
+  async invoice(organizationId: string, periodStart: IsoDay): Promise<StoredInvoice | undefined> {
+    const [row] = (await this.tx.manager.query(`SELECT plan_name, billing_cycle, lines, created_at FROM invoices WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart])) as Array<{
       plan_name: string;
       billing_cycle: string;
       lines: StoredInvoice['lines'];
@@ -117,8 +105,8 @@ export class BillingRepository {
   }
 
   /** Freezes an invoice; false when the period already had one (a rerun of the close changes nothing). */
-  async insertInvoice(m: EntityManager, organizationId: string, period: Period, billingCycle: string, lines: InvoiceLines, now: Date): Promise<boolean> {
-    const rows = (await m.query(
+  async insertInvoice(organizationId: string, period: Period, billingCycle: string, lines: InvoiceLines, now: Date): Promise<boolean> {
+    const rows = (await this.tx.manager.query(
       `INSERT INTO invoices (organization_id, period_start, plan_name, billing_cycle, plan_price, included_credits, used_credits, overage_credits,
                              overage_cost, top_up_credits, total, lines, created_at)
        VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING period_start`,
@@ -141,8 +129,8 @@ export class BillingRepository {
     return rows.length > 0;
   }
 
-  async insertReport(m: EntityManager, organizationId: string, period: Period, report: MonthlyReport, csv: string, now: Date): Promise<boolean> {
-    const rows = (await m.query(
+  async insertReport(organizationId: string, period: Period, report: MonthlyReport, csv: string, now: Date): Promise<boolean> {
+    const rows = (await this.tx.manager.query(
       `INSERT INTO monthly_reports (organization_id, period_start, report, csv, created_at) VALUES ($1, $2::date, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING period_start`,
       [organizationId, periodStartDay(period), JSON.stringify(report), csv, now],
     )) as unknown[];

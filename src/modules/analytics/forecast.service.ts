@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsFromNumber, hundredthsToNumber } from '../../common/money/credits';
 import { periodKey, periodOf } from '../../common/time/period';
+import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -29,6 +30,7 @@ export class ForecastService {
     private readonly plans: PlanRegistry,
     private readonly billing: BillingRepository,
     private readonly rollups: RollupRepository,
+    private readonly grants: CreditGrantsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -82,17 +84,16 @@ export class ForecastService {
   private async compute(org: OrganizationRow) {
     const now = this.clock.now();
     const period = periodOf(now);
-    const m = this.billing.manager;
-    const balance = await this.billing.balance(m, org.id, periodStartDay(period));
+    const balance = await this.billing.balance(org.id, periodStartDay(period));
     const planName = balance?.planName ?? planNameForPeriod(org, period);
     const plan = await this.plans.findOrThrow(planName);
     const allowance = balance?.allowance ?? plan.config.monthlyCredits * 100;
-    const topUpsLeft = await this.billing.grantsRemaining(m, org.id, now);
+    const topUpsLeft = await this.grants.openTotal(org.id, now);
     const used = balance?.consumed ?? 0;
     const window = forecastWindow(period, now);
     const [trailing, dayRows, firstDay] = await Promise.all([
       this.rollups.creditsBetween(org.id, window.from, window.to),
-      window.from > window.to ? Promise.resolve([]) : this.rollups.dayTotals(m, org.id, window.from, addDays(window.to, 1)),
+      window.from > window.to ? Promise.resolve([]) : this.rollups.dayTotals(org.id, window.from, addDays(window.to, 1)),
       this.rollups.firstUsageDay(org.id, periodStartDay(period), isoDay(now)),
     ]);
     // What the period can consume before it runs out: its allowance and every top-up it used or may use.

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { hundredthsToNumber, roundUsd } from '../../common/money/credits';
@@ -39,15 +38,14 @@ export class InvoiceService {
     const period = key === undefined ? periodOf(now) : parsePeriodKey(key);
     if (period.start > now) throw validationFailed({ period: ['period must not be in the future'] });
     const start = periodStartDay(period);
-    const m = this.billing.manager;
-    const frozen = await this.billing.invoice(m, org.id, start);
+    const frozen = await this.billing.invoice(org.id, start);
     if (frozen) return view(org.id, period, 'final', frozen.billingCycle, frozen.lines);
-    const balance = await this.billing.balance(m, org.id, start);
+    const balance = await this.billing.balance(org.id, start);
     if (!balance && period.end <= new Date(org.created_at)) {
       throw new DomainError('NOT_FOUND', `Organization "${org.id}" did not exist in ${periodKey(period)}`, { period: periodKey(period) });
     }
     const plan = await this.plans.findOrThrow(balance?.planName ?? planNameForPeriod(org, period));
-    const lines = await this.compute(m, org, plan, period, balance);
+    const lines = await this.compute(org, plan, period, balance);
     // Ended but not closed yet (the grace window, or the job has not run): late events may still change it.
     return view(org.id, period, period.end <= now ? 'pending_close' : 'open', org.billing_cycle, lines);
   }
@@ -56,9 +54,9 @@ export class InvoiceService {
    * The lines of a period's invoice from its balance row (or nothing used, without one). The close job calls
    * this in its transaction, holding the balance row lock, with the plan fetched beforehand.
    */
-  async compute(m: EntityManager, org: OrganizationRow, plan: PlanDefinitionRecord, period: Period, balance: Balance | undefined): Promise<PeriodInvoiceLines> {
-    const topUps = await this.billing.grantsCreated(m, org.id, period);
-    const plans = await this.billing.periodPlans(m, org.id, period, this.clock.now());
+  async compute(org: OrganizationRow, plan: PlanDefinitionRecord, period: Period, balance: Balance | undefined): Promise<PeriodInvoiceLines> {
+    const topUps = await this.billing.grantsCreated(org.id, period);
+    const plans = await this.billing.periodPlans(org.id, period, this.clock.now());
     const lines = buildInvoice({
       planName: plan.key,
       planPrice: roundUsd(periodPlanPrice(plan.config.pricing, org.billing_cycle as BillingCycle)),

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
-import type { LedgerEventRow } from '../usage/ledger.repository';
+import type { LedgerEventRow } from '../ledger/ledger.repository';
 import type { IsoDay } from './utils/dates';
 import type { ReportDayRow, ReportRollupRow } from './utils/monthly-report';
 import type { RollupRangePlan } from './utils/rollup-range';
@@ -32,75 +33,17 @@ export type RollupSource = Pick<LedgerEventRow, 'organization_id' | 'occurred_at
 const h = hundredthsOrZero;
 
 /**
- * Daily and monthly aggregates of usage_events (organization, day or period, event type, category, user:
- * count, credits, overage). Analytics read these, never a period of raw events. The ledger's write of a
- * transaction's events increments them in the same statement (LedgerRepository.writeEntries); this
- * repository reads them, checks them and rebuilds them.
- *
- * Writers and the rebuild are serialized by the period's balance row lock: every transaction that inserts
- * events has taken it in consume_credits, and a rebuild takes it before it recounts, so an increment can
- * neither be lost under a rebuild nor counted twice.
+ * Reads of the daily and monthly aggregates of usage_events (organization, day or period, event type,
+ * category, user: count, credits, overage). Analytics read these, never a period of raw events. The ledger
+ * module owns and writes them (LedgerRepository.writeEntries increments them, RollupsRepository checks and
+ * rebuilds them).
  */
 @Injectable()
 export class RollupRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  /** Takes the period's balance row lock (see the class comment); false when the row does not exist. */
-  async lockBalance(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<boolean> {
-    const rows = (await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStart])) as unknown[];
-    return rows.length > 0;
-  }
-
-  /**
-   * Whether the period's daily and monthly rollups both sum to its balance row (events, credits, overage):
-   * one statement over O(groups) rows, not the period's raw events. Call it holding the balance row lock.
-   */
-  async agreeWithBalance(m: EntityManager, organizationId: string, periodStart: IsoDay, periodEnd: IsoDay): Promise<boolean> {
-    const [row] = (await m.query(
-      `WITH b AS (SELECT events, consumed, overage_used FROM period_balances WHERE organization_id = $1 AND period_start = $2::date),
-            mo AS (SELECT coalesce(sum(events), 0) AS events, coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
-                     FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date),
-            d AS (SELECT coalesce(sum(events), 0) AS events, coalesce(sum(credits), 0) AS credits, coalesce(sum(overage), 0) AS overage
-                    FROM usage_rollups_daily WHERE organization_id = $1 AND day >= $2::date AND day < $3::date)
-       SELECT coalesce(b.events, 0) = mo.events AND coalesce(b.consumed, 0) = mo.credits AND coalesce(b.overage_used, 0) = mo.overage
-              AND mo.events = d.events AND mo.credits = d.credits AND mo.overage = d.overage AS agree
-         FROM mo CROSS JOIN d LEFT JOIN b ON true`,
-      [organizationId, periodStart, periodEnd],
-    )) as Array<{ agree: boolean }>;
-    return row.agree;
-  }
-
-  /**
-   * Recounts the daily rollups of `[from, to]` (inclusive days, within one period) from raw events, then the
-   * period's monthly rollups from the daily ones. Call it holding the balance row lock. Returns the rows written.
-   */
-  async rebuild(m: EntityManager, organizationId: string, periodStart: IsoDay, periodEnd: IsoDay, from: IsoDay, to: IsoDay): Promise<number> {
-    await m.query(`DELETE FROM usage_rollups_daily WHERE organization_id = $1 AND day BETWEEN $2::date AND $3::date`, [organizationId, from, to]);
-    const [{ n: daily }] = (await m.query(
-      `WITH written AS (
-         INSERT INTO usage_rollups_daily (organization_id, day, event_type, category, user_id, events, credits, overage)
-         SELECT organization_id, (occurred_at AT TIME ZONE 'UTC')::date, event_type, category, coalesce(user_id, ''), count(*), sum(credits), sum(overage)
-           FROM usage_events
-          WHERE organization_id = $1 AND occurred_at >= ($2::date)::timestamp AT TIME ZONE 'UTC' AND occurred_at < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'
-          GROUP BY 1, 2, 3, 4, 5
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM written`,
-      [organizationId, from, to],
-    )) as Array<{ n: number }>;
-    await m.query(`DELETE FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart]);
-    const [{ n: monthly }] = (await m.query(
-      `WITH written AS (
-         INSERT INTO usage_rollups_monthly (organization_id, period_start, event_type, category, user_id, events, credits, overage)
-         SELECT organization_id, $2::date, event_type, category, user_id, sum(events), sum(credits), sum(overage)
-           FROM usage_rollups_daily
-          WHERE organization_id = $1 AND day >= $2::date AND day < $3::date
-          GROUP BY organization_id, event_type, category, user_id
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM written`,
-      [organizationId, periodStart, periodEnd],
-    )) as Array<{ n: number }>;
-    return daily + monthly;
-  }
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
+  ) {}
 
   /** Credits, count and overage grouped by one dimension over the days of `plan` (for `day`, daily ranges only). */
   async breakdown(organizationId: string, plan: RollupRangePlan, group: BreakdownGroup): Promise<BreakdownRow[]> {
@@ -156,9 +99,9 @@ export class RollupRepository {
     return new Map(rows.map((r) => [r.period_start.slice(0, 7), { events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }]));
   }
 
-  /** The monthly rollup rows of one period (the monthly report's tables). */
-  async periodRows(m: EntityManager, organizationId: string, periodStart: IsoDay): Promise<ReportRollupRow[]> {
-    const rows = (await m.query(
+  /** The monthly rollup rows of one period (the monthly report's tables), in the ambient transaction (the close's). */
+  async periodRows(organizationId: string, periodStart: IsoDay): Promise<ReportRollupRow[]> {
+    const rows = (await this.tx.manager.query(
       `SELECT event_type, category, user_id, events, credits, overage FROM usage_rollups_monthly WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<{ event_type: string; category: string; user_id: string; events: string; credits: string; overage: string }>;
@@ -166,8 +109,8 @@ export class RollupRepository {
   }
 
   /** Daily totals of `[from, to)`. */
-  async dayTotals(m: EntityManager, organizationId: string, from: IsoDay, toExclusive: IsoDay): Promise<ReportDayRow[]> {
-    const rows = (await m.query(
+  async dayTotals(organizationId: string, from: IsoDay, toExclusive: IsoDay): Promise<ReportDayRow[]> {
+    const rows = (await this.tx.manager.query(
       `SELECT day::text AS day, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
          FROM usage_rollups_daily WHERE organization_id = $1 AND day >= $2::date AND day < $3::date GROUP BY day ORDER BY day`,
       [organizationId, from, toExclusive],

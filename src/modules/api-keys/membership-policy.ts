@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import { DomainError } from '../../common/errors/domain-error';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
@@ -17,17 +17,17 @@ export type MemberAction = 'track' | 'read';
 @Injectable()
 export class MembershipPolicy {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
-   * Throws when `userId` may not perform `action` for the organization. Call it before opening a
-   * transaction, or pass the transaction's manager (PGlite has one connection: another one would wait).
+   * Throws when `userId` may not perform `action` for the organization. Inside a transaction it reads in
+   * that one (TransactionHost; PGlite has one connection: another one would wait).
    */
-  async assertMayAct(organizationId: string, userId: string | undefined, action: MemberAction, manager: EntityManager = this.dataSource.manager): Promise<void> {
+  async assertMayAct(organizationId: string, userId: string | undefined, action: MemberAction): Promise<void> {
     if (userId === undefined) return;
-    const [row] = (await manager.query(
+    const [row] = (await this.tx.manager.query(
       `SELECT (SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2) AS role,
               EXISTS (SELECT 1 FROM organization_members WHERE organization_id = $1) AS has_members`,
       [organizationId, userId],

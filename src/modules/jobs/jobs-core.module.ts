@@ -2,6 +2,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { AnalyticsServicesModule } from '../analytics/analytics-services.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { UsageCoreModule } from '../usage/usage-core.module';
 import { WebhooksCoreModule } from '../webhooks/webhooks-core.module';
@@ -20,7 +21,7 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
 
 /** SPEC section 8: scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
 @Module({
-  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule],
+  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule],
   providers: [
     JobRunner,
     JobLocks,

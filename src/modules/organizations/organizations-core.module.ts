@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { OrganizationsService } from './organizations.service';
 
 /** Organizations without their admin routes (what the tracker and an embedding application need). */
 @Module({
-  imports: [MeteringDataSourceModule, PlansCoreModule],
+  imports: [MeteringDataSourceModule, LedgerModule, PlansCoreModule],
   providers: [OrganizationsService],
   exports: [OrganizationsService],
 })

@@ -2,11 +2,15 @@ import { grantsOverview } from './utils/grant-status';
 import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
 import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { nextPeriod, periodOf } from '../../common/time/period';
+import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
+import type { GrantRow } from '../ledger/credit-grants.repository';
+import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { PlanRegistry, PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
 
@@ -57,13 +61,16 @@ export class OrganizationsService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
+    private readonly grants: CreditGrantsRepository,
+    private readonly balances: PeriodBalancesRepository,
   ) {}
 
-  /** The organization row, or 404 ORGANIZATION_NOT_FOUND. */
-  async getRow(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationRow> {
-    const rows = (await manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
+  /** The organization row (in the ambient transaction when one is open), or 404 ORGANIZATION_NOT_FOUND. */
+  async getRow(id: string): Promise<OrganizationRow> {
+    const rows = (await this.tx.manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
     if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
     return rows[0];
   }
@@ -149,8 +156,9 @@ export class OrganizationsService {
     const now = this.clock.now();
     const effectiveNow = (dto.effective ?? 'now') === 'now';
     const from = effectiveNow ? now : nextPeriod(periodOf(now)).start;
-    await this.dataSource.transaction(async (manager) => {
-      await this.getRow(id, manager);
+    await this.tx.transaction(async () => {
+      const manager = this.tx.manager;
+      await this.getRow(id);
       if (effectiveNow) {
         await manager.query(`UPDATE organizations SET plan_name = $2, pending_plan = NULL, pending_plan_from = NULL, updated_at = $3 WHERE id = $1`, [id, plan.key, now]);
       } else {
@@ -161,10 +169,7 @@ export class OrganizationsService {
       await manager.query(`INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) VALUES ($1, $2, $3, $4)`, [id, from, plan.key, now]);
       // Balance rows of the periods it governs (the current one for "now"; a next-period row that a
       // future-dated event created already), under their row locks, so in-flight debits are ordered.
-      await manager.query(
-        `UPDATE period_balances SET plan_name = $3, allowance = $4, updated_at = $5 WHERE organization_id = $1 AND period_start >= $2::date`,
-        [id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now],
-      );
+      await this.balances.setPlanFrom(id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now);
     });
     return this.get(id);
   }
@@ -191,30 +196,18 @@ export class OrganizationsService {
     }
     const amount = hundredthsToDecimalString(hundredthsFromNumber(dto.amount));
     const grantId = randomUUID();
-    const rows = (await this.dataSource.query(
-      `INSERT INTO credit_grants (organization_id, id, amount, remaining, expires_at, reason, created_by, created_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING id, amount, remaining, expires_at, reason, created_by, created_at`,
-      [id, grantId, amount, dto.expiresAt ?? null, dto.reason ?? null, actor, now],
-    )) as GrantRow[];
-    return toGrant(rows[0]);
+    return toGrant(await this.grants.insert({ organizationId: id, id: grantId, amount, expiresAt: dto.expiresAt ?? null, reason: dto.reason ?? null, createdBy: actor, now }));
   }
 
   async listGrants(id: string) {
     await this.getRow(id);
-    const rows = (await this.dataSource.query(
-      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at, id`,
-      [id],
-    )) as GrantRow[];
-    return { items: rows.map(toGrant) };
+    return { items: (await this.grants.list(id, 'asc')).map(toGrant) };
   }
 
   /** The organization's top-ups as its usage page shows them: amount, used, remaining, expiry, state. */
   async grantsOverview(id: string) {
     await this.getRow(id);
-    const rows = (await this.dataSource.query(
-      `SELECT id, amount, remaining, expires_at, reason, created_by, created_at FROM credit_grants WHERE organization_id = $1 ORDER BY created_at DESC, id`,
-      [id],
-    )) as GrantRow[];
+    const rows = await this.grants.list(id, 'desc');
     return {
       organizationId: id,
       ...grantsOverview(
@@ -226,7 +219,8 @@ export class OrganizationsService {
 
   /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */
   async addMember(id: string, dto: AddMemberDto) {
-    return this.dataSource.transaction(async (manager) => {
+    return this.tx.transaction(async () => {
+      const manager = this.tx.manager;
       const rows = (await manager.query(`SELECT plan_name FROM organizations WHERE id = $1 FOR UPDATE`, [id])) as Array<{ plan_name: string }>;
       if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
       const existing = (await manager.query(`SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, dto.userId])) as unknown[];
@@ -259,16 +253,6 @@ export class OrganizationsService {
     if (deleted === 0) throw new DomainError('NOT_FOUND', `User "${userId}" is not a member of "${id}"`);
     return { organizationId: id, userId, removed: true };
   }
-}
-
-interface GrantRow {
-  id: string;
-  amount: string;
-  remaining: string;
-  expires_at: Date | null;
-  reason: string | null;
-  created_by: string;
-  created_at: Date;
 }
 
 function toGrant(row: GrantRow) {

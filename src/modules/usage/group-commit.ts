@@ -1,3 +1,5 @@
+import { TransactionHost } from '../../common/database/transaction-host';
+
 /**
  * Group commit. Items of one key (an organization) that arrive while a run of that key is going wait for it,
  * then go together in the next run: one balance-row lock and one commit for many requests instead of one
@@ -24,7 +26,9 @@ export class GroupCommit<I, O> {
       }
       const group = [{ input, resolve, reject }];
       this.groups.set(key, group);
-      void this.drain(key, group);
+      // Detached: the lane runs the transactions of everyone who queues behind this first caller, so it
+      // must not join a transaction the caller may have open (TransactionHost).
+      void TransactionHost.detached(() => this.drain(key, group));
     });
   }
 

@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams } from './event-preparer';
-import { LedgerEntries } from './ledger-entries';
-import { keyId, LedgerRepository } from './ledger.repository';
-import type { OrganizationKey } from './ledger.repository';
+import { LedgerEntries } from '../ledger/ledger-entries';
+import { keyId, LedgerRepository } from '../ledger/ledger.repository';
+import type { OrganizationKey } from '../ledger/ledger.repository';
 import { idempotencyConflict, TrackRejections } from './track-rejections';
 import type { Outcome, Prepared } from './usage.types';
 
@@ -36,14 +35,14 @@ export class LedgerRecorder {
     const keyed = items.filter((p) => p.key);
     // A run that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
     if (new Set(keyed.map(keyOf)).size !== keyed.length) return this.recordEachOrganization(items, now);
-    return this.ledger.transaction(async (m) => {
+    return this.ledger.transaction(async () => {
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
       const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
       // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
-      const claimed = await this.ledger.claimKeys(m, keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
+      const claimed = await this.ledger.claimKeys(keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
       const taken = keyed.filter((p) => !claimed.has(keyOf(p)));
-      const existing = await this.ledger.findKeys(m, taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
+      const existing = await this.ledger.findKeys(taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
       for (const p of taken) {
         const row = existing.get(keyOf(p));
         if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
@@ -51,7 +50,7 @@ export class LedgerRecorder {
       }
       // 2. Every debit in one round trip, in order, under the balance rows' locks.
       const toDebit = items.filter((p) => !p.key || claimed.has(keyOf(p)));
-      const results = await this.ledger.consumeMany(m, now, toDebit.map((p) => consumeParams(p, now)));
+      const results = await this.ledger.consumeMany(now, toDebit.map((p) => consumeParams(p, now)));
       const plans = await this.rejections.plansOf(results);
       const released: OrganizationKey[] = [];
       toDebit.forEach((p, i) => {
@@ -68,9 +67,9 @@ export class LedgerRecorder {
         outcomes.set(p.index, { status: 'accepted', result });
       });
       // 3. Free the refused events' keys, write the accepted ones.
-      await this.ledger.releaseKeys(m, released);
-      await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, completed);
+      await this.ledger.releaseKeys(released);
+      await this.writeEntries(entries);
+      await this.ledger.completeKeys(completed);
       return outcomes;
     });
   }
@@ -88,9 +87,9 @@ export class LedgerRecorder {
 
   /** The same, one event at a time: for batches that repeat an idempotency key. */
   private async recordOneByOne(organizationId: string, items: Prepared[], now: Date): Promise<Map<number, Outcome>> {
-    return this.ledger.transaction(async (m) => {
+    return this.ledger.transaction(async () => {
       // Balance rows first: creating one later would ask for the organization lock while holding a balance lock.
-      await this.ledger.ensureBalances(m, organizationId, items.map((p) => p.periodStart), now);
+      await this.ledger.ensureBalances(organizationId, items.map((p) => p.periodStart), now);
       const outcomes = new Map<number, Outcome>();
       const entries = new LedgerEntries();
       const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
@@ -104,17 +103,17 @@ export class LedgerRecorder {
             outcomes.set(p.index, earlier.hash === p.hash ? { status: 'duplicate', result: { ...earlier.result, duplicate: true } } : { status: 'rejected', error: idempotencyConflict(p.key) });
             continue;
           }
-          if (!(await this.ledger.claimKey(m, organizationId, p.key, p.hash!, now))) {
-            const existing = await this.ledger.findKey(m, organizationId, p.key);
+          if (!(await this.ledger.claimKey(organizationId, p.key, p.hash!, now))) {
+            const existing = await this.ledger.findKey(organizationId, p.key);
             if (!existing || existing.request_hash !== p.hash || !existing.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key) });
             else outcomes.set(p.index, { status: 'duplicate', result: { ...(existing.response as unknown as TrackResult), duplicate: true } });
             continue;
           }
         }
-        const r = await this.ledger.consume(m, consumeParams(p, now));
+        const r = await this.ledger.consume(consumeParams(p, now));
         const plan = (await this.rejections.plansOf([r])).get(r.plan_name ?? '');
         if (r.status !== 'OK') {
-          if (p.key) await this.ledger.releaseKey(m, organizationId, p.key);
+          if (p.key) await this.ledger.releaseKey(organizationId, p.key);
           outcomes.set(p.index, { status: 'rejected', error: this.rejections.rejection(r, p, plan) });
           continue;
         }
@@ -126,14 +125,14 @@ export class LedgerRecorder {
         outcomes.set(p.index, { status: 'accepted', result });
       }
 
-      await this.writeEntries(m, entries);
-      await this.ledger.completeKeys(m, completed);
+      await this.writeEntries(entries);
+      await this.ledger.completeKeys(completed);
       return outcomes;
     });
   }
 
   /** Writes what a transaction accepted: events, rollups, grant consumptions, notifications and their webhooks (one statement). */
-  async writeEntries(m: EntityManager, entries: LedgerEntries): Promise<void> {
-    await this.ledger.writeEntries(m, entries, this.clock.now());
+  async writeEntries(entries: LedgerEntries): Promise<void> {
+    await this.ledger.writeEntries(entries, this.clock.now());
   }
 }

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors/domain-error';
 import { hundredthsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
-import { LedgerEntries } from './ledger-entries';
-import type { RefusedEventRow } from './ledger-entries';
-import { LedgerRepository } from './ledger.repository';
+import { LedgerEntries } from '../ledger/ledger-entries';
+import type { RefusedEventRow } from '../ledger/ledger-entries';
+import { LedgerRepository } from '../ledger/ledger.repository';
 import type { Outcome, Prepared, TrackInput } from './usage.types';
 
 /**
@@ -44,9 +44,9 @@ export class RefusedEventsRecorder {
       });
     });
     if (rows.length === 0) return;
-    await this.ledger.transaction(async (m) => {
-      await this.ledger.insertRefused(m, rows);
-      await this.ledger.writeEntries(m, { events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
+    await this.ledger.transaction(async () => {
+      await this.ledger.insertRefused(rows);
+      await this.ledger.writeEntries({ events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
     });
   }
 }

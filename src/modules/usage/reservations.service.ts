@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { APP_CONFIG } from '../../config/app-config';
@@ -10,9 +9,12 @@ import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
-import { LedgerEntries } from './ledger-entries';
-import { LedgerRepository } from './ledger.repository';
-import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from './ledger.repository';
+import { LedgerEntries } from '../ledger/ledger-entries';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.repository';
+import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
+import { ReservationsRepository } from '../ledger/reservations.repository';
+import type { ReservationRow } from '../ledger/reservations.repository';
 import { GroupCommit, laneOf } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
@@ -25,36 +27,6 @@ import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tra
 import type { Prepared, TrackInput } from './usage.types';
 
 export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-
-interface ReservationRow {
-  organization_id: string;
-  id: string;
-  status: 'pending' | 'committed' | 'released' | 'expired';
-  period_start: string;
-  occurred_at: Date;
-  event_type: string;
-  user_id: string | null;
-  event_data: Record<string, unknown>;
-  credits: string;
-  from_allowance: string;
-  from_grants: string;
-  overage: string;
-  overage_cost: string;
-  plan_name: string | null;
-  grant_takes: unknown;
-  consumed_before: string;
-  consumed_after: string;
-  allowance: string;
-  remaining_after: string;
-  limit_key: string | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  event_id: string | null;
-  context: TrackInput['context'] | null;
-  expires_at: Date;
-  api_key_id: string | null;
-  budget_takes: ConsumeResult['budget_takes'];
-}
 
 /** Thrown inside a transaction to roll it back, then answered from what already exists. */
 class ReplayExisting extends Error {}
@@ -101,6 +73,8 @@ export class ReservationsService {
     private readonly recorder: LedgerRecorder,
     private readonly rejections: TrackRejections,
     private readonly ledger: LedgerRepository,
+    private readonly reservations: ReservationsRepository,
+    private readonly balances: PeriodBalancesRepository,
     private readonly events: EventRegistry,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
@@ -165,10 +139,10 @@ export class ReservationsService {
       };
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
-      const { existing, key, remaining } = await this.ledger.transaction(async (m) => ({
-        existing: ((await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [orgId, p.key])) as ReservationRow[])[0],
-        key: await this.ledger.findKey(m, orgId, p.key!),
-        remaining: await this.ledger.remaining(m, orgId, p.periodStart, now),
+      const { existing, key, remaining } = await this.ledger.transaction(async () => ({
+        existing: await this.reservations.findLiveByKey(orgId, p.key!),
+        key: await this.ledger.findKey(orgId, p.key!),
+        remaining: await this.balances.creditsRemaining(orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
@@ -180,7 +154,7 @@ export class ReservationsService {
         eventType: existing.event_type,
         credits: hundredthsToNumber(hundredthsFromDecimalString(existing.credits)),
         expiresAt: new Date(existing.expires_at).toISOString(),
-        remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(remaining)),
+        remainingCredits: hundredthsToNumber(remaining),
         status: existing.status,
         duplicate: true,
       };
@@ -211,8 +185,8 @@ export class ReservationsService {
     await this.organizations.assertExists(organizationId);
     const fast = await this.commitHeld(organizationId, reservationId, eventData, now);
     if (fast) return fast;
-    const outcome = await this.ledger.transaction(async (m) => {
-      const row = await this.lockPending(m, organizationId, reservationId, now);
+    const outcome = await this.ledger.transaction(async () => {
+      const row = await this.lockPending(organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
       const res = row.reservation;
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
@@ -241,7 +215,7 @@ export class ReservationsService {
           from_grants: res.from_grants,
           overage: res.overage,
           overage_cost: res.overage_cost,
-          plan_name: res.plan_name ?? (await this.ledger.balancePlan(m, organizationId, res.period_start)),
+          plan_name: res.plan_name ?? (await this.ledger.balancePlan(organizationId, res.period_start)),
           grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
           remaining: res.remaining_after,
           consumed_before: res.consumed_before,
@@ -251,17 +225,17 @@ export class ReservationsService {
           budget_takes: res.budget_takes ?? [],
         };
       } else {
-        await this.refund(m, res, now, false);
-        r = await this.ledger.consume(m, consumeParams(p, now));
+        await this.refund(res, now, false);
+        r = await this.ledger.consume(consumeParams(p, now));
         if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
       const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
       const entries = new LedgerEntries();
       const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
-      await this.recorder.writeEntries(m, entries);
-      await m.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, result.eventId, now]);
+      await this.recorder.writeEntries(entries);
+      await this.reservations.markSettled(organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys(m, [{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
+      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -302,11 +276,11 @@ export class ReservationsService {
     this.held.delete(reservationId);
     const now = this.clock.now();
     await this.organizations.assertExists(organizationId);
-    const outcome = await this.ledger.transaction(async (m) => {
-      const row = await this.lockPending(m, organizationId, reservationId, now);
+    const outcome = await this.ledger.transaction(async () => {
+      const row = await this.lockPending(organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
-      await this.refund(m, row.reservation, now);
-      await m.query(`UPDATE reservations SET status = 'released', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId, now]);
+      await this.refund(row.reservation, now);
+      await this.reservations.markSettled(organizationId, reservationId, { status: 'released' }, now);
       return { expired: false as const, credits: row.reservation.credits };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -315,58 +289,42 @@ export class ReservationsService {
 
   async get(organizationId: string, reservationId: string) {
     await this.organizations.assertExists(organizationId);
-    const rows = (await this.ledger.transaction((m) => m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, reservationId]))) as ReservationRow[];
-    if (!rows[0]) throw notFound(reservationId);
-    const r = rows[0];
+    const r = await this.ledger.transaction(() => this.reservations.find(organizationId, reservationId));
+    if (!r) throw notFound(reservationId);
     return { reservationId: r.id, status: r.status, eventType: r.event_type, credits: hundredthsToNumber(hundredthsFromDecimalString(r.credits)), expiresAt: new Date(r.expires_at).toISOString(), eventId: r.event_id };
   }
 
   /** Gives back every pending reservation past its TTL. Safe to run anywhere, any number of times. */
   async expireDue(limit = 500): Promise<number> {
     const now = this.clock.now();
-    return this.ledger.transaction(async (m) => {
-      const due = (await m.query(
-        `SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [now, limit],
-      )) as ReservationRow[];
+    return this.ledger.transaction(async () => {
+      const due = await this.reservations.lockDue(now, limit);
       for (const res of due) {
-        await this.refund(m, res, now);
-        await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [res.organization_id, res.id, now]);
+        await this.refund(res, now);
+        await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
       }
       return due.length;
     });
   }
 
-  private async lockPending(m: EntityManager, organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
+  private async lockPending(organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
-    const rows = (await m.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2 FOR UPDATE`, [organizationId, id])) as ReservationRow[];
-    const res = rows[0];
+    const res = await this.reservations.lock(organizationId, id);
     if (!res) throw notFound(id);
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {
       // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
-      await this.refund(m, res, now);
-      await m.query(`UPDATE reservations SET status = 'expired', settled_at = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, id, now]);
+      await this.refund(res, now);
+      await this.reservations.markSettled(organizationId, id, { status: 'expired' }, now);
       return { expired: true };
     }
     return { expired: false, reservation: res };
   }
 
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
-  private async refund(m: EntityManager, res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await m.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
-      res.organization_id,
-      res.period_start,
-      res.from_allowance,
-      res.from_grants,
-      res.overage,
-      res.overage_cost ?? '0',
-      JSON.stringify(res.grant_takes),
-      res.limit_key,
-      now,
-      JSON.stringify(res.budget_takes ?? []),
-    ]);
-    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(m, res.organization_id, res.idempotency_key);
+  private async refund(res: ReservationRow, now: Date, freeKey = true): Promise<void> {
+    await this.reservations.refund(res, now);
+    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
   }
 }
 

@@ -5,7 +5,7 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
-import type { ConsumeResult } from './ledger.repository';
+import type { ConsumeResult } from '../ledger/ledger.repository';
 import type { Prepared } from './usage.types';
 
 /**

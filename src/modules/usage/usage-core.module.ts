@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { AnalyticsCoreModule } from '../analytics/analytics-core.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { EventsCoreModule } from '../events/events-core.module';
 import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { EventPreparer } from './event-preparer';
 import { LedgerRecorder } from './ledger-recorder';
-import { LedgerRepository } from './ledger.repository';
 import { RefusedEventsRecorder } from './refused-events.recorder';
 import { ReservationsService } from './reservations.service';
 import { TrackingHttpService } from './tracking-http.service';
@@ -17,8 +17,8 @@ import { UsageTracker } from './usage-tracker.service';
 
 /** The tracker, the ledger and reservations without the usage API (what @TrackUsage stands on). */
 @Module({
-  imports: [MeteringDataSourceModule, EventsCoreModule, PlansCoreModule, OrganizationsCoreModule, AnalyticsCoreModule],
-  providers: [UsageTracker, EventPreparer, LedgerRecorder, TrackRejections, RefusedEventsRecorder, UsageQuote, LedgerRepository, UsageSummaryService, TrackingHttpService, ReservationsService],
+  imports: [MeteringDataSourceModule, LedgerModule, EventsCoreModule, PlansCoreModule, OrganizationsCoreModule, AnalyticsCoreModule],
+  providers: [UsageTracker, EventPreparer, LedgerRecorder, TrackRejections, RefusedEventsRecorder, UsageQuote, UsageSummaryService, TrackingHttpService, ReservationsService],
   exports: [UsageTracker, ReservationsService, UsageSummaryService, TrackingHttpService],
 })
 export class UsageCoreModule {}

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { remainingBeforeDebit } from '../ledger/utils/credits-remaining';
 import { periodClosedError } from '../analytics/closed-periods.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams, EventPreparer } from './event-preparer';
-import { LedgerRepository } from './ledger.repository';
+import { LedgerRepository } from '../ledger/ledger.repository';
 import type { TrackInput } from './usage.types';
 
 /**
@@ -25,11 +26,11 @@ export class UsageQuote {
     const now = this.clock.now();
     await this.organizations.assertExists(input.organizationId);
     const p = await this.preparer.prepare(input, 0, now);
-    const r = await this.ledger.quote((m) => this.ledger.consume(m, consumeParams(p, now)));
+    const r = await this.ledger.quote(() => this.ledger.consume(consumeParams(p, now)));
     if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
     const fits = r.status === 'OK';
-    // consume_credits reports what is left after an accepted debit, and before a refused one.
-    const remaining = hundredthsFromDecimalString(r.remaining) + (fits ? hundredthsFromDecimalString(r.from_allowance) + hundredthsFromDecimalString(r.from_grants) : 0);
+    // A quote answers what is left now, before the debit it rolled back.
+    const remaining = remainingBeforeDebit(r);
     return {
       eventType: input.eventType,
       credits: hundredthsToNumber(p.credits),

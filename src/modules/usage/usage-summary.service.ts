@@ -4,6 +4,8 @@ import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsOrZero, hundredthsToNumber, roundUsd } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
+import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
+import { creditsRemaining } from '../ledger/utils/credits-remaining';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { PLAN_LIMIT_KEYS } from '../plans/entities/plan-definition.entity';
@@ -19,6 +21,7 @@ export class UsageSummaryService {
     private readonly organizations: OrganizationsService,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
+    private readonly grants: CreditGrantsRepository,
   ) {}
 
   async summary(organizationId: string): Promise<UsageSummary> {
@@ -32,10 +35,7 @@ export class UsageSummaryService {
          FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<Record<string, string | number>>;
-    const [grants] = (await this.dataSource.query(
-      `SELECT coalesce(sum(remaining), 0) AS remaining FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)`,
-      [organizationId, now],
-    )) as Array<{ remaining: string }>;
+    const topUpsRemaining = await this.grants.openTotal(organizationId, now);
     // A budget's crossings are not the allowance's: they are listed as notifications, and by the budgets.
     const warnings = (await this.dataSource.query(
       `SELECT type, threshold, used, "limit", created_at FROM notifications WHERE organization_id = $1 AND period_start = $2::date AND type <> 'budget_threshold' ORDER BY threshold`,
@@ -47,8 +47,6 @@ export class UsageSummaryService {
     const allowanceUsed = h(balance?.allowance_used);
     const consumed = h(balance?.consumed);
     const overage = h(balance?.overage_used);
-    const topUpsRemaining = h(grants.remaining);
-    const allowanceRemaining = Math.max(allowance - allowanceUsed, 0);
     const limits = Object.fromEntries(
       PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k]]) : 0, limit: plan.config.limits[k] }]),
     );
@@ -62,7 +60,7 @@ export class UsageSummaryService {
       allowanceUsed: hundredthsToNumber(allowanceUsed),
       topUpsUsed: hundredthsToNumber(h(balance?.grants_used)),
       topUpsRemaining: hundredthsToNumber(topUpsRemaining),
-      remaining: hundredthsToNumber(allowanceRemaining + topUpsRemaining),
+      remaining: hundredthsToNumber(creditsRemaining(allowance, allowanceUsed, topUpsRemaining)),
       overage: { credits: hundredthsToNumber(overage), cost: roundUsd(new Big(balance?.overage_cost ?? 0)), spendCap: org.spend_cap === null ? null : Number(org.spend_cap) },
       percentUsed: allowance > 0 ? Number(new Big(consumed).div(allowance).times(100).toFixed(2)) : consumed > 0 ? 100 : 0,
       events: balance ? Number(balance.events) : 0,

@@ -10,7 +10,7 @@ import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/co
 import { EventPreparer } from './event-preparer';
 import { GroupCommit, laneOf } from './group-commit';
 import { LedgerRecorder } from './ledger-recorder';
-import { LedgerRepository } from './ledger.repository';
+import { LedgerRepository } from '../ledger/ledger.repository';
 import { RefusedEventsRecorder } from './refused-events.recorder';
 import { UsageQuote } from './usage-quote.service';
 import { MAX_BATCH_EVENTS } from './utils/track-input';

@@ -1,22 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
+import { WebhookOutboxRepository } from '../ledger/webhook-outbox.repository';
+import type { ClaimedDelivery } from '../ledger/webhook-outbox.repository';
 import { signWebhookBody, webhookBackoffSeconds } from './utils/webhook-signature';
 
 export const WEBHOOK_MAX_ATTEMPTS = 10;
 /** A claimed delivery is retried by anyone after this lease, should its sender die mid-flight (at-least-once). */
 const LEASE_SECONDS = 60;
 const TIMEOUT_MS = 5000;
-
-interface ClaimedDelivery {
-  organization_id: string;
-  id: string;
-  event: string;
-  payload: Record<string, unknown>;
-  attempts: number;
-  webhook_url: string | null;
-  webhook_secret: string | null;
-}
 
 /**
  * Delivers the webhook outbox: signed POSTs, retried with exponential backoff, every attempt recorded.
@@ -30,7 +21,7 @@ export class WebhookDispatcher {
   private running?: Promise<number>;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly outbox: WebhookOutboxRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -45,15 +36,7 @@ export class WebhookDispatcher {
   private async dispatchDue(limit = 50): Promise<number> {
     const now = this.clock.now();
     const leaseUntil = new Date(now.getTime() + LEASE_SECONDS * 1000);
-    const [claimed] = (await this.dataSource.query(
-      `UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2
-         FROM (SELECT organization_id, id FROM webhook_deliveries
-                WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due,
-              organizations o
-        WHERE d.organization_id = due.organization_id AND d.id = due.id AND o.id = d.organization_id
-        RETURNING d.organization_id, d.id, d.event, d.payload, d.attempts, o.webhook_url, o.webhook_secret`,
-      [now, leaseUntil, limit],
-    )) as [ClaimedDelivery[], number];
+    const claimed = await this.outbox.claimDue(now, leaseUntil, limit);
     await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
     return claimed.length;
   }
@@ -91,16 +74,17 @@ export class WebhookDispatcher {
     const delivered = error === null;
     const giveUp = !delivered && (delivery.attempts >= WEBHOOK_MAX_ATTEMPTS || !delivery.webhook_url);
     const next = new Date(attemptedAt.getTime() + webhookBackoffSeconds(delivery.attempts) * 1000);
-    await this.dataSource.transaction(async (m) => {
-      await m.query(
-        `INSERT INTO webhook_attempts (organization_id, delivery_id, attempt, url, status_code, error, duration_ms, attempted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-        [delivery.organization_id, delivery.id, delivery.attempts, delivery.webhook_url ?? '', statusCode, error, Date.now() - started, attemptedAt],
-      );
-      await m.query(
-        `UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, last_error = $5, delivered_at = $6 WHERE organization_id = $1 AND id = $2`,
-        [delivery.organization_id, delivery.id, delivered ? 'delivered' : giveUp ? 'failed' : 'pending', next, error, delivered ? attemptedAt : null],
-      );
+    await this.outbox.recordAttempt({
+      organizationId: delivery.organization_id,
+      deliveryId: delivery.id,
+      attempt: delivery.attempts,
+      url: delivery.webhook_url ?? '',
+      statusCode,
+      error,
+      durationMs: Date.now() - started,
+      attemptedAt,
+      status: delivered ? 'delivered' : giveUp ? 'failed' : 'pending',
+      nextAttemptAt: next,
     });
     if (!delivered) this.logger.warn(`Webhook ${delivery.id} attempt ${delivery.attempts} failed: ${error}`);
   }

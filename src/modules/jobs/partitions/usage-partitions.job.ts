@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { addMonths, periodOf } from '../../../common/time/period';
 import { periodStartDay } from '../../analytics/utils/dates';
+import { LedgerRepository } from '../../ledger/ledger.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 
 /** How many months ahead of the current one get their usage_events partition in advance. */
@@ -16,7 +17,10 @@ export class UsagePartitionsJob implements JobDefinition {
   readonly name = 'usage-partitions';
   readonly description = `Creates the usage_events partitions of the current month and the next ${PARTITION_MONTHS_AHEAD}`;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: LedgerRepository,
+  ) {}
 
   async run(ctx: JobContext): Promise<JobResult> {
     const current = periodOf(ctx.now);
@@ -25,13 +29,9 @@ export class UsagePartitionsJob implements JobDefinition {
       const start = periodStartDay(addMonths(current, i));
       const table = `usage_events_${start.slice(0, 7).replace('-', '_')}`;
       if (await this.exists(table)) continue;
-      try {
-        await this.dataSource.query(`SELECT ensure_usage_events_partition($1::date)`, [start]);
-        created.push(table);
-      } catch (error) {
-        // The tracker may have created it between our check and our call: only a missing table is a failure.
-        if (!(await this.exists(table))) throw error;
-      }
+      // The ledger's own creation: it tolerates the tracker (or another instance) creating it meanwhile.
+      await this.ledger.ensurePartition(start);
+      created.push(table);
     }
     return { rows: created.length, details: { created } };
   }

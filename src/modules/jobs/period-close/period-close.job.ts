@@ -7,6 +7,9 @@ import { BillingRepository } from '../../analytics/billing.repository';
 import { InvoiceService } from '../../analytics/invoice.service';
 import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { ReservationsRepository } from '../../ledger/reservations.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 import { PlanRegistry } from '../../plans/plan-registry.service';
@@ -47,6 +50,9 @@ export class PeriodCloseJob implements JobDefinition {
     private readonly billing: BillingRepository,
     private readonly invoices: InvoiceService,
     private readonly rollups: RollupRepository,
+    private readonly ledgerRollups: RollupsRepository,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly reservations: ReservationsRepository,
     private readonly plans: PlanRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -97,7 +103,7 @@ export class PeriodCloseJob implements JobDefinition {
     const next = nextPeriod(period);
     // Only the current period gets its rows ahead of its first event: for a past one (catch-up) the plan of
     // now may not be the plan it had, and its own close creates the rows it needs.
-    if (periodKey(periodOf(ctx.now)) === periodKey(next)) outcome.allowancesOpened = await this.repo.openAllowances(next, ctx.now);
+    if (periodKey(periodOf(ctx.now)) === periodKey(next)) outcome.allowancesOpened = await this.balances.openForAll(periodStartDay(next), next.end, ctx.now);
     await this.repo.markClosed(period, ctx.now);
     outcome.complete = true;
     return outcome;
@@ -110,19 +116,19 @@ export class PeriodCloseJob implements JobDefinition {
     const plan = await this.plans.findOrThrow(planName);
     const start = periodStartDay(period);
     const end = isoDay(period.end);
-    return this.repo.transaction(async (m) => {
+    return this.repo.transaction(async () => {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
-      await this.repo.openAndLockBalance(m, org.id, period, now);
-      if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return 'deferred';
+      await this.balances.openAndLock(org.id, start, now);
+      if ((await this.reservations.countPending(org.id, start)) > 0) return 'deferred';
       // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
       // row: the close costs O(organizations x groups), not O(events). Only when they disagree with the
       // balance (someone wrote around the tracker) are they recounted from the raw events.
-      const recount = !(await this.rollups.agreeWithBalance(m, org.id, start, end));
-      if (recount) await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
-      const balance = (await this.billing.balance(m, org.id, start))!;
-      const lines = await this.invoices.compute(m, org, plan, period, balance);
-      await this.billing.insertInvoice(m, org.id, period, org.billing_cycle, lines, now);
+      const recount = !(await this.ledgerRollups.agreeWithBalance(org.id, start, end));
+      if (recount) await this.ledgerRollups.rebuild(org.id, start, end, start, addDays(end, -1));
+      const balance = (await this.billing.balance(org.id, start))!;
+      const lines = await this.invoices.compute(org, plan, period, balance);
+      await this.billing.insertInvoice(org.id, period, org.billing_cycle, lines, now);
       const report = buildMonthlyReport({
         organization: { id: org.id, name: org.name, billingCycle: org.billing_cycle },
         plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
@@ -130,10 +136,10 @@ export class PeriodCloseJob implements JobDefinition {
         generatedAt: now,
         balance,
         invoice: lines,
-        rows: await this.rollups.periodRows(m, org.id, start),
-        days: await this.rollups.dayTotals(m, org.id, start, end),
+        rows: await this.rollups.periodRows(org.id, start),
+        days: await this.rollups.dayTotals(org.id, start, end),
       });
-      await this.billing.insertReport(m, org.id, period, report, monthlyReportCsv(report), now);
+      await this.billing.insertReport(org.id, period, report, monthlyReportCsv(report), now);
       return recount ? 'recounted' : 'frozen';
     });
   }

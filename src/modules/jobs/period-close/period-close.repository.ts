@@ -1,17 +1,22 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../../common/database/transaction-host';
 import type { Period } from '../../../common/time/period';
 import { periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 
-/** SQL of the period close. Methods taking a manager run in the caller's transaction. */
+/** SQL of the period close (period_closes and the organizations it reads); the balances it opens are the ledger module's. */
 @Injectable()
 export class PeriodCloseRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
+  ) {}
 
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+  /** A transaction the repositories called inside join on their own (TransactionHost). */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.tx.transaction(work);
   }
 
   /** The first period anything could be billed for: the oldest balance row or organization. */
@@ -75,29 +80,6 @@ export class PeriodCloseRepository {
     return row.plan_name;
   }
 
-  /**
-   * Creates the period's balance row if missing (an organization without usage still gets its invoice), with
-   * the plan its history gives, through the debit's own ensure_period_balance; and locks it.
-   */
-  async openAndLockBalance(m: EntityManager, organizationId: string, period: Period, now: Date): Promise<void> {
-    await m.query(`SELECT ensure_period_balance($1, $2::date, $3)`, [organizationId, periodStartDay(period), now]);
-    await m.query(`SELECT 1 FROM period_balances WHERE organization_id = $1 AND period_start = $2::date FOR UPDATE`, [organizationId, periodStartDay(period)]);
-  }
-
-  /**
-   * Pending reservations of the period (when the reservations table exists): their credits are held, not
-   * final, so the organization is frozen on a later run, once they are committed, released or expired.
-   */
-  async pendingReservations(m: EntityManager, organizationId: string, period: Period): Promise<number> {
-    const [{ present }] = (await m.query(`SELECT to_regclass('reservations') IS NOT NULL AS present`)) as Array<{ present: boolean }>;
-    if (!present) return 0;
-    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM reservations WHERE organization_id = $1 AND period_start = $2::date AND status = 'pending'`, [
-      organizationId,
-      periodStartDay(period),
-    ])) as Array<{ n: number }>;
-    return n;
-  }
-
   /** Applies `next_period` plan changes due by `at` (conditional: a rerun, or the tracker doing it first, changes nothing). */
   async applyDuePlanChanges(at: Date, now: Date): Promise<number> {
     const [, changed] = (await this.dataSource.query(
@@ -106,16 +88,5 @@ export class PeriodCloseRepository {
       [at, now],
     )) as [unknown, number];
     return changed;
-  }
-
-  /** Opens the period's allowance for every organization existing by its end, on the plan its history gives. */
-  async openAllowances(period: Period, now: Date): Promise<number> {
-    const [{ n }] = (await this.dataSource.query(
-      `SELECT count(ensure_period_balance(o.id, $1::date, $3))::int AS n
-         FROM organizations o
-        WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)`,
-      [periodStartDay(period), period.end, now],
-    )) as Array<{ n: number }>;
-    return n;
   }
 }

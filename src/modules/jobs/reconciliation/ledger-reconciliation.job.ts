@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../../common/database/transaction-host';
 import { parsePeriodKey, periodKey, periodOf, previousPeriod } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
-import { RollupRepository } from '../../analytics/rollup.repository';
 import { isoDay, periodStartDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 import { ReconciliationRepository } from './reconciliation.repository';
 import type { Discrepancy } from './reconciliation.repository';
@@ -26,9 +27,10 @@ export class LedgerReconciliationJob implements JobDefinition {
   readonly description = 'Checks balances = ledger sums, grants = consumptions, allowance and overage limits, rollups = raw sums (repaired); records alerts';
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     private readonly repo: ReconciliationRepository,
-    private readonly rollups: RollupRepository,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly rollups: RollupsRepository,
   ) {}
 
   /** Daily: at start-up only when the last successful run is more than a day old. */
@@ -71,9 +73,9 @@ export class LedgerReconciliationJob implements JobDefinition {
   private async rebuild(organizationId: string, period: Period): Promise<void> {
     const start = periodStartDay(period);
     const end = isoDay(period.end);
-    await this.dataSource.transaction(async (m) => {
-      await this.rollups.lockBalance(m, organizationId, start);
-      await this.rollups.rebuild(m, organizationId, start, end, start, isoDay(new Date(period.end.getTime() - DAY_MS)));
+    await this.tx.transaction(async () => {
+      await this.balances.lock(organizationId, start);
+      await this.rollups.rebuild(organizationId, start, end, start, isoDay(new Date(period.end.getTime() - DAY_MS)));
     });
   }
 }

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../../common/database/transaction-host';
 import { validationFailed } from '../../../common/errors/domain-error';
 import { parsePeriodKey } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
-import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isIsoDay, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
+import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
+import { RollupsRepository } from '../../ledger/rollups.repository';
 import { JobRunsRepository } from '../job-runs.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 
@@ -24,7 +26,9 @@ export class RollupRefreshJob implements JobDefinition {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly rollups: RollupRepository,
+    private readonly tx: TransactionHost,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly rollups: RollupsRepository,
     private readonly runs: JobRunsRepository,
   ) {}
 
@@ -67,9 +71,9 @@ export class RollupRefreshJob implements JobDefinition {
     let rows = 0;
     for (const org of orgs) {
       if (ctx.stopping()) break;
-      rows += await this.dataSource.transaction(async (m) => {
-        await this.rollups.lockBalance(m, org, start);
-        return this.rollups.rebuild(m, org, start, end, from, to);
+      rows += await this.tx.transaction(async () => {
+        await this.balances.lock(org, start);
+        return this.rollups.rebuild(org, start, end, from, to);
       });
     }
     return rows;

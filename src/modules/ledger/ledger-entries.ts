@@ -4,7 +4,7 @@ import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNum
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
 import type { TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
-import type { Prepared } from './usage.types';
+import type { Prepared } from '../usage/usage.types';
 
 /** Thresholds (fractions of the allowance) that this event's consumption crossed. */
 export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { TransactionHost } from '../../common/database/transaction-host';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import type { RefusedEventRow } from './ledger-entries';
@@ -239,13 +240,17 @@ function entryParams(entries: EntryRows, now: Date): unknown[] {
   return [JSON.stringify(entries.events), JSON.stringify(entries.takes), JSON.stringify(entries.notifications), now];
 }
 
-/** SQL of the ledger. Every method takes the transaction's manager: on PGlite another connection would wait forever. */
+/**
+ * SQL of the ledger. Methods that belong in the caller's transaction run in the ambient one (TransactionHost:
+ * on PGlite another connection would wait forever); reserveMany and settleHolds are statements of their own.
+ */
 @Injectable()
 export class LedgerRepository {
   private readonly partitions = new Set<string>();
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly tx: TransactionHost,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -262,8 +267,8 @@ export class LedgerRepository {
     this.partitions.add(periodStart);
   }
 
-  async consume(m: EntityManager, p: ConsumeParams): Promise<ConsumeResult> {
-    const rows = (await m.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int, $7, $8, $9::date)`, [
+  async consume(p: ConsumeParams): Promise<ConsumeResult> {
+    const rows = (await this.tx.manager.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int, $7, $8, $9::date)`, [
       p.organizationId,
       p.periodStart,
       p.amount,
@@ -305,7 +310,7 @@ export class LedgerRepository {
         day: p.debit.day ?? null,
       })),
     );
-    return this.prepared<ReserveResult>(undefined, 'ledger_reserve_many', RESERVE_MANY_SQL, [now, this.config.periodCloseGraceMinutes, json]);
+    return this.prepared<ReserveResult>(false, 'ledger_reserve_many', RESERVE_MANY_SQL, [now, this.config.periodCloseGraceMinutes, json]);
   }
 
   /**
@@ -313,23 +318,13 @@ export class LedgerRepository {
    * organization row lock. Called before a transaction locks its first balance row (lock order: organization,
    * then balances), by paths that debit one event at a time.
    */
-  async ensureBalances(m: EntityManager, organizationId: string, periodStarts: string[], now: Date): Promise<void> {
+  async ensureBalances(organizationId: string, periodStarts: string[], now: Date): Promise<void> {
     const periods = [...new Set(periodStarts)].sort();
     if (periods.length === 0) return;
-    await m.query(
+    await this.tx.manager.query(
       `SELECT ensure_period_balance($1, p, $3) FROM unnest($2::date[]) AS p WHERE period_accepts_events(p, $3, $4::int) ORDER BY p`,
       [organizationId, periods, now, this.config.periodCloseGraceMinutes],
     );
-  }
-
-  /** Allowance left in the period plus open top-ups, as a numeric string. */
-  async remaining(m: EntityManager, organizationId: string, periodStart: string, now: Date): Promise<string> {
-    const rows = (await m.query(
-      `SELECT (coalesce((SELECT greatest(allowance - allowance_used, 0) FROM period_balances WHERE organization_id = $1 AND period_start = $2::date), 0)
-             + (SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $3)))::text AS remaining`,
-      [organizationId, periodStart, now],
-    )) as Array<{ remaining: string }>;
-    return rows[0].remaining;
   }
 
   /**
@@ -337,7 +332,7 @@ export class LedgerRepository {
    * to consume_credits_many; several organizations' (a group commit across organizations) to
    * consume_credits_orgs, which runs it per organization in id order (the lock order of such transactions).
    */
-  async consumeMany(m: EntityManager, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
+  async consumeMany(now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length === 0) return [];
     const first = items[0].organizationId;
     const oneOrganization = items.every((p) => p.organizationId === first);
@@ -346,8 +341,8 @@ export class LedgerRepository {
     );
     const rows = (
       oneOrganization
-        ? await m.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [first, now, this.config.periodCloseGraceMinutes, json])
-        : await m.query(`SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, [now, this.config.periodCloseGraceMinutes, json])
+        ? await this.tx.manager.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [first, now, this.config.periodCloseGraceMinutes, json])
+        : await this.tx.manager.query(`SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, [now, this.config.periodCloseGraceMinutes, json])
     ) as Array<ConsumeResult & { i: number }>;
     return rows;
   }
@@ -357,10 +352,10 @@ export class LedgerRepository {
    * `keyId`s. Claimed in (organization, key) order, so two transactions claiming overlapping keys wait for
    * each other instead of deadlocking.
    */
-  async claimKeys(m: EntityManager, keys: Array<OrganizationKey & { hash: string }>, now: Date): Promise<Set<string>> {
+  async claimKeys(keys: Array<OrganizationKey & { hash: string }>, now: Date): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const sorted = [...keys].sort(byOrganizationKey).map((k, n) => ({ org: k.organizationId, key: k.key, hash: k.hash, n }));
-    const rows = (await m.query(
+    const rows = (await this.tx.manager.query(
       `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
        SELECT k.org, k.key, k.hash, $2 FROM jsonb_to_recordset($1::jsonb) AS k(org text, key text, hash text, n integer) ORDER BY k.n
        ON CONFLICT DO NOTHING RETURNING organization_id, key`,
@@ -370,9 +365,9 @@ export class LedgerRepository {
   }
 
   /** The stored keys among these, by `keyId`. */
-  async findKeys(m: EntityManager, keys: OrganizationKey[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
+  async findKeys(keys: OrganizationKey[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
     if (keys.length === 0) return new Map();
-    const rows = (await m.query(
+    const rows = (await this.tx.manager.query(
       `SELECT k.organization_id, k.key, k.request_hash, k.response FROM idempotency_keys k
          JOIN unnest($1::text[], $2::text[]) AS x(org, key) ON k.organization_id = x.org AND k.key = x.key`,
       [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
@@ -381,9 +376,9 @@ export class LedgerRepository {
   }
 
   /** Gives back keys claimed in this transaction whose event was refused (a later attempt may use them). */
-  async releaseKeys(m: EntityManager, keys: OrganizationKey[]): Promise<void> {
+  async releaseKeys(keys: OrganizationKey[]): Promise<void> {
     if (keys.length === 0) return;
-    await m.query(
+    await this.tx.manager.query(
       `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS x(org, key)
         WHERE k.organization_id = x.org AND k.key = x.key AND k.event_id IS NULL`,
       [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
@@ -391,27 +386,27 @@ export class LedgerRepository {
   }
 
   /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
-  async claimKey(m: EntityManager, organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
-    const rows = (await m.query(
+  async claimKey(organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
+    const rows = (await this.tx.manager.query(
       `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key`,
       [organizationId, key, hash, now],
     )) as unknown[];
     return rows.length > 0;
   }
 
-  async findKey(m: EntityManager, organizationId: string, key: string): Promise<{ request_hash: string; response: Record<string, unknown> | null } | undefined> {
-    const rows = (await m.query(`SELECT request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [organizationId, key])) as Array<{ request_hash: string; response: Record<string, unknown> | null }>;
+  async findKey(organizationId: string, key: string): Promise<{ request_hash: string; response: Record<string, unknown> | null } | undefined> {
+    const rows = (await this.tx.manager.query(`SELECT request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [organizationId, key])) as Array<{ request_hash: string; response: Record<string, unknown> | null }>;
     return rows[0];
   }
 
-  async releaseKey(m: EntityManager, organizationId: string, key: string): Promise<void> {
-    await m.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND event_id IS NULL`, [organizationId, key]);
+  async releaseKey(organizationId: string, key: string): Promise<void> {
+    await this.tx.manager.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND event_id IS NULL`, [organizationId, key]);
   }
 
   /** Records which event each key's request made, and the response a replay answers with. */
-  async completeKeys(m: EntityManager, entries: Array<OrganizationKey & { eventId: string; response: unknown }>): Promise<void> {
+  async completeKeys(entries: Array<OrganizationKey & { eventId: string; response: unknown }>): Promise<void> {
     if (entries.length === 0) return;
-    await m.query(
+    await this.tx.manager.query(
       `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
          FROM jsonb_to_recordset($1::jsonb) AS e(org text, key text, event_id uuid, response jsonb)
         WHERE k.organization_id = e.org AND k.key = e.key`,
@@ -427,19 +422,19 @@ export class LedgerRepository {
    * a rolled-back event. Rollup writers are serialized with a rebuild by the period's balance row lock,
    * which every debit takes.
    */
-  async writeEntries(m: EntityManager, entries: EntryRows, now: Date): Promise<void> {
+  async writeEntries(entries: EntryRows, now: Date): Promise<void> {
     if (entries.events.length === 0 && entries.notifications.length === 0) return;
-    await this.prepared(m, 'ledger_write_entries', WRITE_ENTRIES_SQL, entryParams(entries, now));
+    await this.prepared(true, 'ledger_write_entries', WRITE_ENTRIES_SQL, entryParams(entries, now));
   }
 
   /**
    * A named prepared statement: the server parses and plans it once per connection. The ledger's CTE
    * statements cost about as much to plan (0.28 ms measured with EXPLAIN (ANALYZE) for writeEntries) as
-   * to run, on every request; their text is constant, so one plan serves every call. Inside a transaction
-   * it runs on that transaction's connection.
+   * to run, on every request; their text is constant, so one plan serves every call. `ambient`: on the
+   * ambient transaction's connection when one is open, else (and for a statement of its own) on the pool.
    */
-  private async prepared<T>(m: EntityManager | undefined, name: string, text: string, values: unknown[]): Promise<T[]> {
-    const runner = m?.queryRunner as { connect(): Promise<PgQueryable> } | undefined;
+  private async prepared<T>(ambient: boolean, name: string, text: string, values: unknown[]): Promise<T[]> {
+    const runner = (ambient && this.tx.active ? this.tx.manager.queryRunner : undefined) as { connect(): Promise<PgQueryable> } | undefined;
     const target: PgQueryable = runner ? await runner.connect() : (this.dataSource.driver as unknown as { master: PgQueryable }).master;
     return (await target.query({ name, text, values })).rows as T[];
   }
@@ -462,19 +457,19 @@ export class LedgerRepository {
     }
     const params = entryParams(entries, now);
     params.push(JSON.stringify(holds.map(({ hold }) => ({ org: hold.organizationId, id: hold.reservationId, event_id: hold.eventId, credits: hold.credits, key: hold.key }))));
-    const rows = await this.prepared<{ settled: string[] }>(undefined, 'ledger_settle_holds', SETTLE_HOLDS_SQL, params);
+    const rows = await this.prepared<{ settled: string[] }>(false, 'ledger_settle_holds', SETTLE_HOLDS_SQL, params);
     return new Set(rows[0].settled);
   }
 
-  async balancePlan(m: EntityManager, organizationId: string, periodStart: string): Promise<string | null> {
-    const rows = (await m.query(`SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart])) as Array<{ plan_name: string }>;
+  async balancePlan(organizationId: string, periodStart: string): Promise<string | null> {
+    const rows = (await this.tx.manager.query(`SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`, [organizationId, periodStart])) as Array<{ plan_name: string }>;
     return rows[0]?.plan_name ?? null;
   }
 
   /** Refused asynchronous events, in one statement. */
-  async insertRefused(m: EntityManager, rows: RefusedEventRow[]): Promise<void> {
+  async insertRefused(rows: RefusedEventRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await m.query(
+    await this.tx.manager.query(
       `INSERT INTO refused_events (organization_id, id, occurred_at, recorded_at, event_type, user_id, credits, event_data, error, message, source, idempotency_key)
        SELECT organization_id, id, occurred_at, recorded_at, event_type, user_id, credits, event_data, error, message, source, idempotency_key
          FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, id uuid, occurred_at timestamptz, recorded_at timestamptz, event_type text, user_id text,
@@ -483,16 +478,18 @@ export class LedgerRepository {
     );
   }
 
-  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+  /** Runs `work` in the ambient transaction (joined when one is open): every method above then runs in it. */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.tx.transaction(work);
   }
 
   /** Runs `work` in a transaction that is always rolled back: a what-if with the real rules and locks. */
-  async quote<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+  async quote<T>(work: () => Promise<T>): Promise<T> {
     let result: { value: T } | undefined;
     try {
-      await this.dataSource.transaction(async (m) => {
-        result = { value: await work(m) };
+      // A transaction of its own, even inside another: rolling back must not take the caller's work with it.
+      await this.tx.newTransaction(async () => {
+        result = { value: await work() };
         throw ROLLBACK;
       });
     } catch (error) {

@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionHost } from '../../common/database/transaction-host';
+import type { TrackInput } from '../usage/usage.types';
+import type { ConsumeResult } from './ledger.repository';
+
+export interface ReservationRow {
+  organization_id: string;
+  id: string;
+  status: 'pending' | 'committed' | 'released' | 'expired';
+  period_start: string;
+  occurred_at: Date;
+  event_type: string;
+  user_id: string | null;
+  event_data: Record<string, unknown>;
+  credits: string;
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  overage_cost: string;
+  plan_name: string | null;
+  grant_takes: unknown;
+  consumed_before: string;
+  consumed_after: string;
+  allowance: string;
+  remaining_after: string;
+  limit_key: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  event_id: string | null;
+  context: TrackInput['context'] | null;
+  expires_at: Date;
+  api_key_id: string | null;
+  budget_takes: ConsumeResult['budget_takes'];
+}
+
+/**
+ * reservations: holds. Created by reserve_credits (LedgerRepository.reserve, key claim and debit in the same
+ * statement) and settled in one statement by LedgerRepository.settleHold; this repository holds the checked
+ * paths' reads, row locks and state changes, and the refund of a hold. Every method runs in the ambient
+ * transaction (TransactionHost): a state change is only right under the row lock taken by `lock` or `lockDue`.
+ */
+@Injectable()
+export class ReservationsRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
+  async find(organizationId: string, id: string): Promise<ReservationRow | undefined> {
+    const rows = (await this.tx.manager.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2`, [organizationId, id])) as ReservationRow[];
+    return rows[0];
+  }
+
+  /** The live (pending or committed) reservation that holds an idempotency key: what a replay answers with. */
+  async findLiveByKey(organizationId: string, key: string): Promise<ReservationRow | undefined> {
+    const rows = (await this.tx.manager.query(`SELECT * FROM reservations WHERE organization_id = $1 AND idempotency_key = $2 AND status IN ('pending', 'committed')`, [organizationId, key])) as ReservationRow[];
+    return rows[0];
+  }
+
+  /** The reservation under its row lock (a second commit, a release or the sweep then wait for this transaction). */
+  async lock(organizationId: string, id: string): Promise<ReservationRow | undefined> {
+    const rows = (await this.tx.manager.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2 FOR UPDATE`, [organizationId, id])) as ReservationRow[];
+    return rows[0];
+  }
+
+  /** Up to `limit` pending reservations past their TTL, locked; the ones another sweeper holds are skipped. */
+  async lockDue(now: Date, limit: number): Promise<ReservationRow[]> {
+    return (await this.tx.manager.query(`SELECT * FROM reservations WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, [now, limit])) as ReservationRow[];
+  }
+
+  /** Settles a locked reservation: committed to `eventId`, or released / expired (its credits given back by `refund`). */
+  async markSettled(organizationId: string, id: string, settlement: { status: 'committed'; eventId: string } | { status: 'released' | 'expired' }, now: Date): Promise<void> {
+    if (settlement.status === 'committed') {
+      await this.tx.manager.query(`UPDATE reservations SET status = 'committed', event_id = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, id, settlement.eventId, now]);
+    } else {
+      await this.tx.manager.query(`UPDATE reservations SET status = $3, settled_at = $4 WHERE organization_id = $1 AND id = $2`, [organizationId, id, settlement.status, now]);
+    }
+  }
+
+  /**
+   * How many holds of the period are still pending: their credits are held, not final, so the period close
+   * freezes the organization on a later run, once they are committed, released or expired.
+   */
+  async countPending(organizationId: string, periodStart: string): Promise<number> {
+    const [{ n }] = (await this.tx.manager.query(`SELECT count(*)::int AS n FROM reservations WHERE organization_id = $1 AND period_start = $2::date AND status = 'pending'`, [
+      organizationId,
+      periodStart,
+    ])) as Array<{ n: number }>;
+    return n;
+  }
+
+  /** Gives a hold's credits back (refund_credits: allowance, top-ups, overage, count limit and budgets, under the balance row lock). */
+  async refund(res: ReservationRow, now: Date): Promise<void> {
+    await this.tx.manager.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
+      res.organization_id,
+      res.period_start,
+      res.from_allowance,
+      res.from_grants,
+      res.overage,
+      res.overage_cost ?? '0',
+      JSON.stringify(res.grant_takes),
+      res.limit_key,
+      now,
+      JSON.stringify(res.budget_takes ?? []),
+    ]);
+  }
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+
+/**
+ * Issue 13, item 1: the ledger's tables have one writer, the ledger module. This scans the application's
+ * sources (src/ and libs/; migrations, seeds, tests and bench are out of scope) and fails on any file outside
+ * src/modules/ledger/ that writes one of them in SQL, or calls a SQL function that does.
+ * Run from the repository root (as jest does). TABLE_OWNERSHIP_ROOT points the scan at another checkout (how the old layout was shown to fail).
+ */
+const LEDGER_TABLES = [
+  'period_balances',
+  'credit_grants',
+  'grant_consumptions',
+  'usage_events', // and its monthly partitions, usage_events_YYYY_MM
+  'idempotency_keys',
+  'reservations',
+  'usage_rollups_daily',
+  'usage_rollups_monthly',
+  'webhook_deliveries',
+  'webhook_attempts',
+  'notifications',
+  'refused_events',
+];
+
+/** SQL functions that write those tables (see migrations/): calling one is writing them. */
+const LEDGER_WRITING_FUNCTIONS = ['consume_credits', 'consume_credits_many', 'consume_credits_orgs', 'reserve_credits', 'reserve_credits_many', 'refund_credits', 'ensure_period_balance', 'ensure_usage_events_partition'];
+
+const WRITE = /\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+(?:ONLY\s+)?((?:"?\w+"?\s*,\s*)*"?\w+"?)/gi;
+const CALL = new RegExp(`\\b(${LEDGER_WRITING_FUNCTIONS.join('|')})\\s*\\(`, 'gi');
+
+function isLedgerTable(name: string): boolean {
+  const table = name.replace(/"/g, '').toLowerCase();
+  return LEDGER_TABLES.includes(table) || /^usage_events_\d{4}_\d{2}$/.test(table);
+}
+
+/** Comments name tables and functions freely (`consume_credits(…) decides`); only code counts. */
+function withoutComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+}
+
+/** The ledger writes in a source text: `INSERT INTO credit_grants`, `refund_credits(`, … */
+export function ledgerWrites(source: string): string[] {
+  const code = withoutComments(source);
+  const found: string[] = [];
+  for (const m of code.matchAll(WRITE)) {
+    const verb = m[1].replace(/\s+/g, ' ').toUpperCase();
+    // TRUNCATE a, b: each listed table; every other verb names one.
+    const tables = verb.startsWith('TRUNCATE') ? m[2].split(',') : [m[2].split(',')[0]];
+    for (const t of tables.map((x) => x.trim())) if (isLedgerTable(t)) found.push(`${verb} ${t.replace(/"/g, '')}`);
+  }
+  for (const m of code.matchAll(CALL)) found.push(`${m[1].toLowerCase()}()`);
+  return found;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : sourceFiles(path);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') && !e.name.endsWith('.generated.ts') ? [path] : [];
+  });
+}
+
+/** file (relative to `root`) -> its ledger writes, for every file outside src/modules/ledger/ that has any. */
+function writersOutsideLedger(root: string): Record<string, string[]> {
+  const owner = join('src', 'modules', 'ledger') + sep;
+  const offenders: Record<string, string[]> = {};
+  for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
+    const rel = relative(root, file);
+    if (rel.startsWith(owner)) continue;
+    const writes = ledgerWrites(readFileSync(file, 'utf8'));
+    if (writes.length > 0) offenders[rel.split(sep).join('/')] = writes;
+  }
+  return offenders;
+}
+
+describe('ledger table ownership', () => {
+  it('no file outside src/modules/ledger writes a ledger table or calls a ledger-writing SQL function', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    expect(writersOutsideLedger(root)).toEqual({});
+  });
+
+  it('the ledger module itself is found writing them (the scan sees what it is meant to see)', () => {
+    const root = process.cwd();
+    const own = sourceFiles(join(root, 'src', 'modules', 'ledger')).flatMap((f) => ledgerWrites(readFileSync(f, 'utf8')));
+    expect(own).toEqual(expect.arrayContaining(['INSERT INTO usage_events', 'INSERT INTO credit_grants', 'UPDATE reservations', 'UPDATE webhook_deliveries', 'refund_credits()', 'ensure_period_balance()']));
+  });
+
+  describe('ledgerWrites', () => {
+    it.each([
+      ['INSERT INTO credit_grants (organization_id, id) VALUES ($1, $2)', ['INSERT INTO credit_grants']],
+      ['UPDATE period_balances SET plan_name = $3 WHERE organization_id = $1', ['UPDATE period_balances']],
+      ['update  "reservations" set status = $1', ['UPDATE reservations']],
+      ['DELETE FROM usage_rollups_daily WHERE day = $1', ['DELETE FROM usage_rollups_daily']],
+      ['TRUNCATE TABLE usage_events, organizations, grant_consumptions', ['TRUNCATE TABLE usage_events', 'TRUNCATE TABLE grant_consumptions']],
+      ['INSERT INTO usage_events_2026_01 SELECT 1', ['INSERT INTO usage_events_2026_01']],
+      ['COPY usage_events FROM STDIN', ['COPY usage_events']],
+      ['UPDATE ONLY webhook_deliveries SET attempts = 1', ['UPDATE webhook_deliveries']],
+      ['await m.query(`SELECT refund_credits($1, $2::date)`, [a, b])', ['refund_credits()']],
+      ['SELECT count(ensure_period_balance(o.id, $1::date, $3))', ['ensure_period_balance()']],
+      ['SELECT * FROM consume_credits_many($1, $2)', ['consume_credits_many()']],
+      // Not writes of a ledger table:
+      ['INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name', []],
+      ['SELECT coalesce(sum(remaining), 0) FROM credit_grants WHERE organization_id = $1', []],
+      ['UPDATE budgets SET credits = $3', []],
+      ['// consume_credits(…) decides under the lock\nconst x = 1;', []],
+      ['/* refund_credits($1) gives it back */', []],
+      ['const url = "postgres://h/db"; // UPDATE reservations later', []],
+    ])('%s', (source, expected) => {
+      expect(ledgerWrites(source)).toEqual(expected);
+    });
+  });
+});
