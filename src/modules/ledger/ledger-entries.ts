@@ -1,5 +1,5 @@
-import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
+import { crossesMark, isPositive, warningFigure } from './utils/threshold-mark';
 import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
@@ -8,16 +8,10 @@ import type { Prepared } from '../usage/usage.types';
 
 /** Thresholds (fractions of the allowance) that this event's consumption crossed. */
 export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
-  const allowance = new Big(r.allowance);
-  if (allowance.lte(0)) return [];
-  const before = new Big(r.consumed_before);
-  const after = new Big(r.consumed_after);
+  if (!isPositive(r.allowance)) return [];
   return plan.config.warningThresholds
-    .filter((t) => {
-      const mark = allowance.times(t);
-      return before.lt(mark) && after.gte(mark);
-    })
-    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: Number(after.toFixed(2)), limit: Number(allowance.toFixed(2)) }));
+    .filter((t) => crossesMark(r.allowance, t, r.consumed_before, r.consumed_after))
+    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: warningFigure(r.consumed_after), limit: warningFigure(r.allowance) }));
 }
 
 /**
@@ -27,18 +21,14 @@ export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeRes
 export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'budget_takes'>): UsageWarning[] {
   const warnings: UsageWarning[] = [];
   for (const take of r.budget_takes ?? []) {
-    const limit = new Big(String(take.limit));
-    if (limit.lte(0)) continue;
-    const before = new Big(String(take.before));
-    const after = new Big(String(take.after));
+    if (!isPositive(take.limit)) continue;
     for (const threshold of plan.config.warningThresholds) {
-      const mark = limit.times(threshold);
-      if (before.lt(mark) && after.gte(mark)) {
+      if (crossesMark(take.limit, threshold, take.before, take.after)) {
         warnings.push({
           type: 'budget_threshold',
           threshold,
-          used: Number(after.toFixed(2)),
-          limit: Number(limit.toFixed(2)),
+          used: warningFigure(take.after),
+          limit: warningFigure(take.limit),
           budgetId: take.budgetId,
           scope: take.scope,
           subject: take.subject,
