@@ -14,6 +14,8 @@ import { JobsScheduler } from './jobs.scheduler';
 import { UsagePartitionsJob } from './partitions/usage-partitions.job';
 import { PeriodCloseJob } from './period-close/period-close.job';
 import { PeriodCloseRepository } from './period-close/period-close.repository';
+import { PeriodCloseBalancesRepository } from './period-close/period-close-balances.repository';
+import { PeriodCloseBatchRepository } from './period-close/period-close-batch.repository';
 import { LedgerReconciliationJob } from './reconciliation/ledger-reconciliation.job';
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
 import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
@@ -30,6 +32,8 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
     UsagePartitionsJob,
     PeriodCloseJob,
     PeriodCloseRepository,
+    PeriodCloseBalancesRepository,
+    PeriodCloseBatchRepository,
     RollupRefreshJob,
     LedgerReconciliationJob,
     ReconciliationRepository,

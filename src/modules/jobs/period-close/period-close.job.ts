@@ -3,15 +3,25 @@ import { nextPeriod, periodKey, periodOf } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
 import { APP_CONFIG } from '../../../config/app-config';
 import type { AppConfig } from '../../../config/app-config';
-import { BillingRepository } from '../../analytics/billing.repository';
-import { InvoiceService } from '../../analytics/invoice.service';
+import { periodInvoiceLines } from '../../analytics/invoice.service';
 import { RollupRepository } from '../../analytics/rollup.repository';
 import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 import { PlanRegistry } from '../../plans/plan-registry.service';
+import type { PlanDefinitionRecord } from '../../plans/plan-registry.service';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
+import { PeriodCloseBalancesRepository } from './period-close-balances.repository';
+import { PeriodCloseBatchRepository } from './period-close-batch.repository';
+import type { FrozenPeriod } from './period-close-batch.repository';
 import { PeriodCloseRepository } from './period-close.repository';
+import { rollupsAgree } from './utils/rollup-agreement';
+
+/**
+ * Organizations frozen per transaction: a constant number of statements each, so 1,000 organizations are
+ * four transactions. Bounds the locks held at once and the reports built in memory (a few KB each).
+ */
+const FREEZE_CHUNK = 250;
 
 interface PeriodOutcome {
   invoices: number;
@@ -28,8 +38,9 @@ interface PeriodOutcome {
  * not closed yet, oldest first (so a service down over several month ends catches up on each):
  *
  *  1. mark the period closing (committed first: from then on consume_credits refuses it);
- *  2. per organization, under its balance row lock: recount the period's rollups from raw events, freeze the
- *     invoice and the monthly report (JSON and CSV);
+ *  2. set-based, FREEZE_CHUNK organizations per transaction under their balance row locks: freeze the
+ *     invoices and monthly reports (JSON and CSV) from the rollups, recounting from raw events only the
+ *     organizations whose rollups disagree with their balance;
  *  3. apply the `next_period` plan changes due at the period end, and open the next period's allowance
  *     rows when that period is the current one;
  *  4. mark it closed.
@@ -44,8 +55,8 @@ export class PeriodCloseJob implements JobDefinition {
 
   constructor(
     private readonly repo: PeriodCloseRepository,
-    private readonly billing: BillingRepository,
-    private readonly invoices: InvoiceService,
+    private readonly balances: PeriodCloseBalancesRepository,
+    private readonly batch: PeriodCloseBatchRepository,
     private readonly rollups: RollupRepository,
     private readonly plans: PlanRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -85,12 +96,14 @@ export class PeriodCloseJob implements JobDefinition {
   private async close(period: Period, ctx: JobContext): Promise<PeriodOutcome> {
     await this.repo.markClosing(period, ctx.now);
     const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], recounted: [], complete: false };
-    for (const org of await this.repo.organizationsToFreeze(period)) {
+    await this.balances.openForClose(period, ctx.now);
+    const orgs = await this.repo.organizationsToFreeze(period);
+    for (let i = 0; i < orgs.length; i += FREEZE_CHUNK) {
       if (ctx.stopping()) return outcome;
-      const frozen = await this.freeze(org, period, ctx.now);
-      if (frozen === 'deferred') outcome.deferred.push(org.id);
-      else outcome.invoices++;
-      if (frozen === 'recounted') outcome.recounted.push(org.id);
+      const chunk = await this.freeze(orgs.slice(i, i + FREEZE_CHUNK), period, ctx.now);
+      outcome.invoices += chunk.invoices;
+      outcome.deferred.push(...chunk.deferred);
+      outcome.recounted.push(...chunk.recounted);
     }
     if (outcome.deferred.length > 0) return outcome;
     outcome.planChanges = await this.repo.applyDuePlanChanges(period.end, ctx.now);
@@ -103,38 +116,66 @@ export class PeriodCloseJob implements JobDefinition {
     return outcome;
   }
 
-  /** Freezes one organization's period; false when it has pending reservations (frozen on a later run). */
-  private async freeze(org: OrganizationRow, period: Period, now: Date): Promise<'frozen' | 'recounted' | 'deferred'> {
+  /**
+   * Freezes a chunk of organizations in one transaction with a constant number of statements: lock every
+   * balance row, read balances, rollups, top-ups and plan histories for all of them, build each invoice and
+   * report in memory, insert them all. Organizations with pending reservations are left for a later run;
+   * those whose rollups disagree with their balance are recounted from raw events (one at a time: the rare
+   * case), all under the same locks.
+   */
+  private async freeze(orgs: OrganizationRow[], period: Period, now: Date): Promise<{ invoices: number; deferred: string[]; recounted: string[] }> {
+    const ids = orgs.map((o) => o.id);
     // Outside the transaction: a registry miss reads through the pool, which would wait forever on PGlite.
-    const planName = await this.repo.balancePlan(org.id, period, now);
-    const plan = await this.plans.findOrThrow(planName);
+    const planNames = await this.repo.balancePlans(ids, period, now);
+    const plans = new Map<string, PlanDefinitionRecord>();
+    for (const name of new Set(planNames.values())) plans.set(name, await this.plans.findOrThrow(name));
     const start = periodStartDay(period);
     const end = isoDay(period.end);
     return this.repo.transaction(async (m) => {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
-      await this.repo.openAndLockBalance(m, org.id, period, now);
-      if ((await this.repo.pendingReservations(m, org.id, period)) > 0) return 'deferred';
-      // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
-      // row: the close costs O(organizations x groups), not O(events). Only when they disagree with the
-      // balance (someone wrote around the tracker) are they recounted from the raw events.
-      const recount = !(await this.rollups.agreeWithBalance(m, org.id, start, end));
-      if (recount) await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
-      const balance = (await this.billing.balance(m, org.id, start))!;
-      const lines = await this.invoices.compute(m, org, plan, period, balance);
-      await this.billing.insertInvoice(m, org.id, period, org.billing_cycle, lines, now);
-      const report = buildMonthlyReport({
-        organization: { id: org.id, name: org.name, billingCycle: org.billing_cycle },
-        plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
-        period,
-        generatedAt: now,
-        balance,
-        invoice: lines,
-        rows: await this.rollups.periodRows(m, org.id, start),
-        days: await this.rollups.dayTotals(m, org.id, start, end),
-      });
-      await this.billing.insertReport(m, org.id, period, report, monthlyReportCsv(report), now);
-      return recount ? 'recounted' : 'frozen';
+      await this.batch.lockBalances(m, ids, period);
+      const pending = await this.batch.withPendingReservations(m, ids, period);
+      const live = orgs.filter((o) => !pending.has(o.id));
+      const liveIds = live.map((o) => o.id);
+      const [balances, rows, days, topUps, history] = [
+        await this.batch.balances(m, liveIds, start),
+        await this.batch.periodRows(m, liveIds, start),
+        await this.batch.dayTotals(m, liveIds, start, end),
+        await this.batch.grantsCreated(m, liveIds, period),
+        await this.batch.periodPlans(m, liveIds, period, now),
+      ];
+      const recounted: string[] = [];
+      const frozen: FrozenPeriod[] = [];
+      for (const org of live) {
+        const balance = balances.get(org.id)!;
+        let orgRows = rows.get(org.id) ?? [];
+        let orgDays = days.get(org.id) ?? [];
+        // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
+        // row. Only when they disagree with the balance (someone wrote around the tracker) are they
+        // recounted from the raw events, under the lock already held.
+        if (!rollupsAgree(balance, orgRows, orgDays)) {
+          await this.rollups.rebuild(m, org.id, start, end, start, addDays(end, -1));
+          orgRows = await this.rollups.periodRows(m, org.id, start);
+          orgDays = await this.rollups.dayTotals(m, org.id, start, end);
+          recounted.push(org.id);
+        }
+        const plan = plans.get(planNames.get(org.id)!)!;
+        const lines = periodInvoiceLines(org.billing_cycle, plan, balance, topUps.get(org.id) ?? 0, history.get(org.id) ?? []);
+        const report = buildMonthlyReport({
+          organization: { id: org.id, name: org.name, billingCycle: org.billing_cycle },
+          plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
+          period,
+          generatedAt: now,
+          balance,
+          invoice: lines,
+          rows: orgRows,
+          days: orgDays,
+        });
+        frozen.push({ organizationId: org.id, billingCycle: org.billing_cycle, lines, report, csv: monthlyReportCsv(report) });
+      }
+      const invoices = await this.batch.insertFrozen(m, period, frozen, now);
+      return { invoices, deferred: [...pending], recounted };
     });
   }
 }
