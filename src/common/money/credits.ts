@@ -8,15 +8,21 @@ export type CreditHundredths = number;
 
 const DECIMAL_2 = /^-?\d+(\.\d{1,2})?$/;
 
-/** Parses a `numeric` from pg ("25.00", "-3.5") or a decimal string into hundredths, exactly. */
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses a `numeric` from pg ("25.00", "-3.5") or a decimal string into hundredths, exactly. Integer
+ * arithmetic only (it runs for every amount read from SQL): the integer part times 100 is exact below 2^53,
+ * and any result at or above it fails the safe-integer check.
+ */
 export function hundredthsFromDecimalString(value: string): CreditHundredths {
-  const trimmed = value.trim();
-  if (!/^-?\d+(\.\d+)?$/.test(trimmed)) throw new Error(`Not a decimal: ${value}`);
-  const big = new Big(trimmed).times(100);
-  if (!big.eq(big.round(0, Big.roundDown))) throw new Error(`More than 2 decimals: ${value}`);
-  const result = Number(big.toFixed(0));
-  if (!Number.isSafeInteger(result)) throw new Error(`Amount out of range: ${value}`);
-  return result;
+  const match = DECIMAL.exec(value.trim());
+  if (!match) throw new Error(`Not a decimal: ${value}`);
+  const [, sign, int, frac = ''] = match;
+  if (frac.length > 2 && !/^0*$/.test(frac.slice(2))) throw new Error(`More than 2 decimals: ${value}`);
+  const magnitude = Number(int) * 100 + Number(frac.slice(0, 2).padEnd(2, '0'));
+  if (!Number.isSafeInteger(magnitude)) throw new Error(`Amount out of range: ${value}`);
+  return sign === '-' ? -magnitude : magnitude;
 }
 
 /** A nullable `numeric` column (a missing row, a LEFT JOIN) into hundredths: absent counts as zero. */
@@ -40,12 +46,19 @@ export function hundredthsFromNumber(value: number): CreditHundredths {
 
 /** Hundredths to a JSON number for responses (2500 -> 25, 29 -> 0.29: the shortest form round-trips). */
 export function hundredthsToNumber(value: CreditHundredths): number {
+  // IEEE division is correctly rounded: for a safe integer, value / 100 is the double nearest the exact
+  // quotient, which is what parsing its decimal string gives.
+  if (Number.isSafeInteger(value)) return value / 100;
   return Number(new Big(value).div(100).toString());
 }
 
 /** Hundredths to a SQL numeric literal string ("25.00"). */
 export function hundredthsToDecimalString(value: CreditHundredths): string {
-  return new Big(value).div(100).toFixed(2);
+  if (!Number.isSafeInteger(value)) return new Big(value).div(100).toFixed(2);
+  const abs = Math.abs(value);
+  const cents = abs % 100;
+  // (abs - cents) / 100 is an exact integer division, unlike Math.floor(abs / 100) near 2^53.
+  return `${value < 0 ? '-' : ''}${(abs - cents) / 100}.${cents < 10 ? '0' : ''}${cents}`;
 }
 
 /** A Big decimal rounded half-up to 2 decimals, into hundredths. */

@@ -20,6 +20,12 @@ export interface FrozenPeriod {
 
 const h = hundredthsOrZero;
 
+/** A count or hundredths read as a JSON number: exact only as a safe integer, so anything else is refused. */
+function safe(n: number): number {
+  if (!Number.isSafeInteger(n)) throw new Error(`Amount out of range: ${n}`);
+  return n;
+}
+
 function groupBy<R extends { organization_id: string }, T>(rows: R[], map: (r: R) => T): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const r of rows) {
@@ -90,25 +96,36 @@ export class PeriodCloseBatchRepository {
 
   /** The period's monthly rollup rows of every organization of `ids` (the report's tables, and the agreement check). */
   async periodRows(m: EntityManager, ids: string[], periodStart: IsoDay): Promise<Map<string, ReportRollupRow[]>> {
+    // One JSON array per organization (pg parses it with one JSON.parse) instead of a row per group; amounts
+    // as integer hundredths, which numeric(18,2) x 100 is exactly.
     const rows = (await m.query(
-      `SELECT organization_id, event_type, category, user_id, events, credits, overage FROM usage_rollups_monthly WHERE period_start = $2::date AND organization_id = ANY($1::text[])`,
+      `SELECT organization_id, json_agg(json_build_array(event_type, category, user_id, events, (credits * 100)::int8, (overage * 100)::int8)) AS r
+         FROM usage_rollups_monthly WHERE period_start = $2::date AND organization_id = ANY($1::text[]) GROUP BY organization_id`,
       [ids, periodStart],
-    )) as Array<{ organization_id: string; event_type: string; category: string; user_id: string; events: string; credits: string; overage: string }>;
-    return groupBy(rows, (r) => ({ eventType: r.event_type, category: r.category, userId: r.user_id === '' ? null : r.user_id, events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }));
+    )) as Array<{ organization_id: string; r: Array<[string, string, string, number, number, number]> }>;
+    return new Map(
+      rows.map((row) => [
+        row.organization_id,
+        row.r.map(([eventType, category, userId, events, credits, overage]) => ({ eventType, category, userId: userId === '' ? null : userId, events: safe(events), credits: safe(credits), overage: safe(overage) })),
+      ]),
+    );
   }
 
   /**
    * Daily totals of `[from, to)` of every organization of `ids`: the report's days, and the daily side of the
-   * agreement check. The one statement of the close that reads rows per (organization, day, group).
+   * agreement check. The one statement of the close that reads rows per (organization, day, group), so its
+   * cost is the period's daily rollup rows, never its events.
    */
   async dayTotals(m: EntityManager, ids: string[], from: IsoDay, toExclusive: IsoDay): Promise<Map<string, ReportDayRow[]>> {
     const rows = (await m.query(
-      `SELECT organization_id, day::text AS day, sum(events)::bigint AS events, sum(credits) AS credits, sum(overage) AS overage
-         FROM usage_rollups_daily WHERE organization_id = ANY($1::text[]) AND day >= $2::date AND day < $3::date
-        GROUP BY organization_id, day ORDER BY organization_id, day`,
+      `SELECT organization_id, json_agg(json_build_array(day::text, events, (credits * 100)::int8, (overage * 100)::int8) ORDER BY day) AS r FROM (
+         SELECT organization_id, day, sum(events) AS events, sum(credits) AS credits, sum(overage) AS overage
+           FROM usage_rollups_daily WHERE organization_id = ANY($1::text[]) AND day >= $2::date AND day < $3::date
+          GROUP BY organization_id, day) d
+        GROUP BY organization_id`,
       [ids, from, toExclusive],
-    )) as Array<{ organization_id: string; day: string; events: string; credits: string; overage: string }>;
-    return groupBy(rows, (r) => ({ day: r.day, events: Number(r.events), credits: h(r.credits), overage: h(r.overage) }));
+    )) as Array<{ organization_id: string; r: Array<[string, number, number, number]> }>;
+    return new Map(rows.map((row) => [row.organization_id, row.r.map(([day, events, credits, overage]) => ({ day, events: safe(events), credits: safe(credits), overage: safe(overage) }))]));
   }
 
   /** Top-ups granted during the period per organization (the invoice's top-up line); absent = none. */
