@@ -9,6 +9,7 @@ import { ReserveInOneStatement1764300007000 } from './1764300007000-ReserveInOne
 import { Budgets1764300008000 } from './1764300008000-Budgets';
 import { CreatePortalSessions1764300010000 } from './1764300010000-CreatePortalSessions';
 import { UsageEventsApiKey1764300012000 } from './1764300012000-UsageEventsApiKey';
+import { DailyRollupsCovering1764300017000 } from './1764300017000-DailyRollupsCovering';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000, DailyRollupsCovering1764300017000];
