@@ -16,6 +16,15 @@ export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127
 /** The compiled service; BENCH_DIST points elsewhere (e.g. a build of another branch kept aside). */
 const MAIN = join(resolve(ROOT, process.env.BENCH_DIST ?? 'dist'), 'src', 'main.js');
 
+/**
+ * The V8 flags of `npm start` (package.json), so the benchmarks measure the service as it is deployed: its
+ * heap limits decide most of its RSS. BENCH_NODE_ARGS replaces them (e.g. "" for V8's defaults).
+ */
+export const SERVICE_NODE_ARGS =
+  process.env.BENCH_NODE_ARGS !== undefined
+    ? process.env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean)
+    : (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start.match(/--[\w-]+=\S+/g) ?? []);
+
 /** The benchmarks run the compiled service: `npm run bench` builds first; a bare `node bench/x.mjs` needs a build. */
 export function assertBuilt() {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm run bench does it)`);
@@ -85,7 +94,7 @@ export async function startService({ databaseUrl, env = {}, port, timeoutMs = 60
   port ??= await freePort();
   let output = '';
   const started = Date.now();
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, MAIN], {
     cwd: ROOT,
     env: { ...process.env, ...serviceEnv(databaseUrl, env), PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
