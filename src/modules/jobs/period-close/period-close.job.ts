@@ -104,19 +104,26 @@ export class PeriodCloseJob implements JobDefinition {
     // Two chunks in flight, each its own transaction on its own connection: while the service builds one
     // chunk's reports, PostgreSQL reads the next (two cores, two halves of the work). The chunks lock
     // disjoint rows, so they never wait for each other; on PGlite (one connection) they simply run in turn.
+    let failed = false;
     const worker = async () => {
       for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
-        if (ctx.stopping()) return false;
-        const frozen = await this.freeze(chunk, period, ctx.now);
-        outcome.invoices += frozen.invoices;
-        outcome.deferred.push(...frozen.deferred);
-        outcome.recounted.push(...frozen.recounted);
+        // A failed chunk stops the other worker too: the run fails, and the next one takes over from there.
+        if (ctx.stopping() || failed) return false;
+        try {
+          const frozen = await this.freeze(chunk, period, ctx.now);
+          outcome.invoices += frozen.invoices;
+          outcome.deferred.push(...frozen.deferred);
+          outcome.recounted.push(...frozen.recounted);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
       return true;
     };
     const settled = await Promise.allSettled(Array.from({ length: FREEZE_CONCURRENCY }, worker));
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
     outcome.deferred.sort();
     outcome.recounted.sort();
     if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return outcome;
