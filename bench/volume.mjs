@@ -184,6 +184,13 @@ export async function run() {
       refresh.push({ period: p.key, events: n, wallS: r.wallS, durationMs: r.run.durationMs ?? null, status: r.run.status, rows: r.run.rows, eventsPerS: round(n / r.wallS, 0) });
       console.log(`  ${p.key}: ${fmt(n)} events in ${r.wallS} s (${r.run.status})`);
     }
+    // The refresh above rewrote every rollup row of the three months (a repair run, not the nightly one-day
+    // catch-up): autovacuum starts on a table once a fifth of it changed, so by the month-end close it has
+    // cleared the dead rows and set the visibility map again. Without this the close, run seconds after a
+    // rewrite, is the first reader of a table of dead index entries (it measured about twice as long).
+    const v0 = performance.now();
+    for (const table of ['usage_rollups_daily', 'usage_rollups_monthly']) await sql.query(`VACUUM ANALYZE ${table}`);
+    const rollupVacuumS = round((performance.now() - v0) / 1000, 1);
     console.log('period close');
     const close = await runJob(svc.baseUrl, 'period-close', {});
     const closes = (await sql.query(`SELECT period_start::text, status, organizations FROM period_closes ORDER BY 1`)).rows;
@@ -201,6 +208,7 @@ export async function run() {
         ['generate (INSERT … SELECT generate_series, 2 writers)', fmt(generated.events), generated.generateS, fmt(generated.rowsPerS), `${fmt(generated.daily)} daily + ${fmt(generated.monthly)} monthly rollup rows, ${fmt(generated.balances)} balances`],
         ['VACUUM ANALYZE', '-', generated.vacuumAnalyzeS, '-', 'what autovacuum would have done'],
         ...refresh.map((r) => [`rollup refresh ${r.period}`, fmt(r.events), r.wallS, fmt(r.eventsPerS), `${r.status}, ${fmt(r.rows)} rows`]),
+        ['VACUUM ANALYZE of the rollups', '-', rollupVacuumS, '-', 'what autovacuum does after the refresh rewrote them'],
         ['period close (2 ended months)', fmt(closedEvents), close.wallS, fmt(closeRate), `${close.run.status}; ${fmt(invoices)} invoices; ${closes.map((c) => `${c.period_start.slice(0, 7)} ${c.status}`).join(', ')}`],
       ],
     );
@@ -220,12 +228,12 @@ export async function run() {
       ['worst analytics p99 on the loaded data (ms)', worstP99, `<= ${P99_TARGET_MS}`, verdict(worstP99 <= P99_TARGET_MS)],
       ['period close succeeded, 2 periods closed', `${close.run.status}, ${closes.map((c) => c.status).join('/')}`, 'succeeded, closed/closed', closeOk ? 'ok' : 'FAILED'],
       ...ledger.checks.map((c) => [c.name, c.ok ? 'holds' : JSON.stringify(c.rows.slice(0, 2)), 'holds', c.ok ? 'ok' : 'VIOLATION']),
-      ['service RSS peak during jobs (MB)', memory.peakMb, '<= 300', verdict(memory.peakMb <= 300)],
+      ['service RSS peak during jobs (MB)', memory.peakMb, '<= 250', verdict(memory.peakMb <= 250)],
     ]);
     const totalS = round((performance.now() - started) / 1000, 0);
     console.log(`\n  total ${totalS} s`);
     const summary = { events: generated.events, closeEventsPerS: closeRate, closeS: close.wallS, refreshEventsPerS: refresh.map((r) => r.eventsPerS), worstP99Ms: worstP99, ledgerOk: ledger.ok && closeOk, targets: { close: closeRate >= CLOSE_TARGET, analyticsP99: worstP99 <= P99_TARGET_MS } };
-    writeResults('volume', { config: { events, orgs: orgCount, loadSeconds, periods: periods.map((p) => ({ key: p.key, start: p.start, end: p.end, perOrg: p.perOrg })), plan: 'enterprise' }, generated, baseline, loaded, refresh, close, closes, afterClose, memory, ledger: ledger.checks, totalS, summary });
+    writeResults('volume', { rollupVacuumS, config: { events, orgs: orgCount, loadSeconds, periods: periods.map((p) => ({ key: p.key, start: p.start, end: p.end, perOrg: p.perOrg })), plan: 'enterprise' }, generated, baseline, loaded, refresh, close, closes, afterClose, memory, ledger: ledger.checks, totalS, summary });
     return summary;
   });
 }

@@ -23,6 +23,15 @@ export const EMBEDDED = process.env.BENCH_EMBEDDED === '1' || process.env.BENCH_
 /** The compiled service; BENCH_DIST points elsewhere (e.g. a build of another branch kept aside). */
 const MAIN = join(resolve(ROOT, process.env.BENCH_DIST ?? 'dist'), 'src', 'main.js');
 
+/**
+ * The V8 flags of `npm start` (package.json), so the benchmarks measure the service as it is deployed: its
+ * heap limits decide most of its RSS. BENCH_NODE_ARGS replaces them (e.g. "" for V8's defaults).
+ */
+export const SERVICE_NODE_ARGS =
+  process.env.BENCH_NODE_ARGS !== undefined
+    ? process.env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean)
+    : (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start.match(/--[\w-]+=\S+/g) ?? []);
+
 /** The benchmarks run the compiled service: `npm run bench` builds first; a bare `node bench/x.mjs` needs a build. */
 export function assertBuilt() {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm run bench does it)`);
@@ -101,7 +110,7 @@ export async function startService({ databaseUrl, env = {}, port, timeoutMs = 60
   const started = Date.now();
   const childEnv = { ...process.env, ...serviceEnv(databaseUrl, env), PORT: String(port) };
   if (!databaseUrl) delete childEnv.DATABASE_URL; // the caller's own DATABASE_URL must not leak into an embedded run
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, MAIN], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

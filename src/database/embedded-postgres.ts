@@ -1,5 +1,3 @@
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,6 +64,10 @@ function releaseLock(dataDir: string): void {
  * TypeORM's postgres driver use it exactly as they use a real server: one database code path.
  * For development and demos: PGlite never calls fsync, so it survives kill -9 but not a power cut.
  */
+// The types of what `start` imports (its ESM declarations: a static `import type` would name the CJS ones).
+type PGlite = Awaited<ReturnType<(typeof import('@electric-sql/pglite', { with: { 'resolution-mode': 'import' } }))['PGlite']['create']>>;
+type PGLiteSocketServer = InstanceType<(typeof import('@electric-sql/pglite-socket', { with: { 'resolution-mode': 'import' } }))['PGLiteSocketServer']>;
+
 export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
@@ -83,6 +85,9 @@ export class EmbeddedPostgres {
       acquireLock(lockedDir);
     }
     try {
+      // Loaded here, not at the top: a service on PostgreSQL (DATABASE_URL) never loads PGlite's JavaScript
+      // (half a megabyte of source kept in the heap, plus its compiled code).
+      const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
       const db = await PGlite.create(lockedDir ? join(lockedDir, 'pgdata') : IN_MEMORY);
       const socketDir = mkdtempSync(join(tmpdir(), 'pglite-'));
       const server = new PGLiteSocketServer({ db, path: join(socketDir, '.s.PGSQL.5432'), maxConnections });

@@ -68,3 +68,62 @@ describe('hundredths to numbers and strings without Big', () => {
     expect([hundredthsToDecimalString(-5), hundredthsToDecimalString(2500), hundredthsToDecimalString(7)]).toEqual(['-0.05', '25.00', '0.07']);
   });
 });
+
+/** The big.js definitions the integer arithmetic replaced: every conversion must give exactly what they gave. */
+const reference = {
+  fromDecimalString(value: string): number {
+    const big = new Big(value.trim()).times(100);
+    if (!big.eq(big.round(0, Big.roundDown))) throw new Error('More than 2 decimals');
+    const result = Number(big.toFixed(0));
+    if (!Number.isSafeInteger(result)) throw new Error('Amount out of range');
+    return result;
+  },
+  toNumber: (value: number) => Number(new Big(value).div(100).toString()),
+  toDecimalString: (value: number) => new Big(value).div(100).toFixed(2),
+};
+
+const outcome = (f: () => number): number | 'throws' => {
+  try {
+    return f();
+  } catch {
+    return 'throws';
+  }
+};
+
+describe('credit amounts without big.js, against the big.js definitions', () => {
+  // A deterministic spread: small amounts, every cent pattern, and magnitudes up to Number.MAX_SAFE_INTEGER.
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const samples: number[] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, 2 ** 52, 2 ** 53 - 100, 9_007_199_254_740_900];
+  for (let i = 0; i < 5000; i++) samples.push(Math.floor(next() * 10 ** (1 + Math.floor(next() * 15.9))));
+
+  it('hundredthsToNumber and hundredthsToDecimalString, both signs', () => {
+    for (const v of samples) {
+      for (const s of [v, -v]) {
+        if (s === 0 && Object.is(s, -0)) continue;
+        expect([s, hundredthsToNumber(s)]).toEqual([s, reference.toNumber(s)]);
+        expect([s, hundredthsToDecimalString(s)]).toEqual([s, reference.toDecimalString(s)]);
+      }
+    }
+  });
+
+  it('hundredthsFromDecimalString on what pg and the formatter print, padded and not', () => {
+    for (const v of samples) {
+      for (const text of [hundredthsToDecimalString(v), hundredthsToDecimalString(-v), `${hundredthsToDecimalString(v)}00`, String(Math.floor(v / 100)), ` 0${hundredthsToDecimalString(v)} `]) {
+        expect([text, outcome(() => hundredthsFromDecimalString(text))]).toEqual([text, outcome(() => reference.fromDecimalString(text))]);
+      }
+    }
+  });
+
+  it('refuses what big.js refused: out of range, a third decimal, garbage', () => {
+    for (const text of ['90071992547409.92', '100000000000000', '1.001', '0.005', '1e3', '', '.5', '1.', '--1']) {
+      expect(() => hundredthsFromDecimalString(text)).toThrow();
+    }
+    expect(hundredthsFromDecimalString('90071992547409.91')).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('still goes through big.js for amounts that are not safe integers of hundredths', () => {
+    expect(hundredthsToDecimalString(12.5)).toBe(reference.toDecimalString(12.5));
+    expect(hundredthsToNumber(0.5)).toBe(reference.toNumber(0.5));
+  });
+});

@@ -8,15 +8,21 @@ export type CreditHundredths = number;
 
 const DECIMAL_2 = /^-?\d+(\.\d{1,2})?$/;
 
-/** Parses a `numeric` from pg ("25.00", "-3.5") or a decimal string into hundredths, exactly. */
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses a `numeric` from pg ("25.00", "-3.5") or a decimal string into hundredths, exactly. Integer
+ * arithmetic only (it runs for every amount read from SQL): the integer part times 100 is exact below 2^53,
+ * and any result at or above it fails the safe-integer check.
+ */
 export function hundredthsFromDecimalString(value: string): CreditHundredths {
-  const trimmed = value.trim();
-  if (!/^-?\d+(\.\d+)?$/.test(trimmed)) throw new Error(`Not a decimal: ${value}`);
-  const big = new Big(trimmed).times(100);
-  if (!big.eq(big.round(0, Big.roundDown))) throw new Error(`More than 2 decimals: ${value}`);
-  const result = Number(big.toFixed(0));
-  if (!Number.isSafeInteger(result)) throw new Error(`Amount out of range: ${value}`);
-  return result;
+  const match = DECIMAL.exec(value.trim());
+  if (!match) throw new Error(`Not a decimal: ${value}`);
+  const [, sign, int, frac = ''] = match;
+  if (frac.length > 2 && !/^0*$/.test(frac.slice(2))) throw new Error(`More than 2 decimals: ${value}`);
+  const magnitude = Number(int) * 100 + Number(frac.slice(0, 2).padEnd(2, '0'));
+  if (!Number.isSafeInteger(magnitude)) throw new Error(`Amount out of range: ${value}`);
+  return sign === '-' ? -magnitude : magnitude;
 }
 
 /** A nullable `numeric` column (a missing row, a LEFT JOIN) into hundredths: absent counts as zero. */

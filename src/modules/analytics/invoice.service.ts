@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { hundredthsToNumber, roundUsd } from '../../common/money/credits';
+import type { CreditHundredths } from '../../common/money/credits';
 import { parsePeriodKey, periodKey, periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -12,7 +13,7 @@ import { BillingRepository } from './billing.repository';
 import type { Balance } from './billing.repository';
 import { periodStartDay } from './utils/dates';
 import { buildInvoice } from './utils/invoice';
-import type { InvoiceLines } from './utils/invoice';
+import type { InvoiceLines, PeriodPlan } from './utils/invoice';
 import { periodPlanPrice } from './utils/plan-price';
 import type { BillingCycle } from './utils/plan-price';
 import { planNameForPeriod } from './utils/period-plan';
@@ -57,20 +58,28 @@ export class InvoiceService {
   async compute(org: OrganizationRow, plan: PlanDefinitionRecord, period: Period, balance: Balance | undefined): Promise<PeriodInvoiceLines> {
     const topUps = await this.billing.grantsCreated(org.id, period);
     const plans = await this.billing.periodPlans(org.id, period, this.clock.now());
-    const lines = buildInvoice({
-      planName: plan.key,
-      planPrice: roundUsd(periodPlanPrice(plan.config.pricing, org.billing_cycle as BillingCycle)),
-      includedCredits: balance?.allowance ?? plan.config.monthlyCredits * 100,
-      usedCredits: balance?.consumed ?? 0,
-      overageCredits: balance?.overage ?? 0,
-      overageRate: plan.config.overageRate,
-      // What the debits recorded, each at the rate of its time: a downgrade never erases consumed overage.
-      recordedOverageCost: balance?.overageCost ?? '0',
-      topUpCredits: topUps,
-      plans,
-    });
-    return { ...lines, allowanceUsed: hundredthsToNumber(balance?.allowanceUsed ?? 0), topUpsUsed: hundredthsToNumber(balance?.grantsUsed ?? 0) };
+    return periodInvoiceLines(org.billing_cycle, plan, balance, topUps, plans);
   }
+}
+
+/**
+ * The lines of a period's invoice from what `compute` reads: the one rule for the preview, the frozen invoice
+ * and the close job's set-based freeze (which reads the same inputs for many organizations at once).
+ */
+export function periodInvoiceLines(billingCycle: string, plan: PlanDefinitionRecord, balance: Balance | undefined, topUps: CreditHundredths, plans: PeriodPlan[]): PeriodInvoiceLines {
+  const lines = buildInvoice({
+    planName: plan.key,
+    planPrice: roundUsd(periodPlanPrice(plan.config.pricing, billingCycle as BillingCycle)),
+    includedCredits: balance?.allowance ?? plan.config.monthlyCredits * 100,
+    usedCredits: balance?.consumed ?? 0,
+    overageCredits: balance?.overage ?? 0,
+    overageRate: plan.config.overageRate,
+    // What the debits recorded, each at the rate of its time: a downgrade never erases consumed overage.
+    recordedOverageCost: balance?.overageCost ?? '0',
+    topUpCredits: topUps,
+    plans,
+  });
+  return { ...lines, allowanceUsed: hundredthsToNumber(balance?.allowanceUsed ?? 0), topUpsUsed: hundredthsToNumber(balance?.grantsUsed ?? 0) };
 }
 
 function view(organizationId: string, period: Period, status: 'open' | 'pending_close' | 'final', billingCycle: string, lines: InvoiceLines) {

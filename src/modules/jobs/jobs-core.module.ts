@@ -15,6 +15,7 @@ import { JobsScheduler } from './jobs.scheduler';
 import { UsagePartitionsJob } from './partitions/usage-partitions.job';
 import { PeriodCloseJob } from './period-close/period-close.job';
 import { PeriodCloseRepository } from './period-close/period-close.repository';
+import { PeriodCloseBatchRepository } from './period-close/period-close-batch.repository';
 import { LedgerReconciliationJob } from './reconciliation/ledger-reconciliation.job';
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
 import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
@@ -31,6 +32,7 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
     UsagePartitionsJob,
     PeriodCloseJob,
     PeriodCloseRepository,
+    PeriodCloseBatchRepository,
     RollupRefreshJob,
     LedgerReconciliationJob,
     ReconciliationRepository,

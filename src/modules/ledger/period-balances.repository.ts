@@ -44,13 +44,19 @@ export class PeriodBalancesRepository {
     await this.lock(organizationId, periodStart);
   }
 
-  /** Opens the period's allowance for every organization existing by `periodEnd`, on the plan its history gives. */
-  async openForAll(periodStart: string, periodEnd: Date, now: Date): Promise<number> {
+  /**
+   * Opens the period's allowance for every organization existing by `periodEnd`, on the plan its history
+   * gives (through the debit's own ensure_period_balance, so each row is exactly the one a debit would
+   * create), in one statement; idempotent. `exceptInvoiced`: not for organizations whose period is already
+   * invoiced (the close's rerun). Returns the rows created.
+   */
+  async openForAll(periodStart: string, periodEnd: Date, now: Date, options: { exceptInvoiced?: boolean } = {}): Promise<number> {
     const [{ n }] = (await this.tx.manager.query(
       `SELECT count(ensure_period_balance(o.id, $1::date, $3))::int AS n
          FROM organizations o
-        WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)`,
-      [periodStart, periodEnd, now],
+        WHERE o.created_at < $2 AND NOT EXISTS (SELECT 1 FROM period_balances b WHERE b.organization_id = o.id AND b.period_start = $1::date)
+          AND NOT ($4 AND EXISTS (SELECT 1 FROM invoices i WHERE i.organization_id = o.id AND i.period_start = $1::date))`,
+      [periodStart, periodEnd, now, options.exceptInvoiced === true],
     )) as Array<{ n: number }>;
     return n;
   }

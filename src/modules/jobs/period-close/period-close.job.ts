@@ -3,18 +3,27 @@ import { nextPeriod, periodKey, periodOf } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
 import { APP_CONFIG } from '../../../config/app-config';
 import type { AppConfig } from '../../../config/app-config';
-import { BillingRepository } from '../../analytics/billing.repository';
-import { InvoiceService } from '../../analytics/invoice.service';
+import { periodInvoiceLines } from '../../analytics/invoice.service';
 import { RollupRepository } from '../../analytics/rollup.repository';
-import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
-import { ReservationsRepository } from '../../ledger/reservations.repository';
 import { RollupsRepository } from '../../ledger/rollups.repository';
+import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
 import type { OrganizationRow } from '../../organizations/organizations.service';
 import { PlanRegistry } from '../../plans/plan-registry.service';
+import type { PlanDefinitionRecord } from '../../plans/plan-registry.service';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
+import { PeriodCloseBatchRepository } from './period-close-batch.repository';
+import type { FrozenPeriod } from './period-close-batch.repository';
 import { PeriodCloseRepository } from './period-close.repository';
+import { rollupsAgree } from './utils/rollup-agreement';
+
+/**
+ * Organizations frozen per transaction: a constant number of statements each, so 1,000 organizations are
+ * four transactions. Bounds the locks held at once and the reports built in memory (a few KB each).
+ */
+const FREEZE_CHUNK = 250;
+const FREEZE_CONCURRENCY = 2;
 
 interface PeriodOutcome {
   invoices: number;
@@ -31,8 +40,9 @@ interface PeriodOutcome {
  * not closed yet, oldest first (so a service down over several month ends catches up on each):
  *
  *  1. mark the period closing (committed first: from then on consume_credits refuses it);
- *  2. per organization, under its balance row lock: recount the period's rollups from raw events, freeze the
- *     invoice and the monthly report (JSON and CSV);
+ *  2. set-based, FREEZE_CHUNK organizations per transaction under their balance row locks: freeze the
+ *     invoices and monthly reports (JSON and CSV) from the rollups, recounting from raw events only the
+ *     organizations whose rollups disagree with their balance;
  *  3. apply the `next_period` plan changes due at the period end, and open the next period's allowance
  *     rows when that period is the current one;
  *  4. mark it closed.
@@ -47,12 +57,10 @@ export class PeriodCloseJob implements JobDefinition {
 
   constructor(
     private readonly repo: PeriodCloseRepository,
-    private readonly billing: BillingRepository,
-    private readonly invoices: InvoiceService,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly batch: PeriodCloseBatchRepository,
     private readonly rollups: RollupRepository,
     private readonly ledgerRollups: RollupsRepository,
-    private readonly balances: PeriodBalancesRepository,
-    private readonly reservations: ReservationsRepository,
     private readonly plans: PlanRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -91,13 +99,36 @@ export class PeriodCloseJob implements JobDefinition {
   private async close(period: Period, ctx: JobContext): Promise<PeriodOutcome> {
     await this.repo.markClosing(period, ctx.now);
     const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], recounted: [], complete: false };
-    for (const org of await this.repo.organizationsToFreeze(period)) {
-      if (ctx.stopping()) return outcome;
-      const frozen = await this.freeze(org, period, ctx.now);
-      if (frozen === 'deferred') outcome.deferred.push(org.id);
-      else outcome.invoices++;
-      if (frozen === 'recounted') outcome.recounted.push(org.id);
-    }
+    await this.balances.openForAll(periodStartDay(period), period.end, ctx.now, { exceptInvoiced: true });
+    const orgs = await this.repo.organizationsToFreeze(period);
+    const chunks: OrganizationRow[][] = [];
+    for (let i = 0; i < orgs.length; i += FREEZE_CHUNK) chunks.push(orgs.slice(i, i + FREEZE_CHUNK));
+    // Two chunks in flight, each its own transaction on its own connection: while the service builds one
+    // chunk's reports, PostgreSQL reads the next (two cores, two halves of the work). The chunks lock
+    // disjoint rows, so they never wait for each other; on PGlite (one connection) they simply run in turn.
+    let failed = false;
+    const worker = async () => {
+      for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+        // A failed chunk stops the other worker too: the run fails, and the next one takes over from there.
+        if (ctx.stopping() || failed) return false;
+        try {
+          const frozen = await this.freeze(chunk, period, ctx.now);
+          outcome.invoices += frozen.invoices;
+          outcome.deferred.push(...frozen.deferred);
+          outcome.recounted.push(...frozen.recounted);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+      return true;
+    };
+    const settled = await Promise.allSettled(Array.from({ length: FREEZE_CONCURRENCY }, worker));
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    outcome.deferred.sort();
+    outcome.recounted.sort();
+    if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return outcome;
     if (outcome.deferred.length > 0) return outcome;
     outcome.planChanges = await this.repo.applyDuePlanChanges(period.end, ctx.now);
     const next = nextPeriod(period);
@@ -109,38 +140,66 @@ export class PeriodCloseJob implements JobDefinition {
     return outcome;
   }
 
-  /** Freezes one organization's period; false when it has pending reservations (frozen on a later run). */
-  private async freeze(org: OrganizationRow, period: Period, now: Date): Promise<'frozen' | 'recounted' | 'deferred'> {
+  /**
+   * Freezes a chunk of organizations in one transaction with a constant number of statements: lock every
+   * balance row, read balances, rollups, top-ups and plan histories for all of them, build each invoice and
+   * report in memory, insert them all. Organizations with pending reservations are left for a later run;
+   * those whose rollups disagree with their balance are recounted from raw events (one at a time: the rare
+   * case), all under the same locks.
+   */
+  private async freeze(orgs: OrganizationRow[], period: Period, now: Date): Promise<{ invoices: number; deferred: string[]; recounted: string[] }> {
+    const ids = orgs.map((o) => o.id);
     // Outside the transaction: a registry miss reads through the pool, which would wait forever on PGlite.
-    const planName = await this.repo.balancePlan(org.id, period, now);
-    const plan = await this.plans.findOrThrow(planName);
+    const planNames = await this.repo.balancePlans(ids, period, now);
+    const plans = new Map<string, PlanDefinitionRecord>();
+    for (const name of new Set(planNames.values())) plans.set(name, await this.plans.findOrThrow(name));
     const start = periodStartDay(period);
     const end = isoDay(period.end);
     return this.repo.transaction(async () => {
       // The same lock consume_credits takes: every event of the period committed before this point, and
       // every later one has seen the close mark and was refused.
-      await this.balances.openAndLock(org.id, start, now);
-      if ((await this.reservations.countPending(org.id, start)) > 0) return 'deferred';
-      // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
-      // row: the close costs O(organizations x groups), not O(events). Only when they disagree with the
-      // balance (someone wrote around the tracker) are they recounted from the raw events.
-      const recount = !(await this.ledgerRollups.agreeWithBalance(org.id, start, end));
-      if (recount) await this.ledgerRollups.rebuild(org.id, start, end, start, addDays(end, -1));
-      const balance = (await this.billing.balance(org.id, start))!;
-      const lines = await this.invoices.compute(org, plan, period, balance);
-      await this.billing.insertInvoice(org.id, period, org.billing_cycle, lines, now);
-      const report = buildMonthlyReport({
-        organization: { id: org.id, name: org.name, billingCycle: org.billing_cycle },
-        plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
-        period,
-        generatedAt: now,
-        balance,
-        invoice: lines,
-        rows: await this.rollups.periodRows(org.id, start),
-        days: await this.rollups.dayTotals(org.id, start, end),
-      });
-      await this.billing.insertReport(org.id, period, report, monthlyReportCsv(report), now);
-      return recount ? 'recounted' : 'frozen';
+      await this.batch.lockBalances(ids, period);
+      const pending = await this.batch.withPendingReservations(ids, period);
+      const live = orgs.filter((o) => !pending.has(o.id));
+      const liveIds = live.map((o) => o.id);
+      const [balances, rows, days, topUps, history] = [
+        await this.batch.balances(liveIds, start),
+        await this.batch.periodRows(liveIds, start),
+        await this.batch.dayTotals(liveIds, start, end),
+        await this.batch.grantsCreated(liveIds, period),
+        await this.batch.periodPlans(liveIds, period, now),
+      ];
+      const recounted: string[] = [];
+      const frozen: FrozenPeriod[] = [];
+      for (const org of live) {
+        const balance = balances.get(org.id)!;
+        let orgRows = rows.get(org.id) ?? [];
+        let orgDays = days.get(org.id) ?? [];
+        // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
+        // row. Only when they disagree with the balance (someone wrote around the tracker) are they
+        // recounted from the raw events, under the lock already held.
+        if (!rollupsAgree(balance, orgRows, orgDays)) {
+          await this.ledgerRollups.rebuild(org.id, start, end, start, addDays(end, -1));
+          orgRows = await this.rollups.periodRows(org.id, start);
+          orgDays = await this.rollups.dayTotals(org.id, start, end);
+          recounted.push(org.id);
+        }
+        const plan = plans.get(planNames.get(org.id)!)!;
+        const lines = periodInvoiceLines(org.billing_cycle, plan, balance, topUps.get(org.id) ?? 0, history.get(org.id) ?? []);
+        const report = buildMonthlyReport({
+          organization: { id: org.id, name: org.name, billingCycle: org.billing_cycle },
+          plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
+          period,
+          generatedAt: now,
+          balance,
+          invoice: lines,
+          rows: orgRows,
+          days: orgDays,
+        });
+        frozen.push({ organizationId: org.id, billingCycle: org.billing_cycle, lines, report, csv: monthlyReportCsv(report) });
+      }
+      const invoices = await this.batch.insertFrozen(period, frozen, now);
+      return { invoices, deferred: [...pending], recounted };
     });
   }
 }

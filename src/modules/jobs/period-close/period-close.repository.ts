@@ -69,15 +69,17 @@ export class PeriodCloseRepository {
   }
 
   /**
-   * The period's plan: its balance row's, or (no row yet) the one its plan history gives for the period,
-   * exactly what the debit would decide. Read without a lock (a closed period's row no longer changes plan).
+   * Each organization's plan for the period: its balance row's, or (no row yet) the one its plan history gives
+   * for the period, exactly what the debit would decide. Read without a lock (a closed period's row no
+   * longer changes plan).
    */
-  async balancePlan(organizationId: string, period: Period, now: Date): Promise<string> {
-    const [row] = (await this.dataSource.query(
-      `SELECT coalesce((SELECT plan_name FROM period_balances WHERE organization_id = $1 AND period_start = $2::date), period_plan($1, $2::date, $3)) AS plan_name`,
-      [organizationId, periodStartDay(period), now],
-    )) as Array<{ plan_name: string }>;
-    return row.plan_name;
+  async balancePlans(ids: string[], period: Period, now: Date): Promise<Map<string, string>> {
+    const rows = (await this.dataSource.query(
+      `SELECT o.id, coalesce(b.plan_name, period_plan(o.id, $2::date, $3)) AS plan_name
+         FROM unnest($1::text[]) AS o(id) LEFT JOIN period_balances b ON b.organization_id = o.id AND b.period_start = $2::date`,
+      [ids, periodStartDay(period), now],
+    )) as Array<{ id: string; plan_name: string }>;
+    return new Map(rows.map((r) => [r.id, r.plan_name]));
   }
 
   /** Applies `next_period` plan changes due by `at` (conditional: a rerun, or the tracker doing it first, changes nothing). */
