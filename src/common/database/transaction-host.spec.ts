@@ -72,10 +72,10 @@ describe('TransactionHost', () => {
     expect(await later).toBe('pool');
   });
 
-  it('newTransaction opens its own inside another; outside leaves it', async () => {
+  it('newTransaction opens its own inside another; detached leaves it', async () => {
     const { ds, opened } = fakeDataSource();
     const host = new TransactionHost(ds);
-    const seen = await host.transaction(async () => [nameOf(host.manager), await host.newTransaction(async () => nameOf(host.manager)), await host.outside(async () => nameOf(host.manager)), nameOf(host.manager)]);
+    const seen = await host.transaction(async () => [nameOf(host.manager), await host.newTransaction(async () => nameOf(host.manager)), await TransactionHost.detached(async () => nameOf(host.manager)), nameOf(host.manager)]);
     expect(seen).toEqual(['tx1', 'tx2', 'pool', 'tx1']);
     expect(opened).toHaveLength(2);
   });

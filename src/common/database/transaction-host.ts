@@ -25,8 +25,8 @@ export class TransactionHost {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Runs `work` outside any ambient transaction, of any host. For work that outlives its caller and serves
-   * others (a group-commit lane started by one request runs the transactions of many): it must never join
+   * Runs `work` outside any ambient transaction, of any host (its queries autocommit through the pool). For
+   * work that outlives its caller and serves others (a group-commit lane started by one request runs the transactions of many): it must never join
    * the transaction of whoever happened to start it.
    */
   static detached<T>(work: () => T): T {
@@ -67,10 +67,5 @@ export class TransactionHost {
    */
   newTransaction<T>(work: () => Promise<T>): Promise<T> {
     return this.dataSource.transaction((m) => this.current.run(m, work));
-  }
-
-  /** Runs `work` outside any transaction (its queries autocommit through the pool), whatever the context. */
-  outside<T>(work: () => Promise<T>): Promise<T> {
-    return this.current.exit(work);
   }
 }

@@ -1,10 +1,11 @@
 import { TransactionHost } from '../../common/database/transaction-host';
 
 /**
- * Group commit. Items of one key (an organization) that arrive while a run of that key is going wait for it,
- * then go together in the next run: one balance-row lock and one commit for many requests instead of one
- * each, with the same per-item guarantees (in order, each decided on its own). A lone item goes at once, so
- * nothing waits when there is no contention.
+ * Group commit. Items that arrive while a run of their lane is going wait for it, then go together in the
+ * next run: one commit for many requests, of any organizations, instead of one each, with the same per-item
+ * guarantees (in order, each decided on its own). An organization always maps to the same lane (a stable hash
+ * of its id over `lanes`), so its items stay in order; the lanes' runs go side by side. A lone item goes at
+ * once, so nothing waits when there is no contention.
  *
  * When a shared run fails (and rolled back whole), whatever one item did must not fail the others: each goes
  * again on its own, so only the one that fails alone gets the error.
@@ -13,11 +14,13 @@ export class GroupCommit<I, O> {
   private readonly groups = new Map<string, Array<{ input: I; resolve: (o: O) => void; reject: (e: unknown) => void }>>();
 
   constructor(
-    private readonly run: (key: string, inputs: I[]) => Promise<O[]>,
-    private readonly maxPerRun: number,
+    private readonly run: (inputs: I[]) => Promise<O[]>,
+    private readonly options: { maxPerRun: number; lanes: number },
   ) {}
 
-  submit(key: string, input: I): Promise<O> {
+  /** Queues one organization's item in its lane; resolves with its own outcome. */
+  submit(organizationId: string, input: I): Promise<O> {
+    const key = laneOf(organizationId, this.options.lanes);
     return new Promise<O>((resolve, reject) => {
       const waiting = this.groups.get(key);
       if (waiting) {
@@ -35,9 +38,9 @@ export class GroupCommit<I, O> {
   private async drain(key: string, group: Array<{ input: I; resolve: (o: O) => void; reject: (e: unknown) => void }>): Promise<void> {
     try {
       while (group.length > 0) {
-        const batch = group.splice(0, this.maxPerRun);
+        const batch = group.splice(0, this.options.maxPerRun);
         try {
-          const outcomes = await this.run(key, batch.map((b) => b.input));
+          const outcomes = await this.run(batch.map((b) => b.input));
           batch.forEach((b, i) => b.resolve(outcomes[i]));
         } catch (error) {
           if (batch.length === 1) {
@@ -46,7 +49,7 @@ export class GroupCommit<I, O> {
           }
           for (const b of batch) {
             try {
-              b.resolve((await this.run(key, [b.input]))[0]);
+              b.resolve((await this.run([b.input]))[0]);
             } catch (own) {
               b.reject(own);
             }
@@ -60,7 +63,7 @@ export class GroupCommit<I, O> {
 }
 
 /** The group-commit lane of an organization: a stable hash of its id. */
-export function laneOf(organizationId: string, lanes: number): string {
+function laneOf(organizationId: string, lanes: number): string {
   if (lanes <= 1) return '0';
   let h = 0;
   for (let i = 0; i < organizationId.length; i++) h = (Math.imul(h, 31) + organizationId.charCodeAt(i)) | 0;

@@ -15,7 +15,7 @@ import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from
 import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { ReservationsRepository } from '../ledger/reservations.repository';
 import type { ReservationRow } from '../ledger/reservations.repository';
-import { GroupCommit, laneOf } from './group-commit';
+import { GroupCommit } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { OrganizationsService } from '../organizations/organizations.service';
@@ -52,20 +52,13 @@ const MAX_GROUP = 500;
 @Injectable()
 export class ReservationsService {
   private readonly held = new Map<string, Held>();
-  private readonly lanes: number;
   /**
    * Holds and fast commits of concurrent requests, of any organizations, are group-committed like single
    * tracked events (same lanes: an organization's requests stay in order in one lane): a `@TrackUsage`
    * request costs two shared round trips instead of two transactions of its own.
    */
-  private readonly reserves = new GroupCommit<ReserveParams, ReserveResult>((_lane, items) => this.ledger.reserveMany(items, this.clock.now()), MAX_GROUP);
-  private readonly settles = new GroupCommit<{ hold: HoldSettlement; entries: LedgerEntries }, boolean>(
-    async (_lane, items) => {
-      const settled = await this.ledger.settleHolds(items, this.clock.now());
-      return items.map((s) => settled.has(s.hold.reservationId));
-    },
-    MAX_GROUP,
-  );
+  private readonly reserves: GroupCommit<ReserveParams, ReserveResult>;
+  private readonly settles: GroupCommit<{ hold: HoldSettlement; entries: LedgerEntries }, boolean>;
 
   constructor(
     private readonly organizations: OrganizationsService,
@@ -80,7 +73,12 @@ export class ReservationsService {
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.lanes = config.trackingGroupLanes;
+    const options = { maxPerRun: MAX_GROUP, lanes: config.trackingGroupLanes };
+    this.reserves = new GroupCommit((items) => this.ledger.reserveMany(items, this.clock.now()), options);
+    this.settles = new GroupCommit(async (items) => {
+      const settled = await this.ledger.settleHolds(items, this.clock.now());
+      return items.map((s) => settled.has(s.hold.reservationId));
+    }, options);
   }
 
   /**
@@ -110,7 +108,7 @@ export class ReservationsService {
       // One statement, one round trip, shared with the holds of other requests (reserve_credits_many): claim
       // the key in the namespace tracking uses (a key spent on a tracked event or a batch cannot charge a
       // second time here), debit, record the hold.
-      const r = await this.reserves.submit(laneOf(orgId, this.lanes), {
+      const r = await this.reserves.submit(orgId, {
         organizationId: orgId,
         id: randomUUID(),
         debit: consumeParams(p, now),
@@ -263,7 +261,7 @@ export class ReservationsService {
     const entries = new LedgerEntries();
     const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
     const hold = { organizationId, reservationId, eventId: result.eventId, credits: hundredthsToDecimalString(p.credits), key: p.key ?? null };
-    const settled = await this.settles.submit(laneOf(organizationId, this.lanes), { hold, entries });
+    const settled = await this.settles.submit(organizationId, { hold, entries });
     return settled ? result : undefined;
   }
 

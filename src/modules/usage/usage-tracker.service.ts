@@ -8,7 +8,7 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { EventPreparer } from './event-preparer';
-import { GroupCommit, laneOf } from './group-commit';
+import { GroupCommit } from './group-commit';
 import { LedgerRecorder } from './ledger-recorder';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { RefusedEventsRecorder } from './refused-events.recorder';
@@ -23,7 +23,7 @@ export type { Prepared, TrackInput } from './usage.types';
  * The programmatic API of metering: prices events, enforces SPEC section 4 and records them. The verbs are
  * classes of their own: EventPreparer (validate, price, date), LedgerRecorder (one transaction: keys, the
  * set-based debit, the writes), TrackRejections (what a refusal says), RefusedEventsRecorder (asynchronous
- * refusals kept), UsageQuote (the rolled-back debit), GroupCommit (single events of one organization share a
+ * refusals kept), UsageQuote (the rolled-back debit), GroupCommit (single events of any organizations share a
  * transaction); this class puts them in order and counts the outcomes.
  *
  * Every debit goes through `consume_credits_many`, one statement that checks and writes under the period's
@@ -38,8 +38,7 @@ export class UsageTracker {
    * transactions run side by side): spreading load over many organizations costs what one hot organization
    * costs, instead of one transaction per event.
    */
-  private readonly singles = new GroupCommit<TrackInput, Outcome>((_lane, inputs) => this.record(inputs, 'sync'), MAX_BATCH_EVENTS);
-  private readonly lanes: number;
+  private readonly singles: GroupCommit<TrackInput, Outcome>;
 
   constructor(
     private readonly organizations: OrganizationsService,
@@ -52,12 +51,12 @@ export class UsageTracker {
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.lanes = config.trackingGroupLanes;
+    this.singles = new GroupCommit((inputs) => this.record(inputs, 'sync'), { maxPerRun: MAX_BATCH_EVENTS, lanes: config.trackingGroupLanes });
   }
 
   /** Tracks one event; throws a DomainError (402, 404, 409, …) when it is not accepted. */
   async track(input: TrackInput): Promise<TrackResult> {
-    const item = await this.singles.submit(laneOf(input.organizationId, this.lanes), input);
+    const item = await this.singles.submit(input.organizationId, input);
     if (item.status === 'rejected') throw item.error;
     return item.result;
   }
