@@ -163,4 +163,11 @@ describe('load shedding and proxy settings', () => {
     expect(() => loadConfig({ MAX_IN_FLIGHT_REQUESTS: '-1' })).toThrow(/MAX_IN_FLIGHT_REQUESTS/);
     expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
   });
+
+  it('TRACKING_GROUP_LANES: 2 by default, 1 to 64, anything else refused', () => {
+    expect(loadConfig({}).trackingGroupLanes).toBe(2);
+    expect(loadConfig({ TRACKING_GROUP_LANES: '1' }).trackingGroupLanes).toBe(1);
+    expect(loadConfig({ TRACKING_GROUP_LANES: '64' }).trackingGroupLanes).toBe(64);
+    for (const bad of ['0', '65', '-2', '1.5', 'two']) expect(() => loadConfig({ TRACKING_GROUP_LANES: bad })).toThrow(/TRACKING_GROUP_LANES/);
+  });
 });
