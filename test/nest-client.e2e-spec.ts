@@ -182,12 +182,10 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     expect(run()).toEqual({ credits: 20, duplicate: true, used: 45 });
   });
 
-  it("the README's code for another Nest application is the example's, as compiled and run here", () => {
-    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Using the module in another Nest application'));
-    // Up to the embedded module's part, whose code is test/embedded-module.e2e-spec.ts's (checked there).
-    const blocks = [...section.slice(0, section.indexOf('#### The embedded module')).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
-    expect(blocks.length).toBeGreaterThanOrEqual(3);
+  it("the code of the README and of docs/client-package.md is the example's, as compiled and run here", () => {
+    const page = (file: string) => readFileSync(join(process.cwd(), file), 'utf8');
+    const blocks = ['README.md', 'docs/client-package.md'].flatMap((file) => [...page(file).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]));
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
     const sources = ['app.module.ts', 'ai.controller.ts', 'main.ts', 'plain-client.ts'].map((f) => readFileSync(join(EXAMPLE_DIR, 'src', f), 'utf8')).join('\n');
     for (const block of blocks) {
       for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(sources).toContain(chunk);

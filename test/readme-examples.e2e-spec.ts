@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../src/common/clock/clock';
 import { DEV_ADMIN_API_KEY } from '../src/config/app-config';
@@ -8,9 +8,10 @@ import type { CurlExample } from './utils/shell-examples';
 import { startTestApp, TestApp } from './utils/test-app';
 
 /**
- * The README's examples and the seed document's, run as written against the real app.
+ * The README's and docs/' examples, and the original configuration commands, run as written against the real app.
  *
- * The README's are read from README.md itself (every `curl` of its bash blocks, in order), so the two cannot
+ * The examples are read from README.md and the docs/ pages themselves (every `curl` of their bash blocks, in
+ * the order of DOCUMENTS: each page goes on from the state the pages before it left), so the two cannot
  * drift: each must answer 2xx, or the status and the fields of the `# -> [status] {…}` line after it. `3f0c…`
  * and `nxk_…` stand for what an earlier answer gave (the field of that name in the `# ->` line where they
  * first appear). The service runs with the development admin key, as after `npm start`.
@@ -18,7 +19,9 @@ import { startTestApp, TestApp } from './utils/test-app';
 
 // Jest runs from the repository's root (jest.config.mjs).
 const ROOT = process.cwd();
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The pages whose examples run, in the order they build on one another. */
+const DOCUMENTS = ['README.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/budgets.md'];
+const EXAMPLES = DOCUMENTS.flatMap((document) => curlExamples(readFileSync(join(ROOT, document), 'utf8')));
 const ELLIPSIS = /…|\.\.\./;
 
 /** An expected body from a `# ->` line as a jest matcher: `{…}` any object, a placeholder any string. */
@@ -32,9 +35,9 @@ function matcher(value: unknown): unknown {
   return value;
 }
 
-describe('the README examples, as written', () => {
+describe('the README and docs/ examples, as written', () => {
   let t: TestApp;
-  const examples = curlExamples(README);
+  const examples = EXAMPLES;
 
   beforeAll(async () => {
     t = await startTestApp({ clock: new FakeClock('2026-11-15T12:00:00.000Z'), config: { adminApiKey: DEV_ADMIN_API_KEY, adminApiKeyIsDefault: true } });
@@ -78,7 +81,7 @@ describe('the README examples, as written', () => {
   });
 });
 
-describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)", () => {
+describe('the configuration commands as first written, the pricing examples and the seed catalogue', () => {
   let t: TestApp;
   const ADMIN = { Authorization: `Bearer ${DEV_ADMIN_API_KEY}` };
 
@@ -100,7 +103,7 @@ describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)",
     expect(res.body.events.structuring_diagnose).toMatchObject({ eventType: 'structuring_diagnose', baseCredits: 10 });
   });
 
-  it("the phase-1 document's hot-reload example creates test_event with defaults, priced from the next event", async () => {
+  it("the original hot-reload example creates test_event with defaults, priced from the next event", async () => {
     const res = await config({ type: 'event', action: 'update', data: { eventType: 'test_event', config: { baseCredits: 5, description: 'Test hot-reload event', category: 'test' } } }).expect(200);
     expect(res.body).toMatchObject({
       success: true,
@@ -139,21 +142,18 @@ describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)",
     expect(res.body).toMatchObject({ success: true, cache: { events: expect.any(Object), plans: expect.any(Object) } });
   });
 
-  it('POST /api/demo/track-usage with the pricing examples of section 3: 25 and 33 credits', async () => {
+  it('POST /api/demo/track-usage with the pricing examples of docs/pricing.md: 25 and 33 credits', async () => {
     const one = await t.http().post('/api/demo/track-usage').set(ADMIN).send({ organizationId: 'seed-org', eventType: 'structuring_diagnose', eventData: { complexity: 2.0, echo: true } }).expect(201);
     expect(one.body).toMatchObject({ success: true, creditsConsumed: 25, breakdown: expect.any(Object), duplicate: false });
     const two = await t.http().post('/api/demo/track-usage').set(ADMIN).send({ organizationId: 'seed-org', eventType: 'structuring_diagnose', eventData: { complexity: 4, echo: true, traceback: true }, userId: 'u-1' }).expect(201);
     expect(two.body).toMatchObject({ success: true, creditsConsumed: 33 });
   });
 
-  /** Section 12's tables, read from the seed document when it sits beside the repository (as in CI). */
-  const specPath = process.env.SPEC_PATH ?? join(ROOT, '..', 'shared', 'SPEC.md');
-  const spec = existsSync(specPath) ? readFileSync(specPath, 'utf8') : undefined;
-  if (!spec) console.warn(`The seed catalogue check reads ${specPath}, which is absent: it checks only the counts`);
+  /** docs/catalogue.md's tables: what the seed loads, row by row. */
+  const catalogue = readFileSync(join(ROOT, 'docs', 'catalogue.md'), 'utf8');
   const tableRows = (heading: RegExp): string[][] => {
-    const section = spec!.slice(spec!.indexOf('## 12.'));
-    const start = section.search(heading);
-    const lines = section.slice(start).split('\n');
+    const start = catalogue.search(heading);
+    const lines = catalogue.slice(start).split('\n');
     const first = lines.findIndex((l) => l.startsWith('|'));
     const rows: string[][] = [];
     for (const line of lines.slice(first + 2)) {
@@ -163,7 +163,7 @@ describe("the seed document's examples, as written (SPEC sections 3, 9 and 12)",
     return rows;
   };
 
-  (spec ? it : it.skip)('the catalogue is the one of section 12, row by row', async () => {
+  it('the catalogue is the one of docs/catalogue.md, row by row', async () => {
     const res = await t.http().get('/api/admin/config').set(ADMIN).expect(200);
     const events = tableRows(/Event definitions/);
     expect(events).toHaveLength(15);
