@@ -164,7 +164,7 @@ describe('budgets', () => {
       await expectLedgerConsistent(a.dataSource, org);
     });
 
-    it("a member's budget applies whatever the key (userId or X-User-Id), per day: the next day opens a new window", async () => {
+    it("a member's budget applies whatever the key (userId or X-User-Id), per day of the charge: the next day opens a new window", async () => {
       clock.set('2026-11-20T23:00:00.000Z');
       const org = await createOrg();
       const mb = await budget(org, { scope: 'user', subject: 'bob', credits: 2, period: 'day' });
@@ -173,11 +173,12 @@ describe('budgets', () => {
       const refused = await track(b, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob' }).expect(402);
       expect(refused.body.details).toEqual({ budgetId: mb.id, scope: 'user', subject: 'bob', credits: 2, used: 2 });
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'carol' }).expect(201);
-      // An event of yesterday (still in the period) counts toward yesterday's window, which is full.
+      // The window is the day the charge is made: an event dated yesterday, charged today, counts toward today's.
       clock.set('2026-11-21T00:30:00.000Z');
-      await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T23:30:00.000Z' }).expect(402);
+      await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T23:30:00.000Z' }).expect(201);
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob' }).expect(201);
-      expect(await usedOf(org, mb.id)).toBe(1);
+      await track(b, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T10:00:00.000Z' }).expect(402);
+      expect(await usedOf(org, mb.id)).toBe(2);
       clock.set('2026-11-15T12:00:00.000Z');
     });
 
