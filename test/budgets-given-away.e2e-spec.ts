@@ -34,8 +34,9 @@ describe('budgets give nothing away', () => {
     await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
     return id;
   }
-  async function createKey(org: string, scopes = ['track', 'read', 'manage']): Promise<{ id: string; auth: { Authorization: string } }> {
-    const res = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: `key-${++seq}`, scopes }).expect(201);
+  async function createKey(org: string, scopes = ['track', 'read', 'manage'], userId?: string): Promise<{ id: string; auth: { Authorization: string } }> {
+    const res = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: `key-${++seq}`, scopes, userId }).expect(201);
+    expect(res.body.userId).toBe(userId ?? null);
     return { id: res.body.id, auth: { Authorization: `Bearer ${res.body.key}` } };
   }
   const adminBudgets = (org: string) => `/api/admin/organizations/${org}/budgets`;
@@ -138,6 +139,73 @@ describe('budgets give nothing away', () => {
       expect(events).toEqual([{ period: '2026-12-01', n: 5 }]);
       await expectBudgetWindowsMatchLedger(org);
       await expectLedgerConsistent(a.dataSource, org);
+    });
+  });
+
+  describe('7. a key never changes a budget that limits it', () => {
+    const own = (org: string) => `/api/organizations/${org}/budgets`;
+    const budgetsOf = async (org: string) =>
+      (await a.dataSource.query(`SELECT scope, subject, period, credits::text AS credits, updated_at FROM budgets WHERE organization_id = $1 ORDER BY scope, subject, period`, [org])) as unknown[];
+
+    it('create, raise (PATCH) and delete of a budget on the key itself, or on the member it belongs to: 403 BUDGET_APPLIES_TO_CALLER, nothing written (failed before: 10 -> 1,000,000 credits, 200)', async () => {
+      clock.set('2026-11-15T12:00:00.000Z');
+      const org = await createOrg();
+      await a.http().post(`/api/admin/organizations/${org}/members`).set(ADMIN).send({ userId: 'u-1', role: 'member' }).expect(201);
+      const key = await createKey(org, ['track', 'read', 'manage'], 'u-1');
+      const onKey = await budget(org, { scope: 'apiKey', subject: key.id, credits: 10, period: 'day' });
+      const onMember = await budget(org, { scope: 'user', subject: 'u-1', credits: 10, period: 'month' });
+      const before = await budgetsOf(org);
+      const refusals = [
+        await b.http().patch(`${own(org)}/${onKey.id}`).set(key.auth).send({ credits: 1_000_000 }),
+        await a.http().patch(`${own(org)}/${onMember.id}`).set(key.auth).send({ credits: 1_000_000 }),
+        await b.http().delete(`${own(org)}/${onKey.id}`).set(key.auth),
+        await a.http().delete(`${own(org)}/${onMember.id}`).set(key.auth),
+        await b.http().post(own(org)).set(key.auth).send({ scope: 'apiKey', subject: key.id, credits: 1_000_000, period: 'month' }),
+        await a.http().post(own(org)).set(key.auth).send({ scope: 'user', subject: 'u-1', credits: 1_000_000, period: 'day' }),
+      ];
+      for (const r of refusals) {
+        expect(r.status).toBe(403);
+        expect(r.body).toMatchObject({ statusCode: 403, error: 'BUDGET_APPLIES_TO_CALLER', details: { apiKeyId: key.id } });
+      }
+      // A retry is refused the same; nothing was written, and the key is still held to 10 credits a day.
+      await a.http().patch(`${own(org)}/${onKey.id}`).set(key.auth).send({ credits: 1_000_000 }).expect(403);
+      expect(await budgetsOf(org)).toEqual(before);
+      const res = await track(b, org, key.auth, { events: Array.from({ length: 11 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      expect(statuses(res.body)).toEqual([...Array(10).fill('accepted'), 'BUDGET_EXCEEDED']);
+      // Reading them stays allowed.
+      expect((await a.http().get(`${own(org)}/${onKey.id}`).set(key.auth).expect(200)).body).toMatchObject({ credits: 10, used: 10 });
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+
+    it('the admin key, and another key with manage, may create, raise and delete them', async () => {
+      const org = await createOrg();
+      await a.http().post(`/api/admin/organizations/${org}/members`).set(ADMIN).send({ userId: 'u-2', role: 'member' }).expect(201);
+      const key = await createKey(org, ['track', 'manage'], 'u-2');
+      const other = await createKey(org, ['manage']);
+      const onKey = (await b.http().post(own(org)).set(other.auth).send({ scope: 'apiKey', subject: key.id, credits: 10, period: 'day' }).expect(201)).body;
+      const onMember = (await a.http().post(own(org)).set(other.auth).send({ scope: 'user', subject: 'u-2', credits: 10, period: 'day' }).expect(201)).body;
+      await a.http().patch(`${own(org)}/${onKey.id}`).set(other.auth).send({ credits: 20 }).expect(200);
+      await b.http().patch(`${adminBudgets(org)}/${onMember.id}`).set(ADMIN).send({ credits: 30 }).expect(200);
+      expect((await budgetsOf(org)).map((r) => (r as { credits: string }).credits)).toEqual(['20.00', '30.00']);
+      // The key may still manage budgets that do not limit it: another member's, another key's.
+      const third = (await a.http().post(own(org)).set(key.auth).send({ scope: 'user', subject: 'someone-else', credits: 5, period: 'month' }).expect(201)).body;
+      const otherKeys = (await a.http().post(own(org)).set(key.auth).send({ scope: 'apiKey', subject: other.id, credits: 5, period: 'month' }).expect(201)).body;
+      await a.http().patch(`${own(org)}/${third.id}`).set(key.auth).send({ credits: 6 }).expect(200);
+      await a.http().delete(`${own(org)}/${otherKeys.id}`).set(key.auth).expect(200);
+      await b.http().delete(`${own(org)}/${onKey.id}`).set(other.auth).expect(200);
+      await a.http().delete(`${adminBudgets(org)}/${onMember.id}`).set(ADMIN).expect(200);
+      expect(await budgetsOf(org)).toEqual([expect.objectContaining({ scope: 'user', subject: 'someone-else', credits: '6.00' })]);
+    });
+
+    it('a key belongs to a member of the organization only; the member is shown with the key', async () => {
+      const org = await createOrg();
+      await a.http().post(`/api/admin/organizations/${org}/members`).set(ADMIN).send({ userId: 'u-3', role: 'viewer' }).expect(201);
+      const refused = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'k', scopes: ['track'], userId: 'stranger' }).expect(403);
+      expect(refused.body.error).toBe('USER_NOT_MEMBER');
+      await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'k', scopes: ['track'], userId: 'x'.repeat(129) }).expect(400);
+      const key = await createKey(org, ['read'], 'u-3');
+      const listed = await a.http().get(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).expect(200);
+      expect(listed.body.items).toEqual([expect.objectContaining({ id: key.id, userId: 'u-3' })]);
     });
   });
 });

@@ -116,8 +116,10 @@ describe('budgets', () => {
       const org = await createOrg();
       const other = await createOrg();
       const key = await createKey(org);
+      // Another key's budget: its own is not the key's to change (budgets-given-away.e2e-spec.ts).
+      const limited = await createKey(org, ['track']);
       const path = `/api/organizations/${org}/budgets`;
-      const created = await a.http().post(path).set(key.auth).send({ scope: 'apiKey', subject: key.id, credits: 40, period: 'day' }).expect(201);
+      const created = await a.http().post(path).set(key.auth).send({ scope: 'apiKey', subject: limited.id, credits: 40, period: 'day' }).expect(201);
       expect((await a.http().get(path).set(key.auth).expect(200)).body.items).toHaveLength(1);
       await a.http().patch(`${path}/${created.body.id}`).set(key.auth).send({ credits: 50 }).expect(200);
       await a.http().get(`/api/organizations/${other}/budgets`).set(key.auth).expect(404);
@@ -126,7 +128,7 @@ describe('budgets', () => {
       expect((await a.http().get(path).set(trackOnly.auth).expect(403)).body.error).toBe('FORBIDDEN');
       // Reading them is part of the usage (read scope), with the key's name.
       const read = await a.http().get(`/api/organizations/${org}/usage/budgets`).set(trackOnly.auth).expect(200);
-      expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: key.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
+      expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: limited.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
       const noRead = await createKey(org, ['track']);
       await a.http().get(`/api/organizations/${org}/usage/budgets`).set(noRead.auth).expect(403);
       await a.http().get(`/api/organizations/${other}/usage/budgets`).set(trackOnly.auth).expect(404);
