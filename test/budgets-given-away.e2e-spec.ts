@@ -100,11 +100,15 @@ describe('budgets give nothing away', () => {
       const kb = await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'day' });
       const mb = await budget(org, { scope: 'user', subject: 'bob', credits: 3, period: 'day' });
       await track(a, org, key.auth, { events: Array.from({ length: 3 }, () => ({ eventType: 'push_sow_to_loe', userId: 'bob' })) }).expect(200);
-      await track(b, org, key.auth, { events: Array.from({ length: 2 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      const keyed = { events: Array.from({ length: 2 }, (_, i) => ({ eventType: 'push_sow_to_loe', idempotencyKey: `late-${i}` })) };
+      await track(b, org, key.auth, keyed).expect(200);
       await track(a, org, key.auth, { eventType: 'push_sow_to_loe', occurredAt: '2026-11-19T10:00:00.000Z' }).expect(402);
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-18T10:00:00.000Z' }).expect(402);
 
       clock.set('2026-11-21T00:00:00.001Z');
+      // A replay of yesterday's accepted events after midnight is a duplicate: it takes nothing from today's window.
+      const replay = await track(a, org, key.auth, keyed).expect(200);
+      expect(statuses(replay.body)).toEqual(['duplicate', 'duplicate']);
       // Events dated yesterday (the full window's day) go into today's window: 5 for the key, 3 for bob.
       const res = await track(b, org, key.auth, { events: Array.from({ length: 6 }, () => ({ eventType: 'push_sow_to_loe', occurredAt: '2026-11-20T23:00:00.000Z' })) }).expect(200);
       expect(statuses(res.body)).toEqual([...Array(5).fill('accepted'), 'BUDGET_EXCEEDED']);
