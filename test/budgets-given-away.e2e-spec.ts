@@ -207,6 +207,10 @@ describe('budgets give nothing away', () => {
       const refused = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'k', scopes: ['track'], userId: 'stranger' }).expect(403);
       expect(refused.body.error).toBe('USER_NOT_MEMBER');
       await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'k', scopes: ['track'], userId: 'x'.repeat(129) }).expect(400);
+      // The longest userId the bounds allow is stored whole (an organization without members takes any).
+      const open = await createOrg();
+      const longest = await createKey(open, ['track'], 'x'.repeat(128));
+      expect((await a.dataSource.query(`SELECT length(user_id)::int AS n FROM api_keys WHERE id = $1`, [longest.id]))[0].n).toBe(128);
       const key = await createKey(org, ['read'], 'u-3');
       const listed = await a.http().get(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).expect(200);
       expect(listed.body.items).toEqual([expect.objectContaining({ id: key.id, userId: 'u-3' })]);
