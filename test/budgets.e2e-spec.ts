@@ -116,8 +116,10 @@ describe('budgets', () => {
       const org = await createOrg();
       const other = await createOrg();
       const key = await createKey(org);
+      // Another key's budget: its own is not the key's to change (budgets-given-away.e2e-spec.ts).
+      const limited = await createKey(org, ['track']);
       const path = `/api/organizations/${org}/budgets`;
-      const created = await a.http().post(path).set(key.auth).send({ scope: 'apiKey', subject: key.id, credits: 40, period: 'day' }).expect(201);
+      const created = await a.http().post(path).set(key.auth).send({ scope: 'apiKey', subject: limited.id, credits: 40, period: 'day' }).expect(201);
       expect((await a.http().get(path).set(key.auth).expect(200)).body.items).toHaveLength(1);
       await a.http().patch(`${path}/${created.body.id}`).set(key.auth).send({ credits: 50 }).expect(200);
       await a.http().get(`/api/organizations/${other}/budgets`).set(key.auth).expect(404);
@@ -126,7 +128,7 @@ describe('budgets', () => {
       expect((await a.http().get(path).set(trackOnly.auth).expect(403)).body.error).toBe('FORBIDDEN');
       // Reading them is part of the usage (read scope), with the key's name.
       const read = await a.http().get(`/api/organizations/${org}/usage/budgets`).set(trackOnly.auth).expect(200);
-      expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: key.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
+      expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: limited.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
       const noRead = await createKey(org, ['track']);
       await a.http().get(`/api/organizations/${org}/usage/budgets`).set(noRead.auth).expect(403);
       await a.http().get(`/api/organizations/${other}/usage/budgets`).set(trackOnly.auth).expect(404);
@@ -164,7 +166,7 @@ describe('budgets', () => {
       await expectLedgerConsistent(a.dataSource, org);
     });
 
-    it("a member's budget applies whatever the key (userId or X-User-Id), per day: the next day opens a new window", async () => {
+    it("a member's budget applies whatever the key (userId or X-User-Id), per day of the charge: the next day opens a new window", async () => {
       clock.set('2026-11-20T23:00:00.000Z');
       const org = await createOrg();
       const mb = await budget(org, { scope: 'user', subject: 'bob', credits: 2, period: 'day' });
@@ -173,11 +175,12 @@ describe('budgets', () => {
       const refused = await track(b, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob' }).expect(402);
       expect(refused.body.details).toEqual({ budgetId: mb.id, scope: 'user', subject: 'bob', credits: 2, used: 2 });
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'carol' }).expect(201);
-      // An event of yesterday (still in the period) counts toward yesterday's window, which is full.
+      // The window is the day the charge is made: an event dated yesterday, charged today, counts toward today's.
       clock.set('2026-11-21T00:30:00.000Z');
-      await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T23:30:00.000Z' }).expect(402);
+      await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T23:30:00.000Z' }).expect(201);
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob' }).expect(201);
-      expect(await usedOf(org, mb.id)).toBe(1);
+      await track(b, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T10:00:00.000Z' }).expect(402);
+      expect(await usedOf(org, mb.id)).toBe(2);
       clock.set('2026-11-15T12:00:00.000Z');
     });
 

@@ -12,8 +12,28 @@ import type { TestDatabase } from './utils/test-database';
  * failed on the code before the fix (noted per test) and checks the ledger invariants afterwards.
  * On PostgreSQL the races run across two app instances on one database; PGlite is one process.
  */
+/** The fake clock, moving with real time while it runs: a race needs the instants its requests read to differ. */
+class RunningClock extends FakeClock {
+  private since: number | undefined;
+
+  run(on: boolean): void {
+    if (!on && this.since !== undefined) this.set(this.now());
+    this.since = on ? performance.now() : undefined;
+  }
+
+  override now(): Date {
+    const base = super.now();
+    return this.since === undefined ? base : new Date(base.getTime() + Math.floor(performance.now() - this.since));
+  }
+
+  override set(to: Date | string): void {
+    if (this.since !== undefined) this.since = performance.now();
+    super.set(to);
+  }
+}
+
 describe('ledger holes', () => {
-  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+  const clock = new RunningClock('2026-11-15T12:00:00.000Z');
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
@@ -99,21 +119,56 @@ describe('ledger holes', () => {
   });
 
   describe('2 and 3. a period\'s plan is decided in the debit', () => {
-    it('a plan change "now" racing the period\'s first events never leaves the old allowance (many rounds; failed before: 36 to 45 of 60)', async () => {
+    it('a plan change "now" committed before a period row is created governs that row, whatever the creating debit\'s own time (failed before: free, 100 credits)', async () => {
       clock.set('2026-11-15T12:00:00.000Z');
-      const rounds = ON_POSTGRES ? 40 : 15;
-      const wrong: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const org = await createOrg('professional');
-        const events = Array.from({ length: 4 }, (_, i) => track(i % 2 === 0 ? a : b, org, { eventType: 'push_sow_to_loe' }));
-        const change = b.http().put(`/api/admin/organizations/${org}/plan`).set(ADMIN).send({ plan: 'free' });
-        const results = await Promise.all([...events, change]);
-        expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 200]);
-        const [row] = await balances(org);
-        if (row.plan_name !== 'free' || row.allowance !== '100.00') wrong.push(`${org}: ${row.plan_name} ${row.allowance}`);
-        await expectLedgerConsistent(a.dataSource, org);
+      const org = await createOrg('free');
+      await b.http().put(`/api/admin/organizations/${org}/plan`).set(ADMIN).send({ plan: 'professional' }).expect(200);
+      // As a debit whose `now` was read a moment before the change but whose transaction came after it (it
+      // waited in a group-commit lane, or on the organization row lock the change held): the SQL directly.
+      const [r] = await a.dataSource.query(`SELECT status, plan_name, allowance::text AS allowance FROM consume_credits($1, '2026-11-01'::date, 1, NULL, $2, 60)`, [org, new Date(clock.now().getTime() - 265)]);
+      expect(r).toEqual({ status: 'OK', plan_name: 'professional', allowance: '5000.00' });
+      // That debit recorded no event: give its credit back, so the ledger holds only what was tracked.
+      await a.dataSource.query(`SELECT refund_credits($1, '2026-11-01'::date, 1, 0, 0, 0, '[]'::jsonb, NULL, $2)`, [org, clock.now()]);
+      const after = await track(a, org, { eventType: 'push_sow_to_loe' }).expect(201);
+      expect(after.body.remainingCredits).toBe(4999);
+      expect(await balances(org)).toEqual([{ period: '2026-11-01', plan_name: 'professional', allowance: '5000.00', consumed: '1.00' }]);
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+
+    it(`a plan change "now" racing the period's first events: every event debited after it commits has the new allowance (${ON_POSTGRES ? 'two instances, ' : ''}many organizations, events on both sides; failed before: 12 of 120 organizations kept the old allowance)`, async () => {
+      clock.set('2026-11-15T12:00:00.000Z');
+      // Real instants for the race: the change and the events each read the time when they start, as in
+      // production, so an event can hold an earlier time than a change that commits before its debit.
+      clock.run(true);
+      try {
+        const organizations = ON_POSTGRES ? 120 : 24;
+        const atOnce = ON_POSTGRES ? 12 : 6;
+        const wrong: string[] = [];
+        const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+        const race = async (n: number) => {
+          const org = await createOrg('free');
+          const on = (i: number) => ((i + n) % 2 === 0 ? a : b);
+          const event = (i: number) => track(on(i), org, { eventType: 'push_sow_to_loe' });
+          // Events started before the change, with it, and just after it was sent (all racing its commit) ...
+          const racing = Array.from({ length: 8 }, (_, i) => later(i % 4).then(() => event(i)));
+          const change = await later(1 + (n % 3)).then(() => on(n + 1).http().put(`/api/admin/organizations/${org}/plan`).set(ADMIN).send({ plan: 'professional' }));
+          expect(change.status).toBe(200);
+          // ... and events sent once the change has answered: debited after it committed, so on the new plan.
+          const after = await Promise.all(Array.from({ length: 4 }, (_, i) => event(i)));
+          const early = await Promise.all(racing);
+          expect([...early, ...after].map((r) => r.status)).toEqual(Array(12).fill(201));
+          for (const r of after) if (r.body.remainingCredits <= 100) wrong.push(`${org}: an event after the change has ${r.body.remainingCredits} credits remaining`);
+          const [row] = await balances(org);
+          if (row.plan_name !== 'professional' || row.allowance !== '5000.00') wrong.push(`${org}: the period row has ${row.plan_name} ${row.allowance}`);
+          await expectLedgerConsistent(a.dataSource, org);
+        };
+        for (let first = 0; first < organizations; first += atOnce) {
+          await Promise.all(Array.from({ length: atOnce }, (_, i) => race(first + i)));
+        }
+        expect(wrong).toEqual([]);
+      } finally {
+        clock.run(false);
       }
-      expect(wrong).toEqual([]);
     });
 
     it('next month\'s balance row is born with the pending plan, even for an event a few seconds ahead (failed before: 4,999 January events on free)', async () => {

@@ -27,6 +27,7 @@ describe('organization API keys', () => {
       scopes: ['track', 'read'],
       key: expect.stringMatching(/^nxk_[A-Za-z0-9_-]{43}$/),
       prefix: `${res.body.key.slice(0, 12)}…`,
+      userId: null,
       createdAt: expect.any(String),
     });
     expect(Buffer.from(res.body.key.slice(4), 'base64url')).toHaveLength(32);
@@ -38,7 +39,7 @@ describe('organization API keys', () => {
 
     const listed = await t.http().get(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).expect(200);
     expect(listed.body.items).toEqual([
-      { id: res.body.id, organizationId: org, name: 'backend', scopes: ['track', 'read'], prefix: res.body.prefix, createdBy: 'admin', createdAt: res.body.createdAt, lastUsedAt: null, revokedAt: null },
+      { id: res.body.id, organizationId: org, name: 'backend', scopes: ['track', 'read'], prefix: res.body.prefix, createdBy: 'admin', userId: null, createdAt: res.body.createdAt, lastUsedAt: null, revokedAt: null },
     ]);
     expect(listed.text).not.toContain(res.body.key.slice(12));
     const other = await t.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'backend', scopes: ['read'] }).expect(201);

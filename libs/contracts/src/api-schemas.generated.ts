@@ -260,6 +260,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "type": "string"
         },
         "type": "array"
+      },
+      "userId": {
+        "description": "The member the key belongs to (it may not change that member's budgets), or null.",
+        "type": [
+          "null",
+          "string"
+        ]
       }
     },
     "required": [
@@ -271,7 +278,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "organizationId",
       "prefix",
       "revokedAt",
-      "scopes"
+      "scopes",
+      "userId"
     ],
     "type": "object"
   },
@@ -902,6 +910,12 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "type": "string"
         },
         "type": "array"
+      },
+      "userId": {
+        "type": [
+          "null",
+          "string"
+        ]
       }
     },
     "required": [
@@ -911,7 +925,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "name",
       "organizationId",
       "prefix",
-      "scopes"
+      "scopes",
+      "userId"
     ],
     "type": "object"
   },
@@ -1191,6 +1206,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "enum": [
       "ALREADY_EXISTS",
       "API_KEY_NOT_FOUND",
+      "BUDGET_APPLIES_TO_CALLER",
       "BUDGET_EXCEEDED",
       "BUDGET_NOT_FOUND",
       "CONFLICT",

@@ -68,6 +68,8 @@ export type ApiKeyView = {
   prefix: string;
   revokedAt: null | string;
   scopes: ("manage" | "read" | "track")[];
+  /** The member the key belongs to (it may not change that member's budgets), or null. */
+  userId: null | string;
 };
 
 export type BatchItemResult = {
@@ -232,6 +234,7 @@ export type CreatedApiKey = {
   organizationId: string;
   prefix: string;
   scopes: ("manage" | "read" | "track")[];
+  userId: null | string;
 };
 
 export type CreatedOrganization = Organization & {
@@ -298,7 +301,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;

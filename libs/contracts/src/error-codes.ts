@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   BUDGET_EXCEEDED: 402,
   FORBIDDEN: 403,
   USER_NOT_MEMBER: 403,
+  /** An organization key changing a budget that limits itself or the member it belongs to (an admin or another key may). */
+  BUDGET_APPLIES_TO_CALLER: 403,
   NOT_FOUND: 404,
   EVENT_TYPE_NOT_FOUND: 404,
   PLAN_NOT_FOUND: 404,

@@ -9,6 +9,8 @@ export interface ApiKeyRow {
   key_prefix: string;
   scopes: ApiKeyScope[];
   created_by: string;
+  /** The member the key belongs to, if any. */
+  user_id: string | null;
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
@@ -22,7 +24,7 @@ export interface ApiKeyAuthRow {
   scopes: ApiKeyScope[];
 }
 
-const COLUMNS = 'organization_id, id, name, key_prefix, scopes, created_by, created_at, last_used_at, revoked_at';
+const COLUMNS = 'organization_id, id, name, key_prefix, scopes, created_by, user_id, created_at, last_used_at, revoked_at';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Data access for `api_keys`. Every statement names the organization, except the lookup by hash. */
@@ -32,9 +34,9 @@ export class ApiKeysRepository {
 
   async insert(row: Omit<ApiKeyRow, 'last_used_at' | 'revoked_at'> & { key_hash: string }): Promise<ApiKeyRow> {
     const rows = (await this.dataSource.query(
-      `INSERT INTO api_keys (organization_id, id, name, key_prefix, key_hash, scopes, created_by, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8) RETURNING ${COLUMNS}`,
-      [row.organization_id, row.id, row.name, row.key_prefix, row.key_hash, row.scopes, row.created_by, row.created_at],
+      `INSERT INTO api_keys (organization_id, id, name, key_prefix, key_hash, scopes, created_by, created_at, user_id)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9) RETURNING ${COLUMNS}`,
+      [row.organization_id, row.id, row.name, row.key_prefix, row.key_hash, row.scopes, row.created_by, row.created_at, row.user_id],
     )) as ApiKeyRow[];
     return rows[0];
   }

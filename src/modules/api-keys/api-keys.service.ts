@@ -7,6 +7,7 @@ import { DomainError } from '../../common/errors/domain-error';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { ApiKeysRepository } from './api-keys.repository';
+import { MembershipPolicy } from './membership-policy';
 import type { ApiKeyRow } from './api-keys.repository';
 import { CreateApiKeyDto } from './dto/create-api-key.dto';
 import { displayPrefix, generateApiKey, hashApiKey, listedKeyPrefix } from './utils/api-key-secret';
@@ -19,6 +20,8 @@ export interface ApiKeyView {
   scopes: ApiKeyScope[];
   prefix: string;
   createdBy: string;
+  /** The member the key belongs to (it may not change that member's budgets), or null. */
+  userId: string | null;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -32,6 +35,7 @@ export interface CreatedApiKey {
   scopes: ApiKeyScope[];
   key: string;
   prefix: string;
+  userId: string | null;
   createdAt: string;
 }
 
@@ -43,6 +47,7 @@ function toView(row: ApiKeyRow): ApiKeyView {
     scopes: row.scopes,
     prefix: listedKeyPrefix(row.key_prefix),
     createdBy: row.created_by,
+    userId: row.user_id ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     lastUsedAt: row.last_used_at ? new Date(row.last_used_at).toISOString() : null,
     revokedAt: row.revoked_at ? new Date(row.revoked_at).toISOString() : null,
@@ -56,11 +61,14 @@ export class ApiKeysService {
     private readonly organizations: OrganizationsService,
     private readonly authenticator: ApiKeyAuthenticator,
     private readonly clock: Clock,
+    private readonly membership: MembershipPolicy,
   ) {}
 
   /** Creates a key; only its hash is stored, the key is in this answer and nowhere else. */
   async create(organizationId: string, dto: CreateApiKeyDto, actor: string): Promise<CreatedApiKey> {
     await this.organizations.getRow(organizationId);
+    // The member it belongs to must be one (when the organization has members), as for X-User-Id.
+    await this.membership.assertMayAct(organizationId, dto.userId, 'read');
     const key = generateApiKey();
     // Scopes in their canonical order, whatever order they came in.
     const scopes = API_KEY_SCOPES.filter((s) => dto.scopes.includes(s));
@@ -72,9 +80,10 @@ export class ApiKeysService {
       key_hash: hashApiKey(key),
       scopes,
       created_by: actor,
+      user_id: dto.userId ?? null,
       created_at: this.clock.now(),
     });
-    return { id: row.id, organizationId, name: row.name, scopes: row.scopes, key, prefix: listedKeyPrefix(row.key_prefix), createdAt: new Date(row.created_at).toISOString() };
+    return { id: row.id, organizationId, name: row.name, scopes: row.scopes, key, prefix: listedKeyPrefix(row.key_prefix), userId: row.user_id ?? null, createdAt: new Date(row.created_at).toISOString() };
   }
 
   async list(organizationId: string): Promise<{ items: ApiKeyView[] }> {

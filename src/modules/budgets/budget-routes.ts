@@ -1,4 +1,6 @@
 import { Body, Delete, Get, Param, Patch, Post } from '@nestjs/common';
+import { CurrentPrincipal } from '../../common/auth/current-principal.decorator';
+import type { Principal } from '../../common/auth/principal';
 import { BudgetDocs } from './budgets.docs';
 import { BudgetsService } from './budgets.service';
 import { CreateBudgetDto, UpdateBudgetDto } from './dto/budget.dto';
@@ -12,8 +14,8 @@ export abstract class BudgetRoutes {
 
   @Post()
   @BudgetDocs.create()
-  create(@Param('orgId') orgId: string, @Body() dto: CreateBudgetDto) {
-    return this.budgets.create(orgId, dto);
+  create(@Param('orgId') orgId: string, @Body() dto: CreateBudgetDto, @CurrentPrincipal() caller: Principal | undefined) {
+    return this.budgets.create(orgId, dto, caller);
   }
 
   @Get()
@@ -30,13 +32,13 @@ export abstract class BudgetRoutes {
 
   @Patch(':id')
   @BudgetDocs.update()
-  update(@Param('orgId') orgId: string, @Param('id') id: string, @Body() dto: UpdateBudgetDto) {
-    return this.budgets.update(orgId, id, dto);
+  update(@Param('orgId') orgId: string, @Param('id') id: string, @Body() dto: UpdateBudgetDto, @CurrentPrincipal() caller: Principal | undefined) {
+    return this.budgets.update(orgId, id, dto, caller);
   }
 
   @Delete(':id')
   @BudgetDocs.remove()
-  remove(@Param('orgId') orgId: string, @Param('id') id: string) {
-    return this.budgets.remove(orgId, id);
+  remove(@Param('orgId') orgId: string, @Param('id') id: string, @CurrentPrincipal() caller: Principal | undefined) {
+    return this.budgets.remove(orgId, id, caller);
   }
 }

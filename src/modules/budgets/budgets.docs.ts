@@ -1,5 +1,5 @@
 import { applyDecorators, HttpCode } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiUnauthorizedResponse } from '@nestjs/swagger';
 
 // The OpenAPI declarations of the budget routes (their response schemas come from the handlers' return
 // types: src/openapi/response-types.ts), shared by the admin and the organization controllers so
@@ -7,6 +7,10 @@ import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotF
 
 const unauthorized = ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: missing, unknown or revoked key' });
 const orgNotFound = 'ORGANIZATION_NOT_FOUND (another organization too, for an organization key)';
+// Writes only: a key never creates, changes or deletes a budget that limits itself or its member.
+const ownBudget = ApiForbiddenResponse({
+  description: 'FORBIDDEN: the key lacks the manage scope; BUDGET_APPLIES_TO_CALLER: an organization key and a budget on itself or on the member it belongs to (nothing written; an admin or another key may)',
+});
 
 export const BudgetDocs = {
   create: () =>
@@ -16,6 +20,7 @@ export const BudgetDocs = {
       ApiBadRequestResponse({ description: 'VALIDATION_FAILED: a message per field' }),
       ApiNotFoundResponse({ description: `${orgNotFound}, or API_KEY_NOT_FOUND (scope apiKey: no such key in the organization)` }),
       ApiConflictResponse({ description: 'ALREADY_EXISTS: the organization has a budget of that scope, subject and period' }),
+      ownBudget,
       unauthorized,
     ),
   list: () =>
@@ -38,6 +43,7 @@ export const BudgetDocs = {
       ApiOkResponse({ description: 'The budget' }),
       ApiBadRequestResponse({ description: 'VALIDATION_FAILED' }),
       ApiNotFoundResponse({ description: `${orgNotFound}, or BUDGET_NOT_FOUND` }),
+      ownBudget,
       unauthorized,
     ),
   remove: () =>
@@ -46,6 +52,7 @@ export const BudgetDocs = {
       ApiOperation({ summary: 'Delete a budget (the key or member is limited by the organization only); answers the budget as it was' }),
       ApiOkResponse({ description: 'The budget' }),
       ApiNotFoundResponse({ description: `${orgNotFound}, or BUDGET_NOT_FOUND` }),
+      ownBudget,
       unauthorized,
     ),
 };

@@ -64,6 +64,12 @@ export class BudgetsRepository {
     return rows[0].n === 1;
   }
 
+  /** The member an API key belongs to (null for a key of no member, or no such key). */
+  async apiKeyMember(organizationId: string, apiKeyId: string): Promise<string | null> {
+    const rows = (await this.dataSource.query(`SELECT user_id FROM api_keys WHERE organization_id = $1 AND id::text = $2`, [organizationId, apiKeyId])) as Array<{ user_id: string | null }>;
+    return rows[0]?.user_id ?? null;
+  }
+
   /** True when the organization has an API key of that id (revoked ones too: their budgets still read). */
   async apiKeyExists(organizationId: string, id: string): Promise<boolean> {
     const rows = (await this.dataSource.query(`SELECT 1 FROM api_keys WHERE organization_id = $1 AND id::text = $2`, [organizationId, id])) as unknown[];

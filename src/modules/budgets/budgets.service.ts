@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Principal } from '../../common/auth/principal';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
 import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
@@ -22,11 +23,13 @@ export class BudgetsService {
     private readonly clock: Clock,
   ) {}
 
-  async create(organizationId: string, dto: CreateBudgetDto): Promise<BudgetView> {
+  /** `caller`: who asks (the admin, or an organization key on the `manage` routes); absent inside the service itself. */
+  async create(organizationId: string, dto: CreateBudgetDto, caller?: Principal): Promise<BudgetView> {
     await this.organizations.assertExists(organizationId);
     if (dto.scope === 'apiKey' && !(await this.repository.apiKeyExists(organizationId, dto.subject))) {
       throw new DomainError('API_KEY_NOT_FOUND', `The organization has no API key "${dto.subject}"`, { organizationId, apiKeyId: dto.subject });
     }
+    await this.assertNotCallersOwn(organizationId, dto, caller);
     const id = randomUUID();
     const inserted = await this.repository.insert({ organizationId, id, scope: dto.scope, subject: dto.subject, period: dto.period, credits: hundredthsToDecimalString(hundredthsFromNumber(dto.credits)), now: this.clock.now() });
     if (!inserted) {
@@ -50,17 +53,37 @@ export class BudgetsService {
     return toView(row, now);
   }
 
-  async update(organizationId: string, id: string, dto: UpdateBudgetDto): Promise<BudgetView> {
+  async update(organizationId: string, id: string, dto: UpdateBudgetDto, caller?: Principal): Promise<BudgetView> {
     await this.organizations.assertExists(organizationId);
+    // Read before the write: a budget's scope and subject never change, so the check cannot go stale.
+    if (caller?.kind === 'organization') await this.assertNotCallersOwn(organizationId, await this.get(organizationId, id), caller);
     // A lower limit applies from the next debit: what was used stays, and nothing more fits until it is below.
     if (!(await this.repository.updateCredits(organizationId, id, hundredthsToDecimalString(hundredthsFromNumber(dto.credits)), this.clock.now()))) throw notFound(id);
     return this.get(organizationId, id);
   }
 
-  async remove(organizationId: string, id: string): Promise<BudgetView> {
+  async remove(organizationId: string, id: string, caller?: Principal): Promise<BudgetView> {
     const view = await this.get(organizationId, id);
+    await this.assertNotCallersOwn(organizationId, view, caller);
     if (!(await this.repository.delete(organizationId, id))) throw notFound(id);
     return view;
+  }
+
+  /**
+   * A key may not create, change or delete a budget that limits it: its own (scope apiKey, its id) or its
+   * member's (scope user, the member the key belongs to). Otherwise a key with the manage scope lifts its
+   * own limit. The admin key, and another key of the organization, may.
+   */
+  private async assertNotCallersOwn(organizationId: string, budget: { scope: string; subject: string }, caller: Principal | undefined): Promise<void> {
+    if (caller?.kind !== 'organization') return;
+    const own = budget.scope === 'apiKey' ? budget.subject === caller.id : budget.subject === (await this.repository.apiKeyMember(organizationId, caller.id));
+    if (own) {
+      throw new DomainError('BUDGET_APPLIES_TO_CALLER', `This budget limits the API key making the request${budget.scope === 'user' ? " (through the member it belongs to)" : ''}: an admin or another key must change it`, {
+        scope: budget.scope,
+        subject: budget.subject,
+        apiKeyId: caller.id,
+      });
+    }
   }
 }
 

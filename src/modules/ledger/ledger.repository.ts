@@ -18,7 +18,7 @@ export interface ConsumeParams {
   /** Whose budgets apply: the organization API key and the member the event is charged to (issue 17). */
   apiKeyId?: string | null;
   userId?: string | null;
-  /** The event's day (UTC, YYYY-MM-DD): the window of daily budgets. */
+  /** The day the charge is made (UTC, YYYY-MM-DD, from `now`): the window of daily budgets, whatever occurredAt says. */
   day?: string | null;
 }
 

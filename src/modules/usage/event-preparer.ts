@@ -74,6 +74,8 @@ export function consumeParams(p: Prepared, now: Date): ConsumeParams {
     now,
     apiKeyId: p.input.context?.apiKeyId ?? null,
     userId: p.input.userId ?? null,
-    day: p.occurredAt.toISOString().slice(0, 10),
+    // A daily budget's window is the UTC day the charge is made (the injected clock), never the event's
+    // occurredAt: a backdated batch would otherwise charge yesterday's and every earlier day's window again.
+    day: now.toISOString().slice(0, 10),
   };
 }

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsString, Length, Matches } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { API_KEY_SCOPES } from '../../../common/auth/auth.decorators';
 import type { ApiKeyScope } from '../../../common/auth/auth.decorators';
 
@@ -17,4 +17,11 @@ export class CreateApiKeyDto {
   @ArrayUnique()
   @IsIn(API_KEY_SCOPES, { each: true })
   scopes: ApiKeyScope[];
+
+  @ApiPropertyOptional({ example: 'u-1', description: 'The member the key belongs to (a userId, 1 to 128 characters): the key may not change a budget on that member, as on itself' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  @Matches(/^[^\p{Cc}]+$/u, { message: 'userId must not contain control characters' })
+  userId?: string;
 }

@@ -25,7 +25,7 @@ export class CreateBudgetDto {
   @Max(MAX_BUDGET_CREDITS)
   credits: number;
 
-  @ApiProperty({ enum: BUDGET_PERIODS, example: 'month', description: 'The window: the UTC calendar month or day of each event' })
+  @ApiProperty({ enum: BUDGET_PERIODS, example: 'month', description: 'The window: day, the UTC day the charge is made (the service clock, never occurredAt); month, the billing period the event is charged to' })
   @IsIn(BUDGET_PERIODS)
   period: BudgetPeriod;
 }
