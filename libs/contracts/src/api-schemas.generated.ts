@@ -1180,7 +1180,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "ErrorBody": {
-    "description": "The error body of every non-2xx answer (SPEC section 9).",
+    "description": "The error body of every non-2xx answer.",
     "properties": {
       "details": {
         "type": "object"
@@ -1282,7 +1282,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ]
   },
   "EventDefinitionConfig": {
-    "description": "The stored shape of an event definition's content (SPEC section 2), without its key.",
+    "description": "The stored shape of an event definition's content, without its key.",
     "properties": {
       "baseCredits": {
         "type": "number"
@@ -1359,7 +1359,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "additionalProperties": {
           "type": "number"
         },
-        "description": "Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.\nAbsent on definitions written before units existed: read it as `{}`.",
+        "description": "Priced quantities: unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.\nAbsent on definitions written before units existed: read it as `{}`.",
         "type": "object"
       }
     },
@@ -3115,7 +3115,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ]
   },
   "PlanDefinitionConfig": {
-    "description": "The stored shape of a plan definition's content (SPEC section 2), without its key.",
+    "description": "The stored shape of a plan definition's content, without its key.",
     "properties": {
       "description": {
         "type": "string"
@@ -3936,7 +3936,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "Returned": {
-    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7).",
+    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance.",
     "$ref": "#/components/schemas/UsageSummary"
   },
   "ToolOutput": {
@@ -4312,7 +4312,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "UsageSummary": {
-    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7).",
+    "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance.",
     "properties": {
       "allowance": {
         "type": "number"
@@ -4553,7 +4553,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "number"
       },
       "type": {
-        "description": "usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17).",
+        "description": "usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member.",
         "enum": [
           "budget_threshold",
           "usage_threshold"

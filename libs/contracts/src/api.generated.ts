@@ -293,7 +293,7 @@ export type DefinitionVersionView = {
   version: number;
 };
 
-/** The error body of every non-2xx answer (SPEC section 9). */
+/** The error body of every non-2xx answer. */
 export type ErrorBody = {
   details?: Record<string, unknown>;
   error: ErrorCode;
@@ -312,7 +312,7 @@ export type EventDefinition = {
   version: number;
 };
 
-/** The stored shape of an event definition's content (SPEC section 2), without its key. */
+/** The stored shape of an event definition's content, without its key. */
 export type EventDefinitionConfig = {
   baseCredits: number;
   category: string;
@@ -334,7 +334,7 @@ export type EventDefinitionConfig = {
       [key: string]: number;
     };
   };
-  /** Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals. Absent on definitions written before units existed: read it as `{}`. */
+  /** Priced quantities: unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals. Absent on definitions written before units existed: read it as `{}`. */
   units?: {
     [key: string]: number;
   };
@@ -671,7 +671,7 @@ export type PlanDefinition = {
   version: number;
 };
 
-/** The stored shape of a plan definition's content (SPEC section 2), without its key. */
+/** The stored shape of a plan definition's content, without its key. */
 export type PlanDefinitionConfig = {
   description: string;
   displayName: string;
@@ -887,7 +887,7 @@ export type ReservationView = {
   status: "committed" | "expired" | "pending" | "released";
 };
 
-/** `GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7). */
+/** `GET /api/organizations/:orgId/usage`: the current period at a glance. */
 export type Returned = UsageSummary;
 
 /** What a stand-in AI tool answers (a metered route adds `usage`). */
@@ -992,7 +992,7 @@ export type UsageForecast = {
   usedCredits: number;
 };
 
-/** `GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7). */
+/** `GET /api/organizations/:orgId/usage`: the current period at a glance. */
 export type UsageSummary = {
   allowance: number;
   allowanceUsed: number;
@@ -1052,7 +1052,7 @@ export type UsageWarning = {
   scope?: "apiKey" | "user";
   subject?: string;
   threshold: number;
-  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17). */
+  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member. */
   type: "budget_threshold" | "usage_threshold";
   used: number;
   window?: string;

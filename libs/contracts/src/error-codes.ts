@@ -1,5 +1,5 @@
 /**
- * Stable error codes of the API (SPEC section 9) and the HTTP status each maps to.
+ * Stable error codes of the API and the HTTP status each maps to.
  * Services throw DomainError with one of these; only the global filter knows about HTTP.
  */
 export const ERROR_STATUS = {
@@ -45,7 +45,7 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** The error body of every non-2xx answer (SPEC section 9). */
+/** The error body of every non-2xx answer. */
 export interface ErrorBody {
   statusCode: number;
   error: ErrorCode;

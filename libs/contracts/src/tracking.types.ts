@@ -25,7 +25,7 @@ export interface PriceBreakdown {
 }
 
 export interface UsageWarning {
-  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member (issue 17). */
+  /** usage_threshold: the organization's allowance; budget_threshold: a budget of the key or member. */
   type: 'usage_threshold' | 'budget_threshold';
   threshold: number;
   used: number;
@@ -103,7 +103,7 @@ export interface UsageEnvelope {
   duplicate?: boolean;
 }
 
-/** `GET /api/organizations/:orgId/usage`: the current period at a glance (SPEC section 7). */
+/** `GET /api/organizations/:orgId/usage`: the current period at a glance. */
 export interface UsageSummary {
   organizationId: string;
   plan: { name: string; displayName: string; monthlyCredits: number; overageRate: number | null };

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-/** The stored shape of an event definition's content (SPEC section 2), without its key. */
+/** The stored shape of an event definition's content, without its key. */
 export interface EventDefinitionConfig {
   displayName: string;
   description: string;
@@ -14,7 +14,7 @@ export interface EventDefinitionConfig {
   limitKey: string | null;
   metadata: Record<string, unknown>;
   /**
-   * Priced quantities (issue 17): unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.
+   * Priced quantities: unit name -> credits per unit (e.g. inputTokens 0.002), at most 6 decimals.
    * Absent on definitions written before units existed: read it as `{}`.
    */
   units?: { [unit: string]: number };

@@ -3,7 +3,7 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } fro
 export const PLAN_LIMIT_KEYS = ['aiCallsPerMonth', 'pdfExportsPerMonth', 'sessionLimit', 'teamMembersLimit', 'storageLimit'] as const;
 export type PlanLimitKey = (typeof PLAN_LIMIT_KEYS)[number];
 
-/** The stored shape of a plan definition's content (SPEC section 2), without its key. */
+/** The stored shape of a plan definition's content, without its key. */
 export interface PlanDefinitionConfig {
   displayName: string;
   description: string;
