@@ -1605,6 +1605,15 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       }
     ]
   },
+  "ExhaustionState": {
+    "description": "`reached`: the allowance (hard cap: the cap) is already used up; `projected`: at the rate it runs out on\nprojectedExhaustionDate (today or later, never a past day); `none`: not within the period.",
+    "enum": [
+      "none",
+      "projected",
+      "reached"
+    ],
+    "type": "string"
+  },
   "ForecastRange": {
     "description": "`GET …/usage/forecast` `range`: where the period may end.",
     "properties": {
@@ -3315,6 +3324,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
               "from": {
                 "type": "string"
               },
+              "rateDays": {
+                "type": "number"
+              },
               "to": {
                 "type": "string"
               },
@@ -3327,6 +3339,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             },
             "required": [
               "from",
+              "rateDays",
               "to",
               "windowCredits",
               "windowDays"
@@ -3347,10 +3360,20 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "end": {
             "type": "string"
           },
+          "exhaustion": {
+            "$ref": "#/components/schemas/ExhaustionState"
+          },
           "firstUsageDay": {
             "type": [
               "null",
               "string"
+            ]
+          },
+          "hardCapCredits": {
+            "description": "Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed.",
+            "type": [
+              "null",
+              "number"
             ]
           },
           "organizationId": {
@@ -3394,7 +3417,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "daysOfData",
           "daysRemaining",
           "end",
+          "exhaustion",
           "firstUsageDay",
+          "hardCapCredits",
           "organizationId",
           "period",
           "plan",
@@ -4203,6 +4228,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "from": {
             "type": "string"
           },
+          "rateDays": {
+            "type": "number"
+          },
           "to": {
             "type": "string"
           },
@@ -4215,6 +4243,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         },
         "required": [
           "from",
+          "rateDays",
           "to",
           "windowCredits",
           "windowDays"
@@ -4235,10 +4264,20 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "end": {
         "type": "string"
       },
+      "exhaustion": {
+        "$ref": "#/components/schemas/ExhaustionState"
+      },
       "firstUsageDay": {
         "type": [
           "null",
           "string"
+        ]
+      },
+      "hardCapCredits": {
+        "description": "Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed.",
+        "type": [
+          "null",
+          "number"
         ]
       },
       "organizationId": {
@@ -4282,7 +4321,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "daysOfData",
       "daysRemaining",
       "end",
+      "exhaustion",
       "firstUsageDay",
+      "hardCapCredits",
       "organizationId",
       "period",
       "plan",

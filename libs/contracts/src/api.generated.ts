@@ -389,6 +389,10 @@ export type EventLogPage = {
   nextCursor: null | string;
 };
 
+/** `reached`: the allowance (hard cap: the cap) is already used up; `projected`: at the rate it runs out on
+ * projectedExhaustionDate (today or later, never a past day); `none`: not within the period. */
+export type ExhaustionState = "none" | "projected" | "reached";
+
 /** `GET …/usage/forecast` `range`: where the period may end. */
 export type ForecastRange = {
   high: number;
@@ -719,6 +723,7 @@ export type PlanRecommendation = {
     asOf: string;
     basis: {
       from: string;
+      rateDays: number;
       to: string;
       windowCredits: number;
       windowDays: number;
@@ -729,7 +734,10 @@ export type PlanRecommendation = {
     /** Fractional days from now to period end, 2 decimals. */
     daysRemaining: number;
     end: string;
+    exhaustion: ExhaustionState;
     firstUsageDay: null | string;
+    /** Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed. */
+    hardCapCredits: null | number;
     organizationId: string;
     period: string;
     plan: string;
@@ -965,6 +973,7 @@ export type UsageForecast = {
   asOf: string;
   basis: {
     from: string;
+    rateDays: number;
     to: string;
     windowCredits: number;
     windowDays: number;
@@ -975,7 +984,10 @@ export type UsageForecast = {
   /** Fractional days from now to period end, 2 decimals. */
   daysRemaining: number;
   end: string;
+  exhaustion: ExhaustionState;
   firstUsageDay: null | string;
+  /** Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed. */
+  hardCapCredits: null | number;
   organizationId: string;
   period: string;
   plan: string;
