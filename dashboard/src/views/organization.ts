@@ -194,6 +194,12 @@ function kpi(id: string, label: string, value: string, ...sub: Child[]): HTMLEle
   return h('div', { class: 'kpi', 'data-testid': `kpi-${id}` }, h('p', { class: 'kpi-label' }, label), h('p', { class: 'kpi-value' }, value), h('p', { class: 'kpi-sub' }, ...sub));
 }
 
+/** The overage figure is an alarm only when there is some: 0.00 is shown as calm as any other zero. */
+function alarmWhen(alarm: boolean, el: HTMLElement): HTMLElement {
+  if (alarm) el.classList.add('alarm');
+  return el;
+}
+
 function kpis(summary: UsageSummary, forecast: Forecast, lastDay: string): HTMLElement {
   const days = wholeDaysLeft(forecast.daysRemaining);
   const rate = summary.plan.overageRate;
@@ -210,7 +216,7 @@ function kpis(summary: UsageSummary, forecast: Forecast, lastDay: string): HTMLE
     ),
     kpi('allowance', 'Monthly allowance', formatCredits(summary.allowance), `${formatCredits(summary.allowanceUsed)} used · ${formatCredits(Math.max(0, summary.allowance - summary.allowanceUsed))} left`),
     kpi('topups', 'Top-ups', formatCredits(summary.topUpsUsed), `used · ${formatCredits(summary.topUpsRemaining)} remaining`),
-    kpi('overage', 'Overage', formatCredits(summary.overage.credits), h('span', { 'data-testid': 'overage-cost' }, formatUsd(summary.overage.cost)), rate ? ` at ${formatUsd(rate).replace(/0+$/, '')} a credit` : ' · hard cap (no overage)', summary.overage.spendCap !== null ? ` · cap ${formatUsd(summary.overage.spendCap)}` : ''),
+    alarmWhen(summary.overage.credits > 0, kpi('overage', 'Overage', formatCredits(summary.overage.credits), h('span', { 'data-testid': 'overage-cost' }, formatUsd(summary.overage.cost)), rate ? ` at ${formatUsd(rate).replace(/0+$/, '')} a credit` : ' · hard cap (no overage)', summary.overage.spendCap !== null ? ` · cap ${formatUsd(summary.overage.spendCap)}` : '')),
     kpi('remaining', 'Remaining credits', formatCredits(summary.remaining), 'allowance left + top-ups left'),
     kpi('days-left', 'Days left', String(days), `period ends ${lastDay}`),
   );
@@ -262,8 +268,16 @@ function warningsBody(summary: UsageSummary, notifications: { items: Notificatio
     seen.add(key);
     return true;
   });
+  // After a plan change the new allowance has its own crossings: each notice names the plan (and the
+  // allowance) it was about, so two "80 %" lines are told apart.
   const active = summary.warnings.map((w) =>
-    h('li', { class: w.threshold >= 1 ? 'warning over' : 'warning' }, h('strong', null, `${formatThreshold(w.threshold)} of the allowance reached`), ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`, w.at ? ` · ${formatDateTime(w.at)}` : ''),
+    h(
+      'li',
+      { class: w.threshold >= 1 ? 'warning over' : 'warning' },
+      h('strong', null, `${formatThreshold(w.threshold)} of the ${w.plan ? `${w.plan} plan's ` : ''}allowance reached`),
+      ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`,
+      w.at ? ` · ${formatDateTime(w.at)}` : '',
+    ),
   );
   return h(
     'div',

@@ -32,6 +32,18 @@ function planSelect(plans: PlanDefinition[], name: string, selected?: string): H
   return h('select', { name }, plans.map((p) => h('option', { value: p.name, selected: p.name === selected }, `${p.displayName} (${p.name})`)));
 }
 
+type SortKey = 'id' | 'used' | 'remaining' | 'status';
+const STATUS_TEXT: Record<Organization['usage']['status'], string> = { ok: 'ok', warning: '80 % reached', overage: 'in overage', exhausted: 'hard cap reached' };
+const STATUS_RANK: Record<Organization['usage']['status'], number> = { ok: 0, warning: 1, overage: 2, exhausted: 3 };
+
+/** Ascending order of two organizations by a column (ties by id, so a sort is stable and repeatable). */
+function compareBy(key: SortKey, a: Organization, b: Organization): number {
+  const byId = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  if (key === 'id') return byId;
+  const diff = key === 'status' ? STATUS_RANK[a.usage.status] - STATUS_RANK[b.usage.status] : key === 'used' ? a.usage.used - b.usage.used : a.usage.remaining - b.usage.remaining;
+  return diff || byId;
+}
+
 export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   const { api, main } = ctx;
   const listBody = h('div', { class: 'card-body' }, loading());
@@ -51,7 +63,10 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
 
   const tbody = h('tbody');
   let cursor: string | null = null;
-  const columns = 7;
+  const columns = 10;
+  // The page's organizations as loaded, and how the operator sorted them (within the page: the API pages by id).
+  let shown: Organization[] = [];
+  let sort: { key: SortKey; descending: boolean } | null = null;
 
   const addRow = (org: Organization, position: 'append' | 'prepend' = 'append') => {
     const detail = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: columns }));
@@ -69,6 +84,9 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
       h('td', null, h('code', null, org.id)),
       h('td', null, org.name),
       planCell,
+      h('td', { class: 'num', 'data-testid': 'org-used' }, `${formatCredits(org.usage.used)} (${org.usage.percentUsed}%)`),
+      h('td', { class: 'num', 'data-testid': 'org-remaining' }, formatCredits(org.usage.remaining)),
+      h('td', { 'data-testid': 'org-status' }, h('span', { class: `badge status-${org.usage.status}` }, STATUS_TEXT[org.usage.status])),
       h('td', null, org.billingCycle),
       h('td', { class: 'num' }, org.spendCap === null ? '–' : formatUsd(org.spendCap)),
       h('td', null, formatDate(org.createdAt)),
@@ -91,8 +109,8 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     status.textContent = 'Loading…';
     try {
       const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: PAGE_SIZE, cursor: starts[pageIndex] ?? undefined, q: query || undefined });
-      tbody.replaceChildren();
-      page.items.forEach((org) => addRow(org));
+      shown = page.items;
+      renderRows();
       cursor = page.nextCursor;
       starts.length = pageIndex + 1;
       if (cursor) starts.push(cursor);
@@ -132,7 +150,37 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     void load();
   });
 
-  const headers = ['ID', 'Name', 'Plan', 'Billing', 'Spend cap', 'Created', 'Actions'];
+  const renderRows = () => {
+    tbody.replaceChildren();
+    const rows = sort ? [...shown].sort((a, b) => compareBy(sort!.key, a, b) * (sort!.descending ? -1 : 1)) : shown;
+    rows.forEach((org) => addRow(org));
+    for (const th of headRow.querySelectorAll<HTMLElement>('th[data-sort]')) th.setAttribute('aria-sort', sort && th.dataset.sort === sort.key ? (sort.descending ? 'descending' : 'ascending') : 'none');
+  };
+  const header = (text: string, options: { key?: SortKey; numeric?: boolean } = {}) => {
+    if (!options.key) return h('th', { scope: 'col', class: options.numeric ? 'num' : null }, text);
+    const key = options.key;
+    const button = h('button', { type: 'button', class: 'sort', 'data-sort-button': key }, text);
+    // First click sorts the way an operator looks first (most used, least left, worst status), the next reverses.
+    button.addEventListener('click', () => {
+      sort = sort && sort.key === key ? { key, descending: !sort.descending } : { key, descending: key !== 'remaining' && key !== 'id' };
+      renderRows();
+    });
+    return h('th', { scope: 'col', class: options.numeric ? 'num' : null, 'data-sort': key, 'aria-sort': 'none' }, button);
+  };
+  const headRow = h(
+    'tr',
+    null,
+    header('ID', { key: 'id' }),
+    header('Name'),
+    header('Plan'),
+    header('Used this period', { key: 'used', numeric: true }),
+    header('Remaining', { key: 'remaining', numeric: true }),
+    header('Status', { key: 'status' }),
+    header('Billing'),
+    header('Spend cap', { numeric: true }),
+    header('Created'),
+    header('Actions'),
+  );
   fill(
     listBody,
     searchForm,
@@ -144,7 +192,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         'table',
         { id: 'organizations-table' },
         h('caption', { class: 'sr-only' }, 'Organizations'),
-        h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col', class: x === 'Spend cap' ? 'num' : null }, x)))),
+        h('thead', null, headRow),
         tbody,
       ),
     ),
@@ -169,7 +217,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void submit(form, async () => {
-      const created = await api.post<Organization>(apiPath('admin', 'organizations'), {
+      const created = await api.post<Omit<Organization, 'usage'>>(apiPath('admin', 'organizations'), {
         id: id.value.trim(),
         name: name.value.trim(),
         plan: plan.value,
@@ -177,7 +225,9 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         ...(spendCap.value.trim() ? { spendCap: numberOrText(spendCap.value) } : {}),
       });
       toast(`Created ${created.id} on ${created.plan}.`);
-      addRow(created, 'prepend');
+      // A new organization has used nothing yet: its plan's allowance is all there is.
+      const allowance = plans.find((p) => p.name === created.plan)?.monthlyCredits ?? 0;
+      addRow({ ...created, usage: { used: 0, allowance, remaining: allowance, overage: 0, percentUsed: 0, status: 'ok' } }, 'prepend');
       form.reset();
     });
   });

@@ -3030,7 +3030,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "properties": {
       "items": {
         "items": {
-          "$ref": "#/components/schemas/Organization"
+          "$ref": "#/components/schemas/OrganizationListItem"
         },
         "type": "array"
       },
@@ -3047,6 +3047,25 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "OrganizationListItem": {
+    "allOf": [
+      {
+        "$ref": "#/components/schemas/Organization"
+      },
+      {
+        "properties": {
+          "usage": {
+            "$ref": "#/components/schemas/PeriodUsage"
+          }
+        },
+        "required": [
+          "usage"
+        ],
+        "type": "object"
+      }
+    ],
+    "description": "An organization in the operators' list: with where it stands this period."
+  },
   "PeriodPlan": {
     "properties": {
       "from": {
@@ -3060,6 +3079,50 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "required": [
       "from",
       "plan"
+    ],
+    "type": "object"
+  },
+  "PeriodStatus": {
+    "description": "Where an organization stands this period, for the operators' list:\n - `ok`: under 80 % of its allowance;\n - `warning`: 80 % or more of the allowance used, credits left;\n - `overage`: past its allowance and top-ups on a plan with overage (billed extra);\n - `exhausted`: nothing left on a hard-capped plan (its usage is refused until the next period or a top-up).",
+    "enum": [
+      "exhausted",
+      "ok",
+      "overage",
+      "warning"
+    ],
+    "type": "string"
+  },
+  "PeriodUsage": {
+    "properties": {
+      "allowance": {
+        "type": "number"
+      },
+      "overage": {
+        "type": "number"
+      },
+      "percentUsed": {
+        "description": "used / allowance, 2 decimals (100 when used with no allowance).",
+        "type": "number"
+      },
+      "remaining": {
+        "description": "Credits remaining: allowance left plus open top-ups (the usage summary's definition).",
+        "type": "number"
+      },
+      "status": {
+        "$ref": "#/components/schemas/PeriodStatus"
+      },
+      "used": {
+        "description": "Credits used this period (allowance, top-ups and overage).",
+        "type": "number"
+      }
+    },
+    "required": [
+      "allowance",
+      "overage",
+      "percentUsed",
+      "remaining",
+      "status",
+      "used"
     ],
     "type": "object"
   },
@@ -4481,6 +4544,12 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             "limit": {
               "type": "number"
             },
+            "plan": {
+              "type": [
+                "null",
+                "string"
+              ]
+            },
             "threshold": {
               "type": "number"
             },
@@ -4494,6 +4563,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "required": [
             "at",
             "limit",
+            "plan",
             "threshold",
             "type",
             "used"

@@ -651,14 +651,38 @@ export type OrganizationGrants = {
 };
 
 export type OrganizationList = {
-  items: Organization[];
+  items: OrganizationListItem[];
   nextCursor: null | string;
+};
+
+/** An organization in the operators' list: with where it stands this period. */
+export type OrganizationListItem = Organization & {
+  usage: PeriodUsage;
 };
 
 export type PeriodPlan = {
   /** When it took effect for this period (the period start for the plan it began on). */
   from: string;
   plan: string;
+};
+
+/** Where an organization stands this period, for the operators' list:
+ *  - `ok`: under 80 % of its allowance;
+ *  - `warning`: 80 % or more of the allowance used, credits left;
+ *  - `overage`: past its allowance and top-ups on a plan with overage (billed extra);
+ *  - `exhausted`: nothing left on a hard-capped plan (its usage is refused until the next period or a top-up). */
+export type PeriodStatus = "exhausted" | "ok" | "overage" | "warning";
+
+export type PeriodUsage = {
+  allowance: number;
+  overage: number;
+  /** used / allowance, 2 decimals (100 when used with no allowance). */
+  percentUsed: number;
+  /** Credits remaining: allowance left plus open top-ups (the usage summary's definition). */
+  remaining: number;
+  status: PeriodStatus;
+  /** Credits used this period (allowance, top-ups and overage). */
+  used: number;
 };
 
 export type PlanChange = Organization;
@@ -1040,6 +1064,7 @@ export type UsageSummary = {
   warnings: {
     at: string;
     limit: number;
+    plan: null | string;
     threshold: number;
     type: string;
     used: number;
