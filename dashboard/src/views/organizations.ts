@@ -33,6 +33,14 @@ function planSelect(plans: PlanDefinition[], name: string, selected?: string): H
 }
 
 type SortKey = 'id' | 'used' | 'remaining' | 'status';
+
+/** What a new key is for, and the scopes that takes (`custom`: the boxes as ticked). */
+const KEY_PURPOSES: { value: string; label: string; scopes: Scope[] | null }[] = [
+  { value: 'dashboard', label: 'the dashboard and reports (read)', scopes: ['read'] },
+  { value: 'client', label: 'the client package: metering an application (track)', scopes: ['track'] },
+  { value: 'tracking-and-reads', label: 'a backend that meters and reads usage (track, read)', scopes: ['track', 'read'] },
+  { value: 'custom', label: 'custom scopes', scopes: null },
+];
 const STATUS_TEXT: Record<Organization['usage']['status'], string> = { ok: 'ok', warning: '80 % reached', overage: 'in overage', exhausted: 'hard cap reached' };
 const STATUS_RANK: Record<Organization['usage']['status'], number> = { ok: 0, warning: 1, overage: 2, exhausted: 3 };
 
@@ -334,10 +342,25 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
     box.id = `${org.id}-scope-${scope}`;
     return h('span', { class: 'check' }, box, h('label', { for: box.id }, scope));
   });
+  // Presets of what a key is for: the client package meters with `track` alone (it learns its organization
+  // from GET /api/key); the dashboard signs in with `read`. Ticking boxes by hand makes it "custom".
+  const purpose = h(
+    'select',
+    { name: 'purpose', 'data-testid': 'key-purpose' },
+    KEY_PURPOSES.map((p) => h('option', { value: p.value, selected: p.value === 'dashboard' }, p.label)),
+  );
+  purpose.addEventListener('change', () => {
+    const preset = KEY_PURPOSES.find((p) => p.value === purpose.value)?.scopes;
+    if (!preset) return;
+    for (const box of keyForm.querySelectorAll<HTMLInputElement>('input[name=scopes]')) box.checked = preset.includes(box.value as Scope);
+    if (!keyName.value.trim() && purpose.value === 'client') keyName.value = 'client package';
+  });
+  for (const box of scopeBoxes.map((s) => s.querySelector('input')!)) box.addEventListener('change', () => (purpose.value = 'custom'));
   const keyForm = h(
     'form',
     { class: 'inline-form', novalidate: true, 'data-form': 'api-key' },
     field('Key name', keyName, { path: 'name' }),
+    field('For', purpose, { hint: 'Sets the scopes; adjust them below if needed' }),
     h('fieldset', { class: 'field-group scopes', 'data-field': 'scopes' }, h('legend', null, 'Scopes'), scopeBoxes, h('p', { class: 'field-error', id: `${org.id}-scopes-error`, hidden: true })),
     h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create key')),
   );
@@ -359,6 +382,7 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
         h('p', { class: 'key-row' }, h('code', { class: 'secret', 'data-testid': 'new-key' }, created.key), copy),
       );
       keyForm.reset();
+      purpose.value = 'dashboard';
       await loadKeys();
     });
   });

@@ -1,9 +1,6 @@
 import type { ApiKeyScope } from '../../../common/auth/auth.decorators';
 import type { Principal } from '../../../common/auth/principal';
 
-/** The scopes the client package (`@credit-metering/nest-client`) needs to meter: `track`, nothing more. */
-export const CLIENT_PACKAGE_SCOPES: readonly ApiKeyScope[] = ['track'];
-
 export type KeyIdentity = { kind: 'admin' } | { kind: 'organization'; organizationId: string; scopes: ApiKeyScope[] };
 
 /** What a metering client learns about its own key: whose it is and what it may do (never its id or secret). */
