@@ -129,7 +129,8 @@ describeInBrowser('usage dashboard in Chromium', () => {
       timezoneId: 'UTC',
       locale: 'en-US',
     });
-  });
+    // Starting the app, the browser and a month of usage takes well over a minute on a loaded 2-core machine.
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -496,7 +497,19 @@ describeInBrowser('usage dashboard in Chromium', () => {
     // Organizations: an invalid id is refused next to its field; a valid one is created.
     await page.goto(`${baseUrl}/dashboard#/admin/organizations`);
     await page.waitForSelector('#create-organization-form');
-    // Each organization's period at a glance: used, remaining and status, the API's figures; sortable.
+    provoke(page, (url, status, method) => method === 'POST' && url.pathname === '/api/admin/organizations' && status === 400);
+    await page.fill('#create-organization-form input[name=id]', 'not valid!');
+    await page.fill('#create-organization-form input[name=name]', 'Browser Test Co');
+    await page.click('#create-organization-form button[type=submit]');
+    await page.waitForSelector('#create-organization-form [data-field=id] .field-error:not([hidden])');
+    const newId = `${orgId}-b`;
+    await page.fill('#create-organization-form input[name=id]', newId);
+    await page.click('#create-organization-form button[type=submit]');
+    const orgRow = `#organizations-table tr[data-key="${newId}"]`;
+    await page.waitForSelector(orgRow);
+    await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200);
+    // Each organization's period at a glance: used, remaining and status, the API's figures; sortable (the
+    // list now holds the suite's organization, in overage, and the new one, which used nothing).
     await page.waitForSelector(`#organizations-table tr[data-key="${orgId}"]`);
     const dashSummary = (await t.http().get(`/api/organizations/${orgId}/usage`).set(ADMIN).expect(200)).body;
     const dashRow = `#organizations-table tr[data-key="${orgId}"]`;
@@ -514,17 +527,6 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(await firstKey()).not.toBe(orgId);
     await page.click('th[data-sort=status] button');
     expect(await firstKey()).toBe(orgId);
-    provoke(page, (url, status, method) => method === 'POST' && url.pathname === '/api/admin/organizations' && status === 400);
-    await page.fill('#create-organization-form input[name=id]', 'not valid!');
-    await page.fill('#create-organization-form input[name=name]', 'Browser Test Co');
-    await page.click('#create-organization-form button[type=submit]');
-    await page.waitForSelector('#create-organization-form [data-field=id] .field-error:not([hidden])');
-    const newId = `${orgId}-b`;
-    await page.fill('#create-organization-form input[name=id]', newId);
-    await page.click('#create-organization-form button[type=submit]');
-    const orgRow = `#organizations-table tr[data-key="${newId}"]`;
-    await page.waitForSelector(orgRow);
-    await t.http().get(`/api/admin/organizations/${newId}`).set(ADMIN).expect(200);
 
     // Manage it: change plan, grant credits, create a key (shown once) and revoke it.
     await page.click(`${orgRow} button[data-action=manage]`);
@@ -767,8 +769,8 @@ describeInBrowser('usage dashboard in Chromium', () => {
   });
 
   it('logged no script error in any page', () => {
-    // 4xx answers the tests provoke on purpose (an invalid key, invalid edits) show in the console as
-    // failed resources; anything else is a bug in the page.
-    expect(pageErrors.filter((e) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e))).toEqual([]);
+    // Failed requests show in the console as failed resources: the response listener above already fails
+    // each test on any the test did not provoke, so here only script errors count.
+    expect(pageErrors.filter((e) => !/^Failed to load resource: the server responded with a status of [45]\d\d/.test(e))).toEqual([]);
   });
 });

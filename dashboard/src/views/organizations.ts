@@ -44,12 +44,10 @@ const KEY_PURPOSES: { value: string; label: string; scopes: Scope[] | null }[] =
 const STATUS_TEXT: Record<Organization['usage']['status'], string> = { ok: 'ok', warning: '80 % reached', overage: 'in overage', exhausted: 'hard cap reached' };
 const STATUS_RANK: Record<Organization['usage']['status'], number> = { ok: 0, warning: 1, overage: 2, exhausted: 3 };
 
-/** Ascending order of two organizations by a column (ties by id, so a sort is stable and repeatable). */
+/** Ascending order of two organizations by a column (0 for a tie). */
 function compareBy(key: SortKey, a: Organization, b: Organization): number {
-  const byId = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  if (key === 'id') return byId;
-  const diff = key === 'status' ? STATUS_RANK[a.usage.status] - STATUS_RANK[b.usage.status] : key === 'used' ? a.usage.used - b.usage.used : a.usage.remaining - b.usage.remaining;
-  return diff || byId;
+  if (key === 'id') return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return key === 'status' ? STATUS_RANK[a.usage.status] - STATUS_RANK[b.usage.status] : key === 'used' ? a.usage.used - b.usage.used : a.usage.remaining - b.usage.remaining;
 }
 
 export async function renderOrganizations(ctx: ViewContext): Promise<void> {
@@ -160,7 +158,8 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
 
   const renderRows = () => {
     tbody.replaceChildren();
-    const rows = sort ? [...shown].sort((a, b) => compareBy(sort!.key, a, b) * (sort!.descending ? -1 : 1)) : shown;
+    // Ties stay in id order whichever way the column is sorted.
+    const rows = sort ? [...shown].sort((a, b) => compareBy(sort!.key, a, b) * (sort!.descending ? -1 : 1) || compareBy('id', a, b)) : shown;
     rows.forEach((org) => addRow(org));
     for (const th of headRow.querySelectorAll<HTMLElement>('th[data-sort]')) th.setAttribute('aria-sort', sort && th.dataset.sort === sort.key ? (sort.descending ? 'descending' : 'ascending') : 'none');
   };
@@ -235,7 +234,10 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
       toast(`Created ${created.id} on ${created.plan}.`);
       // A new organization has used nothing yet: its plan's allowance is all there is.
       const allowance = plans.find((p) => p.name === created.plan)?.monthlyCredits ?? 0;
-      addRow({ ...created, usage: { used: 0, allowance, remaining: allowance, overage: 0, percentUsed: 0, status: 'ok' } }, 'prepend');
+      const listed: Organization = { ...created, usage: { used: 0, allowance, remaining: allowance, overage: 0, percentUsed: 0, status: 'ok' } };
+      // Kept with the page's organizations, so a later sort keeps it in the list.
+      shown = [listed, ...shown];
+      addRow(listed, 'prepend');
       form.reset();
     });
   });
