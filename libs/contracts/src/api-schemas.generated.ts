@@ -94,6 +94,50 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "ApiKeyIdentity": {
+    "anyOf": [
+      {
+        "properties": {
+          "kind": {
+            "const": "admin",
+            "type": "string"
+          }
+        },
+        "required": [
+          "kind"
+        ],
+        "type": "object"
+      },
+      {
+        "properties": {
+          "kind": {
+            "const": "organization",
+            "type": "string"
+          },
+          "organizationId": {
+            "type": "string"
+          },
+          "scopes": {
+            "items": {
+              "enum": [
+                "manage",
+                "read",
+                "track"
+              ],
+              "type": "string"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "kind",
+          "organizationId",
+          "scopes"
+        ],
+        "type": "object"
+      }
+    ]
+  },
   "ApiKeyList": {
     "properties": {
       "items": {
@@ -2564,6 +2608,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_trends": {
         "$ref": "#/components/schemas/UsageTrends"
       },
+      "ApiKeyIdentityController_identity": {
+        "$ref": "#/components/schemas/ApiKeyIdentity"
+      },
       "ApiKeysAdminController_create": {
         "description": "The creation answer: the only time the key itself is shown.",
         "$ref": "#/components/schemas/CreatedApiKey"
@@ -2821,6 +2868,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_recommendation",
       "AnalyticsController_report",
       "AnalyticsController_trends",
+      "ApiKeyIdentityController_identity",
       "ApiKeysAdminController_create",
       "ApiKeysAdminController_list",
       "ApiKeysAdminController_revoke",

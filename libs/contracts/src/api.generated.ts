@@ -21,6 +21,14 @@ export type AlertView = {
   status: "open" | "resolved";
 };
 
+export type ApiKeyIdentity = {
+  kind: "admin";
+} | {
+  kind: "organization";
+  organizationId: string;
+  scopes: ("manage" | "read" | "track")[];
+};
+
 export type ApiKeyList = {
   items: ApiKeyView[];
 };
