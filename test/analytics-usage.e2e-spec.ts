@@ -244,7 +244,11 @@ describe('usage analytics', () => {
         projectedTotal: 2550,
         projectedExhaustionDate: '2026-11-20',
         daysRemaining: 15.5,
-        basis: { windowDays: 7, windowCredits: 700, from: '2026-11-09', to: '2026-11-15' },
+        exhaustion: 'projected',
+        // Starter allows overage: nothing caps the projection.
+        hardCapCredits: null,
+        // First usage Nov 2, before the window: the window's 7 days divide.
+        basis: { windowDays: 7, windowCredits: 700, rateDays: 7, from: '2026-11-09', to: '2026-11-15' },
         // Days of the window: 200, 0, 0, 300, 0, 0, 200. Sample variance 100,000 / 6; standard error
         // sqrt(16,666.67 / 7) = 48.795; the rate 100 ± 97.59 over 15.5 days.
         range: { rateLow: 2.41, rateHigh: 197.59, low: 1037.35, high: 4062.65, method: 'standard-error' },

@@ -32,9 +32,9 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     fetch(`${app.baseUrl}/ai/summarize`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const calls = async (app: ExampleApp) => ((await (await fetch(`${app.baseUrl}/ai/calls`)).json()) as { calls: number }).calls;
   /** An organization on the free plan (100 credits, hard cap) and an organization API key of its own. */
-  const organizationWithKey = async (id: string) => {
+  const organizationWithKey = async (id: string, scopes: string[] = ['track', 'read']) => {
     expect((await api('/api/admin/organizations', { method: 'POST', body: { id, name: id, plan: 'free' } })).status).toBe(201);
-    const res = await api(`/api/admin/organizations/${id}/api-keys`, { method: 'POST', body: { name: 'host app', scopes: ['track', 'read'] } });
+    const res = await api(`/api/admin/organizations/${id}/api-keys`, { method: 'POST', body: { name: 'host app', scopes } });
     expect(res.status).toBe(201);
     return ((await res.json()) as { key: string }).key;
   };
@@ -51,7 +51,9 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     serviceEnv = { ...(database.url ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir, DATABASE_URL: '' }), ADMIN_API_KEY: ADMIN_KEY };
     servicePort = await freePort();
     service = await startService(serviceEnv, servicePort);
-    const [hostKey, openKey, fastifyKey] = await Promise.all([organizationWithKey('host-co'), organizationWithKey('open-co'), organizationWithKey('fastify-co')]);
+    // The Express host meters with a key made "for the client package": track alone (it was 403 "lacks the
+    // scope read" on every metered route when the client learned its organization through a read route).
+    const [hostKey, openKey, fastifyKey] = await Promise.all([organizationWithKey('host-co', ['track']), organizationWithKey('open-co'), organizationWithKey('fastify-co', ['track'])]);
     keys = { host: hostKey, open: openKey, fastify: fastifyKey };
     journalDir = mkdtempSync(join(tmpdir(), 'metering-journal-'));
     const common = { METERING_URL: service.baseUrl };
@@ -60,7 +62,8 @@ describe('@credit-metering/nest-client in another Nest application', () => {
       startExample({ ...common, METERING_API_KEY: openKey, METERING_FAIL_MODE: 'open', METERING_JOURNAL: join(journalDir, 'open.jsonl') }),
       startExample({ ...common, METERING_API_KEY: fastifyKey, PLATFORM: 'fastify', METERING_JOURNAL: join(journalDir, 'fastify.jsonl') }),
     ]);
-  }, 180_000);
+    // Building the service, packing the client and building the example take minutes on a loaded 2-core machine.
+  }, 420_000);
 
   afterAll(async () => {
     await Promise.all([express?.stop(), open?.stop(), fastify?.stop()]);
@@ -95,6 +98,26 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     expect(typeof body.usage.eventId).toBe('string');
     expect(await summary('host-co')).toMatchObject({ used: 25, remaining: 75, events: 1 });
     expect(await calls(express)).toBe(1);
+  });
+
+  it('checks its key at boot: silent for a track key, one clear line for a key that cannot meter', async () => {
+    expect(express.output()).not.toContain('credit-metering:');
+    const res = await api('/api/admin/organizations/host-co/api-keys', { method: 'POST', body: { name: 'reads only', scopes: ['read'] } });
+    const readOnly = ((await res.json()) as { key: string }).key;
+    const wrong = await startExample({ METERING_URL: service.baseUrl, METERING_API_KEY: readOnly, METERING_JOURNAL: join(journalDir, 'wrong.jsonl') });
+    try {
+      for (let i = 0; i < 100 && !wrong.output().includes('credit-metering:'); i++) await new Promise((r) => setTimeout(r, 50));
+      const lines = wrong.output().split('\n').filter((l) => l.includes('credit-metering:'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('the API key cannot meter (403 FORBIDDEN: This API key lacks the scope track)');
+      expect(lines[0]).toContain('for the client package');
+      // And the app still started: its metered route answers the service's 403, the handler not run.
+      const refused = await summarize(wrong, { complexity: 1 });
+      expect(refused.status).toBe(403);
+      expect(await calls(wrong)).toBe(0);
+    } finally {
+      await wrong.stop();
+    }
   });
 
   it('charges nothing when the handler throws: the hold is released', async () => {
@@ -182,10 +205,13 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     expect(run()).toEqual({ credits: 20, duplicate: true, used: 45 });
   });
 
-  it("the code of the README and of docs/client-package.md is the example's, as compiled and run here", () => {
-    const page = (file: string) => readFileSync(join(process.cwd(), file), 'utf8');
-    const blocks = ['README.md', 'docs/client-package.md'].flatMap((file) => [...page(file).matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]));
-    expect(blocks.length).toBeGreaterThanOrEqual(4);
+  it("the package's own README and the service's README show the example's code, as compiled and run here", () => {
+    const page = (...path: string[]) => readFileSync(join(process.cwd(), ...path), 'utf8');
+    const tsBlocks = (text: string) => [...text.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    // The package README's blocks that import something are the example's files (the one-line forRoot sketch is not).
+    const packageBlocks = tsBlocks(page('libs', 'nest-client', 'README.md')).filter((b) => b.includes('import '));
+    expect(packageBlocks.length).toBeGreaterThanOrEqual(3);
+    const blocks = [...packageBlocks, ...tsBlocks(page('README.md'))];
     const sources = ['app.module.ts', 'ai.controller.ts', 'main.ts', 'plain-client.ts'].map((f) => readFileSync(join(EXAMPLE_DIR, 'src', f), 'utf8')).join('\n');
     for (const block of blocks) {
       for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(sources).toContain(chunk);

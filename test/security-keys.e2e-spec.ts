@@ -58,6 +58,27 @@ describe('organization API keys', () => {
     expect(missing.body.error).toBe('ORGANIZATION_NOT_FOUND');
   });
 
+  it('GET /api/key tells a track key whose it is (all the client package needs), and refuses what cannot meter', async () => {
+    const org = await createOrganization(t, 'keys');
+    const trackOnly = await issueKey(t, org, ['track']);
+    // The same answer on a replay; never the key's id or secret.
+    for (let i = 0; i < 2; i++) {
+      const res = await t.http().get('/api/key').set(trackOnly.headers).expect(200);
+      expect(res.body).toEqual({ kind: 'organization', organizationId: org, scopes: ['track'] });
+      expect(res.text).not.toContain(trackOnly.id);
+    }
+    await t.http().get('/api/key').set(ADMIN).expect(200, { kind: 'admin' });
+    const readOnly = await issueKey(t, org, ['read']);
+    const forbidden = await t.http().get('/api/key').set(readOnly.headers).expect(403);
+    expect(forbidden.body).toMatchObject({ error: 'FORBIDDEN', message: 'This API key lacks the scope track' });
+    await t.http().get('/api/key').expect(401);
+    await revokeKey(t, org, trackOnly.id);
+    await t.http().get('/api/key').set(trackOnly.headers).expect(401);
+    // A track-only key can meter its organization: the routes the client package calls need nothing more.
+    const metering = await issueKey(t, org, ['track']);
+    await t.http().post(`/api/organizations/${org}/usage/check`).set(metering.headers).send({ eventType: 'visuals_planning', eventData: { complexity: 1 } }).expect(200);
+  });
+
   it('lets a key reach its own organization with the right scope only', async () => {
     const org = await createOrganization(t, 'keys');
     const tracker = await issueKey(t, org, ['track']);

@@ -14,7 +14,7 @@ export interface ChartInput {
   allowance: number;
   /** Top-ups available on top of the allowance (0 draws no second line). */
   topUps: number;
-  forecast: Pick<Forecast, 'asOf' | 'usedCredits' | 'dailyRate' | 'projectedTotal' | 'projectedExhaustionDate'> & { range?: Pick<Forecast['range'], 'rateLow' | 'rateHigh' | 'low' | 'high'> };
+  forecast: Pick<Forecast, 'asOf' | 'usedCredits' | 'dailyRate' | 'projectedTotal' | 'projectedExhaustionDate'> & Partial<Pick<Forecast, 'hardCapCredits'>> & { range?: Pick<Forecast['range'], 'rateLow' | 'rateHigh' | 'low' | 'high'> };
 }
 
 export interface ChartData {
@@ -53,6 +53,9 @@ export function buildChartData(input: ChartInput): ChartData {
   const forecastLow: (number | null)[] = [];
   const forecastHigh: (number | null)[] = [];
   const range = input.forecast.range;
+  // A hard-capped plan's lines stop at the cap: usage past it is refused, never projected.
+  const cap = input.forecast.hardCapCredits ?? null;
+  const capped = (value: number) => (cap !== null && value > cap ? Math.max(cap, input.forecast.usedCredits) : value);
   let running = 0;
   for (let i = 0; i < dayCount; i++) {
     const dayStart = start + i * DAY_MS;
@@ -71,12 +74,12 @@ export function buildChartData(input: ChartInput): ChartData {
     if (i < todayIndex) forecast.push(null);
     else if (i === todayIndex) forecast.push(input.forecast.usedCredits);
     else if (i === dayCount - 1) forecast.push(input.forecast.projectedTotal);
-    else forecast.push(round2(input.forecast.usedCredits + (input.forecast.dailyRate * (dayStart + DAY_MS - asOf)) / DAY_MS));
+    else forecast.push(capped(round2(input.forecast.usedCredits + (input.forecast.dailyRate * (dayStart + DAY_MS - asOf)) / DAY_MS)));
     const along = (rate: number, end: number) => {
       if (i < todayIndex) return null;
       if (i === todayIndex) return input.forecast.usedCredits;
       if (i === dayCount - 1) return end;
-      return round2(input.forecast.usedCredits + (rate * (dayStart + DAY_MS - asOf)) / DAY_MS);
+      return capped(round2(input.forecast.usedCredits + (rate * (dayStart + DAY_MS - asOf)) / DAY_MS));
     };
     forecastLow.push(range ? along(range.rateLow, range.low) : null);
     forecastHigh.push(range ? along(range.rateHigh, range.high) : null);

@@ -140,10 +140,11 @@ function orgPicker(api: Api, current: string): HTMLElement {
     const id = input.value.trim();
     if (id) location.hash = `#/org/${encodeURIComponent(id)}`;
   });
+  // A failed list shows beside the picker (typing an id still works).
   api
     .get<{ items: Organization[] }>(apiPath('admin', 'organizations'), { limit: 1000 })
     .then((page) => list.replaceChildren(...page.items.map((o) => h('option', { value: o.id }, o.name))))
-    .catch(() => undefined);
+    .catch((error: unknown) => form.append(h('span', { class: 'error small', role: 'alert', id: 'org-picker-error' }, `Organization list unavailable: ${describeError(error)}`)));
   return form;
 }
 

@@ -18,6 +18,7 @@ import type { LlmToolsController, StructuringToolsController } from '../modules/
 import type { BudgetsAdminController } from '../modules/budgets/budgets-admin.controller';
 import type { BudgetsUsageController } from '../modules/budgets/budgets-usage.controller';
 import type { AnalyticsController } from '../modules/analytics/analytics.controller';
+import type { ApiKeyIdentityController } from '../modules/api-keys/api-key-identity.controller';
 import type { ApiKeysAdminController } from '../modules/api-keys/api-keys-admin.controller';
 import type { DashboardSessionController } from '../modules/dashboard/dashboard-session.controller';
 import type { EventsAdminController } from '../modules/events/events-admin.controller';
@@ -72,6 +73,7 @@ export type MemberRemoval = Returned<OrganizationsAdminController['removeMember'
 export type ApiKeyList = Returned<ApiKeysAdminController['list']>;
 export type ApiKeyRevocation = Returned<ApiKeysAdminController['revoke']>;
 export type DashboardSession = Returned<DashboardSessionController['session']>;
+export type ApiKeyIdentity = Returned<ApiKeyIdentityController['identity']>;
 export type BudgetRemoval = Returned<BudgetsAdminController['remove']>;
 export type BudgetUsageList = Returned<BudgetsUsageController['list']>;
 
@@ -160,6 +162,7 @@ export interface OperationResponses {
   ApiKeysController_list: ApiKeyList;
   ApiKeysController_revoke: ApiKeyRevocation;
   DashboardSessionController_session: DashboardSession;
+  ApiKeyIdentityController_identity: ApiKeyIdentity;
   UntrackedBenchController_planning: ToolResult;
   BudgetsAdminController_create: Returned<BudgetsAdminController['get']>;
   BudgetsAdminController_list: Returned<BudgetsAdminController['list']>;

@@ -140,10 +140,26 @@ function pendingPlanText(summary: UsageSummary): string {
 }
 
 function chartSummary(summary: UsageSummary, forecast: Forecast, lastDay: string): string {
-  const exhaustion = forecast.projectedExhaustionDate
-    ? `at that rate the allowance runs out on ${formatDate(forecast.projectedExhaustionDate)}`
-    : 'at that rate the allowance lasts the period';
-  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (last ${plural(forecast.basis.windowDays, 'day')}), the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}, likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}; ${exhaustion}.`;
+  const cap = forecast.hardCapCredits;
+  const reachedText = cap !== null ? `the hard cap of ${formatCredits(cap)} credits was reached: nothing more is accepted this period` : 'the allowance is used up: further usage is overage';
+  const when = (day: string) => (day === forecast.asOf.slice(0, 10) ? `today (${formatDate(day)})` : `on ${formatDate(day)}`);
+  // Never a past day told as a future event: "reached" is said as a fact, a projected day is today or later.
+  const exhaustion =
+    forecast.exhaustion === 'reached'
+      ? reachedText
+      : forecast.exhaustion === 'projected' && forecast.projectedExhaustionDate
+        ? cap !== null
+          ? `at that rate the hard cap of ${formatCredits(cap)} credits is reached ${when(forecast.projectedExhaustionDate)}`
+          : `at that rate the allowance runs out ${when(forecast.projectedExhaustionDate)}`
+        : 'at that rate the allowance lasts the period';
+  const atCap = cap !== null && forecast.projectedTotal >= cap;
+  const end = atCap ? `the period ends at its hard cap of ${formatCredits(cap)} credits on ${lastDay}` : `the period ends near ${formatCredits(forecast.projectedTotal)} credits on ${lastDay}, likely between ${formatCredits(forecast.range.low)} and ${formatCredits(forecast.range.high)}`;
+  return `Used ${formatCredits(summary.used)} of ${formatCredits(summary.allowance)} credits. At ${formatCredits(forecast.dailyRate)} credits a day (${rateSpan(forecast)}), ${end}; ${exhaustion}.`;
+}
+
+/** What the rate divides by: the window's whole days, or the fewer days really observed. */
+function rateSpan(forecast: Forecast): string {
+  return forecast.basis.rateDays < forecast.basis.windowDays ? `over the ${daysText(forecast.basis.rateDays)} observed` : `last ${plural(forecast.basis.windowDays, 'day')}`;
 }
 
 /** "1.5 days" (the forecast's days of data, to one decimal). */
@@ -168,13 +184,20 @@ function forecastBasis(forecast: Forecast): HTMLElement {
     'p',
     { class: 'forecast-basis', id: 'forecast-basis' },
     early,
-    `Based on ${daysText(forecast.daysOfData)} of data${since}; rate ${formatCredits(forecast.dailyRate)} credits a day = ${formatCredits(forecast.basis.windowCredits)} credits over the last ${plural(forecast.basis.windowDays, 'day')}. `,
+    `Based on ${daysText(forecast.daysOfData)} of data${since}; rate ${formatCredits(forecast.dailyRate)} credits a day = ${formatCredits(forecast.basis.windowCredits)} credits ${forecast.basis.rateDays < forecast.basis.windowDays ? `over the ${daysText(forecast.basis.rateDays)} observed` : `over the last ${plural(forecast.basis.windowDays, 'day')}`}. `,
+    forecast.hardCapCredits !== null ? `Nothing is projected past the hard cap of ${formatCredits(forecast.hardCapCredits)} credits. ` : '',
     method,
   );
 }
 
 function kpi(id: string, label: string, value: string, ...sub: Child[]): HTMLElement {
   return h('div', { class: 'kpi', 'data-testid': `kpi-${id}` }, h('p', { class: 'kpi-label' }, label), h('p', { class: 'kpi-value' }, value), h('p', { class: 'kpi-sub' }, ...sub));
+}
+
+/** The overage figure is an alarm only when there is some: 0.00 is shown as calm as any other zero. */
+function alarmWhen(alarm: boolean, el: HTMLElement): HTMLElement {
+  if (alarm) el.classList.add('alarm');
+  return el;
 }
 
 function kpis(summary: UsageSummary, forecast: Forecast, lastDay: string): HTMLElement {
@@ -193,7 +216,7 @@ function kpis(summary: UsageSummary, forecast: Forecast, lastDay: string): HTMLE
     ),
     kpi('allowance', 'Monthly allowance', formatCredits(summary.allowance), `${formatCredits(summary.allowanceUsed)} used · ${formatCredits(Math.max(0, summary.allowance - summary.allowanceUsed))} left`),
     kpi('topups', 'Top-ups', formatCredits(summary.topUpsUsed), `used · ${formatCredits(summary.topUpsRemaining)} remaining`),
-    kpi('overage', 'Overage', formatCredits(summary.overage.credits), h('span', { 'data-testid': 'overage-cost' }, formatUsd(summary.overage.cost)), rate ? ` at ${formatUsd(rate).replace(/0+$/, '')} a credit` : ' · hard cap (no overage)', summary.overage.spendCap !== null ? ` · cap ${formatUsd(summary.overage.spendCap)}` : ''),
+    alarmWhen(summary.overage.credits > 0, kpi('overage', 'Overage', formatCredits(summary.overage.credits), h('span', { 'data-testid': 'overage-cost' }, formatUsd(summary.overage.cost)), rate ? ` at ${formatUsd(rate).replace(/0+$/, '')} a credit` : ' · hard cap (no overage)', summary.overage.spendCap !== null ? ` · cap ${formatUsd(summary.overage.spendCap)}` : '')),
     kpi('remaining', 'Remaining credits', formatCredits(summary.remaining), 'allowance left + top-ups left'),
     kpi('days-left', 'Days left', String(days), `period ends ${lastDay}`),
   );
@@ -245,8 +268,16 @@ function warningsBody(summary: UsageSummary, notifications: { items: Notificatio
     seen.add(key);
     return true;
   });
+  // After a plan change the new allowance has its own crossings: each notice names the plan (and the
+  // allowance) it was about, so two "80 %" lines are told apart.
   const active = summary.warnings.map((w) =>
-    h('li', { class: w.threshold >= 1 ? 'warning over' : 'warning' }, h('strong', null, `${formatThreshold(w.threshold)} of the allowance reached`), ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`, w.at ? ` · ${formatDateTime(w.at)}` : ''),
+    h(
+      'li',
+      { class: w.threshold >= 1 ? 'warning over' : 'warning' },
+      h('strong', null, `${formatThreshold(w.threshold)} of the ${w.plan ? `${w.plan} plan's ` : ''}allowance reached`),
+      ` · ${formatCredits(w.used)} of ${formatCredits(w.limit)} credits`,
+      w.at ? ` · ${formatDateTime(w.at)}` : '',
+    ),
   );
   return h(
     'div',
@@ -495,14 +526,18 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
     ),
   );
   fill(target.querySelector(':scope > .card-body')!, datalist, form, status, tableEl, more);
-  // The filter's suggestions and the display names: the event types seen this period.
-  await ctx.api
-    .get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType' })
-    .then((b) => {
-      for (const i of b.items) if (i.eventType) names.set(i.eventType, i.displayName ?? i.eventType);
-      datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '', label: i.displayName ?? null })));
-    })
-    .catch(() => undefined);
+  // The filter's suggestions and the display names: the event types seen this period. A failure says so
+  // where the suggestions would be used (the log itself still loads).
+  const suggestions = h('p', { class: 'error', role: 'alert', id: 'event-type-suggestions-error', hidden: true });
+  target.querySelector(':scope > .card-body')!.insertBefore(suggestions, status);
+  try {
+    const b = await ctx.api.get<Breakdown>(apiPath('organizations', orgId, 'usage', 'breakdown'), { groupBy: 'eventType' });
+    for (const i of b.items) if (i.eventType) names.set(i.eventType, i.displayName ?? i.eventType);
+    datalist.replaceChildren(...b.items.map((i) => h('option', { value: i.eventType ?? '', label: i.displayName ?? null })));
+  } catch (error) {
+    suggestions.hidden = false;
+    suggestions.textContent = `Event type suggestions unavailable: ${describeError(error)}`;
+  }
   await load(false);
 }
 
@@ -624,12 +659,17 @@ async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary):
     breakdown('user', { from, to }),
     ctx.api.get<ApiKeyUsage>(base('usage', 'api-keys'), { period: summary.period.start.slice(0, 7) }),
   ]);
-  // The previous period may predate the organization: then there is nothing to compare with.
-  const previous = await Promise.all([ctx.api.get<Invoice>(base('usage', 'invoice'), { period: prev.key }), breakdown('eventType', prev), breakdown('user', prev)]).catch(() => null);
-  const hadUsage = previous !== null && previous[1].totals.credits > 0;
+  // The previous month's breakdowns answer for any range (zeros before the organization existed); its
+  // invoice exists only from the organization's first period, so it is asked only when that month had
+  // usage (usage implies the organization existed then). Any failure shows in place: nothing is swallowed.
+  const previousRange = { from: prev.from, to: prev.to };
+  const [previousTypes, previousUsers] = await Promise.all([breakdown('eventType', previousRange), breakdown('user', previousRange)]);
+  const hadUsage = previousTypes.totals.credits > 0;
+  const previousInvoice = hadUsage ? await ctx.api.get<Invoice>(base('usage', 'invoice'), { period: prev.key }) : null;
+  const previous = previousInvoice ? ([previousInvoice, previousTypes, previousUsers] as const) : null;
   const rowsOf = (b: Breakdown, key: 'eventType' | 'userId') => b.items.map((i) => ({ key: String(i[key] ?? ''), name: key === 'eventType' ? (i.displayName ?? i.eventType ?? '') : (i.userId ?? '(no user)'), credits: i.credits }));
   const tableOf = (title: string, id: string, b: Breakdown, pb: Breakdown | null, key: 'eventType' | 'userId') => {
-    const rows = costRows(rowsOf(b, key), invoice.total, hadUsage && pb ? rowsOf(pb, key) : null, hadUsage && previous ? previous[0].total : null);
+    const rows = costRows(rowsOf(b, key), invoice.total, previous && pb ? rowsOf(pb, key) : null, previous ? previous[0].total : null);
     return h(
       'div',
       { class: 'breakdown' },
@@ -649,7 +689,7 @@ async function costBody(ctx: ViewContext, orgId: string, summary: UsageSummary):
       'p',
       { class: 'muted' },
       `Each row's share of this period's invoice (${formatUsd(invoice.total)} so far: plan fee and overage) in proportion to its credits, against ${prev.key}`,
-      hadUsage ? ` (${formatUsd(previous![0].total)}).` : ': no usage then, nothing to compare.',
+      previous ? ` (${formatUsd(previous[0].total)}).` : ': no usage then, nothing to compare.',
     ),
     h('div', { class: 'two-col' }, tableOf('By event type', 'cost-by-event-type', types, previous?.[1] ?? null, 'eventType'), tableOf('By user', 'cost-by-user', users, previous?.[2] ?? null, 'userId')),
     apiKeyTable(perKey, invoice),

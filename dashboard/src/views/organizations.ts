@@ -32,6 +32,24 @@ function planSelect(plans: PlanDefinition[], name: string, selected?: string): H
   return h('select', { name }, plans.map((p) => h('option', { value: p.name, selected: p.name === selected }, `${p.displayName} (${p.name})`)));
 }
 
+type SortKey = 'id' | 'used' | 'remaining' | 'status';
+
+/** What a new key is for, and the scopes that takes (`custom`: the boxes as ticked). */
+const KEY_PURPOSES: { value: string; label: string; scopes: Scope[] | null }[] = [
+  { value: 'dashboard', label: 'the dashboard and reports (read)', scopes: ['read'] },
+  { value: 'client', label: 'the client package: metering an application (track)', scopes: ['track'] },
+  { value: 'tracking-and-reads', label: 'a backend that meters and reads usage (track, read)', scopes: ['track', 'read'] },
+  { value: 'custom', label: 'custom scopes', scopes: null },
+];
+const STATUS_TEXT: Record<Organization['usage']['status'], string> = { ok: 'ok', warning: '80 % reached', overage: 'in overage', exhausted: 'hard cap reached' };
+const STATUS_RANK: Record<Organization['usage']['status'], number> = { ok: 0, warning: 1, overage: 2, exhausted: 3 };
+
+/** Ascending order of two organizations by a column (0 for a tie). */
+function compareBy(key: SortKey, a: Organization, b: Organization): number {
+  if (key === 'id') return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return key === 'status' ? STATUS_RANK[a.usage.status] - STATUS_RANK[b.usage.status] : key === 'used' ? a.usage.used - b.usage.used : a.usage.remaining - b.usage.remaining;
+}
+
 export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   const { api, main } = ctx;
   const listBody = h('div', { class: 'card-body' }, loading());
@@ -51,7 +69,10 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
 
   const tbody = h('tbody');
   let cursor: string | null = null;
-  const columns = 7;
+  const columns = 10;
+  // The page's organizations as loaded, and how the operator sorted them (within the page: the API pages by id).
+  let shown: Organization[] = [];
+  let sort: { key: SortKey; descending: boolean } | null = null;
 
   const addRow = (org: Organization, position: 'append' | 'prepend' = 'append') => {
     const detail = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: columns }));
@@ -69,6 +90,9 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
       h('td', null, h('code', null, org.id)),
       h('td', null, org.name),
       planCell,
+      h('td', { class: 'num', 'data-testid': 'org-used' }, `${formatCredits(org.usage.used)} (${org.usage.percentUsed}%)`),
+      h('td', { class: 'num', 'data-testid': 'org-remaining' }, formatCredits(org.usage.remaining)),
+      h('td', { 'data-testid': 'org-status' }, h('span', { class: `badge status-${org.usage.status}` }, STATUS_TEXT[org.usage.status])),
       h('td', null, org.billingCycle),
       h('td', { class: 'num' }, org.spendCap === null ? '–' : formatUsd(org.spendCap)),
       h('td', null, formatDate(org.createdAt)),
@@ -91,8 +115,8 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     status.textContent = 'Loading…';
     try {
       const page = await api.get<{ items: Organization[]; nextCursor: string | null }>(apiPath('admin', 'organizations'), { limit: PAGE_SIZE, cursor: starts[pageIndex] ?? undefined, q: query || undefined });
-      tbody.replaceChildren();
-      page.items.forEach((org) => addRow(org));
+      shown = page.items;
+      renderRows();
       cursor = page.nextCursor;
       starts.length = pageIndex + 1;
       if (cursor) starts.push(cursor);
@@ -132,7 +156,38 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
     void load();
   });
 
-  const headers = ['ID', 'Name', 'Plan', 'Billing', 'Spend cap', 'Created', 'Actions'];
+  const renderRows = () => {
+    tbody.replaceChildren();
+    // Ties stay in id order whichever way the column is sorted.
+    const rows = sort ? [...shown].sort((a, b) => compareBy(sort!.key, a, b) * (sort!.descending ? -1 : 1) || compareBy('id', a, b)) : shown;
+    rows.forEach((org) => addRow(org));
+    for (const th of headRow.querySelectorAll<HTMLElement>('th[data-sort]')) th.setAttribute('aria-sort', sort && th.dataset.sort === sort.key ? (sort.descending ? 'descending' : 'ascending') : 'none');
+  };
+  const header = (text: string, options: { key?: SortKey; numeric?: boolean } = {}) => {
+    if (!options.key) return h('th', { scope: 'col', class: options.numeric ? 'num' : null }, text);
+    const key = options.key;
+    const button = h('button', { type: 'button', class: 'sort', 'data-sort-button': key }, text);
+    // First click sorts the way an operator looks first (most used, least left, worst status), the next reverses.
+    button.addEventListener('click', () => {
+      sort = sort && sort.key === key ? { key, descending: !sort.descending } : { key, descending: key !== 'remaining' && key !== 'id' };
+      renderRows();
+    });
+    return h('th', { scope: 'col', class: options.numeric ? 'num' : null, 'data-sort': key, 'aria-sort': 'none' }, button);
+  };
+  const headRow = h(
+    'tr',
+    null,
+    header('ID', { key: 'id' }),
+    header('Name'),
+    header('Plan'),
+    header('Used this period', { key: 'used', numeric: true }),
+    header('Remaining', { key: 'remaining', numeric: true }),
+    header('Status', { key: 'status' }),
+    header('Billing'),
+    header('Spend cap', { numeric: true }),
+    header('Created'),
+    header('Actions'),
+  );
   fill(
     listBody,
     searchForm,
@@ -144,7 +199,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         'table',
         { id: 'organizations-table' },
         h('caption', { class: 'sr-only' }, 'Organizations'),
-        h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col', class: x === 'Spend cap' ? 'num' : null }, x)))),
+        h('thead', null, headRow),
         tbody,
       ),
     ),
@@ -169,7 +224,7 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void submit(form, async () => {
-      const created = await api.post<Organization>(apiPath('admin', 'organizations'), {
+      const created = await api.post<Omit<Organization, 'usage'>>(apiPath('admin', 'organizations'), {
         id: id.value.trim(),
         name: name.value.trim(),
         plan: plan.value,
@@ -177,7 +232,12 @@ export async function renderOrganizations(ctx: ViewContext): Promise<void> {
         ...(spendCap.value.trim() ? { spendCap: numberOrText(spendCap.value) } : {}),
       });
       toast(`Created ${created.id} on ${created.plan}.`);
-      addRow(created, 'prepend');
+      // A new organization has used nothing yet: its plan's allowance is all there is.
+      const allowance = plans.find((p) => p.name === created.plan)?.monthlyCredits ?? 0;
+      const listed: Organization = { ...created, usage: { used: 0, allowance, remaining: allowance, overage: 0, percentUsed: 0, status: 'ok' } };
+      // Kept with the page's organizations, so a later sort keeps it in the list.
+      shown = [listed, ...shown];
+      addRow(listed, 'prepend');
       form.reset();
     });
   });
@@ -284,10 +344,25 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
     box.id = `${org.id}-scope-${scope}`;
     return h('span', { class: 'check' }, box, h('label', { for: box.id }, scope));
   });
+  // Presets of what a key is for: the client package meters with `track` alone (it learns its organization
+  // from GET /api/key); the dashboard signs in with `read`. Ticking boxes by hand makes it "custom".
+  const purpose = h(
+    'select',
+    { name: 'purpose', 'data-testid': 'key-purpose' },
+    KEY_PURPOSES.map((p) => h('option', { value: p.value, selected: p.value === 'dashboard' }, p.label)),
+  );
+  purpose.addEventListener('change', () => {
+    const preset = KEY_PURPOSES.find((p) => p.value === purpose.value)?.scopes;
+    if (!preset) return;
+    for (const box of keyForm.querySelectorAll<HTMLInputElement>('input[name=scopes]')) box.checked = preset.includes(box.value as Scope);
+    if (!keyName.value.trim() && purpose.value === 'client') keyName.value = 'client package';
+  });
+  for (const box of scopeBoxes.map((s) => s.querySelector('input')!)) box.addEventListener('change', () => (purpose.value = 'custom'));
   const keyForm = h(
     'form',
     { class: 'inline-form', novalidate: true, 'data-form': 'api-key' },
     field('Key name', keyName, { path: 'name' }),
+    field('For', purpose, { hint: 'Sets the scopes; adjust them below if needed' }),
     h('fieldset', { class: 'field-group scopes', 'data-field': 'scopes' }, h('legend', null, 'Scopes'), scopeBoxes, h('p', { class: 'field-error', id: `${org.id}-scopes-error`, hidden: true })),
     h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Create key')),
   );
@@ -309,6 +384,7 @@ async function manageOrganization(ctx: ViewContext, cell: HTMLElement, org: Orga
         h('p', { class: 'key-row' }, h('code', { class: 'secret', 'data-testid': 'new-key' }, created.key), copy),
       );
       keyForm.reset();
+      purpose.value = 'dashboard';
       await loadKeys();
     });
   });

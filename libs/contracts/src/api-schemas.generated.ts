@@ -94,6 +94,50 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "ApiKeyIdentity": {
+    "anyOf": [
+      {
+        "properties": {
+          "kind": {
+            "const": "admin",
+            "type": "string"
+          }
+        },
+        "required": [
+          "kind"
+        ],
+        "type": "object"
+      },
+      {
+        "properties": {
+          "kind": {
+            "const": "organization",
+            "type": "string"
+          },
+          "organizationId": {
+            "type": "string"
+          },
+          "scopes": {
+            "items": {
+              "enum": [
+                "manage",
+                "read",
+                "track"
+              ],
+              "type": "string"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "kind",
+          "organizationId",
+          "scopes"
+        ],
+        "type": "object"
+      }
+    ]
+  },
   "ApiKeyList": {
     "properties": {
       "items": {
@@ -1621,6 +1665,15 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       }
     ]
   },
+  "ExhaustionState": {
+    "description": "`reached`: the allowance (hard cap: the cap) is already used up; `projected`: at the rate it runs out on\nprojectedExhaustionDate (today or later, never a past day); `none`: not within the period.",
+    "enum": [
+      "none",
+      "projected",
+      "reached"
+    ],
+    "type": "string"
+  },
   "ForecastRange": {
     "description": "`GET …/usage/forecast` `range`: where the period may end.",
     "properties": {
@@ -2571,6 +2624,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_trends": {
         "$ref": "#/components/schemas/UsageTrends"
       },
+      "ApiKeyIdentityController_identity": {
+        "$ref": "#/components/schemas/ApiKeyIdentity"
+      },
       "ApiKeysAdminController_create": {
         "description": "The creation answer: the only time the key itself is shown.",
         "$ref": "#/components/schemas/CreatedApiKey"
@@ -2828,6 +2884,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "AnalyticsController_recommendation",
       "AnalyticsController_report",
       "AnalyticsController_trends",
+      "ApiKeyIdentityController_identity",
       "ApiKeysAdminController_create",
       "ApiKeysAdminController_list",
       "ApiKeysAdminController_revoke",
@@ -3037,7 +3094,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "properties": {
       "items": {
         "items": {
-          "$ref": "#/components/schemas/Organization"
+          "$ref": "#/components/schemas/OrganizationListItem"
         },
         "type": "array"
       },
@@ -3054,6 +3111,25 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "OrganizationListItem": {
+    "allOf": [
+      {
+        "$ref": "#/components/schemas/Organization"
+      },
+      {
+        "properties": {
+          "usage": {
+            "$ref": "#/components/schemas/PeriodUsage"
+          }
+        },
+        "required": [
+          "usage"
+        ],
+        "type": "object"
+      }
+    ],
+    "description": "An organization in the operators' list: with where it stands this period."
+  },
   "PeriodPlan": {
     "properties": {
       "from": {
@@ -3067,6 +3143,50 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "required": [
       "from",
       "plan"
+    ],
+    "type": "object"
+  },
+  "PeriodStatus": {
+    "description": "Where an organization stands this period, for the operators' list:\n - `ok`: under 80 % of its allowance;\n - `warning`: 80 % or more of the allowance used, credits left;\n - `overage`: past its allowance and top-ups on a plan with overage (billed extra);\n - `exhausted`: nothing left on a hard-capped plan (its usage is refused until the next period or a top-up).",
+    "enum": [
+      "exhausted",
+      "ok",
+      "overage",
+      "warning"
+    ],
+    "type": "string"
+  },
+  "PeriodUsage": {
+    "properties": {
+      "allowance": {
+        "type": "number"
+      },
+      "overage": {
+        "type": "number"
+      },
+      "percentUsed": {
+        "description": "used / allowance, 2 decimals (100 when used with no allowance).",
+        "type": "number"
+      },
+      "remaining": {
+        "description": "Credits remaining: allowance left plus open top-ups (the usage summary's definition).",
+        "type": "number"
+      },
+      "status": {
+        "$ref": "#/components/schemas/PeriodStatus"
+      },
+      "used": {
+        "description": "Credits used this period (allowance, top-ups and overage).",
+        "type": "number"
+      }
+    },
+    "required": [
+      "allowance",
+      "overage",
+      "percentUsed",
+      "remaining",
+      "status",
+      "used"
     ],
     "type": "object"
   },
@@ -3331,6 +3451,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
               "from": {
                 "type": "string"
               },
+              "rateDays": {
+                "type": "number"
+              },
               "to": {
                 "type": "string"
               },
@@ -3343,6 +3466,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             },
             "required": [
               "from",
+              "rateDays",
               "to",
               "windowCredits",
               "windowDays"
@@ -3363,10 +3487,20 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "end": {
             "type": "string"
           },
+          "exhaustion": {
+            "$ref": "#/components/schemas/ExhaustionState"
+          },
           "firstUsageDay": {
             "type": [
               "null",
               "string"
+            ]
+          },
+          "hardCapCredits": {
+            "description": "Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed.",
+            "type": [
+              "null",
+              "number"
             ]
           },
           "organizationId": {
@@ -3410,7 +3544,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "daysOfData",
           "daysRemaining",
           "end",
+          "exhaustion",
           "firstUsageDay",
+          "hardCapCredits",
           "organizationId",
           "period",
           "plan",
@@ -4219,6 +4355,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "from": {
             "type": "string"
           },
+          "rateDays": {
+            "type": "number"
+          },
           "to": {
             "type": "string"
           },
@@ -4231,6 +4370,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         },
         "required": [
           "from",
+          "rateDays",
           "to",
           "windowCredits",
           "windowDays"
@@ -4251,10 +4391,20 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "end": {
         "type": "string"
       },
+      "exhaustion": {
+        "$ref": "#/components/schemas/ExhaustionState"
+      },
       "firstUsageDay": {
         "type": [
           "null",
           "string"
+        ]
+      },
+      "hardCapCredits": {
+        "description": "Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed.",
+        "type": [
+          "null",
+          "number"
         ]
       },
       "organizationId": {
@@ -4298,7 +4448,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "daysOfData",
       "daysRemaining",
       "end",
+      "exhaustion",
       "firstUsageDay",
+      "hardCapCredits",
       "organizationId",
       "period",
       "plan",
@@ -4456,6 +4608,12 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
             "limit": {
               "type": "number"
             },
+            "plan": {
+              "type": [
+                "null",
+                "string"
+              ]
+            },
             "threshold": {
               "type": "number"
             },
@@ -4469,6 +4627,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "required": [
             "at",
             "limit",
+            "plan",
             "threshold",
             "type",
             "used"

@@ -21,6 +21,14 @@ export type AlertView = {
   status: "open" | "resolved";
 };
 
+export type ApiKeyIdentity = {
+  kind: "admin";
+} | {
+  kind: "organization";
+  organizationId: string;
+  scopes: ("manage" | "read" | "track")[];
+};
+
 export type ApiKeyList = {
   items: ApiKeyView[];
 };
@@ -392,6 +400,10 @@ export type EventLogPage = {
   nextCursor: null | string;
 };
 
+/** `reached`: the allowance (hard cap: the cap) is already used up; `projected`: at the rate it runs out on
+ * projectedExhaustionDate (today or later, never a past day); `none`: not within the period. */
+export type ExhaustionState = "none" | "projected" | "reached";
+
 /** `GET …/usage/forecast` `range`: where the period may end. */
 export type ForecastRange = {
   high: number;
@@ -650,14 +662,38 @@ export type OrganizationGrants = {
 };
 
 export type OrganizationList = {
-  items: Organization[];
+  items: OrganizationListItem[];
   nextCursor: null | string;
+};
+
+/** An organization in the operators' list: with where it stands this period. */
+export type OrganizationListItem = Organization & {
+  usage: PeriodUsage;
 };
 
 export type PeriodPlan = {
   /** When it took effect for this period (the period start for the plan it began on). */
   from: string;
   plan: string;
+};
+
+/** Where an organization stands this period, for the operators' list:
+ *  - `ok`: under 80 % of its allowance;
+ *  - `warning`: 80 % or more of the allowance used, credits left;
+ *  - `overage`: past its allowance and top-ups on a plan with overage (billed extra);
+ *  - `exhausted`: nothing left on a hard-capped plan (its usage is refused until the next period or a top-up). */
+export type PeriodStatus = "exhausted" | "ok" | "overage" | "warning";
+
+export type PeriodUsage = {
+  allowance: number;
+  overage: number;
+  /** used / allowance, 2 decimals (100 when used with no allowance). */
+  percentUsed: number;
+  /** Credits remaining: allowance left plus open top-ups (the usage summary's definition). */
+  remaining: number;
+  status: PeriodStatus;
+  /** Credits used this period (allowance, top-ups and overage). */
+  used: number;
 };
 
 export type PlanChange = Organization;
@@ -722,6 +758,7 @@ export type PlanRecommendation = {
     asOf: string;
     basis: {
       from: string;
+      rateDays: number;
       to: string;
       windowCredits: number;
       windowDays: number;
@@ -732,7 +769,10 @@ export type PlanRecommendation = {
     /** Fractional days from now to period end, 2 decimals. */
     daysRemaining: number;
     end: string;
+    exhaustion: ExhaustionState;
     firstUsageDay: null | string;
+    /** Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed. */
+    hardCapCredits: null | number;
     organizationId: string;
     period: string;
     plan: string;
@@ -968,6 +1008,7 @@ export type UsageForecast = {
   asOf: string;
   basis: {
     from: string;
+    rateDays: number;
     to: string;
     windowCredits: number;
     windowDays: number;
@@ -978,7 +1019,10 @@ export type UsageForecast = {
   /** Fractional days from now to period end, 2 decimals. */
   daysRemaining: number;
   end: string;
+  exhaustion: ExhaustionState;
   firstUsageDay: null | string;
+  /** Credits the period cannot go past (allowance + top-ups of a hard-capped plan); null when overage is allowed. */
+  hardCapCredits: null | number;
   organizationId: string;
   period: string;
   plan: string;
@@ -1031,6 +1075,7 @@ export type UsageSummary = {
   warnings: {
     at: string;
     limit: number;
+    plan: null | string;
     threshold: number;
     type: string;
     used: number;

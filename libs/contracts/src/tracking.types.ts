@@ -119,5 +119,9 @@ export interface UsageSummary {
   percentUsed: number;
   events: number;
   limits: { [limitKey: string]: { used: number; limit: number | null } };
-  warnings: Array<{ type: string; threshold: number; used: number; limit: number; at: string }>;
+  /**
+   * The allowance's thresholds crossed this period. `plan`: the plan whose allowance `limit` is (a plan
+   * change mid-period gives the new allowance its own crossings); null for notices written before it was kept.
+   */
+  warnings: Array<{ type: string; threshold: number; used: number; limit: number; at: string; plan: string | null }>;
 }

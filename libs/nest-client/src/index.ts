@@ -7,4 +7,5 @@ export { TrackUsage, TRACK_USAGE_METADATA } from './track-usage.decorator';
 export type { TrackUsageOptions } from './track-usage.decorator';
 export { TrackUsageInterceptor } from './track-usage.interceptor';
 export { UsageDeliveryService, DEFAULT_JOURNAL_PATH } from './usage-delivery.service';
+export { UsageKeyCheck } from './usage-key-check.service';
 export type { HttpRequestLike } from './http-request';

@@ -5,6 +5,7 @@ import { UsageClient } from './usage-client';
 import { USAGE_CLIENT_OPTIONS } from './usage-client.options';
 import type { UsageClientModuleOptions } from './usage-client.options';
 import { UsageDeliveryService } from './usage-delivery.service';
+import { UsageKeyCheck } from './usage-key-check.service';
 
 export interface UsageClientModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   useFactory: (...args: any[]) => UsageClientModuleOptions | Promise<UsageClientModuleOptions>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -15,8 +16,9 @@ const providers: Provider[] = [
   { provide: UsageClient, useFactory: (options: UsageClientModuleOptions) => new UsageClient(options), inject: [USAGE_CLIENT_OPTIONS] },
   UsageDeliveryService,
   TrackUsageInterceptor,
+  UsageKeyCheck,
 ];
-const exported = [UsageClient, UsageDeliveryService, TrackUsageInterceptor, USAGE_CLIENT_OPTIONS];
+const exported = [UsageClient, UsageDeliveryService, TrackUsageInterceptor, UsageKeyCheck, USAGE_CLIENT_OPTIONS];
 
 /**
  * The metering service's client for a Nest application: `UsageClientModule.forRoot({ baseUrl, apiKey })`

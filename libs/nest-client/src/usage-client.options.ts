@@ -13,4 +13,9 @@ export interface UsageClientModuleOptions extends UsageClientOptions {
   journalPath?: string;
   /** How often the journal is retried while it holds events (default 1,000 ms). */
   deliveryIntervalMs?: number;
+  /**
+   * Check at boot that the key can meter (`GET /api/key`) and log one line when it cannot (default true).
+   * In the background: the application starts either way.
+   */
+  checkKeyAtBoot?: boolean;
 }

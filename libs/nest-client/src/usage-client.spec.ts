@@ -88,7 +88,28 @@ describe('UsageClient', () => {
     await expect(c.reserve({ eventType: 'e' })).rejects.toBeInstanceOf(MeteringUnavailableError);
     await c.reserve({ eventType: 'e' });
     await c.reserve({ eventType: 'e' });
-    expect(calls.map((x) => x.url.replace('http://metering:5000', ''))).toEqual(['/api/dashboard/session', '/api/dashboard/session', '/api/organizations/from-key/usage/reservations', '/api/organizations/from-key/usage/reservations']);
+    // GET /api/key needs only track: a key made for metering alone learns its organization (it asked the
+    // read-scoped /api/dashboard/session before, so a track-only key was 403 on every metered route).
+    expect(calls.map((x) => x.url.replace('http://metering:5000', ''))).toEqual(['/api/key', '/api/key', '/api/organizations/from-key/usage/reservations', '/api/organizations/from-key/usage/reservations']);
+  });
+
+  it.each<[string, Response | Error, { organizationId?: string }, RegExp | null]>([
+    ['a track-only key: fine', json(200, { kind: 'organization', organizationId: 'acme', scopes: ['track'] }), {}, null],
+    ['a read-only key: cannot meter, says which scope and where to get one', json(403, { statusCode: 403, error: 'FORBIDDEN', message: 'This API key lacks the scope track' }), {}, /cannot meter \(403 FORBIDDEN: This API key lacks the scope track\).*track scope.*for the client package/],
+    ['an unknown or revoked key', json(401, { statusCode: 401, error: 'UNAUTHORIZED', message: 'Invalid or revoked API key' }), {}, /refused the API key \(401 UNAUTHORIZED/],
+    ['the admin key without an organization', json(200, { kind: 'admin' }), {}, /admin key has no organization/],
+    ['the admin key with one configured: fine', json(200, { kind: 'admin' }), { organizationId: 'acme' }, null],
+    ['the service down: says so, not that the key is bad', refused(), {}, /could not check the API key, the service is unreachable/],
+  ])('checkKey: %s', async (_case, answer, options, problem) => {
+    const { c, calls } = client([answer], { retries: 0, ...options });
+    const check = await c.checkKey();
+    expect(calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET http://metering:5000/api/key']);
+    if (problem === null) expect(check.ok).toBe(true);
+    else {
+      expect(check.ok).toBe(false);
+      expect(check.ok === false && check.problem).toMatch(problem);
+      expect(check.ok === false && check.problem.includes('\n')).toBe(false);
+    }
   });
 
   it('keeps a given key and gives every event of a batch one', async () => {

@@ -8,11 +8,11 @@ import { backoffDelay, describeNetworkError, isNetworkError } from './retry';
 export interface UsageClientOptions {
   /** The metering service, e.g. `http://metering:5000`. */
   baseUrl: string;
-  /** An organization API key (`nxk_…`, scope `track`; `read` too for `summary` and to learn its organization), or the admin key. */
+  /** An organization API key (`nxk_…`; `track` is all metering needs, `read` only for `summary`), or the admin key. */
   apiKey: string;
   /**
    * The organization to charge when a call does not name one. Unset: the organization of the key, asked
-   * once from the service (`GET /api/dashboard/session`, which needs the key's `read` scope).
+   * once from the service (`GET /api/key`, which needs only the key's `track` scope).
    */
   organizationId?: string;
   /** Per attempt (default 5,000 ms); a timed-out attempt counts as a network error. */
@@ -37,6 +37,12 @@ export interface UsageEventInput {
   idempotencyKey?: string;
 }
 
+/** `GET /api/key`: whose the key is and what it may do. */
+export type KeyIdentity = { kind: 'admin' } | { kind: 'organization'; organizationId: string; scopes: string[] };
+
+/** The result of `checkKey()`: `problem` is one line saying why metering cannot work with this key. */
+export type KeyCheck = { ok: true; identity: KeyIdentity } | { ok: false; problem: string; error?: MeteringError };
+
 export interface OrganizationOption {
   /** Default: the client's `organizationId`, or the key's organization. */
   organizationId?: string;
@@ -55,7 +61,7 @@ export class UsageClient {
   private readonly baseUrl: string;
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
-  private keyOrganization?: Promise<string>;
+  private keyIdentity?: Promise<KeyIdentity>;
 
   constructor(readonly options: UsageClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -108,16 +114,42 @@ export class UsageClient {
     return this.request<UsageSummary>('GET', `${await this.orgPath(options.organizationId)}/usage`);
   }
 
+  /** Whose the key is and what it may do, asked once (`GET /api/key`, scope `track`); a failed look-up is asked again next time. */
+  async identity(): Promise<KeyIdentity> {
+    if (!this.keyIdentity) {
+      const asked = this.request<KeyIdentity>('GET', '/api/key');
+      this.keyIdentity = asked;
+      asked.catch(() => {
+        if (this.keyIdentity === asked) this.keyIdentity = undefined;
+      });
+    }
+    return this.keyIdentity;
+  }
+
   /** The organization calls are charged to by default: the configured one, else the key's (asked once). */
   async organizationId(): Promise<string> {
     if (this.options.organizationId) return this.options.organizationId;
-    this.keyOrganization ??= this.request<{ kind: string; organizationId?: string }>('GET', '/api/dashboard/session').then((session) => {
-      if (session.organizationId) return session.organizationId;
-      throw new MeteringError(400, { statusCode: 400, error: 'VALIDATION_FAILED', message: 'The admin key has no organization: set organizationId on the client or on the route' });
-    });
-    // A failed look-up (service down) is asked again next time.
-    this.keyOrganization.catch(() => (this.keyOrganization = undefined));
-    return this.keyOrganization;
+    const identity = await this.identity();
+    if (identity.kind === 'organization') return identity.organizationId;
+    throw new MeteringError(400, { statusCode: 400, error: 'VALIDATION_FAILED', message: 'The admin key has no organization: set organizationId on the client or on the route' });
+  }
+
+  /**
+   * Whether this key can meter: it is known to the service, holds `track`, and names an organization (or
+   * one is configured). Never throws: `problem` is one line to log, saying what is wrong and what to do.
+   */
+  async checkKey(): Promise<KeyCheck> {
+    let identity: KeyIdentity;
+    try {
+      identity = await this.identity();
+    } catch (error) {
+      if (!(error instanceof MeteringError)) throw error;
+      return { ok: false, error, problem: keyProblem(error) };
+    }
+    if (identity.kind === 'admin' && !this.options.organizationId) {
+      return { ok: false, problem: 'credit-metering: the admin key has no organization of its own: set organizationId in UsageClientModule.forRoot, or name the organization on each @TrackUsage route' };
+    }
+    return { ok: true, identity };
   }
 
   private async orgPath(organizationId?: string): Promise<string> {
@@ -151,6 +183,15 @@ export class UsageClient {
       throw new MeteringError(response.status, errorBody(response.status, json));
     }
   }
+}
+
+/** One line for a key the service refused at the check, with what to do about it. */
+function keyProblem(error: MeteringError): string {
+  const said = `${error.status} ${error.code}: ${error.message}`;
+  if (error instanceof MeteringUnavailableError) return `credit-metering: could not check the API key, the service is unreachable (${String(error.body.details?.cause ?? error.message)}); metering follows failMode until it answers`;
+  if (error.status === 401) return `credit-metering: the metering service refused the API key (${said}): every metered route will fail until the key is replaced`;
+  if (error.status === 403) return `credit-metering: the API key cannot meter (${said}): create a key with the track scope (the dashboard's "for the client package" choice)`;
+  return `credit-metering: checking the API key failed (${said})`;
 }
 
 function withKey<E extends UsageEventInput>(event: E): E {

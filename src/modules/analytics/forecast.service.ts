@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import Big from 'big.js';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsFromNumber, hundredthsToNumber } from '../../common/money/credits';
 import { periodKey, periodOf } from '../../common/time/period';
@@ -8,10 +9,10 @@ import type { OrganizationRow } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { BillingRepository } from './billing.repository';
 import { RollupRepository } from './rollup.repository';
-import { addDays, dayStart, isoDay, periodStartDay } from './utils/dates';
-import { forecastPeriod } from './utils/forecast';
+import { addDays, dayStart, daysBetween, isoDay, periodStartDay } from './utils/dates';
+import { forecastPeriod, rateDays } from './utils/forecast';
 import { forecastRange } from './utils/forecast-range';
-import { forecastWindow } from './utils/forecast-window';
+import { forecastWindow, observation } from './utils/forecast-window';
 import { periodPlanPrice } from './utils/plan-price';
 import type { BillingCycle } from './utils/plan-price';
 import { planNameForPeriod } from './utils/period-plan';
@@ -45,9 +46,9 @@ export class ForecastService {
    */
   async recommendation(organizationId: string, projectedCredits: number | undefined) {
     const org = await this.organizations.getRow(organizationId);
-    const { view, planName } = await this.compute(org);
+    const { view, planName, demand } = await this.compute(org);
     const given = projectedCredits !== undefined;
-    const projected = hundredthsFromNumber(projectedCredits ?? view.projectedTotal);
+    const projected = hundredthsFromNumber(projectedCredits ?? demand.projectedTotal);
     const cycle = org.billing_cycle as BillingCycle;
     const candidates: PlanCostInput[] = this.plans.listPlans({ includeInactive: true }).map((p) => ({
       name: p.key,
@@ -59,8 +60,8 @@ export class ForecastService {
     }));
     const recommendation = recommendPlan(candidates, planName, projected);
     // A what-if projection is the caller's own number: no range, so the evidence is judged at that point.
-    const low = given ? projected : hundredthsFromNumber(view.range.low);
-    const high = given ? projected : hundredthsFromNumber(view.range.high);
+    const low = given ? projected : hundredthsFromNumber(demand.range.low);
+    const high = given ? projected : hundredthsFromNumber(demand.range.high);
     const evidence = assessRecommendation({
       plans: candidates,
       currentPlan: planName,
@@ -98,11 +99,22 @@ export class ForecastService {
     ]);
     // What the period can consume before it runs out: its allowance and every top-up it used or may use.
     const available = allowance + (balance?.grantsUsed ?? 0) + topUpsLeft;
-    const f = forecastPeriod({ period, now, usedCredits: used, trailingCredits: trailing, trailingDays: window.days, allowance: available });
-    // One value per day the rate divides by, zeros included: the spread of these is the forecast's uncertainty.
+    const observed = observation(window, now, new Date(org.created_at), firstDay);
+    const inputs = { period, now, usedCredits: used, trailingCredits: trailing, trailingDays: window.days, allowance: available, observedDays: observed.observedDays };
+    // What the page shows stops at a hard cap; what the recommendation prices is the demand, cap or not
+    // (SPEC 7: a hard-capped plan costs "infinite" when the demand exceeds it).
+    const hardCap = plan.config.overageRate === null;
+    const f = forecastPeriod({ ...inputs, hardCap });
+    const demand = hardCap ? forecastPeriod(inputs) : f;
+    // One value per observed day the rate divides by, zeros included: the spread of these is the forecast's uncertainty.
     const byDay = new Map(dayRows.map((d) => [d.day, d.credits]));
-    const dailyCredits = Array.from({ length: window.days }, (_, i) => byDay.get(addDays(window.to, i - window.days + 1)) ?? 0);
-    const range = forecastRange({ usedCredits: used, dailyCredits, daysRemaining: f.daysRemaining });
+    const observedDays = window.from > window.to ? 0 : daysBetween(observed.from, window.to) + 1;
+    const counted = Math.min(window.days, observedDays);
+    const dailyCredits = Array.from({ length: counted }, (_, i) => byDay.get(addDays(window.to, i - counted + 1)) ?? 0);
+    const rate = new Big(trailing).div(100).div(rateDays(window.days, observed.observedDays));
+    const rangeInput = { usedCredits: used, dailyCredits, daysRemaining: f.daysRemaining, rate };
+    const range = forecastRange({ ...rangeInput, cap: hardCap ? new Big(available).div(100) : null });
+    const demandRange = hardCap ? forecastRange(rangeInput) : range;
     const daysOfData = firstDay === null ? 0 : Math.max(0, Math.round(((now.getTime() - dayStart(firstDay).getTime()) / 86_400_000) * 100) / 100);
     const view = {
       organizationId: org.id,
@@ -120,6 +132,6 @@ export class ForecastService {
       daysOfData,
       firstUsageDay: firstDay,
     };
-    return { view, planName };
+    return { view, planName, demand: { projectedTotal: demand.projectedTotal, range: demandRange } };
   }
 }

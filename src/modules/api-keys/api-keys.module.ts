@@ -4,6 +4,7 @@ import { MeteringDataSourceModule } from '../../database/metering-data-source.mo
 import { ConfigCacheModule } from '../config-cache/config-cache.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
+import { ApiKeyIdentityController } from './api-key-identity.controller';
 import { ApiKeysAdminController } from './api-keys-admin.controller';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -17,7 +18,7 @@ import { MembershipPolicy } from './membership-policy';
 @Global()
 @Module({
   imports: [MeteringDataSourceModule, ConfigCacheModule, OrganizationsModule],
-  controllers: [ApiKeysAdminController, ApiKeysController],
+  controllers: [ApiKeysAdminController, ApiKeysController, ApiKeyIdentityController],
   providers: [ApiKeysRepository, ApiKeyAuthenticator, ApiKeysService, MembershipPolicy, { provide: API_KEY_RESOLVER, useExisting: ApiKeyAuthenticator }],
   exports: [API_KEY_RESOLVER, ApiKeysService, MembershipPolicy],
 })

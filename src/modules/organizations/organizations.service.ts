@@ -1,4 +1,6 @@
 import { grantsOverview } from './utils/grant-status';
+import { periodUsage } from './utils/period-status';
+import type { PeriodUsage } from './utils/period-status';
 import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -6,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { TransactionHost } from '../../common/database/transaction-host';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
-import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsFromNumber, hundredthsOrZero, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { nextPeriod, periodOf } from '../../common/time/period';
 import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
 import type { GrantRow } from '../ledger/credit-grants.repository';
@@ -38,6 +40,9 @@ export interface Organization {
   createdAt: string;
   updatedAt: string;
 }
+
+/** An organization in the operators' list: with where it stands this period. */
+export type OrganizationListItem = Organization & { usage: PeriodUsage };
 
 const ORG_COLUMNS = 'id, name, plan_name, billing_cycle, spend_cap, webhook_url, pending_plan, pending_plan_from, created_at, updated_at';
 
@@ -91,15 +96,39 @@ export class OrganizationsService {
   }
 
   /** A page of organizations in id order (keyset: `after` is the last id of the previous page), optionally searched. */
-  async list(limit = 100, after?: string, q?: string): Promise<{ items: Organization[]; nextCursor: string | null }> {
+  /**
+   * A page of organizations in id order, each with where it stands this period (used, remaining, status)
+   * for the operators' list: the balance row and the open top-ups are joined in the same statement.
+   */
+  async list(limit = 100, after?: string, q?: string): Promise<{ items: OrganizationListItem[]; nextCursor: string | null }> {
+    const now = this.clock.now();
     const rows = (await this.dataSource.query(
-      `SELECT ${ORG_COLUMNS} FROM organizations
-        WHERE ($1::text IS NULL OR id > $1) AND ($3::text IS NULL OR id ILIKE $3 OR name ILIKE $3)
-        ORDER BY id LIMIT $2`,
-      [after ?? null, limit + 1, q === undefined ? null : containsPattern(q)],
-    )) as OrganizationRow[];
+      `SELECT ${ORG_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
+              pb.allowance AS pb_allowance, pb.allowance_used AS pb_allowance_used, pb.consumed AS pb_consumed, pb.overage_used AS pb_overage,
+              (SELECT coalesce(sum(g.remaining), 0) FROM credit_grants g WHERE g.organization_id = o.id AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $4)) AS open_top_ups
+         FROM organizations o
+         LEFT JOIN period_balances pb ON pb.organization_id = o.id AND pb.period_start = $5::date
+        WHERE ($1::text IS NULL OR o.id > $1) AND ($3::text IS NULL OR o.id ILIKE $3 OR o.name ILIKE $3)
+        ORDER BY o.id LIMIT $2`,
+      [after ?? null, limit + 1, q === undefined ? null : containsPattern(q), now, periodOf(now).start.toISOString().slice(0, 10)],
+    )) as Array<OrganizationRow & { pb_allowance: string | null; pb_allowance_used: string | null; pb_consumed: string | null; pb_overage: string | null; open_top_ups: string }>;
     const page = rows.slice(0, limit);
-    return { items: page.map(toOrganization), nextCursor: rows.length > limit ? page[page.length - 1].id : null };
+    const items = await Promise.all(
+      page.map(async (row) => {
+        // Without a balance row the period has not been charged yet: the plan's allowance, nothing used.
+        const plan = await this.plans.findOrThrow(row.plan_name);
+        const usage = periodUsage({
+          allowance: row.pb_allowance === null ? plan.config.monthlyCredits * 100 : hundredthsOrZero(row.pb_allowance),
+          allowanceUsed: hundredthsOrZero(row.pb_allowance_used),
+          consumed: hundredthsOrZero(row.pb_consumed),
+          overage: hundredthsOrZero(row.pb_overage),
+          openTopUps: hundredthsOrZero(row.open_top_ups),
+          hardCap: plan.config.overageRate === null,
+        });
+        return { ...toOrganization(row), usage };
+      }),
+    );
+    return { items, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
   }
 
   private async activePlan(name: string): Promise<PlanDefinitionRecord> {

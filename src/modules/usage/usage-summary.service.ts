@@ -38,9 +38,10 @@ export class UsageSummaryService {
     const topUpsRemaining = await this.grants.openTotal(organizationId, now);
     // A budget's crossings are not the allowance's: they are listed as notifications, and by the budgets.
     const warnings = (await this.dataSource.query(
-      `SELECT type, threshold, used, "limit", created_at FROM notifications WHERE organization_id = $1 AND period_start = $2::date AND type <> 'budget_threshold' ORDER BY threshold`,
+      `SELECT type, threshold, used, "limit", payload->>'plan' AS plan, created_at FROM notifications
+        WHERE organization_id = $1 AND period_start = $2::date AND type <> 'budget_threshold' ORDER BY threshold, created_at`,
       [organizationId, periodStart],
-    )) as Array<{ type: string; threshold: string; used: string; limit: string; created_at: Date }>;
+    )) as Array<{ type: string; threshold: string; used: string; limit: string; plan: string | null; created_at: Date }>;
 
     const h = hundredthsOrZero;
     const allowance = balance ? h(balance.allowance) : plan.config.monthlyCredits * 100;
@@ -65,7 +66,7 @@ export class UsageSummaryService {
       percentUsed: allowance > 0 ? Number(new Big(consumed).div(allowance).times(100).toFixed(2)) : consumed > 0 ? 100 : 0,
       events: balance ? Number(balance.events) : 0,
       limits,
-      warnings: warnings.map((w) => ({ type: w.type, threshold: Number(w.threshold), used: Number(w.used), limit: Number(w.limit), at: new Date(w.created_at).toISOString() })),
+      warnings: warnings.map((w) => ({ type: w.type, threshold: Number(w.threshold), used: Number(w.used), limit: Number(w.limit), at: new Date(w.created_at).toISOString(), plan: w.plan ?? null })),
     };
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import Big from 'big.js';
 import type { ForecastRange } from './forecast-range';
 import { forecastRange } from './forecast-range';
 
@@ -28,5 +29,18 @@ describe('forecastRange', () => {
     expect(r.rateLow).toBeLessThanOrEqual(rate);
     expect(r.rateHigh).toBeGreaterThanOrEqual(rate);
     expect(r.low).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('forecastRange around a given rate, under a hard cap', () => {
+  it('one partial day observed: from no more usage to twice the given rate, not the day total', () => {
+    const r = forecastRange({ usedCredits: h(55.3), dailyCredits: [h(55.3)], daysRemaining: 24.4, rate: new Big(55.3).div(0.6) });
+    expect(r).toEqual({ rateLow: 0, rateHigh: 184.33, low: 55.3, high: 4553.03, method: 'too-few-days' });
+  });
+
+  it('a hard cap bounds both ends, and never below what is used', () => {
+    const r = forecastRange({ usedCredits: h(55.3), dailyCredits: [h(55.3)], daysRemaining: 24.4, rate: new Big(55.3).div(0.6), cap: new Big(100) });
+    expect(r).toEqual({ rateLow: 0, rateHigh: 184.33, low: 55.3, high: 100, method: 'too-few-days' });
+    expect(forecastRange({ usedCredits: h(100), dailyCredits: [h(50), h(50)], daysRemaining: 10, cap: new Big(100) })).toMatchObject({ low: 100, high: 100 });
   });
 });

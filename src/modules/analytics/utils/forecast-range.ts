@@ -1,6 +1,7 @@
 import Big from 'big.js';
 import type { ForecastRange } from '../../../../libs/contracts/src/usage-page.types';
 import type { CreditHundredths } from '../../../common/money/credits';
+import { capAt } from './forecast';
 
 /** Below this many days in the window a spread of daily values says nothing: the range is stated by rule. */
 export const MIN_DAYS_FOR_SPREAD = 2;
@@ -11,6 +12,13 @@ export interface ForecastRangeInput {
   dailyCredits: CreditHundredths[];
   /** Fractional days from now to period end. */
   daysRemaining: number;
+  /**
+   * The forecast's central rate in credits a day (forecastPeriod's dailyRate before rounding), when it is not
+   * the plain mean of `dailyCredits` (days observed for less than a whole day): the range is drawn around it.
+   */
+  rate?: Big;
+  /** A hard cap in credits: neither end projects past it. */
+  cap?: Big | null;
 }
 
 export type { ForecastRange };
@@ -30,7 +38,8 @@ export function forecastRange(input: ForecastRangeInput): ForecastRange {
   const days = input.dailyCredits.map((d) => new Big(d).div(100));
   const sum = days.reduce((s, d) => s.plus(d), new Big(0));
   const rawMean = n === 0 ? new Big(0) : sum.div(n);
-  const mean = rawMean.lt(0) ? new Big(0) : rawMean;
+  const central = input.rate ?? rawMean;
+  const mean = central.lt(0) ? new Big(0) : central;
 
   let rateLow: Big;
   let rateHigh: Big;
@@ -50,8 +59,8 @@ export function forecastRange(input: ForecastRangeInput): ForecastRange {
   return {
     rateLow: round2(rateLow),
     rateHigh: round2(rateHigh),
-    low: round2(used.plus(rateLow.times(remaining))),
-    high: round2(used.plus(rateHigh.times(remaining))),
+    low: round2(capAt(used.plus(rateLow.times(remaining)), used, input.cap ?? null)),
+    high: round2(capAt(used.plus(rateHigh.times(remaining)), used, input.cap ?? null)),
     method,
   };
 }

@@ -1,6 +1,6 @@
 import type { Period } from '../../../common/time/period';
 import { trailingWindowDays } from './forecast';
-import { addDays, isoDay, periodStartDay } from './dates';
+import { addDays, dayStart, isoDay, periodStartDay } from './dates';
 import type { IsoDay } from './dates';
 
 export interface ForecastWindow {
@@ -24,4 +24,25 @@ export function forecastWindow(period: Period, now: Date): ForecastWindow {
   const to = isoDay(new Date(clamped - 1));
   const from = addDays(to, -(days - 1));
   return { from: from < periodFrom ? periodFrom : from, to, days };
+}
+
+export interface Observation {
+  /** The first day of the window the rate counts (the window's own first day, or a later one). */
+  from: IsoDay;
+  /** Fractional days observed when fewer than the window's (see forecastPeriod's observedDays), else null. */
+  observedDays: number | null;
+}
+
+/**
+ * How long the window's credits were really observed. Observation begins with the earlier of the day the
+ * organization was created and its first usage day (events may be backdated before creation); when that
+ * falls inside the window, the rate divides by the time since then, not by the window's 7 days: a customer
+ * that spent 55 credits in its first hours is not at 8 a day. A creation instant after `now` (a clock set
+ * back) says nothing and is ignored. Otherwise the whole window counts (the SPEC's rule, unchanged).
+ */
+export function observation(window: ForecastWindow, now: Date, createdAt: Date | null, firstUsageDay: IsoDay | null): Observation {
+  const starts = [firstUsageDay ? dayStart(firstUsageDay).getTime() : Infinity, createdAt && createdAt.getTime() <= now.getTime() ? dayStart(isoDay(createdAt)).getTime() : Infinity];
+  const begin = Math.min(...starts);
+  if (!Number.isFinite(begin) || begin <= dayStart(window.from).getTime()) return { from: window.from, observedDays: null };
+  return { from: isoDay(new Date(begin)), observedDays: Math.max(0, (now.getTime() - begin) / 86_400_000) };
 }

@@ -51,6 +51,22 @@ describe('dashboard chart data', () => {
     expect(buildChartData({ ...base, days: [], forecast: { asOf: '2026-11-10T00:00:00.000Z', usedCredits: 0, dailyRate: 0, projectedTotal: 0, projectedExhaustionDate: '2026-12-03' } }).exhaustionX).toBeNull();
   });
 
+  it('never draws a hard-capped forecast past its cap', () => {
+    // Dec 7 14:24, 55.30 used at 92.17 a day on a plan capped at 100.
+    const data = buildChartData({
+      ...base,
+      periodStart: '2026-12-01T00:00:00.000Z',
+      periodEnd: '2027-01-01T00:00:00.000Z',
+      allowance: 100,
+      days: [{ day: '2026-12-07', credits: 55.3 }],
+      forecast: { asOf: '2026-12-07T14:24:00.000Z', usedCredits: 55.3, dailyRate: 92.17, projectedTotal: 100, projectedExhaustionDate: '2026-12-08', hardCapCredits: 100, range: { rateLow: 0, rateHigh: 184.33, low: 55.3, high: 100 } },
+    });
+    for (const line of [data.forecast, data.forecastHigh]) expect(Math.max(...line.filter((v): v is number => v !== null))).toBe(100);
+    expect(Math.max(...data.forecastLow.filter((v): v is number => v !== null))).toBe(55.3);
+    expect(data.forecast[6]).toBe(55.3);
+    expect(data.forecast[7]).toBe(100);
+  });
+
   it('clamps a forecast taken after the period to its last day', () => {
     const data = buildChartData({ ...base, days: [{ day: '2026-11-30', credits: 4 }], forecast: { asOf: '2026-12-01T00:30:00.000Z', usedCredits: 4, dailyRate: 1, projectedTotal: 4, projectedExhaustionDate: null } });
     expect(data.todayIndex).toBe(29);
