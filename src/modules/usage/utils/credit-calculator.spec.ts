@@ -3,6 +3,7 @@ import Big from 'big.js';
 import fc from 'fast-check';
 import { DomainError } from '../../../common/errors/domain-error';
 import { hundredthsToNumber } from '../../../common/money/credits';
+import { MAX_EVENT_CREDITS } from '../../../common/money/bounds';
 import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent, priceEventBig, priceEventExact } from './credit-calculator';
 import type { PricedDefinition } from './credit-calculator';
 
@@ -485,9 +486,38 @@ describe('priceEvent: unit rejections (400, nothing priced)', () => {
     ['units as an array', llm, { units: [1, 2] }, ['eventData.units']],
     ['units as a number', llm, { units: 5 }, ['eventData.units']],
     ['every bad unit at once', llm, { units: { inputTokens: -1, bogus: 1 } }, ['eventData.units.inputTokens', 'eventData.units.bogus']],
-    ['a price beyond what one event may cost', withUnits({ a: 1_000_000, b: 1_000_000 }), { units: { a: MAX_UNIT_QUANTITY, b: MAX_UNIT_QUANTITY } }, ['eventData.units']],
   ])('%s', (_name, definition, eventData, fields) => {
     expect(fieldsOf(definition, eventData).sort()).toEqual(fields.sort());
+  });
+});
+
+describe('priceEvent: the bound on one event (MAX_EVENT_CREDITS)', () => {
+  const llmLike = withUnits({ a: 0.002 }, 0.5);
+  const atBound = (MAX_EVENT_CREDITS - 0.5) / 0.002;
+
+  it('prices an event at the bound exactly, on both paths', () => {
+    expect(priceEvent(llmLike, { units: { a: atBound } }).credits).toBe(MAX_EVENT_CREDITS * 100);
+    expect(priceEventBig(llmLike, { units: { a: atBound } }).credits).toBe(MAX_EVENT_CREDITS * 100);
+  });
+
+  it.each<[string, number]>([
+    ['one hundredth past it', atBound + 5],
+    ['the largest quantity', MAX_UNIT_QUANTITY],
+  ])('refuses %s with AMOUNT_OUT_OF_BOUNDS naming the bound (422, not a validation error)', (_name, a) => {
+    for (const price of [priceEvent, priceEventBig]) {
+      try {
+        price(llmLike, { units: { a } });
+        throw new Error('expected a rejection');
+      } catch (error) {
+        expect(error).toBeInstanceOf(DomainError);
+        expect((error as DomainError).code).toBe('AMOUNT_OUT_OF_BOUNDS');
+        expect((error as DomainError).details).toMatchObject({ bound: 'eventCredits', max: MAX_EVENT_CREDITS, field: 'eventData.units' });
+      }
+    }
+  });
+
+  it('refuses a price far beyond safe integers the same way', () => {
+    expect(() => priceEvent(withUnits({ a: 1_000_000, b: 1_000_000 }), { units: { a: MAX_UNIT_QUANTITY, b: MAX_UNIT_QUANTITY } })).toThrow(/at most 1000000000 credits/);
   });
 });
 
@@ -515,8 +545,13 @@ describe('priceEvent: units, properties', () => {
           const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
           const quantities = Object.fromEntries(Object.keys(units).filter((n) => include(n)).map((n) => [n, pick(n)]));
           const definition = withUnits(units, hundredthsToNumber(baseHundredths));
+          const expected = exactHundredths(baseHundredths, micros, quantities);
+          if (expected > MAX_EVENT_CREDITS * 100) {
+            expect(() => priceEvent(definition, { units: quantities })).toThrow(DomainError);
+            return;
+          }
           const priced = priceEvent(definition, { units: quantities });
-          expect(priced.credits).toBe(exactHundredths(baseHundredths, micros, quantities));
+          expect(priced.credits).toBe(expected);
           expect(priced.breakdown.total).toBe(hundredthsToNumber(priced.credits));
         },
       ),
@@ -530,7 +565,15 @@ describe('priceEvent: units, properties', () => {
         const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
         fc.pre(name in units);
         const [lo, hi] = x <= y ? [x, y] : [y, x];
-        expect(priceEvent(withUnits(units), { units: { [name]: lo } }).credits).toBeLessThanOrEqual(priceEvent(withUnits(units), { units: { [name]: hi } }).credits);
+        // Past the bound an event has no price (refused): it counts as above every price.
+        const price = (q: number) => {
+          try {
+            return priceEvent(withUnits(units), { units: { [name]: q } }).credits;
+          } catch {
+            return Number.POSITIVE_INFINITY;
+          }
+        };
+        expect(price(lo)).toBeLessThanOrEqual(price(hi));
       }),
     );
   });

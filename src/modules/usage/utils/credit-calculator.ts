@@ -2,6 +2,7 @@ import Big from 'big.js';
 import { hundredthsFromBig, hundredthsToNumber } from '../../../common/money/credits';
 import type { CreditHundredths } from '../../../common/money/credits';
 import { addFieldError, validationFailed } from '../../../common/errors/domain-error';
+import { amountOutOfBounds, MAX_EVENT_CREDITS } from '../../../common/money/bounds';
 import type { FieldErrors } from '../../../common/errors/domain-error';
 import type { EventDefinitionConfig } from '../../events/entities/event-definition.entity';
 import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
@@ -14,8 +15,8 @@ import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.typ
  */
 
 export const MAX_COMPLEXITY = 1_000_000;
-/** The largest price of one event: what numeric(18,2) holds with room for sums (10^13 credits). */
-export const MAX_EVENT_HUNDREDTHS = 1_000_000_000_000_000;
+/** The largest price of one event (MAX_EVENT_CREDITS, see common/money/bounds.ts), in hundredths. */
+export const MAX_EVENT_HUNDREDTHS = MAX_EVENT_CREDITS * 100;
 
 export interface PricedDefinition {
   baseCredits: number;
@@ -368,9 +369,9 @@ function priceBig(definition: PricedDefinition, eventData: Record<string, unknow
   if (sum.lt(0)) sum = new Big(0); // only a malformed definition could get here; never charge negative
   const credits = hundredthsFromBig(sum);
   if (!Number.isSafeInteger(credits) || credits > MAX_EVENT_HUNDREDTHS) {
-    // Only quantities can push a price this far (a definition's amounts are bounded): the caller's input.
-    if (quantities.length > 0) throw validationFailed({ 'eventData.units': [`the quantities price the event above ${hundredthsToNumber(MAX_EVENT_HUNDREDTHS)} credits`] });
-    throw new Error(`Credit amount out of range: ${sum.toString()}`);
+    // The caller's input (quantities, a given complexity) priced the event past its bound: a 4xx naming it,
+    // before anything is written. The price itself only in words: it may be far beyond a safe integer.
+    throw amountOutOfBounds('eventCredits', { field: quantities.length > 0 ? 'eventData.units' : 'eventData', price: sum.round(2, Big.roundHalfUp).toFixed(2) });
   }
 
   return {
