@@ -17,7 +17,6 @@ import { PeriodCloseBatchRepository } from './period-close-batch.repository';
 import type { FrozenPeriod } from './period-close-batch.repository';
 import { PeriodCloseRepository } from './period-close.repository';
 import { ReconciliationRepository } from '../reconciliation/reconciliation.repository';
-import { rollupsAgree } from './utils/rollup-agreement';
 
 /**
  * Organizations frozen per transaction: a constant number of statements each, so 1,000 organizations are
@@ -186,12 +185,13 @@ export class PeriodCloseJob implements JobDefinition {
       const pending = await this.batch.withPendingReservations(ids, period);
       const live = orgs.filter((o) => !pending.has(o.id));
       const liveIds = live.map((o) => o.id);
-      const [balances, rows, days, topUps, history] = [
+      const [balances, rows, days, topUps, history, disagreeing] = [
         await this.batch.balances(liveIds, start),
         await this.batch.periodRows(liveIds, start),
         await this.batch.dayTotals(liveIds, start, end),
         await this.batch.grantsCreated(liveIds, period),
         await this.batch.periodPlans(liveIds, period, now),
+        await this.batch.disagreeing(liveIds, start, end),
       ];
       const recounted: string[] = [];
       const frozen: FrozenPeriod[] = [];
@@ -202,7 +202,7 @@ export class PeriodCloseJob implements JobDefinition {
         // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
         // row. Only when they disagree with the balance (someone wrote around the tracker) are they
         // recounted from the raw events, under the lock already held.
-        if (!rollupsAgree(balance, orgRows, orgDays)) {
+        if (disagreeing.has(org.id)) {
           await this.ledgerRollups.rebuild(org.id, start, end, start, addDays(end, -1));
           orgRows = await this.rollups.periodRows(org.id, start);
           orgDays = await this.rollups.dayTotals(org.id, start, end);
