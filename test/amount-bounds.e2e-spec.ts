@@ -3,6 +3,8 @@ import { FakeClock } from '../src/common/clock/clock';
 import { MAX_EVENT_CREDITS, MAX_PERIOD_CREDITS, MAX_PERIOD_OVERAGE_COST_USD } from '../src/common/money/bounds';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
+import type { TestDatabase } from './utils/test-database';
 
 /**
  * Amount bounds: every amount has a documented bound checked where it enters (a 4xx naming it, nothing
@@ -137,5 +139,50 @@ describe('amount bounds', () => {
     // The frozen invoice of the organization at the bound reads back exactly.
     const frozen = (await get(`/api/organizations/${atCostBound}/usage/invoice?period=2026-11`).expect(200)).body;
     expect(frozen).toMatchObject({ overageCost: MAX_PERIOD_OVERAGE_COST_USD, total: MAX_PERIOD_OVERAGE_COST_USD + 19 });
+  });
+});
+
+/**
+ * The period bound is decided under the balance row lock: requests racing for the last room, on two app
+ * instances of one PostgreSQL (one instance on PGlite), never take a period past it together.
+ */
+describe('amount bounds: the race for the last room under the period bound', () => {
+  let database: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const AT_EVENT_BOUND = (MAX_EVENT_CREDITS - 0.5) / 0.002;
+  const llm = { eventType: 'llm_completion', eventData: { units: { inputTokens: AT_EVENT_BOUND } } };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = await startTestApp({ database, clock });
+    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+  });
+  afterAll(async () => {
+    if (b !== a) await b?.close();
+    await a?.close();
+    await database?.drop();
+  });
+
+  it('of six requests for the last 10^9 credits, exactly one is accepted, round after round', async () => {
+    for (let round = 0; round < 5; round++) {
+      const org = `race-${suffix}-${round}`;
+      await a.http().post('/api/admin/organizations').set(ADMIN).send({ id: org, name: org, plan: 'starter' }).expect(201);
+      const n = MAX_PERIOD_CREDITS / MAX_EVENT_CREDITS - 1;
+      await a.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send({ events: Array.from({ length: n }, () => llm) }).expect(200);
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send({ ...llm, idempotencyKey: `race-${round}-${i}` })),
+      );
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 422, 422, 422, 422, 422]);
+      for (const r of answers.filter((x) => x.status === 422)) expect(r.body.details).toMatchObject({ bound: 'periodCredits', max: MAX_PERIOD_CREDITS });
+      const [bal] = await a.dataSource.query(`SELECT consumed::numeric::text AS consumed FROM period_balances WHERE organization_id = $1`, [org]);
+      expect(Number(bal.consumed)).toBe(MAX_PERIOD_CREDITS);
+      await expectLedgerConsistent(a.dataSource, org);
+      // The refused requests did not burn their keys: a replay is decided again (and refused again, at the bound).
+      const refusedKey = answers.findIndex((r) => r.status === 422);
+      await b.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send({ ...llm, idempotencyKey: `race-${round}-${refusedKey}` }).expect(422);
+    }
   });
 });
