@@ -59,6 +59,9 @@ describe('amount bounds', () => {
     await track(org, llm(AT_EVENT_BOUND + 5, 0, { idempotencyKey: `past-${suffix}` })).expect(422);
     const quote = await t.http().post(`/api/organizations/${org}/usage/check`).set(ADMIN).send(llm(1e12, 1e12)).expect(422);
     expect(quote.body.details.bound).toBe('eventCredits');
+    const hold = await t.http().post(`/api/organizations/${org}/usage/reservations`).set(ADMIN).send(llm(1e12, 1e12, { idempotencyKey: `hold-${suffix}` })).expect(422);
+    expect(hold.body.details.bound).toBe('eventCredits');
+    expect((await ledgerState(t.dataSource, org)).reserved.n).toBe(0);
     const state = await ledgerState(t.dataSource, org);
     expect(state.events.n).toBe(0);
     expect(state.keys).toBe(0);
