@@ -78,8 +78,8 @@ describe('usage analytics', () => {
         [org],
       );
       expect(monthly).toEqual([
-        { period: '2026-10-01', events: 1, credits: '25.00' },
-        { period: '2026-11-01', events: 5, credits: '48.00' },
+        { period: '2026-10-01', events: 1, credits: '25.000000' },
+        { period: '2026-11-01', events: 5, credits: '48.000000' },
       ]);
     });
 
@@ -179,7 +179,7 @@ describe('usage analytics', () => {
       const lines = res.text.trimEnd().split('\r\n');
       expect(lines[0]).toBe('id,occurred_at,recorded_at,event_type,category,user_id,credits,from_allowance,from_grants,overage,definition_version,idempotency_key,endpoint');
       expect(lines).toHaveLength(7);
-      expect(lines[1]).toMatch(/^[0-9a-f-]{36},2026-11-15T11:00:00\.000000Z,2026-11-15T12:00:00\.000Z,push_sow_to_loe,data_transfer,u1,1\.00,1\.00,0\.00,0\.00,1,,/);
+      expect(lines[1]).toMatch(/^[0-9a-f-]{36},2026-11-15T11:00:00\.000000Z,2026-11-15T12:00:00\.000Z,push_sow_to_loe,data_transfer,u1,1\.000000,1\.000000,0\.000000,0\.000000,1,,/);
       const accepted = await get(`/api/organizations/${org}/usage/events?userId=u2`).set('Accept', 'text/csv').expect(200);
       expect(accepted.text.trimEnd().split('\r\n')).toHaveLength(3);
       const limited = await get(`/api/organizations/${org}/usage/events?format=csv&limit=2`).expect(200);

@@ -56,13 +56,13 @@ describe('period close across month ends (leap February 2028)', () => {
     await track(A, { eventType: 'push_sow_to_loe', occurredAt: '2028-01-31T23:59:59.999Z' }).expect(201); // 1, late but January is open
     const daily = await t.dataSource.query(`SELECT day::text AS day, sum(events)::int AS events, sum(credits)::text AS credits FROM usage_rollups_daily WHERE organization_id = $1 GROUP BY 1 ORDER BY 1`, [A]);
     expect(daily).toEqual([
-      { day: '2028-01-31', events: 2, credits: '13.00' },
-      { day: '2028-02-01', events: 1, credits: '8.00' },
+      { day: '2028-01-31', events: 2, credits: '13.000000' },
+      { day: '2028-02-01', events: 1, credits: '8.000000' },
     ]);
     const monthly = await t.dataSource.query(`SELECT period_start::text AS p, sum(credits)::text AS credits FROM usage_rollups_monthly WHERE organization_id = $1 GROUP BY 1 ORDER BY 1`, [A]);
     expect(monthly).toEqual([
-      { p: '2028-01-01', credits: '13.00' },
-      { p: '2028-02-01', credits: '8.00' },
+      { p: '2028-01-01', credits: '13.000000' },
+      { p: '2028-02-01', credits: '8.000000' },
     ]);
   });
 
@@ -129,7 +129,7 @@ describe('period close across month ends (leap February 2028)', () => {
     const after = await ledgerState(t.dataSource, A);
     expect(after.events.n).toBe(before.events.n + 1);
     expect(await t.dataSource.query(`SELECT count(*)::int AS n FROM usage_events WHERE organization_id = $1 AND occurred_at < '2028-02-01'`, [A])).toEqual([{ n: 2 }]);
-    expect(await t.dataSource.query(`SELECT count(*)::int AS n, sum(credits)::text AS c FROM usage_rollups_daily WHERE organization_id = $1 AND day < '2028-02-01'`, [A])).toEqual([{ n: 2, c: '13.00' }]);
+    expect(await t.dataSource.query(`SELECT count(*)::int AS n, sum(credits)::text AS c FROM usage_rollups_daily WHERE organization_id = $1 AND day < '2028-02-01'`, [A])).toEqual([{ n: 2, c: '13.000000' }]);
     // The refused request did not burn its idempotency key.
     await track(A, { eventType: 'push_sow_to_loe' }, { 'Idempotency-Key': 'late-jan' }).expect(201);
   });
@@ -140,7 +140,7 @@ describe('period close across month ends (leap February 2028)', () => {
     const [r] = await t.dataSource.query(`SELECT * FROM consume_credits($1, '2028-01-01'::date, 5, NULL, $2, 44640)`, [A, clock.now()]);
     expect(r).toMatchObject({ status: 'PERIOD_CLOSED', from_allowance: '0', overage: '0' });
     const [b] = await t.dataSource.query(`SELECT consumed::text FROM period_balances WHERE organization_id = $1 AND period_start = '2028-01-01'`, [A]);
-    expect(b.consumed).toBe('13.00');
+    expect(b.consumed).toBe('13.000000');
   });
 
   it('running any job twice changes nothing', async () => {
@@ -227,7 +227,7 @@ describe('period close across month ends (leap February 2028)', () => {
     const mine = alerts.body.items.filter((a: { organizationId: string }) => [A, C].includes(a.organizationId));
     expect(mine).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ organizationId: C, kind: 'balance_mismatch', period: '2028-03', status: 'open', details: expect.objectContaining({ balance: expect.objectContaining({ consumed: '1.00' }), ledger: expect.objectContaining({ consumed: '0' }) }) }),
+        expect.objectContaining({ organizationId: C, kind: 'balance_mismatch', period: '2028-03', status: 'open', details: expect.objectContaining({ balance: expect.objectContaining({ consumed: '1.000000' }), ledger: expect.objectContaining({ consumed: '0' }) }) }),
         expect.objectContaining({ organizationId: A, kind: 'rollup_mismatch', period: '2028-02', status: 'resolved', resolution: 'repaired' }),
       ]),
     );

@@ -179,7 +179,7 @@ describe('ledger holes', () => {
       const ahead = { eventType: 'push_sow_to_loe', occurredAt: '2026-12-01T00:00:30.000Z' };
       const res = await track(a, org, { events: Array.from({ length: 150 }, () => ahead) }).expect(200);
       expect(res.body.results.filter((r: { status: string }) => r.status === 'accepted')).toHaveLength(100);
-      expect(await balances(org)).toEqual([{ period: '2026-12-01', plan_name: 'free', allowance: '100.00', consumed: '100.00' }]);
+      expect(await balances(org)).toEqual([{ period: '2026-12-01', plan_name: 'free', allowance: '100.00', consumed: '100.000000' }]);
       await expectLedgerConsistent(a.dataSource, org);
     });
 
@@ -188,7 +188,7 @@ describe('ledger holes', () => {
       const org = await createOrg('professional');
       await track(a, org, { eventType: 'push_sow_to_loe', occurredAt: '2026-12-01T00:01:00.000Z' }).expect(201);
       await b.http().put(`/api/admin/organizations/${org}/plan`).set(ADMIN).send({ plan: 'starter', effective: 'next_period' }).expect(200);
-      expect(await balances(org)).toEqual([{ period: '2026-12-01', plan_name: 'starter', allowance: '1000.00', consumed: '1.00' }]);
+      expect(await balances(org)).toEqual([{ period: '2026-12-01', plan_name: 'starter', allowance: '1000.00', consumed: '1.000000' }]);
     });
   });
 

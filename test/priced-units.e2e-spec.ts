@@ -50,7 +50,7 @@ describe('priced quantities (units)', () => {
       },
     });
     const [row] = await t.dataSource.query(`SELECT credits::text, breakdown FROM usage_events WHERE organization_id = $1`, [id]);
-    expect(row.credits).toBe('5.30');
+    expect(row.credits).toBe('5.300000');
     expect(row.breakdown.units.outputTokens).toEqual({ quantity: 300, creditsPerUnit: 0.008, credits: 2.4 });
     await expectLedgerConsistent(t.dataSource, id);
   });

@@ -36,7 +36,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     expect(res.headers['x-credits-consumed']).toBe('25');
     expect(res.headers['x-credits-remaining']).toBe('75');
     const [row] = await t.dataSource.query(`SELECT user_id, credits::text, endpoint FROM usage_events WHERE id = $1`, [res.body.usage.eventId]);
-    expect(row).toEqual({ user_id: 'alice', credits: '25.00', endpoint: '/api/structuring/diagnose' });
+    expect(row).toEqual({ user_id: 'alice', credits: '25.000000', endpoint: '/api/structuring/diagnose' });
     // The same input gives the same stand-in output.
     const again = await call('/api/structuring/diagnose', id, { complexity: 2.0, echo: true, inputText: 'hello' }).expect(200);
     expect(again.body.output).toEqual(res.body.output);
@@ -147,7 +147,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
       // Nothing lost: each refused event is kept, with its price and why.
       const refused = await t.dataSource.query(`SELECT event_type, credits::text AS credits, error, source FROM refused_events WHERE organization_id = $1`, [id]);
       expect(refused).toHaveLength(25);
-      expect(refused.every((r: Record<string, string>) => r.event_type === 'push_sow_to_loe' && r.credits === '1.00' && r.error === 'CREDITS_EXHAUSTED' && r.source === 'async')).toBe(true);
+      expect(refused.every((r: Record<string, string>) => r.event_type === 'push_sow_to_loe' && r.credits === '1.000000' && r.error === 'CREDITS_EXHAUSTED' && r.source === 'async')).toBe(true);
       // The organization and the operator can see them: the event log and one notification for the period.
       const log = await t.http().get(`/api/organizations/${id}/usage/events?status=refused&limit=100`).set(ADMIN).expect(200);
       expect(log.body.items).toHaveLength(25);

@@ -42,7 +42,7 @@ describe('synchronous usage tracking', () => {
       breakdown: { baseCredits: 10, factor: 2, featureBonuses: { echo: 5 }, total: 25, version: 1 },
     });
     const [row] = await t.dataSource.query(`SELECT user_id, credits::text, definition_version, breakdown FROM usage_events WHERE id = $1`, [res.body.eventId]);
-    expect(row).toMatchObject({ user_id: 'user-1', credits: '25.00', definition_version: 1 });
+    expect(row).toMatchObject({ user_id: 'user-1', credits: '25.000000', definition_version: 1 });
     expect(row.breakdown.total).toBe(25);
   });
 
@@ -102,12 +102,12 @@ describe('synchronous usage tracking', () => {
     expect(accepted.some((b) => b.overageCredits > 0)).toBe(true);
     await expectLedgerConsistent(t.dataSource, id);
     const [b] = await t.dataSource.query(`SELECT allowance::text, allowance_used::text, grants_used::text, overage_used::text FROM period_balances WHERE organization_id = $1`, [id]);
-    expect(b.allowance_used).toBe('1000.00');
-    expect(b.grants_used).toBe('130.50');
+    expect(b.allowance_used).toBe('1000.000000');
+    expect(b.grants_used).toBe('130.500000');
     expect(Number(b.overage_used) * 0.02).toBeLessThanOrEqual(1);
     // The grant that expires first was emptied first.
     const grants = await t.dataSource.query(`SELECT amount::text, remaining::text FROM credit_grants WHERE organization_id = $1 ORDER BY expires_at`, [id]);
-    expect(grants).toEqual([{ amount: '30.50', remaining: '0.00' }, { amount: '100.00', remaining: '0.00' }]);
+    expect(grants).toEqual([{ amount: '30.50', remaining: '0.000000' }, { amount: '100.00', remaining: '0.000000' }]);
   });
 
   it('consumes top-ups earliest expiry first and skips expired ones', async () => {

@@ -51,6 +51,12 @@ export const ALERT_MEANINGS: Record<string, AlertMeaning> = {
     action: 'The customer used the service without paying for these events: see GET /api/organizations/:orgId/usage/events?status=refused, and consider a top-up or a plan change.',
     severity: 'warning',
   },
+  period_close_failed: {
+    title: 'Period close failed for this organization',
+    meaning: 'Freezing this organization\'s invoice and monthly report failed; every other organization of the period closed, and the period stays closing until this one closes too.',
+    action: 'Read the error in the alert details and the period-close job run, repair the cause, then run the period-close job again (POST /api/admin/jobs/period-close/run).',
+    severity: 'critical',
+  },
 };
 
 /** The meaning of an alert kind; an unknown kind (a newer service) is shown as such rather than hidden. */

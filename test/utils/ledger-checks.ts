@@ -1,4 +1,5 @@
 import { expect } from '@jest/globals';
+import Big from 'big.js';
 import type { DataSource } from 'typeorm';
 
 /** Snapshot of an organization's ledger: counts and sums straight from the tables. */
@@ -32,11 +33,20 @@ export async function ledgerState(ds: DataSource, orgId: string) {
  */
 export async function expectLedgerConsistent(ds: DataSource, orgId: string, options: { downgradedBelowUse?: boolean } = {}): Promise<void> {
   const { events, balances, reserved } = await ledgerState(ds, orgId);
-  const sum = (a: string, b: string) => Math.round((Number(a) + Number(b)) * 100) / 100;
-  expect(Number(balances.consumed)).toBe(sum(events.credits, reserved.credits));
-  expect(Number(balances.allowance_used)).toBe(sum(events.allowance, reserved.allowance));
-  expect(Number(balances.grants_used)).toBe(sum(events.grants, reserved.grants));
-  expect(Number(balances.overage_used)).toBe(sum(events.overage, reserved.overage));
+  // Exact decimals (the ledger keeps micro-credits): '4.900000' and '4.9' are the same amount, 0.0049 is not 0.
+  const sum = (a: string, b: string) => new Big(a).plus(b).toString();
+  const exact = (a: string) => new Big(a).toString();
+  expect(exact(balances.consumed)).toBe(sum(events.credits, reserved.credits));
+  expect(exact(balances.allowance_used)).toBe(sum(events.allowance, reserved.allowance));
+  expect(exact(balances.grants_used)).toBe(sum(events.grants, reserved.grants));
+  expect(exact(balances.overage_used)).toBe(sum(events.overage, reserved.overage));
+  // The rollups carry the same precision: they add up to the recorded events exactly.
+  const [rollups] = await ds.query(
+    `SELECT coalesce((SELECT sum(credits) FROM usage_rollups_monthly WHERE organization_id = $1), 0)::text AS monthly,
+            coalesce((SELECT sum(credits) FROM usage_rollups_daily WHERE organization_id = $1), 0)::text AS daily`,
+    [orgId],
+  );
+  expect({ monthly: exact(rollups.monthly), daily: exact(rollups.daily) }).toEqual({ monthly: exact(events.credits), daily: exact(events.credits) });
   expect(balances.events).toBe(events.n + reserved.n);
   // Money recorded with the debits (SPEC 4): the balance's overage cost is the sum of its records, exactly.
   const [cost] = await ds.query(`SELECT ($1::numeric = $2::numeric + $3::numeric) AS equal`, [balances.overage_cost, events.overage_cost, reserved.overage_cost]);
@@ -54,5 +64,5 @@ export async function expectLedgerConsistent(ds: DataSource, orgId: string, opti
        FROM credit_grants g WHERE g.organization_id = $1`,
     [orgId],
   );
-  for (const g of grants) expect(Number(g.used)).toBe(Number(g.consumed));
+  for (const g of grants) expect(new Big(g.used).toString()).toBe(new Big(g.consumed).toString());
 }

@@ -8,6 +8,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "balance_mismatch",
       "grant_mismatch",
       "overage_not_permitted",
+      "period_close_failed",
       "rollup_mismatch",
       "spend_cap_exceeded"
     ],
@@ -1249,6 +1250,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   "ErrorCode": {
     "enum": [
       "ALREADY_EXISTS",
+      "AMOUNT_OUT_OF_BOUNDS",
       "API_KEY_NOT_FOUND",
       "BUDGET_APPLIES_TO_CALLER",
       "BUDGET_EXCEEDED",

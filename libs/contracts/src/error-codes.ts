@@ -32,6 +32,8 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PERIOD_CLOSED: 422,
+  /** An amount (an event's price, a period's credits or overage money) would pass a documented bound. */
+  AMOUNT_OUT_OF_BOUNDS: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,

@@ -5,7 +5,10 @@ import {
   hasAtMostTwoDecimals,
   hundredthsFromBig,
   hundredthsFromDecimalString,
+  hundredthsFromMicros,
   hundredthsFromNumber,
+  microsFromDecimalString,
+  microsToDecimalString,
   hundredthsToDecimalString,
   hundredthsToNumber,
   roundUsd,
@@ -22,8 +25,13 @@ describe('credit amounts', () => {
     expect(hundredthsFromDecimalString(text)).toBe(hundredths);
   });
 
-  it('refuses more than two decimals and garbage', () => {
-    expect(() => hundredthsFromDecimalString('1.005')).toThrow(/2 decimals/);
+  it('rounds a ledger amount (up to 6 decimals) half-up to hundredths, once, and refuses garbage', () => {
+    expect(hundredthsFromDecimalString('1.005')).toBe(101);
+    expect(hundredthsFromDecimalString('0.004900')).toBe(0);
+    expect(hundredthsFromDecimalString('4.900000')).toBe(490);
+    expect(hundredthsFromDecimalString('0.004999')).toBe(0);
+    expect(hundredthsFromDecimalString('-0.005')).toBe(-1);
+    expect(Object.is(hundredthsFromDecimalString('-0.004'), 0)).toBe(true);
     expect(() => hundredthsFromDecimalString('abc')).toThrow();
     // numeric(18,2) padding like "1.100" is still exact.
     expect(hundredthsFromDecimalString('1.100')).toBe(110);
@@ -73,8 +81,8 @@ describe('hundredths to numbers and strings without Big', () => {
 const reference = {
   fromDecimalString(value: string): number {
     const big = new Big(value.trim()).times(100);
-    if (!big.eq(big.round(0, Big.roundDown))) throw new Error('More than 2 decimals');
-    const result = Number(big.toFixed(0));
+    // Past the second decimal: half-up (away from zero), the rounding of a shown figure.
+    const result = Number(big.round(0, Big.roundHalfUp).toFixed(0)) + 0;
     if (!Number.isSafeInteger(result)) throw new Error('Amount out of range');
     return result;
   },
@@ -115,8 +123,16 @@ describe('credit amounts without big.js, against the big.js definitions', () => 
     }
   });
 
-  it('refuses what big.js refused: out of range, a third decimal, garbage', () => {
-    for (const text of ['90071992547409.92', '100000000000000', '1.001', '0.005', '1e3', '', '.5', '1.', '--1']) {
+  it('rounds a third decimal half-up, as big.js does', () => {
+    for (const v of samples.slice(0, 500)) {
+      for (const text of [`${hundredthsToDecimalString(v)}4999`, `${hundredthsToDecimalString(v)}5`, `-${hundredthsToDecimalString(v)}5000`]) {
+        expect([text, outcome(() => hundredthsFromDecimalString(text))]).toEqual([text, outcome(() => reference.fromDecimalString(text))]);
+      }
+    }
+  });
+
+  it('refuses what big.js refused: out of range, garbage', () => {
+    for (const text of ['90071992547409.92', '100000000000000', '1e3', '', '.5', '1.', '--1']) {
       expect(() => hundredthsFromDecimalString(text)).toThrow();
     }
     expect(hundredthsFromDecimalString('90071992547409.91')).toBe(Number.MAX_SAFE_INTEGER);
@@ -125,5 +141,21 @@ describe('credit amounts without big.js, against the big.js definitions', () => 
   it('still goes through big.js for amounts that are not safe integers of hundredths', () => {
     expect(hundredthsToDecimalString(12.5)).toBe(reference.toDecimalString(12.5));
     expect(hundredthsToNumber(0.5)).toBe(reference.toNumber(0.5));
+  });
+});
+
+describe('micro-credits (the ledger unit)', () => {
+  const micros = fc.oneof(fc.integer({ min: -10_000_000, max: 10_000_000 }), fc.integer({ min: 0, max: 1_000_000_000_000_000 }), fc.constantFrom(0, 1, 4_900, 5_000, 9_999, 10_000, 1_000_000_000_000_000));
+  it('round-trip through decimal strings exactly (what numeric(22,6) prints)', () => {
+    fc.assert(fc.property(micros, (m) => expect(microsFromDecimalString(microsToDecimalString(m))).toBe(m + 0)), { numRuns: 3000 });
+    expect(microsToDecimalString(4_900)).toBe('0.004900');
+    expect(microsToDecimalString(-1)).toBe('-0.000001');
+    expect(microsFromDecimalString('4.9')).toBe(4_900_000);
+    expect(microsFromDecimalString('1.1234560')).toBe(1_123_456);
+    expect(() => microsFromDecimalString('0.0000001')).toThrow(/6 decimals/);
+  });
+  it('round to hundredths half-up, as big.js does', () => {
+    fc.assert(fc.property(micros, (m) => expect(hundredthsFromMicros(m)).toBe(Number(new Big(m).div(10_000).round(0, Big.roundHalfUp).toFixed(0)) + 0)), { numRuns: 3000 });
+    expect([hundredthsFromMicros(4_900), hundredthsFromMicros(5_000), hundredthsFromMicros(4_999)]).toEqual([0, 1, 0]);
   });
 });

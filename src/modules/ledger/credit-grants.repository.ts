@@ -46,7 +46,12 @@ export class CreditGrantsRepository {
 
   /** The open top-ups' total at `now` (see OPEN_TOP_UPS_SQL). */
   async openTotal(organizationId: string, now: Date): Promise<CreditHundredths> {
-    const [row] = (await this.tx.manager.query(`SELECT ${OPEN_TOP_UPS_SQL} AS remaining`, [organizationId, now])) as Array<{ remaining: string }>;
-    return hundredthsOrZero(row.remaining);
+    return hundredthsOrZero(await this.openTotalExact(organizationId, now));
+  }
+
+  /** The same, as the ledger's exact decimal (for a figure that combines it with others before rounding). */
+  async openTotalExact(organizationId: string, now: Date): Promise<string> {
+    const [row] = (await this.tx.manager.query(`SELECT ${OPEN_TOP_UPS_SQL} AS remaining`, [organizationId, now])) as Array<{ remaining: string | null }>;
+    return row.remaining ?? '0';
   }
 }

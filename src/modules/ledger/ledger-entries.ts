@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { crossesMark, isPositive, warningFigure } from './utils/threshold-mark';
-import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString } from '../../common/money/credits';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
 import type { TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
@@ -93,7 +93,7 @@ export class LedgerEntries {
       category: p.definition.config.category,
       definition_version: p.definition.version,
       user_id: p.input.userId ?? null,
-      credits: hundredthsToDecimalString(p.credits),
+      credits: microsToDecimalString(p.micros),
       from_allowance: r.from_allowance,
       from_grants: r.from_grants,
       overage: r.overage,

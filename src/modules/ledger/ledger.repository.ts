@@ -72,7 +72,8 @@ export interface HoldSettlement {
 }
 
 export interface ConsumeResult {
-  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED';
+  /** PERIOD_CREDITS_BOUND / PERIOD_COST_BOUND: the debit would take the period past a bound of common/money/bounds.ts. */
+  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED' | 'PERIOD_CREDITS_BOUND' | 'PERIOD_COST_BOUND';
   from_allowance: string;
   from_grants: string;
   overage: string;

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
-import { hundredthsOrZero } from '../../common/money/credits';
 import { OPEN_TOP_UPS_SQL } from './credit-grants.repository';
 import { creditsRemaining } from './utils/credits-remaining';
 
@@ -68,6 +67,6 @@ export class PeriodBalancesRepository {
          FROM (SELECT 1) one LEFT JOIN period_balances b ON b.organization_id = $1 AND b.period_start = $3::date`,
       [organizationId, now, periodStart],
     )) as Array<{ allowance: string | null; allowance_used: string | null; top_ups: string }>;
-    return creditsRemaining(hundredthsOrZero(row.allowance), hundredthsOrZero(row.allowance_used), hundredthsOrZero(row.top_ups));
+    return creditsRemaining(row.allowance ?? '0', row.allowance_used ?? '0', row.top_ups ?? '0');
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { hundredthsToDecimalString } from '../../common/money/credits';
+import { microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { ClosedPeriods } from '../analytics/closed-periods.service';
 import { MembershipPolicy } from '../api-keys/membership-policy';
@@ -46,13 +46,14 @@ export class EventPreparer {
       }
       await answer;
     }
-    const { credits, breakdown } = priceEvent(pricedDefinition(definition), input.eventData ?? {});
+    const { micros, credits, breakdown } = priceEvent(pricedDefinition(definition), input.eventData ?? {});
     const period = periodOf(occurredAt);
     await this.closedPeriods.assertOpen(period, now);
     return {
       index,
       input,
       definition,
+      micros,
       credits,
       breakdown,
       occurredAt,
@@ -69,7 +70,8 @@ export function consumeParams(p: Prepared, now: Date): ConsumeParams {
   return {
     organizationId: p.input.organizationId,
     periodStart: p.periodStart,
-    amount: hundredthsToDecimalString(p.credits),
+    // The exact price: an event of 0.0049 credits is charged 0.0049, never rounded to 0 on its own.
+    amount: microsToDecimalString(p.micros),
     limitKey: p.definition.config.limitKey as PlanLimitKey | null,
     now,
     apiKeyId: p.input.context?.apiKeyId ?? null,

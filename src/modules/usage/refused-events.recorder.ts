@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors/domain-error';
-import { hundredthsToDecimalString } from '../../common/money/credits';
+import { microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { LedgerEntries } from '../ledger/ledger-entries';
 import type { RefusedEventRow } from '../ledger/ledger-entries';
@@ -34,7 +34,7 @@ export class RefusedEventsRecorder {
         recorded_at: now.toISOString(),
         event_type: input.eventType,
         user_id: input.userId ?? null,
-        credits: p ? hundredthsToDecimalString(p.credits) : null,
+        credits: p ? microsToDecimalString(p.micros) : null,
         event_data: input.eventData ?? {},
         error: o.error.code,
         message: o.error.message,

@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
-import { hundredthsFromDecimalString, hundredthsToDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsToNumber, microsFromDecimalString, microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -196,6 +196,7 @@ export class ReservationsService {
         index: 0,
         input: { organizationId, eventType: res.event_type, eventData: data, userId: res.user_id ?? undefined, context: res.context ?? undefined },
         definition,
+        micros: price.micros,
         credits: price.credits,
         breakdown: price.breakdown,
         occurredAt: new Date(res.occurred_at),
@@ -204,7 +205,7 @@ export class ReservationsService {
         key: res.idempotency_key ?? undefined,
       };
       let r: ConsumeResult;
-      if (price.credits === hundredthsFromDecimalString(res.credits)) {
+      if (price.micros === microsFromDecimalString(res.credits)) {
         // The common case (same price): what the reservation took is exactly what the event costs, so the
         // event takes over the hold as it is. No refund, no second debit.
         r = {
@@ -254,13 +255,13 @@ export class ReservationsService {
     const definition = await this.events.findOrThrow(reserved.definition.key);
     const data = eventData ?? reserved.input.eventData ?? {};
     const price = priceEvent(pricedDefinition(definition), data);
-    if (price.credits !== reserved.credits) return undefined;
+    if (price.micros !== reserved.micros) return undefined;
     const plan = (await this.rejections.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
     const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
     const entries = new LedgerEntries();
     const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
-    const hold = { organizationId, reservationId, eventId: result.eventId, credits: hundredthsToDecimalString(p.credits), key: p.key ?? null };
+    const hold = { organizationId, reservationId, eventId: result.eventId, credits: microsToDecimalString(p.micros), key: p.key ?? null };
     const settled = await this.settles.submit(organizationId, { hold, entries });
     return settled ? result : undefined;
   }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
+import { amountOutOfBounds } from '../../common/money/bounds';
 import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
 import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -26,6 +27,8 @@ export class TrackRejections {
   /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
   rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord | undefined): DomainError {
     if (r.status === 'BUDGET_EXCEEDED' && r.budget) return budgetExceeded(r.budget, p.credits);
+    const bound = boundRefusal(r, p);
+    if (bound) return bound;
     if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
     const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
     const limit = limitKey ? plan.config.limits[limitKey] : null;
@@ -65,6 +68,15 @@ function budgetExceeded(b: NonNullable<ConsumeResult['budget']>, required: numbe
     credits,
     used,
   });
+}
+
+/** 422 AMOUNT_OUT_OF_BOUNDS for a debit the ledger refused at a period bound (consume_credits_many). */
+export function boundRefusal(r: Pick<ConsumeResult, 'status' | 'consumed_before'>, p: Pick<Prepared, 'credits' | 'periodStart'>): DomainError | undefined {
+  if (r.status === 'PERIOD_CREDITS_BOUND') {
+    return amountOutOfBounds('periodCredits', { period: p.periodStart, used: hundredthsToNumber(hundredthsFromDecimalString(r.consumed_before)), required: hundredthsToNumber(p.credits) });
+  }
+  if (r.status === 'PERIOD_COST_BOUND') return amountOutOfBounds('periodOverageCost', { period: p.periodStart, required: hundredthsToNumber(p.credits) });
+  return undefined;
 }
 
 function planSummary(plan: PlanDefinitionRecord) {

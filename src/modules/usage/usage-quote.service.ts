@@ -6,6 +6,7 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams, EventPreparer } from './event-preparer';
+import { boundRefusal } from './track-rejections';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import type { TrackInput } from './usage.types';
 
@@ -28,6 +29,8 @@ export class UsageQuote {
     const p = await this.preparer.prepare(input, 0, now);
     const r = await this.ledger.quote(() => this.ledger.consume(consumeParams(p, now)));
     if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
+    // A bound is not "does not fit now" (a top-up or a plan change would not help): the same 422 as tracking.
+    if (r.status === 'PERIOD_CREDITS_BOUND' || r.status === 'PERIOD_COST_BOUND') throw boundRefusal(r, p)!;
     const fits = r.status === 'OK';
     // A quote answers what is left now, before the debit it rolled back.
     const remaining = remainingBeforeDebit(r);

@@ -35,7 +35,8 @@ export class UsageSummaryService {
          FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as Array<Record<string, string | number>>;
-    const topUpsRemaining = await this.grants.openTotal(organizationId, now);
+    const topUpsText = await this.grants.openTotalExact(organizationId, now);
+    const topUpsRemaining = hundredthsOrZero(topUpsText);
     // A budget's crossings are not the allowance's: they are listed as notifications, and by the budgets.
     const warnings = (await this.dataSource.query(
       `SELECT type, threshold, used, "limit", payload->>'plan' AS plan, created_at FROM notifications
@@ -61,7 +62,7 @@ export class UsageSummaryService {
       allowanceUsed: hundredthsToNumber(allowanceUsed),
       topUpsUsed: hundredthsToNumber(h(balance?.grants_used)),
       topUpsRemaining: hundredthsToNumber(topUpsRemaining),
-      remaining: hundredthsToNumber(creditsRemaining(allowance, allowanceUsed, topUpsRemaining)),
+      remaining: hundredthsToNumber(creditsRemaining(String(balance?.allowance ?? plan.config.monthlyCredits), String(balance?.allowance_used ?? 0), topUpsText)),
       overage: { credits: hundredthsToNumber(overage), cost: roundUsd(new Big(balance?.overage_cost ?? 0)), spendCap: org.spend_cap === null ? null : Number(org.spend_cap) },
       percentUsed: allowance > 0 ? Number(new Big(consumed).div(allowance).times(100).toFixed(2)) : consumed > 0 ? 100 : 0,
       events: balance ? Number(balance.events) : 0,

@@ -143,26 +143,28 @@ export class UsageTracker {
       for (const [i, outcome] of recorded) outcomes[i] = outcome;
     }
     if (source !== 'sync') await this.refused.keep(inputs, outcomes, ready, now, source);
-    this.count(outcomes);
+    this.count(outcomes, ready);
     return outcomes;
   }
 
   /** The metrics of a run, one increment per event type and error code (a batch is 1,000 events, not 2,000 calls). */
-  private count(outcomes: Outcome[]): void {
+  private count(outcomes: Outcome[], ready: Prepared[]): void {
     const tracked = new Map<string, number>();
     const refused = new Map<string, number>();
-    let credits = 0;
-    for (const o of outcomes) {
+    const micros = new Map(ready.map((p) => [p.index, p.micros]));
+    // What the ledger charged, in micro-credits (not the rounded figure shown: a token event of 0.0049 counts),
+    // summed as a BigInt: exact whatever the number of events.
+    let charged = BigInt(0);
+    outcomes.forEach((o, i) => {
       if (o.status === 'rejected') refused.set(o.error.code, (refused.get(o.error.code) ?? 0) + 1);
       else if (o.status === 'accepted') {
         tracked.set(o.result.eventType, (tracked.get(o.result.eventType) ?? 0) + 1);
-        // Hundredths summed as integers: exact whatever the number of events.
-        credits += Math.round(o.result.creditsConsumed * 100);
+        charged += BigInt(micros.get(i) ?? 0);
       }
-    }
+    });
     for (const [code, n] of refused) this.metrics.rejections.inc({ code }, n);
     for (const [eventType, n] of tracked) this.metrics.eventsTracked.inc({ event_type: eventType }, n);
-    if (credits > 0) this.metrics.creditsConsumed.inc(credits / 100);
+    if (charged > BigInt(0)) this.metrics.creditsConsumed.inc(Number(charged) / 1_000_000);
   }
 }
 

@@ -28,6 +28,9 @@ export interface Prepared {
   index: number;
   input: TrackInput;
   definition: EventDefinitionRecord;
+  /** What the ledger charges, in micro-credits (exact below a hundredth: see common/money/credits.ts). */
+  micros: number;
+  /** The price as shown, in hundredths: `micros` rounded half-up once. */
   credits: number;
   breakdown: PriceBreakdown;
   occurredAt: Date;

@@ -99,7 +99,7 @@ export class PeriodCloseBatchRepository {
   /** The period's monthly rollup rows of every organization of `ids` (the report's tables, and the agreement check). */
   async periodRows(ids: string[], periodStart: IsoDay): Promise<Map<string, ReportRollupRow[]>> {
     // One JSON array per organization (pg parses it with one JSON.parse) instead of a row per group; amounts
-    // as integer hundredths, which numeric(18,2) x 100 is exactly.
+    // as integer hundredths, each line rounded half-up once (the int8 cast rounds halves away from zero).
     const rows = (await this.tx.manager.query(
       `SELECT organization_id, json_agg(json_build_array(event_type, category, user_id, events, (credits * 100)::int8, (overage * 100)::int8)) AS r
          FROM usage_rollups_monthly WHERE period_start = $2::date AND organization_id = ANY($1::text[]) GROUP BY organization_id`,
@@ -128,6 +128,27 @@ export class PeriodCloseBatchRepository {
       [ids, from, toExclusive],
     )) as Array<{ organization_id: string; r: Array<[string, number, number, number]> }>;
     return new Map(rows.map((row) => [row.organization_id, row.r.map(([day, events, credits, overage]) => ({ day, events: safe(events), credits: safe(credits), overage: safe(overage) }))]));
+  }
+
+  /**
+   * Organizations of `ids` whose period rollups do not add up to their balance row (monthly to the balance,
+   * daily to the monthly), compared exactly in SQL: the amounts read above are rounded to hundredths per line
+   * for the report, and a sum of rounded lines need not equal the rounded total (events below a hundredth).
+   */
+  async disagreeing(ids: string[], periodStart: IsoDay, toExclusive: IsoDay): Promise<Set<string>> {
+    const rows = (await this.tx.manager.query(
+      `WITH mo AS (SELECT organization_id, sum(events) AS events, sum(credits) AS credits, sum(overage) AS overage
+                     FROM usage_rollups_monthly WHERE period_start = $2::date AND organization_id = ANY($1::text[]) GROUP BY organization_id),
+            d AS (SELECT organization_id, sum(events) AS events, sum(credits) AS credits, sum(overage) AS overage
+                    FROM usage_rollups_daily WHERE organization_id = ANY($1::text[]) AND day >= $2::date AND day < $3::date GROUP BY organization_id),
+            b AS (SELECT organization_id, events, consumed, overage_used FROM period_balances WHERE period_start = $2::date AND organization_id = ANY($1::text[]))
+       SELECT x.id FROM unnest($1::text[]) AS x(id)
+         LEFT JOIN mo ON mo.organization_id = x.id LEFT JOIN d ON d.organization_id = x.id LEFT JOIN b ON b.organization_id = x.id
+        WHERE (coalesce(b.events, 0), coalesce(b.consumed, 0), coalesce(b.overage_used, 0)) <> (coalesce(mo.events, 0), coalesce(mo.credits, 0), coalesce(mo.overage, 0))
+           OR (coalesce(mo.events, 0), coalesce(mo.credits, 0), coalesce(mo.overage, 0)) <> (coalesce(d.events, 0), coalesce(d.credits, 0), coalesce(d.overage, 0))`,
+      [ids, periodStart, toExclusive],
+    )) as Array<{ id: string }>;
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Top-ups granted during the period per organization (the invoice's top-up line); absent = none. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { nextPeriod, periodKey, periodOf } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
 import { APP_CONFIG } from '../../../config/app-config';
@@ -16,7 +16,7 @@ import type { JobContext, JobDefinition, JobResult } from '../job.types';
 import { PeriodCloseBatchRepository } from './period-close-batch.repository';
 import type { FrozenPeriod } from './period-close-batch.repository';
 import { PeriodCloseRepository } from './period-close.repository';
-import { rollupsAgree } from './utils/rollup-agreement';
+import { ReconciliationRepository } from '../reconciliation/reconciliation.repository';
 
 /**
  * Organizations frozen per transaction: a constant number of statements each, so 1,000 organizations are
@@ -32,6 +32,8 @@ interface PeriodOutcome {
   deferred: string[];
   /** Organizations whose rollups had to be recounted from raw events before freezing. */
   recounted: string[];
+  /** Organizations whose freeze failed on its own (each also a reconciliation alert): the period stays closing. */
+  failed: Array<{ organizationId: string; error: string }>;
   complete: boolean;
 }
 
@@ -62,8 +64,11 @@ export class PeriodCloseJob implements JobDefinition {
     private readonly rollups: RollupRepository,
     private readonly ledgerRollups: RollupsRepository,
     private readonly plans: PlanRegistry,
+    private readonly alerts: ReconciliationRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  private readonly logger = new Logger(PeriodCloseJob.name);
 
   async run(ctx: JobContext): Promise<JobResult> {
     const due = await this.duePeriods(ctx.now);
@@ -71,6 +76,7 @@ export class PeriodCloseJob implements JobDefinition {
     const closed: string[] = [];
     const deferred: Record<string, string[]> = {};
     const recounted: Record<string, string[]> = {};
+    const failed: Record<string, PeriodOutcome['failed']> = {};
     for (const period of due) {
       if (ctx.stopping()) break;
       const outcome = await this.close(period, ctx);
@@ -78,9 +84,11 @@ export class PeriodCloseJob implements JobDefinition {
       if (outcome.complete) closed.push(periodKey(period));
       if (outcome.deferred.length > 0) deferred[periodKey(period)] = outcome.deferred;
       if (outcome.recounted.length > 0) recounted[periodKey(period)] = outcome.recounted;
+      if (outcome.failed.length > 0) failed[periodKey(period)] = outcome.failed;
     }
     // recounted: organizations whose rollups disagreed with their balance and were rebuilt from raw events.
-    return { rows, details: { due: due.map(periodKey), closed, deferred, recounted } };
+    // failed: organizations whose own freeze failed (each a period_close_failed alert); every other one closed.
+    return { rows, details: { due: due.map(periodKey), closed, deferred, recounted, failed } };
   }
 
   /** Periods whose end plus the grace window has passed and whose close is not complete, oldest first. */
@@ -98,7 +106,7 @@ export class PeriodCloseJob implements JobDefinition {
 
   private async close(period: Period, ctx: JobContext): Promise<PeriodOutcome> {
     await this.repo.markClosing(period, ctx.now);
-    const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], recounted: [], complete: false };
+    const outcome: PeriodOutcome = { invoices: 0, planChanges: 0, allowancesOpened: 0, deferred: [], recounted: [], failed: [], complete: false };
     await this.balances.openForAll(periodStartDay(period), period.end, ctx.now, { exceptInvoiced: true });
     const orgs = await this.repo.organizationsToFreeze(period);
     const chunks: OrganizationRow[][] = [];
@@ -106,19 +114,27 @@ export class PeriodCloseJob implements JobDefinition {
     // Two chunks in flight, each its own transaction on its own connection: while the service builds one
     // chunk's reports, PostgreSQL reads the next (two cores, two halves of the work). The chunks lock
     // disjoint rows, so they never wait for each other; on PGlite (one connection) they simply run in turn.
-    let failed = false;
+    const add = (frozen: { invoices: number; deferred: string[]; recounted: string[] }) => {
+      outcome.invoices += frozen.invoices;
+      outcome.deferred.push(...frozen.deferred);
+      outcome.recounted.push(...frozen.recounted);
+    };
     const worker = async () => {
       for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
-        // A failed chunk stops the other worker too: the run fails, and the next one takes over from there.
-        if (ctx.stopping() || failed) return false;
+        if (ctx.stopping()) return false;
         try {
-          const frozen = await this.freeze(chunk, period, ctx.now);
-          outcome.invoices += frozen.invoices;
-          outcome.deferred.push(...frozen.deferred);
-          outcome.recounted.push(...frozen.recounted);
-        } catch (error) {
-          failed = true;
-          throw error;
+          add(await this.freeze(chunk, period, ctx.now));
+        } catch {
+          // One organization must not keep the others from closing: the chunk rolled back whole, so it is
+          // frozen again one organization at a time, and only the ones that fail on their own are left out.
+          for (const org of chunk) {
+            if (ctx.stopping()) return false;
+            try {
+              add(await this.freeze([org], period, ctx.now));
+            } catch (error) {
+              outcome.failed.push({ organizationId: org.id, error: error instanceof Error ? error.message : String(error) });
+            }
+          }
         }
       }
       return true;
@@ -126,16 +142,23 @@ export class PeriodCloseJob implements JobDefinition {
     const settled = await Promise.allSettled(Array.from({ length: FREEZE_CONCURRENCY }, worker));
     const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
+    outcome.failed.sort((a, b) => (a.organizationId < b.organizationId ? -1 : 1));
+    for (const f of outcome.failed) {
+      this.logger.error(`period ${periodKey(period)}: the close of organization ${f.organizationId} failed: ${f.error}`);
+      await this.alerts.raise({ organizationId: f.organizationId, kind: 'period_close_failed', periodStart: periodStartDay(period), subject: 'close', details: { error: f.error.slice(0, 2000) } }, ctx.runId, ctx.now);
+    }
     outcome.deferred.sort();
     outcome.recounted.sort();
     if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return outcome;
-    if (outcome.deferred.length > 0) return outcome;
+    // Deferred or failed organizations have no invoice yet: the period stays closing and the next run retries them.
+    if (outcome.deferred.length > 0 || outcome.failed.length > 0) return outcome;
     outcome.planChanges = await this.repo.applyDuePlanChanges(period.end, ctx.now);
     const next = nextPeriod(period);
     // Only the current period gets its rows ahead of its first event: for a past one (catch-up) the plan of
     // now may not be the plan it had, and its own close creates the rows it needs.
     if (periodKey(periodOf(ctx.now)) === periodKey(next)) outcome.allowancesOpened = await this.balances.openForAll(periodStartDay(next), next.end, ctx.now);
     await this.repo.markClosed(period, ctx.now);
+    await this.alerts.resolveCloseFailures(periodStartDay(period), ctx.runId, ctx.now);
     outcome.complete = true;
     return outcome;
   }
@@ -162,12 +185,13 @@ export class PeriodCloseJob implements JobDefinition {
       const pending = await this.batch.withPendingReservations(ids, period);
       const live = orgs.filter((o) => !pending.has(o.id));
       const liveIds = live.map((o) => o.id);
-      const [balances, rows, days, topUps, history] = [
+      const [balances, rows, days, topUps, history, disagreeing] = [
         await this.batch.balances(liveIds, start),
         await this.batch.periodRows(liveIds, start),
         await this.batch.dayTotals(liveIds, start, end),
         await this.batch.grantsCreated(liveIds, period),
         await this.batch.periodPlans(liveIds, period, now),
+        await this.batch.disagreeing(liveIds, start, end),
       ];
       const recounted: string[] = [];
       const frozen: FrozenPeriod[] = [];
@@ -178,7 +202,7 @@ export class PeriodCloseJob implements JobDefinition {
         // Final numbers from the rollups, which every tracking transaction keeps in step with the balance
         // row. Only when they disagree with the balance (someone wrote around the tracker) are they
         // recounted from the raw events, under the lock already held.
-        if (!rollupsAgree(balance, orgRows, orgDays)) {
+        if (disagreeing.has(org.id)) {
           await this.ledgerRollups.rebuild(org.id, start, end, start, addDays(end, -1));
           orgRows = await this.rollups.periodRows(org.id, start);
           orgDays = await this.rollups.dayTotals(org.id, start, end);

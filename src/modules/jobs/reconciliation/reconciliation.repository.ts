@@ -11,7 +11,9 @@ export type AlertKind =
   | 'overage_not_permitted'
   | 'spend_cap_exceeded'
   | 'rollup_mismatch'
-  | 'async_events_refused';
+  | 'async_events_refused'
+  /** Raised by the period close, not the reconciliation: one organization's freeze failed (the others closed). */
+  | 'period_close_failed';
 
 export interface Discrepancy {
   organizationId: string;
@@ -261,11 +263,20 @@ export class ReconciliationRepository {
     );
   }
 
+  /** A period that closed after all: its open period_close_failed alerts are resolved. */
+  async resolveCloseFailures(periodStart: string, runId: string, now: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE reconciliation_alerts SET status = 'resolved', resolution = 'period closed', resolved_at = $2, run_id = $3
+        WHERE status = 'open' AND kind = 'period_close_failed' AND period_start = $1::date`,
+      [periodStart, now, runId],
+    );
+  }
+
   /** Open alerts of the checked scope that this run no longer saw: resolved. */
   async resolveUnseen(periodStarts: string[], includeGrants: boolean, seen: Discrepancy[], runId: string, now: Date): Promise<number> {
     const [, resolved] = (await this.dataSource.query(
       `UPDATE reconciliation_alerts SET status = 'resolved', resolution = 'no longer observed', resolved_at = $4, run_id = $5
-        WHERE status = 'open'
+        WHERE status = 'open' AND kind <> 'period_close_failed'
           AND (period_start = ANY($1::date[]) OR ($2 AND kind = 'grant_mismatch'))
           AND NOT ((organization_id || '|' || fingerprint) = ANY($3::text[]))`,
       [periodStarts, includeGrants, seen.map((d) => `${d.organizationId}|${fingerprint(d)}`), now, runId],

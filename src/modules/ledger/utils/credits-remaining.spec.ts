@@ -3,15 +3,18 @@ import { creditsRemaining, remainingBeforeDebit } from './credits-remaining';
 
 describe('creditsRemaining', () => {
   it.each([
-    // allowance, used, open top-ups (hundredths) -> remaining
-    [10_000, 0, 0, 10_000],
-    [10_000, 2_550, 0, 7_450],
-    [10_000, 2_550, 1_001, 8_451],
-    [10_000, 10_000, 500, 500],
+    // allowance, used, open top-ups (ledger decimals) -> remaining (hundredths, rounded once)
+    ['100', '0', '0', 10_000],
+    ['100', '25.50', '0', 7_450],
+    ['100', '25.50', '10.01', 8_451],
+    ['100', '100', '5', 500],
     // Used beyond the allowance (a downgrade below use): the allowance gives 0, never a negative that eats top-ups.
-    [5_000, 7_000, 300, 300],
-    [0, 0, 0, 0],
-  ])('allowance %i used %i top-ups %i -> %i', (allowance, used, topUps, expected) => {
+    ['50', '70', '3', 300],
+    ['0', '0', '0', 0],
+    // Micro-credits combine before the one rounding: 100 - 0.004900 - 0.004900 + 0 is 99.9902 -> 99.99.
+    ['100', '0.009800', '0', 9_999],
+    ['100', '0.004', '0.003', 10_000],
+  ])('allowance %s used %s top-ups %s -> %i', (allowance, used, topUps, expected) => {
     expect(creditsRemaining(allowance, used, topUps)).toBe(expected);
   });
 });

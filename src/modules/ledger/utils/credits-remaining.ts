@@ -1,14 +1,17 @@
+import Big from 'big.js';
 import type { CreditHundredths } from '../../../common/money/credits';
-import { hundredthsFromDecimalString } from '../../../common/money/credits';
+import { hundredthsFromBig } from '../../../common/money/credits';
 
 /**
  * "Credits remaining", the one definition every answer uses (usage summary, reservation replays, quotes):
  * the allowance left in the period (never below zero: overage does not eat into top-ups) plus the top-ups
  * still open (remaining > 0, not expired; summed in SQL by CreditGrantsRepository). consume_credits decides
- * debits by the same rule under the balance row lock, and reports its `remaining` on that basis.
+ * debits by the same rule under the balance row lock, and reports its `remaining` on that basis. The ledger's
+ * decimals (micro-credits) are combined exactly and the result rounded to hundredths once, as it is shown.
  */
-export function creditsRemaining(allowance: CreditHundredths, allowanceUsed: CreditHundredths, openTopUps: CreditHundredths): CreditHundredths {
-  return Math.max(allowance - allowanceUsed, 0) + openTopUps;
+export function creditsRemaining(allowance: string, allowanceUsed: string, openTopUps: string): CreditHundredths {
+  const open = new Big(allowance).minus(allowanceUsed);
+  return hundredthsFromBig((open.gt(0) ? open : new Big(0)).plus(openTopUps));
 }
 
 /**
@@ -17,6 +20,6 @@ export function creditsRemaining(allowance: CreditHundredths, allowanceUsed: Cre
  * refused one (nothing taken).
  */
 export function remainingBeforeDebit(r: { status: string; remaining: string; from_allowance: string; from_grants: string }): CreditHundredths {
-  const after = hundredthsFromDecimalString(r.remaining);
-  return r.status === 'OK' ? after + hundredthsFromDecimalString(r.from_allowance) + hundredthsFromDecimalString(r.from_grants) : after;
+  const after = new Big(r.remaining);
+  return hundredthsFromBig(r.status === 'OK' ? after.plus(r.from_allowance).plus(r.from_grants) : after);
 }

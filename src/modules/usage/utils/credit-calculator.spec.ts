@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import Big from 'big.js';
 import fc from 'fast-check';
 import { DomainError } from '../../../common/errors/domain-error';
-import { hundredthsToNumber } from '../../../common/money/credits';
+import { MAX_EVENT_CREDITS } from '../../../common/money/bounds';
+import { hundredthsFromMicros, hundredthsToNumber } from '../../../common/money/credits';
 import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent, priceEventBig, priceEventExact } from './credit-calculator';
 import type { PricedDefinition } from './credit-calculator';
 
@@ -69,6 +70,7 @@ describe('priceEvent: SPEC examples and table', () => {
 
   it('returns the SPEC breakdown for the 25-credit example', () => {
     expect(priceEvent(diagnose, { complexity: 2.0, echo: true })).toEqual({
+      micros: 25_000_000,
       credits: 2500,
       breakdown: {
         baseCredits: 10,
@@ -485,9 +487,82 @@ describe('priceEvent: unit rejections (400, nothing priced)', () => {
     ['units as an array', llm, { units: [1, 2] }, ['eventData.units']],
     ['units as a number', llm, { units: 5 }, ['eventData.units']],
     ['every bad unit at once', llm, { units: { inputTokens: -1, bogus: 1 } }, ['eventData.units.inputTokens', 'eventData.units.bogus']],
-    ['a price beyond what one event may cost', withUnits({ a: 1_000_000, b: 1_000_000 }), { units: { a: MAX_UNIT_QUANTITY, b: MAX_UNIT_QUANTITY } }, ['eventData.units']],
   ])('%s', (_name, definition, eventData, fields) => {
     expect(fieldsOf(definition, eventData).sort()).toEqual(fields.sort());
+  });
+});
+
+describe('priceEvent: the bound on one event (MAX_EVENT_CREDITS)', () => {
+  const llmLike = withUnits({ a: 0.002 }, 0.5);
+  const atBound = (MAX_EVENT_CREDITS - 0.5) / 0.002;
+
+  it('prices an event at the bound exactly, on both paths', () => {
+    expect(priceEvent(llmLike, { units: { a: atBound } }).credits).toBe(MAX_EVENT_CREDITS * 100);
+    expect(priceEventBig(llmLike, { units: { a: atBound } }).credits).toBe(MAX_EVENT_CREDITS * 100);
+  });
+
+  it.each<[string, number]>([
+    ['one hundredth past it', atBound + 5],
+    ['the largest quantity', MAX_UNIT_QUANTITY],
+  ])('refuses %s with AMOUNT_OUT_OF_BOUNDS naming the bound (422, not a validation error)', (_name, a) => {
+    for (const price of [priceEvent, priceEventBig]) {
+      try {
+        price(llmLike, { units: { a } });
+        throw new Error('expected a rejection');
+      } catch (error) {
+        expect(error).toBeInstanceOf(DomainError);
+        expect((error as DomainError).code).toBe('AMOUNT_OUT_OF_BOUNDS');
+        expect((error as DomainError).details).toMatchObject({ bound: 'eventCredits', max: MAX_EVENT_CREDITS, field: 'eventData.units' });
+      }
+    }
+  });
+
+  it('refuses a price far beyond safe integers the same way', () => {
+    expect(() => priceEvent(withUnits({ a: 1_000_000, b: 1_000_000 }), { units: { a: MAX_UNIT_QUANTITY, b: MAX_UNIT_QUANTITY } })).toThrow(/at most 1000000000 credits/);
+  });
+});
+
+describe('priceEvent: micro-credits (token events never round to free)', () => {
+  it('prices 49 tokens at 0.0001 at 4,900 micros (shown as 0.00), and 49,000 tokens at 4.90', () => {
+    const tokens = withUnits({ tokens: 0.0001 }, 0);
+    expect(priceEvent(tokens, { units: { tokens: 49 } })).toMatchObject({ micros: 4_900, credits: 0 });
+    expect(priceEvent(tokens, { units: { tokens: 49_000 } })).toMatchObject({ micros: 4_900_000, credits: 490 });
+  });
+
+  it('property: the sum of N events’ charges equals the price of their total quantity within one hundredth (exactly, in micros)', () => {
+    const rate = fc.integer({ min: 1, max: 10_000_000 }).map((m) => Number(new Big(m).div(1_000_000).toString()));
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c'), rate, { minKeys: 1 }), fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 200 }), fc.func(fc.constantFrom('a', 'b', 'c')), (units, parts, unitOf) => {
+        const definition = withUnits(units, 0);
+        const names = Object.keys(units);
+        const totals: Record<string, number> = {};
+        let sum = 0;
+        parts.forEach((q, i) => {
+          const name = names.includes(unitOf(i)) ? unitOf(i) : names[0];
+          totals[name] = (totals[name] ?? 0) + q;
+          sum += priceEvent(definition, { units: { [name]: q } }).micros;
+        });
+        const whole = priceEvent(definition, { units: totals });
+        expect(sum).toBe(whole.micros);
+        expect(Math.abs(hundredthsFromMicros(sum) - whole.credits)).toBeLessThanOrEqual(1);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('property: with a base price and a complexity factor, N events cost N times the base plus the shared price, within half a micro each', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 1_000_000 }), fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 1, maxLength: 100 }), (baseHundredths, rateMicros, parts) => {
+        const base = hundredthsToNumber(baseHundredths);
+        const r = Number(new Big(rateMicros).div(1_000_000).toString());
+        const definition = withUnits({ t: r }, base);
+        const sum = parts.reduce((acc, q) => acc + priceEvent(definition, { units: { t: q } }).micros, 0);
+        const total = parts.reduce((a, b) => a + b, 0);
+        // Base hundredths and 6-decimal rates are exact in micros: no rounding at all.
+        expect(sum).toBe(parts.length * baseHundredths * 10_000 + total * rateMicros);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -515,8 +590,13 @@ describe('priceEvent: units, properties', () => {
           const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
           const quantities = Object.fromEntries(Object.keys(units).filter((n) => include(n)).map((n) => [n, pick(n)]));
           const definition = withUnits(units, hundredthsToNumber(baseHundredths));
+          const expected = exactHundredths(baseHundredths, micros, quantities);
+          if (expected > MAX_EVENT_CREDITS * 100) {
+            expect(() => priceEvent(definition, { units: quantities })).toThrow(DomainError);
+            return;
+          }
           const priced = priceEvent(definition, { units: quantities });
-          expect(priced.credits).toBe(exactHundredths(baseHundredths, micros, quantities));
+          expect(priced.credits).toBe(expected);
           expect(priced.breakdown.total).toBe(hundredthsToNumber(priced.credits));
         },
       ),
@@ -530,7 +610,15 @@ describe('priceEvent: units, properties', () => {
         const units = Object.fromEntries(Object.entries(micros).map(([n, m]) => [n, Number(new Big(m).div(1_000_000).toString())]));
         fc.pre(name in units);
         const [lo, hi] = x <= y ? [x, y] : [y, x];
-        expect(priceEvent(withUnits(units), { units: { [name]: lo } }).credits).toBeLessThanOrEqual(priceEvent(withUnits(units), { units: { [name]: hi } }).credits);
+        // Past the bound an event has no price (refused): it counts as above every price.
+        const price = (q: number) => {
+          try {
+            return priceEvent(withUnits(units), { units: { [name]: q } }).credits;
+          } catch {
+            return Number.POSITIVE_INFINITY;
+          }
+        };
+        expect(price(lo)).toBeLessThanOrEqual(price(hi));
       }),
     );
   });

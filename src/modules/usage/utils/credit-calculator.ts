@@ -1,7 +1,8 @@
 import Big from 'big.js';
-import { hundredthsFromBig, hundredthsToNumber } from '../../../common/money/credits';
-import type { CreditHundredths } from '../../../common/money/credits';
+import { hundredthsFromMicros, hundredthsToNumber } from '../../../common/money/credits';
+import type { CreditHundredths, CreditMicros } from '../../../common/money/credits';
 import { addFieldError, validationFailed } from '../../../common/errors/domain-error';
+import { amountOutOfBounds, MAX_EVENT_CREDITS } from '../../../common/money/bounds';
 import type { FieldErrors } from '../../../common/errors/domain-error';
 import type { EventDefinitionConfig } from '../../events/entities/event-definition.entity';
 import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
@@ -14,8 +15,9 @@ import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.typ
  */
 
 export const MAX_COMPLEXITY = 1_000_000;
-/** The largest price of one event: what numeric(18,2) holds with room for sums (10^13 credits). */
-export const MAX_EVENT_HUNDREDTHS = 1_000_000_000_000_000;
+/** The largest price of one event (MAX_EVENT_CREDITS, see common/money/bounds.ts), in hundredths and in micros. */
+export const MAX_EVENT_HUNDREDTHS = MAX_EVENT_CREDITS * 100;
+export const MAX_EVENT_MICROS = MAX_EVENT_CREDITS * 1_000_000;
 
 export interface PricedDefinition {
   baseCredits: number;
@@ -36,6 +38,12 @@ export function pricedDefinition(definition: { config: Pick<EventDefinitionConfi
 export type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
 
 export interface PriceResult {
+  /**
+   * What the ledger charges: the exact price rounded half-up to the millionth of a credit (exact for every
+   * unit rate, which has at most 6 decimals). 49 tokens at 0.0001 cost 4,900 micros, not 0.
+   */
+  micros: CreditMicros;
+  /** The price as shown (responses, the breakdown's total): `micros` rounded half-up to hundredths, once. */
   credits: CreditHundredths;
   breakdown: PriceBreakdown;
 }
@@ -271,19 +279,21 @@ function priceExact(definition: PricedDefinition, eventData: Record<string, unkn
     num += term;
     if (!safe(term) || !safe(num)) return undefined;
   }
-  // In hundredths: num * 10^(2 - S) / (wDen * 10^(S - 2)), rounded half-up (a negative sum charges 0).
-  const a = scale < 2 ? num * POW10[2 - scale] : num;
-  const d = scale > 2 ? wDen * POW10[scale - 2] : wDen;
+  // In micro-credits: num * 10^(6 - S) / (wDen * 10^(S - 6)), rounded half-up (a negative sum charges 0).
+  const a = scale < 6 ? num * POW10[6 - scale] : num;
+  const d = scale > 6 ? wDen * POW10[scale - 6] : wDen;
   if (!safe(a) || !safe(d) || !safe(2 * d)) return undefined;
-  let credits = 0;
+  let micros = 0;
   if (a > 0) {
     const rest = a % d; // exact on safe integers
-    credits = (a - rest) / d + (2 * rest >= d ? 1 : 0);
+    micros = (a - rest) / d + (2 * rest >= d ? 1 : 0);
   }
-  // Out of range is priceBig's to word (a validation error on quantities, an internal error otherwise).
-  if (!safe(credits) || credits > MAX_EVENT_HUNDREDTHS) return undefined;
+  // Out of range is priceBig's to word (AMOUNT_OUT_OF_BOUNDS with the price).
+  if (!safe(micros) || micros > MAX_EVENT_MICROS) return undefined;
+  const credits = hundredthsFromMicros(micros);
 
   return {
+    micros,
     credits,
     breakdown: {
       baseCredits: definition.baseCredits,
@@ -366,14 +376,16 @@ function priceBig(definition: PricedDefinition, eventData: Record<string, unknow
 
   let sum = weighted.plus(bonuses).plus(unitsTotal);
   if (sum.lt(0)) sum = new Big(0); // only a malformed definition could get here; never charge negative
-  const credits = hundredthsFromBig(sum);
-  if (!Number.isSafeInteger(credits) || credits > MAX_EVENT_HUNDREDTHS) {
-    // Only quantities can push a price this far (a definition's amounts are bounded): the caller's input.
-    if (quantities.length > 0) throw validationFailed({ 'eventData.units': [`the quantities price the event above ${hundredthsToNumber(MAX_EVENT_HUNDREDTHS)} credits`] });
-    throw new Error(`Credit amount out of range: ${sum.toString()}`);
+  const micros = Number(sum.times(1_000_000).round(0, Big.roundHalfUp).toFixed(0));
+  if (!Number.isSafeInteger(micros) || micros > MAX_EVENT_MICROS) {
+    // The caller's input (quantities, a given complexity) priced the event past its bound: a 4xx naming it,
+    // before anything is written. The price itself only in words: it may be far beyond a safe integer.
+    throw amountOutOfBounds('eventCredits', { field: quantities.length > 0 ? 'eventData.units' : 'eventData', price: sum.round(2, Big.roundHalfUp).toFixed(2) });
   }
+  const credits = hundredthsFromMicros(micros);
 
   return {
+    micros,
     credits,
     breakdown: {
       baseCredits: definition.baseCredits,
