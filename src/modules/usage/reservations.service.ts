@@ -146,6 +146,12 @@ export class ReservationsService {
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
+      if (existing?.status === 'pending' && new Date(existing.expires_at) <= now && attempt === 0) {
+        // Past its TTL, not swept yet: its request is no longer running (it would be 409 IN_PROGRESS for
+        // ever until the sweep). Expire it here, which frees the key, and try once more.
+        await this.expire(orgId, existing.id, now);
+        return this.reserve(input, ttlSeconds, 1);
+      }
       if (!existing || existing.request_hash !== p.hash || (key && key.request_hash !== keyHash)) {
         throw new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${p.key}" was already used with a different request`, { idempotencyKey: p.key });
       }
@@ -335,6 +341,13 @@ export class ReservationsService {
         await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
       }
       return due.length;
+    });
+  }
+
+  /** Expires one pending hold past its TTL (a no-op when it is settled meanwhile). */
+  private async expire(organizationId: string, id: string, now: Date): Promise<void> {
+    await this.ledger.transaction(() => this.lockPending(organizationId, id, now)).catch((error: unknown) => {
+      if (!(error instanceof DomainError && error.code === 'RESERVATION_SETTLED')) throw error;
     });
   }
 
