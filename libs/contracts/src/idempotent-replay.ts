@@ -48,7 +48,8 @@ export function replayDecision(hold: ReservationResult, key: string | undefined,
   if (!hold.duplicate) return { kind: 'run' };
   if (hold.status === 'pending') {
     if (ownRetry) return { kind: 'run' };
-    const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(hold.expiresAt) - now.getTime()) / 1000));
+    const left = Math.ceil((Date.parse(hold.expiresAt) - now.getTime()) / 1000);
+    const retryAfterSeconds = Number.isFinite(left) ? Math.max(1, left) : 1;
     return {
       kind: 'refuse',
       retryAfterSeconds,
