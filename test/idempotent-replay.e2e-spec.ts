@@ -98,7 +98,8 @@ describe('idempotent replay of metered routes', () => {
         const first = call(a, '/api/structuring/diagnose', org, 'slow-1', { complexity: 1 }).then((r) => r);
         while (counter.runs() === 0) await new Promise((r) => setTimeout(r, 5));
         for (const t of [a, b, a]) {
-          const dup = await call(t, '/api/structuring/diagnose', org, 'slow-1', { complexity: 1 }).expect(409);
+          // Bounded: a duplicate that ran the handler would wait at the gate (the bug), not answer.
+          const dup = await call(t, '/api/structuring/diagnose', org, 'slow-1', { complexity: 1 }).timeout(5_000).expect(409);
           expect(dup.body).toMatchObject({ error: 'IDEMPOTENCY_IN_PROGRESS', details: { idempotencyKey: 'slow-1', retryAfterSeconds: 600 } });
           // The hold's default TTL (600 s) from the fake clock: the latest the first request can still be running.
           expect(dup.headers['retry-after']).toBe('600');

@@ -92,8 +92,9 @@ describe('@credit-metering/nest-client: idempotent replay in an Express host', (
     host.work = app.get(Work);
     return host;
   }
+  // Bounded: a duplicate that ran the handler would wait at the gate (the bug), not answer.
   const summarize = (host: Host, key: string, body: Record<string, unknown>) =>
-    fetch(`${host.url}/ai/summarize`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+    fetch(`${host.url}/ai/summarize`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   const calls = () => hostA.work.calls + (hostB === hostA ? 0 : hostB.work.calls);
   const answerOf = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown>, consumed: res.headers.get('x-credits-consumed'), remaining: res.headers.get('x-credits-remaining') });
 
