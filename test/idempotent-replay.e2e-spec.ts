@@ -141,6 +141,32 @@ describe('idempotent replay of metered routes', () => {
       await expectLedgerConsistent(a.dataSource, org);
     });
 
+    it('the race: 8 copies of one request at once, 4 on each instance, 10 rounds: one run and one charge a round; every other copy is the first answer or 409 IN_PROGRESS', async () => {
+      const org = await createOrg('enterprise');
+      const counter = countRuns();
+      try {
+        for (let round = 0; round < 10; round++) {
+          const before = counter.runs();
+          const key = `race-${round}`;
+          const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => call(i % 2 === 0 ? a : b, '/api/structuring/diagnose', org, key, { complexity: 1, inputText: key })));
+          expect(counter.runs() - before).toBe(1);
+          const ok = answers.filter((r) => r.status === 200);
+          const busy = answers.filter((r) => r.status === 409);
+          expect(ok.length + busy.length).toBe(8);
+          expect(ok.length).toBeGreaterThanOrEqual(1);
+          for (const r of ok) expect(r.body).toEqual(ok[0].body);
+          for (const r of busy) expect(r.body.error).toBe('IDEMPOTENCY_IN_PROGRESS');
+          // After the race, every copy is the first answer.
+          const late = await call(b, '/api/structuring/diagnose', org, key, { complexity: 1, inputText: key }).expect(200);
+          expect(late.body).toEqual(ok[0].body);
+        }
+      } finally {
+        counter.restore();
+      }
+      expect((await ledgerState(a.dataSource, org)).events.n).toBe(10);
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+
     it('the same key with a different body is still a conflict, and a failed run frees the key for a retry that runs', async () => {
       const org = await createOrg();
       await call(a, '/api/structuring/diagnose', org, 'diff-1', { complexity: 1 }).expect(200);
