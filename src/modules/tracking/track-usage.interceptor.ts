@@ -121,9 +121,9 @@ export class TrackUsageInterceptor implements NestInterceptor {
   }
 
   /**
-   * Charges the work that just ran, and keeps its answer with the key. A hold that expired while the handler ran (it outlived the TTL) is charged directly,
-   * enforced like an asynchronous event: if it no longer fits it is kept as a refused event, never charged
-   * past the cap.
+   * Charges the work that just ran, and keeps its answer with the key. A hold that expired while the
+   * handler ran (it outlived the TTL) is charged directly, enforced like an asynchronous event: if it no
+   * longer fits it is kept as a refused event, never charged past the cap (its answer is not kept).
    */
   private async settle(meta: TrackUsageMetadata, held: TrackInput, body: unknown, reservationId: string, status: number): Promise<UsageEnvelope> {
     let input = held;
