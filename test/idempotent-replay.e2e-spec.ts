@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
 import { AiToolsService } from '../src/modules/ai-tools/ai-tools.service';
 import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
+import { contractCheckEnabled, takeContractViolations } from './utils/contract';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
@@ -164,6 +165,23 @@ describe('idempotent replay of metered routes', () => {
         counter.restore();
       }
       expect((await ledgerState(a.dataSource, org)).events.n).toBe(10);
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+
+    it('an answer that is not JSON (a buffer) is not kept: its replay is 409 IDEMPOTENCY_REPLAYED (not_json), never a second run', async () => {
+      const org = await createOrg();
+      const counter = countRuns();
+      for (const spy of counter.spies) spy.mockReturnValue(Buffer.from('%PDF-1.7 not json') as unknown as ReturnType<AiToolsService['run']>);
+      try {
+        await call(a, '/api/structuring/diagnose', org, 'bin-1', { complexity: 1 }).expect(200);
+        // The stand-in route documents JSON; its handler answers a buffer here on purpose (the only violation).
+        expect(takeContractViolations().map((v) => v.problem)).toEqual(contractCheckEnabled ? [expect.stringContaining('application/octet-stream')] : []);
+        const replay = await call(b, '/api/structuring/diagnose', org, 'bin-1', { complexity: 1 }).expect(409);
+        expect(replay.body).toMatchObject({ error: 'IDEMPOTENCY_REPLAYED', details: { idempotencyKey: 'bin-1', creditsConsumed: 10, reason: 'not_json' } });
+        expect(counter.runs()).toBe(1);
+      } finally {
+        counter.restore();
+      }
       await expectLedgerConsistent(a.dataSource, org);
     });
 
