@@ -87,7 +87,7 @@ describe('budgets give nothing away', () => {
       const check = await a.http().post(`/api/organizations/${org}/usage/check`).set(key.auth).send({ eventType: 'push_sow_to_loe', occurredAt: daysBefore(clock.now(), 2) }).expect(200);
       expect(check.body).toMatchObject({ fits: false, reason: 'BUDGET_EXCEEDED' });
       const events = await a.dataSource.query(`SELECT count(*)::int AS n, sum(credits)::text AS credits FROM usage_events WHERE organization_id = $1`, [org]);
-      expect(events).toEqual([{ n: 5, credits: '5.00' }]);
+      expect(events).toEqual([{ n: 5, credits: '5.000000' }]);
       expect((await a.http().get(`${adminBudgets(org)}/${daily.id}`).set(ADMIN).expect(200)).body).toMatchObject({ used: 5, remaining: 0 });
       await expectBudgetWindowsMatchLedger(org);
       await expectLedgerConsistent(a.dataSource, org);
@@ -117,10 +117,10 @@ describe('budgets give nothing away', () => {
       const windows = await a.dataSource.query(`SELECT budget_id::text AS budget, window_start::text AS window, used::text AS used FROM budget_usage WHERE organization_id = $1 ORDER BY 1, 2`, [org]);
       expect(windows).toEqual(
         [
-          { budget: kb.id, window: '2026-11-20', used: '5.00' },
-          { budget: kb.id, window: '2026-11-21', used: '5.00' },
-          { budget: mb.id, window: '2026-11-20', used: '3.00' },
-          { budget: mb.id, window: '2026-11-21', used: '3.00' },
+          { budget: kb.id, window: '2026-11-20', used: '5.000000' },
+          { budget: kb.id, window: '2026-11-21', used: '5.000000' },
+          { budget: mb.id, window: '2026-11-20', used: '3.000000' },
+          { budget: mb.id, window: '2026-11-21', used: '3.000000' },
         ].sort((x, y) => (x.budget + x.window).localeCompare(y.budget + y.window)),
       );
       await expectBudgetWindowsMatchLedger(org);

@@ -127,13 +127,18 @@ describe('@credit-metering/nest-client in another Nest application', () => {
     expect(await summary('host-co')).toMatchObject({ used: 25, remaining: 75, events: 1 });
   });
 
-  it('charges a retried request once under one Idempotency-Key', async () => {
+  it('charges a retried request once under one Idempotency-Key, and answers the retry without running it', async () => {
+    const before = await calls(express);
     const first = await summarize(express, { complexity: 2 }, { 'Idempotency-Key': 'host-retry-1' });
     const again = await summarize(express, { complexity: 2 }, { 'Idempotency-Key': 'host-retry-1' });
     expect([first.status, again.status]).toEqual([200, 200]);
-    expect(((await first.json()) as { usage: unknown }).usage).toMatchObject({ creditsConsumed: 20, remainingCredits: 55 });
-    expect(((await again.json()) as { usage: unknown }).usage).toMatchObject({ creditsConsumed: 0, duplicate: true });
+    const firstBody = (await first.json()) as { usage: unknown };
+    expect(firstBody.usage).toMatchObject({ creditsConsumed: 20, remainingCredits: 55 });
+    // The replay is the first answer, kept by the service with the key; the handler did not run again.
+    expect(await again.json()).toEqual(firstBody);
+    expect(again.headers.get('x-credits-consumed')).toBe('20');
     expect(await summary('host-co')).toMatchObject({ used: 45, remaining: 55, events: 2 });
+    expect(await calls(express)).toBe(before + 1);
   });
 
   it("answers the service's 402 with its body before the handler runs", async () => {

@@ -88,7 +88,7 @@ function templates(orgA: string): Record<string, Record<string, unknown>> {
     'POST /api/organizations/:orgId/usage/events': event,
     'POST /api/organizations/:orgId/usage/check': event,
     'POST /api/organizations/:orgId/usage/reservations': { ...event, ttlSeconds: 60 },
-    'POST /api/organizations/:orgId/usage/reservations/:id/commit': { eventData: { complexity: 2 } },
+    'POST /api/organizations/:orgId/usage/reservations/:id/commit': { eventData: { complexity: 2 }, response: { status: 200, body: { summary: 'fuzz' } } },
     'POST /api/demo/track-usage': { organizationId: orgA, ...event },
     'POST /api/admin/events': { eventType: 'fuzz_event', displayName: 'Fuzz', category: 'ai_analysis', baseCredits: 1, multipliers: { complexity: { min: 1, max: 2 } } },
     'PATCH /api/admin/events/:eventType': { baseCredits: 2 },

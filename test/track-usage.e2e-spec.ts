@@ -70,12 +70,16 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     await expectLedgerConsistent(t.dataSource, id);
   });
 
-  it('is idempotent with Idempotency-Key: a retry runs but is not charged again', async () => {
+  it('is idempotent with Idempotency-Key: a retry gets the first answer back, the handler does not run again', async () => {
     const id = await createOrg();
     const first = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'tool-1').expect(200);
+    const run = jest.spyOn(t.app.get(AiToolsService), 'run');
     const retry = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'tool-1').expect(200);
+    expect(run).not.toHaveBeenCalled();
+    run.mockRestore();
     expect(first.body.usage.creditsConsumed).toBe(8);
-    expect(retry.body.usage).toMatchObject({ creditsConsumed: 0, duplicate: true });
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers['x-credits-consumed']).toBe('8');
     expect((await ledgerState(t.dataSource, id)).events.n).toBe(1);
   });
 
@@ -86,15 +90,19 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     expect(retry.body.usage).toMatchObject({ creditsConsumed: 8, mode: 'sync' });
     expect(retry.body.usage.duplicate).toBeUndefined();
     const again = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'retry-k').expect(200);
-    expect(again.body.usage).toMatchObject({ creditsConsumed: 0, duplicate: true });
+    expect(again.body).toEqual(retry.body);
     expect((await ledgerState(t.dataSource, id)).events.n).toBe(1);
     await expectLedgerConsistent(t.dataSource, id);
   });
 
-  it('a retry finds the hold of an attempt that died before committing, and charges it once', async () => {
+  it('a retry meets the hold of an attempt that died before committing: in progress until the hold expires, then it runs and is charged once', async () => {
     const id = await createOrg();
     // The first attempt reserved, then its process died: the hold is pending under the key.
-    await t.http().post(`/api/organizations/${id}/usage/reservations`).set(ADMIN).set('Idempotency-Key', 'died').send({ eventType: 'visuals_planning', eventData: {} }).expect(201);
+    await t.http().post(`/api/organizations/${id}/usage/reservations`).set(ADMIN).set('Idempotency-Key', 'died').send({ eventType: 'visuals_planning', eventData: {}, ttlSeconds: 60 }).expect(201);
+    const early = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'died').expect(409);
+    expect(early.body.error).toBe('IDEMPOTENCY_IN_PROGRESS');
+    expect(early.headers['retry-after']).toBe('60');
+    clock.advance(61_000);
     const retry = await call('/api/visuals/planning', id, {}).set('Idempotency-Key', 'died').expect(200);
     expect(retry.body.usage).toMatchObject({ creditsConsumed: 8 });
     const state = await ledgerState(t.dataSource, id);

@@ -170,4 +170,11 @@ describe('load shedding and proxy settings', () => {
     expect(loadConfig({ TRACKING_GROUP_LANES: '64' }).trackingGroupLanes).toBe(64);
     for (const bad of ['0', '65', '-2', '1.5', 'two']) expect(() => loadConfig({ TRACKING_GROUP_LANES: bad })).toThrow(/TRACKING_GROUP_LANES/);
   });
+
+  it('IDEMPOTENT_RESPONSE_MAX_BYTES: 64 KiB by default, 0 (keep no answer) to 1 MiB, anything else refused', () => {
+    expect(loadConfig({}).idempotentResponseMaxBytes).toBe(65_536);
+    expect(loadConfig({ IDEMPOTENT_RESPONSE_MAX_BYTES: '0' }).idempotentResponseMaxBytes).toBe(0);
+    expect(loadConfig({ IDEMPOTENT_RESPONSE_MAX_BYTES: '1048576' }).idempotentResponseMaxBytes).toBe(1_048_576);
+    for (const bad of ['-1', '1048577', '1.5', 'big']) expect(() => loadConfig({ IDEMPOTENT_RESPONSE_MAX_BYTES: bad })).toThrow(/IDEMPOTENT_RESPONSE_MAX_BYTES/);
+  });
 });

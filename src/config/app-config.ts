@@ -1,4 +1,5 @@
 import { validateCronExpression } from 'cron';
+import { DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES } from '../../libs/contracts/src/idempotent-replay';
 
 /**
  * Typed, validated configuration read from the environment once at start-up (through @nestjs/config: see
@@ -42,6 +43,12 @@ export interface AppConfig {
    * has one lane (its events stay in order); a lane's events share one transaction whatever their organization.
    */
   trackingGroupLanes: number;
+  /**
+   * The largest first answer of a `@TrackUsage` request kept with its Idempotency-Key (status, body and
+   * usage, as JSON bytes): a replay gets it back. A larger answer is not kept; its replay is 409
+   * IDEMPOTENCY_REPLAYED with the original charge. Bounded so a key row stays small.
+   */
+  idempotentResponseMaxBytes: number;
   /** Behind a reverse proxy: take the client IP from X-Forwarded-For (else a client could pick its own IP). */
   trustProxy: boolean;
   /** Requests per minute per organization API key (and per client IP without a valid key); 0 = no limit. */
@@ -206,6 +213,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     asyncFlushIntervalMs: intVar(env, 'ASYNC_FLUSH_INTERVAL_MS', 1000, 10, 60_000, problems),
     maxInFlightRequests: intVar(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000, problems),
     trackingGroupLanes: intVar(env, 'TRACKING_GROUP_LANES', 2, 1, 64, problems),
+    idempotentResponseMaxBytes: intVar(env, 'IDEMPOTENT_RESPONSE_MAX_BYTES', DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES, 0, 1024 * 1024, problems),
     trustProxy: boolVar(env, 'TRUST_PROXY', false, problems),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 100_000, 0, 100_000_000, problems),
     rateLimitAdminPerMinute: intVar(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 0, 0, 100_000_000, problems),

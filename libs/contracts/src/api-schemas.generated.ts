@@ -1261,6 +1261,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EVENT_TYPE_NOT_FOUND",
       "FORBIDDEN",
       "IDEMPOTENCY_CONFLICT",
+      "IDEMPOTENCY_IN_PROGRESS",
+      "IDEMPOTENCY_REPLAYED",
       "INTERNAL",
       "JOB_NOT_FOUND",
       "JOB_RUNNING",
@@ -4000,6 +4002,17 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   },
   "ReservationResult": {
     "properties": {
+      "answer": {
+        "anyOf": [
+          {
+            "$ref": "#/components/schemas/StoredAnswer"
+          },
+          {
+            "type": "null"
+          }
+        ],
+        "description": "A duplicate of a committed hold (a key used before): what its request answered and was charged, kept\nwith the key (docs/idempotency.md); null when nothing was kept. Absent on a fresh hold."
+      },
       "credits": {
         "type": "number"
       },
@@ -4076,6 +4089,28 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   "Returned": {
     "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance.",
     "$ref": "#/components/schemas/UsageSummary"
+  },
+  "StoredAnswer": {
+    "description": "What a completed request leaves with its key, written in the commit's transaction: the charge always,\nthe answer when it could be kept. A replay rebuilds the first answer from it: `body` with `usage` added\n(object bodies), `X-Credits-Consumed` / `X-Credits-Remaining` from `usage`, the same status.",
+    "properties": {
+      "body": {
+        "description": "The handler's result, before `usage` is added; absent when it cannot be kept (`unstorable`)."
+      },
+      "status": {
+        "description": "The answer's HTTP status; absent for a commit through the reservations API that handed no answer.",
+        "type": "number"
+      },
+      "unstorable": {
+        "$ref": "#/components/schemas/UnstorableReason"
+      },
+      "usage": {
+        "$ref": "#/components/schemas/UsageEnvelope"
+      }
+    },
+    "required": [
+      "usage"
+    ],
+    "type": "object"
   },
   "ToolOutput": {
     "description": "What a stand-in AI tool answers (a metered route adds `usage`).",
@@ -4230,6 +4265,15 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "start"
     ],
     "type": "object"
+  },
+  "UnstorableReason": {
+    "description": "Why a completed request's answer was not kept: its replay is 409 IDEMPOTENCY_REPLAYED with the charge.",
+    "enum": [
+      "not_given",
+      "not_json",
+      "too_large"
+    ],
+    "type": "string"
   },
   "UpdatedOrganization": {
     "$ref": "#/components/schemas/Organization"

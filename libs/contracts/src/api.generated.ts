@@ -309,7 +309,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_REPLAYED" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -909,6 +909,8 @@ export type ReservationCommit = TrackResult;
 export type ReservationRelease = ReleaseResult;
 
 export type ReservationResult = {
+  /** A duplicate of a committed hold (a key used before): what its request answered and was charged, kept with the key (docs/idempotency.md); null when nothing was kept. Absent on a fresh hold. */
+  answer?: StoredAnswer | null;
   credits: number;
   duplicate: boolean;
   eventType: string;
@@ -929,6 +931,18 @@ export type ReservationView = {
 
 /** `GET /api/organizations/:orgId/usage`: the current period at a glance. */
 export type Returned = UsageSummary;
+
+/** What a completed request leaves with its key, written in the commit's transaction: the charge always,
+ * the answer when it could be kept. A replay rebuilds the first answer from it: `body` with `usage` added
+ * (object bodies), `X-Credits-Consumed` / `X-Credits-Remaining` from `usage`, the same status. */
+export type StoredAnswer = {
+  /** The handler's result, before `usage` is added; absent when it cannot be kept (`unstorable`). */
+  body?: Record<string, unknown>;
+  /** The answer's HTTP status; absent for a commit through the reservations API that handed no answer. */
+  status?: number;
+  unstorable?: UnstorableReason;
+  usage: UsageEnvelope;
+};
 
 /** What a stand-in AI tool answers (a metered route adds `usage`). */
 export type ToolOutput = {
@@ -973,6 +987,9 @@ export type TrendMonth = {
   period: string;
   start: string;
 };
+
+/** Why a completed request's answer was not kept: its replay is 409 IDEMPOTENCY_REPLAYED with the charge. */
+export type UnstorableReason = "not_given" | "not_json" | "too_large";
 
 export type UpdatedOrganization = Organization;
 

@@ -27,6 +27,10 @@ export const ERROR_STATUS = {
   EVENT_TYPE_INACTIVE: 409,
   PLAN_INACTIVE: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  /** A metered request under this Idempotency-Key is still running (Retry-After): it is not run twice. */
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  /** The request under this Idempotency-Key completed and was charged; its answer was not kept (details: the charge). */
+  IDEMPOTENCY_REPLAYED: 409,
   RESERVATION_SETTLED: 409,
   JOB_RUNNING: 409,
   PAYLOAD_TOO_LARGE: 413,

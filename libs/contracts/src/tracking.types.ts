@@ -2,6 +2,7 @@
 // package (@credit-metering/nest-client): one source, so a change of shape is a compile error everywhere.
 // Pure types only: this folder has no runtime dependency.
 import type { ErrorBody } from './error-codes';
+import type { StoredAnswer } from './idempotent-replay';
 
 export interface PriceBreakdown {
   baseCredits: number;
@@ -73,6 +74,11 @@ export interface ReservationResult {
   remainingCredits: number;
   status: string;
   duplicate: boolean;
+  /**
+   * A duplicate of a committed hold (a key used before): what its request answered and was charged, kept
+   * with the key (docs/idempotency.md); null when nothing was kept. Absent on a fresh hold.
+   */
+  answer?: StoredAnswer | null;
 }
 
 /** `POST …/usage/events` with `{events: […]}`: one result per event, in order. */

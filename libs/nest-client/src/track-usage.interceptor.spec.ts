@@ -110,13 +110,36 @@ describe('TrackUsageInterceptor', () => {
     expect(t.calls).not.toContain('release r1');
   });
 
-  it('a retry of a charged request runs free; a retry of a pending one commits that hold once', async () => {
-    const free = setup({ reserve: hold({ duplicate: true, status: 'committed' }) });
-    expect(await free.run()).toMatchObject({ usage: { creditsConsumed: 0, duplicate: true } });
-    expect(free.calls).toEqual(['reserve req-1']);
-    const pending = setup({ reserve: hold({ duplicate: true }), commit: fail(409, 'RESERVATION_SETTLED', { status: 'committed' }) });
-    expect(await pending.run()).toMatchObject({ usage: { creditsConsumed: 0, duplicate: true } });
-    expect(pending.calls).toEqual(['reserve req-1', 'commit r1']);
+  it('a replay of a completed request answers the kept answer (body, usage, headers) without running the handler or committing', async () => {
+    const usage = { ...charged, mode: 'sync' as const };
+    const t = setup({ reserve: hold({ duplicate: true, status: 'committed', answer: { status: 200, body: { answer: 41 }, usage } }) });
+    expect(await t.run()).toEqual({ answer: 41, usage });
+    expect(t.ran()).toBe(0);
+    expect(t.calls).toEqual(['reserve req-1']);
+    expect(t.headers).toEqual({ 'Idempotent-Replayed': 'true', 'X-Credits-Consumed': '25', 'X-Credits-Remaining': '75' });
+  });
+
+  it('a replay whose answer was not kept is 409 IDEMPOTENCY_REPLAYED with the original charge; the handler never runs', async () => {
+    const t = setup({ reserve: hold({ duplicate: true, status: 'committed', answer: { status: 200, unstorable: 'too_large', usage: { ...charged, mode: 'sync' } } }) });
+    const error = (await t.run().catch((e: unknown) => e)) as HttpException;
+    expect([error.getStatus(), error.getResponse()]).toEqual([409, expect.objectContaining({ error: 'IDEMPOTENCY_REPLAYED', details: expect.objectContaining({ eventId: 'ev1', creditsConsumed: 25, reason: 'too_large' }) })]);
+    expect(t.ran()).toBe(0);
+  });
+
+  it('a duplicate of a request still running (its hold pending) is 409 IDEMPOTENCY_IN_PROGRESS with Retry-After; the handler never runs', async () => {
+    const expiresAt = new Date(Date.now() + 30_000).toISOString();
+    const t = setup({ reserve: hold({ duplicate: true, expiresAt }) });
+    const error = (await t.run().catch((e: unknown) => e)) as HttpException;
+    expect([error.getStatus(), error.getResponse()]).toEqual([409, expect.objectContaining({ error: 'IDEMPOTENCY_IN_PROGRESS' })]);
+    expect(Number(t.headers['Retry-After'])).toBeGreaterThanOrEqual(29);
+    expect(t.ran()).toBe(0);
+    expect(t.calls).toEqual(['reserve req-1']);
+  });
+
+  it('a commit already made (its answer lost, the client retried it) reports the charge it made, not 0', async () => {
+    const t = setup({ reserve: hold(), commit: fail(409, 'RESERVATION_SETTLED', { status: 'committed', eventId: 'ev1', creditsConsumed: 25, overageCredits: 0 }) });
+    expect(await t.run()).toMatchObject({ answer: 42, usage: { eventId: 'ev1', creditsConsumed: 25 } });
+    expect(t.headers['X-Credits-Consumed']).toBe('25');
   });
 
   it("a pending duplicate under the interceptor's own key (its reserve retried after a lost answer) is this request's: released when the handler throws", async () => {
@@ -124,7 +147,8 @@ describe('TrackUsageInterceptor', () => {
     await expect(t.run('throws')).rejects.toThrow('handler failed');
     expect(t.calls).toEqual([expect.stringMatching(/^reserve cm-/), 'release r1']);
     const theirs = setup({ reserve: hold({ duplicate: true }) });
-    await expect(theirs.run('throws')).rejects.toThrow('handler failed');
+    await expect(theirs.run('throws')).rejects.toMatchObject({ status: 409 });
+    expect(theirs.ran()).toBe(0);
     expect(theirs.calls).toEqual(['reserve req-1']);
   });
 

@@ -1,9 +1,12 @@
 import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
-import { Observable } from 'rxjs';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { Observable, of } from 'rxjs';
 import { catchError, mergeMap } from 'rxjs/operators';
-import type { ReservationResult, TrackResult, UsageEnvelope } from '../../contracts/src/tracking.types';
+import type { ReservationResult, UsageEnvelope } from '../../contracts/src/tracking.types';
+import { DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES, firstAnswer, replayDecision, usageOfCharge, withUsage } from '../../contracts/src/idempotent-replay';
+import type { FirstAnswer } from '../../contracts/src/idempotent-replay';
 import { headerValue, isPlainObject } from './http-request';
 import type { HttpRequestLike } from './http-request';
 import { isMeteringError, MeteringError, MeteringUnavailableError } from './metering-error';
@@ -75,25 +78,23 @@ export class TrackUsageInterceptor implements NestInterceptor {
       );
     }
 
-    // A duplicate under a key this interceptor made (no Idempotency-Key came in) can only be its own
-    // retried reserve whose first answer was lost: that hold is this request's to commit or release.
-    const ours = !hold.duplicate || (generatedKey && hold.status === 'pending');
-    if (!ours) {
-      // A retry under the same Idempotency-Key. Committed: the work was charged, run it free. Pending: the
-      // first attempt may have died after reserving; this run's success commits that hold (once). A failure
-      // leaves the hold to its owner or to expiry.
-      const charged = { ...envelope(meta.eventType, 'sync'), creditsConsumed: 0, remainingCredits: hold.remainingCredits, duplicate: true };
-      return next.handle().pipe(
-        mergeMap(async (body) => this.respond(response, body, hold.status === 'pending' ? await this.settle(organizationId, hold, event, startedAt, charged) : charged)),
-        catchError(async (error: unknown) => {
-          throw error instanceof HandlerSucceeded ? error.original : error;
-        }),
-      );
+    // The replay protocol, shared with the service's own @TrackUsage (libs/contracts): a key used before never
+    // runs the handler again. A duplicate under a key this interceptor made (no Idempotency-Key came in) can
+    // only be its own retried reserve whose first answer was lost: that pending hold is this request's.
+    const decision = replayDecision(hold, event.idempotencyKey, new Date(), generatedKey && hold.status === 'pending');
+    const adapter = this.adapterHost.httpAdapter;
+    if (decision.kind === 'replay') {
+      adapter.setHeader(response, 'Idempotent-Replayed', 'true');
+      return of(this.respond(response, decision.answer.body, decision.answer.usage));
+    }
+    if (decision.kind === 'refuse') {
+      if (decision.retryAfterSeconds !== undefined) adapter.setHeader(response, 'Retry-After', String(decision.retryAfterSeconds));
+      throw new HttpException(decision.error, decision.error.statusCode);
     }
 
-    const twice = { ...envelope(meta.eventType, 'sync'), creditsConsumed: 0, remainingCredits: hold.remainingCredits, duplicate: true };
+    const status = statusOf(this.reflector, context);
     return next.handle().pipe(
-      mergeMap(async (body) => this.respond(response, body, await this.settle(organizationId, hold, event, startedAt, twice))),
+      mergeMap(async (body) => this.respond(response, body, await this.settle(organizationId, hold, event, startedAt, firstAnswer(status, body, this.options.maxAnswerBytes ?? DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES)))),
       catchError(async (error: unknown) => {
         if (error instanceof HandlerSucceeded) throw error.original;
         // Not charged for work that failed. A release that cannot reach the service is left to the hold's
@@ -109,13 +110,19 @@ export class TrackUsageInterceptor implements NestInterceptor {
   /**
    * Charges the work that just ran. A commit that cannot reach the service, or finds the hold expired (the
    * handler outlived the TTL), is journaled and delivered later under the same key: the work is charged
-   * once, whatever the mode. `alreadyCharged` answers when another request committed this hold.
+   * once, whatever the mode. The route's answer goes with the commit: the service keeps it with the key
+   * for a replay.
    */
-  private async settle(organizationId: string | undefined, hold: ReservationResult, event: Event, startedAt: string, alreadyCharged: UsageEnvelope): Promise<UsageEnvelope> {
+  private async settle(organizationId: string | undefined, hold: ReservationResult, event: Event, startedAt: string, answer: FirstAnswer): Promise<UsageEnvelope> {
     try {
-      return fromTrackResult(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey }));
+      return usageOfCharge(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey, response: answer }));
     } catch (error) {
-      if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'committed') return alreadyCharged;
+      if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'committed') {
+        // Committed already: by this request's own commit whose answer was lost (the client retried it).
+        // The service says what that commit charged: this request reports it, not 0.
+        const d = error.body.details;
+        return { ...envelope(event.eventType, 'sync'), eventId: (d.eventId as string | undefined) ?? null, creditsConsumed: typeof d.creditsConsumed === 'number' ? d.creditsConsumed : null, overageCredits: typeof d.overageCredits === 'number' ? d.overageCredits : 0 };
+      }
       if (error instanceof MeteringUnavailableError || (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'expired')) {
         this.delivery.defer({ kind: 'reserve', organizationId, input: event, occurredAt: startedAt, reservationId: hold.reservationId });
         return envelope(event.eventType, 'deferred');
@@ -136,7 +143,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const adapter = this.adapterHost.httpAdapter;
     if (usage.creditsConsumed !== null) adapter.setHeader(response, 'X-Credits-Consumed', String(usage.creditsConsumed));
     if (usage.remainingCredits !== null) adapter.setHeader(response, 'X-Credits-Remaining', String(usage.remainingCredits));
-    return isPlainObject(body) ? { ...body, usage } : body;
+    return withUsage(body, usage);
   }
 }
 
@@ -144,8 +151,11 @@ function envelope(eventType: string, mode: UsageEnvelope['mode']): UsageEnvelope
   return { eventId: null, eventType, creditsConsumed: null, remainingCredits: null, overageCredits: 0, warnings: [], mode };
 }
 
-function fromTrackResult(r: TrackResult): UsageEnvelope {
-  return { eventId: r.eventId, eventType: r.eventType, creditsConsumed: r.creditsConsumed, remainingCredits: r.remainingCredits, overageCredits: r.overageCredits, warnings: r.warnings, mode: 'sync' };
+/** The status the route answers with (@HttpCode, else Nest's default: 201 for a POST), kept with the answer. */
+function statusOf(reflector: Reflector, context: ExecutionContext): number {
+  const code = reflector.get<unknown>(HTTP_CODE_METADATA, context.getHandler());
+  if (typeof code === 'number') return code;
+  return context.switchToHttp().getRequest<{ method?: string }>().method === 'POST' ? 201 : 200;
 }
 
 /** The service's answer as the host's answer: the same status, the same body. */

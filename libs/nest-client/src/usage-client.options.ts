@@ -18,4 +18,10 @@ export interface UsageClientModuleOptions extends UsageClientOptions {
    * In the background: the application starts either way.
    */
   checkKeyAtBoot?: boolean;
+  /**
+   * The largest answer of a `@TrackUsage` route sent to the service with its commit, to be kept for a
+   * replay under the same Idempotency-Key (default 65,536 bytes of JSON, the service's default
+   * IDEMPOTENT_RESPONSE_MAX_BYTES). A larger one is not sent: its replay is 409 IDEMPOTENCY_REPLAYED.
+   */
+  maxAnswerBytes?: number;
 }

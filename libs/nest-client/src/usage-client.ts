@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorBody, ErrorCode } from '../../contracts/src/error-codes';
 import { ERROR_STATUS } from '../../contracts/src/error-codes';
 import type { BatchResult, CheckResult, ReleaseResult, ReservationResult, TrackResult, UsageSummary } from '../../contracts/src/tracking.types';
+import type { FirstAnswer } from '../../contracts/src/idempotent-replay';
 import { MeteringError, MeteringUnavailableError } from './metering-error';
 import { backoffDelay, describeNetworkError, isNetworkError } from './retry';
 
@@ -95,11 +96,12 @@ export class UsageClient {
   /**
    * Records the reserved event (re-priced when `eventData` is given). Idempotent by the reservation: a
    * second commit, e.g. a retry whose first answer was lost, is 409 RESERVATION_SETTLED with
-   * `details.status: 'committed'` and charges nothing more. `idempotencyKey` (the reservation's) is sent
+   * `details.status: 'committed'` and the original charge (`eventId`, `creditsConsumed`), and charges
+   * nothing more. `response`: what the metered route answered, kept with the key for a replay. `idempotencyKey` (the reservation's) is sent
    * along as the Idempotency-Key header for tracing.
    */
-  async commit(reservationId: string, options: OrganizationOption & { eventData?: Record<string, unknown>; idempotencyKey?: string } = {}): Promise<TrackResult> {
-    const body = options.eventData ? { eventData: options.eventData } : {};
+  async commit(reservationId: string, options: OrganizationOption & { eventData?: Record<string, unknown>; idempotencyKey?: string; response?: FirstAnswer } = {}): Promise<TrackResult> {
+    const body = { ...(options.eventData ? { eventData: options.eventData } : {}), ...(options.response ? { response: options.response } : {}) };
     const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
     return this.request<TrackResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/commit`, body, headers);
   }

@@ -69,6 +69,8 @@ export interface HoldSettlement {
   eventId: string;
   credits: string;
   key: string | null;
+  /** What the key keeps for a replay of the request (the answer and the charge), set with the commit. */
+  response: unknown;
 }
 
 export interface ConsumeResult {
@@ -215,14 +217,14 @@ const WRITE_ENTRIES_SQL = `WITH ${ENTRY_CTES} SELECT (SELECT count(*) FROM ev) A
  * entry row passes only with its event's (a notification carries its event id in its payload).
  */
 const SETTLE_HOLDS_SQL = `WITH req AS (
-         SELECT * FROM jsonb_to_recordset($5::jsonb) AS x(org text, id uuid, event_id uuid, credits numeric, key text)),
+         SELECT * FROM jsonb_to_recordset($5::jsonb) AS x(org text, id uuid, event_id uuid, credits numeric, key text, response jsonb)),
        gate AS (
          UPDATE reservations r SET status = 'committed', event_id = req.event_id, settled_at = $4
            FROM req
           WHERE r.organization_id = req.org AND r.id = req.id AND r.status = 'pending' AND r.expires_at > $4 AND r.credits = req.credits
-          RETURNING r.organization_id, r.id, r.event_id, req.key),
+          RETURNING r.organization_id, r.id, r.event_id, req.key, req.response),
        key_done AS (
-         UPDATE idempotency_keys k SET event_id = g.event_id
+         UPDATE idempotency_keys k SET event_id = g.event_id, response = g.response
            FROM gate g WHERE k.organization_id = g.organization_id AND k.key = g.key RETURNING 1),
        ${ENTRY_CTES.replace('/* gate:events */', 'WHERE r.id IN (SELECT event_id FROM gate)')
          .replace('/* gate:takes */', 'WHERE r.event_id IN (SELECT event_id FROM gate)')
@@ -457,7 +459,7 @@ export class LedgerRepository {
       entries.notifications.push(...h.entries.notifications);
     }
     const params = entryParams(entries, now);
-    params.push(JSON.stringify(holds.map(({ hold }) => ({ org: hold.organizationId, id: hold.reservationId, event_id: hold.eventId, credits: hold.credits, key: hold.key }))));
+    params.push(JSON.stringify(holds.map(({ hold }) => ({ org: hold.organizationId, id: hold.reservationId, event_id: hold.eventId, credits: hold.credits, key: hold.key, response: hold.response }))));
     const rows = await this.prepared<{ settled: string[] }>(false, 'ledger_settle_holds', SETTLE_HOLDS_SQL, params);
     return new Set(rows[0].settled);
   }

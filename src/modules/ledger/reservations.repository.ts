@@ -54,6 +54,17 @@ export class ReservationsRepository {
     return rows[0];
   }
 
+  /** What a committed reservation's event was charged: a second commit reports it (the first answer may have been lost). */
+  async committedCharge(organizationId: string, id: string): Promise<{ event_id: string; event_type: string; credits: string; overage: string } | undefined> {
+    const rows = (await this.tx.manager.query(
+      `SELECT e.id AS event_id, e.event_type, e.credits::text AS credits, e.overage::text AS overage
+         FROM reservations r JOIN usage_events e ON e.organization_id = r.organization_id AND e.id = r.event_id
+        WHERE r.organization_id = $1 AND r.id = $2 AND r.status = 'committed'`,
+      [organizationId, id],
+    )) as Array<{ event_id: string; event_type: string; credits: string; overage: string }>;
+    return rows[0];
+  }
+
   /** The reservation under its row lock (a second commit, a release or the sweep then wait for this transaction). */
   async lock(organizationId: string, id: string): Promise<ReservationRow | undefined> {
     const rows = (await this.tx.manager.query(`SELECT * FROM reservations WHERE organization_id = $1 AND id = $2 FOR UPDATE`, [organizationId, id])) as ReservationRow[];

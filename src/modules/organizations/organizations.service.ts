@@ -1,5 +1,6 @@
 import { grantsOverview } from './utils/grant-status';
 import { periodUsage } from './utils/period-status';
+import { creditsRemaining } from '../ledger/utils/credits-remaining';
 import type { PeriodUsage } from './utils/period-status';
 import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
@@ -123,6 +124,7 @@ export class OrganizationsService {
           consumed: hundredthsOrZero(row.pb_consumed),
           overage: hundredthsOrZero(row.pb_overage),
           openTopUps: hundredthsOrZero(row.open_top_ups),
+          remaining: row.pb_allowance === null ? undefined : creditsRemaining(row.pb_allowance, row.pb_allowance_used ?? '0', row.open_top_ups ?? '0'),
           hardCap: plan.config.overageRate === null,
         });
         return { ...toOrganization(row), usage };

@@ -65,8 +65,9 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
     await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
     const definition = await this.events.findTrackable(input.eventType);
     const price = priceEvent(pricedDefinition(definition), input.eventData ?? {});
-    // The time of the work, not of the write: the batch may land a second later, or in the next period.
-    return { input: { ...input, occurredAt: input.occurredAt ?? this.clock.now().toISOString() }, credits: price.credits };
+    // The time of the work, not of the write: the batch may land a second later, or in the next period. It
+    // goes in receivedAt, outside the request hash: a retry stamped a moment later is the same request.
+    return { input: { ...input, receivedAt: input.receivedAt ?? this.clock.now().toISOString() }, credits: price.credits };
   }
 
   /** Accepts a prepared event. While the app is closing, writes it before answering instead. */

@@ -23,7 +23,12 @@ export function TrackUsage<R = FastifyRequest>(eventType: string, options: Track
     UseInterceptors(TrackUsageInterceptor),
     ApiHeader({ name: 'X-Organization-Id', required: false, description: 'With the admin key: the organization to charge' }),
     ApiHeader({ name: 'X-User-Id', required: false, description: 'The member the event is attributed to' }),
-    ApiHeader({ name: 'Idempotency-Key', required: false }),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description:
+        'A retry under the same key never runs the work again: it gets the first answer back (Idempotent-Replayed: true), 409 IDEMPOTENCY_IN_PROGRESS with Retry-After while the first is running, or 409 IDEMPOTENCY_REPLAYED with the charge when the first answer was too large to keep (docs/idempotency.md)',
+    }),
     ApiResponse({ status: 402, description: 'CREDITS_EXHAUSTED, LIMIT_EXCEEDED or BUDGET_EXCEEDED (a budget of the key or member): the handler did not run' }),
     ApiErrors(409, 422),
     ApiExtension(METERED_EXTENSION, eventType),

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import type { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { lastValueFrom, of } from 'rxjs';
+import { FakeClock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import type { ReservationsService } from '../usage/reservations.service';
 import type { UsageTracker } from '../usage/usage-tracker.service';
@@ -41,7 +42,7 @@ function setup(meta: TrackUsageMetadata, options: { commitError?: DomainError } 
   } as unknown as AsyncUsageBuffer;
   const reflector = { get: () => meta } as unknown as Reflector;
   const adapterHost = { httpAdapter: { setHeader: () => undefined } } as unknown as HttpAdapterHost;
-  const interceptor = new TrackUsageInterceptor(reflector, reservations, buffer, {} as UsageTracker, adapterHost);
+  const interceptor = new TrackUsageInterceptor(reflector, reservations, buffer, {} as UsageTracker, adapterHost, new FakeClock());
   const request = { params: {}, headers: { 'x-organization-id': 'org-1' }, body: { prompt: 'hello', units: { inputTokens: 1 } }, routeOptions: { url: '/api/llm/complete' }, url: '/api/llm/complete', ip: '127.0.0.1' };
   const reply = { header: () => reply };
   const context = { getHandler: () => undefined, switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }) } as unknown as ExecutionContext;

@@ -1,8 +1,10 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor, Optional } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { from, Observable, throwError } from 'rxjs';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { from, Observable, of, throwError } from 'rxjs';
 import { mergeMap, catchError } from 'rxjs/operators';
 import { PRINCIPAL_KEY } from '../../common/auth/principal';
+import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { toHttpError } from '../../common/errors/domain-http.exception';
 import { isPlainObject } from '../../common/validation/json-validators';
@@ -24,6 +26,7 @@ type PlatformRequest = MeteredRequest & ContextRequest;
 // One shape for the service's own routes and the client package's decorator (libs/contracts).
 export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
+import { replayDecision, usageOfCharge, withUsage } from '../../../libs/contracts/src/idempotent-replay';
 
 /** Wraps a failure to charge after the handler succeeded, so the hold is not released on its way out. */
 class HandlerSucceeded extends Error {
@@ -47,6 +50,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
     private readonly buffer: AsyncUsageBuffer,
     private readonly tracker: UsageTracker,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly clock: Clock,
     @Optional() @Inject(EMBEDDED_TRACKING) private readonly embedded?: EmbeddedTracking,
   ) {}
 
@@ -85,20 +89,19 @@ export class TrackUsageInterceptor implements NestInterceptor {
     }
 
     const reservation = await this.reservations.reserve(input, meta.ttlSeconds);
-    if (reservation.duplicate) {
-      // A retry under the same Idempotency-Key. Committed: the work was charged, run it free. Pending: the
-      // first attempt may have died after reserving; this run's success commits that hold (once: if the
-      // first attempt commits first, this one is a duplicate). A failure leaves the hold to its owner or expiry.
-      const charged: UsageEnvelope = { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: reservation.remainingCredits, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true };
-      return next.handle().pipe(
-        mergeMap(async (body) => {
-          if (reservation.status !== 'pending') return this.respond(reply, body, charged);
-          return this.respond(reply, body, (await this.settle(meta, input, body, reservation.reservationId)) ?? charged);
-        }),
-      );
+    // A key used before never runs the handler again (docs/idempotency.md): the first answer, or a 409.
+    const decision = replayDecision(reservation, input.idempotencyKey, this.clock.now());
+    if (decision.kind === 'replay') {
+      this.adapterHost.httpAdapter.setHeader(reply, 'idempotent-replayed', 'true');
+      return of(this.respond(reply, decision.answer.body, decision.answer.usage));
     }
+    if (decision.kind === 'refuse') {
+      if (decision.retryAfterSeconds !== undefined) this.adapterHost.httpAdapter.setHeader(reply, 'retry-after', String(decision.retryAfterSeconds));
+      throw new DomainError(decision.error.error, decision.error.message, decision.error.details);
+    }
+    const status = this.statusOf(context);
     return next.handle().pipe(
-      mergeMap(async (body) => this.respond(reply, body, (await this.settle(meta, input, body, reservation.reservationId)) ?? { eventId: null, eventType: meta.eventType, creditsConsumed: 0, remainingCredits: null, overageCredits: 0, warnings: [], mode: 'sync', duplicate: true })),
+      mergeMap(async (body) => this.respond(reply, body, await this.settle(meta, input, body, reservation.reservationId, status))),
       catchError(async (error: unknown) => {
         if (error instanceof HandlerSucceeded) throw error;
         await this.reservations.release(input.organizationId, reservation.reservationId).catch((e: Error) => {
@@ -110,28 +113,36 @@ export class TrackUsageInterceptor implements NestInterceptor {
     );
   }
 
+  /** The status the route answers with (@HttpCode, else Nest's default: 201 for a POST), kept with the answer. */
+  private statusOf(context: ExecutionContext): number {
+    const code = this.reflector.get<unknown>(HTTP_CODE_METADATA, context.getHandler());
+    if (typeof code === 'number') return code;
+    return context.switchToHttp().getRequest<{ method?: string }>().method === 'POST' ? 201 : 200;
+  }
+
   /**
-   * Charges the work that just ran. Undefined when someone else committed the hold (a concurrent retry):
-   * it is charged once. A hold that expired while the handler ran (it outlived the TTL) is charged directly,
-   * enforced like an asynchronous event: if it no longer fits it is kept as a refused event, never charged
-   * past the cap.
+   * Charges the work that just ran, and keeps its answer with the key. A hold that expired while the
+   * handler ran (it outlived the TTL) is charged directly, enforced like an asynchronous event: if it no
+   * longer fits it is kept as a refused event, never charged past the cap (its answer is not kept).
    */
-  private async settle(meta: TrackUsageMetadata, held: TrackInput, body: unknown, reservationId: string): Promise<UsageEnvelope | undefined> {
+  private async settle(meta: TrackUsageMetadata, held: TrackInput, body: unknown, reservationId: string, status: number): Promise<UsageEnvelope> {
     let input = held;
     try {
       input = this.finalInput(meta, held, body);
-      // With quantities from the result, the commit re-prices with them (the hold was the estimate).
-      const result = await this.reservations.commit(input.organizationId, reservationId, meta.units ? input.eventData : undefined);
-      return { eventId: result.eventId, eventType: result.eventType, creditsConsumed: result.creditsConsumed, remainingCredits: result.remainingCredits, overageCredits: result.overageCredits, warnings: result.warnings, mode: 'sync' };
+      // With quantities from the result, the commit re-prices with them (the hold was the estimate); the
+      // answer goes with it, kept with the key for a replay.
+      const result = await this.reservations.commit(input.organizationId, reservationId, meta.units ? input.eventData : undefined, { status, body });
+      return usageOfCharge(result);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'RESERVATION_SETTLED') {
-        if (error.details?.status === 'committed') return undefined;
+        // Committed already (this request's own commit, whose answer was lost): the charge it made.
+        if (error.details?.status === 'committed' && typeof error.details.creditsConsumed === 'number') {
+          const d = error.details;
+          return { eventId: d.eventId as string, eventType: meta.eventType, creditsConsumed: d.creditsConsumed as number, remainingCredits: null, overageCredits: (d.overageCredits as number | undefined) ?? 0, warnings: [], mode: 'sync' };
+        }
         if (error.details?.status === 'expired') {
           const [item] = await this.tracker.trackAsync(input.organizationId, [{ ...input, idempotencyKey: undefined }], 'expired_hold');
-          if (item.status !== 'rejected') {
-            const r = item.result;
-            return { eventId: r.eventId, eventType: r.eventType, creditsConsumed: r.creditsConsumed, remainingCredits: r.remainingCredits, overageCredits: r.overageCredits, warnings: r.warnings, mode: 'sync' };
-          }
+          if (item.status !== 'rejected') return usageOfCharge(item.result);
         }
       }
       if (error instanceof DomainError && error.code === 'VALIDATION_FAILED') {
@@ -213,6 +224,6 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const adapter = this.adapterHost.httpAdapter;
     adapter.setHeader(reply, 'x-credits-consumed', String(usage.creditsConsumed));
     if (usage.remainingCredits !== null) adapter.setHeader(reply, 'x-credits-remaining', String(usage.remainingCredits));
-    return isPlainObject(body) ? { ...body, usage } : body;
+    return withUsage(body, usage);
   }
 }

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
 import { CommitReservationDto, CreateReservationDto } from './dto/reservation.dto';
 import { ReservationsService } from './reservations.service';
-import { parseIdempotencyHeader } from './utils/track-input';
+import { firstAnswerOf, parseIdempotencyHeader } from './utils/track-input';
 import { TrackingHttpService } from './tracking-http.service';
 import { ApiErrors, ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
@@ -36,9 +36,9 @@ export class ReservationsController {
   @ApiTrackingErrors()
   @Scopes('track')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Record the event, re-priced with the final eventData; 409 when released, expired or committed' })
+  @ApiOperation({ summary: 'Record the event, re-priced with the final eventData, and keep the route\'s answer for a replay; 409 when released, expired or committed (committed: details carry the original charge)' })
   commit(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: CommitReservationDto) {
-    return this.reservations.commit(orgId, id, body.eventData);
+    return this.reservations.commit(orgId, id, body.eventData, firstAnswerOf(body.response));
   }
 
   @Post(':id/release')

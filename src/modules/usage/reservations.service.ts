@@ -24,6 +24,8 @@ import { LedgerRecorder } from './ledger-recorder';
 import { TrackRejections } from './track-rejections';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
+import { storedAnswer, usageOfCharge } from '../../../libs/contracts/src/idempotent-replay';
+import type { FirstAnswer, StoredAnswer } from '../../../libs/contracts/src/idempotent-replay';
 import type { Prepared, TrackInput } from './usage.types';
 
 export type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
@@ -144,6 +146,12 @@ export class ReservationsService {
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
+      if (existing?.status === 'pending' && new Date(existing.expires_at) <= now && attempt === 0) {
+        // Past its TTL, not swept yet: its request is no longer running (it would be 409 IN_PROGRESS for
+        // ever until the sweep). Expire it here, which frees the key, and try once more.
+        await this.expire(orgId, existing.id, now);
+        return this.reserve(input, ttlSeconds, 1);
+      }
       if (!existing || existing.request_hash !== p.hash || (key && key.request_hash !== keyHash)) {
         throw new DomainError('IDEMPOTENCY_CONFLICT', `Idempotency key "${p.key}" was already used with a different request`, { idempotencyKey: p.key });
       }
@@ -155,6 +163,9 @@ export class ReservationsService {
         remainingCredits: hundredthsToNumber(remaining),
         status: existing.status,
         duplicate: true,
+        // What the completed request answered and was charged (kept with the key by its commit): the replay
+        // is answered from it, on any instance, without running the work again.
+        ...(existing.status === 'committed' ? { answer: (key?.response as StoredAnswer | null | undefined) ?? null } : {}),
       };
     }
   }
@@ -177,11 +188,39 @@ export class ReservationsService {
    * Gives the reservation back and charges the final price, in one transaction: a commit above the reserved
    * amount must fit like any event (402 otherwise, and the reservation stays pending).
    */
-  async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>): Promise<TrackResult> {
+  async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>, first?: FirstAnswer): Promise<TrackResult> {
     assertEventDataSize(eventData);
     const now = this.clock.now();
     await this.organizations.assertExists(organizationId);
-    const fast = await this.commitHeld(organizationId, reservationId, eventData, now);
+    // The answer kept with the key, written in the commit's own statement or transaction: a charged request
+    // always has its answer (or at least its charge) for the replay, whichever instance the replay reaches.
+    const keep = (result: TrackResult): StoredAnswer => storedAnswer(first ?? { unstorable: 'not_given' }, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
+    try {
+      return await this.commitChecked(organizationId, reservationId, eventData, now, keep);
+    } catch (error) {
+      throw await this.withOriginalCharge(organizationId, reservationId, error);
+    }
+  }
+
+  /**
+   * A second commit of a committed hold (e.g. a retry whose first answer was lost) is 409 RESERVATION_SETTLED
+   * with the charge of the commit that won: the caller that was charged can report what it was charged.
+   */
+  private async withOriginalCharge(organizationId: string, reservationId: string, error: unknown): Promise<unknown> {
+    if (!(error instanceof DomainError) || error.code !== 'RESERVATION_SETTLED' || error.details?.status !== 'committed') return error;
+    const charge = await this.ledger.transaction(() => this.reservations.committedCharge(organizationId, reservationId));
+    if (!charge) return error;
+    return new DomainError('RESERVATION_SETTLED', error.message, {
+      ...error.details,
+      eventId: charge.event_id,
+      eventType: charge.event_type,
+      creditsConsumed: hundredthsToNumber(hundredthsFromDecimalString(charge.credits)),
+      overageCredits: hundredthsToNumber(hundredthsFromDecimalString(charge.overage)),
+    });
+  }
+
+  private async commitChecked(organizationId: string, reservationId: string, eventData: Record<string, unknown> | undefined, now: Date, keep: (result: TrackResult) => StoredAnswer): Promise<TrackResult> {
+    const fast = await this.commitHeld(organizationId, reservationId, eventData, now, keep);
     if (fast) return fast;
     const outcome = await this.ledger.transaction(async () => {
       const row = await this.lockPending(organizationId, reservationId, now);
@@ -234,7 +273,7 @@ export class ReservationsService {
       await this.recorder.writeEntries(entries);
       await this.reservations.markSettled(organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: null }]);
+      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: keep(result) }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -246,7 +285,7 @@ export class ReservationsService {
    * event takes the hold over as it is). Undefined whenever that does not apply (not made here, re-priced,
    * settled or expired meanwhile): the caller then takes the checked path, which reads the row and says why.
    */
-  private async commitHeld(organizationId: string, reservationId: string, eventData: Record<string, unknown> | undefined, now: Date): Promise<TrackResult | undefined> {
+  private async commitHeld(organizationId: string, reservationId: string, eventData: Record<string, unknown> | undefined, now: Date, keep: (result: TrackResult) => StoredAnswer): Promise<TrackResult | undefined> {
     const held = this.held.get(reservationId);
     this.held.delete(reservationId);
     if (!held || held.organizationId !== organizationId) return undefined;
@@ -261,7 +300,7 @@ export class ReservationsService {
     const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
     const entries = new LedgerEntries();
     const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
-    const hold = { organizationId, reservationId, eventId: result.eventId, credits: microsToDecimalString(p.micros), key: p.key ?? null };
+    const hold = { organizationId, reservationId, eventId: result.eventId, credits: microsToDecimalString(p.micros), key: p.key ?? null, response: p.key ? keep(result) : null };
     const settled = await this.settles.submit(organizationId, { hold, entries });
     return settled ? result : undefined;
   }
@@ -303,6 +342,13 @@ export class ReservationsService {
         await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
       }
       return due.length;
+    });
+  }
+
+  /** Expires one pending hold past its TTL (a no-op when it is settled meanwhile). */
+  private async expire(organizationId: string, id: string, now: Date): Promise<void> {
+    await this.ledger.transaction(() => this.lockPending(organizationId, id, now)).catch((error: unknown) => {
+      if (!(error instanceof DomainError && error.code === 'RESERVATION_SETTLED')) throw error;
     });
   }
 

@@ -14,6 +14,12 @@ export interface TrackInput {
   eventData?: Record<string, unknown>;
   userId?: string;
   occurredAt?: string;
+  /**
+   * When the server received the event (asynchronous tracking stamps it before queueing): the event's time
+   * when the client gave no occurredAt. Never part of the request hash: a retry of the same request arrives
+   * later, and must be a duplicate, not an IDEMPOTENCY_CONFLICT.
+   */
+  receivedAt?: string;
   idempotencyKey?: string;
   /**
    * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the

@@ -1,6 +1,5 @@
 import type { CreditHundredths } from '../../../common/money/credits';
 import { hundredthsToNumber } from '../../../common/money/credits';
-import { creditsRemaining } from '../../ledger/utils/credits-remaining';
 
 /** The share of the allowance from which an organization is shown as `warning` (the first usage threshold). */
 export const WARNING_SHARE = 0.8;
@@ -20,6 +19,11 @@ export interface PeriodUsageInput {
   consumed: CreditHundredths;
   overage: CreditHundredths;
   openTopUps: CreditHundredths;
+  /**
+   * Credits remaining computed exactly from the stored micro-credit amounts and rounded once (the summary's
+   * `creditsRemaining`); without it, from the rounded parts above.
+   */
+  remaining?: CreditHundredths;
   hardCap: boolean;
 }
 
@@ -36,7 +40,7 @@ export interface PeriodUsage {
 }
 
 export function periodUsage(input: PeriodUsageInput): PeriodUsage {
-  const remaining = creditsRemaining(input.allowance, input.allowanceUsed, input.openTopUps);
+  const remaining = input.remaining ?? Math.max(0, input.allowance - input.allowanceUsed) + input.openTopUps;
   const percentUsed = input.allowance > 0 ? Math.round((input.consumed * 10_000) / input.allowance) / 100 : input.consumed > 0 ? 100 : 0;
   let status: PeriodStatus = 'ok';
   if (input.overage > 0) status = 'overage';

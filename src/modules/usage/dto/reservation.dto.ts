@@ -18,4 +18,13 @@ export class CommitReservationDto {
   @IsOptional()
   @IsObject()
   eventData?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    example: { status: 200, body: { summary: 'hello' } },
+    description:
+      "What the metered route answered (the client package sends it): `status`, and `body`, the handler's result before `usage` is added, or `unstorable` ('too_large', 'not_json') instead of a body. Kept with the reservation's idempotency key for a replay (docs/idempotency.md); a body whose JSON passes IDEMPOTENT_RESPONSE_MAX_BYTES is kept as 'too_large'.",
+  })
+  @IsOptional()
+  @IsObject()
+  response?: Record<string, unknown>;
 }

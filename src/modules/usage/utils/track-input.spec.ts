@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { DomainError } from '../../../common/errors/domain-error';
-import { parseTrackEvent, parseTrackEventSlow } from './track-input';
+import { firstAnswerOf, parseTrackEvent, parseTrackEventSlow, requestHash } from './track-input';
 
 /** What a parse answers, comparable: the DTO's own fields, or the error's code and details. */
 function outcome(parse: () => unknown): unknown {
@@ -66,5 +66,41 @@ describe('parseTrackEvent: the fast check against class-validator', () => {
 
   it('still refuses an oversized eventData with 413 on the fast path', () => {
     expect(outcome(() => parseTrackEvent({ eventType: 'x', eventData: { inputText: 'y'.repeat(17 * 1024) } }))).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+  });
+});
+
+describe('firstAnswerOf: the answer a commit hands over for a replay', () => {
+  it.each<[string, Record<string, unknown> | undefined, unknown]>([
+    ['none given', undefined, undefined],
+    ['a status and a body', { status: 200, body: { a: 1 } }, { status: 200, body: { a: 1 } }],
+    ['a null body is a body', { status: 201, body: null }, { status: 201, body: null }],
+    ['an answer not sent, with its reason', { status: 200, unstorable: 'too_large' }, { status: 200, unstorable: 'too_large' }],
+  ])('%s', (_name, raw, expected) => expect(firstAnswerOf(raw)).toEqual(expected));
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['no status', { body: {} }, 'response.status'],
+    ['a status below 100', { status: 99, body: {} }, 'response.status'],
+    ['a status above 599', { status: 600, body: {} }, 'response.status'],
+    ['a fractional status', { status: 200.5, body: {} }, 'response.status'],
+    ['neither body nor reason', { status: 200 }, 'response.body'],
+    ['an unknown reason', { status: 200, unstorable: 'huge' }, 'response.unstorable'],
+    ['an unknown field', { status: 200, body: {}, headers: {} }, 'response.headers'],
+  ])('400 for %s', (_name, raw, field) => {
+    let error: unknown;
+    try {
+      firstAnswerOf(raw);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).details).toHaveProperty(['fields', field]);
+  });
+});
+
+describe('requestHash: what an idempotency key is bound to', () => {
+  it("ignores the server's arrival stamp (receivedAt) but not the client's occurredAt", () => {
+    const input = { eventType: 'e', eventData: { a: 1 } };
+    expect(requestHash({ ...input, receivedAt: '2026-11-15T12:00:00.001Z' } as typeof input)).toBe(requestHash({ ...input, receivedAt: '2026-11-15T12:00:09.000Z' } as typeof input));
+    expect(requestHash({ ...input, occurredAt: '2026-11-15T12:00:00.001Z' })).not.toBe(requestHash({ ...input, occurredAt: '2026-11-15T12:00:09.000Z' }));
   });
 });

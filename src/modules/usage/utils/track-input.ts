@@ -1,3 +1,4 @@
+import type { FirstAnswer } from '../../../../libs/contracts/src/idempotent-replay';
 import { plainToInstance } from 'class-transformer';
 import { isISO8601, validateSync } from 'class-validator';
 import { createHash } from 'node:crypto';
@@ -116,4 +117,22 @@ function canonical(value: unknown): unknown {
 export function requestHash(input: { eventType: string; eventData?: unknown; userId?: string; occurredAt?: string }): string {
   const payload = canonical({ eventType: input.eventType, eventData: input.eventData ?? {}, userId: input.userId ?? null, occurredAt: input.occurredAt ?? null });
   return createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+}
+
+const UNSTORABLE = new Set(['too_large', 'not_json']);
+
+/**
+ * The `response` of a commit (what the metered route answered) as the replay protocol takes it: a status
+ * (100 to 599) and either a body (any JSON) or the reason it is not sent. 400 for anything else.
+ */
+export function firstAnswerOf(raw: Record<string, unknown> | undefined): FirstAnswer | undefined {
+  if (raw === undefined) return undefined;
+  const problems: Record<string, string[]> = {};
+  const { status, body, unstorable, ...rest } = raw;
+  if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) problems['response.status'] = ['status must be an HTTP status (an integer from 100 to 599)'];
+  if (unstorable !== undefined && !UNSTORABLE.has(unstorable as string)) problems['response.unstorable'] = ["unstorable must be 'too_large' or 'not_json'"];
+  if (unstorable === undefined && body === undefined) problems['response.body'] = ['give the body, or unstorable when it cannot be sent'];
+  for (const key of Object.keys(rest)) problems[`response.${key}`] = [`property ${key} should not exist`];
+  if (Object.keys(problems).length > 0) throw validationFailed(problems);
+  return unstorable !== undefined ? { status: status as number, unstorable: unstorable as FirstAnswer['unstorable'] } : { status: status as number, body };
 }
