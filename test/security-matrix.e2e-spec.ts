@@ -19,7 +19,10 @@ const PUBLIC_ROUTES = new Set([
   'HEAD /metrics',
   'GET /api/plans',
   'HEAD /api/plans',
-  // The dashboard's static page and assets (it signs in with a key pasted by the user, in the browser).
+  // `/` sends people to the dashboard; the dashboard's static page and assets (it signs in with a key pasted
+  // by the user, in the browser).
+  'GET /',
+  'HEAD /',
   'GET /dashboard',
   'HEAD /dashboard',
   'GET /dashboard/*',

@@ -2,6 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import type { FastifyBaseLogger } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, DestinationStream, Level, Logger } from 'pino';
 import type { LogLevel } from '../../config/app-config';
+import { STARTUP_NOISE_CONTEXTS } from './banner';
 
 /** Header and field names whose values never reach a log line. */
 export const REDACTED_PATHS = [
@@ -161,7 +162,9 @@ export class AppLogger implements LoggerService {
   constructor(readonly pino: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.pino.info({ context }, String(message));
+    // Module and route loading is for whoever debugs the wiring: a person starting the service gets the banner.
+    if (context !== undefined && STARTUP_NOISE_CONTEXTS.has(context)) this.pino.debug({ context }, String(message));
+    else this.pino.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.pino.error({ context, trace }, String(message));
