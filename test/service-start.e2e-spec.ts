@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error: a plain ES module script (scripts/), no type declarations
 import { staleReason } from '../scripts/ensure-built.mjs';
 import { ADMIN_KEY } from './utils/test-app';
 import { createTestDatabase, TestDatabase } from './utils/test-database';
-import { buildService, ServiceProcess, startService } from './utils/service-process';
+import { buildService, freePort, ServiceProcess, startService } from './utils/service-process';
 
 /**
  * The first five minutes, on the real process (`node dist/src/main.js`, as `npm start` runs it): the banner a
@@ -115,5 +117,34 @@ describe('npm start builds only when a source is newer than the last build', () 
     writeFileSync(join(root, 'dashboard', 'src', 'app.ts'), '');
     at('dashboard/src/app.ts', 3_000);
     expect(staleReason(root)).toBe(`${join('dashboard', 'src', 'app.ts')} changed since the last build`);
+  });
+});
+
+describe('npm run demo follows PORT', () => {
+  it('finds the service on PORT (a stand-in answering /health), and names PORT and DEMO_BASE_URL when nothing answers', async () => {
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === '/health' ? 200 : 500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.url === '/health' ? { status: 'ok' } : { error: 'INTERNAL' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const cwd = mkdtempSync(join(tmpdir(), 'demo-')); // no .env there
+    const demo = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = execFile(process.execPath, [join(process.cwd(), 'scripts', 'demo.mjs')], { cwd, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env } }, (error, stdout, stderr) => resolve({ code: child.exitCode, out: stdout + stderr }));
+      });
+    try {
+      const found = await demo({ PORT: String(port) });
+      expect(found.out).toContain(`Service at http://127.0.0.1:${port}: ok`);
+      const closed = await freePort();
+      const missing = await demo({ PORT: String(closed) });
+      expect(missing.code).toBe(1);
+      expect(missing.out).toContain(`not reachable at http://127.0.0.1:${closed}`);
+      expect(missing.out).toContain('PORT=<port> npm run demo');
+      expect((await demo({ PORT: String(closed), DEMO_BASE_URL: `http://127.0.0.1:${port}/` })).out).toContain(`Service at http://127.0.0.1:${port}: ok`);
+    } finally {
+      server.close();
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
