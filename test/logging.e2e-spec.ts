@@ -103,5 +103,5 @@ describe('logging: a Nest LoggerService a host can replace', () => {
     }
     const incoming = json.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; req?: { url?: string } }).filter((l) => l.msg === 'incoming request');
     expect(incoming.map((l) => l.req?.url)).toEqual(['/health?token=[redacted]', '/api/plans?apiKey=[redacted]', '/api/plans?q=[redacted]', '/api/organizations/o/usage?portal=[redacted]&days=7']);
-  });
+  }, 180_000); // two apps, one after the other, on a shared machine
 });
