@@ -10,11 +10,19 @@
 //   7. gives a member a daily budget and runs into it (402 BUDGET_EXCEEDED), below the organization's credits
 //   8. prints the usage summary and the notifications
 //
-// Environment: DEMO_BASE_URL (default http://localhost:5000), ADMIN_API_KEY (default dev-admin-key),
-// DEMO_ORG_ID (default demo-org). Plain Node 20, no dependencies. Exit 0 on success, 1 on an unexpected
-// HTTP answer or when the service is not reachable.
+// Environment (the real environment first, then ./.env, as the service reads them): DEMO_BASE_URL, else
+// PUBLIC_URL, else http://127.0.0.1:<PORT> (PORT default 5000), so the demo finds the service wherever
+// `npm start` put it; ADMIN_API_KEY (default dev-admin-key), DEMO_ORG_ID (default demo-org). Plain Node,
+// no dependencies. Exit 0 on success, 1 on an unexpected HTTP answer or when the service is not reachable.
 
-const BASE_URL = (process.env.DEMO_BASE_URL || 'http://localhost:5000').replace(/\/+$/, '');
+try {
+  // Variables already in the environment win, as with the service (Node 20.12+).
+  process.loadEnvFile?.('.env');
+} catch {
+  // no .env: the environment alone
+}
+const blank = (value) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+const BASE_URL = (blank(process.env.DEMO_BASE_URL) ?? blank(process.env.PUBLIC_URL) ?? `http://127.0.0.1:${blank(process.env.PORT) ?? '5000'}`).replace(/\/+$/, '');
 const ADMIN_KEY = process.env.ADMIN_API_KEY || 'dev-admin-key';
 const ORG_ID = process.env.DEMO_ORG_ID || 'demo-org';
 
@@ -246,7 +254,7 @@ async function checkHealth() {
     response = await fetch(`${BASE_URL}/health`, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
     console.error(red(`The service is not reachable at ${BASE_URL} (${error.cause?.code ?? error.message}).`));
-    console.error('Start the service with npm start first (or point DEMO_BASE_URL at a running one).');
+    console.error('Start the service with npm start first, or say where it runs: PORT=<port> npm run demo, or DEMO_BASE_URL=<url> npm run demo.');
     process.exit(1);
   }
   const health = await response.json().catch(() => null);

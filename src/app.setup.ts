@@ -67,7 +67,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     abortOnError: false,
   });
   if (config.adminApiKeyIsDefault) {
-    new Logger('Security').warn('ADMIN_API_KEY is not set: using the development admin key. Never run production like this.');
+    new Logger('Security').warn(`ADMIN_API_KEY is not set: using the development admin key, so the service listens on ${config.host} only. Never run production like this.`);
   }
   // First of all hooks: a request over capacity is turned away before it costs anything.
   registerLoadShedding(app.getHttpAdapter().getInstance(), config.maxInFlightRequests, app.get(MetricsService).httpInFlight);

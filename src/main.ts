@@ -1,12 +1,21 @@
 import 'reflect-metadata';
 import { createApp } from './app.setup';
-import { APP_CONFIG, ConfigValidationError } from './config/app-config';
+import { startupBanner } from './common/logging/banner';
+import { APP_CONFIG, ConfigValidationError, ownOrigin } from './config/app-config';
 import type { AppConfig } from './config/app-config';
 
 async function main(): Promise<void> {
   // @nestjs/config reads ./.env (the real environment wins) and validates everything before anything starts.
   const app = await createApp({ env: { envFilePath: '.env' } });
-  await app.listen({ port: app.get<AppConfig>(APP_CONFIG).port, host: '0.0.0.0' });
+  const config = app.get<AppConfig>(APP_CONFIG);
+  // HOST, except with the development key: then 127.0.0.1 whatever HOST says (see loadConfig).
+  await app.listen({ port: config.port, host: config.host });
+
+  const address = app.getHttpServer().address();
+  const port = address && typeof address === 'object' ? address.port : config.port;
+  // PORT=0 binds a free port: the banner names the real one unless PUBLIC_URL was given.
+  const origin = config.publicUrl === ownOrigin(config.host, config.port) ? ownOrigin(config.host, port) : config.publicUrl;
+  if (config.logLevel !== 'silent') process.stdout.write(`${startupBanner(config, origin, `${config.host}:${port}`).join('\n')}\n`);
 
   // SIGTERM/SIGINT: stop accepting, finish in-flight requests, flush asynchronous events, close the
   // database, then exit 0. A shutdown that hangs is cut after 30 s (exit 1).

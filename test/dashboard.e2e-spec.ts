@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { formatCredits, formatUsd, wholeDaysLeft } from '../dashboard/src/format';
 import { createOrganization, issueKey } from './utils/security-fixtures';
+import { freePort } from './utils/service-process';
 import { ADMIN, ADMIN_KEY, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
 
@@ -97,8 +98,10 @@ describeInBrowser('usage dashboard in Chromium', () => {
     // The page's assets, built exactly as `npm run build` does (CI runs the tests without a build).
     execFileSync(process.execPath, [join(ROOT, 'dashboard', 'build.mjs')], { stdio: 'pipe' });
     mkdirSync(ARTIFACTS, { recursive: true });
-    t = await startTestApp();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    // Portal links are built from PUBLIC_URL (never the request's Host): the address the browser uses.
+    const port = await freePort();
+    t = await startTestApp({ config: { port, publicUrl: `http://127.0.0.1:${port}` } });
+    await t.app.listen({ port, host: '127.0.0.1' });
     const address = t.app.getHttpServer().address() as AddressInfo;
     baseUrl = `http://127.0.0.1:${address.port}`;
 

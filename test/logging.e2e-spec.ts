@@ -74,4 +74,34 @@ describe('logging: a Nest LoggerService a host can replace', () => {
     expect(lines.find((l) => l.context === 'NestApplication')).toMatchObject({ msg: 'Nest application successfully started' });
     expect(chunks.join('')).not.toContain('nxk_not-a-real-key-but-secret');
   });
+
+  it('a token sent by mistake in a query string never reaches a log line (JSON logs and a host logger)', async () => {
+    const portal = `nxp_${'Q'.repeat(43)}`;
+    const key = `nxk_${'z'.repeat(40)}`;
+    const urls = [`/health?token=${portal}`, `/api/plans?apiKey=not-prefixed-secret-1`, `/api/plans?q=${key}`, `/api/organizations/o/usage?portal=${portal}&days=7`];
+    const chunks: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString());
+        done();
+      },
+    });
+    const host = new RecordingLogger();
+    for (const app of [await createApp({ config: testConfig(database, { logLevel: 'info' }), logDestination: destination as never }), await createApp({ config: testConfig(database, { adminApiKey: ADMIN_KEY }), logger: host })]) {
+      try {
+        for (const url of urls) await request(app.getHttpServer()).get(url);
+      } finally {
+        await app.close();
+      }
+    }
+    const json = chunks.join('');
+    const hosted = host.lines.map((l) => l.message).join('\n');
+    for (const logged of [json, hosted]) {
+      expect(logged).toContain('token=[redacted]');
+      expect(logged).toContain('portal=[redacted]&days=7');
+      for (const secret of [portal, portal.slice(4), key, key.slice(4), 'not-prefixed-secret-1']) expect(logged).not.toContain(secret);
+    }
+    const incoming = json.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; req?: { url?: string } }).filter((l) => l.msg === 'incoming request');
+    expect(incoming.map((l) => l.req?.url)).toEqual(['/health?token=[redacted]', '/api/plans?apiKey=[redacted]', '/api/plans?q=[redacted]', '/api/organizations/o/usage?portal=[redacted]&days=7']);
+  }, 180_000); // two apps, one after the other, on a shared machine
 });

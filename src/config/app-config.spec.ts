@@ -178,3 +178,29 @@ describe('load shedding and proxy settings', () => {
     for (const bad of ['-1', '1048577', '1.5', 'big']) expect(() => loadConfig({ IDEMPOTENT_RESPONSE_MAX_BYTES: bad })).toThrow(/IDEMPOTENT_RESPONSE_MAX_BYTES/);
   });
 });
+
+describe('HOST and PUBLIC_URL', () => {
+  const KEY = 'a-real-admin-key-0123';
+
+  it('with the development key: 127.0.0.1 whatever HOST says, and the asked HOST kept to say why', () => {
+    expect(loadConfig({})).toMatchObject({ host: '127.0.0.1', hostOverride: undefined, publicUrl: 'http://127.0.0.1:5000' });
+    expect(loadConfig({ HOST: '0.0.0.0' })).toMatchObject({ host: '127.0.0.1', hostOverride: '0.0.0.0' });
+    expect(loadConfig({ HOST: '127.0.0.1' })).toMatchObject({ host: '127.0.0.1', hostOverride: undefined });
+  });
+
+  it('with a real ADMIN_API_KEY: every interface by default, else HOST; the public URL is the own address', () => {
+    expect(loadConfig({ ADMIN_API_KEY: KEY })).toMatchObject({ host: '0.0.0.0', hostOverride: undefined, publicUrl: 'http://localhost:5000' });
+    expect(loadConfig({ ADMIN_API_KEY: KEY, HOST: '10.0.0.7', PORT: '8080' })).toMatchObject({ host: '10.0.0.7', publicUrl: 'http://10.0.0.7:8080' });
+    expect(loadConfig({ ADMIN_API_KEY: KEY, HOST: '::1' })).toMatchObject({ host: '::1', publicUrl: 'http://[::1]:5000' });
+    expect(loadConfig({ ADMIN_API_KEY: KEY, HOST: '::' }).publicUrl).toBe('http://localhost:5000');
+  });
+
+  it('PUBLIC_URL: http or https, an optional path prefix, no trailing slash; anything else refused', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://metering.example.com/' }).publicUrl).toBe('https://metering.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com:8443/metering//' }).publicUrl).toBe('https://example.com:8443/metering');
+    for (const bad of ['example.com', 'ftp://example.com', 'https://example.com/?a=1', 'https://example.com/#x', 'https://u:p@example.com']) {
+      expect(() => loadConfig({ PUBLIC_URL: bad })).toThrow(/PUBLIC_URL/);
+    }
+    for (const bad of ['a b', 'host/path', 'x;y']) expect(() => loadConfig({ HOST: bad })).toThrow(/HOST/);
+  });
+});

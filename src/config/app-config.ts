@@ -14,6 +14,20 @@ export const DEV_ADMIN_API_KEY = 'dev-admin-key';
 
 export interface AppConfig {
   port: number;
+  /**
+   * The address the HTTP server binds to. HOST when given (default 0.0.0.0, every interface), except while
+   * the development admin key is in use: then always 127.0.0.1, so the key that anyone can read in the docs
+   * never reaches the network (see `hostOverride`).
+   */
+  host: string;
+  /** HOST as asked, when the development key forced 127.0.0.1 instead (the banner says why). */
+  hostOverride?: string;
+  /**
+   * Where people reach the service (scheme, host, port, optional path prefix; no trailing slash): the origin
+   * of portal links and of the start-up banner. PUBLIC_URL, else the service's own address. Never taken from
+   * a request's Host or X-Forwarded-Host header (anyone can send those).
+   */
+  publicUrl: string;
   /** PostgreSQL connection string; undefined means the embedded PGlite database. */
   databaseUrl?: string;
   /**
@@ -179,6 +193,43 @@ function jobSettings(env: Env, nodeEnv: NodeEnv, problems: string[]): Pick<AppCo
   };
 }
 
+/** Loopback: where the development key may be served. */
+export const LOOPBACK_HOST = '127.0.0.1';
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** The address a person on this machine uses for a bind address (a wildcard is reached at localhost). */
+export function ownOrigin(host: string, port: number): string {
+  const name = WILDCARD_HOSTS.has(host) ? 'localhost' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
+function hostSettings(env: Env, port: number, devKey: boolean, problems: string[]): Pick<AppConfig, 'host' | 'hostOverride' | 'publicUrl'> {
+  const hostRaw = blankToUndefined(env.HOST);
+  if (hostRaw !== undefined && !/^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9.-]+)$/.test(hostRaw)) {
+    problems.push(`HOST must be an IP address or a host name (got "${hostRaw}")`);
+  }
+  const asked = hostRaw ?? '0.0.0.0';
+  // The development key is public knowledge: with it, only this machine may reach the service.
+  const host = devKey ? LOOPBACK_HOST : asked;
+  const hostOverride = devKey && hostRaw !== undefined && hostRaw !== LOOPBACK_HOST ? hostRaw : undefined;
+  let publicUrl = ownOrigin(host, port);
+  const publicRaw = blankToUndefined(env.PUBLIC_URL);
+  if (publicRaw !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(publicRaw);
+    } catch {
+      problems.push(`PUBLIC_URL is not a valid URL (got "${publicRaw}")`);
+    }
+    if (url && (!['http:', 'https:'].includes(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')) {
+      problems.push(`PUBLIC_URL must be an http:// or https:// address without query, fragment or credentials (got "${publicRaw}")`);
+    } else if (url) {
+      publicUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+    }
+  }
+  return { host, hostOverride, publicUrl };
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: string[] = [];
   const nodeEnvRaw = blankToUndefined(env.NODE_ENV) ?? 'development';
@@ -197,8 +248,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (adminKeyRaw !== undefined && adminKeyRaw.length < 12) {
     problems.push('ADMIN_API_KEY must be at least 12 characters long');
   }
+  const port = intVar(env, 'PORT', 5000, 0, 65535, problems);
   const config: AppConfig = {
-    port: intVar(env, 'PORT', 5000, 0, 65535, problems),
+    port,
+    ...hostSettings(env, port, adminKeyRaw === undefined, problems),
     databaseUrl: urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], problems),
     dataDir: blankToUndefined(env.DATA_DIR) ?? './data',
     redisUrl: urlVar(env, 'REDIS_URL', ['redis:', 'rediss:'], problems),

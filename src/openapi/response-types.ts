@@ -25,7 +25,7 @@ import type { EventsAdminController } from '../modules/events/events-admin.contr
 import type { JobsAdminController } from '../modules/jobs/jobs-admin.controller';
 import type { OrganizationCreditsController } from '../modules/organizations/organization-credits.controller';
 import type { OrganizationsAdminController } from '../modules/organizations/organizations-admin.controller';
-import type { PortalSessionsController } from '../modules/portal/portal-sessions.controller';
+import type { OrganizationPortalSessionsController, PortalSessionsController } from '../modules/portal/portal-sessions.controller';
 import type { PlansAdminController } from '../modules/plans/plans-admin.controller';
 import type { PublicPlansController } from '../modules/plans/public-plans.controller';
 import type { ReservationsController } from '../modules/usage/reservations.controller';
@@ -147,6 +147,10 @@ export interface OperationResponses {
   AnalyticsController_apiKeys: Returned<AnalyticsController['apiKeys']>;
   OrganizationCreditsController_list: OrganizationGrants;
   PortalSessionsController_create: Returned<PortalSessionsController['create']>;
+  PortalSessionsController_revoke: Returned<PortalSessionsController['revoke']>;
+  PortalSessionsController_revokeAll: Returned<PortalSessionsController['revokeAll']>;
+  OrganizationPortalSessionsController_revoke: Returned<OrganizationPortalSessionsController['revoke']>;
+  OrganizationPortalSessionsController_revokeAll: Returned<OrganizationPortalSessionsController['revokeAll']>;
   AnalyticsController_forecast: UsageForecast;
   AnalyticsController_recommendation: PlanRecommendation;
   AnalyticsController_invoice: Invoice;

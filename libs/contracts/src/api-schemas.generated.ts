@@ -999,6 +999,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "expiresAt": {
         "type": "string"
       },
+      "id": {
+        "description": "The link's id: what `DELETE …/portal-sessions/:id` revokes it by.",
+        "type": "string"
+      },
       "organizationId": {
         "type": "string"
       },
@@ -1008,6 +1012,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     },
     "required": [
       "expiresAt",
+      "id",
       "organizationId",
       "url"
     ],
@@ -1276,6 +1281,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PERIOD_CLOSED",
       "PLAN_INACTIVE",
       "PLAN_NOT_FOUND",
+      "PORTAL_SESSION_NOT_FOUND",
       "RATE_LIMITED",
       "RESERVATION_NOT_FOUND",
       "RESERVATION_SETTLED",
@@ -2734,6 +2740,14 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "OrganizationCreditsController_list": {
         "$ref": "#/components/schemas/OrganizationGrants"
       },
+      "OrganizationPortalSessionsController_revoke": {
+        "description": "`DELETE …/portal-sessions/:id` (200): one link, as stored (never its token).",
+        "$ref": "#/components/schemas/PortalSessionView"
+      },
+      "OrganizationPortalSessionsController_revokeAll": {
+        "description": "`DELETE …/portal-sessions` (200): every link of the organization that still worked is revoked.",
+        "$ref": "#/components/schemas/PortalSessionsRevocation"
+      },
       "OrganizationsAdminController_addMember": {
         "$ref": "#/components/schemas/Member"
       },
@@ -2791,6 +2805,14 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PortalSessionsController_create": {
         "description": "`POST /api/admin/organizations/:orgId/portal-sessions` (201).",
         "$ref": "#/components/schemas/CreatedPortalSession"
+      },
+      "PortalSessionsController_revoke": {
+        "description": "`DELETE …/portal-sessions/:id` (200): one link, as stored (never its token).",
+        "$ref": "#/components/schemas/PortalSessionView"
+      },
+      "PortalSessionsController_revokeAll": {
+        "description": "`DELETE …/portal-sessions` (200): every link of the organization that still worked is revoked.",
+        "$ref": "#/components/schemas/PortalSessionsRevocation"
       },
       "PublicPlansController_list": {
         "$ref": "#/components/schemas/PublicPlanList"
@@ -2923,6 +2945,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "JobsAdminController_run",
       "LlmToolsController_complete",
       "OrganizationCreditsController_list",
+      "OrganizationPortalSessionsController_revoke",
+      "OrganizationPortalSessionsController_revokeAll",
       "OrganizationsAdminController_addMember",
       "OrganizationsAdminController_changePlan",
       "OrganizationsAdminController_create",
@@ -2942,6 +2966,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PlansAdminController_put",
       "PlansAdminController_rollback",
       "PortalSessionsController_create",
+      "PortalSessionsController_revoke",
+      "PortalSessionsController_revokeAll",
       "PublicPlansController_list",
       "PushToolsController_solutioningToSow",
       "PushToolsController_sowToLoe",
@@ -3629,6 +3655,70 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "recommendedPlan",
       "saving",
       "shouldChange"
+    ],
+    "type": "object"
+  },
+  "PortalSessionView": {
+    "description": "`DELETE …/portal-sessions/:id` (200): one link, as stored (never its token).",
+    "properties": {
+      "createdAt": {
+        "type": "string"
+      },
+      "createdBy": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "revokedAt": {
+        "description": "When the link was revoked (the first revocation: repeating it changes nothing), or null.",
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "revokedBy": {
+        "type": [
+          "null",
+          "string"
+        ]
+      }
+    },
+    "required": [
+      "createdAt",
+      "createdBy",
+      "expiresAt",
+      "id",
+      "organizationId",
+      "revokedAt",
+      "revokedBy"
+    ],
+    "type": "object"
+  },
+  "PortalSessionsRevocation": {
+    "description": "`DELETE …/portal-sessions` (200): every link of the organization that still worked is revoked.",
+    "properties": {
+      "organizationId": {
+        "type": "string"
+      },
+      "revoked": {
+        "description": "How many links worked until this call (unexpired, not yet revoked); 0 on a repeat.",
+        "type": "number"
+      },
+      "revokedAt": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "organizationId",
+      "revoked",
+      "revokedAt"
     ],
     "type": "object"
   },

@@ -252,6 +252,8 @@ export type CreatedOrganization = Organization & {
 /** `POST /api/admin/organizations/:orgId/portal-sessions` (201). */
 export type CreatedPortalSession = {
   expiresAt: string;
+  /** The link's id: what `DELETE …/portal-sessions/:id` revokes it by. */
+  id: string;
   organizationId: string;
   url: string;
 };
@@ -309,7 +311,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_REPLAYED" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_REPLAYED" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "PORTAL_SESSION_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -798,6 +800,26 @@ export type PlanRecommendation = {
   /** USD vs current; null when the current cost is infinite. */
   saving: null | number;
   shouldChange: boolean;
+};
+
+/** `DELETE …/portal-sessions/:id` (200): one link, as stored (never its token). */
+export type PortalSessionView = {
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string;
+  id: string;
+  organizationId: string;
+  /** When the link was revoked (the first revocation: repeating it changes nothing), or null. */
+  revokedAt: null | string;
+  revokedBy: null | string;
+};
+
+/** `DELETE …/portal-sessions` (200): every link of the organization that still worked is revoked. */
+export type PortalSessionsRevocation = {
+  organizationId: string;
+  /** How many links worked until this call (unexpired, not yet revoked); 0 on a repeat. */
+  revoked: number;
+  revokedAt: string;
 };
 
 export type PriceBreakdown = {

@@ -79,9 +79,31 @@ export interface HourlyUsage {
 
 /** `POST /api/admin/organizations/:orgId/portal-sessions` (201). */
 export interface CreatedPortalSession {
+  /** The link's id: what `DELETE …/portal-sessions/:id` revokes it by. */
+  id: string;
   organizationId: string;
   url: string;
   expiresAt: string;
+}
+
+/** `DELETE …/portal-sessions/:id` (200): one link, as stored (never its token). */
+export interface PortalSessionView {
+  id: string;
+  organizationId: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  /** When the link was revoked (the first revocation: repeating it changes nothing), or null. */
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+/** `DELETE …/portal-sessions` (200): every link of the organization that still worked is revoked. */
+export interface PortalSessionsRevocation {
+  organizationId: string;
+  /** How many links worked until this call (unexpired, not yet revoked); 0 on a repeat. */
+  revoked: number;
+  revokedAt: string;
 }
 
 /**

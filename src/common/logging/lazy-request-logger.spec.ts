@@ -19,12 +19,15 @@ describe('lazyRequestLoggerFactory', () => {
   it('writes the same line as a pino child (bindings, redaction) when the level is enabled', () => {
     const { logger, lines } = capture('info');
     const lazy = lazyRequestLoggerFactory(logger as unknown as FastifyBaseLogger, { reqId: 'r-1' }, {});
-    lazy.info({ req: { headers: { authorization: 'Bearer secret' } } }, 'incoming request');
-    logger.child({ reqId: 'r-1' }).info({ req: { headers: { authorization: 'Bearer secret' } } }, 'incoming request');
+    // The request serializer keeps the method and the URL (its tokens redacted), never the headers.
+    const req = { method: 'GET', url: '/u?token=nxp_secret', headers: { authorization: 'Bearer secret' } };
+    lazy.info({ req, authorization: 'Bearer secret' }, 'incoming request');
+    logger.child({ reqId: 'r-1' }).info({ req, authorization: 'Bearer secret' }, 'incoming request');
     expect(lines).toHaveLength(2);
     const [a, b] = lines.map(({ time: _t, ...rest }) => rest);
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ reqId: 'r-1', msg: 'incoming request', req: { headers: { authorization: '[redacted]' } } });
+    expect(a).toMatchObject({ reqId: 'r-1', msg: 'incoming request', authorization: '[redacted]', req: { method: 'GET', url: '/u?token=[redacted]' } });
+    expect(JSON.stringify(lines)).not.toContain('secret');
   });
 
   it('makes no pino child for a request that logs nothing at the enabled level', () => {

@@ -2,6 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import type { FastifyBaseLogger } from 'fastify';
 import pino, { Bindings, ChildLoggerOptions, DestinationStream, Level, Logger } from 'pino';
 import type { LogLevel } from '../../config/app-config';
+import { STARTUP_NOISE_CONTEXTS } from './banner';
 
 /** Header and field names whose values never reach a log line. */
 export const REDACTED_PATHS = [
@@ -17,12 +18,61 @@ export const REDACTED_PATHS = [
   'password',
 ];
 
+/** Query parameters whose value is a secret, whatever it looks like (compared lower-case, `-` and `_` removed). */
+const SECRET_PARAMETERS = new Set(['token', 'key', 'portal', 'apikey', 'accesstoken', 'secret', 'password', 'authorization', 'auth']);
+/** A portal token (`nxp_`) or an API key (`nxk_`), wherever it sits in a URL (percent-encoded `_` included). */
+const SECRET_VALUE = /(nx[pk])(_|%5f)[^&#/?\s+]*/gi;
+const REDACTED = '[redacted]';
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A URL as it may be logged: a token sent by mistake in the query string (`?token=nxp_…`, `?apiKey=…`) or
+ * anywhere in the URL (`nxp_…`, `nxk_…`) is replaced by `[redacted]`; the rest is kept as it came. Access
+ * logs are read by more people than the keys are meant for, and kept longer.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  let out = path.replace(SECRET_VALUE, `$1_${REDACTED}`);
+  if (q === -1) return out;
+  const parts = url.slice(q + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    const value = eq === -1 ? '' : part.slice(eq + 1);
+    if (SECRET_PARAMETERS.has(safeDecode(name).toLowerCase().replace(/[-_]/g, '')) && value !== '') return `${name}=${REDACTED}`;
+    if (/^nx[pk]_/i.test(safeDecode(value))) return `${name}=${REDACTED}`;
+    return part.replace(SECRET_VALUE, `$1_${REDACTED}`);
+  });
+  out += `?${parts.join('&')}`;
+  return out;
+}
+
+/**
+ * Fastify's request serializer with the URL redacted (see redactUrl): what Fastify's own would log otherwise
+ * (its serializer is replaced by the logger instance's).
+ */
+export const requestSerializer = (req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+  method: req.method,
+  url: typeof req.url === 'string' ? redactUrl(req.url) : req.url,
+  host: req.host,
+  remoteAddress: req.ip,
+  remotePort: req.socket?.remotePort,
+});
+
 /** Structured JSON logs (pino, the one Fastify already ships), secrets redacted. */
 export function createPinoLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      serializers: { req: requestSerializer },
       base: { service: 'credit-metering' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
@@ -112,7 +162,9 @@ export class AppLogger implements LoggerService {
   constructor(readonly pino: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.pino.info({ context }, String(message));
+    // Module and route loading is for whoever debugs the wiring: a person starting the service gets the banner.
+    if (context !== undefined && STARTUP_NOISE_CONTEXTS.has(context)) this.pino.debug({ context }, String(message));
+    else this.pino.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.pino.error({ context, trace }, String(message));
@@ -163,7 +215,7 @@ export function fastifyLoggerFor(target: LoggerService, bindings: Record<string,
     if (typeof bindings.reqId === 'string') parts.push(`[${bindings.reqId}]`);
     if (first && typeof first === 'object') {
       const fields = first as { req?: { method?: unknown; url?: unknown }; res?: { statusCode?: unknown }; responseTime?: unknown; err?: { message?: unknown } };
-      if (fields.req) parts.push(`${String(fields.req.method)} ${String(fields.req.url)}`);
+      if (fields.req) parts.push(`${String(fields.req.method)} ${redactUrl(String(fields.req.url))}`);
       if (fields.res) parts.push(`${String(fields.res.statusCode)}`);
       if (typeof fields.responseTime === 'number') parts.push(`${fields.responseTime.toFixed(1)} ms`);
       if (fields.err?.message) parts.push(String(fields.err.message));

@@ -1,11 +1,14 @@
-import { Body, Controller, Param, Post, Req } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Delete, Param, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Scopes } from '../../common/auth/auth.decorators';
 import { Actor } from '../../common/auth/current-principal.decorator';
 import { CreatePortalSessionDto } from './dto/create-portal-session.dto';
 import { PortalSessionsService } from './portal-sessions.service';
 
-/** Admin-only (no @Scopes): operators, or the platform's backend with the admin key, create portal links. */
+const REVOKE_ONE = 'Revoke one portal link: refused on every instance from the next request on (repeating it answers the same)';
+const REVOKE_ALL = "Revoke every link of the organization that still works (a leaked link whose id is unknown, an offboarding)";
+
+/** Admin-only (no @Scopes): operators, or the platform's backend with the admin key, create and revoke portal links. */
 @ApiTags('admin: organizations')
 @Controller('api/admin/organizations/:orgId/portal-sessions')
 export class PortalSessionsController {
@@ -13,11 +16,57 @@ export class PortalSessionsController {
 
   @Post()
   @ApiOperation({ summary: "Create a short-lived, read-only link to the organization's usage page (no API key needed to open it)" })
-  @ApiCreatedResponse({ description: 'The link; its token works on the usage page of this organization only, until expiresAt' })
+  @ApiCreatedResponse({ description: 'The link and its id; its token works on the usage page of this organization only, until expiresAt or a revocation' })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: ttlMinutes outside 5..1440, or an unknown field' })
   @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: not the admin key' })
   @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND' })
-  create(@Param('orgId') orgId: string, @Body() dto: CreatePortalSessionDto, @Req() request: FastifyRequest, @Actor() actor: string) {
-    return this.portal.create(orgId, dto, `${request.protocol}://${request.host}`, actor);
+  create(@Param('orgId') orgId: string, @Body() dto: CreatePortalSessionDto, @Actor() actor: string) {
+    return this.portal.create(orgId, dto, actor);
+  }
+
+  @Delete()
+  @ApiOperation({ summary: REVOKE_ALL })
+  @ApiOkResponse({ description: 'How many links were revoked (0 on a repeat)' })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: not the admin key' })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND' })
+  revokeAll(@Param('orgId') orgId: string, @Actor() actor: string) {
+    return this.portal.revokeAll(orgId, actor);
+  }
+
+  @Delete(':id')
+  @ApiOperation({ summary: REVOKE_ONE })
+  @ApiOkResponse({ description: 'The link, with revokedAt' })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED: not the admin key' })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND, or PORTAL_SESSION_NOT_FOUND' })
+  revoke(@Param('orgId') orgId: string, @Param('id') id: string, @Actor() actor: string) {
+    return this.portal.revoke(orgId, id, actor);
+  }
+}
+
+/** The organization's own portal links, for a key with the `manage` scope (creating links stays with operators). */
+@ApiTags('portal links')
+@Controller('api/organizations/:orgId/portal-sessions')
+@Scopes('manage')
+export class OrganizationPortalSessionsController {
+  constructor(private readonly portal: PortalSessionsService) {}
+
+  @Delete()
+  @ApiOperation({ summary: REVOKE_ALL })
+  @ApiOkResponse({ description: 'How many links were revoked (0 on a repeat)' })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED' })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the manage scope' })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND' })
+  revokeAll(@Param('orgId') orgId: string, @Actor() actor: string) {
+    return this.portal.revokeAll(orgId, actor);
+  }
+
+  @Delete(':id')
+  @ApiOperation({ summary: REVOKE_ONE })
+  @ApiOkResponse({ description: 'The link, with revokedAt' })
+  @ApiUnauthorizedResponse({ description: 'UNAUTHORIZED' })
+  @ApiForbiddenResponse({ description: 'FORBIDDEN: the key lacks the manage scope' })
+  @ApiNotFoundResponse({ description: 'ORGANIZATION_NOT_FOUND, or PORTAL_SESSION_NOT_FOUND' })
+  revoke(@Param('orgId') orgId: string, @Param('id') id: string, @Actor() actor: string) {
+    return this.portal.revoke(orgId, id, actor);
   }
 }

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { PORTAL_TOKEN_RESOLVER } from '../../common/auth/auth.guard';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
-import { PortalSessionsController } from './portal-sessions.controller';
+import { OrganizationPortalSessionsController, PortalSessionsController } from './portal-sessions.controller';
 import { PortalSessionsRepository } from './portal-sessions.repository';
 import { PortalSessionsService } from './portal-sessions.service';
 
@@ -10,7 +10,7 @@ import { PortalSessionsService } from './portal-sessions.service';
 @Global()
 @Module({
   imports: [MeteringDataSourceModule, OrganizationsModule],
-  controllers: [PortalSessionsController],
+  controllers: [PortalSessionsController, OrganizationPortalSessionsController],
   providers: [PortalSessionsRepository, PortalSessionsService, { provide: PORTAL_TOKEN_RESOLVER, useExisting: PortalSessionsService }],
   exports: [PORTAL_TOKEN_RESOLVER],
 })
