@@ -20,7 +20,7 @@ import { startTestApp, TestApp } from './utils/test-app';
 // Jest runs from the repository's root (jest.config.mjs).
 const ROOT = process.cwd();
 /** The pages whose examples run, in the order they build on one another. */
-const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md'];
+const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md', 'docs/idempotency.md'];
 const EXAMPLES = DOCUMENTS.flatMap((document) => curlExamples(readFileSync(join(ROOT, document), 'utf8')));
 const ELLIPSIS = /…|\.\.\./;
 
@@ -75,9 +75,10 @@ describe('the README and docs/ examples, as written', () => {
         }
       }
     }
-    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100, and 5.3 for 1,500 tokens.
+    // The quick start's organization went through the whole story: 25 + 20 + 5 credits of its 100, 5.3 for 1,500
+    // tokens, and 25 for a metered route replayed once (charged once).
     const summary = await t.http().get('/api/organizations/acme/usage').set('Authorization', `Bearer ${DEV_ADMIN_API_KEY}`).expect(200);
-    expect(summary.body).toMatchObject({ used: 55.3, remaining: 44.7 });
+    expect(summary.body).toMatchObject({ used: 80.3, remaining: 19.7 });
   });
 });
 
