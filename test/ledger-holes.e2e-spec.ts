@@ -131,7 +131,7 @@ describe('ledger holes', () => {
       await a.dataSource.query(`SELECT refund_credits($1, '2026-11-01'::date, 1, 0, 0, 0, '[]'::jsonb, NULL, $2)`, [org, clock.now()]);
       const after = await track(a, org, { eventType: 'push_sow_to_loe' }).expect(201);
       expect(after.body.remainingCredits).toBe(4999);
-      expect(await balances(org)).toEqual([{ period: '2026-11-01', plan_name: 'professional', allowance: '5000.00', consumed: '1.00' }]);
+      expect(await balances(org)).toEqual([{ period: '2026-11-01', plan_name: 'professional', allowance: '5000.00', consumed: '1.000000' }]);
       await expectLedgerConsistent(a.dataSource, org);
     });
 
