@@ -12,6 +12,7 @@ import { UsageEventsApiKey1764300012000 } from './1764300012000-UsageEventsApiKe
 import { ConsumeCreditsAcrossOrganizations1764300013000 } from './1764300013000-ConsumeCreditsAcrossOrganizations';
 import { HoldsInGroups1764300014000 } from './1764300014000-HoldsInGroups';
 import { DailyRollupsCovering1764300017000 } from './1764300017000-DailyRollupsCovering';
+import { CreateIngestQueue1764300060000 } from './1764300060000-CreateIngestQueue';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000, ConsumeCreditsAcrossOrganizations1764300013000, HoldsInGroups1764300014000, DailyRollupsCovering1764300017000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000, ConsumeCreditsAcrossOrganizations1764300013000, HoldsInGroups1764300014000, DailyRollupsCovering1764300017000, CreateIngestQueue1764300060000];

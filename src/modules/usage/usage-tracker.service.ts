@@ -83,6 +83,16 @@ export class UsageTracker {
     return toBatchResults(outcomes);
   }
 
+  /**
+   * The ingest drainers' write: asynchronously accepted events of any organizations, in the order given
+   * (each organization's in the order it was accepted), in ONE transaction with their refusals and whatever
+   * `within` adds (the receipts' counts, the queue's acknowledgement on PostgreSQL). A failure rolls it all
+   * back: the batch is delivered again, and nothing was half written.
+   */
+  drain(inputs: TrackInput[], within?: (results: BatchItemResult[]) => Promise<void>): Promise<BatchItemResult[]> {
+    return this.record(inputs, 'async', within).then(toBatchResults);
+  }
+
   /** Validates raw bodies (one per event) into inputs: used by the HTTP layer for singles and batch items. */
   parse(organizationId: string, plain: unknown, headerKey?: string, context?: TrackInput['context'], prefix = ''): TrackInput {
     return this.preparer.parse(organizationId, plain, headerKey, context, prefix);
@@ -108,7 +118,7 @@ export class UsageTracker {
    * organizations' (a group of single events). An organization that does not exist refuses its own events
    * (404) and no other.
    */
-  private async record(inputs: Array<TrackInput | DomainError>, source: TrackSource): Promise<Outcome[]> {
+  private async record(inputs: Array<TrackInput | DomainError>, source: TrackSource, within?: (results: BatchItemResult[]) => Promise<void>): Promise<Outcome[]> {
     const now = this.clock.now();
     const outcomes: Outcome[] = new Array(inputs.length);
     const ready: Prepared[] = [];
@@ -138,11 +148,18 @@ export class UsageTracker {
       }
     }
     for (const start of new Set(ready.map((p) => p.periodStart))) await this.ledger.ensurePartition(start);
-    if (ready.length > 0) {
-      const recorded = await this.recorder.record(ready, now);
-      for (const [i, outcome] of recorded) outcomes[i] = outcome;
-    }
-    if (source !== 'sync') await this.refused.keep(inputs, outcomes, ready, now, source);
+    const write = async () => {
+      if (ready.length > 0) {
+        const recorded = await this.recorder.record(ready, now);
+        for (const [i, outcome] of recorded) outcomes[i] = outcome;
+      }
+      if (source !== 'sync') await this.refused.keep(inputs, outcomes, ready, now, source);
+      if (within) await within(toBatchResults(outcomes));
+    };
+    // Asynchronous events were answered as accepted already: their accepted and refused records commit
+    // together (a crash between two transactions lost the refusals), so a redelivery finds all or nothing.
+    if (source === 'sync') await write();
+    else await this.ledger.transaction(write);
     this.count(outcomes);
     return outcomes;
   }

@@ -16,6 +16,11 @@ export interface TrackInput {
   occurredAt?: string;
   idempotencyKey?: string;
   /**
+   * Asynchronous events: when the event was accepted (ISO 8601), its time when it gives no occurredAt. Not
+   * part of the idempotency key's request hash: a retried call is accepted later and must stay a duplicate.
+   */
+  acceptedAt?: string;
+  /**
    * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the
    * admin key): its budgets apply (issue 17). It travels with the input, so a hold and an asynchronous
    * event are charged to the key that asked for them.
