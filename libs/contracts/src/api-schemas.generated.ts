@@ -275,6 +275,23 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "AsyncBatchAccepted": {
+    "description": "`POST …/usage/events` with `Prefer: respond-async` (202): the batch is stored; its receipt says when it is applied.",
+    "properties": {
+      "accepted": {
+        "description": "Events stored for the drainers (the others were refused at once: see the receipt's refusals).",
+        "type": "number"
+      },
+      "receiptId": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "accepted",
+      "receiptId"
+    ],
+    "type": "object"
+  },
   "BatchItemResult": {
     "anyOf": [
       {
@@ -1199,6 +1216,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EVENT_TYPE_NOT_FOUND",
       "FORBIDDEN",
       "IDEMPOTENCY_CONFLICT",
+      "INGEST_QUEUE_FULL",
       "INTERNAL",
       "JOB_NOT_FOUND",
       "JOB_RUNNING",
@@ -1795,6 +1813,63 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "items",
       "organizationId",
       "totals"
+    ],
+    "type": "object"
+  },
+  "IngestReceipt": {
+    "description": "`GET …/usage/receipts/:receiptId`: whether an asynchronous batch has been written, and how it fared.",
+    "properties": {
+      "accepted": {
+        "description": "Charged now.",
+        "type": "number"
+      },
+      "appliedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "duplicates": {
+        "description": "Replays of events already recorded (same idempotency key): not charged again.",
+        "type": "number"
+      },
+      "receiptId": {
+        "type": "string"
+      },
+      "refusals": {
+        "items": {
+          "$ref": "#/components/schemas/ReceiptRefusal"
+        },
+        "type": "array"
+      },
+      "refused": {
+        "type": "number"
+      },
+      "status": {
+        "description": "`applied` once every event of the batch is accounted for (accepted, duplicate or refused).",
+        "enum": [
+          "applied",
+          "pending"
+        ],
+        "type": "string"
+      },
+      "total": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "accepted",
+      "appliedAt",
+      "createdAt",
+      "duplicates",
+      "receiptId",
+      "refusals",
+      "refused",
+      "status",
+      "total"
     ],
     "type": "object"
   },
@@ -2776,6 +2851,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "UsageController_notifications": {
         "$ref": "#/components/schemas/NotificationList"
       },
+      "UsageController_receipt": {
+        "$ref": "#/components/schemas/IngestReceipt"
+      },
       "UsageController_summary": {
         "$ref": "#/components/schemas/Returned"
       },
@@ -2784,6 +2862,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "UsageController_track:200": {
         "$ref": "#/components/schemas/BatchTrackResult"
+      },
+      "UsageController_track:202": {
+        "$ref": "#/components/schemas/AsyncBatchAccepted"
       },
       "VisualsToolsController_planning": {
         "$ref": "#/components/schemas/ToolResult"
@@ -2885,9 +2966,11 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "UntrackedBenchController_planning",
       "UsageController_check",
       "UsageController_notifications",
+      "UsageController_receipt",
       "UsageController_summary",
       "UsageController_track",
       "UsageController_track:200",
+      "UsageController_track:202",
       "VisualsToolsController_planning",
       "VisualsToolsController_sketch",
       "WebhooksController_deliveries"
@@ -3604,6 +3687,40 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "required": [
       "count",
       "items"
+    ],
+    "type": "object"
+  },
+  "ReceiptRefusal": {
+    "description": "One refused event of an asynchronous batch: its place in the batch, its key and why.",
+    "properties": {
+      "error": {
+        "type": "string"
+      },
+      "eventType": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "idempotencyKey": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "index": {
+        "type": "number"
+      },
+      "message": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "error",
+      "eventType",
+      "idempotencyKey",
+      "index",
+      "message"
     ],
     "type": "object"
   },

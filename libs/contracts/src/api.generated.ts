@@ -70,6 +70,13 @@ export type ApiKeyView = {
   scopes: ("manage" | "read" | "track")[];
 };
 
+/** `POST …/usage/events` with `Prefer: respond-async` (202): the batch is stored; its receipt says when it is applied. */
+export type AsyncBatchAccepted = {
+  /** Events stored for the drainers (the others were refused at once: see the receipt's refusals). */
+  accepted: number;
+  receiptId: string;
+};
+
 export type BatchItemResult = {
   index: number;
   result: TrackResult;
@@ -298,7 +305,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "API_KEY_NOT_FOUND" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "INGEST_QUEUE_FULL" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -445,6 +452,22 @@ export type HourlyUsage = {
     credits: number;
     events: number;
   };
+};
+
+/** `GET …/usage/receipts/:receiptId`: whether an asynchronous batch has been written, and how it fared. */
+export type IngestReceipt = {
+  /** Charged now. */
+  accepted: number;
+  appliedAt: null | string;
+  createdAt: string;
+  /** Replays of events already recorded (same idempotency key): not charged again. */
+  duplicates: number;
+  receiptId: string;
+  refusals: ReceiptRefusal[];
+  refused: number;
+  /** `applied` once every event of the batch is accounted for (accepted, duplicate or refused). */
+  status: "applied" | "pending";
+  total: number;
 };
 
 export type Invoice = {
@@ -793,6 +816,15 @@ export type PublicPlanList = {
     updatedAt: string;
     version: number;
   }[];
+};
+
+/** One refused event of an asynchronous batch: its place in the batch, its key and why. */
+export type ReceiptRefusal = {
+  error: string;
+  eventType: null | string;
+  idempotencyKey: null | string;
+  index: number;
+  message: string;
 };
 
 /** `GET …/usage/recommendation` `evidence`: whether the data supports telling the customer to switch. */
