@@ -1,14 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
+import type { ReceiptRefusal } from '../../../libs/contracts/src/tracking.types';
 
-/** One refused event of an asynchronous batch: its place in the batch, its key and why. */
-export interface ReceiptRefusal {
-  index: number;
-  idempotencyKey: string | null;
-  eventType: string | null;
-  error: string;
-  message: string;
-}
 
 export interface ReceiptRow {
   id: string;

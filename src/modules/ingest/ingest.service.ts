@@ -8,27 +8,7 @@ import { IngestMetrics } from './ingest-metrics';
 import { IngestQueue } from './ingest-queue.types';
 import type { IngestMessage } from './ingest-queue.types';
 import { IngestReceiptsRepository } from './ingest-receipts.repository';
-import type { ReceiptRefusal } from './ingest-receipts.repository';
-
-/** What `POST …/usage/events` with `Prefer: respond-async` answers (202). */
-export interface AsyncBatchAccepted {
-  receiptId: string;
-  /** Events stored for the drainers (the others were refused at once: see the receipt). */
-  accepted: number;
-}
-
-/** `GET …/usage/receipts/:receiptId`. */
-export interface ReceiptView {
-  receiptId: string;
-  status: 'pending' | 'applied';
-  total: number;
-  accepted: number;
-  duplicates: number;
-  refused: number;
-  refusals: ReceiptRefusal[];
-  createdAt: string;
-  appliedAt: string | null;
-}
+import type { AsyncBatchAccepted, IngestReceipt, ReceiptRefusal } from '../../../libs/contracts/src/tracking.types';
 
 /**
  * Acceptance of asynchronous events: every one gets an idempotency key (the caller's, else one generated
@@ -99,7 +79,7 @@ export class IngestService {
     return { receiptId, accepted };
   }
 
-  async receipt(organizationId: string, receiptId: string): Promise<ReceiptView> {
+  async receipt(organizationId: string, receiptId: string): Promise<IngestReceipt> {
     const row = /^[0-9a-f-]{36}$/i.test(receiptId) ? await this.receipts.find(organizationId, receiptId) : undefined;
     if (!row) throw new DomainError('NOT_FOUND', `Receipt ${receiptId} not found`, { receiptId });
     const places = new Map<string, number>();

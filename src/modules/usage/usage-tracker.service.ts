@@ -93,6 +93,35 @@ export class UsageTracker {
     return this.record(inputs, 'async', within).then(toBatchResults);
   }
 
+  /**
+   * An asynchronous batch before it is accepted: everything that can be decided without the ledger (the
+   * organization, 404 for the whole batch; each event's type, member, price and period, its DomainError in
+   * its place). What passes here can only be refused later by the ledger's own rules (allowance, caps).
+   */
+  async screen(organizationId: string, inputs: Array<TrackInput | DomainError>): Promise<Array<TrackInput | DomainError>> {
+    if (inputs.length === 0) throw validationFailed({ events: ['events must hold at least one event'] });
+    if (inputs.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`a batch holds at most ${MAX_BATCH_EVENTS} events`] });
+    await this.organizations.assertExists(organizationId);
+    const now = this.clock.now();
+    const members = new Map<string, Promise<void>>();
+    const screened: Array<TrackInput | DomainError> = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      if (input instanceof DomainError) {
+        screened.push(input);
+        continue;
+      }
+      try {
+        await this.preparer.prepare(input, i, now, members);
+        screened.push(input);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        screened.push(error);
+      }
+    }
+    return screened;
+  }
+
   /** Validates raw bodies (one per event) into inputs: used by the HTTP layer for singles and batch items. */
   parse(organizationId: string, plain: unknown, headerKey?: string, context?: TrackInput['context'], prefix = ''): TrackInput {
     return this.preparer.parse(organizationId, plain, headerKey, context, prefix);
