@@ -19,27 +19,27 @@ export class IngestMetrics {
     this.appended = new Counter({ name: 'ingest_appended_total', help: 'Asynchronous events stored in the ingest queue by this instance', labelNames: ['store'] as const, registers });
     this.drained = new Counter({ name: 'ingest_drained_total', help: 'Ingested events written to the ledger by this instance, by outcome (accepted, duplicate, rejected)', labelNames: ['status'] as const, registers });
     this.full = new Counter({ name: 'ingest_queue_full_total', help: 'Asynchronous calls refused with 503 INGEST_QUEUE_FULL', registers });
-    const gauges = {
-      waiting: new Gauge({ name: 'ingest_queue_waiting', help: 'Events waiting in the ingest queue (claimed ones included until acknowledged)', registers }),
-      bytes: new Gauge({ name: 'ingest_queue_waiting_bytes', help: 'Bytes of the events waiting in the ingest queue', registers }),
-      age: new Gauge({ name: 'ingest_queue_oldest_age_seconds', help: 'Age of the oldest event waiting in the ingest queue', registers }),
-    };
-    // Measured on scrape: one query, and only when someone asks.
+    // Measured on scrape (one query, only when someone asks) by the first of the four gauges: the registry
+    // collects them in registration order, so the other three are set before they are written.
+    const gauges: { bytes?: Gauge; age?: Gauge; up?: Gauge } = {};
     new Gauge({
-      name: 'ingest_queue_up',
-      help: '1 when the ingest queue answered the last scrape',
+      name: 'ingest_queue_waiting',
+      help: 'Events waiting in the ingest queue (claimed ones included until acknowledged)',
       registers,
       async collect() {
         try {
           const lag = await queue.lag();
-          gauges.waiting.set(lag.waiting);
-          gauges.bytes.set(lag.waitingBytes);
-          gauges.age.set(lag.oldestAgeMs / 1000);
-          this.set(1);
+          this.set(lag.waiting);
+          gauges.bytes?.set(lag.waitingBytes);
+          gauges.age?.set(lag.oldestAgeMs / 1000);
+          gauges.up?.set(1);
         } catch {
-          this.set(0);
+          gauges.up?.set(0);
         }
       },
     });
+    gauges.bytes = new Gauge({ name: 'ingest_queue_waiting_bytes', help: 'Bytes of the events waiting in the ingest queue', registers });
+    gauges.age = new Gauge({ name: 'ingest_queue_oldest_age_seconds', help: 'Age of the oldest event waiting in the ingest queue', registers });
+    gauges.up = new Gauge({ name: 'ingest_queue_up', help: '1 when the ingest queue answered the last scrape', registers });
   }
 }

@@ -37,7 +37,7 @@ export class IngestReceiptsRepository {
   async create(row: { id: string; organizationId: string; keys: Array<string | null>; refusals: ReceiptRefusal[]; now: Date }): Promise<boolean> {
     const [inserted] = (await this.tx.manager.query(
       `INSERT INTO ingest_receipts (id, organization_id, total, keys, refused, refusals, created_at, applied_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, CASE WHEN $5 = $3 THEN $7::timestamptz END)
+       VALUES ($1, $2, $3::int, $4::jsonb, $5::int, $6::jsonb, $7::timestamptz, CASE WHEN $5::int = $3::int THEN $7::timestamptz END)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
       [row.id, row.organizationId, row.keys.length, JSON.stringify(row.keys), row.refusals.length, JSON.stringify(row.refusals), row.now],
     )) as Array<{ id: string }>;
