@@ -107,13 +107,16 @@ export class PostgresIngestQueue extends IngestQueue {
       const m = this.tx.manager;
       await m.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK]);
       const [claimed] = (await m.query(
+        // The organizations being drained are a small set, hashed once (NOT IN a hashed subplan): a
+        // correlated NOT EXISTS became a nested loop over claimed rows x waiting rows (118 s for 200,000).
+        // ANY(ARRAY(…)) keeps the UPDATE on the primary key instead of a hash join over the whole table.
         `UPDATE ingest_queue q SET claimed_until = $2
-          WHERE q.seq IN (
+          WHERE q.seq = ANY(ARRAY(
             SELECT w.seq FROM ingest_queue w
              WHERE (w.claimed_until IS NULL OR w.claimed_until <= $1)
-               AND NOT EXISTS (SELECT 1 FROM ingest_queue c WHERE c.organization_id = w.organization_id AND c.claimed_until > $1)
+               AND w.organization_id NOT IN (SELECT c.organization_id FROM ingest_queue c WHERE c.claimed_until > $1)
              ORDER BY w.seq LIMIT $3
-             FOR UPDATE SKIP LOCKED)
+             FOR UPDATE SKIP LOCKED))
          RETURNING q.seq, q.id, q.payload, q.receipt_id, q.enqueued_at`,
         [now, until, max],
       )) as [ClaimedRow[], number];

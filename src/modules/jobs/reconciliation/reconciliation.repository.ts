@@ -11,7 +11,8 @@ export type AlertKind =
   | 'overage_not_permitted'
   | 'spend_cap_exceeded'
   | 'rollup_mismatch'
-  | 'async_events_refused';
+  | 'async_events_refused'
+  | 'ingest_lag';
 
 export interface Discrepancy {
   organizationId: string;
