@@ -7,6 +7,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "async_events_refused",
       "balance_mismatch",
       "grant_mismatch",
+      "ingest_lag",
       "overage_not_permitted",
       "rollup_mismatch",
       "spend_cap_exceeded"
@@ -2157,6 +2158,46 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         ],
         "type": "object"
       },
+      "ingest": {
+        "properties": {
+          "alertAfterSeconds": {
+            "type": "number"
+          },
+          "drainersHere": {
+            "type": "number"
+          },
+          "maxMessages": {
+            "type": "number"
+          },
+          "oldestAgeMs": {
+            "description": "Age of the oldest waiting message in milliseconds (0 when none waits).",
+            "type": "number"
+          },
+          "store": {
+            "enum": [
+              "jetstream",
+              "postgres"
+            ],
+            "type": "string"
+          },
+          "waiting": {
+            "type": "number"
+          },
+          "waitingBytes": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "alertAfterSeconds",
+          "drainersHere",
+          "maxMessages",
+          "oldestAgeMs",
+          "store",
+          "waiting",
+          "waitingBytes"
+        ],
+        "type": "object"
+      },
       "instanceId": {
         "type": "string"
       },
@@ -2228,6 +2269,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     },
     "required": [
       "alerts",
+      "ingest",
       "instanceId",
       "jobs",
       "jobsEnabled",
