@@ -28,6 +28,7 @@ export class UsageController {
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true (an asynchronous batch: the same receipt, nothing stored again)' })
   @ApiHeader({ name: 'Prefer', required: false, description: '`respond-async`: a batch is answered 202 once stored, and applied asynchronously' })
+  @ApiResponse({ status: 201, description: 'One event tracked: the tracking result' })
   @ApiResponse({ status: 202, description: 'Asynchronous batch stored: {receiptId, accepted}' })
   @ApiBody({
     // Told apart by a validator: a single event requires eventType, a batch requires events and nothing else.
