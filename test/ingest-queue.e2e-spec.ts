@@ -106,6 +106,34 @@ describe('ingest queue (PostgreSQL store)', () => {
     await drainAll();
   });
 
+  it('an event that cannot be written holds only its own organization: the others are drained, nothing is dropped', async () => {
+    const a = await createOrg('starter');
+    const b = await createOrg('starter');
+    await asyncCall(a, 'poison').expect(200);
+    await asyncCall(b, 'b-ok').expect(200);
+    await asyncCall(a, 'a-after').expect(200);
+    const tracker = t.app.get(UsageTracker);
+    const original = tracker.drain.bind(tracker);
+    const spy = jest.spyOn(tracker, 'drain').mockImplementation((inputs, within) => (inputs.some((i) => i.idempotencyKey === 'poison') ? Promise.reject(new Error('a bug')) : original(inputs, within)));
+    const drainer = t.app.get(IngestDrainer);
+    try {
+      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the whole batch, given back
+      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the poison alone: it keeps its claim
+      expect(await drainer.drainOnce()).toBe(1); // b's event
+      expect(await drainer.drainOnce()).toBe(0); // a's next event waits behind the poison
+      expect((await ledgerState(t.dataSource, b)).events.n).toBe(1);
+      expect(await waiting(a)).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    // Fixed (here: the spy gone) and its lease over: a's events are written, once each.
+    clock.advance(31_000);
+    await drainAll();
+    const rows = await t.dataSource.query(`SELECT idempotency_key FROM usage_events WHERE organization_id = $1 ORDER BY recorded_at, occurred_at`, [a]);
+    expect(rows.map((r: { idempotency_key: string }) => r.idempotency_key).sort()).toEqual(['a-after', 'poison']);
+    await expectLedgerConsistent(t.dataSource, a);
+  });
+
   it("accepted and refused events of a batch commit together: a failed refusal write leaves nothing half written", async () => {
     const id = await createOrg();
     const ledger = t.app.get(LedgerRepository);

@@ -14,6 +14,8 @@ import { IngestService } from './ingest.service';
 
 /** How long a drainer waits after a failed batch (the database is down) before it claims again. */
 const FAILURE_BACKOFF_MS = 1000;
+/** After a failed batch, how many claims take a single event (to find the one that fails). */
+const ISOLATE_AFTER_FAILURE = 100;
 
 /**
  * Drains the ingest queue on EVERY instance (not a locked job: claims never overlap, see the queue). Each
@@ -33,6 +35,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   private loops: Array<Promise<void>> = [];
   private wake?: () => void;
   private appendedSinceWake = 0;
+  private isolating = 0;
   drained = 0;
 
   constructor(
@@ -68,7 +71,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
         written = await this.drainOnce();
       } catch (error) {
         this.logger.warn(`Ingest batch not written, delivered again later: ${(error as Error).message}`);
-        await this.idle(FAILURE_BACKOFF_MS);
+        await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
         continue;
       }
       if (written < this.config.asyncBatchSize) await this.idle(this.config.asyncFlushIntervalMs);
@@ -89,14 +92,29 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
-  /** Claims one batch and writes it; the number of events written (0: nothing was waiting). */
+  /**
+   * Claims one batch and writes it; the number of events written (0: nothing was waiting).
+   *
+   * A batch that fails (the database is down, or one event that cannot be written for a reason no refusal
+   * covers) is given back, and the next claims take one event at a time (ISOLATE_AFTER_FAILURE of them): an
+   * event that fails alone keeps its claim until its lease ends, so its organization waits (its order is
+   * kept) while every other organization's events go on. Nothing is dropped.
+   */
   async drainOnce(): Promise<number> {
-    const batch = await this.queue.claim(this.config.asyncBatchSize);
-    if (!batch) return 0;
+    const isolating = this.isolating > 0;
+    const batch = await this.queue.claim(isolating ? 1 : this.config.asyncBatchSize);
+    if (!batch) {
+      this.isolating = 0;
+      return 0;
+    }
+    if (isolating) this.isolating--;
     try {
       await this.write(batch);
     } catch (error) {
-      await batch.nack().catch(() => undefined);
+      if (batch.messages.length > 1) {
+        await batch.nack().catch(() => undefined);
+        this.isolating = Math.min(batch.messages.length, ISOLATE_AFTER_FAILURE);
+      }
       throw error;
     }
     return batch.messages.length;
