@@ -17,6 +17,8 @@ const BENCHES = {
   volume: () => import('./volume.mjs'),
   crash: () => import('./drill-crash.mjs'),
   overload: () => import('./drill-overload.mjs'),
+  ingest: () => import('./ingest.mjs'),
+  'ingest-loss': () => import('./drill-ingest-loss.mjs'),
 };
 const DEFAULT = ['overhead', 'hot-org', 'batch', 'config'];
 
@@ -68,6 +70,12 @@ if (s.config && !s.config.error) {
 }
 const rss = ['overhead', 'hot-org', 'batch'].filter((n) => s[n] && !s[n].error).map((n) => s[n].rssPeakMb);
 if (rss.length > 0) row('6. service RSS peak during 1-3 (MB)', Math.max(...rss), '<= 300', Math.max(...rss) <= 300);
+if (s.ingest && !s.ingest.error) {
+  row('9. async single calls accepted / bare Fastify route', `${s.ingest.acceptVsBare} (${fmt(s.ingest.acceptedPerS)}/s, bare ${fmt(s.ingest.bareRps)} req/s)`, '>= 0.25', s.ingest.targets.acceptVsBare);
+  row('   drained events/s (ratio to raw unnest INSERT)', `${fmt(s.ingest.drainPerS)} (${s.ingest.drainVsRaw})`, '>= 50,000', s.ingest.targets.drainPerS);
+  row('   lag p99 ms at half the drain rate', s.ingest.lagP99Ms, '<= 1,000', s.ingest.targets.lagP99);
+}
+if (s['ingest-loss'] && !s['ingest-loss'].error) row('10. ingest loss drill (SIGKILL mid-stream)', s['ingest-loss'].ok ? 'PASS' : 'FAIL', 'PASS', s['ingest-loss'].ok);
 for (const n of ['crash', 'overload']) if (s[n] && !s[n].error) row(n === 'crash' ? '7. crash drill' : '8. overload drill', s[n].ok ? 'PASS' : 'FAIL', 'PASS', s[n].ok);
 for (const [n, v] of Object.entries(s)) if (v.error) row(`${n}: did not complete`, v.error.split('\n')[0].slice(0, 80), '', false);
 

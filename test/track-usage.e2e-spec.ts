@@ -144,7 +144,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
       const responses = await Promise.all(Array.from({ length: 25 }, () => call('/api/push/sow-to-loe', id, { payload: 'x' })));
       expect(responses.every((r) => r.status === 200 && r.body.usage.mode === 'async' && r.body.usage.creditsConsumed === 1)).toBe(true);
       expect((await ledgerState(t.dataSource, id)).events.n).toBe(2);
-      expect(buffer.pending).toBe(25);
+      expect(await buffer.pending()).toBe(25);
       await buffer.flush();
       const state = await ledgerState(t.dataSource, id);
       // The hard cap holds on the asynchronous path too: nothing past the allowance, no overage at $0.

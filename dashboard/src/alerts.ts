@@ -57,6 +57,12 @@ export const ALERT_MEANINGS: Record<string, AlertMeaning> = {
     action: 'Read the error in the alert details and the period-close job run, repair the cause, then run the period-close job again (POST /api/admin/jobs/period-close/run).',
     severity: 'critical',
   },
+  ingest_lag: {
+    title: 'Asynchronous ingestion is behind',
+    meaning: 'The oldest event waiting in the ingest queue is older than INGEST_LAG_ALERT_SECONDS: the drainers are down, too few, or the database is slow. Accepted events are safe in the queue but not yet charged.',
+    action: 'Check that instances run with INGEST_DRAINERS > 0 and that the database answers; add instances if the lag keeps growing. Past INGEST_MAX_AGE_SECONDS asynchronous calls are refused (503).',
+    severity: 'warning',
+  },
 };
 
 /** The meaning of an alert kind; an unknown kind (a newer service) is shown as such rather than hidden. */

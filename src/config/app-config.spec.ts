@@ -204,3 +204,14 @@ describe('HOST and PUBLIC_URL', () => {
     for (const bad of ['a b', 'host/path', 'x;y']) expect(() => loadConfig({ HOST: bad })).toThrow(/HOST/);
   });
 });
+
+describe('the ingest queue', () => {
+  it('ingest queue bounds: defaults, and anything out of range refused', () => {
+    const c = loadConfig({});
+    expect([c.asyncBatchSize, c.asyncFlushIntervalMs, c.ingestMaxMessages, c.ingestMaxBytes, c.ingestMaxAgeSeconds, c.ingestLeaseSeconds, c.ingestDrainers, c.ingestLagAlertSeconds]).toEqual([2000, 100, 1_000_000, 1024 ** 3, 3600, 60, 1, 60]);
+    expect(loadConfig({ INGEST_MAX_MESSAGES: '1', ASYNC_BATCH_SIZE: '10000', INGEST_DRAINERS: '0' })).toMatchObject({ ingestMaxMessages: 1, asyncBatchSize: 10_000, ingestDrainers: 0 });
+    for (const [name, bad] of [['INGEST_MAX_MESSAGES', '0'], ['INGEST_MAX_BYTES', '1023'], ['INGEST_MAX_AGE_SECONDS', 'x'], ['INGEST_LEASE_SECONDS', '0'], ['INGEST_DRAINERS', '17'], ['ASYNC_BATCH_SIZE', '10001'], ['INGEST_LAG_ALERT_SECONDS', '1.5']]) {
+      expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name));
+    }
+  });
+});

@@ -47,9 +47,23 @@ export interface AppConfig {
   logLevel: LogLevel;
   bodyLimitBytes: number;
   databasePoolSize: number;
-  /** Asynchronous tracking: events written per batch, and the longest an accepted event waits in memory. */
+  /**
+   * Asynchronous ingestion: events a drainer claims from the ingest queue at once (one ledger transaction),
+   * and how often an idle drainer looks for work (milliseconds).
+   */
   asyncBatchSize: number;
   asyncFlushIntervalMs: number;
+  /** Bounds of the ingest queue: past any of them an asynchronous call answers 503 INGEST_QUEUE_FULL (Retry-After). */
+  ingestMaxMessages: number;
+  ingestMaxBytes: number;
+  /** The oldest waiting event may be this old (seconds) before new ones are refused: the drainers are behind or down. */
+  ingestMaxAgeSeconds: number;
+  /** A claimed batch not acknowledged within this many seconds (its drainer died) is delivered again. */
+  ingestLeaseSeconds: number;
+  /** Drain loops per instance (each claims and writes its own batches). */
+  ingestDrainers: number;
+  /** The reconciliation alert (and the Jobs page) flags the queue when its oldest event is older than this (seconds). */
+  ingestLagAlertSeconds: number;
   /** Requests worked on at once before new ones get 503 OVERLOADED (health and metrics exempt); 0 = no limit. */
   maxInFlightRequests: number;
   /**
@@ -262,8 +276,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevelRaw as LogLevel,
     bodyLimitBytes: intVar(env, 'BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
     databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 20, 1, 200, problems),
-    asyncBatchSize: intVar(env, 'ASYNC_BATCH_SIZE', 500, 1, 1000, problems),
-    asyncFlushIntervalMs: intVar(env, 'ASYNC_FLUSH_INTERVAL_MS', 1000, 10, 60_000, problems),
+    asyncBatchSize: intVar(env, 'ASYNC_BATCH_SIZE', 2000, 1, 10_000, problems),
+    asyncFlushIntervalMs: intVar(env, 'ASYNC_FLUSH_INTERVAL_MS', 100, 10, 60_000, problems),
+    ingestMaxMessages: intVar(env, 'INGEST_MAX_MESSAGES', 1_000_000, 1, 100_000_000, problems),
+    ingestMaxBytes: intVar(env, 'INGEST_MAX_BYTES', 1024 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024, problems),
+    ingestMaxAgeSeconds: intVar(env, 'INGEST_MAX_AGE_SECONDS', 3600, 1, 7 * 86_400, problems),
+    ingestLeaseSeconds: intVar(env, 'INGEST_LEASE_SECONDS', 60, 1, 3600, problems),
+    ingestDrainers: intVar(env, 'INGEST_DRAINERS', 1, 0, 16, problems),
+    ingestLagAlertSeconds: intVar(env, 'INGEST_LAG_ALERT_SECONDS', 60, 1, 86_400, problems),
     maxInFlightRequests: intVar(env, 'MAX_IN_FLIGHT_REQUESTS', 256, 0, 100_000, problems),
     trackingGroupLanes: intVar(env, 'TRACKING_GROUP_LANES', 2, 1, 64, problems),
     idempotentResponseMaxBytes: intVar(env, 'IDEMPOTENT_RESPONSE_MAX_BYTES', DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES, 0, 1024 * 1024, problems),

@@ -43,6 +43,7 @@ const PARAMETER_EXAMPLES: Record<string, string> = {
   id: '3f0c1d52-6a0e-4a83-9d3c-2f1b1b8d9a10',
   userId: 'user-42',
   period: '2026-11',
+  receiptId: '6b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
 };
 
 

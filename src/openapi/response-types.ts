@@ -31,7 +31,7 @@ import type { PublicPlansController } from '../modules/plans/public-plans.contro
 import type { ReservationsController } from '../modules/usage/reservations.controller';
 import type { UsageController } from '../modules/usage/usage.controller';
 import type { WebhooksController } from '../modules/webhooks/webhooks.controller';
-import type { BatchItemResult, TrackResult, UsageEnvelope } from '../../libs/contracts/src/tracking.types';
+import type { AsyncBatchAccepted, BatchItemResult, IngestReceipt, TrackResult, UsageEnvelope } from '../../libs/contracts/src/tracking.types';
 
 /** What a handler's promise resolves to (a streamed CSV is documented as text/csv, not here). */
 type Returned<F> = F extends (...args: never[]) => infer T ? Exclude<Awaited<T>, StreamableFile | void> : never;
@@ -131,6 +131,8 @@ export interface OperationResponses {
   OrganizationsAdminController_removeMember: MemberRemoval;
   UsageController_track: TrackResult;
   'UsageController_track:200': BatchTrackResult;
+  'UsageController_track:202': AsyncBatchAccepted;
+  UsageController_receipt: IngestReceipt;
   AnalyticsController_events: EventLogPage;
   UsageController_summary: Returned<UsageController['summary']>;
   UsageController_check: Returned<UsageController['check']>;

@@ -64,9 +64,17 @@ export async function renderJobs(ctx: ViewContext): Promise<void> {
         run,
       ];
     });
+    // Asynchronous ingestion is drained continuously by every instance: its lag, next to the jobs.
+    const ingest = overview.ingest;
+    const behind = ingest.oldestAgeMs > ingest.alertAfterSeconds * 1000;
     fill(
       jobsBody,
       h('p', { class: 'muted' }, `Instance ${overview.instanceId} · jobs ${overview.jobsEnabled ? 'enabled' : 'disabled'} here.`),
+      h(
+        'p',
+        { id: 'ingest-lag', class: behind ? 'warning over' : 'muted' },
+        `Asynchronous ingestion (${ingest.store} queue): ${formatInt(ingest.waiting)} events waiting (of at most ${formatInt(ingest.maxMessages)}, ${formatInt(ingest.waitingBytes)} bytes), the oldest ${(ingest.oldestAgeMs / 1000).toFixed(1)} s old${behind ? `: behind (alert past ${ingest.alertAfterSeconds} s)` : ''}; ${ingest.drainersHere} drainers on this instance.`,
+      ),
       table('Jobs', ['Job', 'Schedule (UTC cron)', 'Last run', 'History', 'Run'], rows, { id: 'jobs-table' }),
     );
     await loadAlerts(overview.alerts.open);

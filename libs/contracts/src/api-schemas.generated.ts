@@ -7,6 +7,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "async_events_refused",
       "balance_mismatch",
       "grant_mismatch",
+      "ingest_lag",
       "overage_not_permitted",
       "period_close_failed",
       "rollup_mismatch",
@@ -325,6 +326,23 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "revokedAt",
       "scopes",
       "userId"
+    ],
+    "type": "object"
+  },
+  "AsyncBatchAccepted": {
+    "description": "`POST …/usage/events` with `Prefer: respond-async` (202): the batch is stored; its receipt says when it is applied.",
+    "properties": {
+      "accepted": {
+        "description": "Events stored for the drainers (the others were refused at once: see the receipt's refusals).",
+        "type": "number"
+      },
+      "receiptId": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "accepted",
+      "receiptId"
     ],
     "type": "object"
   },
@@ -1268,6 +1286,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "IDEMPOTENCY_CONFLICT",
       "IDEMPOTENCY_IN_PROGRESS",
       "IDEMPOTENCY_REPLAYED",
+      "INGEST_QUEUE_FULL",
       "INTERNAL",
       "JOB_NOT_FOUND",
       "JOB_RUNNING",
@@ -1877,6 +1896,63 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "object"
   },
+  "IngestReceipt": {
+    "description": "`GET …/usage/receipts/:receiptId`: whether an asynchronous batch has been written, and how it fared.",
+    "properties": {
+      "accepted": {
+        "description": "Charged now.",
+        "type": "number"
+      },
+      "appliedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "duplicates": {
+        "description": "Replays of events already recorded (same idempotency key): not charged again.",
+        "type": "number"
+      },
+      "receiptId": {
+        "type": "string"
+      },
+      "refusals": {
+        "items": {
+          "$ref": "#/components/schemas/ReceiptRefusal"
+        },
+        "type": "array"
+      },
+      "refused": {
+        "type": "number"
+      },
+      "status": {
+        "description": "`applied` once every event of the batch is accounted for (accepted, duplicate or refused).",
+        "enum": [
+          "applied",
+          "pending"
+        ],
+        "type": "string"
+      },
+      "total": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "accepted",
+      "appliedAt",
+      "createdAt",
+      "duplicates",
+      "receiptId",
+      "refusals",
+      "refused",
+      "status",
+      "total"
+    ],
+    "type": "object"
+  },
   "Invoice": {
     "properties": {
       "billingCycle": {
@@ -2161,6 +2237,46 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         ],
         "type": "object"
       },
+      "ingest": {
+        "properties": {
+          "alertAfterSeconds": {
+            "type": "number"
+          },
+          "drainersHere": {
+            "type": "number"
+          },
+          "maxMessages": {
+            "type": "number"
+          },
+          "oldestAgeMs": {
+            "description": "Age of the oldest waiting message in milliseconds (0 when none waits).",
+            "type": "number"
+          },
+          "store": {
+            "enum": [
+              "jetstream",
+              "postgres"
+            ],
+            "type": "string"
+          },
+          "waiting": {
+            "type": "number"
+          },
+          "waitingBytes": {
+            "type": "number"
+          }
+        },
+        "required": [
+          "alertAfterSeconds",
+          "drainersHere",
+          "maxMessages",
+          "oldestAgeMs",
+          "store",
+          "waiting",
+          "waitingBytes"
+        ],
+        "type": "object"
+      },
       "instanceId": {
         "type": "string"
       },
@@ -2232,6 +2348,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     },
     "required": [
       "alerts",
+      "ingest",
       "instanceId",
       "jobs",
       "jobsEnabled",
@@ -2874,6 +2991,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "UsageController_notifications": {
         "$ref": "#/components/schemas/NotificationList"
       },
+      "UsageController_receipt": {
+        "$ref": "#/components/schemas/IngestReceipt"
+      },
       "UsageController_summary": {
         "$ref": "#/components/schemas/Returned"
       },
@@ -2882,6 +3002,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       },
       "UsageController_track:200": {
         "$ref": "#/components/schemas/BatchTrackResult"
+      },
+      "UsageController_track:202": {
+        "$ref": "#/components/schemas/AsyncBatchAccepted"
       },
       "VisualsToolsController_planning": {
         "$ref": "#/components/schemas/ToolResult"
@@ -2988,9 +3111,11 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "UntrackedBenchController_planning",
       "UsageController_check",
       "UsageController_notifications",
+      "UsageController_receipt",
       "UsageController_summary",
       "UsageController_track",
       "UsageController_track:200",
+      "UsageController_track:202",
       "VisualsToolsController_planning",
       "VisualsToolsController_sketch",
       "WebhooksController_deliveries"
@@ -3850,6 +3975,40 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "required": [
       "count",
       "items"
+    ],
+    "type": "object"
+  },
+  "ReceiptRefusal": {
+    "description": "One refused event of an asynchronous batch: its place in the batch, its key and why.",
+    "properties": {
+      "error": {
+        "type": "string"
+      },
+      "eventType": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "idempotencyKey": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "index": {
+        "type": "number"
+      },
+      "message": {
+        "type": "string"
+      }
+    },
+    "required": [
+      "error",
+      "eventType",
+      "idempotencyKey",
+      "index",
+      "message"
     ],
     "type": "object"
   },

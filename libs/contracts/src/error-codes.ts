@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   OVERLOADED: 503,
+  /** The ingest queue is at one of its bounds (messages, bytes, age): retry after the Retry-After seconds. */
+  INGEST_QUEUE_FULL: 503,
   /**
    * Answered by the client package (@credit-metering/nest-client) in the host application, never by the
    * service: the service could not be reached or timed out and the decorator's failMode is 'closed'.

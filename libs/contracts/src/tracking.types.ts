@@ -131,3 +131,35 @@ export interface UsageSummary {
    */
   warnings: Array<{ type: string; threshold: number; used: number; limit: number; at: string; plan: string | null }>;
 }
+
+/** `POST …/usage/events` with `Prefer: respond-async` (202): the batch is stored; its receipt says when it is applied. */
+export interface AsyncBatchAccepted {
+  receiptId: string;
+  /** Events stored for the drainers (the others were refused at once: see the receipt's refusals). */
+  accepted: number;
+}
+
+/** One refused event of an asynchronous batch: its place in the batch, its key and why. */
+export interface ReceiptRefusal {
+  index: number;
+  idempotencyKey: string | null;
+  eventType: string | null;
+  error: string;
+  message: string;
+}
+
+/** `GET …/usage/receipts/:receiptId`: whether an asynchronous batch has been written, and how it fared. */
+export interface IngestReceipt {
+  receiptId: string;
+  /** `applied` once every event of the batch is accounted for (accepted, duplicate or refused). */
+  status: 'pending' | 'applied';
+  total: number;
+  /** Charged now. */
+  accepted: number;
+  /** Replays of events already recorded (same idempotency key): not charged again. */
+  duplicates: number;
+  refused: number;
+  refusals: ReceiptRefusal[];
+  createdAt: string;
+  appliedAt: string | null;
+}

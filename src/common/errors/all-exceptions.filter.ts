@@ -77,8 +77,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (body.statusCode === 429 && !reply.hasHeader('retry-after')) {
-      const retry = (exception as DomainError)?.details?.retryAfterSeconds;
+    // 429 RATE_LIMITED and 503 INGEST_QUEUE_FULL say when to come back (details.retryAfterSeconds).
+    if ((body.statusCode === 429 || body.statusCode === 503) && !reply.hasHeader('retry-after')) {
+      const retry = body.details?.retryAfterSeconds;
       if (typeof retry === 'number') reply.header('retry-after', String(retry));
     }
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
+import { IngestQueue } from '../ingest/ingest-queue.types';
 import { JobRunner } from './job-runner.service';
 import { JobRunsRepository } from './job-runs.repository';
 import type { JobParams } from './job.types';
@@ -15,6 +16,7 @@ export class JobsAdminService {
     private readonly runner: JobRunner,
     private readonly runs: JobRunsRepository,
     private readonly alerts: ReconciliationRepository,
+    private readonly ingest: IngestQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -39,6 +41,8 @@ export class JobsAdminService {
       jobsEnabled: this.config.jobsEnabled,
       periodCloseGraceMinutes: this.config.periodCloseGraceMinutes,
       jobs,
+      // The asynchronous ingestion's lag: drained continuously by every instance (not a scheduled job).
+      ingest: { store: this.ingest.kind, ...(await this.ingest.lag()), alertAfterSeconds: this.config.ingestLagAlertSeconds, maxMessages: this.config.ingestMaxMessages, drainersHere: this.config.ingestDrainers },
       alerts: { open: await this.alerts.countOpen(), recent: await this.alerts.list('open', 20) },
     };
   }

@@ -2,6 +2,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { AnalyticsServicesModule } from '../analytics/analytics-services.module';
+import { IngestModule } from '../ingest/ingest.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { UsageCoreModule } from '../usage/usage-core.module';
@@ -22,7 +23,7 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
 
 /** SPEC section 8: scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
 @Module({
-  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule],
+  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule, IngestModule],
   providers: [
     JobRunner,
     JobLocks,

@@ -1,14 +1,14 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { DomainError } from '../../common/errors/domain-error';
-import { Clock } from '../../common/clock/clock';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { hundredthsToNumber } from '../../common/money/credits';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
+import { IngestDrainer } from '../ingest/ingest-drainer.service';
+import { IngestQueue } from '../ingest/ingest-queue.types';
+import { IngestService } from '../ingest/ingest.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { priceEvent, pricedDefinition } from '../usage/utils/credit-calculator';
-import { UsageTracker } from '../usage/usage-tracker.service';
 import type { TrackInput } from '../usage/usage.types';
 import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 
@@ -17,46 +17,37 @@ export interface QueuedUsage {
   credits: number;
 }
 
+/** How long a graceful shutdown keeps writing what waits before it leaves the rest to the other instances. */
+const SHUTDOWN_DRAIN_MS = 10_000;
+
 /**
- * Asynchronous tracking: an event is accepted at once (priced in memory) and written with others in one
- * batch, every ASYNC_FLUSH_INTERVAL_MS or as soon as ASYNC_BATCH_SIZE are waiting.
- *
- * Durability: a graceful shutdown writes everything accepted (and, while closing, writes each new event
- * before answering). A kill -9 loses what was accepted since the last flush: at most one interval's events.
- * A batch that fails to write (database down) goes back to the head of the queue and is retried.
+ * Asynchronous tracking from an async `@TrackUsage` route or from code: an event is validated and priced,
+ * then stored in the ingest queue (IngestQueue: a PostgreSQL table, or JetStream) BEFORE it is answered, so
+ * an event answered as accepted survives a kill -9. The drainers of every instance write it to the ledger.
+ * No event waits in memory; past the queue's bounds the call answers 503 INGEST_QUEUE_FULL (Retry-After).
  */
 @Injectable()
-export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AsyncUsageBuffer implements BeforeApplicationShutdown {
   private readonly logger = new Logger(AsyncUsageBuffer.name);
-  private queue: TrackInput[] = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private timer?: NodeJS.Timeout;
-  private closing = false;
-  private written = 0;
-  private failed = 0;
 
   constructor(
-    private readonly tracker: UsageTracker,
     private readonly events: EventRegistry,
-    private readonly clock: Clock,
     private readonly organizations: OrganizationsService,
+    private readonly ingest: IngestService,
+    private readonly queue: IngestQueue,
+    private readonly drainer: IngestDrainer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly membership?: MembershipPolicy,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.flush(), this.config.asyncFlushIntervalMs);
-    this.timer.unref();
-  }
-
+  /**
+   * A graceful shutdown writes what waits (bounded in time): a lone instance (the embedded database, a
+   * demo) leaves nothing for later. Nothing is lost either way: what is not written waits in the queue.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.timer);
-    await this.flush();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.flush();
+    if (this.config.ingestDrainers === 0) return;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS).unref());
+    await Promise.race([this.drainer.drainAll().catch((e: Error) => this.logger.warn(`Drain on shutdown stopped: ${e.message}`)), deadline]);
   }
 
   /** Validates and prices an event (unknown organizations or event types fail before any work runs). */
@@ -65,64 +56,30 @@ export class AsyncUsageBuffer implements OnApplicationBootstrap, BeforeApplicati
     await this.membership?.assertMayAct(input.organizationId, input.userId, 'track');
     const definition = await this.events.findTrackable(input.eventType);
     const price = priceEvent(pricedDefinition(definition), input.eventData ?? {});
-    // The time of the work, not of the write: the batch may land a second later, or in the next period. It
-    // goes in receivedAt, outside the request hash: a retry stamped a moment later is the same request.
-    return { input: { ...input, receivedAt: input.receivedAt ?? this.clock.now().toISOString() }, credits: price.credits };
+    return { input, credits: price.credits };
   }
 
-  /** Accepts a prepared event. While the app is closing, writes it before answering instead. */
+  /**
+   * Accepts a prepared event: resolves once it is stored durably (with an idempotency key, generated when
+   * the caller gave none, so a redelivery charges it once, and its acceptance time, its date by default).
+   */
   async enqueue(queued: QueuedUsage): Promise<UsageEnvelope> {
-    this.queue.push(queued.input);
-    if (this.closing || this.queue.length >= this.config.asyncBatchSize) {
-      const flushed = this.flush();
-      if (this.closing) await flushed;
-    }
+    await this.ingest.accept([queued.input]);
     return { eventId: null, eventType: queued.input.eventType, creditsConsumed: hundredthsToNumber(queued.credits), remainingCredits: null, overageCredits: 0, warnings: [], mode: 'async' };
   }
 
-  get pending(): number {
-    return this.queue.length;
+  /** Asynchronous tracking from code: validates, prices and stores the event; resolves once it is durable. */
+  async trackAsync(input: TrackInput): Promise<UsageEnvelope> {
+    return this.enqueue(await this.prepare(input));
   }
 
-  stats() {
-    return { pending: this.queue.length, written: this.written, failed: this.failed, batchSize: this.config.asyncBatchSize, flushIntervalMs: this.config.asyncFlushIntervalMs };
+  /** Events waiting in the queue (all instances'). */
+  async pending(): Promise<number> {
+    return (await this.queue.lag()).waiting;
   }
 
-  /** Writes everything queued so far; flushes run one after another, never two at once. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.drain());
-    return this.flushing;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.config.asyncBatchSize);
-      const byOrganization = new Map<string, TrackInput[]>();
-      for (const input of batch) byOrganization.set(input.organizationId, [...(byOrganization.get(input.organizationId) ?? []), input]);
-      const retry: TrackInput[] = [];
-      for (const [organizationId, inputs] of byOrganization) {
-        try {
-          const results = await this.tracker.trackAsync(organizationId, inputs);
-          for (const r of results) {
-            if (r.status === 'rejected') {
-              // Kept as a refused event by the tracker (event log, reconciliation, notification).
-              this.failed++;
-              this.logger.warn(`Asynchronous event refused: ${r.error.error} ${r.error.message}`);
-            } else this.written++;
-          }
-        } catch (error) {
-          if (error instanceof DomainError) {
-            // The organization itself is gone or invalid: these events can never be written.
-            this.failed += inputs.length;
-            this.logger.warn(`Asynchronous events for ${organizationId} refused: ${error.code}`);
-          } else retry.push(...inputs);
-        }
-      }
-      if (retry.length > 0) {
-        this.queue.unshift(...retry);
-        this.logger.warn(`Asynchronous batch not written (${retry.length} events kept for the next flush)`);
-        return;
-      }
-    }
+  /** Writes everything waiting to the ledger now (before a check that needs it, tests). */
+  async flush(): Promise<void> {
+    await this.drainer.drainAll();
   }
 }

@@ -8,6 +8,7 @@ import { assertSchemaName } from '../../database/data-source-options';
 import { EventsCoreModule } from '../events/events-core.module';
 import { JobsCoreModule } from '../jobs/jobs-core.module';
 import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
+import { IngestDrainModule } from '../ingest/ingest-drain.module';
 import { UsageCoreModule } from '../usage/usage-core.module';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import type { MeteredRequest } from './track-usage.types';
@@ -81,7 +82,7 @@ export function embeddedConfig(options: UsageTrackingModuleOptions): AppConfig {
  * own schema, runs its jobs, and mounts no route (UsageTrackingAdminModule is the opt-in admin API).
  */
 @Module({
-  imports: [UsageCoreModule, EventsCoreModule, OrganizationsCoreModule],
+  imports: [UsageCoreModule, EventsCoreModule, OrganizationsCoreModule, IngestDrainModule],
   providers: [TrackUsageInterceptor, AsyncUsageBuffer],
   exports: [UsageCoreModule, TrackUsageInterceptor, AsyncUsageBuffer],
 })

@@ -35,7 +35,8 @@ export class EventPreparer {
    */
   async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
     const definition = await this.events.findTrackable(input.eventType);
-    const occurredAt = resolveOccurredAt(input.occurredAt ?? input.receivedAt, now);
+    // An asynchronous event without occurredAt is dated when it was accepted, not when it is written.
+    const occurredAt = resolveOccurredAt(input.occurredAt ?? input.acceptedAt, now);
     // X-User-Id / userId must be a member who may track (when the organization has members).
     if (this.membership && input.userId !== undefined) {
       const member = `${input.organizationId}\u0000${input.userId}`;
@@ -60,7 +61,7 @@ export class EventPreparer {
       period,
       periodStart: period.start.toISOString().slice(0, 10),
       key: input.idempotencyKey,
-      // The client's data only: receivedAt (the server's stamp) stays out, so a later retry is a duplicate.
+      // The client's data only: acceptedAt (the server's stamp) stays out, so a later retry is a duplicate.
       hash: input.idempotencyKey ? requestHash(input) : undefined,
     };
   }

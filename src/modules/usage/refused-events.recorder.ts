@@ -25,8 +25,8 @@ export class RefusedEventsRecorder {
       if (o.status !== 'rejected' || input instanceof DomainError) return;
       const p = priced.get(i);
       // Refused before pricing (e.g. PERIOD_CLOSED by the early check): keep the time the work ran at.
-      const stamp = input.occurredAt ?? input.receivedAt;
-      const given = stamp === undefined ? undefined : new Date(stamp);
+      const at = input.occurredAt ?? input.acceptedAt;
+      const given = at === undefined ? undefined : new Date(at);
       const occurredAt = p?.occurredAt ?? (given && !Number.isNaN(given.getTime()) ? given : now);
       rows.push({
         organization_id: input.organizationId,

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
+import { IngestService } from '../ingest/ingest.service';
+import type { IngestReceipt } from '../../../libs/contracts/src/tracking.types';
 import { UsageTracker } from './usage-tracker.service';
 import type { TrackInput } from './usage.types';
 import { requestContext } from './utils/request-context';
@@ -14,13 +16,16 @@ import { MAX_BATCH_EVENTS, parseIdempotencyHeader } from './utils/track-input';
  */
 @Injectable()
 export class TrackingHttpService {
-  constructor(private readonly tracker: UsageTracker) {}
+  constructor(
+    private readonly tracker: UsageTracker,
+    private readonly ingest: IngestService,
+  ) {}
 
   context(req: FastifyRequest): TrackInput['context'] {
     return requestContext(req as FastifyRequest & PlatformRequest);
   }
 
-  async trackBody(organizationId: string, body: unknown, req: FastifyRequest): Promise<{ statusCode: number; body: unknown }> {
+  async trackBody(organizationId: string, body: unknown, req: FastifyRequest, options: { allowAsync?: boolean } = {}): Promise<{ statusCode: number; body: unknown; headers?: Record<string, string> }> {
     const headerKey = parseIdempotencyHeader(req.headers['idempotency-key']);
     const context = this.context(req);
     // X-User-Id attributes events that do not name a user themselves (SPEC section 10).
@@ -38,10 +43,26 @@ export class TrackingHttpService {
           throw error;
         }
       });
+      if (options.allowAsync && prefersAsync(req.headers.prefer)) {
+        // Stored (durably) before the answer; written by the drainers; the receipt tells how it went.
+        const accepted = await this.ingest.acceptBatch(organizationId, await this.tracker.screen(organizationId, inputs), headerKey);
+        return { statusCode: 202, body: accepted, headers: { 'preference-applied': 'respond-async' } };
+      }
       const results = await this.tracker.trackBatch(organizationId, inputs);
       return { statusCode: 200, body: { results } };
     }
     const input = withUser(this.tracker.parse(organizationId, body, headerKey, context));
     return { statusCode: 201, body: await this.tracker.track(input) };
   }
+
+  /** An asynchronous batch's receipt (404 for another organization's). */
+  receipt(organizationId: string, receiptId: string): Promise<IngestReceipt> {
+    return this.ingest.receipt(organizationId, receiptId);
+  }
+}
+
+/** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
+function prefersAsync(header: string | string[] | undefined): boolean {
+  const values = Array.isArray(header) ? header : header ? [header] : [];
+  return values.some((v) => v.split(',').some((p) => p.split(';')[0].trim().toLowerCase() === 'respond-async'));
 }

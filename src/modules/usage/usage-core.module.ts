@@ -3,6 +3,7 @@ import { MeteringDataSourceModule } from '../../database/metering-data-source.mo
 import { AnalyticsCoreModule } from '../analytics/analytics-core.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { EventsCoreModule } from '../events/events-core.module';
+import { IngestModule } from '../ingest/ingest.module';
 import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
 import { PlansCoreModule } from '../plans/plans-core.module';
 import { EventPreparer } from './event-preparer';
@@ -17,7 +18,7 @@ import { UsageTracker } from './usage-tracker.service';
 
 /** The tracker, the ledger and reservations without the usage API (what @TrackUsage stands on). */
 @Module({
-  imports: [MeteringDataSourceModule, LedgerModule, EventsCoreModule, PlansCoreModule, OrganizationsCoreModule, AnalyticsCoreModule],
+  imports: [MeteringDataSourceModule, LedgerModule, EventsCoreModule, PlansCoreModule, OrganizationsCoreModule, AnalyticsCoreModule, IngestModule],
   providers: [UsageTracker, EventPreparer, LedgerRecorder, TrackRejections, RefusedEventsRecorder, UsageQuote, UsageSummaryService, TrackingHttpService, ReservationsService],
   exports: [UsageTracker, ReservationsService, UsageSummaryService, TrackingHttpService],
 })

@@ -83,6 +83,45 @@ export class UsageTracker {
     return toBatchResults(outcomes);
   }
 
+  /**
+   * The ingest drainers' write: asynchronously accepted events of any organizations, in the order given
+   * (each organization's in the order it was accepted), in ONE transaction with their refusals and whatever
+   * `within` adds (the receipts' counts, the queue's acknowledgement on PostgreSQL). A failure rolls it all
+   * back: the batch is delivered again, and nothing was half written.
+   */
+  drain(inputs: TrackInput[], within?: (results: BatchItemResult[]) => Promise<void>): Promise<BatchItemResult[]> {
+    return this.record(inputs, 'async', within).then(toBatchResults);
+  }
+
+  /**
+   * An asynchronous batch before it is accepted: everything that can be decided without the ledger (the
+   * organization, 404 for the whole batch; each event's type, member, price and period, its DomainError in
+   * its place). What passes here can only be refused later by the ledger's own rules (allowance, caps).
+   */
+  async screen(organizationId: string, inputs: Array<TrackInput | DomainError>): Promise<Array<TrackInput | DomainError>> {
+    if (inputs.length === 0) throw validationFailed({ events: ['events must hold at least one event'] });
+    if (inputs.length > MAX_BATCH_EVENTS) throw validationFailed({ events: [`a batch holds at most ${MAX_BATCH_EVENTS} events`] });
+    await this.organizations.assertExists(organizationId);
+    const now = this.clock.now();
+    const members = new Map<string, Promise<void>>();
+    const screened: Array<TrackInput | DomainError> = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      if (input instanceof DomainError) {
+        screened.push(input);
+        continue;
+      }
+      try {
+        await this.preparer.prepare(input, i, now, members);
+        screened.push(input);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        screened.push(error);
+      }
+    }
+    return screened;
+  }
+
   /** Validates raw bodies (one per event) into inputs: used by the HTTP layer for singles and batch items. */
   parse(organizationId: string, plain: unknown, headerKey?: string, context?: TrackInput['context'], prefix = ''): TrackInput {
     return this.preparer.parse(organizationId, plain, headerKey, context, prefix);
@@ -108,7 +147,7 @@ export class UsageTracker {
    * organizations' (a group of single events). An organization that does not exist refuses its own events
    * (404) and no other.
    */
-  private async record(inputs: Array<TrackInput | DomainError>, source: TrackSource): Promise<Outcome[]> {
+  private async record(inputs: Array<TrackInput | DomainError>, source: TrackSource, within?: (results: BatchItemResult[]) => Promise<void>): Promise<Outcome[]> {
     const now = this.clock.now();
     const outcomes: Outcome[] = new Array(inputs.length);
     const ready: Prepared[] = [];
@@ -138,11 +177,18 @@ export class UsageTracker {
       }
     }
     for (const start of new Set(ready.map((p) => p.periodStart))) await this.ledger.ensurePartition(start);
-    if (ready.length > 0) {
-      const recorded = await this.recorder.record(ready, now);
-      for (const [i, outcome] of recorded) outcomes[i] = outcome;
-    }
-    if (source !== 'sync') await this.refused.keep(inputs, outcomes, ready, now, source);
+    const write = async () => {
+      if (ready.length > 0) {
+        const recorded = await this.recorder.record(ready, now);
+        for (const [i, outcome] of recorded) outcomes[i] = outcome;
+      }
+      if (source !== 'sync') await this.refused.keep(inputs, outcomes, ready, now, source);
+      if (within) await within(toBatchResults(outcomes));
+    };
+    // Asynchronous events were answered as accepted already: their accepted and refused records commit
+    // together (a crash between two transactions lost the refusals), so a redelivery finds all or nothing.
+    if (source === 'sync') await write();
+    else await this.ledger.transaction(write);
     this.count(outcomes, ready);
     return outcomes;
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { TRACK_BATCH_SCHEMA, TrackEventDto } from './dto/track-event.dto';
@@ -20,8 +20,16 @@ export class UsageController {
   @Post('usage/events')
   @ApiTrackingErrors()
   @Scopes('track')
-  @ApiOperation({ summary: 'Track one event (201, the tracking result) or a batch {events: [...]} of up to 1,000 (200, one result per event)' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true' })
+  @ApiOperation({
+    summary: 'Track one event (201, the tracking result) or a batch {events: [...]} of up to 1,000 (200, one result per event)',
+    description:
+      'A batch sent with `Prefer: respond-async` is stored durably and answered 202 `{receiptId, accepted}`; the drainers write it to the ledger and ' +
+      '`GET …/usage/receipts/{receiptId}` says when it is applied. 503 INGEST_QUEUE_FULL (Retry-After) when the ingest queue is at a bound.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true (an asynchronous batch: the same receipt, nothing stored again)' })
+  @ApiHeader({ name: 'Prefer', required: false, description: '`respond-async`: a batch is answered 202 once stored, and applied asynchronously' })
+  @ApiResponse({ status: 201, description: 'One event tracked: the tracking result' })
+  @ApiResponse({ status: 202, description: 'Asynchronous batch stored: {receiptId, accepted}' })
   @ApiBody({
     // Told apart by a validator: a single event requires eventType, a batch requires events and nothing else.
     schema: { oneOf: [{ $ref: '#/components/schemas/TrackEventDto' }, TRACK_BATCH_SCHEMA] },
@@ -31,9 +39,17 @@ export class UsageController {
     },
   })
   async track(@Param('orgId') orgId: string, @Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const outcome = await this.http.trackBody(orgId, body, req);
-    reply.status(outcome.statusCode);
+    const outcome = await this.http.trackBody(orgId, body, req, { allowAsync: true });
+    reply.status(outcome.statusCode).headers(outcome.headers ?? {});
     return outcome.body;
+  }
+
+  @Get('usage/receipts/:receiptId')
+  @Scopes('read')
+  @ApiOperation({ summary: 'An asynchronous batch: pending or applied, events accepted, duplicates and refused (with each refusal\'s index and reason)' })
+  @ApiResponse({ status: 404, description: 'NOT_FOUND: no such receipt for this organization' })
+  receipt(@Param('orgId') orgId: string, @Param('receiptId') receiptId: string) {
+    return this.http.receipt(orgId, receiptId);
   }
 
   @Get('usage')

@@ -14,13 +14,13 @@ export interface TrackInput {
   eventData?: Record<string, unknown>;
   userId?: string;
   occurredAt?: string;
-  /**
-   * When the server received the event (asynchronous tracking stamps it before queueing): the event's time
-   * when the client gave no occurredAt. Never part of the request hash: a retry of the same request arrives
-   * later, and must be a duplicate, not an IDEMPOTENCY_CONFLICT.
-   */
-  receivedAt?: string;
   idempotencyKey?: string;
+  /**
+   * Asynchronous events: when the event was accepted (ISO 8601), its time when it gives no occurredAt. Never
+   * part of the idempotency key's request hash: a retry of the same request is accepted later, and must be a
+   * duplicate, not an IDEMPOTENCY_CONFLICT.
+   */
+  acceptedAt?: string;
   /**
    * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the
    * admin key): its budgets apply (issue 17). It travels with the input, so a hold and an asynchronous

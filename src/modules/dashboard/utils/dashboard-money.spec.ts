@@ -87,7 +87,7 @@ describe('previousPeriod', () => {
 describe('reconciliation alert meanings', () => {
   it('explain every kind the reconciliation raises', () => {
     // A Record over the service's AlertKind: a new kind fails the type check here until it is listed.
-    const every: Record<AlertKind, true> = { balance_mismatch: true, grant_mismatch: true, allowance_exceeded: true, overage_not_permitted: true, spend_cap_exceeded: true, rollup_mismatch: true, async_events_refused: true, period_close_failed: true };
+    const every: Record<AlertKind, true> = { balance_mismatch: true, grant_mismatch: true, allowance_exceeded: true, overage_not_permitted: true, spend_cap_exceeded: true, rollup_mismatch: true, async_events_refused: true, period_close_failed: true, ingest_lag: true };
     const kinds = Object.keys(every);
     expect(Object.keys(ALERT_MEANINGS).sort()).toEqual([...kinds].sort());
     for (const kind of kinds) expect(alertMeaning(kind).meaning.length).toBeGreaterThan(20);

@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../../common/database/transaction-host';
 import { parsePeriodKey, periodKey, periodOf, previousPeriod } from '../../../common/time/period';
 import type { Period } from '../../../common/time/period';
 import { isoDay, periodStartDay } from '../../analytics/utils/dates';
+import { APP_CONFIG } from '../../../config/app-config';
+import type { AppConfig } from '../../../config/app-config';
+import { IngestQueue } from '../../ingest/ingest-queue.types';
 import { PeriodBalancesRepository } from '../../ledger/period-balances.repository';
 import { RollupsRepository } from '../../ledger/rollups.repository';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
@@ -17,6 +20,7 @@ const DAY_MS = 86_400_000;
  *  - every top-up grant's use equals its consumptions;
  *  - no period past its allowance beyond the overage its plan and spend cap permit (by recorded money);
  *  - asynchronous events refused when written (kept, not charged) are listed as alerts to look at;
+ *  - the ingest queue's oldest waiting event is not older than INGEST_LAG_ALERT_SECONDS (drainers behind or down);
  *  - rollups equal raw sums: this one it repairs (a rollup is derived data), recording the alert as resolved.
  * Scope: the current and the previous period, or params.period. A rerun raises nothing new; alerts no longer
  * observed are resolved.
@@ -31,6 +35,8 @@ export class LedgerReconciliationJob implements JobDefinition {
     private readonly repo: ReconciliationRepository,
     private readonly balances: PeriodBalancesRepository,
     private readonly rollups: RollupsRepository,
+    private readonly ingest: IngestQueue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Daily: at start-up only when the last successful run is more than a day old. */
@@ -54,6 +60,15 @@ export class LedgerReconciliationJob implements JobDefinition {
         await this.rebuild(d.organizationId, period);
         await this.repo.repaired(d, ctx.runId, ctx.now);
         repaired++;
+      }
+    }
+    if (ctx.params.period === undefined) {
+      const lag = await this.ingest.lag();
+      if (lag.oldestAgeMs > this.config.ingestLagAlertSeconds * 1000) {
+        // Not one organization's: the whole queue's ('*'), in the current period (resolved there when it drains).
+        const d: Discrepancy = { organizationId: '*', kind: 'ingest_lag', periodStart: periodStartDay(current), subject: 'ingest_queue', details: { store: this.ingest.kind, ...lag, thresholdSeconds: this.config.ingestLagAlertSeconds } };
+        found.push(d);
+        if (await this.repo.raise(d, ctx.runId, ctx.now)) raised++;
       }
     }
     const checkGrants = ctx.params.period === undefined;

@@ -13,7 +13,8 @@ export type AlertKind =
   | 'rollup_mismatch'
   | 'async_events_refused'
   /** Raised by the period close, not the reconciliation: one organization's freeze failed (the others closed). */
-  | 'period_close_failed';
+  | 'period_close_failed'
+  | 'ingest_lag';
 
 export interface Discrepancy {
   organizationId: string;

@@ -98,9 +98,9 @@ describe('firstAnswerOf: the answer a commit hands over for a replay', () => {
 });
 
 describe('requestHash: what an idempotency key is bound to', () => {
-  it("ignores the server's arrival stamp (receivedAt) but not the client's occurredAt", () => {
+  it("ignores the server's arrival stamp (acceptedAt) but not the client's occurredAt", () => {
     const input = { eventType: 'e', eventData: { a: 1 } };
-    expect(requestHash({ ...input, receivedAt: '2026-11-15T12:00:00.001Z' } as typeof input)).toBe(requestHash({ ...input, receivedAt: '2026-11-15T12:00:09.000Z' } as typeof input));
+    expect(requestHash({ ...input, acceptedAt: '2026-11-15T12:00:00.001Z' } as typeof input)).toBe(requestHash({ ...input, acceptedAt: '2026-11-15T12:00:09.000Z' } as typeof input));
     expect(requestHash({ ...input, occurredAt: '2026-11-15T12:00:00.001Z' })).not.toBe(requestHash({ ...input, occurredAt: '2026-11-15T12:00:09.000Z' }));
   });
 });

@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { FakeClock } from '../../common/clock/clock';
+import { DomainError } from '../../common/errors/domain-error';
+import { loadConfig } from '../../config/app-config';
+import { IngestBounds } from './ingest-bounds';
+import type { IngestLag } from './ingest-queue.types';
+
+function bounds(overrides: Record<string, string>, clock = new FakeClock()) {
+  return { clock, bounds: new IngestBounds(clock, loadConfig(overrides)) };
+}
+
+async function refusal(p: Promise<void>): Promise<DomainError | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (error) {
+    return error as DomainError;
+  }
+}
+
+describe('IngestBounds', () => {
+  const lag = (l: Partial<IngestLag> = {}) => async (): Promise<IngestLag> => ({ waiting: 0, waitingBytes: 0, oldestAgeMs: 0, ...l });
+
+  it.each([
+    ['at the message bound', { INGEST_MAX_MESSAGES: '10' }, { waiting: 9 }, 1, 10, undefined],
+    ['past the message bound', { INGEST_MAX_MESSAGES: '10' }, { waiting: 9 }, 2, 10, 2],
+    ['past the byte bound', { INGEST_MAX_BYTES: '2048' }, { waitingBytes: 2000 }, 1, 100, 2],
+    ['an oldest event too old: come back later', { INGEST_MAX_AGE_SECONDS: '60' }, { oldestAgeMs: 60_001 }, 1, 10, 30],
+    ['an oldest event exactly at the age bound', { INGEST_MAX_AGE_SECONDS: '60' }, { oldestAgeMs: 60_000 }, 1, 10, undefined],
+  ])('%s', async (_name, env, measured, messages, bytes, retryAfter) => {
+    const { bounds: b } = bounds(env);
+    const error = await refusal(b.admit(messages, bytes, lag(measured)));
+    if (retryAfter === undefined) expect(error).toBeUndefined();
+    else expect(error).toMatchObject({ code: 'INGEST_QUEUE_FULL', details: { retryAfterSeconds: retryAfter } });
+  });
+
+  it('counts what this instance appended since the last measure, and measures again after 250 ms', async () => {
+    const { bounds: b, clock } = bounds({ INGEST_MAX_MESSAGES: '5' });
+    let measures = 0;
+    const measure = async () => {
+      measures++;
+      return { waiting: 0, waitingBytes: 0, oldestAgeMs: 0 };
+    };
+    for (let i = 0; i < 5; i++) {
+      await b.admit(1, 10, measure);
+      b.appended(1, 10);
+    }
+    expect(measures).toBe(1);
+    expect((await refusal(b.admit(1, 10, measure)))?.code).toBe('INGEST_QUEUE_FULL');
+    // A refusal forgets the measure: the drainers may have caught up.
+    await b.admit(1, 10, measure);
+    expect(measures).toBe(2);
+    b.appended(1, 10);
+    clock.advance(250);
+    await b.admit(1, 10, measure);
+    expect(measures).toBe(3);
+  });
+});

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock/clock';
+import { DomainError } from '../../common/errors/domain-error';
+import { APP_CONFIG } from '../../config/app-config';
+import type { AppConfig } from '../../config/app-config';
+import type { IngestLag } from './ingest-queue.types';
+
+/** How long a measured lag stands for the bounds check, so an append does not count the whole queue each time. */
+const LAG_TTL_MS = 250;
+
+/**
+ * The queue's bounds (INGEST_MAX_MESSAGES, INGEST_MAX_BYTES, INGEST_MAX_AGE_SECONDS), the same for every store.
+ * Each append is checked against the last measured lag (at most LAG_TTL_MS old) plus what this instance has
+ * appended since: exact on one instance, and with N instances the queue may pass a bound by what the others
+ * appended within that quarter second. Past a bound the append throws 503 INGEST_QUEUE_FULL with Retry-After,
+ * and nothing of it is written: memory never grows with a backlog, the backlog waits in the store.
+ */
+@Injectable()
+export class IngestBounds {
+  private measured?: { lag: IngestLag; at: number };
+  private measuring?: Promise<IngestLag>;
+  private sinceMessages = 0;
+  private sinceBytes = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Throws INGEST_QUEUE_FULL when `messages` more (of `bytes`) would pass a bound. `inTransaction`: the caller
+   * holds a transaction and `measure` runs in it; it must not wait for a measure started on another
+   * connection (the embedded database is one session: that one waits for this transaction).
+   */
+  async admit(messages: number, bytes: number, measure: () => Promise<IngestLag>, inTransaction = false): Promise<void> {
+    const lag = await this.current(measure, inTransaction);
+    const waiting = lag.waiting + this.sinceMessages;
+    const waitingBytes = lag.waitingBytes + this.sinceBytes;
+    const c = this.config;
+    let bound: string | undefined;
+    if (waiting + messages > c.ingestMaxMessages) bound = `${c.ingestMaxMessages} messages (INGEST_MAX_MESSAGES)`;
+    else if (waitingBytes + bytes > c.ingestMaxBytes) bound = `${c.ingestMaxBytes} bytes (INGEST_MAX_BYTES)`;
+    else if (lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000) bound = `an oldest event of ${c.ingestMaxAgeSeconds} s (INGEST_MAX_AGE_SECONDS)`;
+    if (bound) {
+      // Measure again next time: the drainers may have caught up meanwhile.
+      this.measured = undefined;
+      throw new DomainError('INGEST_QUEUE_FULL', `The ingest queue is full (${bound}): nothing was stored; retry later`, { retryAfterSeconds: retryAfter(lag, c), waiting, waitingBytes, oldestAgeMs: lag.oldestAgeMs });
+    }
+  }
+
+  /** Counts what this instance stored since the last measure. */
+  appended(messages: number, bytes: number): void {
+    this.sinceMessages += messages;
+    this.sinceBytes += bytes;
+  }
+
+  private async current(measure: () => Promise<IngestLag>, inTransaction: boolean): Promise<IngestLag> {
+    const now = this.clock.now().getTime();
+    if (this.measured && now - this.measured.at < LAG_TTL_MS && now >= this.measured.at) return this.measured.lag;
+    if (inTransaction) return measure();
+    if (!this.measuring) {
+      this.measuring = measure().then(
+        (lag) => {
+          this.measured = { lag, at: this.clock.now().getTime() };
+          this.sinceMessages = 0;
+          this.sinceBytes = 0;
+          this.measuring = undefined;
+          return lag;
+        },
+        (error: unknown) => {
+          this.measuring = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.measuring;
+  }
+}
+
+/** Seconds to wait: longer when the queue is old (the drainers are behind) than when it is only large. */
+function retryAfter(lag: IngestLag, c: AppConfig): number {
+  return lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000 ? 30 : 2;
+}

@@ -1,0 +1,282 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { FakeClock } from '../src/common/clock/clock';
+import { LedgerRepository } from '../src/modules/ledger/ledger.repository';
+import { IngestDrainer } from '../src/modules/ingest/ingest-drainer.service';
+import { IngestQueue } from '../src/modules/ingest/ingest-queue.types';
+import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
+import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
+import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
+import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+
+let seq = 0;
+
+/**
+ * Durable asynchronous ingestion on the PostgreSQL queue (and the embedded database): an event answered as
+ * accepted is a row before the answer, drained once, its refusal kept in the same transaction; receipts,
+ * replays, bounds. No drainer runs in the background here (INGEST_DRAINERS=0): each test drains by hand.
+ */
+describe('ingest queue (PostgreSQL store)', () => {
+  let t: TestApp;
+  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, config: { ingestDrainers: 0, ingestLeaseSeconds: 30 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function createOrg(plan = 'free'): Promise<string> {
+    const id = `iq-${++seq}`;
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
+    return id;
+  }
+  const asyncCall = (orgId: string, key?: string) => {
+    const r = t.http().post('/api/push/sow-to-loe').set(ADMIN).set('X-Organization-Id', orgId);
+    return (key ? r.set('Idempotency-Key', key) : r).send({ payload: 'x' });
+  };
+  const asyncBatch = (orgId: string, events: unknown[], key?: string) => {
+    const r = t.http().post(`/api/organizations/${orgId}/usage/events`).set(ADMIN).set('Prefer', 'respond-async');
+    return (key ? r.set('Idempotency-Key', key) : r).send({ events });
+  };
+  const waiting = async (orgId: string): Promise<number> => (await t.dataSource.query(`SELECT count(*)::int AS n FROM ingest_queue WHERE organization_id = $1`, [orgId]))[0].n;
+  const drainAll = () => t.app.get(IngestDrainer).drainAll();
+
+  it('an answered asynchronous call is a committed queue row before any drain, then written once', async () => {
+    const id = await createOrg();
+    const res = await asyncCall(id, 'k-1').expect(200);
+    expect(res.body.usage).toMatchObject({ mode: 'async', creditsConsumed: 1 });
+    expect(await waiting(id)).toBe(1);
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(0);
+    // Without an Idempotency-Key the acceptance gives one: a redelivery of that message is charged once.
+    await asyncCall(id).expect(200);
+    const [{ generated }] = await t.dataSource.query(`SELECT count(*)::int AS generated FROM ingest_queue WHERE organization_id = $1 AND payload->>'idempotencyKey' LIKE 'ingest-%'`, [id]);
+    expect(generated).toBe(1);
+    // From code, through the injectable API: stored before it resolves.
+    await t.app.get(AsyncUsageBuffer).trackAsync({ organizationId: id, eventType: 'push_sow_to_loe', idempotencyKey: 'from-code' });
+    expect(await waiting(id)).toBe(3);
+    await drainAll();
+    expect(await waiting(id)).toBe(0);
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.events.n).toBe(3);
+    expect(state.events.credits).toBe('3.00');
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('a claim whose acknowledgement never came is delivered again after its lease, and charged once', async () => {
+    const id = await createOrg();
+    for (let i = 0; i < 5; i++) await asyncCall(id, `lease-${i}`).expect(200);
+    const queue = t.app.get(IngestQueue);
+    // A drainer claims and dies: nothing written, nothing acknowledged.
+    const lost = await queue.claim(100);
+    expect(lost!.messages.filter((m) => m.input.organizationId === id)).toHaveLength(5);
+    // Within the lease nobody else gets them.
+    expect(await queue.claim(100)).toBeNull();
+    // A drainer wrote them to the ledger (committed) and died before its acknowledgement (the JetStream order).
+    await t.app.get(UsageTracker).drain(lost!.messages.map((m) => m.input));
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(5);
+    clock.advance(31_000);
+    expect(await drainAll()).toBe(5);
+    expect(await waiting(id)).toBe(0);
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.events.n).toBe(5);
+    expect(state.events.credits).toBe('5.00');
+    const refused = await t.dataSource.query(`SELECT count(*)::int AS n FROM refused_events WHERE organization_id = $1`, [id]);
+    expect(refused[0].n).toBe(0);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it("an organization another drainer holds is never claimed by a second one (its events are decided in order)", async () => {
+    const a = await createOrg();
+    const b = await createOrg();
+    await asyncCall(a, 'a-1').expect(200);
+    await asyncCall(b, 'b-1').expect(200);
+    await asyncCall(a, 'a-2').expect(200);
+    const queue = t.app.get(IngestQueue);
+    const first = await queue.claim(1);
+    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    // a-2 waits behind a-1 (held): the next claim takes b only.
+    const second = await queue.claim(10);
+    expect(second!.messages.map((m) => m.input.idempotencyKey)).toEqual(['b-1']);
+    await first!.nack();
+    await second!.nack();
+    const all = await queue.claim(10);
+    expect(all!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1', 'b-1', 'a-2']);
+    await all!.nack();
+    await drainAll();
+  });
+
+  it('an event that cannot be written holds only its own organization: the others are drained, nothing is dropped', async () => {
+    const a = await createOrg('starter');
+    const b = await createOrg('starter');
+    await asyncCall(a, 'poison').expect(200);
+    await asyncCall(b, 'b-ok').expect(200);
+    await asyncCall(a, 'a-after').expect(200);
+    const tracker = t.app.get(UsageTracker);
+    const original = tracker.drain.bind(tracker);
+    const spy = jest.spyOn(tracker, 'drain').mockImplementation((inputs, within) => (inputs.some((i) => i.idempotencyKey === 'poison') ? Promise.reject(new Error('a bug')) : original(inputs, within)));
+    const drainer = t.app.get(IngestDrainer);
+    try {
+      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the whole batch, given back
+      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the poison alone: it keeps its claim
+      expect(await drainer.drainOnce()).toBe(1); // b's event
+      expect(await drainer.drainOnce()).toBe(0); // a's next event waits behind the poison
+      expect((await ledgerState(t.dataSource, b)).events.n).toBe(1);
+      expect(await waiting(a)).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    // Fixed (here: the spy gone) and its lease over: a's events are written, once each.
+    clock.advance(31_000);
+    await drainAll();
+    const rows = await t.dataSource.query(`SELECT idempotency_key FROM usage_events WHERE organization_id = $1 ORDER BY recorded_at, occurred_at`, [a]);
+    expect(rows.map((r: { idempotency_key: string }) => r.idempotency_key).sort()).toEqual(['a-after', 'poison']);
+    await expectLedgerConsistent(t.dataSource, a);
+  });
+
+  it("accepted and refused events of a batch commit together: a failed refusal write leaves nothing half written", async () => {
+    const id = await createOrg();
+    const ledger = t.app.get(LedgerRepository);
+    const spy = jest.spyOn(ledger, 'insertRefused').mockRejectedValueOnce(new Error('disk full'));
+    const inputs = [
+      { organizationId: id, eventType: 'push_sow_to_loe', idempotencyKey: 'ok-1' },
+      { organizationId: id, eventType: 'no_such_event', idempotencyKey: 'bad-1' },
+    ];
+    try {
+      await expect(t.app.get(UsageTracker).trackAsync(id, inputs)).rejects.toThrow('disk full');
+    } finally {
+      spy.mockRestore();
+    }
+    // The accepted one was rolled back with the refusal: a redelivery writes both, once.
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(0);
+    const results = await t.app.get(UsageTracker).trackAsync(id, inputs);
+    expect(results.map((r) => r.status)).toEqual(['accepted', 'rejected']);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM refused_events WHERE organization_id = $1`, [id]);
+    expect(n).toBe(1);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  describe('asynchronous batches and receipts', () => {
+    it('202 with a receipt once stored; pending, then applied with counts and each refusal with its index and reason', async () => {
+      const id = await createOrg(); // free: 100 credits, hard cap
+      const events = [
+        ...Array.from({ length: 101 }, (_, i) => ({ eventType: 'push_sow_to_loe', idempotencyKey: `rc-${i}` })),
+        { eventType: 'no_such_event' },
+        { eventType: 'push_sow_to_loe' },
+      ];
+      const res = await asyncBatch(id, events).expect(202);
+      expect(res.headers['preference-applied']).toBe('respond-async');
+      expect(res.body).toEqual({ receiptId: expect.any(String), accepted: 102 });
+      const receipt = () => t.http().get(`/api/organizations/${id}/usage/receipts/${res.body.receiptId}`).set(ADMIN);
+      const pending = await receipt().expect(200);
+      expect(pending.body).toMatchObject({ status: 'pending', total: 103, accepted: 0, refused: 1, appliedAt: null });
+      expect(pending.body.refusals).toEqual([expect.objectContaining({ index: 101, error: 'EVENT_TYPE_NOT_FOUND' })]);
+      expect(await waiting(id)).toBe(102);
+      await drainAll();
+      const applied = await receipt().expect(200);
+      expect(applied.body).toMatchObject({ status: 'applied', total: 103, accepted: 100, duplicates: 0, refused: 3 });
+      expect(applied.body.refusals.map((r: { index: number; error: string }) => [r.index, r.error])).toEqual([
+        [100, 'CREDITS_EXHAUSTED'],
+        [101, 'EVENT_TYPE_NOT_FOUND'],
+        [102, 'CREDITS_EXHAUSTED'],
+      ]);
+      const state = await ledgerState(t.dataSource, id);
+      expect(state.events.n).toBe(100);
+      await expectLedgerConsistent(t.dataSource, id);
+      // Another organization cannot read it; an unknown id is 404 too.
+      const other = await createOrg();
+      await t.http().get(`/api/organizations/${other}/usage/receipts/${res.body.receiptId}`).set(ADMIN).expect(404);
+      await t.http().get(`/api/organizations/${id}/usage/receipts/not-a-receipt`).set(ADMIN).expect(404);
+    });
+
+    it('a replay: the same batch key answers the same receipt and stores nothing; the same event keys are duplicates, never a second charge', async () => {
+      const id = await createOrg('starter');
+      const events = Array.from({ length: 10 }, (_, i) => ({ eventType: 'push_sow_to_loe', idempotencyKey: `rp-${i}` }));
+      const first = await asyncBatch(id, events, 'batch-1').expect(202);
+      const again = await asyncBatch(id, events, 'batch-1').expect(202);
+      expect(again.body).toEqual(first.body);
+      expect(await waiting(id)).toBe(10);
+      await drainAll();
+      // Sent again without the batch key (a new receipt): every event is a duplicate.
+      const third = await asyncBatch(id, events).expect(202);
+      expect(third.body.receiptId).not.toBe(first.body.receiptId);
+      await drainAll();
+      const receipt = await t.http().get(`/api/organizations/${id}/usage/receipts/${third.body.receiptId}`).set(ADMIN).expect(200);
+      expect(receipt.body).toMatchObject({ status: 'applied', accepted: 0, duplicates: 10, refused: 0 });
+      const state = await ledgerState(t.dataSource, id);
+      expect(state.events.n).toBe(10);
+      expect(state.events.credits).toBe('10.00');
+      // A redelivered async single without occurredAt is dated when it was accepted, and stays a duplicate.
+      await asyncCall(id, 'rp-single').expect(200);
+      await drainAll();
+      clock.advance(5_000);
+      await asyncCall(id, 'rp-single').expect(200);
+      await drainAll();
+      expect((await ledgerState(t.dataSource, id)).events.n).toBe(11);
+      await expectLedgerConsistent(t.dataSource, id);
+    });
+
+    it('the largest batch allowed (1,000 events) is accepted; 1,001 is a 400 and nothing is stored', async () => {
+      const id = await createOrg('starter');
+      const big = Array.from({ length: 1000 }, (_, i) => ({ eventType: 'push_sow_to_loe', idempotencyKey: `big-${i}` }));
+      const res = await asyncBatch(id, big).expect(202);
+      expect(res.body.accepted).toBe(1000);
+      await asyncBatch(id, [...big, { eventType: 'push_sow_to_loe' }]).expect(400);
+      expect(await waiting(id)).toBe(1000);
+      await drainAll();
+      expect((await ledgerState(t.dataSource, id)).events.n).toBe(1000);
+      await t.http().post('/api/organizations/iq-nobody/usage/events').set(ADMIN).set('Prefer', 'respond-async').send({ events: big.slice(0, 2) }).expect(404);
+    });
+
+    it('without Prefer: respond-async the batch route stays synchronous', async () => {
+      const id = await createOrg();
+      const res = await t.http().post(`/api/organizations/${id}/usage/events`).set(ADMIN).send({ events: [{ eventType: 'push_sow_to_loe' }] }).expect(200);
+      expect(res.body.results[0].status).toBe('accepted');
+      expect(await waiting(id)).toBe(0);
+    });
+  });
+});
+
+describe('ingest queue bounds', () => {
+  let t: TestApp;
+  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, config: { ingestDrainers: 0, ingestMaxMessages: 5, ingestMaxAgeSeconds: 60 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('503 INGEST_QUEUE_FULL with Retry-After past a bound, and nothing of the refused call is written', async () => {
+    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id: 'full-org', name: 'Full', plan: 'starter' }).expect(201);
+    const call = (key: string) => t.http().post('/api/push/sow-to-loe').set(ADMIN).set('X-Organization-Id', 'full-org').set('Idempotency-Key', key).send({});
+    for (let i = 0; i < 4; i++) await call(`f-${i}`).expect(200);
+    // A batch of 2 would pass 5: refused whole, no receipt.
+    const batch = await t.http().post('/api/organizations/full-org/usage/events').set(ADMIN).set('Prefer', 'respond-async').send({ events: [{ eventType: 'push_sow_to_loe' }, { eventType: 'push_sow_to_loe' }] }).expect(503);
+    expect(batch.body.error).toBe('INGEST_QUEUE_FULL');
+    expect(batch.headers['retry-after']).toBe('2');
+    const [{ receipts }] = await t.dataSource.query(`SELECT count(*)::int AS receipts FROM ingest_receipts WHERE organization_id = 'full-org'`);
+    expect(receipts).toBe(0);
+    await call('f-4').expect(200);
+    const full = await call('f-5').expect(503);
+    expect(full.body).toMatchObject({ error: 'INGEST_QUEUE_FULL', details: { retryAfterSeconds: 2 } });
+    expect(full.headers['retry-after']).toBe('2');
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM ingest_queue`);
+    expect(n).toBe(5);
+    // Drained, there is room again.
+    await t.app.get(IngestDrainer).drainAll();
+    clock.advance(1_000);
+    await call('f-5').expect(200);
+    // Too old: the drainers are behind; refused until they catch up.
+    clock.advance(61_000);
+    const old = await call('f-6').expect(503);
+    expect(old.headers['retry-after']).toBe('30');
+    await t.app.get(IngestDrainer).drainAll();
+    clock.advance(1_000);
+    await call('f-6').expect(200);
+    const metrics = await t.http().get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/ingest_queue_full_total 3/);
+    expect(metrics.text).toMatch(/ingest_queue_waiting 1/);
+  });
+});
