@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   OVERLOADED: 503,
+  /** An asynchronous event was refused: the ingest queue is at a configured bound (Retry-After). */
+  INGEST_QUEUE_FULL: 503,
   /**
    * Answered by the client package (@credit-metering/nest-client) in the host application, never by the
    * service: the service could not be reached or timed out and the decorator's failMode is 'closed'.

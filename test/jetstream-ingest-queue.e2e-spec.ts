@@ -1,0 +1,237 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { FakeClock } from '../src/common/clock/clock';
+import { DomainError } from '../src/common/errors/domain-error';
+import type { IngestMessage } from '../src/modules/ingest/ingest-queue.types';
+import { JETSTREAM_INGEST_DEFAULTS, JetStreamIngestOptions, JetStreamIngestQueue, organizationToken } from '../src/modules/ingest/jetstream-ingest-queue';
+import { natsServerBinary, NatsNode, startNatsNode, stopNatsNode } from './utils/nats-server';
+
+/**
+ * The JetStream ingest queue against a real `nats-server -js` of this suite's own (free port, temporary store):
+ * what the IngestQueue contract promises, on the server's own guarantees.
+ */
+const describeWithNats = natsServerBinary() ? describe : describe.skip;
+
+let seq = 0;
+function message(organizationId = 'org_a', overrides: Partial<IngestMessage> = {}): IngestMessage {
+  seq += 1;
+  const idempotencyKey = `key-${seq}-${randomUUID()}`;
+  return {
+    id: `${organizationId}:${idempotencyKey}`,
+    input: { organizationId, eventType: 'ai_call', idempotencyKey },
+    enqueuedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+describeWithNats('JetStream ingest queue (one nats-server)', () => {
+  let node: NatsNode;
+  const opened: JetStreamIngestQueue[] = [];
+
+  beforeAll(async () => {
+    node = await startNatsNode();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((q) => q.close()));
+  });
+  afterAll(async () => {
+    if (node) await stopNatsNode(node);
+  });
+
+  /** Each test its own stream and consumer, so none sees another's leftovers. */
+  async function queue(overrides: Partial<JetStreamIngestOptions> = {}, clock = new FakeClock(new Date())): Promise<JetStreamIngestQueue> {
+    const name = `T${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const q = await JetStreamIngestQueue.connect(
+      {
+        ...JETSTREAM_INGEST_DEFAULTS,
+        servers: [node.url],
+        stream: name,
+        subjectPrefix: `test.${name}`,
+        maxMessages: 10_000,
+        maxBytes: 64 * 1024 * 1024,
+        maxAgeSeconds: 0,
+        requestTimeoutMs: 2_000,
+        ...overrides,
+      },
+      clock,
+    );
+    opened.push(q);
+    return q;
+  }
+
+  it('appends, claims oldest first, and an acknowledged batch is gone for good', async () => {
+    const q = await queue();
+    const sent = [message('org_a'), message('org_b'), message('org_a', { receiptId: 'rcpt_1' })];
+    await q.append(sent);
+    expect(await q.lag()).toMatchObject({ waiting: 3 });
+
+    const batch = await q.claim(10);
+    expect(batch?.messages).toEqual(sent);
+    // Claimed by this drainer: no other claim gets them until ack, nack or lease expiry.
+    expect(await q.claim(10)).toBeNull();
+    await batch!.ack();
+    expect(await q.claim(10)).toBeNull();
+    expect(await q.lag()).toEqual({ waiting: 0, waitingBytes: 0, oldestAgeMs: 0 });
+  });
+
+  it('claims at most max, the rest stays for the next claim (another instance sharing the consumer)', async () => {
+    const q = await queue();
+    const other = await queue({ stream: (q as unknown as { options: JetStreamIngestOptions }).options.stream, subjectPrefix: (q as unknown as { options: JetStreamIngestOptions }).options.subjectPrefix });
+    const sent = Array.from({ length: 25 }, () => message());
+    await q.append(sent);
+    const first = await q.claim(10);
+    const second = await other.claim(100);
+    expect(first?.messages).toHaveLength(10);
+    expect(second?.messages).toHaveLength(15);
+    const ids = [...first!.messages, ...second!.messages].map((m) => m.id);
+    expect(new Set(ids).size).toBe(25);
+    await Promise.all([first!.ack(), second!.ack()]);
+    expect((await q.lag()).waiting).toBe(0);
+  });
+
+  it('a nacked batch is delivered again, whole', async () => {
+    const q = await queue();
+    const sent = [message(), message()];
+    await q.append(sent);
+    const batch = await q.claim(10);
+    await batch!.nack();
+    const again = await q.claim(10);
+    expect(again?.messages).toEqual(sent);
+    await again!.ack();
+    expect(await q.claim(10)).toBeNull();
+  });
+
+  it('a claimed batch neither acked nor nacked (a drainer killed mid-way) is delivered again after the lease', async () => {
+    const q = await queue({ leaseSeconds: 1 });
+    const sent = [message(), message()];
+    await q.append(sent);
+    const abandoned = await q.claim(10);
+    expect(abandoned?.messages).toHaveLength(2);
+    expect(await q.claim(10)).toBeNull();
+    // The lease is the server's ack_wait (server time, no clock to inject): wait it out.
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    const redelivered = await q.claim(10);
+    expect(redelivered?.messages).toEqual(sent);
+    await redelivered!.ack();
+    expect((await q.lag()).waiting).toBe(0);
+  });
+
+  it('a retried publish with the same id is dropped by the duplicate window (one message, one charge)', async () => {
+    const q = await queue();
+    const m = message();
+    await q.append([m]);
+    await q.append([m]); // the client's retry after a lost answer
+    await q.append([m, message()]);
+    const batch = await q.claim(10);
+    expect(batch?.messages.map((x) => x.id).filter((id) => id === m.id)).toHaveLength(1);
+    expect(batch?.messages).toHaveLength(2);
+    await batch!.ack();
+    // Even after the ack removed it: the window remembers the id, a late retry stores nothing.
+    await q.append([m]);
+    expect(await q.claim(10)).toBeNull();
+  });
+
+  it('a full stream refuses with INGEST_QUEUE_FULL (503, retry-after) and stores none of a batch that cannot fit', async () => {
+    const q = await queue({ maxMessages: 5, retryAfterSeconds: 2 });
+    await q.append([message(), message(), message()]);
+    const refused = await q.append([message(), message(), message()]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: 'INGEST_QUEUE_FULL', details: { retryAfterSeconds: 2 } });
+    expect((await q.lag()).waiting).toBe(3);
+    // Draining makes room again.
+    const batch = await q.claim(10);
+    await batch!.ack();
+    await q.append([message(), message(), message(), message(), message()]);
+    expect((await q.lag()).waiting).toBe(5);
+  });
+
+  it('the server itself refuses past max_msgs (discard new) when appenders race past the pre-check', async () => {
+    const q = await queue({ maxMessages: 4 });
+    // Two appenders at once both see room for their 3 in the cached state; the stream keeps the bound.
+    const results = await Promise.allSettled([q.append([message(), message(), message()]), q.append([message(), message(), message()])]);
+    const refusals = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    for (const r of refusals) expect(r.reason).toMatchObject({ code: 'INGEST_QUEUE_FULL' });
+    expect((await q.lag()).waiting).toBeLessThanOrEqual(4);
+  });
+
+  it('the bytes bound refuses too', async () => {
+    const q = await queue({ maxBytes: 2_000 });
+    const big = (n: number): IngestMessage => message('org_a', { input: { organizationId: 'org_a', eventType: 'x', idempotencyKey: `big-${n}-${randomUUID()}`, eventData: { pad: 'x'.repeat(600) } } });
+    await q.append([big(1)]);
+    await expect(q.append([big(2), big(3), big(4)])).rejects.toMatchObject({ code: 'INGEST_QUEUE_FULL' });
+    expect((await q.lag()).waiting).toBe(1);
+  });
+
+  it('the age bound refuses appends while the oldest waiting event is too old, and lag reports its age', async () => {
+    const clock = new FakeClock(new Date());
+    const q = await queue({ maxAgeSeconds: 60 }, clock);
+    await q.append([message()]);
+    clock.advance(30_000);
+    expect((await q.lag()).oldestAgeMs).toBeGreaterThanOrEqual(29_000);
+    await q.append([message()]);
+    clock.advance(31_000);
+    await expect(q.append([message()])).rejects.toMatchObject({ code: 'INGEST_QUEUE_FULL' });
+    // Drained: nothing is old any more.
+    await (await q.claim(10))!.ack();
+    await q.append([message()]);
+  });
+
+  it('a publish the server never confirms fails the append (the caller answers 5xx, never 2xx)', async () => {
+    const q = await queue();
+    await q.append([message()]); // the bounds' cached state is fresh: the next append goes straight to publishing
+    // Delete the stream behind the queue's back: the publish has no stream to land in and gets no PubAck.
+    const nc = await connect({ servers: [node.url] });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete((q as unknown as { options: JetStreamIngestOptions }).options.stream);
+    await nc.close();
+    await expect(q.append([message(), message()])).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    // Past the cached state's second, the bounds check itself finds no stream: 503 as well, not a 500.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expect(q.append([message()])).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+  });
+
+  it('start-up is idempotent on every instance and brings changed bounds up to date', async () => {
+    const q = await queue({ maxMessages: 100 });
+    const { stream, subjectPrefix } = (q as unknown as { options: JetStreamIngestOptions }).options;
+    await queue({ stream, subjectPrefix, maxMessages: 100 });
+    await queue({ stream, subjectPrefix, maxMessages: 200, leaseSeconds: 45 });
+    const nc = await connect({ servers: [node.url] });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(stream);
+      expect(info.config).toMatchObject({ max_msgs: 200, retention: 'workqueue', discard: 'new', storage: 'file', max_age: 0 });
+      const consumer = await jsm.consumers.info(stream, JETSTREAM_INGEST_DEFAULTS.consumer);
+      expect(consumer.config).toMatchObject({ ack_policy: 'explicit', ack_wait: 45_000_000_000 });
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('organizations get their own subject, even with characters subjects cannot hold', async () => {
+    expect(organizationToken('0b5c2a4e-8c1f-4d7a-9a55-3c2f1f0e9b11')).toBe('0b5c2a4e-8c1f-4d7a-9a55-3c2f1f0e9b11');
+    expect(organizationToken('a.b')).not.toContain('.');
+    expect(organizationToken('a.b')).not.toBe(organizationToken('a_b'));
+    const q = await queue();
+    await q.append([message('acme.eu *>'), message('org_x')]);
+    const batch = await q.claim(10);
+    expect(batch?.messages.map((m) => m.input.organizationId)).toEqual(['acme.eu *>', 'org_x']);
+    await batch!.ack();
+  });
+
+  it('a message somebody published by hand on the subject is terminated, not delivered forever', async () => {
+    const q = await queue();
+    const { subjectPrefix } = (q as unknown as { options: JetStreamIngestOptions }).options;
+    const nc = await connect({ servers: [node.url] });
+    await jetstream(nc).publish(`${subjectPrefix}.org_a`, 'not json');
+    await nc.close();
+    const good = message();
+    await q.append([good]);
+    const batch = await q.claim(10);
+    expect(batch?.messages).toEqual([good]);
+    await batch!.ack();
+    expect(await q.claim(10)).toBeNull();
+  });
+});
