@@ -16,6 +16,7 @@ import {
 } from '@nats-io/jetstream';
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Clock, SystemClock } from '../../common/clock/clock';
+import type { AppConfig, NatsConfig } from '../../config/app-config';
 import { DomainError } from '../../common/errors/domain-error';
 import { ClaimedBatch, IngestLag, IngestMessage, IngestQueue } from './ingest-queue.types';
 
@@ -59,6 +60,17 @@ export const JETSTREAM_INGEST_DEFAULTS = {
   leaseSeconds: 30,
   maxAckPending: 20_000,
 } as const;
+
+/** The queue's options from the validated configuration (the ingest module calls this when NATS_URL is set). */
+export function jetStreamOptionsFrom(config: AppConfig & { nats: NatsConfig }): JetStreamIngestOptions {
+  return {
+    ...config.nats,
+    maxMessages: config.ingestMaxMessages,
+    maxBytes: config.ingestMaxBytes,
+    maxAgeSeconds: config.ingestMaxAgeSeconds,
+    leaseSeconds: config.ingestClaimLeaseSeconds,
+  };
+}
 
 /** How often the stream's state (what waits, the oldest message's time) is read for the bounds checks. */
 const STATE_REFRESH_MS = 1_000;
