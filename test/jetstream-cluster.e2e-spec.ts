@@ -111,7 +111,6 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       expect([...distinct].every((id) => acknowledged.has(id))).toBe(true);
       expect(distinct.size).toBe(acknowledged.size);
       // Redeliveries happen only around the failover, and the ledger's idempotency keys absorb them.
-      // eslint-disable-next-line no-console
       console.log(`cluster failover: ${acknowledged.size} acknowledged, ${claimed.length - distinct.size} redelivered, ${failedAppends} appends retried, node ${leader + 1} killed after ${killedAt}`);
 
       // The killed node comes back and catches up; the stream still has its three replicas.
