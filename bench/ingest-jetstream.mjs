@@ -31,7 +31,7 @@ function loadAdapter() {
   try {
     return require(path);
   } catch (error) {
-    throw new Error(`${path} could not be loaded (run "npm run build" first): ${error.message}`);
+    throw new Error(`${path} could not be loaded (run "npm run build" first): ${error.message}`, { cause: error });
   }
 }
 
