@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { IngestMessage } from '../src/modules/ingest/ingest-queue.types';
@@ -17,6 +18,8 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
   let cluster: NatsCluster;
 
   beforeAll(async () => {
+    // The queue's warnings (failed publishes, terminated messages) are what these tests provoke: keep the output to results.
+    Logger.overrideLogger(false);
     cluster = await startNatsCluster(3);
   }, 60_000);
   afterAll(async () => {

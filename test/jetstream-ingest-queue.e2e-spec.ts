@@ -1,8 +1,10 @@
+import { Logger } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { FakeClock } from '../src/common/clock/clock';
+import { MAX_EVENT_DATA_BYTES } from '../src/modules/usage/utils/track-input';
 import { DomainError } from '../src/common/errors/domain-error';
 import type { IngestMessage } from '../src/modules/ingest/ingest-queue.types';
 import { JETSTREAM_INGEST_DEFAULTS, JetStreamIngestOptions, JetStreamIngestQueue, organizationToken } from '../src/modules/ingest/jetstream-ingest-queue';
@@ -31,6 +33,8 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
   const opened: JetStreamIngestQueue[] = [];
 
   beforeAll(async () => {
+    // The queue's warnings (failed publishes, terminated messages) are what these tests provoke: keep the output to results.
+    Logger.overrideLogger(false);
     node = await startNatsNode();
   });
   afterEach(async () => {
@@ -208,6 +212,26 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     } finally {
       await nc.close();
     }
+  });
+
+  it('the largest event the API accepts (eventData at its limit, a 255-character key) is stored and claimed intact', async () => {
+    const q = await queue({ maxBytes: 1024 ** 2 });
+    const idempotencyKey = 'k'.repeat(255);
+    const organizationId = 'o'.repeat(64);
+    // eventData of exactly MAX_EVENT_DATA_BYTES bytes of JSON (the '{"pad":""}' wrapper is 10 bytes).
+    const eventData = { pad: 'x'.repeat(MAX_EVENT_DATA_BYTES - 10) };
+    expect(Buffer.byteLength(JSON.stringify(eventData))).toBe(MAX_EVENT_DATA_BYTES);
+    const big: IngestMessage = {
+      id: `${organizationId}:${idempotencyKey}`,
+      input: { organizationId, eventType: 'e'.repeat(100), eventData, idempotencyKey, userId: 'u'.repeat(255), context: { endpoint: 'POST /x', userAgent: 'a'.repeat(1024), ip: '::1' } },
+      receiptId: 'r'.repeat(64),
+      enqueuedAt: new Date().toISOString(),
+    };
+    await q.append(Array.from({ length: 20 }, (_, i) => ({ ...big, id: `${big.id}-${i}` })));
+    const batch = await q.claim(100);
+    expect(batch?.messages).toHaveLength(20);
+    expect(batch?.messages[0]).toEqual({ ...big, id: `${big.id}-0` });
+    await batch!.ack();
   });
 
   it('organizations get their own subject, even with characters subjects cannot hold', async () => {
