@@ -1199,6 +1199,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "EVENT_TYPE_NOT_FOUND",
       "FORBIDDEN",
       "IDEMPOTENCY_CONFLICT",
+      "INGEST_QUEUE_FULL",
       "INTERNAL",
       "JOB_NOT_FOUND",
       "JOB_RUNNING",
