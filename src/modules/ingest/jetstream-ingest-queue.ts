@@ -74,6 +74,8 @@ export function jetStreamOptionsFrom(config: AppConfig & { nats: NatsConfig }): 
 
 /** How often the stream's state (what waits, the oldest message's time) is read for the bounds checks. */
 const STATE_REFRESH_MS = 1_000;
+/** The least time between two attempts to re-create a missing stream or consumer. */
+const HEAL_INTERVAL_MS = 5_000;
 /** A message's stream overhead beyond its payload (subject, Nats-Msg-Id header, sequence, time): for the bytes pre-check only. */
 const MESSAGE_OVERHEAD_BYTES = 128;
 /** JetStream's API error when a `discard: new` stream is at a limit (JSStreamStoreFailedF). */
@@ -118,6 +120,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
   private readonly requestTimeoutMs: number;
   private state?: { read: number; state: StreamState };
   private stateRead?: Promise<StreamState>;
+  private lastHeal = 0;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
@@ -177,6 +180,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     }
     this.state = undefined;
     if (failures.some((failure) => isStoreFull(failure.reason))) throw this.full('the stream is full');
+    this.heal();
     const reason = failures[0].reason instanceof Error ? failures[0].reason.message : String(failures[0].reason);
     this.logger.warn(`${failures.length} of ${messages.length} publishes failed: ${reason}`);
     throw this.unavailable();
@@ -184,7 +188,10 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
 
   async claim(max: number): Promise<ClaimedBatch | null> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`claim(max): max must be a positive integer (got ${max})`);
-    const delivered = await this.pull(max);
+    const delivered = await this.pull(max).catch((error: unknown) => {
+      this.heal();
+      throw error;
+    });
     if (delivered.length === 0) return null;
     const messages: IngestMessage[] = [];
     const held: Msg[] = [];
@@ -330,6 +337,20 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     await this.nc.request(last.reply!, '+ACK', { timeout: this.requestTimeoutMs });
   }
 
+  /**
+   * After a failure that is not "full": make sure the stream and the consumer still exist (an operator removed
+   * them, a single node lost its store), at most every few seconds and never in the caller's way. During a
+   * cluster failover this fails too, harmlessly: the next failure tries again.
+   */
+  private heal(): void {
+    const now = Date.now();
+    if (now - this.lastHeal < HEAL_INTERVAL_MS || this.nc.isClosed()) return;
+    this.lastHeal = now;
+    void this.ensureStream()
+      .then(() => this.ensureConsumer())
+      .catch((error: unknown) => this.logger.warn(`Re-creating the stream and consumer failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
   private unavailable(): DomainError {
     return new DomainError('SERVICE_UNAVAILABLE', 'The ingest queue did not confirm the events; retry with the same idempotency keys', {
       retryAfterSeconds: this.options.retryAfterSeconds ?? 1,
@@ -345,6 +366,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
   private async checkBounds(count: number, bytes: number): Promise<void> {
     let state = await this.readState(STATE_REFRESH_MS).catch((error: unknown) => {
       this.logger.warn(`Reading the stream's state failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.heal();
       throw this.unavailable();
     });
     const wouldOverflow = (s: StreamState): string | undefined =>
