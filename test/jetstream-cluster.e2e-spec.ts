@@ -11,6 +11,7 @@ import { natsServerBinary } from './utils/nats-server';
  * under load, and the SIGKILL of the node leading the stream mid-way: every append that resolved (the answer
  * a client would have got as 202) is claimed, and after dropping redeliveries (the ledger's idempotency key
  * does that) exactly once. Appends that failed are retried with the same ids, as a client does after a 503.
+ * At the same moment a drainer instance dies holding a claimed batch: the others get it after the lease.
  */
 const describeWithNats = natsServerBinary() ? describe : describe.skip;
 
@@ -26,7 +27,7 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
     await cluster?.stop();
   });
 
-  it('SIGKILL of the stream leader under load: every acknowledged append is claimed exactly once after dedupe', async () => {
+  it('SIGKILL of the stream leader and of a drainer holding a batch, under load: every acknowledged append is claimed exactly once after dedupe', async () => {
     const stream = `CL_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
     const options = {
       ...JETSTREAM_INGEST_DEFAULTS,
@@ -43,6 +44,8 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
     // Two service instances: one appends, both drain (the consumer is shared).
     const appender = await JetStreamIngestQueue.connect({ ...options, connectionName: 'appender' });
     const drainer = await JetStreamIngestQueue.connect({ ...options, connectionName: 'drainer' });
+    // A third instance that dies (SIGKILL, simulated: no ack, the connection cut) holding a claimed batch.
+    const victim = await JetStreamIngestQueue.connect({ ...options, connectionName: 'victim' });
     try {
       const acknowledged = new Set<string>();
       const claimed: string[] = [];
@@ -83,6 +86,26 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
         }
       };
 
+      let crash = false;
+      let abandoned: string[] = [];
+      const victimDrains = (async () => {
+        for (;;) {
+          const batch = await victim.claim(200).catch(() => null);
+          if (!batch) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            continue;
+          }
+          if (crash) {
+            // Killed between claim and commit: the batch is neither written nor acknowledged.
+            abandoned = batch.messages.map((m) => m.id);
+            await (victim as unknown as { nc: { close(): Promise<void> } }).nc.close();
+            return;
+          }
+          claimed.push(...batch.messages.map((m) => m.id));
+          await batch.ack().catch(() => undefined);
+        }
+      })();
+
       const draining = [drain(drainer), drain(appender)];
       const publishing = [0, 1, 2, 3].map((w) => publisher(w, 150));
 
@@ -91,6 +114,7 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       const leader = await cluster.streamLeader(stream);
       expect(leader).toBeGreaterThanOrEqual(0);
       await cluster.kill(leader);
+      crash = true;
       const killedAt = acknowledged.size;
 
       await Promise.all(publishing);
@@ -99,13 +123,22 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
 
       // Drain to the end (a redelivery after the lease may still come: wait past it while anything waits).
       const deadline = Date.now() + 60_000;
+      const drainStarted = Date.now();
+      let lagFailures = 0;
       while (Date.now() < deadline) {
-        const lag = await drainer.lag().catch(() => undefined);
+        const lag = await drainer.lag().catch(() => {
+          lagFailures += 1;
+          return undefined;
+        });
         if (lag?.waiting === 0 && new Set(claimed).size >= acknowledged.size) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       stopDraining = true;
       await Promise.all(draining);
+      await victimDrains;
+      // The dead instance's batch came back to the others after the lease.
+      expect(abandoned.length).toBeGreaterThan(0);
+      expect(abandoned.every((id) => claimed.includes(id))).toBe(true);
 
       const distinct = new Set(claimed);
       const missing = [...acknowledged].filter((id) => !distinct.has(id));
@@ -114,13 +147,14 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       expect([...distinct].every((id) => acknowledged.has(id))).toBe(true);
       expect(distinct.size).toBe(acknowledged.size);
       // Redeliveries happen only around the failover, and the ledger's idempotency keys absorb them.
-      console.log(`cluster failover: ${acknowledged.size} acknowledged, ${claimed.length - distinct.size} redelivered, ${failedAppends} appends retried, node ${leader + 1} killed after ${killedAt}`);
+      console.log(`cluster failover: ${acknowledged.size} acknowledged, ${claimed.length - distinct.size} redelivered, ${failedAppends} appends retried, node ${leader + 1} killed after ${killedAt}, ${abandoned.length} claimed by the killed instance; drained to the end in ${Date.now() - drainStarted} ms (${lagFailures} lag reads failed)`);
 
       // The killed node comes back and catches up; the stream still has its three replicas.
       await cluster.restart(leader);
     } finally {
       await appender.close();
       await drainer.close();
+      await victim.close();
     }
   }, 180_000);
 });
