@@ -12,6 +12,7 @@
 //   - lag at half the drain rate: events published open-loop (batches of up to 100 every 10 ms) at half the
 //     measured drain rate (or half the batched append rate when appending is the slower side) while the
 //     drainers run; the lag of an event is its claim time minus its enqueue time: p50/p99/max.
+// BENCH_JS_LAG_RATE sets the lag run's rate instead; BENCH_JS_CLUSTER=0 skips the cluster.
 // Targets (issue: durable asynchronous ingestion): drained events/s >= 50,000; lag p99 <= 1 s at half the drain
 // rate. Accepted-per-second against the bare route is the service-level figure of the drainer's benchmark.
 import { createRequire } from 'node:module';
@@ -172,7 +173,7 @@ async function measure(label, servers, replicas, { seconds, callers }) {
     // Half the drain rate, unless appending is the slower side: then half of what appends take (an offered
     // rate the publisher cannot reach would measure its own backlog, not the queue's lag).
     const capacity = Math.min(drain.eventsPerS, batched.eventsPerS);
-    const lag = await lagAtRate(queue, drainerQueue, { ratePerS: Math.round(capacity / 2), seconds });
+    const lag = await lagAtRate(queue, drainerQueue, { ratePerS: envInt('BENCH_JS_LAG_RATE', Math.round(capacity / 2)), seconds });
     return { label, replicas, servers: servers.length, single, batched, drain, lag };
   } finally {
     await queue.close();
