@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig, NatsConfig } from '../../config/app-config';
-import { jetStreamOptionsFrom, organizationToken } from './jetstream-ingest-queue';
+import { decodeMessage, jetStreamOptionsFrom, organizationToken } from './jetstream-ingest-queue';
 
 describe('organizationToken', () => {
   it('keeps identifiers subjects can hold, encodes the others so none reaches another subject or a wildcard', () => {
@@ -37,5 +37,15 @@ describe('jetStreamOptionsFrom', () => {
       maxAgeSeconds: 90,
       leaseSeconds: 45,
     });
+  });
+});
+
+describe('decodeMessage', () => {
+  it('reads what append wrote and nothing else', () => {
+    const m = { id: 'acme:k1', input: { organizationId: 'acme', eventType: 'ai_call', idempotencyKey: 'k1' }, enqueuedAt: '2026-11-15T12:00:00.000Z' };
+    expect(decodeMessage(JSON.stringify(m))).toEqual(m);
+    for (const bad of ['not json', 'null', '42', '{}', JSON.stringify({ ...m, id: 1 }), JSON.stringify({ ...m, input: null }), JSON.stringify({ ...m, input: { eventType: 'x' } })]) {
+      expect(decodeMessage(bad)).toBeUndefined();
+    }
   });
 });

@@ -91,6 +91,27 @@ export function organizationToken(organizationId: string): string {
   return `=${Buffer.from(organizationId, 'utf8').toString('base64url')}`;
 }
 
+/** The message a publish of `append` wrote, or undefined for anything else found on the subject. */
+export function decodeMessage(text: string): IngestMessage | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const m = value as Partial<IngestMessage> | null;
+  const ok =
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.id === 'string' &&
+    typeof m.enqueuedAt === 'string' &&
+    typeof m.input === 'object' &&
+    m.input !== null &&
+    typeof m.input.organizationId === 'string' &&
+    typeof m.input.eventType === 'string';
+  return ok ? (m as IngestMessage) : undefined;
+}
+
 function isStoreFull(error: unknown): boolean {
   if (error instanceof JetStreamApiError) {
     return error.code === STREAM_STORE_FAILED || /maximum (messages|bytes)/i.test(error.message);
@@ -196,10 +217,11 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     const messages: IngestMessage[] = [];
     const held: Msg[] = [];
     for (const msg of delivered) {
-      try {
-        messages.push(JSON.parse(this.decoder.decode(msg.data)) as IngestMessage);
+      const message = decodeMessage(this.decoder.decode(msg.data));
+      if (message) {
+        messages.push(message);
         held.push(msg);
-      } catch {
+      } else {
         // Not an event this service wrote (someone published on the subject by hand): it can never be
         // charged, and delivering it forever would hold a slot of max_ack_pending. Terminate it.
         this.logger.error(`Terminating an undecodable message on ${msg.subject}`);
