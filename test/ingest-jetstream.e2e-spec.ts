@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../src/config/app-config';
 import { openDataSource } from '../src/database/open-data-source';
 import { ADMIN, ADMIN_KEY } from './utils/test-app';
@@ -61,6 +63,31 @@ async function ledgerOf(database: TestDatabase, organization: string): Promise<{
   }
 }
 
+/** Waits until the stream holds nothing (every event acknowledged, so its ledger transaction committed). */
+async function waitForStreamEmpty(servers: string[], stream: string, timeoutMs = 90_000): Promise<void> {
+  const nc = await connect({ servers, maxReconnectAttempts: -1 });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + timeoutMs;
+    let last = 'not read';
+    while (Date.now() < deadline) {
+      const messages = await jsm.streams
+        .info(stream)
+        .then((info) => info.state.messages)
+        .catch((error: unknown) => {
+          last = String(error);
+          return -1;
+        });
+      if (messages === 0) return;
+      if (messages > 0) last = `${messages} events waiting`;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`${stream} not drained after ${timeoutMs} ms (${last})`);
+  } finally {
+    await nc.close();
+  }
+}
+
 async function waitForLedger(read: () => Promise<{ rows: number }>, expected: number, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -95,8 +122,10 @@ describeWithNats('asynchronous ingestion on JetStream (service processes)', () =
       // A replay of an accepted call to the next instance: a replay, never a second charge.
       service = await startService(env);
       expect((await post(service, ROUTE, { key: keys[0] }, { 'X-Organization-Id': 'js-org', 'Idempotency-Key': keys[0] })).status).toBe(200);
-      await waitForLedger(() => ledgerOf(database, 'js-org'), N);
-      await new Promise((resolve) => setTimeout(resolve, 1_000)); // a late duplicate would show now
+      await waitForStreamEmpty([node.url], 'E2E_ONE');
+      // The embedded database is one process's: stop the service before reading it from here.
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toBe(0);
       expect(await ledgerOf(database, 'js-org')).toEqual({ rows: N, keys: N, credits: N });
     } finally {
       if (service && service.child.exitCode === null) service.child.kill('SIGKILL');
@@ -137,8 +166,8 @@ describeWithNatsOnPostgres('asynchronous ingestion on a three-node JetStream clu
       live = [services[1]];
       services[0].child.kill('SIGKILL');
       await Promise.all(clients);
+      await waitForStreamEmpty(cluster.urls, 'E2E_R3');
       await waitForLedger(() => ledgerOf(database, 'js-r3'), N);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(await ledgerOf(database, 'js-r3')).toEqual({ rows: N, keys: N, credits: N });
     } finally {
       for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
