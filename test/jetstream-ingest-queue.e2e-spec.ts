@@ -107,6 +107,18 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(await q.claim(10)).toBeNull();
   });
 
+  it('with a nack delay, a released batch comes back only after it (the database is down: no hot loop)', async () => {
+    const q = await queue({ nackDelayMs: 700 });
+    const sent = [message()];
+    await q.append(sent);
+    await (await q.claim(10))!.nack();
+    expect(await q.claim(10)).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    const again = await q.claim(10);
+    expect(again?.messages).toEqual(sent);
+    await again!.ack();
+  });
+
   it('a claimed batch neither acked nor nacked (a drainer killed mid-way) is delivered again after the lease', async () => {
     const q = await queue({ leaseSeconds: 1 });
     const sent = [message(), message()];
@@ -263,6 +275,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const { subjectPrefix } = (q as unknown as { options: JetStreamIngestOptions }).options;
     const nc = await connect({ servers: [node.url] });
     await jetstream(nc).publish(`${subjectPrefix}.org_a`, 'not json');
+    await jetstream(nc).publish(`${subjectPrefix}.org_a`, JSON.stringify({ eventType: 'x' }));
     await nc.close();
     const good = message();
     await q.append([good]);
