@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { percentiles, round } from './lib/http.mjs';
 import { natsServerBinary, natsServerVersion, startNatsCluster, startNatsNode } from './lib/nats.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { backgroundLoad, envInt, isMain, ROOT, runContext, sleep } from './lib/service.mjs';
+import { backgroundLoad, cpuMeter, envInt, isMain, ROOT, runContext, sleep } from './lib/service.mjs';
 
 const DRAIN_TARGET = 50_000;
 const LAG_P99_TARGET_MS = 1_000;
@@ -147,7 +147,26 @@ async function lagAtRate(queue, drainerQueue, { ratePerS, seconds }) {
   return { ratePerS, perTick, seconds, published, errors, claimed: lags.length, lagMs: percentiles(lags) };
 }
 
-async function measure(label, servers, replicas, { seconds, callers }) {
+/**
+ * Runs `work` under a CPU meter of the nats-server processes and this process (the adapter's client side):
+ * on a machine other work shares, CPU per event says more than events/s (events per core-second = what one
+ * free core would take, NATS and client together).
+ */
+async function withCpu(natsPids, work, events) {
+  const meter = cpuMeter(natsPids);
+  const result = await work();
+  const cpu = await meter.end();
+  const count = events(result);
+  const coreSeconds = (cpu.serviceCores + cpu.loadgenCores) * cpu.seconds;
+  return {
+    ...result,
+    cpu: { natsCores: cpu.serviceCores, clientCores: cpu.loadgenCores, otherCores: cpu.otherCores, seconds: cpu.seconds },
+    cpuUsPerEvent: { nats: round((cpu.serviceCores * cpu.seconds * 1e6) / Math.max(1, count), 1), client: round((cpu.loadgenCores * cpu.seconds * 1e6) / Math.max(1, count), 1) },
+    eventsPerCoreSecond: coreSeconds > 0 ? round(count / coreSeconds, 0) : null,
+  };
+}
+
+async function measure(label, servers, replicas, natsPids, { seconds, callers }) {
   const { JetStreamIngestQueue, JETSTREAM_INGEST_DEFAULTS } = loadAdapter();
   const stream = `BENCH_${Math.random().toString(36).slice(2, 8).toUpperCase()}`;
   const options = {
@@ -167,9 +186,9 @@ async function measure(label, servers, replicas, { seconds, callers }) {
   try {
     await appendLoop(queue, { callers: 8, perCall: 10, seconds: 1 }); // warm-up
     await drainAll(queue, drainerQueue);
-    const single = await appendLoop(queue, { callers, perCall: 1, seconds });
-    const batched = await appendLoop(queue, { callers: 8, perCall: 100, seconds });
-    const drain = await drainAll(queue, drainerQueue);
+    const single = await withCpu(natsPids, () => appendLoop(queue, { callers, perCall: 1, seconds }), (r) => r.events);
+    const batched = await withCpu(natsPids, () => appendLoop(queue, { callers: 8, perCall: 100, seconds }), (r) => r.events);
+    const drain = await withCpu(natsPids, () => drainAll(queue, drainerQueue), (r) => r.events);
     // Half the drain rate, unless appending is the slower side: then half of what appends take (an offered
     // rate the publisher cannot reach would measure its own backlog, not the queue's lag).
     const capacity = Math.min(drain.eventsPerS, batched.eventsPerS);
@@ -192,14 +211,14 @@ export async function run() {
   const results = [];
   const node = await startNatsNode();
   try {
-    results.push(await measure('one node, R1', [node.url], 1, { seconds, callers }));
+    results.push(await measure('one node, R1', [node.url], 1, [node.pid], { seconds, callers }));
   } finally {
     await node.stop();
   }
   if (process.env.BENCH_JS_CLUSTER !== '0') {
     const cluster = await startNatsCluster(3);
     try {
-      results.push(await measure('three-node cluster, R3', cluster.urls, 3, { seconds, callers }));
+      results.push(await measure('three-node cluster, R3', cluster.urls, 3, cluster.pids, { seconds, callers }));
     } finally {
       await cluster.stop();
     }
@@ -231,6 +250,17 @@ export async function run() {
     ]),
   );
   printTable(
+    'CPU per event (nats-server processes / this process), and events per core-second (both together): what a free core takes',
+    [{ title: 'run' }, { title: 'phase' }, { title: 'events/s' }, { title: 'CPU µs/event nats/client' }, { title: 'events per core-second' }, { title: 'cores nats/client/other' }],
+    results.flatMap((r) =>
+      [
+        ['single appends', r.single],
+        ['batched appends', r.batched],
+        ['claim+ack', r.drain],
+      ].map(([phase, x]) => [r.label, phase, fmt(x.eventsPerS), `${x.cpuUsPerEvent.nats}/${x.cpuUsPerEvent.client}`, fmt(x.eventsPerCoreSecond), `${x.cpu.natsCores}/${x.cpu.clientCores}/${x.cpu.otherCores}`]),
+    ),
+  );
+  printTable(
     'Targets',
     [{ title: 'what' }, { title: 'measured' }, { title: 'target' }, { title: 'verdict' }],
     results.flatMap((r) => [
@@ -242,7 +272,7 @@ export async function run() {
   const summary = Object.fromEntries(
     results.map((r) => [
       r.replicas === 1 ? 'single' : 'cluster',
-      { singleAppendsPerS: r.single.eventsPerS, batchedEventsPerS: r.batched.eventsPerS, drainedPerS: r.drain.eventsPerS, lagP99Ms: r.lag.lagMs.p99, targets: { drain: r.drain.eventsPerS >= DRAIN_TARGET, lagP99: r.lag.lagMs.p99 <= LAG_P99_TARGET_MS } },
+      { singleAppendsPerS: r.single.eventsPerS, batchedEventsPerS: r.batched.eventsPerS, drainedPerS: r.drain.eventsPerS, drainedPerCoreSecond: r.drain.eventsPerCoreSecond, lagP99Ms: r.lag.lagMs.p99, targets: { drain: r.drain.eventsPerS >= DRAIN_TARGET, lagP99: r.lag.lagMs.p99 <= LAG_P99_TARGET_MS } },
     ]),
   );
   summary.ok = results.every((r) => r.lag.claimed >= r.lag.published - r.lag.errors);
