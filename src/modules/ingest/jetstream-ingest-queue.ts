@@ -1,15 +1,13 @@
-import { connect, createInbox, type Msg, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type Msg, type NatsConnection, nanos, type Subscription } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
-  jetstream,
   JetStreamApiError,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
-  type JetStreamClient,
   type JetStreamManager,
   type StreamConfig,
   type StreamState,
@@ -112,11 +110,25 @@ export function decodeMessage(text: string): IngestMessage | undefined {
   return ok ? (m as IngestMessage) : undefined;
 }
 
-function isStoreFull(error: unknown): boolean {
-  if (error instanceof JetStreamApiError) {
-    return error.code === STREAM_STORE_FAILED || /maximum (messages|bytes)/i.test(error.message);
+/** A publish the stream refused or never confirmed; `errCode` is JetStream's err_code when it answered. */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly errCode?: number,
+  ) {
+    super(message);
+    this.name = 'PublishError';
   }
+}
+
+function isStoreFull(error: unknown): boolean {
+  if (error instanceof PublishError && error.errCode === STREAM_STORE_FAILED) return true;
   return error instanceof Error && /maximum (messages|bytes) exceeded/i.test(error.message);
+}
+
+interface PendingPublish {
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 /**
@@ -144,16 +156,26 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
   private lastHeal = 0;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  /**
+   * Publish acknowledgements come to `<ackInbox>.<token>`, one subscription for all. The client's
+   * `js.publish` (a request with its own timer and reply handling per message) cost 5 to 10 times the CPU
+   * per event on this path (measured: about 50 to 100 µs against 8 to 10 µs), and appends are the hot path
+   * of every asynchronous call.
+   */
+  private readonly ackInbox = createInbox();
+  private readonly pending = new Map<string, PendingPublish>();
+  private nextToken = 0;
+  private readonly ackSubscription: Subscription;
 
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly options: JetStreamIngestOptions,
     private readonly clock: Clock,
   ) {
     super();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.ackSubscription = nc.subscribe(`${this.ackInbox}.*`, { callback: (error, msg) => this.onPublishAck(error, msg) });
   }
 
   /** Connects, then creates (or brings up to date) the stream and the consumer: safe on every instance at once. */
@@ -168,7 +190,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     });
     try {
       const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs ?? 5_000 });
-      const queue = new JetStreamIngestQueue(nc, jetstream(nc, { timeout: options.requestTimeoutMs ?? 5_000 }), jsm, options, clock);
+      const queue = new JetStreamIngestQueue(nc, jsm, options, clock);
       await queue.ensureStream();
       await queue.ensureConsumer();
       return queue;
@@ -188,11 +210,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     const bytes = payloads.reduce((sum, payload) => sum + payload.length + MESSAGE_OVERHEAD_BYTES, 0);
     // Refuse up front what clearly would not fit, so a full queue stores none of a batch rather than a part.
     await this.checkBounds(messages.length, bytes);
-    const results = await Promise.allSettled(
-      messages.map((message, i) =>
-        this.js.publish(this.subjectOf(message.input.organizationId), payloads[i], { msgID: message.id, timeout: this.requestTimeoutMs }),
-      ),
-    );
+    const results = await this.publishAll(messages, payloads);
     const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failures.length === 0) {
       // Count them into the cached state until the next read, so the next append's pre-check sees them.
@@ -248,6 +266,11 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    this.ackSubscription.unsubscribe();
+    for (const [token, publish] of this.pending) {
+      this.pending.delete(token);
+      publish.reject(new PublishError('the connection closed before the stream confirmed the publish'));
+    }
     // drain: pending acks and publishes go out before the connection closes.
     await this.nc.drain().catch(() => this.nc.close());
   }
@@ -309,6 +332,63 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
         max_deliver: config.max_deliver,
       });
     }
+  }
+
+  /**
+   * Publishes every message (Nats-Msg-Id = its id) and settles when each has its acknowledgement or failure,
+   * or the request timeout passed (one timer for the whole call).
+   */
+  private async publishAll(messages: IngestMessage[], payloads: Uint8Array[]): Promise<PromiseSettledResult<void>[]> {
+    const tokens: string[] = [];
+    const settled = messages.map((message, i) => {
+      const token = (this.nextToken++).toString(36);
+      tokens.push(token);
+      return new Promise<void>((resolve, reject) => {
+        this.pending.set(token, { resolve, reject });
+        const h = headers();
+        h.set('Nats-Msg-Id', message.id);
+        try {
+          this.nc.publish(this.subjectOf(message.input.organizationId), payloads[i], { reply: `${this.ackInbox}.${token}`, headers: h });
+        } catch (error) {
+          // The connection is closed (or the payload is over the server's max_payload).
+          this.pending.delete(token);
+          reject(error instanceof Error ? error : new PublishError(String(error)));
+        }
+      });
+    });
+    const timer = setTimeout(() => {
+      for (const token of tokens) {
+        const publish = this.pending.get(token);
+        if (!publish) continue;
+        this.pending.delete(token);
+        publish.reject(new PublishError('timeout: the stream did not confirm the publish'));
+      }
+    }, this.requestTimeoutMs);
+    try {
+      return await Promise.allSettled(settled);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A publish acknowledgement ({stream, seq, duplicate?}), a JetStream error ({error}), or a status (503: no stream). */
+  private onPublishAck(error: Error | null, msg: Msg): void {
+    if (error) return;
+    const token = msg.subject.slice(this.ackInbox.length + 1);
+    const publish = this.pending.get(token);
+    if (!publish) return; // timed out already
+    this.pending.delete(token);
+    const code = msg.headers?.code ?? 0;
+    if (code >= 300) return publish.reject(new PublishError(code === 503 ? 'no stream answers on this subject' : `publish answered ${code}`));
+    let ack: { stream?: string; error?: { code?: number; err_code?: number; description?: string } };
+    try {
+      ack = JSON.parse(this.decoder.decode(msg.data)) as typeof ack;
+    } catch {
+      return publish.reject(new PublishError('unreadable publish acknowledgement'));
+    }
+    if (ack.error) return publish.reject(new PublishError(ack.error.description ?? `error ${ack.error.code}`, ack.error.err_code));
+    if (ack.stream !== this.options.stream) return publish.reject(new PublishError(`stored by stream ${ack.stream}, not ${this.options.stream}`));
+    publish.resolve();
   }
 
   /**
