@@ -9,6 +9,7 @@ import { DomainError } from '../src/common/errors/domain-error';
 import type { IngestMessage } from '../src/modules/ingest/ingest-queue.types';
 import { JETSTREAM_INGEST_DEFAULTS, JetStreamIngestOptions, JetStreamIngestQueue, organizationToken } from '../src/modules/ingest/jetstream-ingest-queue';
 import { natsServerBinary, NatsNode, startNatsNode, stopNatsNode } from './utils/nats-server';
+import { freePort } from './utils/service-process';
 
 /**
  * The JetStream ingest queue against a real `nats-server -js` of this suite's own (free port, temporary store):
@@ -237,6 +238,13 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     } finally {
       await nc.close();
     }
+  });
+
+  it('start-up fails loudly (no instance runs without its queue) when no server answers or the replicas cannot be placed', async () => {
+    const nobody = `nats://127.0.0.1:${await freePort()}`;
+    await expect(queue({ servers: [nobody] })).rejects.toThrow();
+    // Three replicas on a single node: JetStream refuses the stream; the start says so instead of running without it.
+    await expect(queue({ replicas: 3 })).rejects.toThrow(/replicas|resources|cluster/i);
   });
 
   it('the largest event the API accepts (eventData at its limit, a 255-character key) is stored and claimed intact', async () => {
