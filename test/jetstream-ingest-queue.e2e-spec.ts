@@ -247,6 +247,48 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     await expect(queue({ replicas: 3 })).rejects.toThrow(/replicas|resources|cluster/i);
   });
 
+  it('SIGKILL of the (single) NATS node mid-stream: every acknowledged append is there after it restarts, and the queue reconnects by itself', async () => {
+    const own = await startNatsNode();
+    let restarted: NatsNode | undefined;
+    try {
+      const q = await queue({ servers: [own.url], requestTimeoutMs: 1_000 });
+      const acknowledged = new Set<string>();
+      let stop = false;
+      const appenders = Array.from({ length: 16 }, async () => {
+        while (!stop) {
+          const batch = [message(), message()];
+          try {
+            await q.append(batch);
+            for (const m of batch) acknowledged.add(m.id);
+          } catch {
+            return; // the node is gone: this batch was answered 503, its client would retry
+          }
+        }
+      });
+      while (acknowledged.size < 2_000) await new Promise((resolve) => setTimeout(resolve, 10));
+      own.child.kill('SIGKILL');
+      stop = true;
+      await own.exited;
+      await Promise.all(appenders);
+      restarted = await startNatsNode({ port: own.port, storeDir: own.storeDir });
+      const claimed = new Set<string>();
+      const deadline = Date.now() + 20_000;
+      while (claimed.size < acknowledged.size && Date.now() < deadline) {
+        const batch = await q.claim(1_000).catch(() => null);
+        if (!batch) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        for (const m of batch.messages) claimed.add(m.id);
+        await batch.ack();
+      }
+      expect([...acknowledged].filter((id) => !claimed.has(id))).toEqual([]);
+    } finally {
+      if (restarted) await stopNatsNode(restarted);
+      else await stopNatsNode(own);
+    }
+  }, 60_000);
+
   it('the largest event the API accepts (eventData at its limit, a 255-character key) is stored and claimed intact', async () => {
     const q = await queue({ maxBytes: 1024 ** 2 });
     const idempotencyKey = 'k'.repeat(255);
