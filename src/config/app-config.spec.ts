@@ -215,3 +215,84 @@ describe('the ingest queue', () => {
     }
   });
 });
+
+describe('ingest queue settings', () => {
+  it('ingest queue bounds: defaults, ranges, anything else refused', () => {
+    expect(loadConfig({})).toMatchObject({ ingestMaxMessages: 1_000_000, ingestMaxBytes: 1024 ** 3, ingestMaxAgeSeconds: 3_600, ingestLeaseSeconds: 60 });
+    expect(loadConfig({}).nats).toBeUndefined();
+    expect(loadConfig({ INGEST_MAX_MESSAGES: '1', INGEST_MAX_BYTES: String(1024 ** 4), INGEST_MAX_AGE_SECONDS: '0', INGEST_LEASE_SECONDS: '3600' })).toMatchObject({
+      ingestMaxMessages: 1,
+      ingestMaxBytes: 1024 ** 4,
+      ingestMaxAgeSeconds: 0,
+      ingestLeaseSeconds: 3_600,
+    });
+    for (const [name, bad] of [
+      ['INGEST_MAX_MESSAGES', '0'],
+      ['INGEST_MAX_MESSAGES', '1000000001'],
+      ['INGEST_MAX_BYTES', '1000'],
+      ['INGEST_MAX_BYTES', String(1024 ** 4 + 1)],
+      ['INGEST_MAX_AGE_SECONDS', '-1'],
+      ['INGEST_MAX_AGE_SECONDS', '604801'],
+      ['INGEST_LEASE_SECONDS', '0'],
+      ['INGEST_LEASE_SECONDS', '1.5'],
+    ]) {
+      expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name));
+    }
+  });
+
+  it('NATS: unset means the PostgreSQL queue; NATS_URL turns JetStream on with documented defaults', () => {
+    expect(loadConfig({ NATS_URL: '  ' }).nats).toBeUndefined();
+    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222' }).nats).toEqual({
+      servers: ['nats://127.0.0.1:4222'],
+      stream: 'METERING_INGEST',
+      subjectPrefix: 'metering.ingest',
+      consumer: 'metering-drainers',
+      replicas: 1,
+      duplicateWindowSeconds: 120,
+      maxAckPending: 20_000,
+    });
+    expect(
+      loadConfig({
+        NATS_URL: 'nats://a:4222, nats://user:pw@b:4222,tls://c:4222',
+        NATS_STREAM: 'INGEST_EU',
+        NATS_SUBJECT_PREFIX: 'eu.ingest',
+        NATS_CONSUMER: 'drainers-eu',
+        NATS_REPLICAS: '3',
+        NATS_DUPLICATE_WINDOW_SECONDS: '86400',
+        NATS_MAX_ACK_PENDING: '1000000',
+      }).nats,
+    ).toEqual({
+      servers: ['nats://a:4222', 'nats://user:pw@b:4222', 'tls://c:4222'],
+      stream: 'INGEST_EU',
+      subjectPrefix: 'eu.ingest',
+      consumer: 'drainers-eu',
+      replicas: 3,
+      duplicateWindowSeconds: 86_400,
+      maxAckPending: 1_000_000,
+    });
+  });
+
+  it('NATS: bad settings are refused, a server URL never echoed (it may hold a password)', () => {
+    for (const bad of ['http://a:4222', 'not a url', ',', 'nats://a:4222,redis://secret@b']) {
+      expect(() => loadConfig({ NATS_URL: bad })).toThrow(/NATS_URL must list/);
+    }
+    expect(() => loadConfig({ NATS_URL: 'http://user:hunter2@a:4222' })).not.toThrow(/hunter2/);
+    const nats = { NATS_URL: 'nats://a:4222' };
+    for (const [name, bad] of [
+      ['NATS_STREAM', 'METERING.INGEST'],
+      ['NATS_STREAM', 'a b'],
+      ['NATS_STREAM', 'x'.repeat(65)],
+      ['NATS_CONSUMER', 'drainers>'],
+      ['NATS_SUBJECT_PREFIX', 'metering.*'],
+      ['NATS_SUBJECT_PREFIX', 'metering..ingest'],
+      ['NATS_SUBJECT_PREFIX', 'metering.>'],
+      ['NATS_REPLICAS', '0'],
+      ['NATS_REPLICAS', '6'],
+      ['NATS_DUPLICATE_WINDOW_SECONDS', '0'],
+      ['NATS_DUPLICATE_WINDOW_SECONDS', '86401'],
+      ['NATS_MAX_ACK_PENDING', '0'],
+    ]) {
+      expect(() => loadConfig({ ...nats, [name]: bad })).toThrow(new RegExp(name));
+    }
+  });
+});

@@ -56,7 +56,7 @@ export interface AppConfig {
   /** Bounds of the ingest queue: past any of them an asynchronous call answers 503 INGEST_QUEUE_FULL (Retry-After). */
   ingestMaxMessages: number;
   ingestMaxBytes: number;
-  /** The oldest waiting event may be this old (seconds) before new ones are refused: the drainers are behind or down. */
+  /** The oldest waiting event may be this old (seconds) before new ones are refused: the drainers are behind or down. 0: no age bound. */
   ingestMaxAgeSeconds: number;
   /** A claimed batch not acknowledged within this many seconds (its drainer died) is delivered again. */
   ingestLeaseSeconds: number;
@@ -93,6 +93,21 @@ export interface AppConfig {
   jobsEnabled: boolean;
   /** Cron expressions (UTC) of the scheduled jobs, by job name. */
   jobSchedules: JobSchedules;
+  /** The ingest queue on NATS JetStream instead of PostgreSQL: set when NATS_URL is. */
+  nats?: NatsConfig;
+}
+
+export interface NatsConfig {
+  /** NATS_URL split on commas: any node of a cluster will do, more give the client a choice at start. */
+  servers: string[];
+  stream: string;
+  subjectPrefix: string;
+  consumer: string;
+  /** Copies of every message: 1 on one node, 3 (or 5) on a cluster. */
+  replicas: number;
+  duplicateWindowSeconds: number;
+  /** Claimed and not yet acknowledged messages, every instance together (the consumer's max_ack_pending). */
+  maxAckPending: number;
 }
 
 export class ConfigValidationError extends Error {
@@ -140,6 +155,59 @@ function urlVar(env: Env, name: string, protocols: string[], problems: string[])
     problems.push(`${name} is not a valid URL`);
   }
   return raw;
+}
+
+/** A JetStream stream or consumer name: no `.`, `*`, `>`, white space or path separators (the server refuses them). */
+const NATS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Subject tokens of letters, digits, `-` and `_`, joined by dots (no wildcard: the stream binds `<prefix>.>`). */
+const NATS_SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+function natsServers(env: Env, problems: string[]): string[] | undefined {
+  const raw = blankToUndefined(env.NATS_URL);
+  if (raw === undefined) return undefined;
+  const servers = raw.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const server of servers) {
+    try {
+      const url = new URL(server);
+      if (!['nats:', 'tls:'].includes(url.protocol) || url.hostname === '') problems.push('NATS_URL must list nats:// or tls:// servers, separated by commas');
+    } catch {
+      // Never echo the value: a server URL may hold a user and password.
+      problems.push('NATS_URL must list nats:// or tls:// servers, separated by commas');
+    }
+  }
+  if (servers.length === 0) problems.push('NATS_URL must list nats:// or tls:// servers, separated by commas');
+  return servers;
+}
+
+function natsName(env: Env, name: string, fallback: string, problems: string[]): string {
+  const raw = blankToUndefined(env[name]) ?? fallback;
+  if (!NATS_NAME.test(raw)) problems.push(`${name} must be 1 to 64 letters, digits, "-" or "_" (got "${raw}")`);
+  return raw;
+}
+
+function ingestSettings(
+  env: Env,
+  problems: string[],
+): Pick<AppConfig, 'nats'> {
+  // The queue's bounds and lease (INGEST_*) are the same settings on PostgreSQL and on JetStream: read with the rest.
+  const servers = natsServers(env, problems);
+  const settings = {};
+  if (servers === undefined) return settings;
+  const subjectPrefix = blankToUndefined(env.NATS_SUBJECT_PREFIX) ?? 'metering.ingest';
+  if (!NATS_SUBJECT_PREFIX.test(subjectPrefix)) problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of letters, digits, "-" or "_" (got "${subjectPrefix}")`);
+  return {
+    ...settings,
+    nats: {
+      servers,
+      stream: natsName(env, 'NATS_STREAM', 'METERING_INGEST', problems),
+      subjectPrefix,
+      consumer: natsName(env, 'NATS_CONSUMER', 'metering-drainers', problems),
+      replicas: intVar(env, 'NATS_REPLICAS', 1, 1, 5, problems),
+      // Longer than any client's retry horizon makes a retried publish a no-op; past it the ledger's idempotency key still holds.
+      duplicateWindowSeconds: intVar(env, 'NATS_DUPLICATE_WINDOW_SECONDS', 120, 1, 86_400, problems),
+      maxAckPending: intVar(env, 'NATS_MAX_ACK_PENDING', 20_000, 1, 1_000_000, problems),
+    },
+  };
 }
 
 /** Scheduled jobs: the variable holding each one's cron expression (UTC), and its default. */
@@ -278,9 +346,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 20, 1, 200, problems),
     asyncBatchSize: intVar(env, 'ASYNC_BATCH_SIZE', 2000, 1, 10_000, problems),
     asyncFlushIntervalMs: intVar(env, 'ASYNC_FLUSH_INTERVAL_MS', 100, 10, 60_000, problems),
-    ingestMaxMessages: intVar(env, 'INGEST_MAX_MESSAGES', 1_000_000, 1, 100_000_000, problems),
+    ingestMaxMessages: intVar(env, 'INGEST_MAX_MESSAGES', 1_000_000, 1, 1_000_000_000, problems),
     ingestMaxBytes: intVar(env, 'INGEST_MAX_BYTES', 1024 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024, problems),
-    ingestMaxAgeSeconds: intVar(env, 'INGEST_MAX_AGE_SECONDS', 3600, 1, 7 * 86_400, problems),
+    ingestMaxAgeSeconds: intVar(env, 'INGEST_MAX_AGE_SECONDS', 3600, 0, 7 * 86_400, problems),
     ingestLeaseSeconds: intVar(env, 'INGEST_LEASE_SECONDS', 60, 1, 3600, problems),
     ingestDrainers: intVar(env, 'INGEST_DRAINERS', 1, 0, 16, problems),
     ingestLagAlertSeconds: intVar(env, 'INGEST_LAG_ALERT_SECONDS', 60, 1, 86_400, problems),
@@ -293,6 +361,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiKeyCacheTtlSeconds: intVar(env, 'API_KEY_CACHE_TTL_SECONDS', 5, 0, 300, problems),
     strictMembership: boolVar(env, 'STRICT_MEMBERSHIP', true, problems),
     ...jobSettings(env, nodeEnv, problems),
+    ...ingestSettings(env, problems),
   };
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return config;

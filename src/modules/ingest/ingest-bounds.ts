@@ -40,7 +40,7 @@ export class IngestBounds {
     let bound: string | undefined;
     if (waiting + messages > c.ingestMaxMessages) bound = `${c.ingestMaxMessages} messages (INGEST_MAX_MESSAGES)`;
     else if (waitingBytes + bytes > c.ingestMaxBytes) bound = `${c.ingestMaxBytes} bytes (INGEST_MAX_BYTES)`;
-    else if (lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000) bound = `an oldest event of ${c.ingestMaxAgeSeconds} s (INGEST_MAX_AGE_SECONDS)`;
+    else if (c.ingestMaxAgeSeconds > 0 && lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000) bound = `an oldest event of ${c.ingestMaxAgeSeconds} s (INGEST_MAX_AGE_SECONDS)`;
     if (bound) {
       // Measure again next time: the drainers may have caught up meanwhile.
       this.measured = undefined;
@@ -79,5 +79,5 @@ export class IngestBounds {
 
 /** Seconds to wait: longer when the queue is old (the drainers are behind) than when it is only large. */
 function retryAfter(lag: IngestLag, c: AppConfig): number {
-  return lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000 ? 30 : 2;
+  return c.ingestMaxAgeSeconds > 0 && lag.oldestAgeMs > c.ingestMaxAgeSeconds * 1000 ? 30 : 2;
 }

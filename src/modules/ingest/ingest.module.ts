@@ -9,6 +9,8 @@ import { IngestQueue } from './ingest-queue.types';
 import { IngestReceiptsRepository } from './ingest-receipts.repository';
 import { IngestService } from './ingest.service';
 import { PostgresIngestQueue } from './postgres-ingest-queue';
+import { JetStreamIngestQueue, jetStreamOptionsFrom } from './jetstream-ingest-queue';
+import { Clock } from '../../common/clock/clock';
 
 /**
  * THE place where the store of asynchronous events is chosen: the PostgreSQL queue table by default (the
@@ -16,10 +18,12 @@ import { PostgresIngestQueue } from './postgres-ingest-queue';
  */
 export const INGEST_QUEUE_PROVIDER: Provider = {
   provide: IngestQueue,
-  inject: [APP_CONFIG, PostgresIngestQueue],
-  useFactory: (_config: AppConfig, postgres: PostgresIngestQueue): IngestQueue => {
-    // JetStream: when `_config` has a NATS URL, return the JetStream queue here (its class provided below).
-    return postgres;
+  inject: [APP_CONFIG, PostgresIngestQueue, Clock],
+  useFactory: async (config: AppConfig, postgres: PostgresIngestQueue, clock: Clock): Promise<IngestQueue> => {
+    if (!config.nats) return postgres;
+    // Creates (or brings up to date) the stream and the shared durable consumer; the start fails with the
+    // server's reason when no server answers, rather than accepting events it could not store.
+    return JetStreamIngestQueue.connect(jetStreamOptionsFrom({ ...config, nats: config.nats }), clock);
   },
 };
 
