@@ -16,8 +16,9 @@ import { AmountBounds1764300030000 } from './1764300030000-AmountBounds';
 import { MicroCredits1764300031000 } from './1764300031000-MicroCredits';
 import { PeriodPlanByCommitOrder1764300040000 } from './1764300040000-PeriodPlanByCommitOrder';
 import { ApiKeyMember1764300041000 } from './1764300041000-ApiKeyMember';
+import { MonthlyBudgetWindowByChargeTime1764300042000 } from './1764300042000-MonthlyBudgetWindowByChargeTime';
 import { RevokePortalSessions1764300050000 } from './1764300050000-RevokePortalSessions';
 import { CreateIngestQueue1764300060000 } from './1764300060000-CreateIngestQueue';
 
 /** Every migration, in order. Listed as classes so the app, the CLI and ESM jest load them alike. */
-export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000, ConsumeCreditsAcrossOrganizations1764300013000, HoldsInGroups1764300014000, DailyRollupsCovering1764300017000, AmountBounds1764300030000, MicroCredits1764300031000, PeriodPlanByCommitOrder1764300040000, ApiKeyMember1764300041000, RevokePortalSessions1764300050000, CreateIngestQueue1764300060000];
+export const MIGRATIONS = [CreateCatalogTables1764300000000, CreateLedger1764300001000, CreateApiKeys1764300002000, CreateAnalyticsAndJobs1764300003000, CreateReservationsAndWebhooks1764300004000, ConsumeCreditsMany1764300005000, PeriodPlansAndOverageCost1764300006000, ReserveInOneStatement1764300007000, Budgets1764300008000, CreatePortalSessions1764300010000, UsageEventsApiKey1764300012000, ConsumeCreditsAcrossOrganizations1764300013000, HoldsInGroups1764300014000, DailyRollupsCovering1764300017000, AmountBounds1764300030000, MicroCredits1764300031000, PeriodPlanByCommitOrder1764300040000, ApiKeyMember1764300041000, MonthlyBudgetWindowByChargeTime1764300042000, RevokePortalSessions1764300050000, CreateIngestQueue1764300060000];

@@ -146,6 +146,27 @@ describe('budgets give nothing away', () => {
     });
   });
 
+  describe('6b. a monthly budget counts by the month the charge is made', () => {
+    it("late events of the previous month (inside its grace window) count toward this month's window, so they never open a second month's worth (failed before: 5 more credits)", async () => {
+      clock.set('2026-12-01T00:10:00.000Z');
+      const org = await createOrg();
+      const key = await createKey(org);
+      const monthly = await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'month' });
+      await track(a, org, key.auth, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      // The previous period still takes late events for PERIOD_CLOSE_GRACE_MINUTES: they are charged now, in December.
+      const late = await track(b, org, key.auth, { events: Array.from({ length: 5 }, (_, i) => ({ eventType: 'push_sow_to_loe', occurredAt: `2026-11-30T1${i}:00:00.000Z` })) }).expect(200);
+      expect(statuses(late.body)).toEqual(Array(5).fill('BUDGET_EXCEEDED'));
+      const windows = await a.dataSource.query(`SELECT window_start::text AS window, used::text AS used FROM budget_usage WHERE organization_id = $1 AND budget_id = $2`, [org, monthly.id]);
+      expect(windows).toEqual([{ window: '2026-12-01', used: '5.000000' }]);
+      expect((await a.http().get(`${adminBudgets(org)}/${monthly.id}`).set(ADMIN).expect(200)).body).toMatchObject({ used: 5, remaining: 0 });
+      // A fresh month opens a fresh window, whatever month the events say.
+      clock.set('2027-01-01T00:05:00.000Z');
+      const next = await track(a, org, key.auth, { events: [{ eventType: 'push_sow_to_loe', occurredAt: '2026-12-31T23:59:00.000Z' }] }).expect(200);
+      expect(statuses(next.body)).toEqual(['accepted']);
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+  });
+
   describe('7. a key never changes a budget that limits it', () => {
     const own = (org: string) => `/api/organizations/${org}/budgets`;
     const budgetsOf = async (org: string) =>

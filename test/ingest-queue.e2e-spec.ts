@@ -59,7 +59,7 @@ describe('ingest queue (PostgreSQL store)', () => {
     expect(await waiting(id)).toBe(0);
     const state = await ledgerState(t.dataSource, id);
     expect(state.events.n).toBe(3);
-    expect(state.events.credits).toBe('3.00');
+    expect(state.events.credits).toBe('3.000000');
     await expectLedgerConsistent(t.dataSource, id);
   });
 
@@ -80,7 +80,7 @@ describe('ingest queue (PostgreSQL store)', () => {
     expect(await waiting(id)).toBe(0);
     const state = await ledgerState(t.dataSource, id);
     expect(state.events.n).toBe(5);
-    expect(state.events.credits).toBe('5.00');
+    expect(state.events.credits).toBe('5.000000');
     const refused = await t.dataSource.query(`SELECT count(*)::int AS n FROM refused_events WHERE organization_id = $1`, [id]);
     expect(refused[0].n).toBe(0);
     await expectLedgerConsistent(t.dataSource, id);
@@ -205,7 +205,7 @@ describe('ingest queue (PostgreSQL store)', () => {
       expect(receipt.body).toMatchObject({ status: 'applied', accepted: 0, duplicates: 10, refused: 0 });
       const state = await ledgerState(t.dataSource, id);
       expect(state.events.n).toBe(10);
-      expect(state.events.credits).toBe('10.00');
+      expect(state.events.credits).toBe('10.000000');
       // A redelivered async single without occurredAt is dated when it was accepted, and stays a duplicate.
       await asyncCall(id, 'rp-single').expect(200);
       await drainAll();

@@ -133,12 +133,20 @@ export class PostgresIngestQueue extends IngestQueue {
     }));
     return {
       messages,
-      // Joins the ambient transaction when there is one (the drainer's ledger transaction).
+      // Joins the ambient transaction when there is one (the drainer's ledger transaction). Only this claim's
+      // rows go (claimed_until is the claim's own lease end: a later claim of the same rows, after this lease
+      // ran out, has a later one). When another drainer took them over meanwhile, the ack throws, so the
+      // ledger transaction it joins rolls back instead of recording the batch a second time (its refused
+      // events would be kept twice: a refusal holds no idempotency key).
       ack: async () => {
-        await this.tx.manager.query(`DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[])`, [seqs]);
+        const [{ n }] = (await this.tx.manager.query(
+          `WITH gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) AND claimed_until = $2 RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+          [seqs, until],
+        )) as Array<{ n: number }>;
+        if (n !== seqs.length) throw new Error(`Ingest claim lost: ${seqs.length - n} of ${seqs.length} events were claimed again after this lease ran out`);
       },
       nack: async () => {
-        await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[])`, [seqs]);
+        await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND claimed_until = $2`, [seqs, until]);
       },
     };
   }
