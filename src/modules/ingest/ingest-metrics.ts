@@ -8,6 +8,9 @@ import { IngestQueue } from './ingest-queue.types';
  * scraped, the same for every instance since the queue is shared) and what this instance appended,
  * drained and refused because the queue was full.
  */
+/** The longest a scrape waits for the queue's lag before it answers with the last figures (milliseconds). */
+const SCRAPE_WAIT_MS = 500;
+
 @Injectable()
 export class IngestMetrics {
   readonly appended: Counter<'store'>;
@@ -27,14 +30,22 @@ export class IngestMetrics {
       help: 'Events waiting in the ingest queue (claimed ones included until acknowledged)',
       registers,
       async collect() {
+        // A scrape never waits on the database for long: on the embedded database (one session) a long
+        // transaction would hold /metrics, and with it the monitoring of an overloaded service. Past the
+        // wait the last figures stay and `ingest_queue_up` says 0; the query still finishes behind.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SCRAPE_WAIT_MS).unref()));
         try {
-          const lag = await queue.lag();
+          const lag = await Promise.race([queue.lag(), late]);
+          if (!lag) return void gauges.up?.set(0);
           this.set(lag.waiting);
           gauges.bytes?.set(lag.waitingBytes);
           gauges.age?.set(lag.oldestAgeMs / 1000);
           gauges.up?.set(1);
         } catch {
           gauges.up?.set(0);
+        } finally {
+          clearTimeout(timer);
         }
       },
     });
