@@ -108,7 +108,8 @@ describeWithNats('asynchronous ingestion on JetStream (service processes)', () =
 
   it('SIGKILL of the instance right after its answers: every accepted event is charged exactly once by the next instance', async () => {
     const database = await createTestDatabase({ onDisk: true });
-    const env = { ...databaseEnv(database), ADMIN_API_KEY: ADMIN_KEY, NATS_URL: node.url, NATS_STREAM: 'E2E_ONE', NATS_SUBJECT_PREFIX: 'e2e.one' };
+    // A short lease: what the killed instance had claimed comes back to the next one within seconds, not a minute.
+    const env = { ...databaseEnv(database), ADMIN_API_KEY: ADMIN_KEY, NATS_URL: node.url, NATS_STREAM: 'E2E_ONE', NATS_SUBJECT_PREFIX: 'e2e.one', INGEST_LEASE_SECONDS: '5' };
     let service: ServiceProcess | undefined = await startService(env);
     try {
       expect((await post(service, '/api/admin/organizations', { id: 'js-org', name: 'JetStream', plan: 'starter' })).status).toBe(201);
@@ -146,7 +147,7 @@ describeWithNatsOnPostgres('asynchronous ingestion on a three-node JetStream clu
 
   it('SIGKILL of a NATS node and of an instance under load: every event answered 200 is charged exactly once', async () => {
     const database = await createTestDatabase();
-    const env = { ...databaseEnv(database), ADMIN_API_KEY: ADMIN_KEY, NATS_URL: cluster.urls.join(','), NATS_REPLICAS: '3', NATS_STREAM: 'E2E_R3', NATS_SUBJECT_PREFIX: 'e2e.r3' };
+    const env = { ...databaseEnv(database), ADMIN_API_KEY: ADMIN_KEY, NATS_URL: cluster.urls.join(','), NATS_REPLICAS: '3', NATS_STREAM: 'E2E_R3', NATS_SUBJECT_PREFIX: 'e2e.r3', INGEST_LEASE_SECONDS: '5' };
     const services: ServiceProcess[] = [await startService(env), await startService(env)];
     let live = [...services];
     try {
