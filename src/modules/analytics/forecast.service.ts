@@ -112,7 +112,10 @@ export class ForecastService {
     const counted = Math.min(window.days, observedDays);
     const dailyCredits = Array.from({ length: counted }, (_, i) => byDay.get(addDays(window.to, i - counted + 1)) ?? 0);
     const rate = new Big(trailing).div(100).div(rateDays(window.days, observed.observedDays));
-    const rangeInput = { usedCredits: used, dailyCredits, daysRemaining: f.daysRemaining, rate };
+    // The exact days left, as the projection used them: the rounded figure shown (f.daysRemaining) could put
+    // the range's low end a few hundredths above the projection when the days' spread is nil.
+    const atMs = Math.min(Math.max(now.getTime(), period.start.getTime()), period.end.getTime());
+    const rangeInput = { usedCredits: used, dailyCredits, daysRemaining: (period.end.getTime() - atMs) / 86_400_000, rate };
     const range = forecastRange({ ...rangeInput, cap: hardCap ? new Big(available).div(100) : null });
     const demandRange = hardCap ? forecastRange(rangeInput) : range;
     const daysOfData = firstDay === null ? 0 : Math.max(0, Math.round(((now.getTime() - dayStart(firstDay).getTime()) / 86_400_000) * 100) / 100);
