@@ -85,6 +85,10 @@ describe('firstAnswerOf: the answer a commit hands over for a replay', () => {
     ['neither body nor reason', { status: 200 }, 'response.body'],
     ['an unknown reason', { status: 200, unstorable: 'huge' }, 'response.unstorable'],
     ['an unknown field', { status: 200, body: {}, headers: {} }, 'response.headers'],
+    // JSON can say null, a list or a scalar where the object goes (the fuzz found null answering 500).
+    ['null', null as unknown as Record<string, unknown>, 'response'],
+    ['a list', [] as unknown as Record<string, unknown>, 'response'],
+    ['a string', 'ok' as unknown as Record<string, unknown>, 'response'],
   ])('400 for %s', (_name, raw, field) => {
     let error: unknown;
     try {

@@ -127,6 +127,8 @@ const UNSTORABLE = new Set(['too_large', 'not_json']);
  */
 export function firstAnswerOf(raw: Record<string, unknown> | undefined): FirstAnswer | undefined {
   if (raw === undefined) return undefined;
+  // JSON gives null, arrays and scalars too: each is a 400, never a destructuring error (a 500).
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed({ response: ['response must be an object {status, body} or {status, unstorable}'] });
   const problems: Record<string, string[]> = {};
   const { status, body, unstorable, ...rest } = raw;
   if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) problems['response.status'] = ['status must be an HTTP status (an integer from 100 to 599)'];
