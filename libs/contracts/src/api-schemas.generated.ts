@@ -1703,6 +1703,43 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "string"
   },
+  "ExtensionResult": {
+    "description": "`POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in\nall, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.",
+    "properties": {
+      "addedCredits": {
+        "type": "number"
+      },
+      "credits": {
+        "type": "number"
+      },
+      "eventType": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": "string"
+      },
+      "remainingCredits": {
+        "type": "number"
+      },
+      "reservationId": {
+        "type": "string"
+      },
+      "status": {
+        "const": "pending",
+        "type": "string"
+      }
+    },
+    "required": [
+      "addedCredits",
+      "credits",
+      "eventType",
+      "expiresAt",
+      "remainingCredits",
+      "reservationId",
+      "status"
+    ],
+    "type": "object"
+  },
   "ForecastRange": {
     "description": "`GET …/usage/forecast` `range`: where the period may end.",
     "properties": {
@@ -2949,6 +2986,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ReservationsController_commit": {
         "$ref": "#/components/schemas/ReservationCommit"
       },
+      "ReservationsController_extend": {
+        "$ref": "#/components/schemas/ReservationExtension"
+      },
       "ReservationsController_get": {
         "$ref": "#/components/schemas/ReservationView"
       },
@@ -3097,6 +3137,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PushToolsController_structuringToVisuals",
       "PushToolsController_visualsToSolutioning",
       "ReservationsController_commit",
+      "ReservationsController_extend",
       "ReservationsController_get",
       "ReservationsController_release",
       "ReservationsController_reserve",
@@ -4140,7 +4181,6 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "ReleaseResult": {
-    "description": "`POST …/usage/reservations/:id/release`.",
     "properties": {
       "releasedCredits": {
         "type": "number"
@@ -4245,8 +4285,11 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   "ReservationCommit": {
     "$ref": "#/components/schemas/TrackResult"
   },
+  "ReservationExtension": {
+    "description": "`POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in\nall, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.",
+    "$ref": "#/components/schemas/ExtensionResult"
+  },
   "ReservationRelease": {
-    "description": "`POST …/usage/reservations/:id/release`.",
     "$ref": "#/components/schemas/ReleaseResult"
   },
   "ReservationResult": {

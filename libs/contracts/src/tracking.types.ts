@@ -87,6 +87,20 @@ export interface BatchResult {
 }
 
 /** `POST …/usage/reservations/:id/release`. */
+/**
+ * `POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in
+ * all, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.
+ */
+export interface ExtensionResult {
+  reservationId: string;
+  eventType: string;
+  credits: number;
+  addedCredits: number;
+  expiresAt: string;
+  remainingCredits: number;
+  status: 'pending';
+}
+
 export interface ReleaseResult {
   reservationId: string;
   status: 'released';
