@@ -2394,35 +2394,42 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "LlmCompletion": {
-    "properties": {
-      "model": {
-        "type": "string"
-      },
-      "text": {
-        "type": "string"
-      },
-      "tokens": {
+    "anyOf": [
+      {
         "properties": {
-          "inputTokens": {
-            "type": "number"
+          "model": {
+            "type": "string"
           },
-          "outputTokens": {
-            "type": "number"
+          "text": {
+            "type": "string"
+          },
+          "tokens": {
+            "properties": {
+              "inputTokens": {
+                "type": "number"
+              },
+              "outputTokens": {
+                "type": "number"
+              }
+            },
+            "required": [
+              "inputTokens",
+              "outputTokens"
+            ],
+            "type": "object"
           }
         },
         "required": [
-          "inputTokens",
-          "outputTokens"
+          "model",
+          "text",
+          "tokens"
         ],
         "type": "object"
+      },
+      {
+        "type": "object"
       }
-    },
-    "required": [
-      "model",
-      "text",
-      "tokens"
-    ],
-    "type": "object"
+    ]
   },
   "Member": {
     "properties": {
@@ -3916,6 +3923,16 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         },
         "description": "Only the enabled features, name -> credits.",
         "type": "object"
+      },
+      "stopReason": {
+        "description": "A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered.",
+        "enum": [
+          "client_disconnect",
+          "complete",
+          "credit_limit",
+          "error"
+        ],
+        "type": "string"
       },
       "total": {
         "type": "number"

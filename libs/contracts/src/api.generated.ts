@@ -609,7 +609,7 @@ export type LlmCompletion = {
     inputTokens: number;
     outputTokens: number;
   };
-};
+} | Record<string, unknown>;
 
 export type Member = {
   organizationId: string;
@@ -879,6 +879,8 @@ export type PriceBreakdown = {
   featureBonuses: {
     [key: string]: number;
   };
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
+  stopReason?: "client_disconnect" | "complete" | "credit_limit" | "error";
   total: number;
   /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
   unitCredits?: number;

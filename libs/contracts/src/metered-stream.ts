@@ -19,6 +19,25 @@ export type DisconnectPolicy = 'bill-delivered' | 'bill-all' | 'void';
 
 export const DISCONNECT_POLICIES: readonly DisconnectPolicy[] = ['bill-delivered', 'bill-all', 'void'];
 
+/**
+ * The `stream` option of both `@TrackUsage` decorators: the protocol's settings, with the input read from the
+ * request, and `when` (default: always) saying whether this request streams; a request that does not is
+ * metered as a plain call. Functions of the request run before anything is held: a throw is the answer (a 400).
+ */
+export interface StreamOption<R = unknown, C = unknown> extends Omit<StreamMetering<C>, 'input'> {
+  input?: Units | ((request: R) => Units);
+  when?: (request: R) => boolean;
+}
+
+/** The protocol's settings for one request. */
+export function streamMeteringFor<R, C>(option: StreamOption<R, C>, request: R): StreamMetering<C> {
+  const { when: _when, input, ...rest } = option;
+  const units = typeof input === 'function' ? input(request) : input;
+  const checked = checkedUnits(units);
+  checkedUnits(rest.step);
+  return { ...rest, ...(checked ? { input: checked } : {}) };
+}
+
 /** The decorator's `stream` option: how a streamed answer is counted and held for. */
 export interface StreamMetering<C = unknown> {
   /** The quantities known before the first byte (the prompt's tokens); held with the first step. */
@@ -126,8 +145,11 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
   private expiresAt = 0;
   private firstLease = 0;
   private finished = false;
+  private chunks = 0;
   /** Why it ended, once known: the settle after a disconnect reads it. */
   result?: StreamUsage;
+  /** The handler's error, when the upstream failed (the host logs it; before any chunk it answers it). */
+  failure?: { error: unknown };
 
   constructor(
     private readonly metering: StreamMetering<C>,
@@ -144,6 +166,11 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
     return lease;
   }
 
+  /** Whether any chunk went out (or the upstream reported its usage). */
+  get started(): boolean {
+    return this.reported !== undefined || !sameUnits(this.delivered, this.metering.input ?? {}) || this.chunks > 0;
+  }
+
   /** What has been delivered so far (input included), or the usage chunk's totals when one came. */
   get units(): Units {
     return this.reported ?? this.delivered;
@@ -158,7 +185,8 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
         let next: IteratorResult<C>;
         try {
           next = await iterator.next();
-        } catch {
+        } catch (error) {
+          this.failure = { error };
           stop = 'error';
           break;
         }
@@ -169,6 +197,7 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
           stop = admitted;
           break;
         }
+        this.chunks++;
         yield { kind: 'chunk', chunk: next.value };
       }
       delivering = false;
@@ -231,9 +260,8 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
   private async finish(stop: StopReason, units = this.units): Promise<StreamUsage> {
     if (this.finished) return this.result!;
     this.finished = true;
-    const anything = !sameUnits(units, this.metering.input ?? {}) || this.reported !== undefined;
     let creditsConsumed: number | null = 0;
-    if (anything || stop === 'complete') {
+    if (this.started || stop === 'complete') {
       creditsConsumed = (await this.port.settle(units, stop)).creditsConsumed;
     } else {
       // Nothing reached the client (refused, failed or gone before the first chunk): not charged.

@@ -23,6 +23,8 @@ export interface PriceBreakdown {
   unitCredits?: number;
   total: number;
   version: number;
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
+  stopReason?: 'complete' | 'credit_limit' | 'client_disconnect' | 'error';
 }
 
 export interface UsageWarning {

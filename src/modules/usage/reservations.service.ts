@@ -230,7 +230,7 @@ export class ReservationsService {
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
       const definition = await this.events.findOrThrow(res.event_type);
       const data = eventData ?? res.event_data;
-      const price = priceEvent(pricedDefinition(definition), data);
+      const price = streamed(priceEvent(pricedDefinition(definition), data), data);
       const period = periodOf(new Date(res.occurred_at));
       const p: Prepared = {
         index: 0,
@@ -294,7 +294,7 @@ export class ReservationsService {
     // Priced with the definition as it is now (the work ran now), like the checked path.
     const definition = await this.events.findOrThrow(reserved.definition.key);
     const data = eventData ?? reserved.input.eventData ?? {};
-    const price = priceEvent(pricedDefinition(definition), data);
+    const price = streamed(priceEvent(pricedDefinition(definition), data), data);
     if (price.micros !== reserved.micros) return undefined;
     const plan = (await this.rejections.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
@@ -437,6 +437,13 @@ export class ReservationsService {
     await this.reservations.refund(res, now);
     if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
   }
+}
+
+const STOP_REASONS = new Set(['complete', 'credit_limit', 'client_disconnect', 'error']);
+
+/** A streamed answer's commit names why it ended: the event keeps it with its breakdown (the event log shows it). */
+function streamed<P extends { breakdown: object }>(price: P, data: Record<string, unknown>): P {
+  return typeof data.stopReason === 'string' && STOP_REASONS.has(data.stopReason) ? { ...price, breakdown: { ...price.breakdown, stopReason: data.stopReason } } : price;
 }
 
 function notFound(id: string): DomainError {
