@@ -165,14 +165,13 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const items = stream.run(chunksOf(next.handle()));
     const first = await items.next();
     if (stream.failure && !stream.started) throw stream.failure.error;
-    if (stream.failure) this.logger.warn(`A metered stream failed after its first chunk: ${String((stream.failure.error as Error)?.message ?? stream.failure.error)}`);
     const adapter = this.adapterHost.httpAdapter;
     adapter.setHeader(reply, 'cache-control', 'no-cache');
     adapter.setHeader(reply, 'x-accel-buffering', 'no');
     adapter.setHeader(reply, 'x-reservation-id', reservationId);
     // highWaterMark 1: a chunk is pulled from the handler only when the one before was handed to the
     // response, so a client that goes away stops the count there, not a buffer further on.
-    const body = Readable.from(sseOf(prepend(first, items, this.logger)), { objectMode: false, highWaterMark: 1 });
+    const body = Readable.from(sseOf(prepend(first, items)), { objectMode: false, highWaterMark: 1 });
     return of(new StreamableFile(body, { type: 'text/event-stream' }));
   }
 
@@ -291,8 +290,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
   }
 }
 
-/** The metered items with the first one (already pulled) in front; a late failure of the handler is logged. */
-async function* prepend<C>(first: IteratorResult<MeteredItem<C>, void>, rest: AsyncGenerator<MeteredItem<C>, void, undefined>, _logger: Logger): AsyncGenerator<MeteredItem<C>, void, undefined> {
+/** The metered items with the first one (already pulled) in front. */
+async function* prepend<C>(first: IteratorResult<MeteredItem<C>, void>, rest: AsyncGenerator<MeteredItem<C>, void, undefined>): AsyncGenerator<MeteredItem<C>, void, undefined> {
   if (first.done) return;
   try {
     yield first.value;
