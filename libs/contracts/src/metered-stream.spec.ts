@@ -94,7 +94,8 @@ describe('MeteredStream: the protocol of both interceptors', () => {
     ['a short stream: one hold, one settle', tokens(2), Infinity, 'complete', { inputTokens: 5, outputTokens: 32 }, ['hold', 'settle']],
     ['a longer stream extends in steps', tokens(5), Infinity, 'complete', { inputTokens: 5, outputTokens: 80 }, ['hold', 'extend', 'extend', 'settle']],
     ['the cap: stops after the last chunk held for', tokens(5), 64, 'credit_limit', { inputTokens: 5, outputTokens: 64 }, ['hold', 'extend', 'extend', 'settle']],
-    ['a usage chunk replaces the count (never past what was held)', [...tokens(2), { usage: { inputTokens: 6, outputTokens: 999 } }], Infinity, 'complete', { inputTokens: 5, outputTokens: 32 }, ['hold', 'settle']],
+    ['a usage chunk replaces the count, held for first', [...tokens(2), { usage: { inputTokens: 6, outputTokens: 40 } }], Infinity, 'complete', { inputTokens: 6, outputTokens: 40 }, ['hold', 'extend', 'settle']],
+    ['a usage chunk past what can be held: charged up to the hold', [...tokens(2), { usage: { inputTokens: 5, outputTokens: 999 } }], 64, 'complete', { inputTokens: 5, outputTokens: 32 }, ['hold', 'extend', 'settle']],
     ['the handler fails mid-stream: charged what was delivered', [...tokens(3), new Error('boom')], Infinity, 'error', { inputTokens: 5, outputTokens: 48 }, ['hold', 'extend', 'settle']],
     ['the handler fails before any chunk: released', [new Error('boom')], Infinity, 'error', null, ['hold', 'release']],
     ['an empty stream completes: charged its input', [], Infinity, 'complete', { inputTokens: 5 }, ['hold', 'settle']],
@@ -128,6 +129,36 @@ describe('MeteredStream: the protocol of both interceptors', () => {
     expect(stream.result?.stopReason).toBe('client_disconnect');
     // bill-all lets the upstream finish; the others cancel it.
     expect(reads).toBe(pulled);
+  });
+
+  it.each<[DisconnectPolicy, string[], number]>([
+    ['bill-delivered', ['hold', 'settle'], 32],
+    ['void', ['hold', 'release'], 0],
+    ['bill-all', ['hold', 'extend', 'settle'], 64],
+  ])('the response closes while the handler is between chunks (abort), policy %s: settled at once, the chunk in flight counted only by bill-all', async (policy, calls, output) => {
+    const { port, calls: seen } = fakePort();
+    const stream = new MeteredStream(metering({ onDisconnect: policy }), port);
+    await stream.open();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* slow(): AsyncGenerator<Chunk> {
+      yield { tokens: 16 };
+      yield { tokens: 16 };
+      await gate;
+      yield { tokens: 16 };
+      yield { tokens: 16 };
+    }
+    const it = stream.run(slow());
+    await it.next();
+    await it.next();
+    const third = it.next();
+    stream.abort();
+    // bill-all drains the upstream before the generator ends; the others end at once, the upstream still stuck.
+    if (policy === 'bill-all') release();
+    expect(await third).toEqual({ done: true, value: undefined });
+    release();
+    expect(seen.map((c) => c[0])).toEqual(calls);
+    expect(stream.result).toEqual({ creditsConsumed: output, units: output ? { inputTokens: 5, outputTokens: output } : {}, stopReason: 'client_disconnect' });
   });
 
   it('a hold half way to its expiry is extended in time, even with no more units to hold', async () => {

@@ -53,6 +53,8 @@ export interface StreamMetering<C = unknown> {
   usage?: (chunk: C) => Units | undefined;
   /** Default `bill-delivered`. */
   onDisconnect?: DisconnectPolicy;
+  /** Told the final usage once the stream is settled (after a disconnect too): the host's own record of it. */
+  onUsage?: (usage: StreamUsage) => void;
 }
 
 /** What a hold (or an extension) says back that the protocol needs: when it runs out. */
@@ -146,6 +148,11 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
   private firstLease = 0;
   private finished = false;
   private chunks = 0;
+  private gone = false;
+  private wakeGone?: () => void;
+  private disconnectHandled = false;
+  /** The upstream's next chunk, asked for when the client went away. */
+  private inFlight?: Promise<IteratorResult<C>>;
   /** Why it ended, once known: the settle after a disconnect reads it. */
   result?: StreamUsage;
   /** The handler's error, when the upstream failed (the host logs it; before any chunk it answers it). */
@@ -176,19 +183,39 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
     return this.reported ?? this.delivered;
   }
 
+  /**
+   * The client went away (the host saw its response close before the end). Seen at once, even while the
+   * handler is between chunks: the disconnect policy applies then, not when (or if) the next chunk comes.
+   */
+  abort(): void {
+    this.gone = true;
+    this.wakeGone?.();
+  }
+
   async *run(source: AsyncIterable<C>): AsyncGenerator<MeteredItem<C>, void, undefined> {
     const iterator = source[Symbol.asyncIterator]();
+    const gone = new Promise<'gone'>((resolve) => (this.wakeGone = () => resolve('gone')));
     let stop: StopReason = 'complete';
     let delivering = true;
     try {
       for (;;) {
-        let next: IteratorResult<C>;
+        if (this.gone) return;
+        let next: IteratorResult<C> | 'gone';
+        const pending = iterator.next();
+        // Raced below: a rejection that comes after the client left must not go unhandled.
+        pending.catch(() => undefined);
         try {
-          next = await iterator.next();
+          next = await Promise.race([pending, gone]);
         } catch (error) {
+          if (this.gone) return;
           this.failure = { error };
           stop = 'error';
           break;
+        }
+        if (next === 'gone' || this.gone) {
+          // The chunk on its way is the upstream's: bill-all counts it, the others drop it.
+          this.inFlight = pending;
+          return;
         }
         if (next.done) break;
         const admitted = await this.admit(next.value);
@@ -201,13 +228,13 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
         yield { kind: 'chunk', chunk: next.value };
       }
       delivering = false;
-      if (stop !== 'complete') await iterator.return?.().catch(() => undefined);
+      if (stop !== 'complete') void Promise.resolve(iterator.return?.()).catch(() => undefined);
       // A settle that fails leaves the hold to its expiry; the client still learns how its stream ended.
       const usage = await this.finish(stop).catch(() => ({ creditsConsumed: null, units: this.units, stopReason: stop }));
       yield { kind: 'usage', usage };
     } finally {
       if (delivering) {
-        // The consumer stopped pulling: the client went away (or the host closed the stream).
+        // The consumer stopped pulling, or the response closed: the client went away (or the host closed it).
         await this.disconnected(iterator);
       }
     }
@@ -227,7 +254,18 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
       return 'error';
     }
     if (totals) {
-      // The upstream's own report: the charge follows it, but never past what was held (it was not paid for).
+      // The upstream's own report: the charge follows it, held for first when it passes the hold (a stream
+      // with no per-chunk counter learns its size only now); what cannot be held is not charged (never past
+      // the limit).
+      if (!covers(this.held, totals)) {
+        const target = nextHold(this.held, totals, this.metering.step ?? DEFAULT_STREAM_STEP);
+        try {
+          this.lease(await this.port.extend(target));
+          this.held = target;
+        } catch {
+          // Refused: charged up to what was held.
+        }
+      }
       this.reported = Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, Math.min(v, this.held[k] ?? 0)]));
       for (const [k, v] of Object.entries(this.delivered)) if (!(k in this.reported)) this.reported[k] = v;
       return 'skip';
@@ -269,11 +307,21 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
       units = {};
     }
     this.result = { creditsConsumed, units, stopReason: stop };
+    this.told();
     return this.result;
   }
 
+  private told(): void {
+    try {
+      this.metering.onUsage?.(this.result!);
+    } catch {
+      // The host's callback must not break the stream's settlement.
+    }
+  }
+
   private async disconnected(iterator: AsyncIterator<C>): Promise<void> {
-    if (this.finished) return;
+    if (this.finished || this.disconnectHandled) return;
+    this.disconnectHandled = true;
     const policy = this.metering.onDisconnect ?? 'bill-delivered';
     try {
       if (policy === 'bill-all') {
@@ -282,7 +330,8 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
         for (;;) {
           let next: IteratorResult<C>;
           try {
-            next = await iterator.next();
+            next = await (this.inFlight ?? iterator.next());
+            this.inFlight = undefined;
           } catch {
             break;
           }
@@ -293,11 +342,13 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
         await this.finish('client_disconnect');
         return;
       }
-      await iterator.return?.().catch(() => undefined);
+      // Cancelled: not awaited, a handler between two chunks answers the return only at its next one.
+      void Promise.resolve(iterator.return?.()).catch(() => undefined);
       if (policy === 'void') {
         this.finished = true;
         this.result = { creditsConsumed: 0, units: {}, stopReason: 'client_disconnect' };
         await this.port.release();
+        this.told();
         return;
       }
       await this.finish('client_disconnect');
@@ -381,4 +432,19 @@ export async function* sseOf<C>(items: AsyncIterable<MeteredItem<C>>): AsyncGene
     else if (typeof item.chunk === 'string' || item.chunk instanceof Uint8Array) yield item.chunk;
     else yield sseEvent(item.chunk);
   }
+}
+
+/** Something with a close event: a Node ServerResponse (Express), or a Fastify reply (`raw`). */
+interface Closable {
+  on(event: 'close', listener: () => void): unknown;
+  writableFinished?: boolean;
+}
+
+/** Calls `gone` when the response closes before it was finished: the client went away. */
+export function whenClosed(response: unknown, gone: () => void): void {
+  const raw = ((response as { raw?: unknown }).raw ?? response) as Partial<Closable>;
+  if (typeof raw?.on !== 'function') return;
+  raw.on('close', () => {
+    if (!raw.writableFinished) gone();
+  });
 }

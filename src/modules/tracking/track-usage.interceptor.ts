@@ -29,7 +29,7 @@ export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import { replayDecision, usageOfCharge, withUsage } from '../../../libs/contracts/src/idempotent-replay';
 import { ERROR_STATUS } from '../../../libs/contracts/src/error-codes';
-import { chunksOf, MeteredStream, sseOf, streamMeteringFor } from '../../../libs/contracts/src/metered-stream';
+import { chunksOf, MeteredStream, sseOf, streamMeteringFor, whenClosed } from '../../../libs/contracts/src/metered-stream';
 import type { MeteredItem, MeteredStreamPort, StreamMetering } from '../../../libs/contracts/src/metered-stream';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 
@@ -162,6 +162,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
       if (decision.retryAfterSeconds !== undefined) this.adapterHost.httpAdapter.setHeader(reply, 'retry-after', String(decision.retryAfterSeconds));
       throw new DomainError(decision.error.error, decision.error.message, decision.error.details);
     }
+    // The client going away is seen on the response itself, not only when the next chunk is pulled.
+    whenClosed(reply, () => stream.abort());
     const items = stream.run(chunksOf(next.handle()));
     const first = await items.next();
     if (stream.failure && !stream.started) throw stream.failure.error;
