@@ -19,6 +19,8 @@ const BENCHES = {
   overload: () => import('./drill-overload.mjs'),
   ingest: () => import('./ingest.mjs'),
   'ingest-loss': () => import('./drill-ingest-loss.mjs'),
+  // Not in the default set: a few minutes of streams (npm run bench -- streaming).
+  streaming: () => import('./streaming.mjs'),
 };
 const DEFAULT = ['overhead', 'hot-org', 'batch', 'config'];
 
@@ -76,6 +78,10 @@ if (s.ingest && !s.ingest.error) {
   row('   lag p99 ms at half the drain rate', s.ingest.lagP99Ms, '<= 1,000', s.ingest.targets.lagP99);
 }
 if (s['ingest-loss'] && !s['ingest-loss'].error) row('10. ingest loss drill (SIGKILL mid-stream)', s['ingest-loss'].ok ? 'PASS' : 'FAIL', 'PASS', s['ingest-loss'].ok);
+if (s.streaming && !s.streaming.error) {
+  row('11. streamed call: service CPU ms per chunk, per extension', `${s.streaming.perChunkServiceMs}, ${s.streaming.perExtensionServiceMs}`, '(information)', undefined);
+  row('    service CPU ms of a plain call (same run)', s.streaming.plainServiceMs, '', undefined);
+}
 for (const n of ['crash', 'overload']) if (s[n] && !s[n].error) row(n === 'crash' ? '7. crash drill' : '8. overload drill', s[n].ok ? 'PASS' : 'FAIL', 'PASS', s[n].ok);
 for (const [n, v] of Object.entries(s)) if (v.error) row(`${n}: did not complete`, v.error.split('\n')[0].slice(0, 80), '', false);
 

@@ -140,6 +140,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
       },
       extend: (units) => this.reservations.extend(organizationId, reservationId, { ...base, units }, ttlSeconds),
       settle: async (units, stopReason) => {
+        if (stopReason === 'error' && stream.failure) this.logger.warn(`A metered stream failed mid-way (charged what it delivered): ${describe(stream.failure.error)}`);
         // The stop reason goes with the event's data: the event log says how the stream ended. A stream is
         // never kept as an answer: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
         const r = await this.reservations.commit(organizationId, reservationId, { ...base, units, stopReason }, { status: this.statusOf(context), unstorable: 'not_json' });
@@ -302,4 +303,8 @@ async function* prepend<C>(first: IteratorResult<MeteredItem<C>, void>, rest: As
     // Closed early (the client went away): the protocol's generator settles by the disconnect policy.
     await rest.return(undefined);
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
