@@ -11,8 +11,10 @@ export class AiToolsService {
   constructor(@Optional() @Inject(APP_CONFIG) private readonly config?: AppConfig) {}
 
   /** POST /api/llm/complete: one JSON answer, or a stream of chunks when the body says `"stream": true`. */
-  completion(body: Record<string, unknown>): ReturnType<AiToolsService['complete']> | AsyncGenerator<LlmStreamChunk, void, undefined> {
-    return body.stream === true ? this.completeStream(body) : this.complete(body);
+  completion(body: unknown): ReturnType<AiToolsService['complete']> | AsyncGenerator<LlmStreamChunk, void, undefined> {
+    // Any body reaches here (null, a list): only an object can ask for a stream.
+    const streamed = typeof body === 'object' && body !== null && !Array.isArray(body) && (body as Record<string, unknown>).stream === true;
+    return streamed ? this.completeStream(body as Record<string, unknown>) : this.complete(body);
   }
 
   /** Runs the stand-in tool; `simulateFailure: true` fails it, to show that a failed call is not charged. */
