@@ -3,7 +3,9 @@ import Big from 'big.js';
 import { FakeClock } from '../src/common/clock/clock';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
-import { expectLedgerConsistent } from './utils/ledger-checks';
+import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
+import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
+import type { TestDatabase } from './utils/test-database';
 
 /**
  * Streamed responses through the service's own @TrackUsage (Fastify): the stand-in language model with
@@ -284,5 +286,85 @@ describe('streamed responses (@TrackUsage, service)', () => {
       await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 32 } } }).expect(409);
       await expectLedgerConsistent(t.dataSource, org);
     });
+  });
+});
+
+describe(`extensions under concurrency${ON_POSTGRES ? ', two instances on one database' : ''}`, () => {
+  let database: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  const clock = new FakeClock('2026-11-15T12:00:00.000Z');
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = await startTestApp({ database, clock });
+    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+  });
+  afterAll(async () => {
+    if (b !== a) await b?.close();
+    await a?.close();
+    await database?.drop();
+  });
+
+  async function createOrg(plan = 'free'): Promise<string> {
+    const id = `stream-race-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
+    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
+    return id;
+  }
+  const reserve = (t: TestApp, org: string, output: number, auth: Record<string, string> = ADMIN) =>
+    t.http().post(`/api/organizations/${org}/usage/reservations`).set(auth).send({ eventType: 'llm_completion', eventData: { units: { inputTokens: 0, outputTokens: output } } });
+  const extend = (t: TestApp, org: string, id: string, output: number, auth: Record<string, string> = ADMIN) =>
+    t.http().post(`/api/organizations/${org}/usage/reservations/${id}/extend`).set(auth).send({ eventData: { units: { inputTokens: 0, outputTokens: output } } });
+
+  it('the cap is never passed, and an extension sent twice at once is debited once', async () => {
+    const rounds = ON_POSTGRES ? 20 : 5;
+    for (let round = 0; round < rounds; round++) {
+      const org = await createOrg();
+      // 4 holds of 0.5 + 256 x 0.008 = 2.548 (10.192 of 100), then every hold extends in steps, each step sent
+      // twice at once through both instances, until the cap refuses: never past 100, every hold its own price.
+      const holds = (await Promise.all(Array.from({ length: 4 }, (_, i) => reserve(i % 2 ? b : a, org, 256)))).map((r) => {
+        expect(r.status).toBe(201);
+        return { id: r.body.reservationId as string, output: 256 };
+      });
+      for (let step = 0; step < 14; step++) {
+        await Promise.all(
+          holds.map(async (h) => {
+            const target = h.output + 256 + 64 * (round % 3);
+            const [x, y] = await Promise.all([extend(a, org, h.id, target), extend(b, org, h.id, target)]);
+            expect([x.status, y.status].every((s) => s === 200 || s === 402)).toBe(true);
+            // Both or neither: the second finds the target covered (0 added) or both are refused.
+            expect(x.status).toBe(y.status);
+            if (x.status === 200) {
+              expect([x.body.addedCredits, y.body.addedCredits].filter((c: number) => c > 0).length).toBe(1);
+              h.output = target;
+            }
+          }),
+        );
+      }
+      const rows = (await a.dataSource.query(`SELECT id, credits::text AS credits FROM reservations WHERE organization_id = $1 AND status = 'pending'`, [org])) as Array<{ id: string; credits: string }>;
+      for (const h of holds) expect(rows.find((r) => r.id === h.id)!.credits).toBe(price(0, h.output).toFixed(6));
+      const state = await ledgerState(a.dataSource, org);
+      expect(Number(state.balances.consumed)).toBeLessThanOrEqual(100);
+      // Far more was asked (4 x 14 steps of 2 credits) than fits: the cap was reached to within one step.
+      expect(Number(state.balances.consumed)).toBeGreaterThan(100 - 4 * 2.6);
+      await expectLedgerConsistent(a.dataSource, org);
+    }
+  });
+
+  it("an extension counts against the key's budget like a hold (402 BUDGET_EXCEEDED past it)", async () => {
+    const org = await createOrg('professional');
+    const key = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: 'streams', scopes: ['track', 'read'] }).expect(201);
+    const auth = { Authorization: `Bearer ${key.body.key}` };
+    await a.http().post(`/api/admin/organizations/${org}/budgets`).set(ADMIN).send({ scope: 'apiKey', subject: key.body.id, credits: 5, period: 'month' }).expect(201);
+    const hold = await reserve(a, org, 256, auth).expect(201);
+    await extend(b, org, hold.body.reservationId, 512, auth).expect(200);
+    const refused = await extend(a, org, hold.body.reservationId, 768, auth).expect(402);
+    expect(refused.body.error).toBe('BUDGET_EXCEEDED');
+    const [usage] = await a.dataSource.query(`SELECT used::text AS used FROM budget_usage WHERE organization_id = $1`, [org]);
+    expect(usage.used).toBe(price(0, 512).toFixed(6));
+    await a.http().post(`/api/organizations/${org}/usage/reservations/${hold.body.reservationId}/commit`).set(auth).send({ eventData: { units: { inputTokens: 0, outputTokens: 300 } } }).expect(200);
+    const [after] = await a.dataSource.query(`SELECT used::text AS used FROM budget_usage WHERE organization_id = $1`, [org]);
+    expect(after.used).toBe(price(0, 300).toFixed(6));
+    await expectLedgerConsistent(a.dataSource, org);
   });
 });
