@@ -44,6 +44,7 @@ describe('@credit-metering/nest-client: streamed answers (Express host)', () => 
   let database: TestDatabase;
   let service: ServiceProcess;
   let host: ExampleApp;
+  let fastifyHost: ExampleApp;
   let journalDir: string;
 
   const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
@@ -86,11 +87,21 @@ describe('@credit-metering/nest-client: streamed answers (Express host)', () => 
     const env = { ...(database.url ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir, DATABASE_URL: '' }), ADMIN_API_KEY: ADMIN_KEY };
     service = await startService(env, await freePort());
     journalDir = mkdtempSync(join(tmpdir(), 'metering-journal-'));
-    host = await startExample({ METERING_URL: service.baseUrl, METERING_API_KEY: ADMIN_KEY, METERING_JOURNAL: join(journalDir, 'stream.jsonl') });
+    [host, fastifyHost] = await Promise.all([
+      startExample({ METERING_URL: service.baseUrl, METERING_API_KEY: ADMIN_KEY, METERING_JOURNAL: join(journalDir, 'stream.jsonl') }),
+      startExample({ METERING_URL: service.baseUrl, METERING_API_KEY: ADMIN_KEY, METERING_JOURNAL: join(journalDir, 'fastify.jsonl'), PLATFORM: 'fastify' }),
+    ]);
   }, 420_000);
 
   afterAll(async () => {
     await host?.stop();
+    // The Fastify host has been seen not to exit on SIGTERM after the aborted stream (to investigate): it
+    // gets 10 s, then SIGKILL, so the suite's clean-up does not hang on it.
+    if (fastifyHost && fastifyHost.child.exitCode === null) {
+      const killer = setTimeout(() => fastifyHost.child.kill('SIGKILL'), 10_000);
+      await fastifyHost.stop();
+      clearTimeout(killer);
+    }
     if (service && service.child.exitCode === null) {
       service.child.kill('SIGTERM');
       await service.exited;
@@ -185,6 +196,27 @@ describe('@credit-metering/nest-client: streamed answers (Express host)', () => 
     expect(sse.data).toHaveLength(7);
     expect(sse.data.every((c) => !('usage' in c))).toBe(true);
     expect(sse.usage).toEqual({ creditsConsumed: shown(price(3, 100)), units: { inputTokens: 3, outputTokens: 100 }, stopReason: 'complete' });
+  });
+
+  it('the same module on Fastify: streamed, charged the units delivered; a client that leaves is charged what it got', async () => {
+    const org = await createOrg();
+    const res = await fetch(`${fastifyHost.baseUrl}/ai/stream`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': org }, body: JSON.stringify({ prompt: 'hello world!', maxTokens: 200 }) });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const sse = parseSse(await res.text());
+    expect(sse.data).toHaveLength(13);
+    expect(sse.usage).toEqual({ creditsConsumed: shown(price(3, 200)), units: { inputTokens: 3, outputTokens: 200 }, stopReason: 'complete' });
+    const abort = new AbortController();
+    const cut = await fetch(`${fastifyHost.baseUrl}/ai/stream`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': org }, body: JSON.stringify({ prompt: 'hello world!', maxTokens: 2000 }), signal: abort.signal });
+    const reader = cut.body!.getReader();
+    let text = '';
+    while ((text.match(/^data: /gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    const event = await settledEvent(org, 2);
+    expect(event.breakdown.stopReason).toBe('client_disconnect');
+    const output = event.breakdown.units!.outputTokens.quantity;
+    expect(output).toBeGreaterThanOrEqual(48);
+    expect(output).toBeLessThan(16 * 12);
+    expect(event.credits).toBe(shown(price(3, output)));
   });
 
   it('a replay of a streamed request under its Idempotency-Key never streams it again for free', async () => {
