@@ -1,7 +1,7 @@
 // `npm run bench [-- <name> …]`: builds (npm does), then runs the benchmarks one after another, each on its own
 // fresh database and service process, and prints one summary against the targets of issue 8.
 //
-//   npm run bench                       overhead, hot-org, batch, config (about 3 to 4 minutes)
+//   npm run bench                       overhead, hot-org, batch, config, restart (about 4 minutes)
 //   npm run bench -- hot-org batch      only those
 //   npm run bench:volume                the volume benchmark (long: see bench/volume.mjs)
 //   npm run drill:crash, npm run drill:overload
@@ -19,8 +19,9 @@ const BENCHES = {
   overload: () => import('./drill-overload.mjs'),
   ingest: () => import('./ingest.mjs'),
   'ingest-loss': () => import('./drill-ingest-loss.mjs'),
+  restart: () => import('./restart.mjs'),
 };
-const DEFAULT = ['overhead', 'hot-org', 'batch', 'config'];
+const DEFAULT = ['overhead', 'hot-org', 'batch', 'config', 'restart'];
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT;
 for (const name of names) if (!BENCHES[name]) throw new Error(`unknown benchmark "${name}": one of ${Object.keys(BENCHES).join(', ')}`);
@@ -75,6 +76,7 @@ if (s.ingest && !s.ingest.error) {
   row('   drained events/s (ratio to raw unnest INSERT)', `${fmt(s.ingest.drainPerS)} (${s.ingest.drainVsRaw})`, '>= 50,000', s.ingest.targets.drainPerS);
   row('   lag p99 ms at half the drain rate', s.ingest.lagP99Ms, '<= 1,000', s.ingest.targets.lagP99);
 }
+if (s.restart && !s.restart.error) row('11. npm start to /health on the embedded database, slowest restart ms', `${fmt(s.restart.restartMaxMs)} (median ${fmt(s.restart.restartMedianMs)}, first start ${fmt(s.restart.firstStartMs)})`, '<= 3,000', s.restart.targets.restart);
 if (s['ingest-loss'] && !s['ingest-loss'].error) row('10. ingest loss drill (SIGKILL mid-stream)', s['ingest-loss'].ok ? 'PASS' : 'FAIL', 'PASS', s['ingest-loss'].ok);
 for (const n of ['crash', 'overload']) if (s[n] && !s[n].error) row(n === 'crash' ? '7. crash drill' : '8. overload drill', s[n].ok ? 'PASS' : 'FAIL', 'PASS', s[n].ok);
 for (const [n, v] of Object.entries(s)) if (v.error) row(`${n}: did not complete`, v.error.split('\n')[0].slice(0, 80), '', false);
