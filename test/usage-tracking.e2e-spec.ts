@@ -329,6 +329,8 @@ describe('synchronous usage tracking', () => {
       try {
         summary = await t.http().get(`/api/organizations/${id}/usage`).set(ADMIN).expect(200);
         expect(summary.body).toMatchObject({ plan: { name: 'professional' }, allowance: 5000, used: 0, pendingPlan: null });
+        // A GET reads: the due change is shown in force, and the organization row is left to the period close.
+        expect(await t.dataSource.query(`SELECT plan_name, pending_plan FROM organizations WHERE id = $1`, [id])).toEqual([{ plan_name: 'starter', pending_plan: 'professional' }]);
         const r = await track(id, { eventType: 'visuals_planning' }).expect(201);
         expect(r.body).toMatchObject({ remainingCredits: 4992, period: { start: '2026-12-01T00:00:00.000Z' } });
       } finally {
