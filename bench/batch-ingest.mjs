@@ -15,7 +15,7 @@ import { createOrganizations, percentiles, round } from './lib/http.mjs';
 import { backendPids, checkLedger, ledgerTotals } from './lib/ledger.mjs';
 import { unnestInserts } from './lib/pg-baselines.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, isMain, sampleRss, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, runWhenMain, sampleRss, withService } from './lib/service.mjs';
 
 const TARGET = 100_000;
 const BATCH = 1000;
@@ -135,12 +135,4 @@ async function drive(baseUrl, orgs, body, { connections, seconds }) {
   return { connections, elapsedS: round(elapsedS, 2), batches, accepted, rejectedEvents, failed, latencyMs: percentiles(latencies) };
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);

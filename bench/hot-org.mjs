@@ -18,7 +18,7 @@ import { api, createOrganizations, load, round } from './lib/http.mjs';
 import { backendPids, checkLedger } from './lib/ledger.mjs';
 import { hotRowUpdates } from './lib/pg-baselines.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, isMain, sampleRss, sleep, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, runWhenMain, sampleRss, sleep, withService } from './lib/service.mjs';
 
 const TARGET = 10_000;
 
@@ -136,12 +136,4 @@ export function cpuPerRequest(r) {
   return `${ms(r.cpu.serviceCores)}/${ms(r.cpu.postgresCores)}`;
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);

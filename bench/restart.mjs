@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { assertBuilt, freePort, isMain, ROOT, sleep } from './lib/service.mjs';
+import { assertBuilt, freePort, runWhenMain, ROOT, sleep } from './lib/service.mjs';
 
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 5);
 const TARGET_MS = 3000;
@@ -126,12 +126,4 @@ export async function run() {
   }
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ok ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run);
