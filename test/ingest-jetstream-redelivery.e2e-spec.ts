@@ -7,6 +7,7 @@ import type { ClaimedBatch } from '../src/modules/ingest/ingest-queue.types';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { natsServerBinary, NatsNode, startNatsNode, stopNatsNode } from './utils/nats-server';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * On JetStream the acknowledgement follows the ledger commit. A batch whose commit succeeded and whose
@@ -19,7 +20,6 @@ const describeWithNats = natsServerBinary() ? describe : describe.skip;
 describeWithNats('JetStream redelivery after a committed write', () => {
   let node: NatsNode;
   let t: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
@@ -38,11 +38,7 @@ describeWithNats('JetStream redelivery after a committed write', () => {
     if (node) await stopNatsNode(node);
   });
 
-  async function createOrg(plan: string): Promise<string> {
-    const id = `jr-${++seq}-${randomUUID().slice(0, 6)}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan: string): Promise<string> => newOrg(t, plan, { prefix: 'jr' });
 
   /** The next `times` claims hand out batches whose acknowledgement fails after the commit, as a crash would. */
   function loseAcks(times: number): () => void {

@@ -3,6 +3,7 @@ import { FakeClock } from '../src/common/clock/clock';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { createTestDatabase } from './utils/test-database';
+import { createOrg as newOrg } from './utils/factories';
 
 let seq = 0;
 const orgId = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
@@ -18,11 +19,7 @@ describe('synchronous usage tracking', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free', extra: Record<string, unknown> = {}): Promise<string> {
-    const id = orgId(plan);
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: `Org ${id}`, plan, ...extra }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free', extra: Record<string, unknown> = {}): Promise<string> => newOrg(t, plan, { prefix: 'org', ...extra });
   const track = (id: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${id}/usage/events`).set(ADMIN).send(body);
 
   it('prices the SPEC example through the demo endpoint: 25 credits', async () => {
