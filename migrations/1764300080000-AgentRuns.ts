@@ -141,7 +141,11 @@ export class AgentRuns1764300080000 implements MigrationInterface {
         expires_at      timestamptz,
         created_at      timestamptz NOT NULL,
         closed_at       timestamptz,
+        -- A retried create (same Idempotency-Key) finds the run it made instead of making a second one.
+        idempotency_key text,
+        request_hash    text,
         PRIMARY KEY (organization_id, id),
+        UNIQUE (organization_id, idempotency_key),
         FOREIGN KEY (organization_id, parent_id) REFERENCES runs (organization_id, id),
         CHECK (path[array_length(path, 1)] = id)
       )`);
