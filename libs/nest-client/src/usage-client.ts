@@ -213,7 +213,7 @@ function runHeader(runId: string | undefined): Record<string, string> {
 }
 
 function withoutRun<E extends UsageEventInput>(event: E): Omit<E, 'runId'> {
-  const { runId: _runId, ...rest } = event; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const { runId: _runId, ...rest } = event;
   return rest;
 }
 

@@ -7,7 +7,9 @@ describe('run credits', () => {
     [25, true],
     ['25', true],
     ['0.000001', true],
-    [0.000001, false], // JavaScript prints 1e-6: an exponent form is refused, as a string it passes
+    [0.000001, true],
+    [0.0000001, false], // JavaScript prints 1e-7: an exponent form is refused
+    [1e21, false],
     ['10000000000.000001', true], // the format; the bound is checked apart (422)
     ['0.0000001', false],
     [-1, false],
