@@ -278,6 +278,21 @@ describe('agent runs', () => {
       await expectLedgerConsistent(a.dataSource, org);
     });
 
+    it('a close cut off after it closed the runs (a crash before the releases) is finished by the next close', async () => {
+      const org = await createOrg();
+      const r = await run(org, { budgetCredits: 50 });
+      const h = (await hold(a, org, r.id, diagnose(2)).expect(201)).body;
+      // What a killed instance leaves: the runs closed (their own statement, committed), the holds not yet released.
+      await a.dataSource.query(`UPDATE runs SET status = 'closed', closed_at = now() WHERE organization_id = $1 AND id = $2`, [org, r.id]);
+      await track(a, org, r.id, sow).expect(409);
+      expect(await view(org, r.id)).toMatchObject({ status: 'closed', heldCredits: '20' });
+      const again = await b.http().post(`${runs(org)}/${r.id}/close`).set(ADMIN).expect(200);
+      expect(again.body).toMatchObject({ releasedReservations: 1, heldCredits: '0' });
+      expect((await a.http().get(`/api/organizations/${org}/usage/reservations/${h.reservationId}`).set(ADMIN).expect(200)).body.status).toBe('released');
+      await expectRunsConsistent(a.dataSource, org);
+      await expectLedgerConsistent(a.dataSource, org);
+    });
+
     it('a run past its ttl takes no call (the injected clock), nor do its descendants', async () => {
       const org = await createOrg();
       const r = await run(org, { ttlSeconds: 60 });
