@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../src/common/clock/clock';
+import { IngestDrainer } from '../src/modules/ingest/ingest-drainer.service';
 import { TrackUsage, UsageClient, UsageClientModule } from '../libs/nest-client/src';
 import { expectLedgerConsistent, expectRunsConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp } from './utils/test-app';
@@ -205,6 +206,17 @@ describe('agent runs', () => {
       expect(await view(org, r.id)).toMatchObject({ spentCredits: '24', items: [{ eventType: 'push_sow_to_loe', events: 4 }, { eventType: 'structuring_diagnose', events: 1 }] });
       await expectRunsConsistent(a.dataSource, org);
       await expectLedgerConsistent(a.dataSource, org);
+    });
+
+    it('an asynchronous batch (Prefer: respond-async) keeps its run: applied later against the run, refusals on the receipt', async () => {
+      const org = await createOrg();
+      const r = await run(org, { budgetCredits: 3 });
+      const accepted = await track(a, org, r.id, { events: [sow, sow, sow, sow] }, { Prefer: 'respond-async' }).expect(202);
+      await a.app.get(IngestDrainer).drainAll();
+      const receipt = await a.http().get(`/api/organizations/${org}/usage/receipts/${accepted.body.receiptId}`).set(ADMIN).expect(200);
+      expect(receipt.body).toMatchObject({ status: 'applied', accepted: 3, refused: 1, refusals: [expect.objectContaining({ index: 3, error: 'RUN_BUDGET_EXCEEDED' })] });
+      expect(await view(org, r.id)).toMatchObject({ spentCredits: '3', items: [{ eventType: 'push_sow_to_loe', events: 3 }] });
+      await expectRunsConsistent(a.dataSource, org);
     });
 
     it('a hold counts against the run until it is settled; a commit names the run it was made under or none', async () => {
