@@ -21,7 +21,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * expected number of times, else the migration fails rather than leave a half-edited function);
  * refund_credits gains a parameter, so it is dropped and created whole.
  * Lock order, everywhere: organization row (only to create a balance row), balance rows in period order,
- * budget windows, runs in id order, then top-up grants.
+ * budget windows, runs in id order, then top-up grants. Run rows are locked FOR NO KEY UPDATE (what the
+ * UPDATE of `used` takes anyway): a child run's insert (its foreign key takes KEY SHARE on the parent) does
+ * not wait for the debits of the parent.
  */
 const RUN_DECLARATIONS = `
       -- Runs: every run on the path of a run the batch names, locked, its budget and use as the pass goes.
@@ -52,7 +54,7 @@ const RUN_LOCKS = `
            WHERE ru.organization_id = p_org
              AND ru.id IN (SELECT DISTINCT (jsonb_array_elements_text(pp.value))::uuid FROM jsonb_each(r_paths) AS pp)
            ORDER BY ru.id
-             FOR UPDATE
+             FOR NO KEY UPDATE
         LOOP
           r_n := r_n + 1;
           r_ids[r_n] := rr.id; r_budget[r_n] := rr.budget; r_used[r_n] := rr.used; r_orig[r_n] := rr.used; r_open[r_n] := rr.open;
@@ -210,7 +212,7 @@ export class AgentRuns1764300080000 implements MigrationInterface {
         IF p_run_id IS NOT NULL THEN
           PERFORM 1 FROM runs ru
            WHERE ru.organization_id = p_org AND ru.id = ANY ((SELECT r2.path FROM runs r2 WHERE r2.organization_id = p_org AND r2.id = p_run_id)::uuid[])
-           ORDER BY ru.id FOR UPDATE;
+           ORDER BY ru.id FOR NO KEY UPDATE;
           UPDATE runs ru SET used = ru.used - (p_from_allowance + p_from_grants + p_overage)
            WHERE ru.organization_id = p_org AND ru.id = ANY ((SELECT r2.path FROM runs r2 WHERE r2.organization_id = p_org AND r2.id = p_run_id)::uuid[]);
         END IF;

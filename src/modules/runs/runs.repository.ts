@@ -80,7 +80,7 @@ export class RunsRepository {
   async close(organizationId: string, id: string, now: Date): Promise<void> {
     await this.dataSource.query(
       `WITH locked AS (
-         SELECT id FROM runs WHERE organization_id = $1 AND path @> ARRAY[$2::uuid] ORDER BY id FOR UPDATE)
+         SELECT id FROM runs WHERE organization_id = $1 AND path @> ARRAY[$2::uuid] ORDER BY id FOR NO KEY UPDATE)
        UPDATE runs r SET status = 'closed', closed_at = $3
          FROM locked l WHERE r.organization_id = $1 AND r.id = l.id AND r.status = 'open'`,
       [organizationId, id, now],
