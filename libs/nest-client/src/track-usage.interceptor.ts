@@ -115,7 +115,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
    */
   private async settle(organizationId: string | undefined, hold: ReservationResult, event: Event, startedAt: string, answer: FirstAnswer): Promise<UsageEnvelope> {
     try {
-      return usageOfCharge(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey, response: answer }));
+      return usageOfCharge(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey, response: answer, runId: event.runId }));
     } catch (error) {
       if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'committed') {
         // Committed already: by this request's own commit whose answer was lost (the client retried it).
@@ -134,9 +134,11 @@ export class TrackUsageInterceptor implements NestInterceptor {
   private eventFor(meta: TrackUsageMetadata, request: HttpRequestLike): RequestEvent {
     const eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
     const userId = meta.userId?.(request);
+    // The run the caller's request belongs to travels on: an agent's call through this host is charged to its run.
+    const runId = meta.runId ? meta.runId(request) : headerValue(request, 'x-run-id');
     // The caller's key makes its retries one charge; without one, each request is its own.
     const given = headerValue(request, 'idempotency-key');
-    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
+    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), ...(runId ? { runId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
   }
 
   private respond(response: unknown, body: unknown, usage: UsageEnvelope): unknown {

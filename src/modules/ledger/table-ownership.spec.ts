@@ -72,6 +72,7 @@ const SINGLE_WRITERS: Record<string, string> = {
   ingest_queue: 'src/modules/ingest/postgres-ingest-queue.ts',
   ingest_receipts: 'src/modules/ingest/ingest-receipts.repository.ts',
   ingest_deliveries: 'src/modules/ingest/ingest-deliveries.repository.ts',
+  runs: 'src/modules/runs/runs.repository.ts',
 };
 
 /** file -> the writes it makes of SINGLE_WRITERS tables it is not the writer of. */
