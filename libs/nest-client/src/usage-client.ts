@@ -49,6 +49,11 @@ export interface OrganizationOption {
   organizationId?: string;
 }
 
+/** The agent run a call is charged to (and counted against, with every run above it): sent as `X-Run-Id`. */
+export interface RunOption {
+  runId?: string;
+}
+
 /**
  * A thin client of the metering service's HTTP API. Plain TypeScript (no Nest needed: import it from
  * `@credit-metering/nest-client/client`); the responses are typed from the service's own contract types.
@@ -71,9 +76,9 @@ export class UsageClient {
   }
 
   /** Records one event: priced, enforced (402 when it does not fit) and written at once. */
-  async track(event: UsageEventInput & OrganizationOption): Promise<TrackResult> {
-    const { organizationId, ...body } = withKey(event);
-    return this.request<TrackResult>('POST', `${await this.orgPath(organizationId)}/usage/events`, body);
+  async track(event: UsageEventInput & OrganizationOption & RunOption): Promise<TrackResult> {
+    const { organizationId, runId, ...body } = withKey(event);
+    return this.request<TrackResult>('POST', `${await this.orgPath(organizationId)}/usage/events`, body, runHeader(runId));
   }
 
   /** Up to 1,000 events in one transaction, one result each (a refused event does not fail the others). */
@@ -88,9 +93,9 @@ export class UsageClient {
   }
 
   /** Holds the priced credits now (402 when they do not fit); commit or release later. */
-  async reserve(event: UsageEventInput & OrganizationOption & { ttlSeconds?: number }): Promise<ReservationResult> {
-    const { organizationId, ...body } = withKey(event);
-    return this.request<ReservationResult>('POST', `${await this.orgPath(organizationId)}/usage/reservations`, body, { 'idempotency-key': body.idempotencyKey! });
+  async reserve(event: UsageEventInput & OrganizationOption & RunOption & { ttlSeconds?: number }): Promise<ReservationResult> {
+    const { organizationId, runId, ...body } = withKey(event);
+    return this.request<ReservationResult>('POST', `${await this.orgPath(organizationId)}/usage/reservations`, body, { 'idempotency-key': body.idempotencyKey!, ...runHeader(runId) });
   }
 
   /**
@@ -100,15 +105,15 @@ export class UsageClient {
    * nothing more. `response`: what the metered route answered, kept with the key for a replay. `idempotencyKey` (the reservation's) is sent
    * along as the Idempotency-Key header for tracing.
    */
-  async commit(reservationId: string, options: OrganizationOption & { eventData?: Record<string, unknown>; idempotencyKey?: string; response?: FirstAnswer } = {}): Promise<TrackResult> {
+  async commit(reservationId: string, options: OrganizationOption & RunOption & { eventData?: Record<string, unknown>; idempotencyKey?: string; response?: FirstAnswer } = {}): Promise<TrackResult> {
     const body = { ...(options.eventData ? { eventData: options.eventData } : {}), ...(options.response ? { response: options.response } : {}) };
-    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    const headers: Record<string, string> = { ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}), ...runHeader(options.runId) };
     return this.request<TrackResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/commit`, body, headers);
   }
 
   /** Gives the held credits back (409 RESERVATION_SETTLED when already settled). */
-  async release(reservationId: string, options: OrganizationOption = {}): Promise<ReleaseResult> {
-    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {});
+  async release(reservationId: string, options: OrganizationOption & RunOption = {}): Promise<ReleaseResult> {
+    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {}, runHeader(options.runId));
   }
 
   /** The current period: plan, allowance, used, remaining, overage, count limits (needs the `read` scope). */
@@ -194,6 +199,10 @@ function keyProblem(error: MeteringError): string {
   if (error.status === 401) return `credit-metering: the metering service refused the API key (${said}): every metered route will fail until the key is replaced`;
   if (error.status === 403) return `credit-metering: the API key cannot meter (${said}): create a key with the track scope (the dashboard's "for the client package" choice)`;
   return `credit-metering: checking the API key failed (${said})`;
+}
+
+function runHeader(runId: string | undefined): Record<string, string> {
+  return runId ? { 'x-run-id': runId } : {};
 }
 
 function withKey<E extends UsageEventInput>(event: E): E {
