@@ -3,7 +3,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { MCP_ERROR_META, MCP_REPLAYED_META, MCP_USAGE_META, UsageClient } from '../libs/nest-client/src/client';
 import type { McpSession } from '../libs/nest-client/src/client';
 import { createExampleServer } from '../examples/mcp-server/src/server';
@@ -267,5 +269,17 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
     // And its key reads nothing of this organization.
     const read = await fetch(`${baseUrl}/api/organizations/${org}/usage/events`, { headers: { authorization: `Bearer ${keys[other]}` } });
     expect([403, 404]).toContain(read.status);
+  });
+
+  it("docs/mcp.md's and the package README's TypeScript is the example's code, as run here", () => {
+    const page = (...path: string[]) => readFileSync(join(process.cwd(), ...path), 'utf8');
+    const tsBlocks = (text: string) => [...text.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    const readme = page('libs', 'nest-client', 'README.md');
+    const blocks = [...tsBlocks(page('docs', 'mcp.md')), ...tsBlocks(readme.slice(readme.indexOf('## MCP tool calls')))];
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    const sources = ['server.ts', 'main.ts'].map((f) => page('examples', 'mcp-server', 'src', f)).join('\n');
+    for (const block of blocks) {
+      for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(sources).toContain(chunk);
+    }
   });
 });
