@@ -1,16 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { MCP_ERROR_META, MCP_REPLAYED_META, MCP_USAGE_META, UsageClient } from '../libs/nest-client/src/client';
+import { z } from 'zod';
+import { MCP_ERROR_META, MCP_REPLAYED_META, MCP_USAGE_META, MeteredMcpTools, UsageClient } from '../libs/nest-client/src/client';
 import type { McpSession } from '../libs/nest-client/src/client';
 import { createExampleServer } from '../examples/mcp-server/src/server';
 import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
+import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
+import type { TestDatabase } from './utils/test-database';
 
 /**
  * The example MCP server (examples/mcp-server) with its tools metered through the client package, driven
@@ -83,11 +87,16 @@ interface Connection {
 }
 
 describe('MCP tool calls metered through the client package (examples/mcp-server)', () => {
+  let database: TestDatabase;
   let service: TestApp;
+  /** A second instance of the service on the same PostgreSQL (the same one on the embedded database). */
+  let second: TestApp;
   let baseUrl: string;
+  let secondUrl: string;
   const suffix = Math.random().toString(36).slice(2, 7);
   const org = `mcp-co-${suffix}`;
   const other = `mcp-other-${suffix}`;
+  const raced = `mcp-race-${suffix}`;
   const keys: Record<string, string> = {};
   /** What reached the service: each request's path and headers. */
   const seen: Array<{ url: string; headers: IncomingMessage['headers'] }> = [];
@@ -96,8 +105,8 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
   const summary = async (id: string) => (await service.http().get(`/api/organizations/${id}/usage`).set(ADMIN).expect(200)).body as { used: number; remaining: number; events: number };
 
   /** The example server on a fresh MCP session (`sessionId`: a transport that has one, like Streamable HTTP). */
-  async function connect(options: { apiKey?: string; organizationId?: string; sessionId?: string; runId?: (session: McpSession) => string | undefined } = {}): Promise<Connection> {
-    const usage = new UsageClient({ baseUrl, apiKey: options.apiKey ?? keys[org], organizationId: options.organizationId, retryBaseDelayMs: 1 });
+  async function connect(options: { apiKey?: string; organizationId?: string; sessionId?: string; runId?: (session: McpSession) => string | undefined; serviceUrl?: string } = {}): Promise<Connection> {
+    const usage = new UsageClient({ baseUrl: options.serviceUrl ?? baseUrl, apiKey: options.apiKey ?? keys[org], organizationId: options.organizationId, retryBaseDelayMs: 1 });
     const server = createExampleServer(usage, { runId: options.runId });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     if (options.sessionId) serverSide.sessionId = options.sessionId;
@@ -120,12 +129,17 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
   }
 
   beforeAll(async () => {
-    service = await startTestApp();
+    database = await createTestDatabase();
+    service = await startTestApp({ database });
+    second = ON_POSTGRES ? await startTestApp({ database }) : service;
+    const urlOf = async (t: TestApp) => (await t.app.getUrl()).replace('[::1]', '127.0.0.1');
     await service.app.listen(0, '127.0.0.1');
-    baseUrl = (await service.app.getUrl()).replace('[::1]', '127.0.0.1');
+    baseUrl = await urlOf(service);
+    if (second !== service) await second.app.listen(0, '127.0.0.1');
+    secondUrl = await urlOf(second);
     service.app.getHttpServer().on('request', (req: IncomingMessage) => seen.push({ url: req.url ?? '', headers: req.headers }));
-    for (const id of [org, other]) {
-      await service.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan: 'free' }).expect(201);
+    for (const id of [org, other, raced]) {
+      await service.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan: id === raced ? 'starter' : 'free' }).expect(201);
       const key = await service.http().post(`/api/admin/organizations/${id}/api-keys`).set(ADMIN).send({ name: 'mcp server', scopes: ['track'] }).expect(201);
       keys[id] = key.body.key as string;
     }
@@ -133,7 +147,9 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
 
   afterAll(async () => {
     for (const c of open) await c.close().catch(() => undefined);
+    if (second && second !== service) await second.close();
     await service?.close();
+    await database?.drop();
   });
 
   it('lists the tools as the SDK registered them', async () => {
@@ -281,5 +297,58 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
     for (const block of blocks) {
       for (const chunk of block.split(/^\s*\/\/ …\n/m)) expect(sources).toContain(chunk);
     }
+  });
+
+  it('the same call reaching two MCP servers on two service instances at once (one session, one request id): one run, one charge, many rounds', async () => {
+    const rounds = 15;
+    for (let round = 0; round < rounds; round++) {
+      // Two replicas of the server behind a balancer, each handed a copy of the session's first call.
+      const sessionId = `race-${suffix}-${round}`;
+      const [a, b] = [await connect({ apiKey: keys[raced], sessionId, serviceUrl: baseUrl }), await connect({ apiKey: keys[raced], sessionId, serviceUrl: secondUrl })];
+      const answers = await Promise.all([a.call('diagnose', { text: `round ${round}`, complexity: 1 }), b.call('diagnose', { text: `round ${round}`, complexity: 1 })]);
+      const runs = (await a.runs()).diagnose + (await b.runs()).diagnose;
+      expect(runs).toBe(1);
+      for (const answer of answers) {
+        if (answer.isError) expect(answer._meta?.[MCP_ERROR_META]).toMatchObject({ error: 'IDEMPOTENCY_IN_PROGRESS' });
+        else expect(answer._meta?.[MCP_USAGE_META]).toMatchObject({ creditsConsumed: 10 });
+      }
+      expect(answers.some((x) => !x.isError)).toBe(true);
+      await Promise.all([a.close(), b.close()]);
+    }
+    // starter: 1,000 credits; one 10-credit charge a round.
+    expect(await summary(raced)).toMatchObject({ used: rounds * 10, events: rounds });
+  }, 120_000);
+
+  it('quantities past their bounds are the tool error result (400, 422), never a 500, and nothing runs or is charged', async () => {
+    const usage = new UsageClient({ baseUrl, apiKey: keys[other] });
+    const server = new McpServer({ name: 'bounds', version: '1.0.0' });
+    const metering = new MeteredMcpTools(server, usage);
+    let ran = 0;
+    server.registerTool(
+      'tokens',
+      { inputSchema: { tokens: z.number() } },
+      metering.tool({ eventType: 'llm_completion', estimate: ({ tokens }) => ({ inputTokens: tokens, outputTokens: 0 }) }, async () => {
+        ran++;
+        return { content: [] };
+      }),
+    );
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'e2e', version: '1.0.0' });
+    await client.connect(clientSide);
+    const before = await summary(other);
+    const codeOf = async (tokens: number) => {
+      const result = (await client.callTool({ name: 'tokens', arguments: { tokens } })) as ToolResult;
+      expect(result.isError).toBe(true);
+      const body = result._meta?.[MCP_ERROR_META] as { statusCode: number; error: string };
+      return `${body.statusCode} ${body.error}`;
+    };
+    // 10^12 + 1 tokens: past a quantity's bound; 10^12 at 0.002: 2 x 10^9 credits, past an event's price bound.
+    expect(await codeOf(1e12 + 1)).toBe('400 VALIDATION_FAILED');
+    expect(await codeOf(1.5)).toBe('400 VALIDATION_FAILED');
+    expect(await codeOf(1e12)).toBe('422 AMOUNT_OUT_OF_BOUNDS');
+    expect(ran).toBe(0);
+    expect(await summary(other)).toEqual(before);
+    await client.close();
   });
 });
