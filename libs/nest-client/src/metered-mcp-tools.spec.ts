@@ -201,4 +201,35 @@ describe('MeteredMcpTools', () => {
     expect(keyOf('sessión', 1)).toMatch(/^mcp:sha256:[0-9a-f]{64}$/);
     expect(keyOf('sessión', 1)).not.toBe(keyOf('sessión', 2));
   });
+
+  it('one server reconnected on a new sessionless transport: a new session, so its request ids are new keys', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const fetchFn = (async (_url: string, init: RequestInit) => {
+      bodies.push(JSON.parse(init.body as string) as Record<string, unknown>);
+      const answer = bodies.length % 2 === 1 ? hold() : charge(5);
+      return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'content-type': 'application/json' } });
+    }) as unknown as typeof fetch;
+    const server = new McpServer({ name: 'spec', version: '1.0.0' });
+    const metering = new MeteredMcpTools(server, new UsageClient({ baseUrl: 'http://metering', apiKey: 'k', organizationId: 'acme', fetch: fetchFn }));
+    server.registerTool('work', { inputSchema: {} }, metering.tool({ eventType: 'tool_call' }, async () => ({ content: [] })));
+    // A tool registered without an inputSchema is called with `extra` alone (a caller in plain JavaScript).
+    const bare = metering.tool({ eventType: 'tool_call' }, async () => ({ content: [] })) as unknown as (extra: unknown) => Promise<unknown>;
+    server.registerTool('bare', {}, bare as never);
+    const keys: unknown[] = [];
+    for (let connection = 0; connection < 2; connection++) {
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      await server.connect(serverSide);
+      const client = new Client({ name: 'spec', version: '1.0.0' });
+      await client.connect(clientSide);
+      await client.callTool({ name: 'work', arguments: {} });
+      keys.push(bodies[bodies.length - 2].idempotencyKey);
+      expect((await client.callTool({ name: 'bare' }))._meta).toMatchObject({ [MCP_USAGE_META]: { creditsConsumed: 5 } });
+      await client.close();
+      await server.close();
+    }
+    // The same request id on both connections (the client numbers its requests from 0 each time).
+    expect(String(keys[0]).split(':').pop()).toBe(String(keys[1]).split(':').pop());
+    expect(keys[0]).toMatch(/^mcp:conn-[0-9a-f-]{36}:\d+$/);
+    expect(keys[0]).not.toBe(keys[1]);
+  });
 });

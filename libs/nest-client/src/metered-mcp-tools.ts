@@ -139,9 +139,14 @@ export class MeteredMcpTools {
     private readonly options: MeteredMcpToolsOptions = {},
   ) {}
 
-  /** The tool's callback, metered: pass it to `server.registerTool(name, config, …)`. */
+  /**
+   * The tool's callback, metered: pass it to `server.registerTool(name, config, …)`. The tool has an
+   * `inputSchema` (for a tool without arguments, `inputSchema: {}`): the SDK calls a tool without one with
+   * `extra` alone, which is taken as such here, with no arguments.
+   */
   tool<A, E extends McpRequestExtra, R extends McpToolResult>(meter: McpToolMeter<A, R>, handler: (args: A, extra: E) => R | Promise<R>): Tool<A, E, R> {
-    return async (args, extra) => {
+    return async (...params: [A, E] | [E]) => {
+      const [args, extra] = params.length === 1 ? [undefined as A, params[0]] : params;
       const session = this.sessionOf(extra);
       let held: Held | { answer: McpToolResult };
       try {
