@@ -187,6 +187,14 @@ describe('MCP tool calls metered through the client package (examples/mcp-server
     expect(await mcp.runs()).toMatchObject({ export_pdf: 1 });
     // Nothing charged and nothing still held (a pending hold would count against what remains).
     expect(await summary(org)).toMatchObject({ used: 20.84, remaining: 79.16, events: 2 });
+    // A failed call gave its key back: a retry of it (the same request id) runs again, and is not charged either.
+    mcp.network.mode = 'retry';
+    const again = await mcp.call('export_pdf', { title: '' });
+    mcp.network.mode = 'none';
+    expect(mcp.network.answers.map((a) => a.isError)).toEqual([true, true]);
+    expect(again.content[0].text).toContain('the renderer needs a title');
+    expect(await mcp.runs()).toMatchObject({ export_pdf: 3 });
+    expect(await summary(org)).toMatchObject({ used: 20.84, remaining: 79.16, events: 2 });
     // The same tool that succeeds is charged its 2 credits.
     expect((await mcp.call('export_pdf', { title: 'Q3' }))._meta?.[MCP_USAGE_META]).toMatchObject({ creditsConsumed: 2 });
     expect(await summary(org)).toMatchObject({ used: 22.84, events: 3 });

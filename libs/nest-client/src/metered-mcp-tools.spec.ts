@@ -232,4 +232,17 @@ describe('MeteredMcpTools', () => {
     expect(keys[0]).toMatch(/^mcp:conn-[0-9a-f-]{36}:\d+$/);
     expect(keys[0]).not.toBe(keys[1]);
   });
+
+  it('a tool that outlived its hold (409 RESERVATION_SETTLED, expired) is charged directly under its key; when that no longer fits, not at all', async () => {
+    const expired = refusal(409, 'RESERVATION_SETTLED', { status: 'expired' });
+    const t = await setUp([hold(), expired, charge(5), hold(), expired, refusal(402, 'CREDITS_EXHAUSTED')], { eventData: () => ({ complexity: 2 }) }, { runId: () => 'run-1' });
+    expect((await t.call())._meta?.[MCP_USAGE_META]).toMatchObject({ eventId: 'ev1', creditsConsumed: 5 });
+    expect(t.seen[2].path).toBe('/api/organizations/acme/usage/events');
+    expect(t.seen[2].body).toEqual({ eventType: 'tool_call', eventData: { complexity: 2 }, idempotencyKey: t.seen[0].body.idempotencyKey });
+    expect(t.seen[2].headers['x-run-id']).toBe('run-1');
+    expect((await t.call())._meta?.[MCP_USAGE_META]).toMatchObject({ creditsConsumed: null });
+    expect(t.warnings).toHaveLength(1);
+    expect(t.warnings[0]).toContain('402 CREDITS_EXHAUSTED');
+    await t.close();
+  });
 });

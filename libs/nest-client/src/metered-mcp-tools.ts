@@ -107,7 +107,7 @@ const REMEMBERED_SESSIONS = 10_000;
 const MAX_KEY_LENGTH = 255;
 
 type Tool<A, E, R> = (args: A, extra: E) => Promise<R | McpMeteringErrorResult>;
-type Held = { hold: ReservationResult; key: string; organizationId?: string; runId?: string; eventData: Record<string, unknown> };
+type Held = { hold: ReservationResult; key: string; organizationId?: string; runId?: string; userId?: string; eventData: Record<string, unknown> };
 
 /**
  * Meters the tools of an MCP server (`@modelcontextprotocol/sdk`) through the service's reservations API,
@@ -198,7 +198,7 @@ export class MeteredMcpTools {
     const decision = replayDecision(hold, key, new Date());
     if (decision.kind === 'replay') return { answer: replayed(decision.answer.body, decision.answer.usage) };
     if (decision.kind === 'refuse') return { answer: meteringError(decision.error) };
-    return { hold, key, organizationId, runId, eventData };
+    return { hold, key, organizationId, runId, userId, eventData };
   }
 
   /**
@@ -231,6 +231,12 @@ export class MeteredMcpTools {
       } else if (isMeteringError(error, 'VALIDATION_FAILED')) {
         await this.release(held);
         return meteringError(error.body);
+      } else if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'expired') {
+        // The tool outlived its hold (ttlSeconds), whose expiry freed the key: the call is charged directly
+        // under it, enforced like any event (a 402 now leaves it uncharged, never past a cap).
+        usage = await this.usage
+          .track({ eventType: held.hold.eventType, eventData: eventData ?? held.eventData, ...(held.userId ? { userId: held.userId } : {}), idempotencyKey: held.key, organizationId: held.organizationId, runId: held.runId })
+          .then(usageOfCharge, (e: unknown) => this.uncharged(held, e));
       } else {
         usage = this.uncharged(held, error);
       }
@@ -261,9 +267,10 @@ export class MeteredMcpTools {
   }
 
   /**
-   * The work ran but its charge could not be committed (the service unreachable after the client's retries,
-   * or the hold expired while the tool ran): the result still goes to the caller, and the hold is given back
-   * at its expiry by the service's sweep. Said in the log and in the result's usage (`creditsConsumed: null`).
+   * The work ran but its charge could not be made (the service unreachable after the client's retries, or a
+   * hold that expired while the tool ran and no longer fits): the result still goes to the caller, and a hold
+   * is given back at its expiry by the service's sweep. Said in the log and in the result's usage
+   * (`creditsConsumed: null`).
    */
   private uncharged(held: Held, error: unknown): UsageEnvelope {
     const why = error instanceof MeteringError ? `${error.status} ${error.code}: ${error.message}` : String(error);
