@@ -245,4 +245,29 @@ describe('MeteredMcpTools', () => {
     expect(t.warnings[0]).toContain('402 CREDITS_EXHAUSTED');
     await t.close();
   });
+
+  it('a tool that answers isError: true, or nothing at all, is a failure: the hold is released', async () => {
+    const released = { status: 200, body: { reservationId: 'r1', status: 'released', releasedCredits: 5 } };
+    for (const answer of [{ content: [{ type: 'text', text: 'no such file' }], isError: true }, undefined]) {
+      const seen: string[] = [];
+      const fetchFn = (async (url: string) => {
+        seen.push(url.split('/').pop()!);
+        const next = seen.length === 1 ? hold() : released;
+        return new Response(JSON.stringify(next.body), { status: next.status, headers: { 'content-type': 'application/json' } });
+      }) as unknown as typeof fetch;
+      const server = new McpServer({ name: 'spec', version: '1.0.0' });
+      const metering = new MeteredMcpTools(server, new UsageClient({ baseUrl: 'http://metering', apiKey: 'k', organizationId: 'acme', fetch: fetchFn }));
+      server.registerTool('work', { inputSchema: {} }, metering.tool({ eventType: 'tool_call' }, async () => answer as never));
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      await server.connect(serverSide);
+      const client = new Client({ name: 'spec', version: '1.0.0' });
+      await client.connect(clientSide);
+      const call = client.callTool({ name: 'work', arguments: {} });
+      // The SDK answers an error result as it is, and no result at all as a protocol error.
+      if (answer) expect((await call).isError).toBe(true);
+      else await expect(call).rejects.toThrow('Invalid tools/call result');
+      expect(seen).toEqual(['reservations', 'release']);
+      await client.close();
+    }
+  });
 });

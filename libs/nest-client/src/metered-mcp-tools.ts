@@ -165,8 +165,10 @@ export class MeteredMcpTools {
         await this.failed(meter, held, { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true });
         throw error;
       }
-      if (result.isError) {
-        await this.failed(meter, held, result);
+      // An error result, or no result at all (a tool that returned nothing: the SDK refuses it), is a failure.
+      const isObject = typeof result === 'object' && result !== null;
+      if (!isObject || result.isError) {
+        await this.failed(meter, held, isObject ? result : { content: [], isError: true });
         return result;
       }
       return this.settle(meter, held, args, result);
