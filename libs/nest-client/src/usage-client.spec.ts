@@ -148,4 +148,18 @@ describe('UsageClient', () => {
     ]);
     expect(calls[0].headers['idempotency-key']).toBe('k1');
   });
+
+  it('sends the run as X-Run-Id on track, reserve, commit and release, never in the body; no header without a run', async () => {
+    const { c, calls } = client([json(200, { eventId: 'ev' }), json(201, hold), json(200, { eventId: 'ev' }), json(200, { reservationId: 'r1', status: 'released', releasedCredits: 10 }), json(201, hold)]);
+    await c.track({ eventType: 'e', runId: 'run-1' });
+    await c.reserve({ eventType: 'e', runId: 'run-1', idempotencyKey: 'k1' });
+    await c.commit('r1', { runId: 'run-1', idempotencyKey: 'k1' });
+    await c.release('r1', { runId: 'run-1' });
+    await c.reserve({ eventType: 'e' });
+    expect(calls.slice(0, 4).map((x) => x.headers['x-run-id'])).toEqual(['run-1', 'run-1', 'run-1', 'run-1']);
+    expect(calls[1].headers['idempotency-key']).toBe('k1');
+    expect(calls[2].headers['idempotency-key']).toBe('k1');
+    for (const call of calls) expect(call.body ?? {}).not.toHaveProperty('runId');
+    expect(calls[4].headers).not.toHaveProperty('x-run-id');
+  });
 });

@@ -119,8 +119,8 @@ export class UsageClient {
   }
 
   /** Gives the held credits back (409 RESERVATION_SETTLED when already settled). */
-  async release(reservationId: string, options: OrganizationOption = {}): Promise<ReleaseResult> {
-    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {});
+  async release(reservationId: string, options: OrganizationOption & RunOption = {}): Promise<ReleaseResult> {
+    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {}, runHeader(options.runId));
   }
 
   /** The current period: plan, allowance, used, remaining, overage, count limits (needs the `read` scope). */
