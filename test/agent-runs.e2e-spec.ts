@@ -118,6 +118,44 @@ describe('agent runs', () => {
       await expectLedgerConsistent(a.dataSource, org);
     });
 
+    it('lists the top-level runs newest first with their subtree spend and child count, one run\'s children, by status, a page at a time', async () => {
+      const org = await createOrg();
+      const readOnly = await createKey(org, ['read']);
+      const first = await run(org, { budgetCredits: '50', label: 'first' });
+      clock.advance(1000);
+      const second = await run(org, { label: 'second' });
+      const child = await run(org, { parentRunId: second.id, label: 'child' });
+      await run(org, { parentRunId: second.id, label: 'child 2' });
+      clock.set('2026-11-15T12:00:00.000Z'); // the other tests' time
+      await track(a, org, child.id, diagnose(1)).expect(201); // 10, counted by the parent too
+      await track(a, org, first.id, sow).expect(201); // 1
+      await a.http().post(`${runs(org)}/${first.id}/close`).set(ADMIN).expect(200);
+      const list = await a.http().get(runs(org)).set(readOnly).expect(200);
+      expect(list.body).toEqual({
+        items: [
+          expect.objectContaining({ id: second.id, label: 'second', status: 'open', spentCredits: '10', heldCredits: '0', budgetCredits: null, remainingCredits: null, childRuns: 2, parentRunId: null }),
+          expect.objectContaining({ id: first.id, label: 'first', status: 'closed', closedReason: 'closed', spentCredits: '1', budgetCredits: '50', remainingCredits: '49', childRuns: 0 }),
+        ],
+        nextCursor: null,
+      });
+      const children = await a.http().get(runs(org)).query({ parentRunId: second.id }).set(ADMIN).expect(200);
+      expect(children.body.items.map((r: { label: string }) => r.label).sort()).toEqual(['child', 'child 2']);
+      expect((await a.http().get(runs(org)).query({ status: 'open' }).set(ADMIN).expect(200)).body.items.map((r: { id: string }) => r.id)).toEqual([second.id]);
+      // A page at a time: the cursor is the last run of the page.
+      const page1 = await a.http().get(runs(org)).query({ limit: 1 }).set(ADMIN).expect(200);
+      expect(page1.body).toMatchObject({ items: [{ id: second.id }], nextCursor: second.id });
+      const page2 = await a.http().get(runs(org)).query({ limit: 1, before: page1.body.nextCursor }).set(ADMIN).expect(200);
+      expect(page2.body).toMatchObject({ items: [{ id: first.id }], nextCursor: null });
+      // Bad input is 400; another organization's run is not found; the list of another organization is empty.
+      for (const query of [{ limit: 0 }, { limit: 201 }, { limit: 'x' }, { status: 'done' }, { parentRunId: 'nope' }, { before: '00000000-0000-4000-8000-000000000000' }, { other: 1 }]) {
+        await a.http().get(runs(org)).query(query).set(ADMIN).expect(400);
+      }
+      const other = await createOrg();
+      await a.http().get(runs(other)).query({ parentRunId: second.id }).set(ADMIN).expect(404);
+      expect((await a.http().get(runs(other)).set(ADMIN).expect(200)).body).toEqual({ items: [], nextCursor: null });
+      await a.http().get(runs('no-such-org')).set(ADMIN).expect(404);
+    });
+
     it('bad input is 400 and writes nothing; the largest budget the bounds allow is taken, one micro-credit more is 422', async () => {
       const org = await createOrg();
       for (const body of [{ budgetCredits: -1 }, { budgetCredits: '1e3' }, { budgetCredits: '0.0000001' }, { budgetCredits: null }, { parentRunId: 'nope' }, { label: '' }, { ttlSeconds: 0 }, { ttlSeconds: 1.5 }, { extra: 1 }]) {

@@ -2971,6 +2971,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "RunsController_get": {
         "$ref": "#/components/schemas/RunView"
       },
+      "RunsController_list": {
+        "$ref": "#/components/schemas/RunList"
+      },
       "SolutioningToolsController_aiEnhance": {
         "$ref": "#/components/schemas/ToolResult"
       },
@@ -3116,6 +3119,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "RunsController_close",
       "RunsController_create",
       "RunsController_get",
+      "RunsController_list",
       "SolutioningToolsController_aiEnhance",
       "SolutioningToolsController_formatting",
       "SolutioningToolsController_hyperCanvas",
@@ -4548,6 +4552,124 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "eventType",
       "events",
       "units"
+    ],
+    "type": "object"
+  },
+  "RunList": {
+    "description": "`GET …/runs`: newest first; `nextCursor` is the `before` of the next page (null on the last).",
+    "properties": {
+      "items": {
+        "items": {
+          "$ref": "#/components/schemas/RunSummary"
+        },
+        "type": "array"
+      },
+      "nextCursor": {
+        "type": [
+          "null",
+          "string"
+        ]
+      }
+    },
+    "required": [
+      "items",
+      "nextCursor"
+    ],
+    "type": "object"
+  },
+  "RunSummary": {
+    "description": "A run in a list: where it stands, without its items (`GET …/runs/:id` has them).",
+    "properties": {
+      "budgetCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "childRuns": {
+        "description": "How many runs name this one as their parent.",
+        "type": "number"
+      },
+      "closedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "closedReason": {
+        "anyOf": [
+          {
+            "enum": [
+              "closed",
+              "expired"
+            ],
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "heldCredits": {
+        "description": "Held by pending reservations of the run and its descendants.",
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "label": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "parentRunId": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "remainingCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "spentCredits": {
+        "description": "Charged to the run and its descendants (accepted events).",
+        "type": "string"
+      },
+      "status": {
+        "enum": [
+          "closed",
+          "open"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "budgetCredits",
+      "childRuns",
+      "closedAt",
+      "closedReason",
+      "createdAt",
+      "expiresAt",
+      "heldCredits",
+      "id",
+      "label",
+      "parentRunId",
+      "remainingCredits",
+      "spentCredits",
+      "status"
     ],
     "type": "object"
   },

@@ -1046,6 +1046,32 @@ export type RunItem = {
   };
 };
 
+/** `GET …/runs`: newest first; `nextCursor` is the `before` of the next page (null on the last). */
+export type RunList = {
+  items: RunSummary[];
+  nextCursor: null | string;
+};
+
+/** A run in a list: where it stands, without its items (`GET …/runs/:id` has them). */
+export type RunSummary = {
+  budgetCredits: null | string;
+  /** How many runs name this one as their parent. */
+  childRuns: number;
+  closedAt: null | string;
+  closedReason: ("closed" | "expired") | null;
+  createdAt: string;
+  expiresAt: null | string;
+  /** Held by pending reservations of the run and its descendants. */
+  heldCredits: string;
+  id: string;
+  label: null | string;
+  parentRunId: null | string;
+  remainingCredits: null | string;
+  /** Charged to the run and its descendants (accepted events). */
+  spentCredits: string;
+  status: "closed" | "open";
+};
+
 export type RunView = {
   budgetCredits: null | string;
   children: RunChild[];

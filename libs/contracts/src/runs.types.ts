@@ -53,3 +53,29 @@ export interface RunView {
 export interface RunClosed extends RunView {
   releasedReservations: number;
 }
+
+/** A run in a list: where it stands, without its items (`GET …/runs/:id` has them). */
+export interface RunSummary {
+  id: string;
+  parentRunId: string | null;
+  label: string | null;
+  status: 'open' | 'closed';
+  closedReason: 'closed' | 'expired' | null;
+  budgetCredits: string | null;
+  /** Charged to the run and its descendants (accepted events). */
+  spentCredits: string;
+  /** Held by pending reservations of the run and its descendants. */
+  heldCredits: string;
+  remainingCredits: string | null;
+  /** How many runs name this one as their parent. */
+  childRuns: number;
+  expiresAt: string | null;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+/** `GET …/runs`: newest first; `nextCursor` is the `before` of the next page (null on the last). */
+export interface RunList {
+  items: RunSummary[];
+  nextCursor: string | null;
+}

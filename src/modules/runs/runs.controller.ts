@@ -1,9 +1,10 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Scopes } from '../../common/auth/auth.decorators';
 import { ApiErrors } from '../../openapi/api-errors.decorator';
 import { parseIdempotencyHeader } from '../usage/utils/track-input';
 import { CreateRunDto } from './dto/create-run.dto';
+import { ListRunsQueryDto } from './dto/list-runs.dto';
 import { RunsService } from './runs.service';
 
 /**
@@ -25,6 +26,14 @@ export class RunsController {
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key and body answers the run it created (a different body: 409 IDEMPOTENCY_CONFLICT)' })
   create(@Param('orgId') orgId: string, @Body() dto: CreateRunDto, @Headers('idempotency-key') key: unknown) {
     return this.runs.create(orgId, dto, parseIdempotencyHeader(key));
+  }
+
+  @Get()
+  @Scopes('read')
+  @ApiOperation({ summary: "The organization's top-level runs (or, with parentRunId, one run's children), newest first: each with its subtree's spend and holds, its status and how many child runs it has" })
+  @ApiErrors(404)
+  list(@Param('orgId') orgId: string, @Query() query: ListRunsQueryDto) {
+    return this.runs.list(orgId, query);
   }
 
   @Get(':id')

@@ -133,4 +133,29 @@ export class RunsRepository {
       [organizationId, id],
     )) as Array<{ event_type: string; events: string; credits: string; units: Record<string, string> | null }>;
   }
+
+  /**
+   * A page of runs newest first (created_at, then id): the top-level ones, or the children of `parentId`.
+   * `before`: the last run of the previous page. Status here is the row's own (the caller decides expiry
+   * and closed ancestors, as the debit does).
+   */
+  async page(organizationId: string, parentId: string | null, limit: number, before: string | null): Promise<RunRow[]> {
+    return (await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM runs r
+        WHERE r.organization_id = $1 AND r.parent_id IS NOT DISTINCT FROM $2::uuid
+          AND ($4::uuid IS NULL OR (r.created_at, r.id) < (SELECT b.created_at, b.id FROM runs b WHERE b.organization_id = $1 AND b.id = $4::uuid))
+        ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
+      [organizationId, parentId, limit, before],
+    )) as RunRow[];
+  }
+
+  /** How many children each of these runs has. */
+  async childCounts(organizationId: string, ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.dataSource.query(
+      `SELECT parent_id::text AS id, count(*)::int AS n FROM runs WHERE organization_id = $1 AND parent_id = ANY($2::uuid[]) GROUP BY parent_id`,
+      [organizationId, ids],
+    )) as Array<{ id: string; n: number }>;
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
 }

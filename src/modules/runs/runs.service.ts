@@ -7,8 +7,9 @@ import { amountOutOfBounds, MAX_RUN_BUDGET_CREDITS } from '../../common/money/bo
 import { OrganizationsService } from '../organizations/organizations.service';
 import { ReservationsService } from '../usage/reservations.service';
 import { runNotFound } from '../usage/event-preparer';
-import type { RunChild, RunClosed, RunItem, RunView } from '../../../libs/contracts/src/runs.types';
+import type { RunChild, RunClosed, RunItem, RunList, RunSummary, RunView } from '../../../libs/contracts/src/runs.types';
 import { CreateRunDto, MAX_RUN_DEPTH } from './dto/create-run.dto';
+import type { ListRunsQueryDto } from './dto/list-runs.dto';
 import { RunsRepository } from './runs.repository';
 import type { RunRow } from './runs.repository';
 import { creditsDecimal, shownCredits } from './utils/run-credits';
@@ -77,6 +78,50 @@ export class RunsService {
   }
 
   /**
+   * The organization's top-level runs (or one run's children), newest first, each with its subtree's spend
+   * and holds. A status filter is applied to the page as read, so a page may hold fewer than `limit` runs
+   * while `nextCursor` still says there are more.
+   */
+  async list(organizationId: string, query: ListRunsQueryDto): Promise<RunList> {
+    await this.organizations.assertExists(organizationId);
+    const limit = query.limit ?? 50;
+    let ancestors: RunRow[] = [];
+    if (query.parentRunId) {
+      const parent = await this.repository.find(organizationId, query.parentRunId);
+      if (!parent) throw runNotFound(query.parentRunId);
+      ancestors = [...(await this.repository.ancestors(organizationId, parent.path)), parent];
+    }
+    if (query.before && !(await this.repository.find(organizationId, query.before))) throw validationFailed({ before: ['before must be the id of a run of this organization (a nextCursor)'] });
+    const rows = await this.repository.page(organizationId, query.parentRunId ?? null, limit + 1, query.before ?? null);
+    const page = rows.slice(0, limit);
+    const ids = page.map((r) => r.id);
+    const [totals, counts] = await Promise.all([this.repository.totals(organizationId, ids), this.repository.childCounts(organizationId, ids)]);
+    const now = this.clock.now();
+    const items = page
+      .map((run): RunSummary => {
+        const t = totals.get(run.id) ?? { spent: '0', held: '0' };
+        const reason = closedReason(run, ancestors, now);
+        return {
+          id: run.id,
+          parentRunId: run.parent_id,
+          label: run.label,
+          status: reason ? 'closed' : 'open',
+          closedReason: reason,
+          budgetCredits: shownCredits(run.budget),
+          spentCredits: shownCredits(t.spent)!,
+          heldCredits: shownCredits(t.held)!,
+          remainingCredits: remainingOf(run.budget, t.spent, t.held),
+          childRuns: counts.get(run.id) ?? 0,
+          expiresAt: run.expires_at ? new Date(run.expires_at).toISOString() : null,
+          createdAt: new Date(run.created_at).toISOString(),
+          closedAt: run.closed_at ? new Date(run.closed_at).toISOString() : null,
+        };
+      })
+      .filter((r) => query.status === undefined || r.status === query.status);
+    return { items, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
+  }
+
+  /**
    * Closes the run and its descendants (their ids take no more calls), then gives back every hold still
    * pending on them. Safe to repeat: a second close finds the runs closed and releases what is left (a hold
    * made before the close whose release an earlier attempt did not reach).
@@ -119,8 +164,6 @@ export class RunsService {
     const totals = await this.repository.totals(run.organization_id, [run.id, ...children.map((c) => c.id)]);
     const own = totals.get(run.id) ?? { spent: '0', held: '0' };
     const reason = closedReason(run, ancestors, now);
-    const left = run.budget === null ? null : new Big(run.budget).minus(own.spent).minus(own.held);
-    const remaining = left === null ? null : left.gt(0) ? left : new Big(0);
     return {
       id: run.id,
       organizationId: run.organization_id,
@@ -132,7 +175,7 @@ export class RunsService {
       budgetCredits: shownCredits(run.budget),
       spentCredits: shownCredits(own.spent)!,
       heldCredits: shownCredits(own.held)!,
-      remainingCredits: remaining === null ? null : remaining.toFixed(),
+      remainingCredits: remainingOf(run.budget, own.spent, own.held),
       expiresAt: run.expires_at ? new Date(run.expires_at).toISOString() : null,
       createdAt: new Date(run.created_at).toISOString(),
       closedAt: run.closed_at ? new Date(run.closed_at).toISOString() : null,
@@ -143,6 +186,13 @@ export class RunsService {
       }),
     };
   }
+}
+
+/** Budget minus spent and held, never below 0; null without a budget of its own. */
+function remainingOf(budget: string | null, spent: string, held: string): string | null {
+  if (budget === null) return null;
+  const left = new Big(budget).minus(spent).minus(held);
+  return (left.gt(0) ? left : new Big(0)).toFixed();
 }
 
 /** Why a run takes no call: closed (it or an ancestor), expired (it or an ancestor passed its ttl), or null when open. The debit applies the same rule. */
