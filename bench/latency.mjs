@@ -27,7 +27,7 @@ import { createOrganizations, round } from './lib/http.mjs';
 import { backendPids, checkLedger, ledgerTotals } from './lib/ledger.mjs';
 import { paced, pacedHttp } from './lib/paced.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, isMain, sleep, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, runWhenMain, sleep, withService } from './lib/service.mjs';
 
 const TARGET_P50_MS = 2;
 const TARGET_P99_MS = 10;
@@ -166,12 +166,4 @@ async function rawInsertClients(url, n) {
   };
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);
