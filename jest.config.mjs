@@ -30,6 +30,8 @@ const common = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyDeps.join('|')})/)`],
   testEnvironmentOptions: { globalsCleanup: 'off' },
+  // The examples import the client package by its name; in this repository that is its source.
+  moduleNameMapper: { '^@credit-metering/nest-client/client$': '<rootDir>/libs/nest-client/src/client.ts' },
 };
 
 export default {

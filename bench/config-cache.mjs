@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { api, percentiles, round } from './lib/http.mjs';
 import { notifyLatency } from './lib/pg-baselines.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, envInt, isMain, ROOT, serviceEnv, sleep, withService } from './lib/service.mjs';
+import { ADMIN_KEY, envInt, runWhenMain, ROOT, serviceEnv, sleep, withService } from './lib/service.mjs';
 
 const LOOKUP_TARGET = 1_000_000;
 const PROPAGATION_TARGET_MS = 100;
@@ -138,12 +138,4 @@ export async function run() {
   );
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, () => true);

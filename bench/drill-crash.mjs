@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createOrganizations } from './lib/http.mjs';
 import { checkLedger, ledgerTotals } from './lib/ledger.mjs';
 import { fmt, printTable, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, assertBuilt, backgroundLoad, createDatabase, envInt, isMain, pool, runContext, sleep, startService } from './lib/service.mjs';
+import { ADMIN_KEY, assertBuilt, backgroundLoad, createDatabase, envInt, runWhenMain, pool, runContext, sleep, startService } from './lib/service.mjs';
 
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
 
@@ -224,12 +224,4 @@ export async function run() {
   }
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ok ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

@@ -12,7 +12,7 @@
 import { ADMIN_HEADERS, createOrganizations, load, percentiles, round } from './lib/http.mjs';
 import { backendPids, checkLedger } from './lib/ledger.mjs';
 import { fmt, printTable, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, envInt, isMain, rssMb, sampleRss, sleep, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, envInt, runWhenMain, rssMb, sampleRss, sleep, withService } from './lib/service.mjs';
 
 export async function run() {
   const overloadS = envInt('BENCH_OVERLOAD_S', 30);
@@ -112,12 +112,4 @@ export async function run() {
   });
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ok ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { percentiles, round } from './lib/http.mjs';
 import { natsServerBinary, natsServerVersion, startNatsCluster, startNatsNode } from './lib/nats.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { backgroundLoad, cpuMeter, envInt, isMain, ROOT, runContext, sleep } from './lib/service.mjs';
+import { backgroundLoad, cpuMeter, envInt, runWhenMain, ROOT, runContext, sleep } from './lib/service.mjs';
 
 const DRAIN_TARGET = 50_000;
 const LAG_P99_TARGET_MS = 1_000;
@@ -280,12 +280,4 @@ export async function run() {
   return summary;
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ok ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

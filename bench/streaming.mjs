@@ -15,7 +15,7 @@
 import { api, createOrganizations, round } from './lib/http.mjs';
 import { backendPids, checkLedger } from './lib/ledger.mjs';
 import { printTable, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, envInt, isMain, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, envInt, runWhenMain, withService } from './lib/service.mjs';
 
 const PROMPT = 'Summarize the incident report in three bullet points.';
 
@@ -94,12 +94,4 @@ export async function run() {
   );
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);

@@ -19,7 +19,7 @@ import { measureBareRoute } from './lib/bare-route.mjs';
 import { api, createOrganizations, load, round } from './lib/http.mjs';
 import { backendPids, checkLedger, ledgerTotals } from './lib/ledger.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, cpuMeter, envInt, isMain, sampleRss, sleep, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, envInt, runWhenMain, sampleRss, sleep, withService } from './lib/service.mjs';
 
 const TARGET_RATIO = 0.3;
 /** The untracked twin of POST /api/visuals/planning (asked of the service: see bench/README.md). */
@@ -176,12 +176,4 @@ function perRequest(r) {
   return { service: round((r.cpu.serviceCores * seconds * 1000) / n, 3), postgres: round((r.cpu.postgresCores * seconds * 1000) / n, 3) };
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);

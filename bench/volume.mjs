@@ -15,7 +15,7 @@
 import { api, load, round } from './lib/http.mjs';
 import { checkLedger } from './lib/ledger.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, envInt, isMain, pool, sampleRss, withService } from './lib/service.mjs';
+import { ADMIN_KEY, envInt, runWhenMain, pool, sampleRss, withService } from './lib/service.mjs';
 
 const CLOSE_TARGET = 1_000_000;
 const P99_TARGET_MS = 50;
@@ -238,12 +238,4 @@ export async function run() {
   });
 }
 
-if (isMain(import.meta.url)) {
-  run().then(
-    (s) => process.exit(s.ledgerOk ? 0 : 1),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, run, (s) => s.ledgerOk);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the service (`npm run build`) only when it has to: no build yet, or a source file newer than the
+ * Builds the service (`npm run build:service`) only when it has to: no build yet, or a source file newer than the
  * last build. `npm install` builds once (the `prepare` script runs this with --install); `npm start` runs it
  * first (`prestart`), and when nothing changed it costs a walk over the sources' modification times (a few
  * milliseconds), so a restart is the service's own boot, not a rebuild.
@@ -9,6 +9,8 @@
  *   node scripts/ensure-built.mjs --install  the same, but a production install without the compiler
  *                                            (npm ci --omit=dev) is told how to build and does not fail
  *   node scripts/ensure-built.mjs --check    exit 0 when the build is current, 1 when stale (builds nothing)
+ *   node scripts/ensure-built.mjs --force    build whatever the stamp says (`npm run build`): every complete
+ *                                            build leaves the stamp, so the next `npm start` does not rebuild
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -70,20 +72,21 @@ function main() {
     if (reason) console.log(`stale: ${reason}`);
     process.exit(reason ? 1 : 0);
   }
-  if (!reason) return;
+  const why = args.has('--force') ? 'asked for' : reason;
+  if (!why) return;
   if (!existsSync(join(ROOT, 'node_modules', '@nestjs', 'cli')) || !existsSync(join(ROOT, 'node_modules', 'esbuild'))) {
     const message = 'The build tools (devDependencies) are not installed: run `npm install`, then `npm run build`.';
     if (args.has('--install')) {
       console.log(`${message} (skipped the build)`);
       return;
     }
-    console.error(`Cannot build (${reason}). ${message}`);
+    console.error(`Cannot build (${why}). ${message}`);
     process.exit(1);
   }
-  console.log(`Building the service (${reason}); later starts reuse the build until a source changes.`);
+  if (!args.has('--force')) console.log(`Building the service (${reason}); later starts reuse the build until a source changes.`);
   const startedAt = new Date();
   const npm = process.env.npm_execpath;
-  const run = npm && /\.(c|m)?js$/.test(npm) ? spawnSync(process.execPath, [npm, 'run', 'build'], { cwd: ROOT, stdio: 'inherit' }) : spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
+  const run = npm && /\.(c|m)?js$/.test(npm) ? spawnSync(process.execPath, [npm, 'run', 'build:service'], { cwd: ROOT, stdio: 'inherit' }) : spawnSync('npm', ['run', 'build:service'], { cwd: ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
   if (run.status !== 0) {
     console.error('The build failed: fix the error above (the previous build, if any, is left as it was).');
     process.exit(run.status ?? 1);

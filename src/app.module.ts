@@ -9,6 +9,7 @@ import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 import { BudgetsModule } from './modules/budgets/budgets.module';
 import { PortalModule } from './modules/portal/portal.module';
+import { RunsModule } from './modules/runs/runs.module';
 import { DashboardModule } from './modules/dashboard/dashboard.module';
 import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
@@ -40,6 +41,7 @@ export class AppModule {
         WebhooksModule,
         ApiKeysModule,
         BudgetsModule,
+        RunsModule,
         PortalModule,
         DashboardModule,
       ],

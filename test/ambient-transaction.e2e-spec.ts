@@ -4,7 +4,8 @@ import { TransactionHost } from '../src/common/database/transaction-host';
 import { CreditGrantsRepository } from '../src/modules/ledger/credit-grants.repository';
 import { LedgerRepository } from '../src/modules/ledger/ledger.repository';
 import { PeriodBalancesRepository } from '../src/modules/ledger/period-balances.repository';
-import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { startTestApp, TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Repositories join the caller's transaction on their own (TransactionHost), against the real database: on
@@ -13,7 +14,6 @@ import { ADMIN, startTestApp, TestApp } from './utils/test-app';
  */
 describe('ambient transaction', () => {
   let t: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -22,11 +22,7 @@ describe('ambient transaction', () => {
     await t?.close();
   });
 
-  async function createOrg(): Promise<string> {
-    const id = `ambient-${Date.now().toString(36)}-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan: 'starter' }).expect(201);
-    return id;
-  }
+  const createOrg = (): Promise<string> => newOrg(t, 'starter', { prefix: 'ambient' });
   const grant = (organizationId: string) => ({ organizationId, id: randomUUID(), amount: '12.50', expiresAt: null, reason: 'ambient', createdBy: 'test', now: new Date() });
 
   it('a grant written inside a transaction that throws is rolled back with it, and is seen inside it before that', async () => {

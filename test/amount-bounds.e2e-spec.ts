@@ -5,6 +5,7 @@ import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Amount bounds: every amount has a documented bound checked where it enters (a 4xx naming it, nothing
@@ -20,7 +21,6 @@ describe('amount bounds', () => {
   let t: TestApp;
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   const suffix = Math.random().toString(36).slice(2, 7);
-  let seq = 0;
   /** Input tokens that price one llm_completion at exactly MAX_EVENT_CREDITS: 0.5 + q × 0.002 = 10^9. */
   const AT_EVENT_BOUND = (MAX_EVENT_CREDITS - 0.5) / 0.002;
 
@@ -29,11 +29,7 @@ describe('amount bounds', () => {
   const runJob = (name: string) => t.http().post(`/api/admin/jobs/${name}/run`).set(ADMIN).send({});
   const llm = (inputTokens: number, outputTokens = 0, extra: Record<string, unknown> = {}) => ({ eventType: 'llm_completion', eventData: { units: { inputTokens, outputTokens } }, ...extra });
 
-  async function createOrg(plan: string): Promise<string> {
-    const id = `bounds-${suffix}-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan: string): Promise<string> => newOrg(t, plan, { prefix: `bounds-${suffix}` });
 
   beforeAll(async () => {
     t = await startTestApp({ clock });

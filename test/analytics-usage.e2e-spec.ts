@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
 import { issueKey } from './utils/security-fixtures';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * SPEC section 7 over rollups, with a fake clock at 2026-11-15 12:00 UTC. Every expected number below is
@@ -10,7 +11,6 @@ import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 describe('usage analytics', () => {
   let t: TestApp;
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
-  let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp({ clock });
@@ -19,11 +19,7 @@ describe('usage analytics', () => {
     await t?.close();
   });
 
-  async function createOrg(plan: string, extra: Record<string, unknown> = {}): Promise<string> {
-    const id = `an-${plan}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: `Org ${id}`, plan, ...extra }).expect(201);
-    return id;
-  }
+  const createOrg = (plan: string, extra: Record<string, unknown> = {}): Promise<string> => newOrg(t, plan, { prefix: 'an', ...extra });
   /**
    * Tracks events as they happened: an event of an earlier month than the clock's is sent with the clock at
    * its own time (a period past its grace window takes no event, SPEC 5), then the clock comes back.

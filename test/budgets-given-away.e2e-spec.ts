@@ -5,6 +5,9 @@ import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { createOrg as newOrg, issueKey } from './utils/factories';
+import type { IssuedKey } from './utils/factories';
+import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
 
 /**
  * Budgets that gave credits away: a daily budget stretched by backdated events (its window was the UTC day of
@@ -16,7 +19,6 @@ describe('budgets give nothing away', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -29,16 +31,8 @@ describe('budgets give nothing away', () => {
     await database?.drop();
   });
 
-  async function createOrg(plan = 'professional'): Promise<string> {
-    const id = `given-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
-  async function createKey(org: string, scopes = ['track', 'read', 'manage'], userId?: string): Promise<{ id: string; auth: { Authorization: string } }> {
-    const res = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: `key-${++seq}`, scopes, userId }).expect(201);
-    expect(res.body.userId).toBe(userId ?? null);
-    return { id: res.body.id, auth: { Authorization: `Bearer ${res.body.key}` } };
-  }
+  const createOrg = (plan = 'professional'): Promise<string> => newOrg(a, plan, { prefix: 'given' });
+  const createKey = (org: string, scopes: ApiKeyScope[] = ['track', 'read', 'manage'], userId?: string): Promise<IssuedKey> => issueKey(a, org, scopes, { userId, name: `key-${scopes.join('+')}` });
   const adminBudgets = (org: string) => `/api/admin/organizations/${org}/budgets`;
   const budget = async (org: string, body: Record<string, unknown>) => (await a.http().post(adminBudgets(org)).set(ADMIN).send(body).expect(201)).body as { id: string };
   const track = (t: TestApp, org: string, auth: Record<string, string>, body: Record<string, unknown>) => t.http().post(`/api/organizations/${org}/usage/events`).set(auth).send(body);
@@ -72,19 +66,19 @@ describe('budgets give nothing away', () => {
       const org = await createOrg();
       const key = await createKey(org);
       const daily = await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'day' });
-      const today = await track(a, org, key.auth, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      const today = await track(a, org, key.headers, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
       expect(statuses(today.body)).toEqual(Array(5).fill('accepted'));
       // Five batches, each dated 1 to 5 days earlier (all inside the open period), within the same real minute.
       for (let d = 1; d <= 5; d++) {
         clock.advance(5_000);
         const occurredAt = daysBefore(clock.now(), d);
-        const res = await track(d % 2 ? b : a, org, key.auth, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe', occurredAt })) }).expect(200);
+        const res = await track(d % 2 ? b : a, org, key.headers, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe', occurredAt })) }).expect(200);
         expect(statuses(res.body)).toEqual(Array(5).fill('BUDGET_EXCEEDED'));
       }
       // A single backdated event, and the quote, say the same.
-      const single = await track(b, org, key.auth, { eventType: 'push_sow_to_loe', occurredAt: daysBefore(clock.now(), 3) }).expect(402);
+      const single = await track(b, org, key.headers, { eventType: 'push_sow_to_loe', occurredAt: daysBefore(clock.now(), 3) }).expect(402);
       expect(single.body).toMatchObject({ error: 'BUDGET_EXCEEDED', details: { budgetId: daily.id, scope: 'apiKey', subject: key.id, credits: 5, used: 5 } });
-      const check = await a.http().post(`/api/organizations/${org}/usage/check`).set(key.auth).send({ eventType: 'push_sow_to_loe', occurredAt: daysBefore(clock.now(), 2) }).expect(200);
+      const check = await a.http().post(`/api/organizations/${org}/usage/check`).set(key.headers).send({ eventType: 'push_sow_to_loe', occurredAt: daysBefore(clock.now(), 2) }).expect(200);
       expect(check.body).toMatchObject({ fits: false, reason: 'BUDGET_EXCEEDED' });
       const events = await a.dataSource.query(`SELECT count(*)::int AS n, sum(credits)::text AS credits FROM usage_events WHERE organization_id = $1`, [org]);
       expect(events).toEqual([{ n: 5, credits: '5.000000' }]);
@@ -99,18 +93,18 @@ describe('budgets give nothing away', () => {
       const key = await createKey(org);
       const kb = await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'day' });
       const mb = await budget(org, { scope: 'user', subject: 'bob', credits: 3, period: 'day' });
-      await track(a, org, key.auth, { events: Array.from({ length: 3 }, () => ({ eventType: 'push_sow_to_loe', userId: 'bob' })) }).expect(200);
+      await track(a, org, key.headers, { events: Array.from({ length: 3 }, () => ({ eventType: 'push_sow_to_loe', userId: 'bob' })) }).expect(200);
       const keyed = { events: Array.from({ length: 2 }, (_, i) => ({ eventType: 'push_sow_to_loe', idempotencyKey: `late-${i}` })) };
-      await track(b, org, key.auth, keyed).expect(200);
-      await track(a, org, key.auth, { eventType: 'push_sow_to_loe', occurredAt: '2026-11-19T10:00:00.000Z' }).expect(402);
+      await track(b, org, key.headers, keyed).expect(200);
+      await track(a, org, key.headers, { eventType: 'push_sow_to_loe', occurredAt: '2026-11-19T10:00:00.000Z' }).expect(402);
       await track(a, org, ADMIN, { eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-18T10:00:00.000Z' }).expect(402);
 
       clock.set('2026-11-21T00:00:00.001Z');
       // A replay of yesterday's accepted events after midnight is a duplicate: it takes nothing from today's window.
-      const replay = await track(a, org, key.auth, keyed).expect(200);
+      const replay = await track(a, org, key.headers, keyed).expect(200);
       expect(statuses(replay.body)).toEqual(['duplicate', 'duplicate']);
       // Events dated yesterday (the full window's day) go into today's window: 5 for the key, 3 for bob.
-      const res = await track(b, org, key.auth, { events: Array.from({ length: 6 }, () => ({ eventType: 'push_sow_to_loe', occurredAt: '2026-11-20T23:00:00.000Z' })) }).expect(200);
+      const res = await track(b, org, key.headers, { events: Array.from({ length: 6 }, () => ({ eventType: 'push_sow_to_loe', occurredAt: '2026-11-20T23:00:00.000Z' })) }).expect(200);
       expect(statuses(res.body)).toEqual([...Array(5).fill('accepted'), 'BUDGET_EXCEEDED']);
       const members = await track(a, org, ADMIN, { events: Array.from({ length: 4 }, () => ({ eventType: 'push_sow_to_loe', userId: 'bob', occurredAt: '2026-11-20T12:00:00.000Z' })) }).expect(200);
       expect(statuses(members.body)).toEqual([...Array(3).fill('accepted'), 'BUDGET_EXCEEDED']);
@@ -132,10 +126,10 @@ describe('budgets give nothing away', () => {
       const org = await createOrg();
       const key = await createKey(org);
       await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'day' });
-      await track(a, org, key.auth, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      await track(a, org, key.headers, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
       let accepted = 0;
       for (let d = 1; d <= 30; d++) {
-        const res = await track(d % 2 ? a : b, org, key.auth, { events: [{ eventType: 'push_sow_to_loe', occurredAt: `2026-11-${String(d).padStart(2, '0')}T12:00:00.000Z` }] }).expect(200);
+        const res = await track(d % 2 ? a : b, org, key.headers, { events: [{ eventType: 'push_sow_to_loe', occurredAt: `2026-11-${String(d).padStart(2, '0')}T12:00:00.000Z` }] }).expect(200);
         accepted += res.body.results.filter((r: { status: string }) => r.status === 'accepted').length;
       }
       expect(accepted).toBe(0);
@@ -152,16 +146,16 @@ describe('budgets give nothing away', () => {
       const org = await createOrg();
       const key = await createKey(org);
       const monthly = await budget(org, { scope: 'apiKey', subject: key.id, credits: 5, period: 'month' });
-      await track(a, org, key.auth, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      await track(a, org, key.headers, { events: Array.from({ length: 5 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
       // The previous period still takes late events for PERIOD_CLOSE_GRACE_MINUTES: they are charged now, in December.
-      const late = await track(b, org, key.auth, { events: Array.from({ length: 5 }, (_, i) => ({ eventType: 'push_sow_to_loe', occurredAt: `2026-11-30T1${i}:00:00.000Z` })) }).expect(200);
+      const late = await track(b, org, key.headers, { events: Array.from({ length: 5 }, (_, i) => ({ eventType: 'push_sow_to_loe', occurredAt: `2026-11-30T1${i}:00:00.000Z` })) }).expect(200);
       expect(statuses(late.body)).toEqual(Array(5).fill('BUDGET_EXCEEDED'));
       const windows = await a.dataSource.query(`SELECT window_start::text AS window, used::text AS used FROM budget_usage WHERE organization_id = $1 AND budget_id = $2`, [org, monthly.id]);
       expect(windows).toEqual([{ window: '2026-12-01', used: '5.000000' }]);
       expect((await a.http().get(`${adminBudgets(org)}/${monthly.id}`).set(ADMIN).expect(200)).body).toMatchObject({ used: 5, remaining: 0 });
       // A fresh month opens a fresh window, whatever month the events say.
       clock.set('2027-01-01T00:05:00.000Z');
-      const next = await track(a, org, key.auth, { events: [{ eventType: 'push_sow_to_loe', occurredAt: '2026-12-31T23:59:00.000Z' }] }).expect(200);
+      const next = await track(a, org, key.headers, { events: [{ eventType: 'push_sow_to_loe', occurredAt: '2026-12-31T23:59:00.000Z' }] }).expect(200);
       expect(statuses(next.body)).toEqual(['accepted']);
       await expectLedgerConsistent(a.dataSource, org);
     });
@@ -181,24 +175,24 @@ describe('budgets give nothing away', () => {
       const onMember = await budget(org, { scope: 'user', subject: 'u-1', credits: 10, period: 'month' });
       const before = await budgetsOf(org);
       const refusals = [
-        await b.http().patch(`${own(org)}/${onKey.id}`).set(key.auth).send({ credits: 1_000_000 }),
-        await a.http().patch(`${own(org)}/${onMember.id}`).set(key.auth).send({ credits: 1_000_000 }),
-        await b.http().delete(`${own(org)}/${onKey.id}`).set(key.auth),
-        await a.http().delete(`${own(org)}/${onMember.id}`).set(key.auth),
-        await b.http().post(own(org)).set(key.auth).send({ scope: 'apiKey', subject: key.id, credits: 1_000_000, period: 'month' }),
-        await a.http().post(own(org)).set(key.auth).send({ scope: 'user', subject: 'u-1', credits: 1_000_000, period: 'day' }),
+        await b.http().patch(`${own(org)}/${onKey.id}`).set(key.headers).send({ credits: 1_000_000 }),
+        await a.http().patch(`${own(org)}/${onMember.id}`).set(key.headers).send({ credits: 1_000_000 }),
+        await b.http().delete(`${own(org)}/${onKey.id}`).set(key.headers),
+        await a.http().delete(`${own(org)}/${onMember.id}`).set(key.headers),
+        await b.http().post(own(org)).set(key.headers).send({ scope: 'apiKey', subject: key.id, credits: 1_000_000, period: 'month' }),
+        await a.http().post(own(org)).set(key.headers).send({ scope: 'user', subject: 'u-1', credits: 1_000_000, period: 'day' }),
       ];
       for (const r of refusals) {
         expect(r.status).toBe(403);
         expect(r.body).toMatchObject({ statusCode: 403, error: 'BUDGET_APPLIES_TO_CALLER', details: { apiKeyId: key.id } });
       }
       // A retry is refused the same; nothing was written, and the key is still held to 10 credits a day.
-      await a.http().patch(`${own(org)}/${onKey.id}`).set(key.auth).send({ credits: 1_000_000 }).expect(403);
+      await a.http().patch(`${own(org)}/${onKey.id}`).set(key.headers).send({ credits: 1_000_000 }).expect(403);
       expect(await budgetsOf(org)).toEqual(before);
-      const res = await track(b, org, key.auth, { events: Array.from({ length: 11 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
+      const res = await track(b, org, key.headers, { events: Array.from({ length: 11 }, () => ({ eventType: 'push_sow_to_loe' })) }).expect(200);
       expect(statuses(res.body)).toEqual([...Array(10).fill('accepted'), 'BUDGET_EXCEEDED']);
       // Reading them stays allowed.
-      expect((await a.http().get(`${own(org)}/${onKey.id}`).set(key.auth).expect(200)).body).toMatchObject({ credits: 10, used: 10 });
+      expect((await a.http().get(`${own(org)}/${onKey.id}`).set(key.headers).expect(200)).body).toMatchObject({ credits: 10, used: 10 });
       await expectLedgerConsistent(a.dataSource, org);
     });
 
@@ -207,17 +201,17 @@ describe('budgets give nothing away', () => {
       await a.http().post(`/api/admin/organizations/${org}/members`).set(ADMIN).send({ userId: 'u-2', role: 'member' }).expect(201);
       const key = await createKey(org, ['track', 'manage'], 'u-2');
       const other = await createKey(org, ['manage']);
-      const onKey = (await b.http().post(own(org)).set(other.auth).send({ scope: 'apiKey', subject: key.id, credits: 10, period: 'day' }).expect(201)).body;
-      const onMember = (await a.http().post(own(org)).set(other.auth).send({ scope: 'user', subject: 'u-2', credits: 10, period: 'day' }).expect(201)).body;
-      await a.http().patch(`${own(org)}/${onKey.id}`).set(other.auth).send({ credits: 20 }).expect(200);
+      const onKey = (await b.http().post(own(org)).set(other.headers).send({ scope: 'apiKey', subject: key.id, credits: 10, period: 'day' }).expect(201)).body;
+      const onMember = (await a.http().post(own(org)).set(other.headers).send({ scope: 'user', subject: 'u-2', credits: 10, period: 'day' }).expect(201)).body;
+      await a.http().patch(`${own(org)}/${onKey.id}`).set(other.headers).send({ credits: 20 }).expect(200);
       await b.http().patch(`${adminBudgets(org)}/${onMember.id}`).set(ADMIN).send({ credits: 30 }).expect(200);
       expect((await budgetsOf(org)).map((r) => (r as { credits: string }).credits)).toEqual(['20.00', '30.00']);
       // The key may still manage budgets that do not limit it: another member's, another key's.
-      const third = (await a.http().post(own(org)).set(key.auth).send({ scope: 'user', subject: 'someone-else', credits: 5, period: 'month' }).expect(201)).body;
-      const otherKeys = (await a.http().post(own(org)).set(key.auth).send({ scope: 'apiKey', subject: other.id, credits: 5, period: 'month' }).expect(201)).body;
-      await a.http().patch(`${own(org)}/${third.id}`).set(key.auth).send({ credits: 6 }).expect(200);
-      await a.http().delete(`${own(org)}/${otherKeys.id}`).set(key.auth).expect(200);
-      await b.http().delete(`${own(org)}/${onKey.id}`).set(other.auth).expect(200);
+      const third = (await a.http().post(own(org)).set(key.headers).send({ scope: 'user', subject: 'someone-else', credits: 5, period: 'month' }).expect(201)).body;
+      const otherKeys = (await a.http().post(own(org)).set(key.headers).send({ scope: 'apiKey', subject: other.id, credits: 5, period: 'month' }).expect(201)).body;
+      await a.http().patch(`${own(org)}/${third.id}`).set(key.headers).send({ credits: 6 }).expect(200);
+      await a.http().delete(`${own(org)}/${otherKeys.id}`).set(key.headers).expect(200);
+      await b.http().delete(`${own(org)}/${onKey.id}`).set(other.headers).expect(200);
       await a.http().delete(`${adminBudgets(org)}/${onMember.id}`).set(ADMIN).expect(200);
       expect(await budgetsOf(org)).toEqual([expect.objectContaining({ scope: 'user', subject: 'someone-else', credits: '6.00' })]);
     });

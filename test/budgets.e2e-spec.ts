@@ -7,6 +7,9 @@ import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { createOrg as newOrg, issueKey } from './utils/factories';
+import type { IssuedKey } from './utils/factories';
+import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
 
 /**
  * Budgets per API key and per member (issue 17): CRUD on both surfaces, enforcement in the debit on every
@@ -18,7 +21,6 @@ describe('budgets', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -31,15 +33,8 @@ describe('budgets', () => {
     await database?.drop();
   });
 
-  async function createOrg(plan = 'professional'): Promise<string> {
-    const id = `budgets-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
-  async function createKey(org: string, scopes = ['track', 'read', 'manage']): Promise<{ id: string; auth: { Authorization: string } }> {
-    const res = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: `key-${++seq}`, scopes }).expect(201);
-    return { id: res.body.id, auth: { Authorization: `Bearer ${res.body.key}` } };
-  }
+  const createOrg = (plan = 'professional'): Promise<string> => newOrg(a, plan, { prefix: 'budgets' });
+  const createKey = (org: string, scopes: ApiKeyScope[] = ['track', 'read', 'manage'], userId?: string): Promise<IssuedKey> => issueKey(a, org, scopes, { userId, name: `key-${scopes.join('+')}` });
   const adminBudgets = (org: string) => `/api/admin/organizations/${org}/budgets`;
   const budget = async (org: string, body: Record<string, unknown>) => (await a.http().post(adminBudgets(org)).set(ADMIN).send(body).expect(201)).body;
   const track = (t: TestApp, org: string, auth: Record<string, string>, body: Record<string, unknown>) => t.http().post(`/api/organizations/${org}/usage/events`).set(auth).send(body);
@@ -66,8 +61,8 @@ describe('budgets', () => {
       });
       const daily = await budget(org, { scope: 'user', subject: 'alice', credits: 40.5, period: 'day' });
       expect(daily.window).toEqual({ start: '2026-11-15T00:00:00.000Z', end: '2026-11-16T00:00:00.000Z' });
-      await track(a, org, key.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 2 }, userId: 'alice' }).expect(201); // 20
-      await track(a, org, key.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 1 }, userId: 'alice' }).expect(201); // 10
+      await track(a, org, key.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 2 }, userId: 'alice' }).expect(201); // 20
+      await track(a, org, key.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 1 }, userId: 'alice' }).expect(201); // 10
       const list = await a.http().get(adminBudgets(org)).set(ADMIN).expect(200);
       expect(list.body.count).toBe(2);
       expect(list.body.items.map((x: { subject: string; used: number; remaining: number }) => [x.subject, x.used, x.remaining])).toEqual([
@@ -119,20 +114,20 @@ describe('budgets', () => {
       // Another key's budget: its own is not the key's to change (budgets-given-away.e2e-spec.ts).
       const limited = await createKey(org, ['track']);
       const path = `/api/organizations/${org}/budgets`;
-      const created = await a.http().post(path).set(key.auth).send({ scope: 'apiKey', subject: limited.id, credits: 40, period: 'day' }).expect(201);
-      expect((await a.http().get(path).set(key.auth).expect(200)).body.items).toHaveLength(1);
-      await a.http().patch(`${path}/${created.body.id}`).set(key.auth).send({ credits: 50 }).expect(200);
-      await a.http().get(`/api/organizations/${other}/budgets`).set(key.auth).expect(404);
-      await a.http().get(adminBudgets(org)).set(key.auth).expect(401);
+      const created = await a.http().post(path).set(key.headers).send({ scope: 'apiKey', subject: limited.id, credits: 40, period: 'day' }).expect(201);
+      expect((await a.http().get(path).set(key.headers).expect(200)).body.items).toHaveLength(1);
+      await a.http().patch(`${path}/${created.body.id}`).set(key.headers).send({ credits: 50 }).expect(200);
+      await a.http().get(`/api/organizations/${other}/budgets`).set(key.headers).expect(404);
+      await a.http().get(adminBudgets(org)).set(key.headers).expect(401);
       const trackOnly = await createKey(org, ['track', 'read']);
-      expect((await a.http().get(path).set(trackOnly.auth).expect(403)).body.error).toBe('FORBIDDEN');
+      expect((await a.http().get(path).set(trackOnly.headers).expect(403)).body.error).toBe('FORBIDDEN');
       // Reading them is part of the usage (read scope), with the key's name.
-      const read = await a.http().get(`/api/organizations/${org}/usage/budgets`).set(trackOnly.auth).expect(200);
+      const read = await a.http().get(`/api/organizations/${org}/usage/budgets`).set(trackOnly.headers).expect(200);
       expect(read.body.items).toEqual([expect.objectContaining({ id: created.body.id, scope: 'apiKey', subject: limited.id, subjectName: expect.stringMatching(/^key-/), credits: 50 })]);
       const noRead = await createKey(org, ['track']);
-      await a.http().get(`/api/organizations/${org}/usage/budgets`).set(noRead.auth).expect(403);
-      await a.http().get(`/api/organizations/${other}/usage/budgets`).set(trackOnly.auth).expect(404);
-      await a.http().delete(`${path}/${created.body.id}`).set(key.auth).expect(200);
+      await a.http().get(`/api/organizations/${org}/usage/budgets`).set(noRead.headers).expect(403);
+      await a.http().get(`/api/organizations/${other}/usage/budgets`).set(trackOnly.headers).expect(404);
+      await a.http().delete(`${path}/${created.body.id}`).set(key.headers).expect(200);
     });
   });
 
@@ -142,9 +137,9 @@ describe('budgets', () => {
       const key = await createKey(org);
       const other = await createKey(org);
       const b1 = await budget(org, { scope: 'apiKey', subject: key.id, credits: 25, period: 'month' });
-      await track(a, org, key.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201); // 10
-      await track(b, org, key.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201); // 20
-      const refused = await track(a, org, key.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 1 }, idempotencyKey: 'over' }).expect(402);
+      await track(a, org, key.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201); // 10
+      await track(b, org, key.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201); // 20
+      const refused = await track(a, org, key.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 1 }, idempotencyKey: 'over' }).expect(402);
       expect(refused.body).toEqual({
         statusCode: 402,
         error: 'BUDGET_EXCEEDED',
@@ -155,13 +150,13 @@ describe('budgets', () => {
       expect(state.events.n).toBe(2);
       expect(state.keys).toBe(0); // the refused attempt did not burn its key
       // 5 credits fit exactly.
-      await track(a, org, key.auth, { eventType: 'solutioning_formatting', eventData: { complexity: 1.5 } }).expect(201); // 4.5
-      await track(a, org, key.auth, { eventType: 'push_sow_to_loe' }).expect(402);
-      await track(a, org, other.auth, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201);
+      await track(a, org, key.headers, { eventType: 'solutioning_formatting', eventData: { complexity: 1.5 } }).expect(201); // 4.5
+      await track(a, org, key.headers, { eventType: 'push_sow_to_loe' }).expect(402);
+      await track(a, org, other.headers, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201);
       await track(a, org, ADMIN, { eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201);
       expect(await usedOf(org, b1.id)).toBe(24.5);
       // The quote runs the very same debit.
-      const check = await a.http().post(`/api/organizations/${org}/usage/check`).set(key.auth).send({ eventType: 'push_sow_to_loe' }).expect(200);
+      const check = await a.http().post(`/api/organizations/${org}/usage/check`).set(key.headers).send({ eventType: 'push_sow_to_loe' }).expect(200);
       expect(check.body).toMatchObject({ fits: false, reason: 'BUDGET_EXCEEDED' });
       await expectLedgerConsistent(a.dataSource, org);
     });
@@ -188,7 +183,7 @@ describe('budgets', () => {
       const org = await createOrg();
       const key = await createKey(org);
       await budget(org, { scope: 'apiKey', subject: key.id, credits: 3, period: 'month' });
-      const res = await track(a, org, key.auth, {
+      const res = await track(a, org, key.headers, {
         events: [{ eventType: 'push_sow_to_loe' }, { eventType: 'export_pdf' }, { eventType: 'push_sow_to_loe' }, { eventType: 'push_sow_to_loe' }],
       }).expect(200);
       expect(res.body.results.map((r: { status: string; error?: { error: string } }) => r.error?.error ?? r.status)).toEqual(['accepted', 'accepted', 'BUDGET_EXCEEDED', 'BUDGET_EXCEEDED']);
@@ -199,17 +194,17 @@ describe('budgets', () => {
       const org = await createOrg();
       const key = await createKey(org);
       const kb = await budget(org, { scope: 'apiKey', subject: key.id, credits: 30, period: 'month' });
-      const reserve = (body: Record<string, unknown>) => a.http().post(`/api/organizations/${org}/usage/reservations`).set(key.auth).send(body);
+      const reserve = (body: Record<string, unknown>) => a.http().post(`/api/organizations/${org}/usage/reservations`).set(key.headers).send(body);
       const r1 = await reserve({ eventType: 'structuring_diagnose', eventData: { complexity: 2 } }).expect(201); // 20
       expect(await usedOf(org, kb.id)).toBe(20);
       expect((await reserve({ eventType: 'structuring_diagnose', eventData: { complexity: 1.5 } }).expect(402)).body.error).toBe('BUDGET_EXCEEDED'); // 15 > 10 left
-      await a.http().post(`/api/organizations/${org}/usage/reservations/${r1.body.reservationId}/release`).set(key.auth).send({}).expect(200);
+      await a.http().post(`/api/organizations/${org}/usage/reservations/${r1.body.reservationId}/release`).set(key.headers).send({}).expect(200);
       expect(await usedOf(org, kb.id)).toBe(0);
       const r2 = await reserve({ eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201); // 10
-      const over = await a.http().post(`/api/organizations/${org}/usage/reservations/${r2.body.reservationId}/commit`).set(key.auth).send({ eventData: { complexity: 2.5, echo: true, traceback: true } }).expect(402); // 33 > 30
+      const over = await a.http().post(`/api/organizations/${org}/usage/reservations/${r2.body.reservationId}/commit`).set(key.headers).send({ eventData: { complexity: 2.5, echo: true, traceback: true } }).expect(402); // 33 > 30
       expect(over.body.error).toBe('BUDGET_EXCEEDED');
       expect(await usedOf(org, kb.id)).toBe(10); // still held
-      await a.http().post(`/api/organizations/${org}/usage/reservations/${r2.body.reservationId}/commit`).set(key.auth).send({ eventData: { complexity: 2.5, echo: true } }).expect(200); // 30 fits exactly
+      await a.http().post(`/api/organizations/${org}/usage/reservations/${r2.body.reservationId}/commit`).set(key.headers).send({ eventData: { complexity: 2.5, echo: true } }).expect(200); // 30 fits exactly
       expect(await usedOf(org, kb.id)).toBe(30);
       // An expired hold gives its budget back.
       await a.http().patch(`${adminBudgets(org)}/${kb.id}`).set(ADMIN).send({ credits: 40 }).expect(200);
@@ -226,10 +221,10 @@ describe('budgets', () => {
       const org = await createOrg();
       const key = await createKey(org);
       await budget(org, { scope: 'apiKey', subject: key.id, credits: 12, period: 'month' });
-      await a.http().post('/api/visuals/planning').set(key.auth).send({ complexity: 1 }).expect(200); // 8
-      const refused = await a.http().post('/api/visuals/planning').set(key.auth).send({ complexity: 1 }).expect(402);
+      await a.http().post('/api/visuals/planning').set(key.headers).send({ complexity: 1 }).expect(200); // 8
+      const refused = await a.http().post('/api/visuals/planning').set(key.headers).send({ complexity: 1 }).expect(402);
       expect(refused.body.error).toBe('BUDGET_EXCEEDED');
-      const responses = await Promise.all(Array.from({ length: 6 }, () => a.http().post('/api/push/sow-to-loe').set(key.auth).send({ payload: 'x' })));
+      const responses = await Promise.all(Array.from({ length: 6 }, () => a.http().post('/api/push/sow-to-loe').set(key.headers).send({ payload: 'x' })));
       expect(responses.every((r) => r.status === 200)).toBe(true);
       await a.app.get(AsyncUsageBuffer).flush();
       const state = await ledgerState(a.dataSource, org);
@@ -247,14 +242,14 @@ describe('budgets', () => {
     const key = await createKey(org);
     const kb = await budget(org, { scope: 'apiKey', subject: key.id, credits: 10, period: 'day' });
     await budget(org, { scope: 'user', subject: 'dana', credits: 10, period: 'day' });
-    const first = await track(a, org, key.auth, { eventType: 'solutioning_node_stack', eventData: { complexity: 1.4 }, userId: 'dana' }).expect(201); // 8.4
+    const first = await track(a, org, key.headers, { eventType: 'solutioning_node_stack', eventData: { complexity: 1.4 }, userId: 'dana' }).expect(201); // 8.4
     expect(first.body.warnings.filter((w: { type: string }) => w.type === 'budget_threshold')).toHaveLength(2);
     expect(first.body.warnings).toEqual(expect.arrayContaining([
       expect.objectContaining({ type: 'budget_threshold', threshold: 0.8, used: 8.4, limit: 10, budgetId: kb.id, scope: 'apiKey', subject: key.id, period: 'day', window: '2026-11-15' }),
       expect.objectContaining({ type: 'budget_threshold', threshold: 0.8, scope: 'user', subject: 'dana' }),
     ]));
-    await track(a, org, key.auth, { eventType: 'push_sow_to_loe', userId: 'dana' }).expect(201); // 9.4: 90 %
-    await track(a, org, key.auth, { eventType: 'solutioning_formatting', eventData: { complexity: 1 }, userId: 'zed' }).expect(402); // 3 > 0.6 left
+    await track(a, org, key.headers, { eventType: 'push_sow_to_loe', userId: 'dana' }).expect(201); // 9.4: 90 %
+    await track(a, org, key.headers, { eventType: 'solutioning_formatting', eventData: { complexity: 1 }, userId: 'zed' }).expect(402); // 3 > 0.6 left
     const notes = await a.dataSource.query(`SELECT type, threshold::float AS threshold, dedupe_key, payload->>'event' AS event FROM notifications WHERE organization_id = $1 AND type = 'budget_threshold' ORDER BY dedupe_key, threshold`, [org]);
     expect(notes).toHaveLength(4);
     expect(notes.every((n: { event: string }) => n.event === 'budget.threshold_crossed')).toBe(true);
@@ -264,7 +259,7 @@ describe('budgets', () => {
     expect(outbox.n).toBe(4);
     // The next day is a new window: its crossings are notified again.
     clock.set('2026-11-16T08:00:00.000Z');
-    await track(a, org, key.auth, { eventType: 'solutioning_node_stack', eventData: { complexity: 1.4 } }).expect(201);
+    await track(a, org, key.headers, { eventType: 'solutioning_node_stack', eventData: { complexity: 1.4 } }).expect(201);
     const again = await a.dataSource.query(`SELECT count(*)::int AS n FROM notifications WHERE organization_id = $1 AND type = 'budget_threshold'`, [org]);
     expect(again[0].n).toBe(5);
     clock.set('2026-11-15T12:00:00.000Z');
@@ -282,10 +277,10 @@ describe('budgets', () => {
       for (let i = 0; i < 24; i++) {
         const t = i % 2 === 0 ? a : b;
         const user = i % 3 === 0 ? { userId: 'racer' } : {};
-        if (i % 4 === 0) calls.push(track(t, org, key.auth, { eventType: 'push_sow_to_loe', ...user }));
-        else if (i % 4 === 1) calls.push(track(t, org, key.auth, { events: [{ eventType: 'push_sow_to_loe', ...user }, { eventType: 'push_sow_to_loe' }] }));
-        else if (i % 4 === 2) calls.push(t.http().post(`/api/organizations/${org}/usage/reservations`).set(key.auth).send({ eventType: 'push_sow_to_loe', ...user }));
-        else calls.push(t.http().post('/api/export/pdf').set(key.auth).set(user.userId ? { 'X-User-Id': 'racer' } : {}).send({}));
+        if (i % 4 === 0) calls.push(track(t, org, key.headers, { eventType: 'push_sow_to_loe', ...user }));
+        else if (i % 4 === 1) calls.push(track(t, org, key.headers, { events: [{ eventType: 'push_sow_to_loe', ...user }, { eventType: 'push_sow_to_loe' }] }));
+        else if (i % 4 === 2) calls.push(t.http().post(`/api/organizations/${org}/usage/reservations`).set(key.headers).send({ eventType: 'push_sow_to_loe', ...user }));
+        else calls.push(t.http().post('/api/export/pdf').set(key.headers).set(user.userId ? { 'X-User-Id': 'racer' } : {}).send({}));
       }
       const answers = await Promise.all(calls);
       expect(answers.every((r) => [200, 201, 402].includes(r.status))).toBe(true);

@@ -8,6 +8,7 @@ import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * A repeated Idempotency-Key never buys a second run of metered work: a replay of a completed request gets
@@ -21,7 +22,6 @@ describe('idempotent replay of metered routes', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -34,11 +34,7 @@ describe('idempotent replay of metered routes', () => {
     await database?.drop();
   });
 
-  async function createOrg(plan = 'free'): Promise<string> {
-    const id = `idem-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free'): Promise<string> => newOrg(a, plan, { prefix: 'idem' });
   const call = (t: TestApp, path: string, org: string, key: string, body: Record<string, unknown> = {}) =>
     t.http().post(path).set(ADMIN).set('X-Organization-Id', org).set('Idempotency-Key', key).send(body);
 

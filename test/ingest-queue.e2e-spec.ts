@@ -7,8 +7,7 @@ import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.ser
 import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
-
-let seq = 0;
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Durable asynchronous ingestion on the PostgreSQL queue (and the embedded database): an event answered as
@@ -26,11 +25,7 @@ describe('ingest queue (PostgreSQL store)', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free'): Promise<string> {
-    const id = `iq-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free'): Promise<string> => newOrg(t, plan, { prefix: 'iq' });
   const asyncCall = (orgId: string, key?: string) => {
     const r = t.http().post('/api/push/sow-to-loe').set(ADMIN).set('X-Organization-Id', orgId);
     return (key ? r.set('Idempotency-Key', key) : r).send({ payload: 'x' });

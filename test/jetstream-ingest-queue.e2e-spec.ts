@@ -29,6 +29,11 @@ function message(organizationId = 'org_a', overrides: Partial<IngestMessage> = {
   };
 }
 
+/** What was appended, as claimed: the claim adds each stored message's delivery id (checked on its own). */
+function bodies(batch: { messages: IngestMessage[] } | null | undefined): IngestMessage[] | undefined {
+  return batch?.messages.map(({ deliveryId: _deliveryId, ...rest }) => rest);
+}
+
 describeWithNats('JetStream ingest queue (one nats-server)', () => {
   let node: NatsNode;
   const opened: JetStreamIngestQueue[] = [];
@@ -73,7 +78,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(await q.lag()).toMatchObject({ waiting: 3 });
 
     const batch = await q.claim(10);
-    expect(batch?.messages).toEqual(sent);
+    expect(bodies(batch)).toEqual(sent);
     // Claimed by this drainer: no other claim gets them until ack, nack or lease expiry.
     expect(await q.claim(10)).toBeNull();
     await batch!.ack();
@@ -103,7 +108,10 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const batch = await q.claim(10);
     await batch!.nack();
     const again = await q.claim(10);
-    expect(again?.messages).toEqual(sent);
+    expect(bodies(again)).toEqual(sent);
+    // The same stored messages: the same delivery ids, one per message (what stops a second write).
+    expect(again!.messages.map((m) => m.deliveryId)).toEqual(batch!.messages.map((m) => m.deliveryId));
+    expect(new Set(again!.messages.map((m) => m.deliveryId)).size).toBe(2);
     await again!.ack();
     expect(await q.claim(10)).toBeNull();
   });
@@ -116,7 +124,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(await q.claim(10)).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 900));
     const again = await q.claim(10);
-    expect(again?.messages).toEqual(sent);
+    expect(bodies(again)).toEqual(sent);
     await again!.ack();
   });
 
@@ -130,7 +138,8 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     // The lease is the server's ack_wait (server time, no clock to inject): wait it out.
     await new Promise((resolve) => setTimeout(resolve, 1_300));
     const redelivered = await q.claim(10);
-    expect(redelivered?.messages).toEqual(sent);
+    expect(bodies(redelivered)).toEqual(sent);
+    expect(redelivered!.messages.map((m) => m.deliveryId)).toEqual(abandoned!.messages.map((m) => m.deliveryId));
     await redelivered!.ack();
     expect((await q.lag()).waiting).toBe(0);
   });
@@ -219,7 +228,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
       }
     }
     const batch = await q.claim(10);
-    expect(batch?.messages).toEqual([m]);
+    expect(bodies(batch)).toEqual([m]);
     await batch!.ack();
   });
 
@@ -305,7 +314,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     await q.append(Array.from({ length: 20 }, (_, i) => ({ ...big, id: `${big.id}-${i}` })));
     const batch = await q.claim(100);
     expect(batch?.messages).toHaveLength(20);
-    expect(batch?.messages[0]).toEqual({ ...big, id: `${big.id}-0` });
+    expect(bodies(batch)?.[0]).toEqual({ ...big, id: `${big.id}-0` });
     await batch!.ack();
   });
 
@@ -330,7 +339,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const good = message();
     await q.append([good]);
     const batch = await q.claim(10);
-    expect(batch?.messages).toEqual([good]);
+    expect(bodies(batch)).toEqual([good]);
     await batch!.ack();
     expect(await q.claim(10)).toBeNull();
   });

@@ -3,12 +3,12 @@ import { FakeClock } from '../src/common/clock/clock';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /** Issue 12, items 5, 9 and 11: bad idempotency headers, a poisoned group commit, the demo route, long holds. */
 describe('ledger holes at the edge', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   let t: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp({ clock });
@@ -17,11 +17,7 @@ describe('ledger holes at the edge', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'starter'): Promise<string> {
-    const id = `edge-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'starter'): Promise<string> => newOrg(t, plan, { prefix: 'edge' });
   const track = (org: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).set(headers).send(body);
 

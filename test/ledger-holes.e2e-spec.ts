@@ -6,6 +6,7 @@ import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Issue 12, items 1, 2, 3, 4 (reconciliation side), 6 and 7: a hostile client against the ledger. Each test
@@ -37,7 +38,6 @@ describe('ledger holes', () => {
   let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -50,11 +50,7 @@ describe('ledger holes', () => {
     await database?.drop();
   });
 
-  async function createOrg(plan: string, extra: Record<string, unknown> = {}): Promise<string> {
-    const id = `holes-${plan}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan, ...extra }).expect(201);
-    return id;
-  }
+  const createOrg = (plan: string, extra: Record<string, unknown> = {}): Promise<string> => newOrg(a, plan, { prefix: 'holes', ...extra });
   const track = (t: TestApp, org: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).set(headers).send(body);
   const balances = (org: string) =>

@@ -5,6 +5,7 @@ import { MicroCredits1764300031000 } from '../migrations/1764300031000-MicroCred
 import { FakeClock } from '../src/common/clock/clock';
 import { expectLedgerConsistent } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Token events never round to free: the ledger keeps what an event costs below a hundredth (micro-credits in
@@ -17,7 +18,6 @@ describe('micro-credits', () => {
   let t: TestApp;
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   const suffix = Math.random().toString(36).slice(2, 7);
-  let seq = 0;
   const tiny = `tiny_tokens_${suffix}`;
 
   const track = (org: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send(body);
@@ -28,11 +28,7 @@ describe('micro-credits', () => {
     return new Big(b.consumed).toString();
   };
 
-  async function createOrg(plan = 'starter'): Promise<string> {
-    const id = `micro-${suffix}-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'starter'): Promise<string> => newOrg(t, plan, { prefix: 'micro' });
 
   async function createDefinition(eventType: string, rate: number): Promise<void> {
     await t.http().post('/api/admin/events').set(ADMIN).send({ eventType, displayName: eventType, category: 'ai_llm', baseCredits: 0, units: { tokens: rate } }).expect(201);
@@ -64,9 +60,10 @@ describe('micro-credits', () => {
     const before = await snapshot();
     expect(before.events.length).toBe(63);
     expect(before.takes.length).toBeGreaterThan(0);
-    // Back to the old column types (every value here has two decimals, so this is exact too) ...
+    // Back to the old column types (every value here has two decimals, so this is exact too) ... Tables born
+    // with numeric(22,6) after that migration (runs) had no old type: they stay as they are.
     const columns = (await t.dataSource.query(
-      `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND numeric_scale = 6 AND table_name NOT LIKE 'usage_events_%' ORDER BY 1, 2`,
+      `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND numeric_scale = 6 AND table_name NOT LIKE 'usage_events_%' AND table_name <> 'runs' ORDER BY 1, 2`,
     )) as Array<{ table_name: string; column_name: string }>;
     expect(columns.length).toBe(23);
     for (const c of columns) await t.dataSource.query(`ALTER TABLE ${c.table_name} ALTER COLUMN ${c.column_name} TYPE numeric(18,2)`);
@@ -88,6 +85,8 @@ describe('micro-credits', () => {
     await expectLedgerConsistent(t.dataSource, org);
   });
 
+  /** The two organizations of the 4.90 test, invoiced by the close at the end. */
+  let tinyOrgs: string[] = [];
   it('charges 1,000 events of 49 tokens at 0.0001 credits 4.90 in all, the same as one event of 49,000 tokens', async () => {
     const many = await createOrg();
     const res = await track(many, { events: Array.from({ length: 1000 }, () => ({ eventType: tiny, eventData: { units: { tokens: 49 } } })) }).expect(200);
@@ -96,7 +95,8 @@ describe('micro-credits', () => {
     expect(row).toEqual({ credits: '0.004900', n: 1000, total: '4.900000' });
     const one = await createOrg();
     await track(one, { eventType: tiny, eventData: { units: { tokens: 49_000 } } }).expect(201);
-    for (const org of [many, one]) {
+    tinyOrgs = [many, one];
+    for (const org of tinyOrgs) {
       expect(await exact(org)).toBe('4.9');
       expect(await used(org)).toBe(4.9);
       expect((await get(`/api/organizations/${org}/usage/invoice`).expect(200)).body).toMatchObject({ usedCredits: 4.9 });
@@ -141,7 +141,7 @@ describe('micro-credits', () => {
     clock.set('2026-12-01T02:00:00.000Z');
     const run = await t.http().post('/api/admin/jobs/period-close/run').set(ADMIN).send({}).expect(200);
     expect(run.body.details).toMatchObject({ closed: ['2026-11'], recounted: {} });
-    const rows = await t.dataSource.query(`SELECT organization_id, used_credits::text FROM invoices WHERE period_start = '2026-11-01' AND organization_id IN ($1, $2)`, [`micro-${suffix}-2`, `micro-${suffix}-3`]);
+    const rows = await t.dataSource.query(`SELECT organization_id, used_credits::text FROM invoices WHERE period_start = '2026-11-01' AND organization_id IN ($1, $2)`, tinyOrgs);
     expect(rows.map((r: { used_credits: string }) => r.used_credits).sort()).toEqual(['4.90', '4.90']);
   });
 });

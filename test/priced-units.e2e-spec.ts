@@ -3,13 +3,13 @@ import Big from 'big.js';
 import { FakeClock } from '../src/common/clock/clock';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Priced quantities (issue 17): an event definition's `units {name: creditsPerUnit}`, `eventData.units`
  * on every path (single, batch, reservations, @TrackUsage), bad quantities refused with nothing written.
  * The seeded llm_completion: base 0.5, inputTokens 0.002, outputTokens 0.008, maxUnits 8,000 / 2,000.
  */
-let seq = 0;
 
 describe('priced quantities (units)', () => {
   let t: TestApp;
@@ -22,11 +22,7 @@ describe('priced quantities (units)', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free'): Promise<string> {
-    const id = `units-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free'): Promise<string> => newOrg(t, plan, { prefix: 'units' });
   const track = (id: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${id}/usage/events`).set(ADMIN).send(body);
   const reserve = (id: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${id}/usage/reservations`).set(ADMIN).send(body);
   const commit = (id: string, rid: string, body: Record<string, unknown> = {}) => t.http().post(`/api/organizations/${id}/usage/reservations/${rid}/commit`).set(ADMIN).send(body);
@@ -63,14 +59,14 @@ describe('priced quantities (units)', () => {
     ['units that are not an object', [1200, 300], 'eventData.units'],
   ])('refuses %s with 400 and writes nothing', async (_name, units, field) => {
     const id = await createOrg();
-    const res = await track(id, { eventType: 'llm_completion', eventData: { units }, idempotencyKey: `bad-${seq}` }).expect(400);
+    const res = await track(id, { eventType: 'llm_completion', eventData: { units }, idempotencyKey: `bad-${id}` }).expect(400);
     expect(res.body).toMatchObject({ error: 'VALIDATION_FAILED', details: { fields: { [field]: [expect.any(String)] } } });
     const state = await ledgerState(t.dataSource, id);
     expect(state.events.n).toBe(0);
     expect(state.keys).toBe(0);
     expect((await summary(id)).used).toBe(0);
     // The same key is free for a good request: the refusal did not burn it.
-    await track(id, { eventType: 'llm_completion', eventData: { units: { inputTokens: 10 } }, idempotencyKey: `bad-${seq}` }).expect(201);
+    await track(id, { eventType: 'llm_completion', eventData: { units: { inputTokens: 10 } }, idempotencyKey: `bad-${id}` }).expect(201);
   });
 
   it('refuses units on an event type that prices none', async () => {

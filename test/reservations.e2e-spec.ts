@@ -3,8 +3,7 @@ import { FakeClock } from '../src/common/clock/clock';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-
-let seq = 0;
+import { createOrg as newOrg } from './utils/factories';
 
 describe('reservations', () => {
   let t: TestApp;
@@ -17,11 +16,7 @@ describe('reservations', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free'): Promise<string> {
-    const id = `res-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free'): Promise<string> => newOrg(t, plan, { prefix: 'res' });
   const reserve = (id: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${id}/usage/reservations`).set(ADMIN).send(body);
   const commit = (id: string, rid: string, body: Record<string, unknown> = {}) => t.http().post(`/api/organizations/${id}/usage/reservations/${rid}/commit`).set(ADMIN).send(body);
   const release = (id: string, rid: string) => t.http().post(`/api/organizations/${id}/usage/reservations/${rid}/release`).set(ADMIN).send({});

@@ -268,7 +268,9 @@ describe('rate limiting', () => {
   const redisUrl = process.env.REDIS_URL;
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ config: { rateLimitPerMinute: LIMIT, redisUrl } });
+    // trustProxy: each test's client IP comes from X-Forwarded-For. Without it every request is 127.0.0.1,
+    // whose budget in the shared Redis outlives a run by a minute: the next run started at 429.
+    t = await startTestApp({ config: { rateLimitPerMinute: LIMIT, redisUrl, trustProxy: true } });
   });
   afterAll(async () => {
     await t?.close();

@@ -4,8 +4,7 @@ import { AiToolsService } from '../src/modules/ai-tools/ai-tools.service';
 import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-
-let seq = 0;
+import { createOrg as newOrg } from './utils/factories';
 
 describe('@TrackUsage on the sample AI tool routes', () => {
   let t: TestApp;
@@ -18,11 +17,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free'): Promise<string> {
-    const id = `tu-${++seq}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free'): Promise<string> => newOrg(t, plan, { prefix: 'tu' });
   const call = (path: string, orgId: string, body: Record<string, unknown> = {}) => t.http().post(path).set(ADMIN).set('X-Organization-Id', orgId).send(body);
 
   it('charges exactly the SPEC formula and reports the usage in the body and headers', async () => {

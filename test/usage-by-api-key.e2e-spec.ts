@@ -3,6 +3,7 @@ import { FakeClock } from '../src/common/clock/clock';
 import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
 import { ADMIN, startTestApp } from './utils/test-app';
 import type { TestApp } from './utils/test-app';
+import { createOrg as newOrg } from './utils/factories';
 
 /**
  * Usage per API key (issue 16: "which key spent what"): every accepted event keeps the organization key that
@@ -12,7 +13,6 @@ import type { TestApp } from './utils/test-app';
 describe('usage per API key', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   let t: TestApp;
-  let seq = 0;
 
   beforeAll(async () => {
     t = await startTestApp({ clock });
@@ -22,11 +22,7 @@ describe('usage per API key', () => {
   });
 
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
-  async function createOrg(): Promise<string> {
-    const id = `by-key-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan: 'professional' }).expect(201);
-    return id;
-  }
+  const createOrg = (): Promise<string> => newOrg(t, 'professional', { prefix: 'by' });
   async function createKey(org: string, name: string): Promise<{ id: string; prefix: string; auth: Record<string, string> }> {
     const res = await t.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name, scopes: ['track', 'read'] }).expect(201);
     return { id: res.body.id, prefix: res.body.prefix, auth: bearer(res.body.key) };

@@ -3,6 +3,7 @@ import { FakeClock } from '../src/common/clock/clock';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { createTestDatabase } from './utils/test-database';
+import { createOrg as newOrg } from './utils/factories';
 
 let seq = 0;
 const orgId = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
@@ -18,11 +19,7 @@ describe('synchronous usage tracking', () => {
     await t?.close();
   });
 
-  async function createOrg(plan = 'free', extra: Record<string, unknown> = {}): Promise<string> {
-    const id = orgId(plan);
-    await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: `Org ${id}`, plan, ...extra }).expect(201);
-    return id;
-  }
+  const createOrg = (plan = 'free', extra: Record<string, unknown> = {}): Promise<string> => newOrg(t, plan, { prefix: 'org', ...extra });
   const track = (id: string, body: Record<string, unknown>) => t.http().post(`/api/organizations/${id}/usage/events`).set(ADMIN).send(body);
 
   it('prices the SPEC example through the demo endpoint: 25 credits', async () => {
@@ -329,6 +326,8 @@ describe('synchronous usage tracking', () => {
       try {
         summary = await t.http().get(`/api/organizations/${id}/usage`).set(ADMIN).expect(200);
         expect(summary.body).toMatchObject({ plan: { name: 'professional' }, allowance: 5000, used: 0, pendingPlan: null });
+        // A GET reads: the due change is shown in force, and the organization row is left to the period close.
+        expect(await t.dataSource.query(`SELECT plan_name, pending_plan FROM organizations WHERE id = $1`, [id])).toEqual([{ plan_name: 'starter', pending_plan: 'professional' }]);
         const r = await track(id, { eventType: 'visuals_planning' }).expect(201);
         expect(r.body).toMatchObject({ remainingCredits: 4992, period: { start: '2026-12-01T00:00:00.000Z' } });
       } finally {

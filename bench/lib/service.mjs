@@ -375,6 +375,21 @@ export function isMain(metaUrl) {
   return process.argv[1] !== undefined && resolve(process.argv[1]) === new URL(metaUrl).pathname;
 }
 
+/**
+ * Runs a benchmark when its file is the script node was started with (not when run-all imports it): exit 0
+ * when `passed(summary)`, 1 when it did not or the run threw.
+ */
+export function runWhenMain(metaUrl, run, passed = (s) => s.ok) {
+  if (!isMain(metaUrl)) return;
+  run().then(
+    (s) => process.exit(passed(s) ? 0 : 1),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
 export const envInt = (name, fallback) => {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;

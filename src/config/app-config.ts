@@ -193,12 +193,10 @@ function ingestSettings(
 ): Pick<AppConfig, 'nats'> {
   // The queue's bounds and lease (INGEST_*) are the same settings on PostgreSQL and on JetStream: read with the rest.
   const servers = natsServers(env, problems);
-  const settings = {};
-  if (servers === undefined) return settings;
+  if (servers === undefined) return {};
   const subjectPrefix = blankToUndefined(env.NATS_SUBJECT_PREFIX) ?? 'metering.ingest';
   if (!NATS_SUBJECT_PREFIX.test(subjectPrefix)) problems.push(`NATS_SUBJECT_PREFIX must be dot-separated tokens of letters, digits, "-" or "_" (got "${subjectPrefix}")`);
   return {
-    ...settings,
     nats: {
       servers,
       stream: natsName(env, 'NATS_STREAM', 'METERING_INGEST', problems),

@@ -5,10 +5,10 @@ import { ApiResponse } from '@nestjs/swagger';
 export const ERROR_DESCRIPTIONS: Record<string, string> = {
   '400': 'VALIDATION_FAILED: a field is invalid (details name each one); nothing was written',
   '401': 'UNAUTHORIZED: no API key, or one that does not exist or was revoked',
-  '402': 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the event does not fit the plan; nothing was charged',
+  '402': 'CREDITS_EXHAUSTED or LIMIT_EXCEEDED: the event does not fit the plan; BUDGET_EXCEEDED or RUN_BUDGET_EXCEEDED: a budget (of the key, the member, or the agent run and its ancestors) would be passed; nothing was charged',
   '403': "FORBIDDEN: the key lacks a scope or belongs to another organization; USER_NOT_MEMBER",
-  '404': 'NOT_FOUND or a specific *_NOT_FOUND code (organization, event type, plan, reservation, job, key, version)',
-  '409': 'CONFLICT, ALREADY_EXISTS, *_INACTIVE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS (Retry-After), IDEMPOTENCY_REPLAYED, RESERVATION_SETTLED or JOB_RUNNING',
+  '404': 'NOT_FOUND or a specific *_NOT_FOUND code (organization, event type, plan, reservation, job, key, version, run: RUN_NOT_FOUND)',
+  '409': 'CONFLICT, ALREADY_EXISTS, *_INACTIVE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS (Retry-After), IDEMPOTENCY_REPLAYED, RESERVATION_SETTLED, RUN_CLOSED or JOB_RUNNING',
   '413': 'PAYLOAD_TOO_LARGE: the body (or eventData) is over its limit',
   '415': 'UNSUPPORTED_MEDIA_TYPE: the body is not JSON',
   '422': 'PERIOD_CLOSED: the event belongs to a closed period',

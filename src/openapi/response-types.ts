@@ -29,6 +29,7 @@ import type { OrganizationPortalSessionsController, PortalSessionsController } f
 import type { PlansAdminController } from '../modules/plans/plans-admin.controller';
 import type { PublicPlansController } from '../modules/plans/public-plans.controller';
 import type { ReservationsController } from '../modules/usage/reservations.controller';
+import type { RunClosed, RunList, RunView } from '../../libs/contracts/src/runs.types';
 import type { UsageController } from '../modules/usage/usage.controller';
 import type { WebhooksController } from '../modules/webhooks/webhooks.controller';
 import type { AsyncBatchAccepted, BatchItemResult, IngestReceipt, TrackResult, UsageEnvelope } from '../../libs/contracts/src/tracking.types';
@@ -183,6 +184,10 @@ export interface OperationResponses {
   BudgetsController_update: Returned<BudgetsAdminController['get']>;
   BudgetsController_remove: BudgetRemoval;
   BudgetsUsageController_list: BudgetUsageList;
+  RunsController_create: RunView;
+  RunsController_list: RunList;
+  RunsController_get: RunView;
+  RunsController_close: RunClosed;
   // @TrackUsage routes: what the handler returns; the document adds `usage` (a JSON object body gets it).
   StructuringToolsController_diagnose: ToolResult;
   StructuringToolsController_generateSolution: ToolResult;

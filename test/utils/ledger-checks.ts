@@ -66,3 +66,24 @@ export async function expectLedgerConsistent(ds: DataSource, orgId: string, opti
   );
   for (const g of grants) expect(new Big(g.used).toString()).toBe(new Big(g.consumed).toString());
 }
+
+/**
+ * The agent runs' invariant: each run's `used` (what its budget counts) is exactly what the ledger charged to
+ * it and its descendants (accepted events) plus what they hold (pending reservations), and no run with a
+ * budget stands above it.
+ */
+export async function expectRunsConsistent(ds: DataSource, orgId: string): Promise<void> {
+  const rows = (await ds.query(
+    `SELECT r.id, r.used::text AS used, r.budget::text AS budget,
+            (coalesce((SELECT sum(e.credits) FROM usage_events e WHERE e.organization_id = r.organization_id
+                        AND e.run_id IN (SELECT s.id FROM runs s WHERE s.organization_id = r.organization_id AND s.path @> ARRAY[r.id])), 0)
+             + coalesce((SELECT sum(h.credits) FROM reservations h WHERE h.organization_id = r.organization_id AND h.status = 'pending'
+                        AND h.run_id IN (SELECT s.id FROM runs s WHERE s.organization_id = r.organization_id AND s.path @> ARRAY[r.id])), 0))::text AS ledger
+       FROM runs r WHERE r.organization_id = $1 ORDER BY r.id`,
+    [orgId],
+  )) as Array<{ id: string; used: string; budget: string | null; ledger: string }>;
+  for (const r of rows) {
+    expect({ run: r.id, used: new Big(r.used).toString() }).toEqual({ run: r.id, used: new Big(r.ledger).toString() });
+    if (r.budget !== null) expect({ run: r.id, within: new Big(r.used).lte(r.budget) }).toEqual({ run: r.id, within: true });
+  }
+}

@@ -637,7 +637,8 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
           "BUDGET_EXCEEDED",
           "CREDITS_EXHAUSTED",
           "LIMIT_EXCEEDED",
-          "OK"
+          "OK",
+          "RUN_BUDGET_EXCEEDED"
         ],
         "type": "string"
       },
@@ -1304,6 +1305,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "RATE_LIMITED",
       "RESERVATION_NOT_FOUND",
       "RESERVATION_SETTLED",
+      "RUN_BUDGET_EXCEEDED",
+      "RUN_CLOSED",
+      "RUN_NOT_FOUND",
       "SERVICE_UNAVAILABLE",
       "UNAUTHORIZED",
       "UNSUPPORTED_MEDIA_TYPE",
@@ -3005,6 +3009,18 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ReservationsController_reserve": {
         "$ref": "#/components/schemas/Reservation"
       },
+      "RunsController_close": {
+        "$ref": "#/components/schemas/RunClosed"
+      },
+      "RunsController_create": {
+        "$ref": "#/components/schemas/RunView"
+      },
+      "RunsController_get": {
+        "$ref": "#/components/schemas/RunView"
+      },
+      "RunsController_list": {
+        "$ref": "#/components/schemas/RunList"
+      },
       "SolutioningToolsController_aiEnhance": {
         "$ref": "#/components/schemas/ToolResult"
       },
@@ -3148,6 +3164,10 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ReservationsController_get",
       "ReservationsController_release",
       "ReservationsController_reserve",
+      "RunsController_close",
+      "RunsController_create",
+      "RunsController_get",
+      "RunsController_list",
       "SolutioningToolsController_aiEnhance",
       "SolutioningToolsController_formatting",
       "SolutioningToolsController_hyperCanvas",
@@ -4398,6 +4418,439 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   "Returned": {
     "description": "`GET /api/organizations/:orgId/usage`: the current period at a glance.",
     "$ref": "#/components/schemas/UsageSummary"
+  },
+  "RunChild": {
+    "description": "A child run as its parent's view lists it.",
+    "properties": {
+      "budgetCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "heldCredits": {
+        "description": "What it and its descendants hold (pending reservations).",
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "label": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "spentCredits": {
+        "description": "What it and its descendants were charged (accepted events).",
+        "type": "string"
+      },
+      "status": {
+        "enum": [
+          "closed",
+          "open"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "budgetCredits",
+      "heldCredits",
+      "id",
+      "label",
+      "spentCredits",
+      "status"
+    ],
+    "type": "object"
+  },
+  "RunClosed": {
+    "description": "What closing a run answers: the run as it is now, and the holds it gave back.",
+    "properties": {
+      "budgetCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "children": {
+        "items": {
+          "$ref": "#/components/schemas/RunChild"
+        },
+        "type": "array"
+      },
+      "closedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "closedReason": {
+        "anyOf": [
+          {
+            "enum": [
+              "closed",
+              "expired"
+            ],
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "heldCredits": {
+        "description": "Held by pending reservations of the run and its descendants: counts against the budget until settled.",
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "items": {
+        "description": "The run's own events by type (its children's are in `children`).",
+        "items": {
+          "$ref": "#/components/schemas/RunItem"
+        },
+        "type": "array"
+      },
+      "label": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "parentRunId": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "path": {
+        "description": "The run's ancestry, root first, the run itself last.",
+        "items": {
+          "type": "string"
+        },
+        "type": "array"
+      },
+      "releasedReservations": {
+        "type": "number"
+      },
+      "remainingCredits": {
+        "description": "Budget minus spent and held (never below 0); null without a budget of its own.",
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "spentCredits": {
+        "description": "Charged to the run and its descendants (accepted events): its own spend plus its children's.",
+        "type": "string"
+      },
+      "status": {
+        "description": "open, or closed (by POST …/close, a closed ancestor, or its ttl: then closedReason says expired).",
+        "enum": [
+          "closed",
+          "open"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "budgetCredits",
+      "children",
+      "closedAt",
+      "closedReason",
+      "createdAt",
+      "expiresAt",
+      "heldCredits",
+      "id",
+      "items",
+      "label",
+      "organizationId",
+      "parentRunId",
+      "path",
+      "releasedReservations",
+      "remainingCredits",
+      "spentCredits",
+      "status"
+    ],
+    "type": "object"
+  },
+  "RunItem": {
+    "description": "The run's own events of one type.",
+    "properties": {
+      "credits": {
+        "type": "string"
+      },
+      "eventType": {
+        "type": "string"
+      },
+      "events": {
+        "type": "number"
+      },
+      "units": {
+        "additionalProperties": {
+          "type": "string"
+        },
+        "description": "The priced units its events named, summed per unit (e.g. `{\"tokens\": \"1200\"}`); empty when none.",
+        "type": "object"
+      }
+    },
+    "required": [
+      "credits",
+      "eventType",
+      "events",
+      "units"
+    ],
+    "type": "object"
+  },
+  "RunList": {
+    "description": "`GET …/runs`: newest first; `nextCursor` is the `before` of the next page (null on the last).",
+    "properties": {
+      "items": {
+        "items": {
+          "$ref": "#/components/schemas/RunSummary"
+        },
+        "type": "array"
+      },
+      "nextCursor": {
+        "type": [
+          "null",
+          "string"
+        ]
+      }
+    },
+    "required": [
+      "items",
+      "nextCursor"
+    ],
+    "type": "object"
+  },
+  "RunSummary": {
+    "description": "A run in a list: where it stands, without its items (`GET …/runs/:id` has them).",
+    "properties": {
+      "budgetCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "childRuns": {
+        "description": "How many runs name this one as their parent.",
+        "type": "number"
+      },
+      "closedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "closedReason": {
+        "anyOf": [
+          {
+            "enum": [
+              "closed",
+              "expired"
+            ],
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "heldCredits": {
+        "description": "Held by pending reservations of the run and its descendants.",
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "label": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "parentRunId": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "remainingCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "spentCredits": {
+        "description": "Charged to the run and its descendants (accepted events).",
+        "type": "string"
+      },
+      "status": {
+        "enum": [
+          "closed",
+          "open"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "budgetCredits",
+      "childRuns",
+      "closedAt",
+      "closedReason",
+      "createdAt",
+      "expiresAt",
+      "heldCredits",
+      "id",
+      "label",
+      "parentRunId",
+      "remainingCredits",
+      "spentCredits",
+      "status"
+    ],
+    "type": "object"
+  },
+  "RunView": {
+    "properties": {
+      "budgetCredits": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "children": {
+        "items": {
+          "$ref": "#/components/schemas/RunChild"
+        },
+        "type": "array"
+      },
+      "closedAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "closedReason": {
+        "anyOf": [
+          {
+            "enum": [
+              "closed",
+              "expired"
+            ],
+            "type": "string"
+          },
+          {
+            "type": "null"
+          }
+        ]
+      },
+      "createdAt": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "heldCredits": {
+        "description": "Held by pending reservations of the run and its descendants: counts against the budget until settled.",
+        "type": "string"
+      },
+      "id": {
+        "type": "string"
+      },
+      "items": {
+        "description": "The run's own events by type (its children's are in `children`).",
+        "items": {
+          "$ref": "#/components/schemas/RunItem"
+        },
+        "type": "array"
+      },
+      "label": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "organizationId": {
+        "type": "string"
+      },
+      "parentRunId": {
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "path": {
+        "description": "The run's ancestry, root first, the run itself last.",
+        "items": {
+          "type": "string"
+        },
+        "type": "array"
+      },
+      "remainingCredits": {
+        "description": "Budget minus spent and held (never below 0); null without a budget of its own.",
+        "type": [
+          "null",
+          "string"
+        ]
+      },
+      "spentCredits": {
+        "description": "Charged to the run and its descendants (accepted events): its own spend plus its children's.",
+        "type": "string"
+      },
+      "status": {
+        "description": "open, or closed (by POST …/close, a closed ancestor, or its ttl: then closedReason says expired).",
+        "enum": [
+          "closed",
+          "open"
+        ],
+        "type": "string"
+      }
+    },
+    "required": [
+      "budgetCredits",
+      "children",
+      "closedAt",
+      "closedReason",
+      "createdAt",
+      "expiresAt",
+      "heldCredits",
+      "id",
+      "items",
+      "label",
+      "organizationId",
+      "parentRunId",
+      "path",
+      "remainingCredits",
+      "spentCredits",
+      "status"
+    ],
+    "type": "object"
   },
   "StoredAnswer": {
     "description": "What a completed request leaves with its key, written in the commit's transaction: the charge always,\nthe answer when it could be kept. A replay rebuilds the first answer from it: `body` with `usage` added\n(object bodies), `X-Credits-Consumed` / `X-Credits-Remaining` from `usage`, the same status.",

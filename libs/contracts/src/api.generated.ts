@@ -174,7 +174,7 @@ export type CheckResult = {
   credits: number;
   eventType: string;
   fits: boolean;
-  reason: "BUDGET_EXCEEDED" | "CREDITS_EXHAUSTED" | "LIMIT_EXCEEDED" | "OK";
+  reason: "BUDGET_EXCEEDED" | "CREDITS_EXHAUSTED" | "LIMIT_EXCEEDED" | "OK" | "RUN_BUDGET_EXCEEDED";
   remainingCredits: number;
   wouldUseOverage: number;
 };
@@ -318,7 +318,7 @@ export type ErrorBody = {
   statusCode: number;
 };
 
-export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_REPLAYED" | "INGEST_QUEUE_FULL" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "PORTAL_SESSION_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
+export type ErrorCode = "ALREADY_EXISTS" | "AMOUNT_OUT_OF_BOUNDS" | "API_KEY_NOT_FOUND" | "BUDGET_APPLIES_TO_CALLER" | "BUDGET_EXCEEDED" | "BUDGET_NOT_FOUND" | "CONFLICT" | "CREDITS_EXHAUSTED" | "EVENT_TYPE_INACTIVE" | "EVENT_TYPE_NOT_FOUND" | "FORBIDDEN" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_REPLAYED" | "INGEST_QUEUE_FULL" | "INTERNAL" | "JOB_NOT_FOUND" | "JOB_RUNNING" | "LIMIT_EXCEEDED" | "METERING_UNAVAILABLE" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "ORGANIZATION_NOT_FOUND" | "OVERLOADED" | "PAYLOAD_TOO_LARGE" | "PERIOD_CLOSED" | "PLAN_INACTIVE" | "PLAN_NOT_FOUND" | "PORTAL_SESSION_NOT_FOUND" | "RATE_LIMITED" | "RESERVATION_NOT_FOUND" | "RESERVATION_SETTLED" | "RUN_BUDGET_EXCEEDED" | "RUN_CLOSED" | "RUN_NOT_FOUND" | "SERVICE_UNAVAILABLE" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "USER_NOT_MEMBER" | "VALIDATION_FAILED" | "VERSION_NOT_FOUND";
 
 export type EventDefinition = {
   eventType: string;
@@ -1011,6 +1011,107 @@ export type ReservationView = {
 
 /** `GET /api/organizations/:orgId/usage`: the current period at a glance. */
 export type Returned = UsageSummary;
+
+/** A child run as its parent's view lists it. */
+export type RunChild = {
+  budgetCredits: null | string;
+  /** What it and its descendants hold (pending reservations). */
+  heldCredits: string;
+  id: string;
+  label: null | string;
+  /** What it and its descendants were charged (accepted events). */
+  spentCredits: string;
+  status: "closed" | "open";
+};
+
+/** What closing a run answers: the run as it is now, and the holds it gave back. */
+export type RunClosed = {
+  budgetCredits: null | string;
+  children: RunChild[];
+  closedAt: null | string;
+  closedReason: ("closed" | "expired") | null;
+  createdAt: string;
+  expiresAt: null | string;
+  /** Held by pending reservations of the run and its descendants: counts against the budget until settled. */
+  heldCredits: string;
+  id: string;
+  /** The run's own events by type (its children's are in `children`). */
+  items: RunItem[];
+  label: null | string;
+  organizationId: string;
+  parentRunId: null | string;
+  /** The run's ancestry, root first, the run itself last. */
+  path: string[];
+  releasedReservations: number;
+  /** Budget minus spent and held (never below 0); null without a budget of its own. */
+  remainingCredits: null | string;
+  /** Charged to the run and its descendants (accepted events): its own spend plus its children's. */
+  spentCredits: string;
+  /** open, or closed (by POST …/close, a closed ancestor, or its ttl: then closedReason says expired). */
+  status: "closed" | "open";
+};
+
+/** The run's own events of one type. */
+export type RunItem = {
+  credits: string;
+  eventType: string;
+  events: number;
+  /** The priced units its events named, summed per unit (e.g. `{"tokens": "1200"}`); empty when none. */
+  units: {
+    [key: string]: string;
+  };
+};
+
+/** `GET …/runs`: newest first; `nextCursor` is the `before` of the next page (null on the last). */
+export type RunList = {
+  items: RunSummary[];
+  nextCursor: null | string;
+};
+
+/** A run in a list: where it stands, without its items (`GET …/runs/:id` has them). */
+export type RunSummary = {
+  budgetCredits: null | string;
+  /** How many runs name this one as their parent. */
+  childRuns: number;
+  closedAt: null | string;
+  closedReason: ("closed" | "expired") | null;
+  createdAt: string;
+  expiresAt: null | string;
+  /** Held by pending reservations of the run and its descendants. */
+  heldCredits: string;
+  id: string;
+  label: null | string;
+  parentRunId: null | string;
+  remainingCredits: null | string;
+  /** Charged to the run and its descendants (accepted events). */
+  spentCredits: string;
+  status: "closed" | "open";
+};
+
+export type RunView = {
+  budgetCredits: null | string;
+  children: RunChild[];
+  closedAt: null | string;
+  closedReason: ("closed" | "expired") | null;
+  createdAt: string;
+  expiresAt: null | string;
+  /** Held by pending reservations of the run and its descendants: counts against the budget until settled. */
+  heldCredits: string;
+  id: string;
+  /** The run's own events by type (its children's are in `children`). */
+  items: RunItem[];
+  label: null | string;
+  organizationId: string;
+  parentRunId: null | string;
+  /** The run's ancestry, root first, the run itself last. */
+  path: string[];
+  /** Budget minus spent and held (never below 0); null without a budget of its own. */
+  remainingCredits: null | string;
+  /** Charged to the run and its descendants (accepted events): its own spend plus its children's. */
+  spentCredits: string;
+  /** open, or closed (by POST …/close, a closed ancestor, or its ttl: then closedReason says expired). */
+  status: "closed" | "open";
+};
 
 /** What a completed request leaves with its key, written in the commit's transaction: the charge always,
  * the answer when it could be kept. A replay rebuilds the first answer from it: `body` with `usage` added

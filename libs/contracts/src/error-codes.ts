@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   CREDITS_EXHAUSTED: 402,
   LIMIT_EXCEEDED: 402,
   BUDGET_EXCEEDED: 402,
+  /** The call's agent run (X-Run-Id), or an ancestor of it, has not enough budget left: details carry the run's path. */
+  RUN_BUDGET_EXCEEDED: 402,
   FORBIDDEN: 403,
   USER_NOT_MEMBER: 403,
   /** An organization key changing a budget that limits itself or the member it belongs to (an admin or another key may). */
@@ -22,6 +24,8 @@ export const ERROR_STATUS = {
   API_KEY_NOT_FOUND: 404,
   PORTAL_SESSION_NOT_FOUND: 404,
   BUDGET_NOT_FOUND: 404,
+  /** No such agent run in this organization (another organization's run is not found either). */
+  RUN_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   ALREADY_EXISTS: 409,
@@ -33,6 +37,8 @@ export const ERROR_STATUS = {
   /** The request under this Idempotency-Key completed and was charged; its answer was not kept (details: the charge). */
   IDEMPOTENCY_REPLAYED: 409,
   RESERVATION_SETTLED: 409,
+  /** The agent run (or an ancestor) was closed, or passed its ttl: its id takes no more calls. */
+  RUN_CLOSED: 409,
   JOB_RUNNING: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -63,7 +63,7 @@ export interface CheckResult {
   credits: number;
   breakdown: PriceBreakdown;
   fits: boolean;
-  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'BUDGET_EXCEEDED';
+  reason: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'BUDGET_EXCEEDED' | 'RUN_BUDGET_EXCEEDED';
   remainingCredits: number;
   wouldUseOverage: number;
 }

@@ -15,6 +15,12 @@ export interface TrackUsageOptions<R = any> { // eslint-disable-line @typescript
   /** The member the event is attributed to (default: none). */
   userId?: (request: R) => string | undefined;
   /**
+   * The agent run to charge (default: the incoming request's `X-Run-Id` header, forwarded as is): the hold
+   * and the charge count against the run and every ancestor, and a run out of budget answers 402
+   * RUN_BUDGET_EXCEEDED before the handler runs.
+   */
+  runId?: (request: R) => string | undefined;
+  /**
    * `sync` (default): credits are reserved before the handler (402 and the handler never runs when they do
    * not fit), committed when it succeeds, released when it throws. `async`: no check before; after the
    * handler succeeds the event is journaled and tracked in the background (402s then are logged, not charged).

@@ -134,7 +134,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
         const eventData = { ...base, units, stopReason };
         try {
           // A stream is never kept as an answer: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
-          const r = await this.client.commit(reservationId, { organizationId, idempotencyKey: event.idempotencyKey, eventData, response: { status: statusOf(this.reflector, context), unstorable: 'not_json' } });
+          const r = await this.client.commit(reservationId, { organizationId, idempotencyKey: event.idempotencyKey, eventData, response: { status: statusOf(this.reflector, context), unstorable: 'not_json' }, runId: event.runId });
           return { creditsConsumed: r.creditsConsumed };
         } catch (error) {
           if (!(error instanceof MeteringUnavailableError)) throw error;
@@ -189,7 +189,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
    */
   private async settle(organizationId: string | undefined, hold: ReservationResult, event: Event, startedAt: string, answer: FirstAnswer): Promise<UsageEnvelope> {
     try {
-      return usageOfCharge(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey, response: answer }));
+      return usageOfCharge(await this.client.commit(hold.reservationId, { organizationId, idempotencyKey: event.idempotencyKey, response: answer, runId: event.runId }));
     } catch (error) {
       if (isMeteringError(error, 'RESERVATION_SETTLED') && error.body.details?.status === 'committed') {
         // Committed already: by this request's own commit whose answer was lost (the client retried it).
@@ -208,9 +208,11 @@ export class TrackUsageInterceptor implements NestInterceptor {
   private eventFor(meta: TrackUsageMetadata, request: HttpRequestLike): RequestEvent {
     const eventData = meta.eventData ? meta.eventData(request) : isPlainObject(request.body) ? request.body : {};
     const userId = meta.userId?.(request);
+    // The run the caller's request belongs to travels on: an agent's call through this host is charged to its run.
+    const runId = meta.runId ? meta.runId(request) : headerValue(request, 'x-run-id');
     // The caller's key makes its retries one charge; without one, each request is its own.
     const given = headerValue(request, 'idempotency-key');
-    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
+    return { eventType: meta.eventType, eventData, ...(userId ? { userId } : {}), ...(runId ? { runId } : {}), idempotencyKey: given ?? `cm-${randomUUID()}`, generatedKey: given === undefined };
   }
 
   private respond(response: unknown, body: unknown, usage: UsageEnvelope): unknown {

@@ -45,6 +45,22 @@ describe('UsageClient', () => {
     expect(body).not.toHaveProperty('organizationId');
   });
 
+  it('sends runId as the X-Run-Id header, never in the body: track, batch, check, reserve, commit', async () => {
+    const run = '5b627bb6-c2df-41d6-8044-58485d01a59e';
+    const result = { eventId: 'x' };
+    const { c, calls } = client([json(201, result), json(200, { results: [] }), json(200, {}), json(201, hold), json(200, result)]);
+    await c.track({ eventType: 'e', runId: run });
+    await c.trackBatch([{ eventType: 'e', runId: 'ignored-per-event' }, { eventType: 'e' }], { runId: run });
+    await c.check({ eventType: 'e', runId: run });
+    await c.reserve({ eventType: 'e', runId: run });
+    await c.commit('r1', { runId: run });
+    expect(calls.map((x) => x.headers['x-run-id'])).toEqual([run, run, run, run, run]);
+    expect(JSON.stringify(calls.map((x) => x.body))).not.toContain('runId');
+    const { c: plain, calls: plainCalls } = client([json(201, result)]);
+    await plain.track({ eventType: 'e' });
+    expect(plainCalls[0].headers).not.toHaveProperty('x-run-id');
+  });
+
   it('retries a network error with backoff, under the same key, and is charged once', async () => {
     const { c, calls, waits } = client([refused(), refused(), json(201, hold)]);
     await c.reserve({ eventType: 'e' });
@@ -131,5 +147,19 @@ describe('UsageClient', () => {
       'GET /api/organizations/acme/usage',
     ]);
     expect(calls[0].headers['idempotency-key']).toBe('k1');
+  });
+
+  it('sends the run as X-Run-Id on track, reserve, commit and release, never in the body; no header without a run', async () => {
+    const { c, calls } = client([json(200, { eventId: 'ev' }), json(201, hold), json(200, { eventId: 'ev' }), json(200, { reservationId: 'r1', status: 'released', releasedCredits: 10 }), json(201, hold)]);
+    await c.track({ eventType: 'e', runId: 'run-1' });
+    await c.reserve({ eventType: 'e', runId: 'run-1', idempotencyKey: 'k1' });
+    await c.commit('r1', { runId: 'run-1', idempotencyKey: 'k1' });
+    await c.release('r1', { runId: 'run-1' });
+    await c.reserve({ eventType: 'e' });
+    expect(calls.slice(0, 4).map((x) => x.headers['x-run-id'])).toEqual(['run-1', 'run-1', 'run-1', 'run-1']);
+    expect(calls[1].headers['idempotency-key']).toBe('k1');
+    expect(calls[2].headers['idempotency-key']).toBe('k1');
+    for (const call of calls) expect(call.body ?? {}).not.toHaveProperty('runId');
+    expect(calls[4].headers).not.toHaveProperty('x-run-id');
   });
 });

@@ -36,6 +36,16 @@ export interface UsageEventInput {
   occurredAt?: string;
   /** Generated (`cm-<uuid>`) when absent, so that a retry after a lost answer is charged once. */
   idempotencyKey?: string;
+  /**
+   * The agent run to charge (sent as the `X-Run-Id` header, never in the body): the call counts against the
+   * run and every ancestor, and is refused with 402 RUN_BUDGET_EXCEEDED past any of their budgets.
+   */
+  runId?: string;
+}
+
+export interface RunOption {
+  /** The agent run to charge (the `X-Run-Id` header). */
+  runId?: string;
 }
 
 /** `GET /api/key`: whose the key is and what it may do. */
@@ -72,25 +82,27 @@ export class UsageClient {
 
   /** Records one event: priced, enforced (402 when it does not fit) and written at once. */
   async track(event: UsageEventInput & OrganizationOption): Promise<TrackResult> {
-    const { organizationId, ...body } = withKey(event);
-    return this.request<TrackResult>('POST', `${await this.orgPath(organizationId)}/usage/events`, body);
+    const { organizationId, runId, ...body } = withKey(event);
+    return this.request<TrackResult>('POST', `${await this.orgPath(organizationId)}/usage/events`, body, runHeader(runId));
   }
 
   /** Up to 1,000 events in one transaction, one result each (a refused event does not fail the others). */
-  async trackBatch(events: UsageEventInput[], options: OrganizationOption = {}): Promise<BatchResult> {
-    return this.request<BatchResult>('POST', `${await this.orgPath(options.organizationId)}/usage/events`, { events: events.map(withKey) });
+  /** `runId`: every event of the batch is charged to that run (one X-Run-Id per request; an event's own `runId` is not sent). */
+  async trackBatch(events: UsageEventInput[], options: OrganizationOption & RunOption = {}): Promise<BatchResult> {
+    const body = { events: events.map((e) => withoutRun(withKey(e))) };
+    return this.request<BatchResult>('POST', `${await this.orgPath(options.organizationId)}/usage/events`, body, runHeader(options.runId));
   }
 
   /** Prices an event and says whether it fits now, without recording anything. */
   async check(event: Omit<UsageEventInput, 'idempotencyKey'> & OrganizationOption): Promise<CheckResult> {
-    const { organizationId, ...body } = event;
-    return this.request<CheckResult>('POST', `${await this.orgPath(organizationId)}/usage/check`, body);
+    const { organizationId, runId, ...body } = event;
+    return this.request<CheckResult>('POST', `${await this.orgPath(organizationId)}/usage/check`, body, runHeader(runId));
   }
 
   /** Holds the priced credits now (402 when they do not fit); commit or release later. */
   async reserve(event: UsageEventInput & OrganizationOption & { ttlSeconds?: number }): Promise<ReservationResult> {
-    const { organizationId, ...body } = withKey(event);
-    return this.request<ReservationResult>('POST', `${await this.orgPath(organizationId)}/usage/reservations`, body, { 'idempotency-key': body.idempotencyKey! });
+    const { organizationId, runId, ...body } = withKey(event);
+    return this.request<ReservationResult>('POST', `${await this.orgPath(organizationId)}/usage/reservations`, body, { 'idempotency-key': body.idempotencyKey!, ...runHeader(runId) });
   }
 
   /**
@@ -100,9 +112,9 @@ export class UsageClient {
    * nothing more. `response`: what the metered route answered, kept with the key for a replay. `idempotencyKey` (the reservation's) is sent
    * along as the Idempotency-Key header for tracing.
    */
-  async commit(reservationId: string, options: OrganizationOption & { eventData?: Record<string, unknown>; idempotencyKey?: string; response?: FirstAnswer } = {}): Promise<TrackResult> {
+  async commit(reservationId: string, options: OrganizationOption & RunOption & { eventData?: Record<string, unknown>; idempotencyKey?: string; response?: FirstAnswer } = {}): Promise<TrackResult> {
     const body = { ...(options.eventData ? { eventData: options.eventData } : {}), ...(options.response ? { response: options.response } : {}) };
-    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    const headers: Record<string, string> = { ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}), ...runHeader(options.runId) };
     return this.request<TrackResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/commit`, body, headers);
   }
 
@@ -118,8 +130,8 @@ export class UsageClient {
   }
 
   /** Gives the held credits back (409 RESERVATION_SETTLED when already settled). */
-  async release(reservationId: string, options: OrganizationOption = {}): Promise<ReleaseResult> {
-    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {});
+  async release(reservationId: string, options: OrganizationOption & RunOption = {}): Promise<ReleaseResult> {
+    return this.request<ReleaseResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/release`, {}, runHeader(options.runId));
   }
 
   /** The current period: plan, allowance, used, remaining, overage, count limits (needs the `read` scope). */
@@ -205,6 +217,15 @@ function keyProblem(error: MeteringError): string {
   if (error.status === 401) return `credit-metering: the metering service refused the API key (${said}): every metered route will fail until the key is replaced`;
   if (error.status === 403) return `credit-metering: the API key cannot meter (${said}): create a key with the track scope (the dashboard's "for the client package" choice)`;
   return `credit-metering: checking the API key failed (${said})`;
+}
+
+function runHeader(runId: string | undefined): Record<string, string> {
+  return runId ? { 'x-run-id': runId } : {};
+}
+
+function withoutRun<E extends UsageEventInput>(event: E): Omit<E, 'runId'> {
+  const { runId: _runId, ...rest } = event;
+  return rest;
 }
 
 function withKey<E extends UsageEventInput>(event: E): E {

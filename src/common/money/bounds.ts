@@ -29,12 +29,20 @@ export const MAX_PERIOD_OVERAGE_COST_USD = 1_000_000_000_000;
 export const MAX_PLAN_PRICE_USD = 100_000_000;
 export const MAX_INVOICE_TOTAL_USD = MAX_PERIOD_OVERAGE_COST_USD + MAX_PLAN_PRICE_USD;
 
-export type AmountBound = 'eventCredits' | 'periodCredits' | 'periodOverageCost';
+/**
+ * The largest budget of an agent run: what an organization may consume in one period. Runs count in
+ * numeric(22,6) like the ledger (below 10^16 credits), and their figures travel as decimal strings, never as
+ * a number of micro-credits (10^10 credits is 10^16 micro-credits, past 2^53).
+ */
+export const MAX_RUN_BUDGET_CREDITS = MAX_PERIOD_CREDITS;
+
+export type AmountBound = 'eventCredits' | 'periodCredits' | 'periodOverageCost' | 'runBudgetCredits';
 
 export const BOUNDS: Record<AmountBound, { max: number; unit: 'credits' | 'USD'; what: string }> = {
   eventCredits: { max: MAX_EVENT_CREDITS, unit: 'credits', what: 'the price of one event' },
   periodCredits: { max: MAX_PERIOD_CREDITS, unit: 'credits', what: "an organization's credits consumed in one period" },
   periodOverageCost: { max: MAX_PERIOD_OVERAGE_COST_USD, unit: 'USD', what: "an organization's overage cost in one period" },
+  runBudgetCredits: { max: MAX_RUN_BUDGET_CREDITS, unit: 'credits', what: "an agent run's budget" },
 };
 
 /**

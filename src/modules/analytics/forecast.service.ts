@@ -5,7 +5,7 @@ import { hundredthsFromNumber, hundredthsToNumber } from '../../common/money/cre
 import { periodKey, periodOf } from '../../common/time/period';
 import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
 import { OrganizationsService } from '../organizations/organizations.service';
-import type { OrganizationRow } from '../organizations/organizations.service';
+import type { OrganizationRow } from '../organizations/organizations.types';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { BillingRepository } from './billing.repository';
 import { RollupRepository } from './rollup.repository';

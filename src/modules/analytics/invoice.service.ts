@@ -6,7 +6,7 @@ import type { CreditHundredths } from '../../common/money/credits';
 import { parsePeriodKey, periodKey, periodOf } from '../../common/time/period';
 import type { Period } from '../../common/time/period';
 import { OrganizationsService } from '../organizations/organizations.service';
-import type { OrganizationRow } from '../organizations/organizations.service';
+import type { OrganizationRow } from '../organizations/organizations.types';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { BillingRepository } from './billing.repository';

@@ -6,7 +6,8 @@ import type { AppConfig } from '../../config/app-config';
 import type { BatchItemResult } from '../../../libs/contracts/src/tracking.types';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import { IngestQueue } from './ingest-queue.types';
-import type { ClaimedBatch } from './ingest-queue.types';
+import type { ClaimedBatch, IngestMessage } from './ingest-queue.types';
+import { IngestDeliveriesRepository } from './ingest-deliveries.repository';
 import { IngestReceiptsRepository } from './ingest-receipts.repository';
 import type { ReceiptProgress } from './ingest-receipts.repository';
 import { IngestMetrics } from './ingest-metrics';
@@ -42,6 +43,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly queue: IngestQueue,
     private readonly tracker: UsageTracker,
     private readonly receipts: IngestReceiptsRepository,
+    private readonly deliveries: IngestDeliveriesRepository,
     private readonly ingest: IngestService,
     private readonly clock: Clock,
     private readonly metrics: IngestMetrics,
@@ -135,14 +137,47 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
+  /**
+   * Writes a claimed batch and acknowledges it. On a store whose acknowledgement follows the commit
+   * (JetStream), the batch's delivery ids are recorded in the same ledger transaction: a message whose id is
+   * there already was written by an earlier delivery (a crash between the commit and the acknowledgement,
+   * or a lease that ran out under a slow write), so the transaction is rolled back and written again without
+   * it, and the whole batch is acknowledged. Its receipt and its refusal are counted once.
+   */
   private async write(batch: ClaimedBatch): Promise<void> {
-    const inputs = batch.messages.map((m) => m.input);
     const acksInTransaction = this.queue.kind === 'postgres';
-    const results = await this.tracker.drain(inputs, async (outcomes) => {
-      await this.receipts.progress(receiptProgress(batch, outcomes), this.clock.now());
-      if (acksInTransaction) await batch.ack();
-    });
-    if (!acksInTransaction) await batch.ack();
+    const written = new Set<string>();
+    let messages = batch.messages;
+    let results: BatchItemResult[] = [];
+    for (;;) {
+      const pending = messages.filter((m) => m.deliveryId === undefined || !written.has(m.deliveryId));
+      if (pending.length === 0) break;
+      const deliveries = pending.flatMap((m) => (m.deliveryId === undefined ? [] : [m.deliveryId]));
+      try {
+        results = await this.tracker.drain(
+          pending.map((m) => m.input),
+          async (outcomes) => {
+            const already = await this.deliveries.claim(deliveries, this.clock.now());
+            if (already.length > 0) throw new AlreadyWritten(already);
+            await this.receipts.progress(receiptProgress(pending, outcomes), this.clock.now());
+            if (acksInTransaction) await batch.ack();
+          },
+        );
+        break;
+      } catch (error) {
+        if (!(error instanceof AlreadyWritten)) throw error;
+        for (const id of error.deliveryIds) written.add(id);
+        this.metrics.redelivered.inc(error.deliveryIds.length);
+        messages = pending;
+        results = [];
+      }
+    }
+    if (!acksInTransaction) {
+      await batch.ack();
+      const ids = batch.messages.flatMap((m) => (m.deliveryId === undefined ? [] : [m.deliveryId]));
+      // Confirmed: these messages never come back. A failure here only leaves rows for the daily sweep.
+      if (ids.length > 0) await this.deliveries.forget(ids, this.clock.now()).catch((error: unknown) => this.logger.warn(`Delivery ids not removed: ${(error as Error).message}`));
+    }
     this.drained += results.length;
     const counts = { accepted: 0, duplicate: 0, rejected: 0 };
     for (const r of results) counts[r.status]++;
@@ -152,10 +187,17 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   }
 }
 
+/** Rolls back a drain whose batch holds messages an earlier delivery wrote. */
+class AlreadyWritten extends Error {
+  constructor(readonly deliveryIds: string[]) {
+    super(`${deliveryIds.length} messages of the batch were written by an earlier delivery`);
+  }
+}
+
 /** What a drained batch adds to each receipt it touches. */
-function receiptProgress(batch: ClaimedBatch, outcomes: BatchItemResult[]): ReceiptProgress[] {
+function receiptProgress(messages: IngestMessage[], outcomes: BatchItemResult[]): ReceiptProgress[] {
   const byReceipt = new Map<string, ReceiptProgress>();
-  batch.messages.forEach((m, i) => {
+  messages.forEach((m, i) => {
     if (!m.receiptId) return;
     let p = byReceipt.get(m.receiptId);
     if (!p) byReceipt.set(m.receiptId, (p = { receiptId: m.receiptId, accepted: 0, duplicates: 0, refusals: [] }));

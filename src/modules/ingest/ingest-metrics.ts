@@ -16,12 +16,14 @@ export class IngestMetrics {
   readonly appended: Counter<'store'>;
   readonly drained: Counter<'status'>;
   readonly full: Counter;
+  readonly redelivered: Counter;
 
   constructor(metrics: MetricsService, queue: IngestQueue) {
     const registers = [metrics.registry];
     this.appended = new Counter({ name: 'ingest_appended_total', help: 'Asynchronous events stored in the ingest queue by this instance', labelNames: ['store'] as const, registers });
     this.drained = new Counter({ name: 'ingest_drained_total', help: 'Ingested events written to the ledger by this instance, by outcome (accepted, duplicate, rejected)', labelNames: ['status'] as const, registers });
     this.full = new Counter({ name: 'ingest_queue_full_total', help: 'Asynchronous calls refused with 503 INGEST_QUEUE_FULL', registers });
+    this.redelivered = new Counter({ name: 'ingest_redelivered_total', help: 'Messages delivered again after an earlier delivery wrote them (JetStream): acknowledged, not written twice', registers });
     // Measured on scrape (one query, only when someone asks) by the first of the four gauges: the registry
     // collects them in registration order, so the other three are set before they are written.
     const gauges: { bytes?: Gauge; age?: Gauge; up?: Gauge } = {};

@@ -24,6 +24,13 @@ export interface IngestMessage {
   receiptId?: string;
   /** When it was accepted (ISO 8601): the queue's age. */
   enqueuedAt: string;
+  /**
+   * Set by a store whose acknowledgement cannot join the ledger transaction (JetStream): this stored
+   * message's identity, the same on every redelivery and never shared by two messages (unlike `id`, which a
+   * retried publish past the duplicate window shares). The drainer records it in the ledger transaction, so
+   * a batch delivered again after its commit is acknowledged without being written twice.
+   */
+  deliveryId?: string;
 }
 
 /** Messages claimed by one drainer; no other drainer (on any instance) gets them until ack, nack or lease expiry. */

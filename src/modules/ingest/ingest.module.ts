@@ -7,6 +7,7 @@ import { IngestBounds } from './ingest-bounds';
 import { IngestMetrics } from './ingest-metrics';
 import { IngestQueue } from './ingest-queue.types';
 import { IngestReceiptsRepository } from './ingest-receipts.repository';
+import { IngestDeliveriesRepository } from './ingest-deliveries.repository';
 import { IngestService } from './ingest.service';
 import { PostgresIngestQueue } from './postgres-ingest-queue';
 import { JetStreamIngestQueue, jetStreamOptionsFrom } from './jetstream-ingest-queue';
@@ -34,7 +35,7 @@ export const INGEST_QUEUE_PROVIDER: Provider = {
  */
 @Module({
   imports: [MeteringDataSourceModule],
-  providers: [PostgresIngestQueue, INGEST_QUEUE_PROVIDER, IngestBounds, IngestReceiptsRepository, IngestService, IngestMetrics],
-  exports: [IngestQueue, IngestService, IngestReceiptsRepository, IngestMetrics],
+  providers: [PostgresIngestQueue, INGEST_QUEUE_PROVIDER, IngestBounds, IngestReceiptsRepository, IngestDeliveriesRepository, IngestService, IngestMetrics],
+  exports: [IngestQueue, IngestService, IngestReceiptsRepository, IngestDeliveriesRepository, IngestMetrics],
 })
 export class IngestModule {}

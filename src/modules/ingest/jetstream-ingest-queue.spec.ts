@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig, NatsConfig } from '../../config/app-config';
-import { decodeMessage, jetStreamOptionsFrom, organizationToken } from './jetstream-ingest-queue';
+import { decodeMessage, deliveryIdOf, jetStreamOptionsFrom, organizationToken } from './jetstream-ingest-queue';
 
 describe('organizationToken', () => {
   it('keeps identifiers subjects can hold, encodes the others so none reaches another subject or a wildcard', () => {
@@ -47,5 +47,22 @@ describe('decodeMessage', () => {
     for (const bad of ['not json', 'null', '42', '{}', JSON.stringify({ ...m, id: 1 }), JSON.stringify({ ...m, input: null }), JSON.stringify({ ...m, input: { eventType: 'x' } })]) {
       expect(decodeMessage(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('deliveryIdOf', () => {
+  it('is the stream, the stream sequence and the store time: the same on a redelivery, another for another message', () => {
+    const first = '$JS.ACK.INGEST.drainers.1.42.7.1796000000000000000.3';
+    const again = '$JS.ACK.INGEST.drainers.2.42.9.1796000000000000000.0';
+    expect(deliveryIdOf(first)).toBe('INGEST:42:1796000000000000000');
+    expect(deliveryIdOf(again)).toBe(deliveryIdOf(first));
+    // The stream deleted and created again: sequence 42 comes back, stored at another time.
+    expect(deliveryIdOf('$JS.ACK.INGEST.drainers.1.42.1.1796000009000000000.0')).not.toBe(deliveryIdOf(first));
+    // The form with a domain and an account hash.
+    expect(deliveryIdOf('$JS.ACK.hub.ACCHASH.INGEST.drainers.1.42.7.1796000000000000000.3.rnd')).toBe('INGEST:42:1796000000000000000');
+  });
+
+  it('refuses a subject that is not a JetStream acknowledgement', () => {
+    for (const reply of ['_INBOX.abc', '$JS.ACK.too.short', '$JS.API.X.a.b.c.d.e.f']) expect(() => deliveryIdOf(reply)).toThrow(/not a JetStream/);
   });
 });

@@ -237,7 +237,7 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     for (const msg of delivered) {
       const message = decodeMessage(this.decoder.decode(msg.data));
       if (message) {
-        messages.push(message);
+        messages.push({ ...message, deliveryId: deliveryIdOf(msg.reply!) });
         held.push(msg);
       } else {
         // Not an event this service wrote (someone published on the subject by hand): it can never be
@@ -508,4 +508,18 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
       });
     return this.stateRead;
   }
+}
+
+/**
+ * A delivered message's identity from its acknowledgement subject: the stream, the stream sequence and the
+ * time the stream stored it. The same on every redelivery of the message; a message stored after the stream
+ * was deleted and created again may reuse a sequence, never with the same store time. Both forms of the
+ * subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` and the one with a domain
+ * and an account hash after `ACK`.
+ */
+export function deliveryIdOf(reply: string): string {
+  const tokens = reply.split('.');
+  if (tokens.length === 9) tokens.splice(2, 0, '_', '');
+  if (tokens.length < 11 || tokens[0] !== '$JS' || tokens[1] !== 'ACK') throw new Error(`not a JetStream acknowledgement subject: ${reply}`);
+  return `${tokens[4]}:${tokens[7]}:${tokens[9]}`;
 }

@@ -16,6 +16,7 @@ import { JobsScheduler } from './jobs.scheduler';
 import { UsagePartitionsJob } from './partitions/usage-partitions.job';
 import { PeriodCloseJob } from './period-close/period-close.job';
 import { PeriodCloseRepository } from './period-close/period-close.repository';
+import { OrganizationsCoreModule } from '../organizations/organizations-core.module';
 import { PeriodCloseBatchRepository } from './period-close/period-close-batch.repository';
 import { LedgerReconciliationJob } from './reconciliation/ledger-reconciliation.job';
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
@@ -23,7 +24,7 @@ import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
 
 /** SPEC section 8: scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
 @Module({
-  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule, IngestModule],
+  imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule, IngestModule, OrganizationsCoreModule],
   providers: [
     JobRunner,
     JobLocks,

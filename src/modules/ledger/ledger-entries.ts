@@ -105,6 +105,7 @@ export class LedgerEntries {
       ip: p.input.context?.ip ?? null,
       user_agent: p.input.context?.userAgent?.slice(0, 500) ?? null,
       api_key_id: p.input.context?.apiKeyId ?? null,
+      run_id: p.input.context?.runId ?? null,
     });
     for (const take of r.grant_takes) {
       this.takes.push({ organization_id: organizationId, grant_id: take.grantId, event_id: eventId, period_start: p.periodStart, credits: String(take.credits) });

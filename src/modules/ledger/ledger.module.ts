@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MeteringDataSourceModule } from '../../database/metering-data-source.module';
 import { CreditGrantsRepository } from './credit-grants.repository';
 import { LedgerRepository } from './ledger.repository';
+import { NotificationsRepository } from './notifications.repository';
 import { PeriodBalancesRepository } from './period-balances.repository';
 import { ReservationsRepository } from './reservations.repository';
 import { RollupsRepository } from './rollups.repository';
@@ -16,7 +17,7 @@ import { WebhookOutboxRepository } from './webhook-outbox.repository';
  */
 @Module({
   imports: [MeteringDataSourceModule],
-  providers: [LedgerRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository],
-  exports: [LedgerRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository],
+  providers: [LedgerRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
+  exports: [LedgerRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
 })
 export class LedgerModule {}

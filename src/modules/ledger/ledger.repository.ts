@@ -20,6 +20,11 @@ export interface ConsumeParams {
   userId?: string | null;
   /** The day the charge is made (UTC, YYYY-MM-DD, from `now`): the window of daily budgets, whatever occurredAt says. */
   day?: string | null;
+  /**
+   * The agent run the debit is charged to (X-Run-Id): it counts against that run and every ancestor, under
+   * their row locks in the same debit. Sent to the SQL functions as the item field `run_id`.
+   */
+  runId?: string | null;
 }
 
 /** A budget's charge by one accepted debit: its window, its limit, its use before and after. */
@@ -33,6 +38,18 @@ export interface BudgetTake {
   before: number | string;
   after: number | string;
   credits: number | string;
+}
+
+/** The debit's run is not the organization's, is closed (or an ancestor is), or it would pass a budget on its path. */
+export type RunRefusalStatus = 'RUN_NOT_FOUND' | 'RUN_CLOSED' | 'RUN_BUDGET_EXCEEDED';
+
+/** What consume_credits_many says of a run refusal: the run, its path (root first), the run that refused and its figures. */
+export interface RunRefusal {
+  runId: string;
+  path?: string[];
+  limitingRunId?: string;
+  budget?: number | string | null;
+  used?: number | string;
 }
 
 /** The budget a refused debit would have exceeded. */
@@ -75,7 +92,7 @@ export interface HoldSettlement {
 
 export interface ConsumeResult {
   /** PERIOD_CREDITS_BOUND / PERIOD_COST_BOUND: the debit would take the period past a bound of common/money/bounds.ts. */
-  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED' | 'PERIOD_CREDITS_BOUND' | 'PERIOD_COST_BOUND';
+  status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED' | 'PERIOD_CREDITS_BOUND' | 'PERIOD_COST_BOUND' | RunRefusalStatus;
   from_allowance: string;
   from_grants: string;
   overage: string;
@@ -89,8 +106,8 @@ export interface ConsumeResult {
   limit_used: number;
   /** The period's plan the debit was decided under (empty for PERIOD_CLOSED). */
   plan_name: string | null;
-  /** BUDGET_EXCEEDED: the budget it would have exceeded. */
-  budget?: BudgetRefusal | null;
+  /** BUDGET_EXCEEDED: the budget it would have exceeded; RUN_*: the run refusal. */
+  budget?: BudgetRefusal | RunRefusal | null;
   /** OK: what it charged to each budget of its key and user. */
   budget_takes?: BudgetTake[];
 }
@@ -134,6 +151,8 @@ export interface LedgerEventRow {
   user_agent: string | null;
   /** The organization API key that made the request (null: the admin key). */
   api_key_id: string | null;
+  /** The agent run it was charged to (null: none). */
+  run_id: string | null;
 }
 
 /** An idempotency key is one organization's: the same key of two organizations is two keys. */
@@ -168,12 +187,12 @@ export interface EntryRows {
 const ENTRY_CTES = `
   ev AS (
     INSERT INTO usage_events (organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-                              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id)
+                              credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id, run_id)
     SELECT organization_id, occurred_at, id, period_start, recorded_at, event_type, category, definition_version, user_id,
-           credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id
+           credits, from_allowance, from_grants, overage, overage_cost, limit_key, breakdown, idempotency_key, endpoint, ip, user_agent, api_key_id, run_id
       FROM jsonb_to_recordset($1::jsonb) AS r(organization_id text, occurred_at timestamptz, id uuid, period_start date, recorded_at timestamptz,
            event_type text, category text, definition_version int, user_id text, credits numeric, from_allowance numeric, from_grants numeric,
-           overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text, api_key_id text)
+           overage numeric, overage_cost numeric, limit_key text, breakdown jsonb, idempotency_key text, endpoint text, ip text, user_agent text, api_key_id text, run_id uuid)
      /* gate:events */
     RETURNING organization_id, occurred_at, period_start, event_type, category, coalesce(user_id, '') AS user_id, credits, overage),
   daily AS (
@@ -270,19 +289,10 @@ export class LedgerRepository {
     this.partitions.add(periodStart);
   }
 
+  /** One debit: a batch of one through consume_credits_many, so it carries every item field (the run too). */
   async consume(p: ConsumeParams): Promise<ConsumeResult> {
-    const rows = (await this.tx.manager.query(`SELECT * FROM consume_credits($1, $2::date, $3::numeric, $4, $5, $6::int, $7, $8, $9::date)`, [
-      p.organizationId,
-      p.periodStart,
-      p.amount,
-      p.limitKey,
-      p.now,
-      this.config.periodCloseGraceMinutes,
-      p.apiKeyId ?? null,
-      p.userId ?? null,
-      p.day ?? null,
-    ])) as ConsumeResult[];
-    return rows[0];
+    const [row] = await this.consumeMany(p.now, [p]);
+    return row;
   }
 
   /**
@@ -311,6 +321,7 @@ export class LedgerRepository {
         expires_at: p.expiresAt,
         api_key_id: p.debit.apiKeyId ?? null,
         day: p.debit.day ?? null,
+        run_id: p.debit.runId ?? null,
       })),
     );
     return this.prepared<ReserveResult>(false, 'ledger_reserve_many', RESERVE_MANY_SQL, [now, this.config.periodCloseGraceMinutes, json]);
@@ -340,7 +351,7 @@ export class LedgerRepository {
     const first = items[0].organizationId;
     const oneOrganization = items.every((p) => p.organizationId === first);
     const json = JSON.stringify(
-      items.map((p, i) => ({ i, org: p.organizationId, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null })),
+      items.map((p, i) => ({ i, org: p.organizationId, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null, run_id: p.runId ?? null })),
     );
     const rows = (
       oneOrganization

@@ -4,6 +4,21 @@ import type { CreditHundredths } from '../../common/money/credits';
 import { OPEN_TOP_UPS_SQL } from './credit-grants.repository';
 import { creditsRemaining } from './utils/credits-remaining';
 
+/** A period's balance row as the usage summary shows it (numeric columns as exact strings). */
+export interface BalanceSummaryRow {
+  plan_name: string;
+  allowance: string;
+  allowance_used: string;
+  grants_used: string;
+  overage_used: string;
+  overage_cost: string;
+  consumed: string;
+  events: string;
+  ai_calls: number;
+  pdf_exports: number;
+  sessions: number;
+}
+
 /**
  * period_balances: one row per organization and period, the lock every debit of the period takes. Created
  * only by ensure_period_balance (the plan decided under the organization row lock), debited only by
@@ -68,5 +83,15 @@ export class PeriodBalancesRepository {
       [organizationId, now, periodStart],
     )) as Array<{ allowance: string | null; allowance_used: string | null; top_ups: string }>;
     return creditsRemaining(row.allowance ?? '0', row.allowance_used ?? '0', row.top_ups ?? '0');
+  }
+
+  /** The period's balance row, undefined before its first debit. */
+  async find(organizationId: string, periodStart: string): Promise<BalanceSummaryRow | undefined> {
+    const [row] = (await this.tx.manager.query(
+      `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events, ai_calls, pdf_exports, sessions
+         FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
+      [organizationId, periodStart],
+    )) as BalanceSummaryRow[];
+    return row;
   }
 }

@@ -32,6 +32,8 @@ export interface ReservationRow {
   expires_at: Date;
   api_key_id: string | null;
   budget_takes: ConsumeResult['budget_takes'];
+  /** The agent run the hold is charged to: its refund gives the credits back to that run and its ancestors. */
+  run_id: string | null;
 }
 
 /**
@@ -136,7 +138,7 @@ export class ReservationsRepository {
 
   /** Gives a hold's credits back (refund_credits: allowance, top-ups, overage, count limit and budgets, under the balance row lock). */
   async refund(res: ReservationRow, now: Date): Promise<void> {
-    await this.tx.manager.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb)`, [
+    await this.tx.manager.query(`SELECT refund_credits($1, $2::date, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7::jsonb, $8, $9, $10::jsonb, $11::uuid)`, [
       res.organization_id,
       res.period_start,
       res.from_allowance,
@@ -147,6 +149,7 @@ export class ReservationsRepository {
       res.limit_key,
       now,
       JSON.stringify(res.budget_takes ?? []),
+      res.run_id ?? null,
     ]);
   }
 }

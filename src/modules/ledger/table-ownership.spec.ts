@@ -23,7 +23,13 @@ const LEDGER_TABLES = [
   'refused_events',
 ];
 
-/** SQL functions that write those tables (see migrations/): calling one is writing them. */
+/**
+ * The SQL functions' definitions (src/database/functions): they run only when called, so what counts is
+ * who calls them (CALL below), and that every function writing a ledger table is listed here.
+ */
+const FUNCTIONS_DIR = 'src/database/functions/';
+
+/** SQL functions that write those tables (src/database/functions): calling one is writing them. */
 const LEDGER_WRITING_FUNCTIONS = ['consume_credits', 'consume_credits_many', 'consume_credits_orgs', 'reserve_credits', 'reserve_credits_many', 'refund_credits', 'ensure_period_balance', 'ensure_usage_events_partition'];
 
 const WRITE = /\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+(?:ONLY\s+)?((?:"?\w+"?\s*,\s*)*"?\w+"?)/gi;
@@ -39,18 +45,55 @@ function withoutComments(source: string): string {
   return source.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
-/** The ledger writes in a source text: `INSERT INTO credit_grants`, `refund_credits(`, … */
-export function ledgerWrites(source: string): string[] {
+/** The writes of the tables `owned` picks in a source text: `INSERT INTO credit_grants`, … */
+function tableWrites(source: string, owned: (table: string) => boolean): string[] {
   const code = withoutComments(source);
   const found: string[] = [];
   for (const m of code.matchAll(WRITE)) {
     const verb = m[1].replace(/\s+/g, ' ').toUpperCase();
     // TRUNCATE a, b: each listed table; every other verb names one.
     const tables = verb.startsWith('TRUNCATE') ? m[2].split(',') : [m[2].split(',')[0]];
-    for (const t of tables.map((x) => x.trim())) if (isLedgerTable(t)) found.push(`${verb} ${t.replace(/"/g, '')}`);
+    for (const t of tables.map((x) => x.trim())) if (owned(t)) found.push(`${verb} ${t.replace(/"/g, '').toLowerCase()}`);
   }
-  for (const m of code.matchAll(CALL)) found.push(`${m[1].toLowerCase()}()`);
   return found;
+}
+
+/** The ledger writes in a source text: `INSERT INTO credit_grants`, `refund_credits(`, … */
+export function ledgerWrites(source: string): string[] {
+  const found = tableWrites(source, isLedgerTable);
+  for (const m of withoutComments(source).matchAll(CALL)) found.push(`${m[1].toLowerCase()}()`);
+  return found;
+}
+
+/**
+ * Tables outside the ledger, each with its one writer: the repository of the module that owns it. Reading
+ * them anywhere is fine; a second writer is how two copies of one rule drift apart.
+ */
+const SINGLE_WRITERS: Record<string, string> = {
+  organizations: 'src/modules/organizations/organizations.repository.ts',
+  organization_plans: 'src/modules/organizations/organizations.repository.ts',
+  organization_members: 'src/modules/organizations/organizations.repository.ts',
+  invoices: 'src/modules/analytics/billing.repository.ts',
+  monthly_reports: 'src/modules/analytics/billing.repository.ts',
+  ingest_queue: 'src/modules/ingest/postgres-ingest-queue.ts',
+  ingest_receipts: 'src/modules/ingest/ingest-receipts.repository.ts',
+  ingest_deliveries: 'src/modules/ingest/ingest-deliveries.repository.ts',
+  runs: 'src/modules/runs/runs.repository.ts',
+};
+
+/** file -> the writes it makes of SINGLE_WRITERS tables it is not the writer of. */
+function writersOtherThanOwners(root: string): Record<string, string[]> {
+  const offenders: Record<string, string[]> = {};
+  for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
+    const rel = relative(root, file).split(sep).join('/');
+    if (rel.startsWith(FUNCTIONS_DIR)) continue;
+    const writes = tableWrites(readFileSync(file, 'utf8'), (t) => {
+      const owner = SINGLE_WRITERS[t.replace(/"/g, '').toLowerCase()];
+      return owner !== undefined && owner !== rel;
+    });
+    if (writes.length > 0) offenders[rel] = writes;
+  }
+  return offenders;
 }
 
 function sourceFiles(dir: string): string[] {
@@ -67,7 +110,7 @@ function writersOutsideLedger(root: string): Record<string, string[]> {
   const offenders: Record<string, string[]> = {};
   for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
     const rel = relative(root, file);
-    if (rel.startsWith(owner)) continue;
+    if (rel.startsWith(owner) || rel.startsWith(FUNCTIONS_DIR)) continue;
     const writes = ledgerWrites(readFileSync(file, 'utf8'));
     if (writes.length > 0) offenders[rel.split(sep).join('/')] = writes;
   }
@@ -84,6 +127,25 @@ describe('ledger table ownership', () => {
     const root = process.cwd();
     const own = sourceFiles(join(root, 'src', 'modules', 'ledger')).flatMap((f) => ledgerWrites(readFileSync(f, 'utf8')));
     expect(own).toEqual(expect.arrayContaining(['INSERT INTO usage_events', 'INSERT INTO credit_grants', 'UPDATE reservations', 'UPDATE webhook_deliveries', 'refund_credits()', 'ensure_period_balance()']));
+  });
+
+  it('every SQL function whose body writes a ledger table is a ledger-writing function (its callers are checked)', () => {
+    const root = process.cwd();
+    const dir = join(root, FUNCTIONS_DIR);
+    const writers = readdirSync(dir)
+      .filter((f) => f.endsWith('.sql.ts'))
+      .filter((f) => tableWrites(readFileSync(join(dir, f), 'utf8'), isLedgerTable).length > 0)
+      .map((f) => f.replace(/\.sql\.ts$/, ''));
+    expect(writers.length).toBeGreaterThan(0);
+    for (const name of writers) expect(LEDGER_WRITING_FUNCTIONS).toContain(name);
+  });
+
+  it('every other owned table has one writer, its owner repository, which is found writing it', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    expect(writersOtherThanOwners(root)).toEqual({});
+    for (const [table, owner] of Object.entries(SINGLE_WRITERS)) {
+      expect(tableWrites(readFileSync(join(root, owner), 'utf8'), (t) => t.replace(/"/g, '').toLowerCase() === table).length).toBeGreaterThan(0);
+    }
   });
 
   describe('ledgerWrites', () => {

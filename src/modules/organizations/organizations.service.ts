@@ -1,11 +1,9 @@
 import { grantsOverview } from './utils/grant-status';
 import { periodUsage } from './utils/period-status';
 import { creditsRemaining } from '../ledger/utils/credits-remaining';
-import type { PeriodUsage } from './utils/period-status';
 import { containsPattern } from './utils/search-pattern';
 import { Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { TransactionHost } from '../../common/database/transaction-host';
 import { Clock } from '../../common/clock/clock';
 import { DomainError } from '../../common/errors/domain-error';
@@ -15,37 +13,11 @@ import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
 import type { GrantRow } from '../ledger/credit-grants.repository';
 import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { PlanRegistry, PlanDefinitionRecord } from '../plans/plan-registry.service';
+import type { Organization, OrganizationListItem, OrganizationRow } from './organizations.types';
+import { OrganizationsRepository } from './organizations.repository';
 import { AddMemberDto, ChangePlanDto, CreateOrganizationDto, GrantCreditsDto, UpdateOrganizationDto } from './dto/organization.dto';
 
-export interface OrganizationRow {
-  id: string;
-  name: string;
-  plan_name: string;
-  billing_cycle: 'monthly' | 'annual';
-  spend_cap: string | null;
-  webhook_url: string | null;
-  pending_plan: string | null;
-  pending_plan_from: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface Organization {
-  id: string;
-  name: string;
-  plan: string;
-  billingCycle: 'monthly' | 'annual';
-  spendCap: number | null;
-  webhookUrl: string | null;
-  pendingPlan: { plan: string; effectiveFrom: string } | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** An organization in the operators' list: with where it stands this period. */
-export type OrganizationListItem = Organization & { usage: PeriodUsage };
-
-const ORG_COLUMNS = 'id, name, plan_name, billing_cycle, spend_cap, webhook_url, pending_plan, pending_plan_from, created_at, updated_at';
+export type { Organization, OrganizationListItem, OrganizationRow } from './organizations.types';
 
 export function toOrganization(row: OrganizationRow): Organization {
   return {
@@ -66,7 +38,7 @@ export class OrganizationsService {
   private readonly known = new Set<string>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repo: OrganizationsRepository,
     private readonly tx: TransactionHost,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
@@ -76,9 +48,9 @@ export class OrganizationsService {
 
   /** The organization row (in the ambient transaction when one is open), or 404 ORGANIZATION_NOT_FOUND. */
   async getRow(id: string): Promise<OrganizationRow> {
-    const rows = (await this.tx.manager.query(`SELECT ${ORG_COLUMNS} FROM organizations WHERE id = $1`, [id])) as OrganizationRow[];
-    if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
-    return rows[0];
+    const row = await this.repo.find(id);
+    if (!row) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
+    return row;
   }
 
   /**
@@ -96,23 +68,13 @@ export class OrganizationsService {
     return toOrganization(await this.getRow(id));
   }
 
-  /** A page of organizations in id order (keyset: `after` is the last id of the previous page), optionally searched. */
   /**
    * A page of organizations in id order, each with where it stands this period (used, remaining, status)
    * for the operators' list: the balance row and the open top-ups are joined in the same statement.
    */
   async list(limit = 100, after?: string, q?: string): Promise<{ items: OrganizationListItem[]; nextCursor: string | null }> {
     const now = this.clock.now();
-    const rows = (await this.dataSource.query(
-      `SELECT ${ORG_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
-              pb.allowance AS pb_allowance, pb.allowance_used AS pb_allowance_used, pb.consumed AS pb_consumed, pb.overage_used AS pb_overage,
-              (SELECT coalesce(sum(g.remaining), 0) FROM credit_grants g WHERE g.organization_id = o.id AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $4)) AS open_top_ups
-         FROM organizations o
-         LEFT JOIN period_balances pb ON pb.organization_id = o.id AND pb.period_start = $5::date
-        WHERE ($1::text IS NULL OR o.id > $1) AND ($3::text IS NULL OR o.id ILIKE $3 OR o.name ILIKE $3)
-        ORDER BY o.id LIMIT $2`,
-      [after ?? null, limit + 1, q === undefined ? null : containsPattern(q), now, periodOf(now).start.toISOString().slice(0, 10)],
-    )) as Array<OrganizationRow & { pb_allowance: string | null; pb_allowance_used: string | null; pb_consumed: string | null; pb_overage: string | null; open_top_ups: string }>;
+    const rows = await this.repo.listPage(limit + 1, after, q === undefined ? null : containsPattern(q), now, periodOf(now).start.toISOString().slice(0, 10));
     const page = rows.slice(0, limit);
     const items = await Promise.all(
       page.map(async (row) => {
@@ -144,33 +106,34 @@ export class OrganizationsService {
     await this.activePlan(dto.plan);
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
     // The plan history starts with the plan it was created on, in force for every period before any change.
-    const rows = (await this.dataSource.query(
-      `WITH org AS (
-         INSERT INTO organizations (id, name, plan_name, billing_cycle, spend_cap, webhook_url, webhook_secret, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING RETURNING ${ORG_COLUMNS}),
-       history AS (INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) SELECT id, '-infinity', plan_name, created_at FROM org)
-       SELECT * FROM org`,
-      [dto.id, dto.name, dto.plan, dto.billingCycle ?? 'monthly', dto.spendCap === undefined ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)), dto.webhookUrl ?? null, secret, this.clock.now()],
-    )) as OrganizationRow[];
-    if (!rows[0]) throw new DomainError('ALREADY_EXISTS', `Organization "${dto.id}" already exists`, { organizationId: dto.id });
-    return { ...toOrganization(rows[0]), webhookSecret: secret };
+    const created = await this.repo.insert({
+      id: dto.id,
+      name: dto.name,
+      plan: dto.plan,
+      billingCycle: dto.billingCycle ?? 'monthly',
+      spendCap: dto.spendCap === undefined ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)),
+      webhookUrl: dto.webhookUrl ?? null,
+      webhookSecret: secret,
+      now: this.clock.now(),
+    });
+    if (!created) throw new DomainError('ALREADY_EXISTS', `Organization "${dto.id}" already exists`, { organizationId: dto.id });
+    return { ...toOrganization(created), webhookSecret: secret };
   }
 
   async update(id: string, dto: UpdateOrganizationDto): Promise<Organization> {
     await this.getRow(id);
-    const sets: string[] = [];
-    const values: unknown[] = [id];
-    const set = (column: string, value: unknown) => {
-      values.push(value);
-      sets.push(`${column} = $${values.length}`);
-    };
-    if (dto.name !== undefined) set('name', dto.name);
-    if (dto.billingCycle !== undefined) set('billing_cycle', dto.billingCycle);
-    if (dto.spendCap !== undefined) set('spend_cap', dto.spendCap === null ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)));
-    if (dto.webhookUrl !== undefined) set('webhook_url', dto.webhookUrl);
-    set('updated_at', this.clock.now());
-    const rows = (await this.dataSource.query(`UPDATE organizations SET ${sets.join(', ')} WHERE id = $1 RETURNING ${ORG_COLUMNS}`, values)) as [OrganizationRow[], number];
-    return toOrganization(rows[0][0]);
+    const row = await this.repo.update(
+      id,
+      {
+        name: dto.name,
+        billingCycle: dto.billingCycle,
+        spendCap: dto.spendCap === undefined ? undefined : dto.spendCap === null ? null : hundredthsToDecimalString(hundredthsFromNumber(dto.spendCap)),
+        webhookUrl: dto.webhookUrl,
+      },
+      this.clock.now(),
+    );
+    if (!row) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
+    return toOrganization(row);
   }
 
   /**
@@ -188,35 +151,13 @@ export class OrganizationsService {
     const effectiveNow = (dto.effective ?? 'now') === 'now';
     const from = effectiveNow ? now : nextPeriod(periodOf(now)).start;
     await this.tx.transaction(async () => {
-      const manager = this.tx.manager;
       await this.getRow(id);
-      if (effectiveNow) {
-        await manager.query(`UPDATE organizations SET plan_name = $2, pending_plan = NULL, pending_plan_from = NULL, updated_at = $3 WHERE id = $1`, [id, plan.key, now]);
-      } else {
-        await manager.query(`UPDATE organizations SET pending_plan = $2, pending_plan_from = $3, updated_at = $4 WHERE id = $1`, [id, plan.key, from, now]);
-      }
-      // A change replaces whatever was scheduled at or after its own start.
-      await manager.query(`DELETE FROM organization_plans WHERE organization_id = $1 AND effective_from >= $2`, [id, from]);
-      await manager.query(`INSERT INTO organization_plans (organization_id, effective_from, plan_name, created_at) VALUES ($1, $2, $3, $4)`, [id, from, plan.key, now]);
+      await this.repo.changePlan(id, plan.key, from, effectiveNow, now);
       // Balance rows of the periods it governs (the current one for "now"; a next-period row that a
       // future-dated event created already), under their row locks, so in-flight debits are ordered.
       await this.balances.setPlanFrom(id, periodOf(from).start.toISOString().slice(0, 10), plan.key, String(plan.config.monthlyCredits), now);
     });
     return this.get(id);
-  }
-
-  /**
-   * Applies a pending plan change whose time has come. Conditional on the pending row still being due, so
-   * any number of concurrent callers apply it once.
-   */
-  async applyDuePlanChange(row: OrganizationRow, now: Date): Promise<OrganizationRow> {
-    if (!row.pending_plan || !row.pending_plan_from || new Date(row.pending_plan_from) > now) return row;
-    await this.dataSource.query(
-      `UPDATE organizations SET plan_name = pending_plan, pending_plan = NULL, pending_plan_from = NULL, updated_at = $2
-        WHERE id = $1 AND pending_plan IS NOT NULL AND pending_plan_from <= $2`,
-      [row.id, now],
-    );
-    return this.getRow(row.id);
   }
 
   async grantCredits(id: string, dto: GrantCreditsDto, actor: string) {
@@ -251,37 +192,30 @@ export class OrganizationsService {
   /** Adds a member; the plan's teamMembersLimit is checked under the organization's row lock. */
   async addMember(id: string, dto: AddMemberDto) {
     return this.tx.transaction(async () => {
-      const manager = this.tx.manager;
-      const rows = (await manager.query(`SELECT plan_name FROM organizations WHERE id = $1 FOR UPDATE`, [id])) as Array<{ plan_name: string }>;
-      if (!rows[0]) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
-      const existing = (await manager.query(`SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, dto.userId])) as unknown[];
-      if (existing.length === 0) {
-        const plan = await this.plans.findOrThrow(rows[0].plan_name);
+      const planName = await this.repo.lockPlanName(id);
+      if (planName === undefined) throw new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
+      if ((await this.repo.memberRole(id, dto.userId)) === undefined) {
+        const plan = await this.plans.findOrThrow(planName);
         const limit = plan.config.limits.teamMembersLimit;
-        const [{ n }] = (await manager.query(`SELECT count(*)::int AS n FROM organization_members WHERE organization_id = $1`, [id])) as Array<{ n: number }>;
+        const n = await this.repo.countMembers(id);
         if (limit !== null && n + 1 > limit) {
           throw new DomainError('LIMIT_EXCEEDED', `Plan "${plan.key}" allows ${limit} team member(s)`, { limit: 'teamMembersLimit', max: limit, used: n, plan: plan.key });
         }
       }
-      await manager.query(
-        `INSERT INTO organization_members (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
-        [id, dto.userId, dto.role, this.clock.now()],
-      );
+      await this.repo.upsertMember(id, dto.userId, dto.role, this.clock.now());
       return { organizationId: id, userId: dto.userId, role: dto.role };
     });
   }
 
   async listMembers(id: string) {
     await this.getRow(id);
-    const rows = (await this.dataSource.query(`SELECT user_id, role, created_at FROM organization_members WHERE organization_id = $1 ORDER BY user_id`, [id])) as Array<{ user_id: string; role: string; created_at: Date }>;
+    const rows = await this.repo.listMembers(id);
     return { items: rows.map((r) => ({ userId: r.user_id, role: r.role, createdAt: new Date(r.created_at).toISOString() })) };
   }
 
   async removeMember(id: string, userId: string) {
     await this.getRow(id);
-    const [, deleted] = (await this.dataSource.query(`DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2`, [id, userId])) as [unknown, number];
-    if (deleted === 0) throw new DomainError('NOT_FOUND', `User "${userId}" is not a member of "${id}"`);
+    if (!(await this.repo.removeMember(id, userId))) throw new DomainError('NOT_FOUND', `User "${userId}" is not a member of "${id}"`);
     return { organizationId: id, userId, removed: true };
   }
 }

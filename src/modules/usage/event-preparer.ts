@@ -1,4 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
+import { DomainError } from '../../common/errors/domain-error';
 import { microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { ClosedPeriods } from '../analytics/closed-periods.service';
@@ -34,6 +35,9 @@ export class EventPreparer {
    * thousand events of ten users ask the database ten times, not a thousand.
    */
   async prepare(input: TrackInput, index: number, now: Date, members?: Map<string, Promise<void>>): Promise<Prepared> {
+    // A run id that cannot name a run is refused here; whether the run exists, is open and has budget left
+    // is decided in the debit, under the run rows' locks.
+    if (input.context?.runId !== undefined && !UUID.test(input.context.runId)) throw runNotFound(input.context.runId);
     const definition = await this.events.findTrackable(input.eventType);
     // An asynchronous event without occurredAt is dated when it was accepted, not when it is written.
     const occurredAt = resolveOccurredAt(input.occurredAt ?? input.acceptedAt, now);
@@ -67,6 +71,13 @@ export class EventPreparer {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** 404 RUN_NOT_FOUND: the organization has no run of that id (another organization's runs are not found either). */
+export function runNotFound(runId: string): DomainError {
+  return new DomainError('RUN_NOT_FOUND', `Run "${runId}" does not exist`, { runId });
+}
+
 /** The consume_credits call for one prepared event: what the event is, nothing of the plan (the ledger decides it). */
 export function consumeParams(p: Prepared, now: Date): ConsumeParams {
   return {
@@ -81,5 +92,6 @@ export function consumeParams(p: Prepared, now: Date): ConsumeParams {
     // A daily budget's window is the UTC day the charge is made (the injected clock), never the event's
     // occurredAt: a backdated batch would otherwise charge yesterday's and every earlier day's window again.
     day: now.toISOString().slice(0, 10),
+    runId: p.input.context?.runId ?? null,
   };
 }

@@ -6,6 +6,7 @@ import { CommitReservationDto, CreateReservationDto, ExtendReservationDto } from
 import { ReservationsService } from './reservations.service';
 import { firstAnswerOf, parseIdempotencyHeader } from './utils/track-input';
 import { TrackingHttpService } from './tracking-http.service';
+import { runIdHeader } from './utils/request-context';
 import { ApiErrors, ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('usage: reservations')
@@ -21,6 +22,7 @@ export class ReservationsController {
   @Scopes('track')
   @ApiOperation({ summary: 'Reserve the priced credits now (they count against the balance at once); commit or release later' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiHeader({ name: 'X-Run-Id', required: false, description: 'The agent run to charge: the hold counts against it and every ancestor until it is settled or released' })
   reserve(@Param('orgId') orgId: string, @Body() { ttlSeconds, ...event }: CreateReservationDto, @Headers('idempotency-key') key: unknown, @Req() req: FastifyRequest) {
     return this.reservations.reserve({ organizationId: orgId, ...event, idempotencyKey: event.idempotencyKey ?? parseIdempotencyHeader(key), context: this.http.context(req) }, ttlSeconds);
   }
@@ -37,8 +39,9 @@ export class ReservationsController {
   @Scopes('track')
   @HttpCode(200)
   @ApiOperation({ summary: 'Record the event, re-priced with the final eventData, and keep the route\'s answer for a replay; 409 when released, expired or committed (committed: details carry the original charge)' })
-  commit(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: CommitReservationDto) {
-    return this.reservations.commit(orgId, id, body.eventData, firstAnswerOf(body.response));
+  @ApiHeader({ name: 'X-Run-Id', required: false, description: "The agent run the hold was made under (the hold is charged to its run; another run's id is 400)" })
+  commit(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: CommitReservationDto, @Headers('x-run-id') runId: string | string[] | undefined) {
+    return this.reservations.commit(orgId, id, body.eventData, firstAnswerOf(body.response), runIdHeader(runId));
   }
 
   @Post(':id/extend')

@@ -189,10 +189,16 @@ export class ReservationsService {
    * Gives the reservation back and charges the final price, in one transaction: a commit above the reserved
    * amount must fit like any event (402 otherwise, and the reservation stays pending).
    */
-  async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>, first?: FirstAnswer): Promise<TrackResult> {
+  /**
+   * `runId`: the commit's X-Run-Id, when it carries one. The hold is charged to the run it was made under
+   * (its re-priced debit too); a commit naming another run (or a run for a hold of none) is refused before
+   * anything is written, so a caller never believes a charge went where it did not.
+   */
+  async commit(organizationId: string, reservationId: string, eventData?: Record<string, unknown>, first?: FirstAnswer, runId?: string): Promise<TrackResult> {
     assertEventDataSize(eventData);
     const now = this.clock.now();
     await this.organizations.assertExists(organizationId);
+    if (runId !== undefined) await this.assertHoldRun(organizationId, reservationId, runId);
     // The answer kept with the key, written in the commit's own statement or transaction: a charged request
     // always has its answer (or at least its charge) for the replay, whichever instance the replay reaches.
     const keep = (result: TrackResult): StoredAnswer => storedAnswer(first ?? { unstorable: 'not_given' }, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
@@ -200,6 +206,21 @@ export class ReservationsService {
       return await this.commitChecked(organizationId, reservationId, eventData, now, keep);
     } catch (error) {
       throw await this.withOriginalCharge(organizationId, reservationId, error);
+    }
+  }
+
+  private async assertHoldRun(organizationId: string, reservationId: string, runId: string): Promise<void> {
+    const held = this.held.get(reservationId);
+    let holdRun: string | null | undefined;
+    if (held && held.organizationId === organizationId) holdRun = held.prepared.input.context?.runId ?? null;
+    else {
+      if (!/^[0-9a-f-]{36}$/i.test(reservationId)) throw notFound(reservationId);
+      const row = await this.ledger.transaction(() => this.reservations.find(organizationId, reservationId));
+      if (!row) throw notFound(reservationId);
+      holdRun = row.run_id;
+    }
+    if ((holdRun ?? '').toLowerCase() !== runId.toLowerCase()) {
+      throw validationFailed({ 'X-Run-Id': [holdRun ? `the reservation is charged to run ${holdRun}` : 'the reservation is charged to no run'] });
     }
   }
 
@@ -342,9 +363,10 @@ export class ReservationsService {
         await this.reservations.pushExpiry(organizationId, reservationId, expiresAt);
         return { expired: false as const, eventType: res.event_type, credits: res.credits, added: 0, expiresAt, remaining: res.remaining_after };
       }
-      // The extension is a debit of the same kind as the hold: the same key and member budgets, no second
-      // count against a monthly call limit (the hold counted the call once).
-      const debit = { organizationId, periodStart: res.period_start, amount: microsToDecimalString(extra), limitKey: null, now, apiKeyId: res.api_key_id, userId: res.user_id, day: now.toISOString().slice(0, 10) };
+      // The extension is a debit of the same kind as the hold: the same key and member budgets, the same agent
+      // run (its budget and every ancestor's; the hold's refund gives the whole back to it), no second count
+      // against a monthly call limit (the hold counted the call once).
+      const debit = { organizationId, periodStart: res.period_start, amount: microsToDecimalString(extra), limitKey: null, now, apiKeyId: res.api_key_id, userId: res.user_id, day: now.toISOString().slice(0, 10), runId: res.run_id };
       const [r] = await this.ledger.consumeMany(now, [debit]);
       if (r.status !== 'OK') {
         const p: Prepared = {

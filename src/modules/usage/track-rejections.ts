@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
 import { amountOutOfBounds } from '../../common/money/bounds';
-import { hundredthsFromDecimalString, hundredthsToNumber } from '../../common/money/credits';
+import Big from 'big.js';
+import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString } from '../../common/money/credits';
 import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
-import type { ConsumeResult } from '../ledger/ledger.repository';
+import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.repository';
+import { runNotFound } from './event-preparer';
 import type { Prepared } from './usage.types';
 
 /**
@@ -26,7 +28,8 @@ export class TrackRejections {
 
   /** The DomainError for a consume_credits refusal, with the plan that would have fitted. */
   rejection(r: ConsumeResult, p: Prepared, plan: PlanDefinitionRecord | undefined): DomainError {
-    if (r.status === 'BUDGET_EXCEEDED' && r.budget) return budgetExceeded(r.budget, p.credits);
+    if (r.status === 'BUDGET_EXCEEDED' && r.budget) return budgetExceeded(r.budget as BudgetRefusal, p.credits);
+    if (r.status === 'RUN_NOT_FOUND' || r.status === 'RUN_CLOSED' || r.status === 'RUN_BUDGET_EXCEEDED') return runRefusal(r.status, (r.budget ?? {}) as RunRefusal, p);
     const bound = boundRefusal(r, p);
     if (bound) return bound;
     if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
@@ -56,8 +59,38 @@ export class TrackRejections {
     });
   }}
 
+/**
+ * A refusal by the call's agent run: 404 RUN_NOT_FOUND, 409 RUN_CLOSED (the run or an ancestor), 402
+ * RUN_BUDGET_EXCEEDED with the run's path (root first) and the run whose budget it would pass. Figures in
+ * credits as the ledger counts them (micro-credits, decimal strings): a run's budget is exact to 10^-6.
+ */
+export function runRefusal(status: RunRefusalStatus, r: RunRefusal, p: Prepared): DomainError {
+  const runId = r.runId ?? p.input.context?.runId ?? '';
+  if (status === 'RUN_NOT_FOUND') return runNotFound(runId);
+  const details = { runId, path: r.path ?? [runId], limitingRunId: r.limitingRunId ?? runId };
+  if (status === 'RUN_CLOSED') {
+    const which = details.limitingRunId === runId ? '' : ` (its ancestor ${details.limitingRunId} is)`;
+    return new DomainError('RUN_CLOSED', `Run "${runId}" is closed${which}: it takes no more calls`, details);
+  }
+  const budget = decimalString(r.budget ?? '0');
+  const used = decimalString(r.used ?? '0');
+  const required = decimalString(microsToDecimalString(p.micros));
+  const which = details.limitingRunId === runId ? 'its budget' : `the budget of its ancestor ${details.limitingRunId}`;
+  return new DomainError('RUN_BUDGET_EXCEEDED', `Run "${runId}" cannot spend ${required} credits: ${which} is ${budget} credits, ${used} used or held`, {
+    ...details,
+    budgetCredits: budget,
+    usedCredits: used,
+    requiredCredits: required,
+  });
+}
+
+/** A ledger figure (numeric, up to 10^16 with 6 decimals: past a safe integer of micro-credits) as a plain decimal string, exactly. */
+export function decimalString(value: number | string): string {
+  return new Big(String(value)).toFixed();
+}
+
 /** 402 BUDGET_EXCEEDED: the budget of the event's key or member that it would take past its limit. */
-function budgetExceeded(b: NonNullable<ConsumeResult['budget']>, required: number): DomainError {
+function budgetExceeded(b: BudgetRefusal, required: number): DomainError {
   const credits = hundredthsToNumber(hundredthsFromDecimalString(String(b.credits)));
   const used = hundredthsToNumber(hundredthsFromDecimalString(String(b.used)));
   const who = b.scope === 'apiKey' ? `API key ${b.subject}` : `member ${b.subject}`;

@@ -6,7 +6,8 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams, EventPreparer } from './event-preparer';
-import { boundRefusal } from './track-rejections';
+import { boundRefusal, runRefusal } from './track-rejections';
+import type { RunRefusal } from '../ledger/ledger.repository';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import type { TrackInput } from './usage.types';
 
@@ -31,6 +32,8 @@ export class UsageQuote {
     if (r.status === 'PERIOD_CLOSED') throw periodClosedError(p.period);
     // A bound is not "does not fit now" (a top-up or a plan change would not help): the same 422 as tracking.
     if (r.status === 'PERIOD_CREDITS_BOUND' || r.status === 'PERIOD_COST_BOUND') throw boundRefusal(r, p)!;
+    // An unknown or closed run is a wrong call, not "does not fit now".
+    if (r.status === 'RUN_NOT_FOUND' || r.status === 'RUN_CLOSED') throw runRefusal(r.status, (r.budget ?? {}) as RunRefusal, p);
     const fits = r.status === 'OK';
     // A quote answers what is left now, before the debit it rolled back.
     const remaining = remainingBeforeDebit(r);

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import Big from 'big.js';
-import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock/clock';
 import { hundredthsOrZero, hundredthsToNumber, roundUsd } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { CreditGrantsRepository } from '../ledger/credit-grants.repository';
+import { NotificationsRepository } from '../ledger/notifications.repository';
+import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { creditsRemaining } from '../ledger/utils/credits-remaining';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -17,8 +18,9 @@ const COUNT_COLUMNS: Record<string, string> = { aiCallsPerMonth: 'ai_calls', pdf
 @Injectable()
 export class UsageSummaryService {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly organizations: OrganizationsService,
+    private readonly balances: PeriodBalancesRepository,
+    private readonly notices: NotificationsRepository,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
     private readonly grants: CreditGrantsRepository,
@@ -26,23 +28,17 @@ export class UsageSummaryService {
 
   async summary(organizationId: string): Promise<UsageSummary> {
     const now = this.clock.now();
-    const org = await this.organizations.applyDuePlanChange(await this.organizations.getRow(organizationId), now);
-    const plan = await this.plans.findOrThrow(org.plan_name);
+    const org = await this.organizations.getRow(organizationId);
     const period = periodOf(now);
     const periodStart = period.start.toISOString().slice(0, 10);
-    const [balance] = (await this.dataSource.query(
-      `SELECT allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events, ai_calls, pdf_exports, sessions
-         FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
-      [organizationId, periodStart],
-    )) as Array<Record<string, string | number>>;
+    // Read only: a plan change due by now is in force (the plan history says so, and the debit follows it)
+    // even before the period close makes it the organization's plan, so it is shown as the plan, not pending.
+    const due = org.pending_plan !== null && org.pending_plan_from !== null && new Date(org.pending_plan_from) <= now;
+    const balance = await this.balances.find(organizationId, periodStart);
+    const plan = await this.plans.findOrThrow(balance?.plan_name ?? (due ? org.pending_plan! : org.plan_name));
     const topUpsText = await this.grants.openTotalExact(organizationId, now);
     const topUpsRemaining = hundredthsOrZero(topUpsText);
-    // A budget's crossings are not the allowance's: they are listed as notifications, and by the budgets.
-    const warnings = (await this.dataSource.query(
-      `SELECT type, threshold, used, "limit", payload->>'plan' AS plan, created_at FROM notifications
-        WHERE organization_id = $1 AND period_start = $2::date AND type <> 'budget_threshold' ORDER BY threshold, created_at`,
-      [organizationId, periodStart],
-    )) as Array<{ type: string; threshold: string; used: string; limit: string; plan: string | null; created_at: Date }>;
+    const warnings = await this.notices.allowanceWarnings(organizationId, periodStart);
 
     const h = hundredthsOrZero;
     const allowance = balance ? h(balance.allowance) : plan.config.monthlyCredits * 100;
@@ -50,12 +46,12 @@ export class UsageSummaryService {
     const consumed = h(balance?.consumed);
     const overage = h(balance?.overage_used);
     const limits = Object.fromEntries(
-      PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k]]) : 0, limit: plan.config.limits[k] }]),
+      PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k] as 'ai_calls' | 'pdf_exports' | 'sessions']) : 0, limit: plan.config.limits[k] }]),
     );
     return {
       organizationId,
       plan: { name: plan.key, displayName: plan.config.displayName, monthlyCredits: plan.config.monthlyCredits, overageRate: plan.config.overageRate },
-      pendingPlan: org.pending_plan ? { plan: org.pending_plan, effectiveFrom: new Date(org.pending_plan_from!).toISOString() } : null,
+      pendingPlan: org.pending_plan && !due ? { plan: org.pending_plan, effectiveFrom: new Date(org.pending_plan_from!).toISOString() } : null,
       period: { start: period.start.toISOString(), end: period.end.toISOString() },
       allowance: hundredthsToNumber(allowance),
       used: hundredthsToNumber(consumed),
@@ -73,10 +69,7 @@ export class UsageSummaryService {
 
   async notifications(organizationId: string) {
     await this.organizations.getRow(organizationId);
-    const rows = (await this.dataSource.query(
-      `SELECT id, period_start, type, threshold, used, "limit", payload, created_at FROM notifications WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT 500`,
-      [organizationId],
-    )) as Array<{ id: string; period_start: string; type: string; threshold: string; used: string; limit: string; payload: unknown; created_at: Date }>;
+    const rows = await this.notices.latest(organizationId);
     return {
       items: rows.map((r) => ({ id: r.id, period: r.period_start.slice(0, 7), type: r.type, threshold: Number(r.threshold), used: Number(r.used), limit: Number(r.limit), createdAt: new Date(r.created_at).toISOString(), payload: r.payload })),
     };

@@ -27,6 +27,7 @@ export class UsageController {
       '`GET …/usage/receipts/{receiptId}` says when it is applied. 503 INGEST_QUEUE_FULL (Retry-After) when the ingest queue is at a bound.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A replay returns the original result with duplicate: true (an asynchronous batch: the same receipt, nothing stored again)' })
+  @ApiHeader({ name: 'X-Run-Id', required: false, description: 'The agent run to charge (every event of a batch): it counts against the run and every ancestor; 402 RUN_BUDGET_EXCEEDED past a budget, 404 RUN_NOT_FOUND, 409 RUN_CLOSED' })
   @ApiHeader({ name: 'Prefer', required: false, description: '`respond-async`: a batch is answered 202 once stored, and applied asynchronously' })
   @ApiResponse({ status: 201, description: 'One event tracked: the tracking result' })
   @ApiResponse({ status: 202, description: 'Asynchronous batch stored: {receiptId, accepted}' })

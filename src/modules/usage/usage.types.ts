@@ -24,9 +24,10 @@ export interface TrackInput {
   /**
    * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the
    * admin key): its budgets apply (issue 17). It travels with the input, so a hold and an asynchronous
-   * event are charged to the key that asked for them.
+   * event are charged to the key that asked for them. `runId` (the X-Run-Id header) is the agent run the event
+   * is charged to, carried the same way.
    */
-  context?: { endpoint?: string; ip?: string; userAgent?: string; apiKeyId?: string };
+  context?: { endpoint?: string; ip?: string; userAgent?: string; apiKeyId?: string; runId?: string };
 }
 
 /** An event that passed every check that needs no ledger: priced, dated, its period known. */

@@ -6,17 +6,8 @@ import type { Period } from '../../../common/time/period';
 import type { Balance } from '../../analytics/billing.repository';
 import { periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
-import type { InvoiceLines, PeriodPlan } from '../../analytics/utils/invoice';
-import type { MonthlyReport, ReportDayRow, ReportRollupRow } from '../../analytics/utils/monthly-report';
-
-/** One organization's frozen invoice and report, as the set-based insert takes them. */
-export interface FrozenPeriod {
-  organizationId: string;
-  billingCycle: string;
-  lines: InvoiceLines;
-  report: MonthlyReport;
-  csv: string;
-}
+import type { PeriodPlan } from '../../analytics/utils/invoice';
+import type { ReportDayRow, ReportRollupRow } from '../../analytics/utils/monthly-report';
 
 const h = hundredthsOrZero;
 
@@ -176,43 +167,5 @@ export class PeriodCloseBatchRepository {
       [ids, period.start, period.end, now],
     )) as Array<{ organization_id: string; plan_name: string; from_at: Date }>;
     return groupBy(rows, (r) => ({ plan: r.plan_name, from: new Date(r.from_at).toISOString() }));
-  }
-
-  /** Freezes the invoices and monthly reports in two statements; returns the invoices written (a rerun writes none). */
-  async insertFrozen(period: Period, frozen: FrozenPeriod[], now: Date): Promise<number> {
-    if (frozen.length === 0) return 0;
-    const start = periodStartDay(period);
-    const invoices = frozen.map((f) => ({
-      organization_id: f.organizationId,
-      plan_name: f.lines.plan,
-      billing_cycle: f.billingCycle,
-      plan_price: f.lines.planPrice.toFixed(2),
-      included_credits: String(f.lines.includedCredits),
-      used_credits: String(f.lines.usedCredits),
-      overage_credits: String(f.lines.overageCredits),
-      overage_cost: f.lines.overageCost.toFixed(2),
-      top_up_credits: String(f.lines.topUpCredits),
-      total: f.lines.total.toFixed(2),
-      lines: f.lines,
-    }));
-    const [{ n }] = (await this.tx.manager.query(
-      `WITH written AS (
-       INSERT INTO invoices (organization_id, period_start, plan_name, billing_cycle, plan_price, included_credits, used_credits, overage_credits,
-                             overage_cost, top_up_credits, total, lines, created_at)
-       SELECT x.organization_id, $2::date, x.plan_name, x.billing_cycle, x.plan_price::numeric, x.included_credits::numeric, x.used_credits::numeric, x.overage_credits::numeric,
-              x.overage_cost::numeric, x.top_up_credits::numeric, x.total::numeric, x.lines, $3
-         FROM jsonb_to_recordset($1::jsonb) AS x(organization_id text, plan_name text, billing_cycle text, plan_price text, included_credits text, used_credits text,
-                                                  overage_credits text, overage_cost text, top_up_credits text, total text, lines jsonb)
-       ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT count(*)::int AS n FROM written`,
-      [JSON.stringify(invoices), start, now],
-    )) as Array<{ n: number }>;
-    await this.tx.manager.query(
-      `INSERT INTO monthly_reports (organization_id, period_start, report, csv, created_at)
-       SELECT x.organization_id, $2::date, x.report, x.csv, $3 FROM jsonb_to_recordset($1::jsonb) AS x(organization_id text, report jsonb, csv text)
-       ON CONFLICT DO NOTHING`,
-      [JSON.stringify(frozen.map((f) => ({ organization_id: f.organizationId, report: f.report, csv: f.csv }))), start, now],
-    );
-    return n;
   }
 }

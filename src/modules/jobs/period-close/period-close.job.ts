@@ -9,12 +9,14 @@ import { PeriodBalancesRepository } from '../../ledger/period-balances.repositor
 import { RollupsRepository } from '../../ledger/rollups.repository';
 import { addDays, isoDay, periodOfDay, periodStartDay } from '../../analytics/utils/dates';
 import { buildMonthlyReport, monthlyReportCsv } from '../../analytics/utils/monthly-report';
-import type { OrganizationRow } from '../../organizations/organizations.service';
+import type { OrganizationRow } from '../../organizations/organizations.types';
 import { PlanRegistry } from '../../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../../plans/plan-registry.service';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 import { PeriodCloseBatchRepository } from './period-close-batch.repository';
-import type { FrozenPeriod } from './period-close-batch.repository';
+import { BillingRepository } from '../../analytics/billing.repository';
+import { OrganizationsRepository } from '../../organizations/organizations.repository';
+import type { FrozenPeriod } from '../../analytics/billing.repository';
 import { PeriodCloseRepository } from './period-close.repository';
 import { ReconciliationRepository } from '../reconciliation/reconciliation.repository';
 
@@ -61,6 +63,8 @@ export class PeriodCloseJob implements JobDefinition {
     private readonly repo: PeriodCloseRepository,
     private readonly balances: PeriodBalancesRepository,
     private readonly batch: PeriodCloseBatchRepository,
+    private readonly billing: BillingRepository,
+    private readonly organizations: OrganizationsRepository,
     private readonly rollups: RollupRepository,
     private readonly ledgerRollups: RollupsRepository,
     private readonly plans: PlanRegistry,
@@ -152,7 +156,7 @@ export class PeriodCloseJob implements JobDefinition {
     if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return outcome;
     // Deferred or failed organizations have no invoice yet: the period stays closing and the next run retries them.
     if (outcome.deferred.length > 0 || outcome.failed.length > 0) return outcome;
-    outcome.planChanges = await this.repo.applyDuePlanChanges(period.end, ctx.now);
+    outcome.planChanges = await this.organizations.applyDuePlanChanges(period.end, ctx.now);
     const next = nextPeriod(period);
     // Only the current period gets its rows ahead of its first event: for a past one (catch-up) the plan of
     // now may not be the plan it had, and its own close creates the rows it needs.
@@ -222,7 +226,7 @@ export class PeriodCloseJob implements JobDefinition {
         });
         frozen.push({ organizationId: org.id, billingCycle: org.billing_cycle, lines, report, csv: monthlyReportCsv(report) });
       }
-      const invoices = await this.batch.insertFrozen(period, frozen, now);
+      const invoices = await this.billing.insertFrozen(period, frozen, now);
       return { invoices, deferred: [...pending], recounted };
     });
   }

@@ -4,7 +4,7 @@ import { TransactionHost } from '../../../common/database/transaction-host';
 import type { Period } from '../../../common/time/period';
 import { periodStartDay } from '../../analytics/utils/dates';
 import type { IsoDay } from '../../analytics/utils/dates';
-import type { OrganizationRow } from '../../organizations/organizations.service';
+import type { OrganizationRow } from '../../organizations/organizations.types';
 
 /** SQL of the period close (period_closes and the organizations it reads); the balances it opens are the ledger module's. */
 @Injectable()
@@ -80,15 +80,5 @@ export class PeriodCloseRepository {
       [ids, periodStartDay(period), now],
     )) as Array<{ id: string; plan_name: string }>;
     return new Map(rows.map((r) => [r.id, r.plan_name]));
-  }
-
-  /** Applies `next_period` plan changes due by `at` (conditional: a rerun, or the tracker doing it first, changes nothing). */
-  async applyDuePlanChanges(at: Date, now: Date): Promise<number> {
-    const [, changed] = (await this.dataSource.query(
-      `UPDATE organizations SET plan_name = pending_plan, pending_plan = NULL, pending_plan_from = NULL, updated_at = $2
-        WHERE pending_plan IS NOT NULL AND pending_plan_from <= $1`,
-      [at, now],
-    )) as [unknown, number];
-    return changed;
   }
 }

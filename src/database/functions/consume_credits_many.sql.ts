@@ -1,0 +1,359 @@
+/**
+ * The live definition of `consume_credits_many`: the one place its SQL lives. To change it, edit it here and add a
+ * migration that applies it again (`applySqlFunctions(queryRunner, ['consume_credits_many'])`); test/sql-functions.e2e-spec.ts
+ * fails while the database's body differs from this file.
+ */
+export const consumeCreditsMany = String.raw`CREATE OR REPLACE FUNCTION consume_credits_many(p_org text, p_now timestamp with time zone, p_grace_minutes integer, p_items jsonb)
+ RETURNS TABLE(i integer, status text, from_allowance numeric, from_grants numeric, overage numeric, overage_cost numeric, grant_takes jsonb, remaining numeric, consumed_before numeric, consumed_after numeric, allowance numeric, limit_used integer, plan_name text, budget jsonb, budget_takes jsonb)
+ LANGUAGE plpgsql
+AS $function$
+    #variable_conflict use_column
+    DECLARE
+      v_periods date[];
+      v_n integer;
+      k integer;
+      j integer;
+      b period_balances%ROWTYPE;
+      v_config jsonb;
+      -- Per period k of the batch: may it take events, and its balance as the pass goes.
+      s_ok boolean[] := '{}';
+      s_touched boolean[] := '{}';
+      s_plan text[] := '{}';
+      s_rate numeric[] := '{}';
+      s_limits jsonb[] := '{}';
+      s_allow numeric[] := '{}';
+      s_aused numeric[] := '{}';
+      s_gused numeric[] := '{}';
+      s_oused numeric[] := '{}';
+      s_ocost numeric[] := '{}';
+      s_consumed numeric[] := '{}';
+      s_events bigint[] := '{}';
+      s_ai integer[] := '{}';
+      s_pdf integer[] := '{}';
+      s_sess integer[] := '{}';
+      v_cap numeric;
+      -- The organization's open top-ups, earliest expiry first: read unlocked for the remaining figure,
+      -- locked and loaded once the first event needs them.
+      g_loaded boolean := false;
+      g_ids uuid[];
+      g_left numeric[];
+      g_orig numeric[];
+      v_gsum numeric;
+      it record;
+      v_open numeric;
+      v_need numeric;
+      v_take numeric;
+      v_cost numeric;
+      v_limit integer;
+      -- Budgets (issue 17): per (budget, window) the batch may charge, its limit and use as the pass goes.
+      w_n integer := 0;
+      w_budget uuid[] := '{}';
+      w_start date[] := '{}';
+      w_scope text[] := '{}';
+      w_subject text[] := '{}';
+      w_period text[] := '{}';
+      w_limit numeric[] := '{}';
+      w_used numeric[] := '{}';
+      w_orig numeric[] := '{}';
+      w record;
+      v_used numeric;
+      v_fail integer;
+      -- Runs: every run on the path of a run the batch names, locked, its budget and use as the pass goes.
+      r_n integer := 0;
+      r_ids uuid[] := '{}';
+      r_budget numeric[] := '{}';
+      r_used numeric[] := '{}';
+      r_orig numeric[] := '{}';
+      r_open boolean[] := '{}';
+      r_paths jsonb := '{}';
+      rr record;
+      v_rpath uuid[];
+      v_rid uuid;
+      v_rfail integer;
+      v_rclosed integer;
+    BEGIN
+      SELECT array_agg(DISTINCT x.period ORDER BY x.period) INTO v_periods FROM jsonb_to_recordset(p_items) AS x(period date);
+      v_n := coalesce(array_length(v_periods, 1), 0);
+
+      -- 1. Every balance row the batch needs exists before the first is locked: creating one takes the
+      --    organization row lock, never to be asked for while a balance row lock is held.
+      FOR k IN 1..v_n LOOP
+        s_ok[k] := period_accepts_events(v_periods[k], p_now, p_grace_minutes)
+                   AND NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = v_periods[k]);
+        IF s_ok[k] THEN
+          PERFORM ensure_period_balance(p_org, v_periods[k], p_now);
+        END IF;
+      END LOOP;
+
+      -- 2. Lock each balance row once, in period order, and read its plan (as the row records it: a plan
+      --    change rewrites the row under this same lock).
+      FOR k IN 1..v_n LOOP
+        s_touched[k] := false;
+        IF s_ok[k] THEN
+          SELECT * INTO b FROM period_balances WHERE organization_id = p_org AND period_start = v_periods[k] FOR UPDATE;
+          -- The close job marks a period before it takes this lock: seen here, the period is closed.
+          s_ok[k] := NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = v_periods[k]);
+          SELECT pd.config INTO v_config FROM plan_definitions pd WHERE pd.name = b.plan_name;
+          s_plan[k] := b.plan_name;
+          s_rate[k] := (v_config->>'overageRate')::numeric;
+          s_limits[k] := coalesce(v_config->'limits', '{}'::jsonb);
+          s_allow[k] := b.allowance;
+          s_aused[k] := b.allowance_used;
+          s_gused[k] := b.grants_used;
+          s_oused[k] := b.overage_used;
+          s_ocost[k] := b.overage_cost;
+          s_consumed[k] := b.consumed;
+          s_events[k] := b.events;
+          s_ai[k] := b.ai_calls;
+          s_pdf[k] := b.pdf_exports;
+          s_sess[k] := b.sessions;
+        END IF;
+      END LOOP;
+      -- 2b. Budgets of the keys and users the batch names, one row per window it charges, locked (after the
+      --     balance rows: every writer of budget_usage takes the period's balance row lock first).
+      IF EXISTS (SELECT 1 FROM budgets bu WHERE bu.organization_id = p_org) THEN
+        FOR w IN
+          SELECT bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
+            FROM budgets bu
+            JOIN (SELECT DISTINCT y.api_key_id, y.user_id, y.period, y.day FROM jsonb_to_recordset(p_items) AS y(api_key_id text, user_id text, period date, day date)) AS z
+              ON (bu.scope = 'apiKey' AND bu.subject = z.api_key_id) OR (bu.scope = 'user' AND bu.subject = z.user_id)
+            CROSS JOIN LATERAL (SELECT CASE WHEN bu.period = 'day' THEN coalesce(z.day, z.period) ELSE date_trunc('month', coalesce(z.day, z.period))::date END AS window_start) AS x
+           WHERE bu.organization_id = p_org
+           GROUP BY bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
+           ORDER BY bu.id, x.window_start
+        LOOP
+          INSERT INTO budget_usage (organization_id, budget_id, window_start, used, updated_at)
+          VALUES (p_org, w.id, w.window_start, 0, p_now) ON CONFLICT DO NOTHING;
+          SELECT bg.used INTO v_used FROM budget_usage bg
+           WHERE bg.organization_id = p_org AND bg.budget_id = w.id AND bg.window_start = w.window_start FOR UPDATE;
+          w_n := w_n + 1;
+          w_budget[w_n] := w.id; w_start[w_n] := w.window_start; w_scope[w_n] := w.scope; w_subject[w_n] := w.subject;
+          w_period[w_n] := w.period; w_limit[w_n] := w.credits; w_used[w_n] := v_used; w_orig[w_n] := v_used;
+        END LOOP;
+      END IF;
+
+      -- 2c. Runs the batch names, with every ancestor, locked in id order (after the budget windows, before
+      --     the top-ups; refund_credits takes them in the same place of the same order).
+      IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS y(run_id uuid) WHERE y.run_id IS NOT NULL) THEN
+        SELECT coalesce(jsonb_object_agg(ru.id::text, to_jsonb(ru.path)), '{}') INTO r_paths
+          FROM runs ru
+         WHERE ru.organization_id = p_org
+           AND ru.id IN (SELECT DISTINCT y.run_id FROM jsonb_to_recordset(p_items) AS y(run_id uuid) WHERE y.run_id IS NOT NULL);
+        FOR rr IN
+          SELECT ru.id, ru.budget, ru.used, (ru.status = 'open' AND (ru.expires_at IS NULL OR ru.expires_at > p_now)) AS open
+            FROM runs ru
+           WHERE ru.organization_id = p_org
+             AND ru.id IN (SELECT DISTINCT (jsonb_array_elements_text(pp.value))::uuid FROM jsonb_each(r_paths) AS pp)
+           ORDER BY ru.id
+             FOR NO KEY UPDATE
+        LOOP
+          r_n := r_n + 1;
+          r_ids[r_n] := rr.id; r_budget[r_n] := rr.budget; r_used[r_n] := rr.used; r_orig[r_n] := rr.used; r_open[r_n] := rr.open;
+        END LOOP;
+      END IF;
+
+      SELECT o.spend_cap INTO v_cap FROM organizations o WHERE o.id = p_org;
+      SELECT coalesce(sum(cg.remaining), 0) INTO v_gsum FROM credit_grants cg
+       WHERE cg.organization_id = p_org AND cg.remaining > 0 AND (cg.expires_at IS NULL OR cg.expires_at > p_now);
+
+      -- 3. Decide every event in order, in memory.
+      FOR it IN SELECT * FROM jsonb_to_recordset(p_items) AS x(i integer, period date, amount numeric, limit_key text, api_key_id text, user_id text, day date, run_id uuid) ORDER BY x.i LOOP
+        k := array_position(v_periods, it.period);
+        i := it.i;
+        from_allowance := 0; from_grants := 0; overage := 0; overage_cost := 0; grant_takes := '[]'::jsonb;
+        remaining := 0; consumed_before := 0; consumed_after := 0; allowance := 0; limit_used := 0; plan_name := NULL;
+        budget := NULL; budget_takes := '[]'::jsonb;
+        IF NOT s_ok[k] THEN
+          status := 'PERIOD_CLOSED';
+          RETURN NEXT;
+          CONTINUE;
+        END IF;
+        plan_name := s_plan[k];
+        allowance := s_allow[k];
+        consumed_before := s_consumed[k];
+        consumed_after := s_consumed[k];
+        limit_used := CASE it.limit_key WHEN 'aiCallsPerMonth' THEN s_ai[k] WHEN 'pdfExportsPerMonth' THEN s_pdf[k]
+                                        WHEN 'sessionLimit' THEN s_sess[k] ELSE 0 END;
+        v_open := greatest(s_allow[k] - s_aused[k], 0);
+        remaining := v_open + v_gsum;
+        v_limit := CASE WHEN it.limit_key IS NULL THEN NULL ELSE (s_limits[k]->>it.limit_key)::integer END;
+        IF v_limit IS NOT NULL AND limit_used + 1 > v_limit THEN
+          status := 'LIMIT_EXCEEDED';
+          RETURN NEXT;
+          CONTINUE;
+        END IF;
+
+        -- [amount bounds] An organization's period total stays <= MAX_PERIOD_CREDITS (src/common/money/bounds.ts):
+        -- decided here, under the balance row lock, so two batches cannot pass it together.
+        IF s_consumed[k] + it.amount > 10000000000 THEN
+          status := 'PERIOD_CREDITS_BOUND';
+          RETURN NEXT;
+          CONTINUE;
+        END IF;
+
+        -- A budget of the event's key or user that it would take past its limit refuses it whole.
+        v_fail := NULL;
+        FOR j IN 1..w_n LOOP
+          IF ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
+             AND w_start[j] = (CASE WHEN w_period[j] = 'day' THEN coalesce(it.day, it.period) ELSE date_trunc('month', coalesce(it.day, it.period))::date END)
+             AND w_used[j] + it.amount > w_limit[j] THEN
+            v_fail := j;
+            EXIT;
+          END IF;
+        END LOOP;
+        IF v_fail IS NOT NULL THEN
+          status := 'BUDGET_EXCEEDED';
+          budget := jsonb_build_object('budgetId', w_budget[v_fail], 'scope', w_scope[v_fail], 'subject', w_subject[v_fail],
+                                       'period', w_period[v_fail], 'window', w_start[v_fail], 'credits', w_limit[v_fail], 'used', w_used[v_fail]);
+          RETURN NEXT;
+          CONTINUE;
+        END IF;
+
+        -- A run (or an ancestor) that is closed, or whose budget the event would pass, refuses it whole: a
+        -- child's budget never lets it spend past a parent's. Checked root first.
+        IF it.run_id IS NOT NULL THEN
+          IF NOT (r_paths ? it.run_id::text) THEN
+            status := 'RUN_NOT_FOUND';
+            budget := jsonb_build_object('runId', it.run_id);
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          v_rpath := ARRAY(SELECT (jsonb_array_elements_text(r_paths->(it.run_id::text)))::uuid);
+          v_rfail := NULL; v_rclosed := NULL;
+          FOREACH v_rid IN ARRAY v_rpath LOOP
+            j := array_position(r_ids, v_rid);
+            IF NOT r_open[j] THEN
+              v_rclosed := j;
+              EXIT;
+            END IF;
+            IF v_rfail IS NULL AND r_budget[j] IS NOT NULL AND r_used[j] + it.amount > r_budget[j] THEN
+              v_rfail := j;
+            END IF;
+          END LOOP;
+          IF v_rclosed IS NOT NULL OR v_rfail IS NOT NULL THEN
+            status := CASE WHEN v_rclosed IS NOT NULL THEN 'RUN_CLOSED' ELSE 'RUN_BUDGET_EXCEEDED' END;
+            j := coalesce(v_rclosed, v_rfail);
+            budget := jsonb_build_object('runId', it.run_id, 'path', to_jsonb(v_rpath), 'limitingRunId', r_ids[j],
+                                         'budget', r_budget[j], 'used', r_used[j]);
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+        END IF;
+
+        from_allowance := least(it.amount, v_open);
+        v_need := it.amount - from_allowance;
+        IF v_need > 0 THEN
+          IF NOT g_loaded THEN
+            -- Top-ups are shared by every period of the organization: lock them before counting on them.
+            SELECT coalesce(array_agg(g.id ORDER BY g.expires_at ASC NULLS LAST, g.created_at, g.id), '{}'),
+                   coalesce(array_agg(g.remaining ORDER BY g.expires_at ASC NULLS LAST, g.created_at, g.id), '{}')
+              INTO g_ids, g_left
+              FROM (SELECT id, remaining, expires_at, created_at FROM credit_grants
+                     WHERE organization_id = p_org AND remaining > 0 AND (expires_at IS NULL OR expires_at > p_now)
+                     FOR UPDATE) g;
+            g_orig := g_left;
+            g_loaded := true;
+            v_gsum := 0;
+            FOR j IN 1..coalesce(array_length(g_left, 1), 0) LOOP
+              v_gsum := v_gsum + g_left[j];
+            END LOOP;
+            remaining := v_open + v_gsum;
+          END IF;
+          from_grants := least(v_need, v_gsum);
+          overage := v_need - from_grants;
+        END IF;
+
+        v_cost := 0;
+        IF overage > 0 THEN
+          v_cost := overage * coalesce(s_rate[k], 0);
+          -- [amount bounds] The period's overage money stays <= MAX_PERIOD_OVERAGE_COST_USD (bounds.ts).
+          IF s_ocost[k] + v_cost > 1000000000000 THEN
+            status := 'PERIOD_COST_BOUND';
+            from_allowance := 0; from_grants := 0; overage := 0;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          -- The cap counts the money recorded so far (each at the rate of its time), not today's rate.
+          IF NOT (coalesce(s_rate[k], 0) > 0 AND (v_cap IS NULL OR s_ocost[k] + v_cost <= v_cap)) THEN
+            status := 'CREDITS_EXHAUSTED';
+            from_allowance := 0; from_grants := 0; overage := 0;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+        END IF;
+
+        v_need := from_grants;
+        j := 1;
+        WHILE v_need > 0 LOOP
+          v_take := least(v_need, g_left[j]);
+          IF v_take > 0 THEN
+            g_left[j] := g_left[j] - v_take;
+            grant_takes := grant_takes || jsonb_build_array(jsonb_build_object('grantId', g_ids[j], 'credits', v_take));
+            v_need := v_need - v_take;
+          END IF;
+          j := j + 1;
+        END LOOP;
+        v_gsum := v_gsum - from_grants;
+
+        s_touched[k] := true;
+        s_aused[k] := s_aused[k] + from_allowance;
+        s_gused[k] := s_gused[k] + from_grants;
+        s_oused[k] := s_oused[k] + overage;
+        s_ocost[k] := s_ocost[k] + v_cost;
+        s_consumed[k] := s_consumed[k] + it.amount;
+        s_events[k] := s_events[k] + 1;
+        s_ai[k] := s_ai[k] + (it.limit_key IS NOT DISTINCT FROM 'aiCallsPerMonth')::int;
+        s_pdf[k] := s_pdf[k] + (it.limit_key IS NOT DISTINCT FROM 'pdfExportsPerMonth')::int;
+        s_sess[k] := s_sess[k] + (it.limit_key IS NOT DISTINCT FROM 'sessionLimit')::int;
+
+        FOR j IN 1..w_n LOOP
+          IF ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
+             AND w_start[j] = (CASE WHEN w_period[j] = 'day' THEN coalesce(it.day, it.period) ELSE date_trunc('month', coalesce(it.day, it.period))::date END) THEN
+            budget_takes := budget_takes || jsonb_build_array(jsonb_build_object(
+              'budgetId', w_budget[j], 'window', w_start[j], 'scope', w_scope[j], 'subject', w_subject[j], 'period', w_period[j],
+              'limit', w_limit[j], 'before', w_used[j], 'after', w_used[j] + it.amount, 'credits', it.amount));
+            w_used[j] := w_used[j] + it.amount;
+          END IF;
+        END LOOP;
+
+        overage_cost := v_cost;
+        consumed_after := s_consumed[k];
+        remaining := remaining - from_allowance - from_grants;
+        limit_used := limit_used + CASE WHEN it.limit_key IS NULL THEN 0 ELSE 1 END;
+        IF it.run_id IS NOT NULL THEN
+          FOREACH v_rid IN ARRAY v_rpath LOOP
+            j := array_position(r_ids, v_rid);
+            r_used[j] := r_used[j] + it.amount;
+          END LOOP;
+        END IF;
+        status := 'OK';
+        RETURN NEXT;
+      END LOOP;
+
+      -- 4. Write: one UPDATE per balance row touched, one for the top-ups taken.
+      FOR k IN 1..v_n LOOP
+        IF s_touched[k] THEN
+          UPDATE period_balances SET
+            allowance_used = s_aused[k], grants_used = s_gused[k], overage_used = s_oused[k], overage_cost = s_ocost[k],
+            consumed = s_consumed[k], events = s_events[k], ai_calls = s_ai[k], pdf_exports = s_pdf[k], sessions = s_sess[k],
+            updated_at = p_now
+          WHERE organization_id = p_org AND period_start = v_periods[k];
+        END IF;
+      END LOOP;
+      IF w_n > 0 THEN
+        UPDATE budget_usage bg SET used = x.used, updated_at = p_now
+          FROM unnest(w_budget, w_start, w_used, w_orig) AS x(budget_id, window_start, used, original)
+         WHERE bg.organization_id = p_org AND bg.budget_id = x.budget_id AND bg.window_start = x.window_start AND x.used <> x.original;
+      END IF;
+      IF r_n > 0 THEN
+        UPDATE runs ru SET used = x.used
+          FROM unnest(r_ids, r_used, r_orig) AS x(id, used, original)
+         WHERE ru.organization_id = p_org AND ru.id = x.id AND x.used <> x.original;
+      END IF;
+      IF g_loaded THEN
+        UPDATE credit_grants cg SET remaining = x.left_over
+          FROM unnest(g_ids, g_left, g_orig) AS x(id, left_over, original)
+         WHERE cg.organization_id = p_org AND cg.id = x.id AND x.left_over <> x.original;
+      END IF;
+    END $function$
+`;

@@ -1,0 +1,19 @@
+/**
+ * The live definition of `consume_credits_orgs`: the one place its SQL lives. To change it, edit it here and add a
+ * migration that applies it again (`applySqlFunctions(queryRunner, ['consume_credits_orgs'])`); test/sql-functions.e2e-spec.ts
+ * fails while the database's body differs from this file.
+ */
+export const consumeCreditsOrgs = String.raw`CREATE OR REPLACE FUNCTION consume_credits_orgs(p_now timestamp with time zone, p_grace_minutes integer, p_items jsonb)
+ RETURNS TABLE(i integer, status text, from_allowance numeric, from_grants numeric, overage numeric, overage_cost numeric, grant_takes jsonb, remaining numeric, consumed_before numeric, consumed_after numeric, allowance numeric, limit_used integer, plan_name text, budget jsonb, budget_takes jsonb)
+ LANGUAGE plpgsql
+AS $function$
+      #variable_conflict use_column
+      DECLARE
+        g record;
+      BEGIN
+        FOR g IN SELECT x->>'org' AS org, jsonb_agg(x ORDER BY (x->>'i')::int) AS items
+                   FROM jsonb_array_elements(p_items) AS x GROUP BY 1 ORDER BY 1 LOOP
+          RETURN QUERY SELECT * FROM consume_credits_many(g.org, p_now, p_grace_minutes, g.items);
+        END LOOP;
+      END $function$
+`;
