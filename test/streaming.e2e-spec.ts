@@ -130,6 +130,20 @@ describe('streamed responses (@TrackUsage, service)', () => {
     await expectLedgerConsistent(t.dataSource, org);
   });
 
+  it("a run's budget cuts a stream off like a cap: stopped after the last chunk paid for, the run charged no more than its budget", async () => {
+    const org = await createOrg('starter');
+    const run = (await t.http().post(`/api/organizations/${org}/runs`).set(ADMIN).send({ budgetCredits: 3, label: 'streaming agent' }).expect(201)).body;
+    // First hold 2.554 fits the run's 3 credits; the next step (4.602) would pass it: 402 RUN_BUDGET_EXCEEDED.
+    const { res, sse } = await stream(org, { prompt: 'hello world!', maxTokens: 2000 }, { 'X-Run-Id': run.id });
+    expect(res.status).toBe(200);
+    expect(sse!.data).toHaveLength(16);
+    expect(sse!.usage).toEqual({ creditsConsumed: shown(price(3, 256)), units: { inputTokens: 3, outputTokens: 256 }, stopReason: 'credit_limit' });
+    const after = (await t.http().get(`/api/organizations/${org}/runs/${run.id}`).set(ADMIN).expect(200)).body;
+    expect(after.spentCredits).toBe(price(3, 256).toString());
+    expect(await remaining(org)).toBe(shown(new Big(1000).minus(price(3, 256))));
+    await expectLedgerConsistent(t.dataSource, org);
+  });
+
   it('a cap that does not cover the first step is a 402 before the first byte: the model never runs', async () => {
     const org = await createOrg('free');
     await spendDownTo(org, '2');
