@@ -297,6 +297,13 @@ describe('agent runs', () => {
       const h2 = await hold(b, org, r.id, { ...diagnose(1), idempotencyKey: 'agent-hold-1' }).expect(201);
       expect(h2.body).toMatchObject({ reservationId: h.body.reservationId, duplicate: true });
       expect(await view(org, r.id)).toMatchObject({ spentCredits: '10', heldCredits: '10', items: [{ eventType: 'structuring_diagnose', events: 1 }] });
+      // The same key for another run, or for no run, is another request: a conflict, never the first's answer.
+      const other = await run(org, { budgetCredits: 25 });
+      for (const runId of [other.id, undefined]) {
+        const conflict = await track(b, org, runId, diagnose(1), { 'Idempotency-Key': 'agent-step-1' }).expect(409);
+        expect(conflict.body).toMatchObject({ error: 'IDEMPOTENCY_CONFLICT' });
+      }
+      expect(await view(org, other.id)).toMatchObject({ spentCredits: '0', heldCredits: '0' });
       await expectRunsConsistent(a.dataSource, org);
     });
   });

@@ -111,11 +111,14 @@ function canonical(value: unknown): unknown {
 }
 
 /**
- * What an idempotency key is bound to: the same key with another payload is a conflict. Key order in
- * objects does not matter; an occurredAt left to default is not part of it (a retry happens later).
+ * What an idempotency key is bound to: the same key with another payload, or charged to another agent run,
+ * is a conflict. Key order in objects does not matter; an occurredAt left to default is not part of it (a
+ * retry happens later). The run is part of it only when there is one, so the hashes of calls without a run
+ * are the ones stored before runs existed (a retry across an upgrade is still a replay).
  */
-export function requestHash(input: { eventType: string; eventData?: unknown; userId?: string; occurredAt?: string }): string {
-  const payload = canonical({ eventType: input.eventType, eventData: input.eventData ?? {}, userId: input.userId ?? null, occurredAt: input.occurredAt ?? null });
+export function requestHash(input: { eventType: string; eventData?: unknown; userId?: string; occurredAt?: string; context?: { runId?: string } }): string {
+  const runId = input.context?.runId;
+  const payload = canonical({ eventType: input.eventType, eventData: input.eventData ?? {}, userId: input.userId ?? null, occurredAt: input.occurredAt ?? null, ...(runId ? { runId } : {}) });
   return createHash('sha256').update(JSON.stringify(payload)).digest('hex');
 }
 
