@@ -1,7 +1,7 @@
 import type { EventDefinitionConfig } from '../src/modules/events/entities/event-definition.entity';
 import type { PlanDefinitionConfig } from '../src/modules/plans/entities/plan-definition.entity';
 
-/** SPEC section 12 (and the LLM example of issue 17): the catalogue loaded on first start and by `npm run seed`. */
+/** The seed catalogue (docs/catalogue.md), with an LLM call priced by its tokens: the catalogue loaded on first start and by `npm run seed`. */
 
 type SeedEvent = { eventType: string } & EventDefinitionConfig;
 type SeedPlan = { name: string } & PlanDefinitionConfig;
@@ -61,7 +61,7 @@ export const SEED_EVENTS: SeedEvent[] = [
   flatEvent('push_solutioning_to_sow', 'Push: Solutioning to SOW', 'Data transfer from solutioning to statement of work', 'data_transfer', 1, '/api/push/solutioning-to-sow'),
   flatEvent('push_sow_to_loe', 'Push: SOW to LOE', 'Data transfer from statement of work to level of effort', 'data_transfer', 1, '/api/push/sow-to-loe'),
   flatEvent('export_pdf', 'Export: PDF', 'PDF export of a document', 'export', 2, '/api/export/pdf', 'pdfExportsPerMonth'),
-  // Beyond section 12 (issue 17): an LLM call priced by its tokens, known only after the call. A
+  // Beyond the original catalogue: an LLM call priced by its tokens, known only after the call. A
   // reservation without quantities holds maxUnits (0.5 + 8,000 × 0.002 + 2,000 × 0.008 = 32.5 credits).
   {
     eventType: 'llm_completion',

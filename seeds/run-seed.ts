@@ -8,7 +8,7 @@ import { SEED_EVENTS, SEED_PLANS } from './catalogue';
 import { seedCatalogue } from './seed-catalogue';
 
 /**
- * `npm run seed`: migrates the database and loads the seed catalogue (SPEC section 12), then reports what
+ * `npm run seed`: migrates the database and loads the seed catalogue (docs/catalogue.md), then reports what
  * is there. Idempotent: existing definitions, even ones an operator changed or deactivated, are left alone.
  *
  * Opening the data source already migrates and seeds (the service does the same at start-up), so the

@@ -1,4 +1,4 @@
-// Budgets inside an organization (issue 17): a spend limit per API key or per member, per month or day.
+// Budgets inside an organization: a spend limit per API key or per member, per month or day.
 // Pure types only: this folder has no runtime dependency.
 
 export type BudgetScope = 'apiKey' | 'user';

@@ -1,4 +1,4 @@
-// Response shapes of the tracking API (SPEC section 5), shared by the service, the dashboard and the client
+// Response shapes of the tracking API (docs/api.md), shared by the service, the dashboard and the client
 // package (@credit-metering/nest-client): one source, so a change of shape is a compile error everywhere.
 // Pure types only: this folder has no runtime dependency.
 import type { ErrorBody } from './error-codes';

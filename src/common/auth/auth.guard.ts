@@ -36,7 +36,7 @@ export function organizationNotFound(id: string): DomainError {
 }
 
 /**
- * Who may call what (SPEC section 10):
+ * Who may call what (docs/api-keys.md):
  *  - `@Public()` routes: anyone;
  *  - routes with neither decorator: the admin key only. Anything else, an organization key included, is
  *    401 UNAUTHORIZED (without even looking the key up);

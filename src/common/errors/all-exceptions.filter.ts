@@ -25,7 +25,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 };
 
 /**
- * Maps every error to SPEC section 9's body. Anything unexpected becomes INTERNAL with a generic message:
+ * Maps every error to the error body of docs/api.md. Anything unexpected becomes INTERNAL with a generic message:
  * no stack trace, SQL or driver text ever reaches a client (they go to the log instead).
  */
 export function toErrorBody(raised: unknown): { body: ErrorBody; unexpected: boolean } {

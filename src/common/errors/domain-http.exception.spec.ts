@@ -13,7 +13,7 @@ describe('DomainHttpException (a domain error leaving metering code inside a hos
     const http = toHttpError(domain) as DomainHttpException;
     expect(http).toBeInstanceOf(DomainHttpException);
     expect(http.getStatus()).toBe(status);
-    // What Nest's own filter sends in a host (the response object as it is) is SPEC section 9's body.
+    // What Nest's own filter sends in a host (the response object as it is) is the error body of docs/api.md.
     expect(http.getResponse()).toEqual(toErrorBody(domain).body);
     expect(toErrorBody(http)).toEqual(toErrorBody(domain));
   });

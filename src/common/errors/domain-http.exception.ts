@@ -5,7 +5,7 @@ import { ERROR_STATUS } from './error-codes';
 /**
  * A DomainError on its way out of code that runs inside another application (the @TrackUsage interceptor
  * embedded in a host): the host has no AllExceptionsFilter of ours, and Nest's own filter answers 500 for
- * anything that is not an HttpException. As an HttpException whose response is SPEC section 9's body, it
+ * anything that is not an HttpException. As an HttpException whose response is the error body of docs/api.md, it
  * reaches the host's client as 402 `{statusCode, error: 'CREDITS_EXHAUSTED', message, details}`, on Express
  * and Fastify alike; this service's filter unwraps it back to the DomainError (same body).
  */

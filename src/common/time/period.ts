@@ -1,6 +1,6 @@
 import { validationFailed } from '../errors/domain-error';
 
-/** A billing period: one calendar month in UTC, `[start, end)` (SPEC section 2). */
+/** A billing period: one calendar month in UTC, `[start, end)` (docs/configuration-api.md). */
 export interface Period {
   start: Date;
   end: Date;
@@ -71,7 +71,7 @@ export function daysInPeriod(p: Period): number {
 }
 
 /**
- * SPEC section 5: a period takes events while `now` is before its end plus the grace window, so the current
+ * A period takes events while `now` is before its end plus the grace window, so the current
  * period (and the next, for an event a few minutes ahead) always does, the previous one during the grace,
  * and nothing older, whether or not the close job has run. The same rule is `period_accepts_events` in SQL,
  * which the debit itself applies; this copy only spares a doomed transaction.

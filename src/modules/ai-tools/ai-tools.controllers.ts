@@ -185,7 +185,7 @@ export class LlmToolsController {
   constructor(private readonly tools: AiToolsService) {}
 
   /**
-   * Priced by tokens (issue 17): the hold is the prompt's tokens plus maxTokens of output (the estimate);
+   * Priced by tokens: the hold is the prompt's tokens plus maxTokens of output (the estimate);
    * the commit charges the tokens the completion reports. The prompt is not kept in the event's data.
    */
   @Post('complete')

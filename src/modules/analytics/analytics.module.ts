@@ -4,7 +4,7 @@ import { PlansModule } from '../plans/plans.module';
 import { AnalyticsController } from './analytics.controller';
 import { AnalyticsServicesModule } from './analytics-services.module';
 
-/** SPEC section 7 over rollups: breakdowns, trends, forecast, recommendation, invoices, the event log, reports. */
+/** Analytics over rollups (docs/analytics.md): breakdowns, trends, forecast, recommendation, invoices, the event log, reports. */
 @Module({
   imports: [AnalyticsServicesModule, OrganizationsModule, PlansModule],
   controllers: [AnalyticsController],

@@ -7,7 +7,7 @@ import type { AppConfig } from '../../config/app-config';
 import type { Period } from '../../common/time/period';
 import { periodStartDay } from './utils/dates';
 
-/** The error of an event for a closed period (SPEC section 5): HTTP 422, nothing recorded. */
+/** The error of an event for a closed period (docs/api.md): HTTP 422, nothing recorded. */
 export function periodClosedError(period: Period): DomainError {
   return new DomainError('PERIOD_CLOSED', `The period ${periodKey(period)} is closed: it takes no more events`, {
     period: periodKey(period),

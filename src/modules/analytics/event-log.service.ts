@@ -73,7 +73,7 @@ function toCsv(row: EventLogRow): string {
 
 const cursorOf = (row: EventLogRow): EventCursor => ({ occurredAt: row.occurred_at_text, id: row.id });
 
-/** SPEC section 7's event log: cursor pages as JSON, or the whole filtered log streamed as CSV. */
+/** The event log: cursor pages as JSON, or the whole filtered log streamed as CSV. */
 @Injectable()
 export class EventLogService {
   constructor(

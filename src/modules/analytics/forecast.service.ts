@@ -21,7 +21,7 @@ import { assessRecommendation } from './utils/recommendation-evidence';
 import type { PlanCostInput } from './utils/recommendation';
 
 /**
- * Forecast and upgrade recommendation (SPEC section 7). Reads the period's balance row, the open top-ups and
+ * Forecast and upgrade recommendation (docs/analytics.md). Reads the period's balance row, the open top-ups and
  * the daily rollups of the trailing window: a handful of rows whatever the volume.
  */
 @Injectable()

@@ -21,7 +21,7 @@ import { planNameForPeriod } from './utils/period-plan';
 export type PeriodInvoiceLines = InvoiceLines & { allowanceUsed: number; topUpsUsed: number };
 
 /**
- * Invoices (SPEC section 7): a live preview while the period is open, the frozen one once the close job
+ * Invoices (docs/analytics.md): a live preview while the period is open, the frozen one once the close job
  * has written it. Both come from the same `compute`, so a preview equals the final invoice for the same usage.
  */
 @Injectable()

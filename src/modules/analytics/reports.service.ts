@@ -8,7 +8,7 @@ import { wantsCsv } from './utils/content-negotiation';
 import { periodStartDay } from './utils/dates';
 import type { MonthlyReport } from './utils/monthly-report';
 
-/** The monthly reports the period close froze (SPEC section 8): a list, and one as JSON or CSV. */
+/** The monthly reports the period close froze (docs/operations.md): a list, and one as JSON or CSV. */
 @Injectable()
 export class ReportsService {
   constructor(

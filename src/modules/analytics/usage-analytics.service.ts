@@ -24,7 +24,7 @@ const FIELD: Record<BreakdownGroup, string> = { eventType: 'eventType', category
 
 const percentOf = (part: number, total: number) => (total === 0 ? 0 : Number(new Big(part).times(100).div(total).round(2, Big.roundHalfUp).toFixed(2)));
 
-/** Breakdowns and monthly trends (SPEC section 7), read from the rollups only. */
+/** Breakdowns and monthly trends (docs/analytics.md), read from the rollups only. */
 @Injectable()
 export class UsageAnalyticsService {
   constructor(

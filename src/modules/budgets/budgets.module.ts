@@ -7,7 +7,7 @@ import { BudgetsUsageController } from './budgets-usage.controller';
 import { BudgetsRepository } from './budgets.repository';
 import { BudgetsService } from './budgets.service';
 
-/** Budgets per API key and per member (issue 17): their CRUD. Enforcement lives in the debit (usage module's SQL). */
+/** Budgets per API key and per member: their CRUD. Enforcement lives in the debit (usage module's SQL). */
 @Module({
   imports: [MeteringDataSourceModule, OrganizationsModule],
   controllers: [BudgetsAdminController, BudgetsController, BudgetsUsageController],

@@ -12,7 +12,7 @@ import { CreateBudgetDto, UpdateBudgetDto } from './dto/budget.dto';
 import type { BudgetList, BudgetView } from '../../../libs/contracts/src/budgets.types';
 
 /**
- * Budgets inside an organization (issue 17). This service manages the limits; enforcement is in the debit
+ * Budgets inside an organization. This service manages the limits; enforcement is in the debit
  * itself (consume_credits_many), so every tracking path obeys them under any concurrency.
  */
 @Injectable()

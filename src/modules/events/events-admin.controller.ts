@@ -12,7 +12,7 @@ import { ApiErrors } from '../../openapi/api-errors.decorator';
 const EVENT_BODY_SCHEMA = {
   type: 'object',
   description:
-    'A whole event definition (SPEC section 2). Optional `units` {name: creditsPerUnit >= 0, at most 6 decimals} prices quantities sent as eventData.units; optional `maxUnits` {name: whole units} is what a reservation without quantities holds',
+    'A whole event definition (docs/configuration-api.md). Optional `units` {name: creditsPerUnit >= 0, at most 6 decimals} prices quantities sent as eventData.units; optional `maxUnits` {name: whole units} is what a reservation without quantities holds',
   properties: {
     units: { type: 'object', additionalProperties: { type: 'number', minimum: 0, maximum: 1_000_000 }, example: { inputTokens: 0.002, outputTokens: 0.008 } },
     maxUnits: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, example: { inputTokens: 8000, outputTokens: 2000 } },

@@ -22,7 +22,7 @@ import { LedgerReconciliationJob } from './reconciliation/ledger-reconciliation.
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
 import { RollupRefreshJob } from './rollup-refresh/rollup-refresh.job';
 
-/** SPEC section 8: scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
+/** Scheduled, locked, recorded, idempotent jobs, without their admin API (they run embedded too). */
 @Module({
   imports: [ScheduleModule.forRoot(), MeteringDataSourceModule, LedgerModule, AnalyticsServicesModule, PlansCoreModule, UsageCoreModule, WebhooksCoreModule, IngestModule, OrganizationsCoreModule],
   providers: [

@@ -6,7 +6,7 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
 import { JobsAdminController } from './jobs-admin.controller';
 import { JobsCoreModule } from './jobs-core.module';
 
-/** SPEC section 8: the jobs (JobsCoreModule) and their admin API. */
+/** The jobs (JobsCoreModule) and their admin API. */
 @Module({
   imports: [JobsCoreModule, AnalyticsModule, PlansModule, UsageModule, WebhooksModule],
   controllers: [JobsAdminController],

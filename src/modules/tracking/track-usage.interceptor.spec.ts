@@ -12,7 +12,7 @@ import { TrackUsageInterceptor } from './track-usage.interceptor';
 import type { TrackUsageMetadata } from './track-usage.types';
 
 /**
- * The `units` and `estimate` options of @TrackUsage (issue 17), with the ledger faked: what is held, what
+ * The `units` and `estimate` options of @TrackUsage, with the ledger faked: what is held, what
  * is committed, and that quantities a handler reports wrongly release the hold. The real ledger path is
  * in test/priced-units.e2e-spec.ts.
  */

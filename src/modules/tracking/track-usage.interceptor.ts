@@ -60,7 +60,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
   ) {}
 
   /**
-   * Metering's own failures (402, 404, 400…) leave as HttpExceptions carrying SPEC section 9's body, so a
+   * Metering's own failures (402, 404, 400…) leave as HttpExceptions carrying the error body of docs/api.md, so a
    * host application without this service's exception filter answers them with their status; the
    * handler's own errors pass through untouched.
    */

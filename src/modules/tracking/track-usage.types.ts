@@ -36,7 +36,7 @@ export interface TrackUsageOptions<R = FastifyRequest> {
   /** Seconds a synchronous reservation may stay open (default 600). */
   ttlSeconds?: number;
   /**
-   * Priced quantities known only once the handler has run (issue 17): maps the handler's result to
+   * Priced quantities known only once the handler has run: maps the handler's result to
    * `eventData.units` (e.g. `(r) => ({ inputTokens: r.usage.input, outputTokens: r.usage.output })`). The
    * commit re-prices the event with them; a bigger price than the hold must still fit.
    */

@@ -39,7 +39,7 @@ class EmbeddedAdminGuard implements CanActivate {
   }
 }
 
-/** SPEC section 9's body for metering's errors on its admin routes (the host has no filter of ours). */
+/** The error body of docs/api.md for metering's errors on its admin routes (the host has no filter of ours). */
 @Catch(DomainError, DomainHttpException)
 class EmbeddedAdminErrorFilter implements ExceptionFilter {
   constructor(private readonly adapterHost: HttpAdapterHost) {}

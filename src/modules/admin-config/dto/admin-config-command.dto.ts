@@ -7,7 +7,7 @@ export const CONFIG_ACTIONS = {
   cache: ['refresh', 'refresh-all', 'clear', 'stats'],
 } as const;
 
-/** The seed-compatible configuration command of the original phase-1 document. */
+/** The configuration command of the original seed-compatible API. */
 export class AdminConfigCommandDto {
   @ApiProperty({ enum: ['event', 'plan', 'cache'], example: 'event' })
   @IsIn(['event', 'plan', 'cache'])

@@ -12,7 +12,7 @@ export interface ForecastWindow {
 }
 
 /**
- * The days of SPEC section 7's trailing window, in whole calendar days because rollups are daily: the
+ * The days of the forecast's trailing window, in whole calendar days because rollups are daily: the
  * `days` days ending with the day of the last elapsed instant (today, partial; yesterday at exact midnight),
  * never before the period start. So on Nov 15 at noon the window is Nov 9..15; on Nov 3 at 00:00 it is
  * Nov 1..2 (2 elapsed days).

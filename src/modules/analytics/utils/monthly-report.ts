@@ -86,7 +86,7 @@ function byCredits<T extends { credits: number }>(items: Array<[string, T]>): Ar
   return items.sort((a, b) => b[1].credits - a[1].credits || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/** The organization's monthly report (SPEC section 8), frozen at period close. */
+/** The organization's monthly report (docs/operations.md), frozen at period close. */
 export function buildMonthlyReport(input: MonthlyReportInput): MonthlyReport {
   const { balance } = input;
   const types = group(input.rows, (r) => `${r.eventType}\u0000${r.category}`);

@@ -3,7 +3,7 @@ import { DomainError } from '../../../common/errors/domain-error';
 import type { PlanCostInput } from './recommendation';
 import { planCostFor, recommendPlan } from './recommendation';
 
-// SPEC section 12.
+// The seed plans (docs/catalogue.md).
 const FREE: PlanCostInput = { name: 'free', displayName: 'Free Plan', monthlyCredits: 100, monthlyPrice: 0, overageRate: null, isActive: true };
 const STARTER: PlanCostInput = { name: 'starter', displayName: 'Starter Plan', monthlyCredits: 1000, monthlyPrice: 19, overageRate: 0.02, isActive: true };
 const PROFESSIONAL: PlanCostInput = {

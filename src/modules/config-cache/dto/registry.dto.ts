@@ -73,7 +73,7 @@ export const EVENT_DEFINITION_EXAMPLE = {
   isActive: true,
 };
 
-/** An event priced by quantities (issue 17): units {name: creditsPerUnit}, maxUnits held by a reservation without quantities. */
+/** An event priced by quantities: units {name: creditsPerUnit}, maxUnits held by a reservation without quantities. */
 export const UNIT_EVENT_DEFINITION_EXAMPLE = {
   eventType: 'llm_completion',
   displayName: 'LLM: Completion',

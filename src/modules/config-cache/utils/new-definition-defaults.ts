@@ -3,7 +3,7 @@ import { isPlainObject } from '../../../common/validation/json-validators';
 
 /**
  * What a definition created through the seed-compatible `POST /api/admin/config` (`create`, or `update` of a
- * key that does not exist yet: an upsert, SPEC section 9) gets for the fields it leaves out. The seed's own
+ * key that does not exist yet: an upsert, docs/api.md) gets for the fields it leaves out. The seed's own
  * example creates `test_event` with only baseCredits, description and category. What sets the price or the
  * allowance is never guessed: an event needs `baseCredits`, a plan `monthlyCredits` and `pricing.monthly`.
  * The REST resources (`/api/admin/events`, `/api/admin/plans`) take whole definitions and fill nothing in.

@@ -14,7 +14,7 @@ const fieldsOf = (input: unknown): Record<string, string[]> => {
   throw new Error('expected VALIDATION_FAILED');
 };
 
-describe('validateEventDefinition: units and maxUnits (issue 17)', () => {
+describe('validateEventDefinition: units and maxUnits', () => {
   it('keeps declared units and maxUnits', () => {
     const valid = validateEventDefinition({ ...base, units: { inputTokens: 0.002, outputTokens: 0.008, images: 4 }, maxUnits: { inputTokens: 8000, outputTokens: 2000 } });
     expect(valid.config.units).toEqual({ inputTokens: 0.002, outputTokens: 0.008, images: 4 });

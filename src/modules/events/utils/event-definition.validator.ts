@@ -25,7 +25,7 @@ export interface ValidEventDefinition {
 }
 
 /**
- * Validates a whole event definition (SPEC section 2). Returns it normalized (defaults filled in) or throws
+ * Validates a whole event definition (docs/configuration-api.md). Returns it normalized (defaults filled in) or throws
  * VALIDATION_FAILED with one message per bad field. `version`, `createdAt` and `updatedAt` are accepted so a
  * definition read from the API can be sent back, but the server owns them and ignores what is sent.
  */

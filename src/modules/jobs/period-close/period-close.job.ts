@@ -40,7 +40,7 @@ interface PeriodOutcome {
 }
 
 /**
- * SPEC section 8's period close, for every period that ended more than PERIOD_CLOSE_GRACE_MINUTES ago and is
+ * The period close (docs/operations.md), for every period that ended more than PERIOD_CLOSE_GRACE_MINUTES ago and is
  * not closed yet, oldest first (so a service down over several month ends catches up on each):
  *
  *  1. mark the period closing (committed first: from then on consume_credits refuses it);

@@ -141,7 +141,7 @@ export class ReconciliationRepository {
   }
 
   /**
-   * No period past its allowance beyond the overage its plan and spend cap permit (SPEC section 4). Overage
+   * No period past its allowance beyond the overage its plan and spend cap permit (docs/ledger.md). Overage
    * is judged by the money recorded with it (at the rate of its time): a later downgrade to a hard-capped
    * plan does not make overage consumed before it a violation.
    */

@@ -11,7 +11,7 @@ export interface ValidPlanDefinition {
   isActive: boolean;
 }
 
-/** Validates a whole plan definition (SPEC section 2); one message per bad field. */
+/** Validates a whole plan definition (docs/configuration-api.md); one message per bad field. */
 export function validatePlanDefinition(input: unknown, fallbackIsActive = true): ValidPlanDefinition {
   const c = new JsonChecker();
   const doc = c.object(input, 'definition');
