@@ -95,8 +95,8 @@ describe('@credit-metering/nest-client: streamed answers (Express host)', () => 
 
   afterAll(async () => {
     await host?.stop();
-    // The Fastify host has been seen not to exit on SIGTERM after the aborted stream (to investigate): it
-    // gets 10 s, then SIGKILL, so the suite's clean-up does not hang on it.
+    // The Fastify host closes the connections still open (an aborted stream's socket) when it stops
+    // (forceCloseConnections in examples/nest-express/src/main.ts); the SIGKILL is only a guard.
     if (fastifyHost && fastifyHost.child.exitCode === null) {
       const killer = setTimeout(() => fastifyHost.child.kill('SIGKILL'), 10_000);
       await fastifyHost.stop();
