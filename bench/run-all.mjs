@@ -19,6 +19,8 @@ const BENCHES = {
   overload: () => import('./drill-overload.mjs'),
   ingest: () => import('./ingest.mjs'),
   'ingest-loss': () => import('./drill-ingest-loss.mjs'),
+  // Not in the default set: a few minutes of streams (npm run bench -- streaming).
+  streaming: () => import('./streaming.mjs'),
   restart: () => import('./restart.mjs'),
   latency: () => import('./latency.mjs'),
 };
@@ -90,6 +92,10 @@ if (s.ingest && !s.ingest.error) {
 }
 if (s.restart && !s.restart.error) row('11. npm start to /health on the embedded database, slowest restart ms', `${fmt(s.restart.restartMaxMs)} (median ${fmt(s.restart.restartMedianMs)}, first start ${fmt(s.restart.firstStartMs)})`, '<= 3,000', s.restart.targets.restart);
 if (s['ingest-loss'] && !s['ingest-loss'].error) row('10. ingest loss drill (SIGKILL mid-stream)', s['ingest-loss'].ok ? 'PASS' : 'FAIL', 'PASS', s['ingest-loss'].ok);
+if (s.streaming && !s.streaming.error) {
+  row('12. streamed call: service CPU ms per chunk, per extension', `${s.streaming.perChunkServiceMs}, ${s.streaming.perExtensionServiceMs}`, '(information)', undefined);
+  row('    service CPU ms of a plain call (same run)', s.streaming.plainServiceMs, '', undefined);
+}
 for (const n of ['crash', 'overload']) if (s[n] && !s[n].error) row(n === 'crash' ? '7. crash drill' : '8. overload drill', s[n].ok ? 'PASS' : 'FAIL', 'PASS', s[n].ok);
 for (const [n, v] of Object.entries(s)) if (v.error) row(`${n}: did not complete`, v.error.split('\n')[0].slice(0, 80), '', false);
 

@@ -20,7 +20,7 @@ import { startTestApp, TestApp } from './utils/test-app';
 // Jest runs from the repository's root (jest.config.mjs).
 const ROOT = process.cwd();
 /** The pages whose examples run, in the order they build on one another. */
-const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md', 'docs/idempotency.md', 'docs/asynchronous-ingestion.md', 'docs/agent-runs.md'];
+const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md', 'docs/idempotency.md', 'docs/asynchronous-ingestion.md', 'docs/agent-runs.md', 'docs/streaming.md'];
 const EXAMPLES = DOCUMENTS.flatMap((document) => curlExamples(readFileSync(join(ROOT, document), 'utf8')));
 const ELLIPSIS = /…|\.\.\./;
 
@@ -33,6 +33,13 @@ function matcher(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, matcher(v)]));
   }
   return value;
+}
+
+/** The JSON of a Server-Sent Events answer's last event. */
+function lastSseEvent(text: string): unknown {
+  const events = text.split('\n\n').filter((e) => e.trim());
+  const data = events.at(-1)!.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+  return JSON.parse(data);
 }
 
 describe('the README and docs/ examples, as written', () => {
@@ -63,6 +70,8 @@ describe('the README and docs/ examples, as written', () => {
       let req = t.http()[example.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](path);
       for (const [name, value] of Object.entries(example.headers)) req = req.set(name, fill(value));
       const res = await (example.body !== undefined ? req.send(fill(example.body)) : req);
+      // A streamed answer (Server-Sent Events) is compared by its last event: the `usage` the stream ends with.
+      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) res.body = lastSseEvent(res.text);
       const where = `${example.source}\n-> ${res.status} ${JSON.stringify(res.body).slice(0, 600)}`;
       if (example.expected?.status !== undefined) expect({ where, status: res.status }).toEqual({ where, status: example.expected.status });
       else expect({ where, ok: res.status >= 200 && res.status < 300 }).toEqual({ where, ok: true });

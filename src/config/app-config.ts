@@ -87,6 +87,8 @@ export interface AppConfig {
   apiKeyCacheTtlSeconds: number;
   /** X-User-Id of a non-member, on an organization that has members: 403 USER_NOT_MEMBER (true) or allowed. */
   strictMembership: boolean;
+  /** Milliseconds between two chunks of the stand-in language model's streamed answer (`"stream": true`). */
+  llmStreamChunkMs: number;
   /** Minutes after a period ends before the close job freezes it (late events for it are still accepted meanwhile). */
   periodCloseGraceMinutes: number;
   /** Scheduled jobs and their start-up catch-up run on this instance (operators can always run a job by hand). */
@@ -358,6 +360,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimitAdminPerMinute: intVar(env, 'RATE_LIMIT_ADMIN_PER_MINUTE', 0, 0, 100_000_000, problems),
     apiKeyCacheTtlSeconds: intVar(env, 'API_KEY_CACHE_TTL_SECONDS', 5, 0, 300, problems),
     strictMembership: boolVar(env, 'STRICT_MEMBERSHIP', true, problems),
+    llmStreamChunkMs: intVar(env, 'LLM_STREAM_CHUNK_MS', 5, 0, 10_000, problems),
     ...jobSettings(env, nodeEnv, problems),
     ...ingestSettings(env, problems),
   };

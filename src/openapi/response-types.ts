@@ -44,6 +44,7 @@ export type Reservation = Returned<ReservationsController['reserve']>;
 export type ReservationView = Returned<ReservationsController['get']>;
 export type ReservationCommit = Returned<ReservationsController['commit']>;
 export type ReservationRelease = Returned<ReservationsController['release']>;
+export type ReservationExtension = Returned<ReservationsController['extend']>;
 /** A stand-in AI tool's answer (a metered route's response adds `usage`, see `@usage` below). */
 export type ToolResult = Returned<StructuringToolsController['diagnose']>;
 export type LlmCompletion = Returned<LlmToolsController['complete']>;
@@ -142,6 +143,7 @@ export interface OperationResponses {
   ReservationsController_get: ReservationView;
   ReservationsController_commit: ReservationCommit;
   ReservationsController_release: ReservationRelease;
+  ReservationsController_extend: ReservationExtension;
   DemoController_track: TrackResult;
   'DemoController_track:200': BatchTrackResult;
   AnalyticsController_breakdown: UsageBreakdown;

@@ -53,7 +53,8 @@ export function parseCurl(command: string): CurlExample {
   const headers: Record<string, string> = {};
   for (let i = 1; i < words.length; i++) {
     const w = words[i];
-    if (w === '-s' || w === '-sS' || w === '--silent') continue;
+    // -N (no buffering) only changes how curl shows a stream as it comes.
+    if (w === '-s' || w === '-sS' || w === '--silent' || w === '-N' || w === '--no-buffer') continue;
     if (w === '-X' || w === '--request') method = words[++i];
     else if (w === '-H' || w === '--header') {
       const header = words[++i];

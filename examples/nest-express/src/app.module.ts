@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { UsageClientModule } from '@credit-metering/nest-client';
 import { AiController } from './ai.controller';
+import { StreamController } from './stream.controller';
 
 @Module({
   imports: [
@@ -18,6 +19,6 @@ import { AiController } from './ai.controller';
       }),
     }),
   ],
-  controllers: [AiController],
+  controllers: [AiController, StreamController],
 })
 export class AppModule {}

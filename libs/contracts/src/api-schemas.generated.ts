@@ -1707,6 +1707,43 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     ],
     "type": "string"
   },
+  "ExtensionResult": {
+    "description": "`POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in\nall, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.",
+    "properties": {
+      "addedCredits": {
+        "type": "number"
+      },
+      "credits": {
+        "type": "number"
+      },
+      "eventType": {
+        "type": "string"
+      },
+      "expiresAt": {
+        "type": "string"
+      },
+      "remainingCredits": {
+        "type": "number"
+      },
+      "reservationId": {
+        "type": "string"
+      },
+      "status": {
+        "const": "pending",
+        "type": "string"
+      }
+    },
+    "required": [
+      "addedCredits",
+      "credits",
+      "eventType",
+      "expiresAt",
+      "remainingCredits",
+      "reservationId",
+      "status"
+    ],
+    "type": "object"
+  },
   "ForecastRange": {
     "description": "`GET …/usage/forecast` `range`: where the period may end.",
     "properties": {
@@ -2361,35 +2398,42 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "LlmCompletion": {
-    "properties": {
-      "model": {
-        "type": "string"
-      },
-      "text": {
-        "type": "string"
-      },
-      "tokens": {
+    "anyOf": [
+      {
         "properties": {
-          "inputTokens": {
-            "type": "number"
+          "model": {
+            "type": "string"
           },
-          "outputTokens": {
-            "type": "number"
+          "text": {
+            "type": "string"
+          },
+          "tokens": {
+            "properties": {
+              "inputTokens": {
+                "type": "number"
+              },
+              "outputTokens": {
+                "type": "number"
+              }
+            },
+            "required": [
+              "inputTokens",
+              "outputTokens"
+            ],
+            "type": "object"
           }
         },
         "required": [
-          "inputTokens",
-          "outputTokens"
+          "model",
+          "text",
+          "tokens"
         ],
         "type": "object"
+      },
+      {
+        "type": "object"
       }
-    },
-    "required": [
-      "model",
-      "text",
-      "tokens"
-    ],
-    "type": "object"
+    ]
   },
   "Member": {
     "properties": {
@@ -2953,6 +2997,9 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "ReservationsController_commit": {
         "$ref": "#/components/schemas/ReservationCommit"
       },
+      "ReservationsController_extend": {
+        "$ref": "#/components/schemas/ReservationExtension"
+      },
       "ReservationsController_get": {
         "$ref": "#/components/schemas/ReservationView"
       },
@@ -3113,6 +3160,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "PushToolsController_structuringToVisuals",
       "PushToolsController_visualsToSolutioning",
       "ReservationsController_commit",
+      "ReservationsController_extend",
       "ReservationsController_get",
       "ReservationsController_release",
       "ReservationsController_reserve",
@@ -3896,6 +3944,16 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "description": "Only the enabled features, name -> credits.",
         "type": "object"
       },
+      "stopReason": {
+        "description": "A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered.",
+        "enum": [
+          "client_disconnect",
+          "complete",
+          "credit_limit",
+          "error"
+        ],
+        "type": "string"
+      },
       "total": {
         "type": "number"
       },
@@ -4160,7 +4218,6 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
     "type": "object"
   },
   "ReleaseResult": {
-    "description": "`POST …/usage/reservations/:id/release`.",
     "properties": {
       "releasedCredits": {
         "type": "number"
@@ -4265,8 +4322,11 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
   "ReservationCommit": {
     "$ref": "#/components/schemas/TrackResult"
   },
+  "ReservationExtension": {
+    "description": "`POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in\nall, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.",
+    "$ref": "#/components/schemas/ExtensionResult"
+  },
   "ReservationRelease": {
-    "description": "`POST …/usage/reservations/:id/release`.",
     "$ref": "#/components/schemas/ReleaseResult"
   },
   "ReservationResult": {

@@ -413,6 +413,18 @@ export type EventLogPage = {
  * projectedExhaustionDate (today or later, never a past day); `none`: not within the period. */
 export type ExhaustionState = "none" | "projected" | "reached";
 
+/** `POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in
+ * all, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`. */
+export type ExtensionResult = {
+  addedCredits: number;
+  credits: number;
+  eventType: string;
+  expiresAt: string;
+  remainingCredits: number;
+  reservationId: string;
+  status: "pending";
+};
+
 /** `GET …/usage/forecast` `range`: where the period may end. */
 export type ForecastRange = {
   high: number;
@@ -597,7 +609,7 @@ export type LlmCompletion = {
     inputTokens: number;
     outputTokens: number;
   };
-};
+} | Record<string, unknown>;
 
 export type Member = {
   organizationId: string;
@@ -867,6 +879,8 @@ export type PriceBreakdown = {
   featureBonuses: {
     [key: string]: number;
   };
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
+  stopReason?: "client_disconnect" | "complete" | "credit_limit" | "error";
   total: number;
   /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
   unitCredits?: number;
@@ -937,7 +951,6 @@ export type RegistryStats = {
   ttlSeconds: number;
 };
 
-/** `POST …/usage/reservations/:id/release`. */
 export type ReleaseResult = {
   releasedCredits: number;
   reservationId: string;
@@ -969,7 +982,10 @@ export type Reservation = ReservationResult;
 
 export type ReservationCommit = TrackResult;
 
-/** `POST …/usage/reservations/:id/release`. */
+/** `POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in
+ * all, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`. */
+export type ReservationExtension = ExtensionResult;
+
 export type ReservationRelease = ReleaseResult;
 
 export type ReservationResult = {

@@ -23,6 +23,8 @@ export interface PriceBreakdown {
   unitCredits?: number;
   total: number;
   version: number;
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
+  stopReason?: 'complete' | 'credit_limit' | 'client_disconnect' | 'error';
 }
 
 export interface UsageWarning {
@@ -87,6 +89,20 @@ export interface BatchResult {
 }
 
 /** `POST …/usage/reservations/:id/release`. */
+/**
+ * `POST …/usage/reservations/:id/extend`: the hold now covers the quantities it was asked for (`credits` in
+ * all, `addedCredits` by this call, 0 when it already did) and runs until `expiresAt`.
+ */
+export interface ExtensionResult {
+  reservationId: string;
+  eventType: string;
+  credits: number;
+  addedCredits: number;
+  expiresAt: string;
+  remainingCredits: number;
+  status: 'pending';
+}
+
 export interface ReleaseResult {
   reservationId: string;
   status: 'released';

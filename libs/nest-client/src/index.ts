@@ -9,3 +9,4 @@ export { TrackUsageInterceptor } from './track-usage.interceptor';
 export { UsageDeliveryService, DEFAULT_JOURNAL_PATH } from './usage-delivery.service';
 export { UsageKeyCheck } from './usage-key-check.service';
 export type { HttpRequestLike } from './http-request';
+export type { DisconnectPolicy, StopReason, StreamOption, StreamUsage, Units } from '../../contracts/src/metered-stream';

@@ -1,5 +1,6 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import type { HttpRequestLike } from './http-request';
+import type { StreamOption } from '../../contracts/src/metered-stream';
 import { TRACK_USAGE_METADATA } from './track-usage.constants';
 import { TrackUsageInterceptor } from './track-usage.interceptor';
 
@@ -25,8 +26,15 @@ export interface TrackUsageOptions<R = any> { // eslint-disable-line @typescript
    * handler succeeds the event is journaled and tracked in the background (402s then are logged, not charged).
    */
   mode?: 'sync' | 'async';
-  /** Seconds the reservation may stay open (default: the service's, 600). */
+  /** Seconds the reservation may stay open (default: the service's, 600); a stream's hold is pushed out by as much at each step. */
   ttlSeconds?: number;
+  /**
+   * The handler answers a stream (an Observable of chunks, an AsyncIterable, a Node Readable): it is sent as
+   * Server-Sent Events, held for in steps through the service (reserve, extend), stopped at the limit after
+   * the last chunk paid for, and charged the units delivered, with a last `usage` event {creditsConsumed,
+   * units, stopReason}. `onUsage` receives the same once it is settled. `when` says which requests stream.
+   */
+  stream?: StreamOption<R, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export interface TrackUsageMetadata extends TrackUsageOptions<HttpRequestLike> {

@@ -1,4 +1,5 @@
-import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor, StreamableFile } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
@@ -7,6 +8,8 @@ import { catchError, mergeMap } from 'rxjs/operators';
 import type { ReservationResult, UsageEnvelope } from '../../contracts/src/tracking.types';
 import { DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES, firstAnswer, replayDecision, usageOfCharge, withUsage } from '../../contracts/src/idempotent-replay';
 import type { FirstAnswer } from '../../contracts/src/idempotent-replay';
+import { chunksOf, MeteredStream, sseOf, streamMeteringFor, whenClosed } from '../../contracts/src/metered-stream';
+import type { MeteredItem, MeteredStreamPort, StreamMetering } from '../../contracts/src/metered-stream';
 import { headerValue, isPlainObject } from './http-request';
 import type { HttpRequestLike } from './http-request';
 import { isMeteringError, MeteringError, MeteringUnavailableError } from './metering-error';
@@ -64,6 +67,10 @@ export class TrackUsageInterceptor implements NestInterceptor {
       );
     }
 
+    if (meta.stream && (meta.stream.when?.(request) ?? true)) {
+      return this.meterStream(context, next, response, organizationId, event, generatedKey, streamMeteringFor(meta.stream, request), meta.ttlSeconds);
+    }
+
     let hold: ReservationResult;
     try {
       hold = await this.client.reserve({ ...event, organizationId, ttlSeconds: meta.ttlSeconds });
@@ -108,6 +115,73 @@ export class TrackUsageInterceptor implements NestInterceptor {
   }
 
   /**
+   * A streamed answer (the service's docs/streaming.md): the protocol the service's own @TrackUsage uses
+   * (libs/contracts/src/metered-stream.ts), its port calling the reservations API. The service must be
+   * reachable to hold each step: a stream never sends output it could not hold for, whatever the failMode.
+   */
+  private async meterStream(context: ExecutionContext, next: CallHandler, response: unknown, organizationId: string | undefined, event: Event, generatedKey: boolean, metering: StreamMetering, ttlSeconds?: number): Promise<Observable<unknown>> {
+    const { units: _held, ...base } = event.eventData ?? {};
+    const startedAt = new Date().toISOString();
+    let reservationId = '';
+    const port: MeteredStreamPort<ReservationResult> = {
+      hold: async (units) => {
+        const r = await this.client.reserve({ ...event, eventData: { ...base, units }, organizationId, ttlSeconds });
+        reservationId = r.reservationId;
+        return r;
+      },
+      extend: (units) => this.client.extend(reservationId, { organizationId, eventData: { ...base, units }, ttlSeconds, idempotencyKey: event.idempotencyKey }),
+      settle: async (units, stopReason) => {
+        const eventData = { ...base, units, stopReason };
+        try {
+          // A stream is never kept as an answer: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
+          const r = await this.client.commit(reservationId, { organizationId, idempotencyKey: event.idempotencyKey, eventData, response: { status: statusOf(this.reflector, context), unstorable: 'not_json' }, runId: event.runId });
+          return { creditsConsumed: r.creditsConsumed };
+        } catch (error) {
+          if (!(error instanceof MeteringUnavailableError)) throw error;
+          // The output went out and was held for: the charge is journaled and delivered under the same key.
+          this.delivery.defer({ kind: 'reserve', organizationId, input: { ...event, eventData }, occurredAt: startedAt, reservationId });
+          return { creditsConsumed: null };
+        }
+      },
+      release: async () => {
+        await this.client.release(reservationId, { organizationId });
+      },
+      isRefusal: (error) => error instanceof MeteringError && error.status === 402,
+      now: () => Date.now(),
+    };
+    const stream = new MeteredStream(metering, port);
+    let hold: ReservationResult;
+    try {
+      hold = await stream.open();
+    } catch (error) {
+      throw toHttp(error);
+    }
+    const decision = replayDecision(hold, event.idempotencyKey, new Date(), generatedKey && hold.status === 'pending');
+    const adapter = this.adapterHost.httpAdapter;
+    if (decision.kind === 'replay') {
+      adapter.setHeader(response, 'Idempotent-Replayed', 'true');
+      return of(this.respond(response, decision.answer.body, decision.answer.usage));
+    }
+    if (decision.kind === 'refuse') {
+      if (decision.retryAfterSeconds !== undefined) adapter.setHeader(response, 'Retry-After', String(decision.retryAfterSeconds));
+      throw new HttpException(decision.error, decision.error.statusCode);
+    }
+    // The client going away is seen on the response itself, not only when the next chunk is pulled: a
+    // handler whose stream the platform closes with the response would otherwise look complete.
+    whenClosed(response, () => stream.abort());
+    const items = stream.run(chunksOf(next.handle()));
+    const first = await items.next();
+    // The handler failed before its first chunk: its own error, as for a plain call (the hold was released).
+    if (stream.failure && !stream.started) throw stream.failure.error;
+    adapter.setHeader(response, 'Cache-Control', 'no-cache');
+    adapter.setHeader(response, 'X-Accel-Buffering', 'no');
+    adapter.setHeader(response, 'X-Reservation-Id', reservationId);
+    // highWaterMark 1: the next chunk is pulled only once the one before was handed to the response.
+    const body = Readable.from(sseOf(prepend(first, items)), { objectMode: false, highWaterMark: 1 });
+    return of(new StreamableFile(body, { type: 'text/event-stream' }));
+  }
+
+  /**
    * Charges the work that just ran. A commit that cannot reach the service, or finds the hold expired (the
    * handler outlived the TTL), is journaled and delivered later under the same key: the work is charged
    * once, whatever the mode. The route's answer goes with the commit: the service keeps it with the key
@@ -146,6 +220,17 @@ export class TrackUsageInterceptor implements NestInterceptor {
     if (usage.creditsConsumed !== null) adapter.setHeader(response, 'X-Credits-Consumed', String(usage.creditsConsumed));
     if (usage.remainingCredits !== null) adapter.setHeader(response, 'X-Credits-Remaining', String(usage.remainingCredits));
     return withUsage(body, usage);
+  }
+}
+
+/** The metered items with the first one (already pulled) in front; closing it closes the protocol's generator. */
+async function* prepend<C>(first: IteratorResult<MeteredItem<C>, void>, rest: AsyncGenerator<MeteredItem<C>, void, undefined>): AsyncGenerator<MeteredItem<C>, void, undefined> {
+  if (first.done) return;
+  try {
+    yield first.value;
+    yield* rest;
+  } finally {
+    await rest.return(undefined);
   }
 }
 

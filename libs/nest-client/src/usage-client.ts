@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorBody, ErrorCode } from '../../contracts/src/error-codes';
 import { ERROR_STATUS } from '../../contracts/src/error-codes';
-import type { BatchResult, CheckResult, ReleaseResult, ReservationResult, TrackResult, UsageSummary } from '../../contracts/src/tracking.types';
+import type { BatchResult, CheckResult, ExtensionResult, ReleaseResult, ReservationResult, TrackResult, UsageSummary } from '../../contracts/src/tracking.types';
 import type { FirstAnswer } from '../../contracts/src/idempotent-replay';
 import { MeteringError, MeteringUnavailableError } from './metering-error';
 import { backoffDelay, describeNetworkError, isNetworkError } from './retry';
@@ -116,6 +116,17 @@ export class UsageClient {
     const body = { ...(options.eventData ? { eventData: options.eventData } : {}), ...(options.response ? { response: options.response } : {}) };
     const headers: Record<string, string> = { ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}), ...runHeader(options.runId) };
     return this.request<TrackResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/commit`, body, headers);
+  }
+
+  /**
+   * Grows a pending hold to cover `eventData` (priced like a commit) and pushes its expiry out to `ttlSeconds`
+   * from now: a streamed answer holds in steps. 402 when the extra credits do not fit (the hold stays as it
+   * was). Idempotent by its target: a retry after a lost answer, with the same eventData, debits nothing more.
+   */
+  async extend(reservationId: string, options: OrganizationOption & { eventData: Record<string, unknown>; ttlSeconds?: number; idempotencyKey?: string }): Promise<ExtensionResult> {
+    const body = { eventData: options.eventData, ...(options.ttlSeconds !== undefined ? { ttlSeconds: options.ttlSeconds } : {}) };
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.request<ExtensionResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/extend`, body, headers);
   }
 
   /** Gives the held credits back (409 RESERVATION_SETTLED when already settled). */

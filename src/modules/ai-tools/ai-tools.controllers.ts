@@ -3,7 +3,8 @@ import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } 
 import { Scopes } from '../../common/auth/auth.decorators';
 import { TrackUsage } from '../tracking/track-usage.decorator';
 import { AiToolsService } from './ai-tools.service';
-import { llmInputTokens, llmMaxTokens, toolEventData } from './utils/stand-in-result';
+import { llmInputTokens, llmMaxTokens, llmStreamRequested, toolEventData } from './utils/stand-in-result';
+import type { LlmStreamChunk } from './utils/stand-in-result';
 
 /** `simulateFailure` is a demo switch, not part of what prices the event. */
 const eventData = (req: { body?: unknown }) => toolEventData(req.body);
@@ -197,13 +198,24 @@ export class LlmToolsController {
     estimate: (req) => ({ inputTokens: llmInputTokens(llmBody(req)), outputTokens: llmMaxTokens(llmBody(req)) }),
     // `tokens`, not `usage`: the interceptor puts the metering envelope under `usage`.
     units: (result) => (result as { tokens: { inputTokens: number; outputTokens: number } }).tokens,
+    // `"stream": true`: Server-Sent Events, held for the prompt and 256 output tokens at a time, charged for
+    // the tokens delivered (docs/streaming.md).
+    stream: {
+      when: (req) => llmStreamRequested(llmBody(req)),
+      input: (req) => ({ inputTokens: llmInputTokens(llmBody(req)) }),
+      step: { outputTokens: 256 },
+      count: (chunk: LlmStreamChunk) => ({ outputTokens: chunk.outputTokens }),
+    },
   })
   @ApiOperation({ summary: 'Stand-in language model, metered as llm_completion by its input and output tokens' })
-  @ApiOkResponse({ description: 'The completion, its token usage, and what it was charged (`usage`)' })
+  @ApiOkResponse({
+    description: 'The completion, its token usage, and what it was charged (`usage`); with `"stream": true`, Server-Sent Events: `data:` chunks {delta, outputTokens}, then an event `usage` {creditsConsumed, units, stopReason} (docs/streaming.md)',
+    content: { 'application/json': {}, 'text/event-stream': { schema: { type: 'string' } } },
+  })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: the quantities the completion reported do not price (nothing charged)' })
-  @ApiBody({ schema: { type: 'object', example: { prompt: 'Summarize the incident report in three bullet points.', maxTokens: 300, model: 'stand-in-1' } } })
+  @ApiBody({ schema: { type: 'object', example: { prompt: 'Summarize the incident report in three bullet points.', maxTokens: 300, model: 'stand-in-1', stream: false } } })
   complete(@Body() body: Record<string, unknown>) {
-    return this.tools.complete(body);
+    return this.tools.completion(body);
   }
 }
 

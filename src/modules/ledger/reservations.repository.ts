@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
 import type { TrackInput } from '../usage/usage.types';
 import type { ConsumeResult } from './ledger.repository';
+import type { HoldExtension } from '../usage/utils/hold-extension';
 
 export interface ReservationRow {
   organization_id: string;
@@ -97,6 +98,42 @@ export class ReservationsRepository {
       periodStart,
     ])) as Array<{ n: number }>;
     return n;
+  }
+
+  /** Pushes a locked pending hold's expiry out (an extension that needed no more credits). */
+  async pushExpiry(organizationId: string, id: string, expiresAt: Date): Promise<void> {
+    await this.tx.manager.query(`UPDATE reservations SET expires_at = greatest(expires_at, $3) WHERE organization_id = $1 AND id = $2`, [organizationId, id, expiresAt]);
+  }
+
+  /**
+   * Writes an extension into its locked hold: the amounts it now holds, what it took from where (a refund or
+   * the commit reverses the whole of it), its quantities and expiry. The extension's debit counted one more
+   * event in the balance; the hold stays one event, so the count goes back here, under the balance row lock
+   * the debit took in this same transaction.
+   */
+  async extend(res: ReservationRow, merged: HoldExtension): Promise<void> {
+    await this.tx.manager.query(
+      `UPDATE reservations SET credits = $3::numeric, from_allowance = $4::numeric, from_grants = $5::numeric, overage = $6::numeric,
+              overage_cost = $7::numeric, grant_takes = $8::jsonb, budget_takes = $9::jsonb, consumed_after = $10::numeric,
+              remaining_after = $11::numeric, event_data = $12::jsonb, expires_at = greatest(expires_at, $13)
+        WHERE organization_id = $1 AND id = $2 AND status = 'pending'`,
+      [
+        res.organization_id,
+        res.id,
+        merged.credits,
+        merged.from_allowance,
+        merged.from_grants,
+        merged.overage,
+        merged.overage_cost,
+        JSON.stringify(merged.grant_takes),
+        JSON.stringify(merged.budget_takes),
+        merged.consumed_after,
+        merged.remaining_after,
+        JSON.stringify(merged.event_data),
+        merged.expires_at,
+      ],
+    );
+    await this.tx.manager.query(`UPDATE period_balances SET events = events - 1 WHERE organization_id = $1 AND period_start = $2::date`, [res.organization_id, res.period_start]);
   }
 
   /** Gives a hold's credits back (refund_credits: allowance, top-ups, overage, count limit and budgets, under the balance row lock). */

@@ -1,4 +1,5 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor, Optional } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor, Optional, StreamableFile } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
 import { from, Observable, of, throwError } from 'rxjs';
@@ -27,6 +28,10 @@ type PlatformRequest = MeteredRequest & ContextRequest;
 export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import { replayDecision, usageOfCharge, withUsage } from '../../../libs/contracts/src/idempotent-replay';
+import { ERROR_STATUS } from '../../../libs/contracts/src/error-codes';
+import { chunksOf, MeteredStream, sseOf, streamMeteringFor, whenClosed } from '../../../libs/contracts/src/metered-stream';
+import type { MeteredItem, MeteredStreamPort, StreamMetering } from '../../../libs/contracts/src/metered-stream';
+import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 
 /** Wraps a failure to charge after the handler succeeded, so the hold is not released on its way out. */
 class HandlerSucceeded extends Error {
@@ -88,6 +93,10 @@ export class TrackUsageInterceptor implements NestInterceptor {
       );
     }
 
+    if (meta.stream && (meta.stream.when?.(request) ?? true)) {
+      return this.meterStream(context, next, reply, input, streamMeteringFor(meta.stream, request), meta.ttlSeconds);
+    }
+
     const reservation = await this.reservations.reserve(input, meta.ttlSeconds);
     // A key used before never runs the handler again (docs/idempotency.md): the first answer, or a 409.
     const decision = replayDecision(reservation, input.idempotencyKey, this.clock.now());
@@ -111,6 +120,62 @@ export class TrackUsageInterceptor implements NestInterceptor {
         throw error;
       }),
     );
+  }
+
+  /**
+   * A streamed answer (docs/streaming.md), metered by the protocol both @TrackUsage share
+   * (libs/contracts/src/metered-stream.ts), its port calling the reservations in process. The handler's
+   * failure before its first chunk is answered as the error it is (the hold released); after, the stream
+   * ends with its `usage` event.
+   */
+  private async meterStream(context: ExecutionContext, next: CallHandler, reply: unknown, input: TrackInput, metering: StreamMetering, ttlSeconds?: number): Promise<Observable<unknown>> {
+    const { units: _held, ...base } = input.eventData ?? {};
+    const organizationId = input.organizationId;
+    let reservationId = '';
+    const port: MeteredStreamPort<ReservationResult> = {
+      hold: async (units) => {
+        const r = await this.reservations.reserve({ ...input, eventData: { ...base, units } }, ttlSeconds);
+        reservationId = r.reservationId;
+        return r;
+      },
+      extend: (units) => this.reservations.extend(organizationId, reservationId, { ...base, units }, ttlSeconds),
+      settle: async (units, stopReason) => {
+        if (stopReason === 'error' && stream.failure) this.logger.warn(`A metered stream failed mid-way (charged what it delivered): ${describe(stream.failure.error)}`);
+        // The stop reason goes with the event's data: the event log says how the stream ended. A stream is
+        // never kept as an answer: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
+        const r = await this.reservations.commit(organizationId, reservationId, { ...base, units, stopReason }, { status: this.statusOf(context), unstorable: 'not_json' });
+        return { creditsConsumed: r.creditsConsumed };
+      },
+      release: async () => {
+        await this.reservations.release(organizationId, reservationId);
+      },
+      isRefusal: (error) => error instanceof DomainError && ERROR_STATUS[error.code] === 402,
+      now: () => this.clock.now().getTime(),
+    };
+    const stream = new MeteredStream(metering, port);
+    const hold = await stream.open();
+    const decision = replayDecision(hold, input.idempotencyKey, this.clock.now());
+    if (decision.kind === 'replay') {
+      this.adapterHost.httpAdapter.setHeader(reply, 'idempotent-replayed', 'true');
+      return of(this.respond(reply, decision.answer.body, decision.answer.usage));
+    }
+    if (decision.kind === 'refuse') {
+      if (decision.retryAfterSeconds !== undefined) this.adapterHost.httpAdapter.setHeader(reply, 'retry-after', String(decision.retryAfterSeconds));
+      throw new DomainError(decision.error.error, decision.error.message, decision.error.details);
+    }
+    // The client going away is seen on the response itself, not only when the next chunk is pulled.
+    whenClosed(reply, () => stream.abort());
+    const items = stream.run(chunksOf(next.handle()));
+    const first = await items.next();
+    if (stream.failure && !stream.started) throw stream.failure.error;
+    const adapter = this.adapterHost.httpAdapter;
+    adapter.setHeader(reply, 'cache-control', 'no-cache');
+    adapter.setHeader(reply, 'x-accel-buffering', 'no');
+    adapter.setHeader(reply, 'x-reservation-id', reservationId);
+    // highWaterMark 1: a chunk is pulled from the handler only when the one before was handed to the
+    // response, so a client that goes away stops the count there, not a buffer further on.
+    const body = Readable.from(sseOf(prepend(first, items)), { objectMode: false, highWaterMark: 1 });
+    return of(new StreamableFile(body, { type: 'text/event-stream' }));
   }
 
   /** The status the route answers with (@HttpCode, else Nest's default: 201 for a POST), kept with the answer. */
@@ -226,4 +291,20 @@ export class TrackUsageInterceptor implements NestInterceptor {
     if (usage.remainingCredits !== null) adapter.setHeader(reply, 'x-credits-remaining', String(usage.remainingCredits));
     return withUsage(body, usage);
   }
+}
+
+/** The metered items with the first one (already pulled) in front. */
+async function* prepend<C>(first: IteratorResult<MeteredItem<C>, void>, rest: AsyncGenerator<MeteredItem<C>, void, undefined>): AsyncGenerator<MeteredItem<C>, void, undefined> {
+  if (first.done) return;
+  try {
+    yield first.value;
+    yield* rest;
+  } finally {
+    // Closed early (the client went away): the protocol's generator settles by the disconnect policy.
+    await rest.return(undefined);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

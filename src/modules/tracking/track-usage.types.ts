@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { StreamOption } from '../../../libs/contracts/src/metered-stream';
 
 // What @TrackUsage leaves on a route and what its interceptor reads: a file of its own, so the decorator
 // (which names the interceptor) and the interceptor (which reads the metadata) do not import each other.
@@ -45,6 +46,12 @@ export interface TrackUsageOptions<R = FastifyRequest> {
    * Without it the hold takes the definition's `maxUnits` (no quantities when it declares none).
    */
   estimate?: Record<string, number> | ((request: R) => Record<string, number>);
+  /**
+   * The handler answers a stream (an Observable of chunks, an AsyncIterable, a Node Readable): it is sent as
+   * Server-Sent Events, held for in steps and charged at the units delivered, with a last `usage` event
+   * (docs/streaming.md). `when` says which requests stream (default: all).
+   */
+  stream?: StreamOption<R, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export interface TrackUsageMetadata extends TrackUsageOptions<MeteredRequest> {

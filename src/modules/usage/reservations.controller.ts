@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req } from '@nes
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../common/auth/auth.decorators';
-import { CommitReservationDto, CreateReservationDto } from './dto/reservation.dto';
+import { CommitReservationDto, CreateReservationDto, ExtendReservationDto } from './dto/reservation.dto';
 import { ReservationsService } from './reservations.service';
 import { firstAnswerOf, parseIdempotencyHeader } from './utils/track-input';
 import { TrackingHttpService } from './tracking-http.service';
@@ -42,6 +42,16 @@ export class ReservationsController {
   @ApiHeader({ name: 'X-Run-Id', required: false, description: "The agent run the hold was made under (the hold is charged to its run; another run's id is 400)" })
   commit(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: CommitReservationDto, @Headers('x-run-id') runId: string | string[] | undefined) {
     return this.reservations.commit(orgId, id, body.eventData, firstAnswerOf(body.response), runIdHeader(runId));
+  }
+
+  @Post(':id/extend')
+  @ApiTrackingErrors()
+  @Scopes('track')
+  @HttpCode(200)
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'For tracing: an extension is idempotent by its target (quantities already covered debit nothing)' })
+  @ApiOperation({ summary: 'Grow a pending hold to cover this eventData and push its expiry out (a streamed answer holds in steps); 402 when the extra credits do not fit, 409 when settled or expired' })
+  extend(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: ExtendReservationDto) {
+    return this.reservations.extend(orgId, id, body.eventData, body.ttlSeconds);
   }
 
   @Post(':id/release')

@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
-import { hundredthsFromDecimalString, hundredthsToNumber, microsFromDecimalString, microsToDecimalString } from '../../common/money/credits';
+import { hundredthsFromDecimalString, hundredthsFromMicros, hundredthsToNumber, microsFromDecimalString, microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
@@ -23,7 +23,8 @@ import { consumeParams, EventPreparer } from './event-preparer';
 import { LedgerRecorder } from './ledger-recorder';
 import { TrackRejections } from './track-rejections';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-import type { ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
+import type { ExtensionResult, ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
+import { mergeExtension } from './utils/hold-extension';
 import { storedAnswer, usageOfCharge } from '../../../libs/contracts/src/idempotent-replay';
 import type { FirstAnswer, StoredAnswer } from '../../../libs/contracts/src/idempotent-replay';
 import type { Prepared, TrackInput } from './usage.types';
@@ -250,7 +251,7 @@ export class ReservationsService {
       // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
       const definition = await this.events.findOrThrow(res.event_type);
       const data = eventData ?? res.event_data;
-      const price = priceEvent(pricedDefinition(definition), data);
+      const price = streamed(priceEvent(pricedDefinition(definition), data), data);
       const period = periodOf(new Date(res.occurred_at));
       const p: Prepared = {
         index: 0,
@@ -314,7 +315,7 @@ export class ReservationsService {
     // Priced with the definition as it is now (the work ran now), like the checked path.
     const definition = await this.events.findOrThrow(reserved.definition.key);
     const data = eventData ?? reserved.input.eventData ?? {};
-    const price = priceEvent(pricedDefinition(definition), data);
+    const price = streamed(priceEvent(pricedDefinition(definition), data), data);
     if (price.micros !== reserved.micros) return undefined;
     const plan = (await this.rejections.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
@@ -329,6 +330,72 @@ export class ReservationsService {
   private remember(reservationId: string, held: Held): void {
     if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value!);
     this.held.set(reservationId, held);
+  }
+
+  /**
+   * Grows a pending hold to cover `eventData` (priced like the commit would price it) and pushes its expiry
+   * out to `ttlSeconds` from now: a streamed answer holds in steps instead of its whole maximum, and never
+   * outlives its hold. The extra credits are debited by consume_credits_many, the function every hold and
+   * event debits through, under the same locks: hard caps, spend caps and budgets refuse an extension (402)
+   * exactly as they refuse a hold, and the hold then stays as it was. Idempotent by its target: an extension
+   * to quantities already covered (a retry, a replay under the same Idempotency-Key) debits nothing.
+   */
+  async extend(organizationId: string, reservationId: string, eventData: Record<string, unknown>, ttlSeconds?: number): Promise<ExtensionResult> {
+    assertEventDataSize(eventData);
+    const max = this.maxTtlSeconds;
+    if (ttlSeconds !== undefined && ttlSeconds > max) {
+      throw validationFailed({ ttlSeconds: [`ttlSeconds must be at most ${max} (the period-close grace window, PERIOD_CLOSE_GRACE_MINUTES)`] });
+    }
+    ttlSeconds ??= Math.min(DEFAULT_RESERVATION_TTL_SECONDS, max);
+    const now = this.clock.now();
+    await this.organizations.assertExists(organizationId);
+    // The fast commit charges a hold at the price it was reserved at: an extended hold takes the checked path.
+    this.held.delete(reservationId);
+    const outcome = await this.ledger.transaction(async () => {
+      const row = await this.lockPending(organizationId, reservationId, now);
+      if (row.expired) return { expired: true as const };
+      const res = row.reservation;
+      const definition = await this.events.findOrThrow(res.event_type);
+      const price = priceEvent(pricedDefinition(definition), eventData);
+      const extra = price.micros - microsFromDecimalString(res.credits);
+      const expiresAt = new Date(Math.max(new Date(res.expires_at).getTime(), now.getTime() + ttlSeconds! * 1000));
+      if (extra <= 0) {
+        await this.reservations.pushExpiry(organizationId, reservationId, expiresAt);
+        return { expired: false as const, eventType: res.event_type, credits: res.credits, added: 0, expiresAt, remaining: res.remaining_after };
+      }
+      // The extension is a debit of the same kind as the hold: the same key and member budgets, the same agent
+      // run (its budget and every ancestor's; the hold's refund gives the whole back to it), no second count
+      // against a monthly call limit (the hold counted the call once).
+      const debit = { organizationId, periodStart: res.period_start, amount: microsToDecimalString(extra), limitKey: null, now, apiKeyId: res.api_key_id, userId: res.user_id, day: now.toISOString().slice(0, 10), runId: res.run_id };
+      const [r] = await this.ledger.consumeMany(now, [debit]);
+      if (r.status !== 'OK') {
+        const p: Prepared = {
+          index: 0,
+          input: { organizationId, eventType: res.event_type, eventData, userId: res.user_id ?? undefined },
+          definition: { ...definition, config: { ...definition.config, limitKey: null } } as Prepared['definition'],
+          micros: extra,
+          credits: hundredthsFromMicros(extra),
+          breakdown: price.breakdown,
+          occurredAt: new Date(res.occurred_at),
+          period: periodOf(new Date(res.occurred_at)),
+          periodStart: res.period_start,
+        };
+        throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
+      }
+      const merged = mergeExtension(res, r, extra, eventData, expiresAt);
+      await this.reservations.extend(res, merged);
+      return { expired: false as const, eventType: res.event_type, credits: merged.credits, added: extra, expiresAt, remaining: r.remaining };
+    });
+    if (outcome.expired) throw settled(reservationId, 'expired');
+    return {
+      reservationId,
+      eventType: outcome.eventType,
+      credits: hundredthsToNumber(hundredthsFromMicros(microsFromDecimalString(outcome.credits))),
+      addedCredits: hundredthsToNumber(hundredthsFromMicros(outcome.added)),
+      expiresAt: outcome.expiresAt.toISOString(),
+      remainingCredits: hundredthsToNumber(hundredthsFromDecimalString(outcome.remaining)),
+      status: 'pending',
+    };
   }
 
   async release(organizationId: string, reservationId: string): Promise<ReleaseResult> {
@@ -392,6 +459,13 @@ export class ReservationsService {
     await this.reservations.refund(res, now);
     if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
   }
+}
+
+const STOP_REASONS = new Set(['complete', 'credit_limit', 'client_disconnect', 'error']);
+
+/** A streamed answer's commit names why it ended: the event keeps it with its breakdown (the event log shows it). */
+function streamed<P extends { breakdown: object }>(price: P, data: Record<string, unknown>): P {
+  return typeof data.stopReason === 'string' && STOP_REASONS.has(data.stopReason) ? { ...price, breakdown: { ...price.breakdown, stopReason: data.stopReason } } : price;
 }
 
 function notFound(id: string): DomainError {

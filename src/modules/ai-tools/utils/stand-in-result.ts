@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { validationFailed } from '../../../common/errors/domain-error';
 
 /**
  * A deterministic stand-in for the AI tool's output (the AI itself is out of scope): the same input always
@@ -54,4 +55,41 @@ export function llmInputTokens(body: Record<string, unknown>): number {
 export function llmMaxTokens(body: Record<string, unknown>): number {
   const m = body.maxTokens;
   return typeof m === 'number' && Number.isInteger(m) && m >= 1 && m <= 2000 ? m : 256;
+}
+
+/** The most output tokens a completion may ask for (`maxTokens`). */
+export const LLM_MAX_TOKENS = 2000;
+
+/** Output tokens per streamed `data:` event of the stand-in. */
+export const LLM_STREAM_CHUNK_TOKENS = 16;
+
+/**
+ * Whether the request asks for a streamed answer. A streamed request is checked before anything is held:
+ * maxTokens outside 1..2,000 is a 400 (a plain request keeps its lenient default of 256).
+ */
+export function llmStreamRequested(body: Record<string, unknown>): boolean {
+  if (body.stream !== true) return false;
+  const m = body.maxTokens;
+  if (m !== undefined && !(typeof m === 'number' && Number.isInteger(m) && m >= 1 && m <= LLM_MAX_TOKENS)) {
+    throw validationFailed({ maxTokens: [`maxTokens must be a whole number from 1 to ${LLM_MAX_TOKENS}`] });
+  }
+  return true;
+}
+
+/** One `data:` event of the stand-in's stream. */
+export interface LlmStreamChunk {
+  delta: string;
+  outputTokens: number;
+}
+
+/** The stand-in's streamed completion: maxTokens output tokens in events of 16 (the last one the rest), `wait` apart. */
+export async function* standInCompletionStream(body: Record<string, unknown>, wait: () => Promise<void>): AsyncGenerator<LlmStreamChunk, void, undefined> {
+  const maxTokens = llmMaxTokens(body);
+  const words = ['the', 'stand-in', 'model', 'streams', 'tokens', 'in', 'steps', 'of', 'sixteen'];
+  for (let sent = 0, n = 0; sent < maxTokens; n++) {
+    const outputTokens = Math.min(LLM_STREAM_CHUNK_TOKENS, maxTokens - sent);
+    sent += outputTokens;
+    if (n > 0) await wait();
+    yield { delta: `${words[n % words.length]} `, outputTokens };
+  }
 }

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
 import { TrackEventDto } from './track-event.dto';
 
 export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
@@ -27,4 +28,21 @@ export class CommitReservationDto {
   @IsOptional()
   @IsObject()
   response?: Record<string, unknown>;
+}
+
+export class ExtendReservationDto {
+  @ApiProperty({
+    example: { model: 'stand-in-1', units: { inputTokens: 12, outputTokens: 512 } },
+    description:
+      'The eventData the hold must now cover, priced like a commit prices it (a stream holds its input and the output it may soon send). The difference is debited like a hold (402 when it does not fit: the hold stays as it was); quantities already covered debit nothing, so a retry or a replay never extends twice.',
+  })
+  @IsObject()
+  eventData!: Record<string, unknown>;
+
+  @ApiPropertyOptional({ example: 600, description: 'The hold then runs until at least this many seconds from now (default 600; at most the period-close grace window, longer is 400). An expiry already later stays.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  ttlSeconds?: number;
 }
