@@ -900,6 +900,80 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await failing.close();
   });
 
+  it('marks a streamed call in the event log with why its stream ended, and the log still fits 1,400 px', async () => {
+    const org = await createOrganization(t, 'dash-stream', 'professional');
+    const key = (await issueKey(t, org, ['read'], 'page')).key;
+    // A run of 3 credits: the stream's first hold (the prompt and 256 output tokens) fits, its next step does not.
+    const run = (await t.http().post(`/api/organizations/${org}/runs`).set(ADMIN).send({ budgetCredits: '3', label: 'streaming agent' }).expect(201)).body as { id: string };
+    const stream = async (maxTokens: number, headers: Record<string, string> = {}) => {
+      const res = await t
+        .http()
+        .post('/api/llm/complete')
+        .set(ADMIN)
+        .set('X-Organization-Id', org)
+        .set(headers)
+        .send({ prompt: 'hello world!', maxTokens, stream: true })
+        .buffer(true)
+        .parse((r, cb) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (body += c));
+          r.on('end', () => cb(null, body));
+        })
+        .expect(200);
+      const usage = /event: usage\r?\ndata: (.*)/.exec(res.body as string);
+      expect(usage).not.toBeNull();
+      return JSON.parse(usage![1]) as { stopReason: string };
+    };
+    expect((await stream(64)).stopReason).toBe('complete');
+    expect((await stream(2000, { 'X-Run-Id': run.id })).stopReason).toBe('credit_limit');
+    // An ordinary (not streamed) call of the same route: no badge.
+    await t.http().post('/api/llm/complete').set(ADMIN).set('X-Organization-Id', org).send({ prompt: 'hello', maxTokens: 32 }).expect(200);
+    // The stream settles as it ends; wait until the log has all three.
+    let logged: { items: Array<{ credits: number; breakdown: { stopReason?: string } }> } = { items: [] };
+    for (let i = 0; i < 200 && logged.items.length < 3; i++) {
+      logged = (await t.http().get(`/api/organizations/${org}/usage/events`).set(ADMIN).expect(200)).body;
+      if (logged.items.length < 3) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(logged.items.map((e) => e.breakdown.stopReason ?? null)).toEqual([null, 'credit_limit', 'complete']);
+
+    const page = await newPage();
+    await signIn(page, baseUrl, key);
+    await page.waitForSelector('#event-log-table [data-stop-reason=credit_limit]');
+    const rows = await page.$$eval('#event-log-table tbody tr', (trs) =>
+      trs.map((tr) => ({ reason: tr.querySelector('[data-testid=stop-reason]')?.getAttribute('data-stop-reason') ?? null, badge: (tr.querySelector('[data-testid=stop-reason]')?.textContent ?? '').trim(), credits: (tr.children[4].textContent ?? '').trim() })),
+    );
+    expect(rows).toEqual([
+      { reason: null, badge: '', credits: formatCredits(logged.items[0].credits) },
+      { reason: 'credit_limit', badge: 'streamed · stopped at the credit limit', credits: formatCredits(logged.items[1].credits) },
+      { reason: 'complete', badge: 'streamed · complete', credits: formatCredits(logged.items[2].credits) },
+    ]);
+    // The run the stream was cut at: its spend and the units it was charged for.
+    const runRow = `#runs-table > tbody > tr[data-run-id="${run.id}"]`;
+    await page.waitForSelector(runRow);
+    const view = (await t.http().get(`/api/organizations/${org}/runs/${run.id}`).set(ADMIN).expect(200)).body;
+    expect(await text(page, `${runRow} [data-testid=run-spent]`)).toBe(formatCreditAmount(view.spentCredits));
+    await page.click(`${runRow} .run-toggle`);
+    await page.waitForSelector(`#run-detail-${run.id} .run-items`);
+    expect(await text(page, `#run-detail-${run.id} .run-items tbody tr td:nth-child(4)`)).toBe('inputTokens 3 · outputTokens 256');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // At 1,400 px the log, badge included, fits its card: no sideways scroll.
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.waitForTimeout(200);
+    const layout = (await page.evaluate(`(() => {
+      const table = document.querySelector('#event-log-table');
+      return { tableWidth: table.scrollWidth, boxWidth: table.parentElement.clientWidth };
+    })()`)) as { tableWidth: number; boxWidth: number };
+    expect(layout.tableWidth).toBeLessThanOrEqual(layout.boxWidth + 1);
+    expect(layout.tableWidth).toBeLessThanOrEqual(1400);
+    expect(await fitsWidth(page)).toBe(true);
+    await page.locator('#event-log').scrollIntoViewIfNeeded();
+    await elementScreenshot(page, '#event-log', 'event-log-streamed', { docs: true });
+    await page.setViewportSize(LAPTOP);
+    await page.close();
+  });
+
   it('logged no script error in any page', () => {
     // Failed requests show in the console as failed resources: the response listener above already fails
     // each test on any the test did not provoke, so here only script errors count.
