@@ -972,6 +972,25 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await elementScreenshot(page, '#event-log', 'event-log-streamed', { docs: true });
     await page.setViewportSize(LAPTOP);
     await page.close();
+
+    // The other two ways a stream ends (a client that left, a handler that failed), as the log would answer them.
+    const others = await newPage();
+    await others.route(`**/api/organizations/${org}/usage/events?*`, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.items[0].breakdown = { ...body.items[0].breakdown, stopReason: 'client_disconnect' };
+      body.items[2].breakdown = { ...body.items[2].breakdown, stopReason: 'error' };
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(others, baseUrl, key);
+    await others.waitForSelector('#event-log-table [data-stop-reason=error]');
+    expect(await others.$$eval('#event-log-table tbody [data-testid=stop-reason]', (badges) => badges.map((b) => (b.textContent ?? '').trim()))).toEqual([
+      'streamed · the client disconnected',
+      'streamed · stopped at the credit limit',
+      'streamed · failed mid-stream',
+    ]);
+    expect(await seriousAxeViolations(others)).toEqual([]);
+    await others.close();
   });
 
   it('logged no script error in any page', () => {
