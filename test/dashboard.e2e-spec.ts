@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { formatCredits, formatUsd, wholeDaysLeft } from '../dashboard/src/format';
+import { formatCreditAmount, formatCredits, formatUsd, wholeDaysLeft } from '../dashboard/src/format';
 import { createOrganization, issueKey } from './utils/security-fixtures';
 import { freePort } from './utils/service-process';
 import { ADMIN, ADMIN_KEY, startTestApp } from './utils/test-app';
@@ -51,6 +51,16 @@ async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
 async function screenshot(page: Page, name: string, options: { fullPage?: boolean; docs?: boolean } = {}): Promise<void> {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: options.fullPage ?? false });
+  if (options.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+    mkdirSync(DOCS, { recursive: true });
+    copyFileSync(path, join(DOCS, `${name}.png`));
+  }
+}
+
+/** One element of the page (a card), photographed alone. */
+async function elementScreenshot(page: Page, selector: string, name: string, options: { docs?: boolean } = {}): Promise<void> {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.locator(selector).screenshot({ path });
   if (options.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
     mkdirSync(DOCS, { recursive: true });
     copyFileSync(path, join(DOCS, `${name}.png`));
@@ -769,6 +779,218 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(spentCaption).not.toContain('runs out');
     expect(spentCaption).not.toMatch(/ is reached /);
     await second.close();
+  });
+
+  it('shows the agent runs with their spend including children, opens a run into its children and own events, pages, and says when there are none or a request failed', async () => {
+    const org = await createOrganization(t, 'dash-runs', 'professional');
+    const key = (await issueKey(t, org, ['read', 'track'], 'agents')).key;
+    const auth = { Authorization: `Bearer ${key}` };
+    const createRun = async (body: Record<string, unknown>) => (await t.http().post(`/api/organizations/${org}/runs`).set(auth).send(body).expect(201)).body as { id: string };
+    const charge = async (runId: string, complexity: number) => {
+      const res = await t.http().post(`/api/organizations/${org}/usage/events`).set(auth).set('X-Run-Id', runId).send({ eventType: 'structuring_diagnose', eventData: { complexity } }).expect(201);
+      return res.body.creditsConsumed as number;
+    };
+    // Ten older runs, so the tree below is on the first page (newest first) and a second page exists.
+    for (let i = 0; i < 10; i++) await createRun({ label: `batch-${i}` });
+    const planner = await createRun({ label: 'planner', budgetCredits: '50.5', ttlSeconds: 3600 });
+    const researcher = await createRun({ label: 'researcher', parentRunId: planner.id, budgetCredits: '100' });
+    const writer = await createRun({ label: 'writer', parentRunId: planner.id });
+    const own = await charge(planner.id, 1);
+    const researched = (await charge(researcher.id, 1)) + (await charge(researcher.id, 1));
+    // A hold on the writer: counted against the planner's budget until it is settled.
+    await t.http().post(`/api/organizations/${org}/usage/reservations`).set(auth).set('X-Run-Id', writer.id).send({ eventType: 'structuring_diagnose', eventData: { complexity: 1 } }).expect(201);
+
+    const listed = (await t.http().get(`/api/organizations/${org}/runs`).set(auth).expect(200)).body;
+    const apiPlanner = listed.items.find((r: { id: string }) => r.id === planner.id);
+    expect(listed.items).toHaveLength(11);
+    // The planner's spend is its own and its children's.
+    expect(Number(apiPlanner.spentCredits)).toBe(own + researched);
+    expect(apiPlanner.childRuns).toBe(2);
+    expect(Number(apiPlanner.heldCredits)).toBeGreaterThan(0);
+
+    const page = await newPage();
+    await signIn(page, baseUrl, key);
+    const plannerRow = `#runs-table > tbody > tr[data-run-id="${planner.id}"]`;
+    await page.waitForSelector(plannerRow);
+    const cell = (row: string, id: string) => text(page, `${row} > td [data-testid=${id}], ${row} > td[data-testid=${id}]`);
+    expect(await text(page, `${plannerRow} .run-toggle`)).toContain('planner');
+    expect(await cell(plannerRow, 'run-status')).toBe('open');
+    expect(await cell(plannerRow, 'run-budget')).toBe('50.50');
+    expect(await cell(plannerRow, 'run-spent')).toBe(formatCreditAmount(apiPlanner.spentCredits));
+    expect(await cell(plannerRow, 'run-held')).toBe(formatCreditAmount(apiPlanner.heldCredits));
+    expect(await cell(plannerRow, 'run-remaining')).toBe(formatCreditAmount(apiPlanner.remainingCredits));
+    expect(await cell(plannerRow, 'run-children')).toBe('2');
+    expect(await page.getAttribute(`${plannerRow} [data-testid=run-budget-bar] [role=img]`, 'aria-label')).toMatch(/% of the budget used \(\d+(\.\d)?% spent, \d+(\.\d)?% held\)$/);
+    // A page of 10, newest first, then the rest through the cursor.
+    expect(await page.$$eval('#runs-table > tbody > tr[data-run-id]', (rows) => rows.length)).toBe(10);
+    expect(await page.getAttribute('#runs-table > tbody > tr[data-run-id]:first-child', 'data-run-id')).toBe(planner.id);
+    expect(await text(page, '#runs .runs-status')).toBe('10 runs shown, newest first, more available.');
+    await page.click('#runs .runs-more');
+    await page.waitForSelector('#runs .runs-status:has-text("11 runs shown, newest first.")');
+    expect(await page.isHidden('#runs .runs-list > .runs-more')).toBe(true);
+    expect(await page.$$eval('#runs-table > tbody > tr[data-run-id]', (rows) => rows.map((r) => r.querySelector('.run-toggle')!.textContent!.trim()))).toEqual([
+      '▸ planner',
+      ...Array.from({ length: 10 }, (_, i) => `▸ batch-${9 - i}`),
+    ]);
+
+    // Opening the planner asks for it then (not before), and shows its own events and its children.
+    const asked: string[] = [];
+    page.on('request', (request) => asked.push(new URL(request.url()).pathname + new URL(request.url()).search));
+    expect(await page.$(`#run-detail-${planner.id} [data-testid=run-detail]`)).toBeNull();
+    await page.click(`${plannerRow} .run-toggle`);
+    const detail = `#run-detail-${planner.id}`;
+    await page.waitForSelector(`${detail} [data-testid=run-detail]`);
+    expect(asked).toContain(`/api/organizations/${org}/runs/${planner.id}`);
+    expect(asked.some((a) => a.startsWith(`/api/organizations/${org}/runs?`) && a.includes(`parentRunId=${planner.id}`))).toBe(true);
+    expect(await page.getAttribute(`${plannerRow} .run-toggle`, 'aria-expanded')).toBe('true');
+    const items = await page.$$eval(`${detail} .run-items tbody tr`, (rows) => rows.map((r) => [...r.children].map((c) => (c.textContent ?? '').trim())));
+    expect(items).toEqual([['structuring_diagnose', '1', formatCreditAmount(String(own)), '–']]);
+    const childRows = `${detail} .runs-table > tbody > tr[data-run-id]`;
+    expect(await page.$$eval(childRows, (rows) => rows.map((r) => r.getAttribute('data-run-id')))).toEqual([writer.id, researcher.id]);
+    const researcherRow = `${detail} .runs-table > tbody > tr[data-run-id="${researcher.id}"]`;
+    expect(await cell(researcherRow, 'run-spent')).toBe(formatCreditAmount(String(researched)));
+    expect(await cell(researcherRow, 'run-budget')).toBe('100.00');
+    expect(await cell(`${detail} .runs-table > tbody > tr[data-run-id="${writer.id}"]`, 'run-budget')).toBe('–');
+    // A child opens the same way: its own events.
+    await page.click(`${researcherRow} .run-toggle`);
+    await page.waitForSelector(`#run-detail-${researcher.id} [data-testid=run-detail]`);
+    expect(await page.$$eval(`#run-detail-${researcher.id} .run-items tbody tr td`, (cells) => cells.map((c) => (c.textContent ?? '').trim()))).toEqual(['structuring_diagnose', '2', formatCreditAmount(String(researched)), '–']);
+    expect(await text(page, `#run-detail-${researcher.id}`)).toContain('No child runs.');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.locator('#runs').scrollIntoViewIfNeeded();
+    await elementScreenshot(page, '#runs', 'organization-runs', { docs: true });
+
+    // At 1,400 px the runs table fits its card, opened rows included.
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.waitForTimeout(200);
+    expect(await page.$eval('#runs-table', (el) => el.scrollWidth <= el.parentElement!.clientWidth + 1)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
+    await page.setViewportSize(LAPTOP);
+    // Closing hides it; opening again asks again (a working run's latest figures).
+    await page.click(`${plannerRow} .run-toggle`);
+    expect(await page.isHidden(detail)).toBe(true);
+    const again = page.waitForResponse((r) => r.url().endsWith(`/runs/${planner.id}`));
+    await page.click(`${plannerRow} .run-toggle`);
+    await again;
+    await page.waitForSelector(`${detail} [data-testid=run-detail]`);
+
+    // A run that fails to load says so in its opened row.
+    await page.route(`**/api/organizations/${org}/runs/${writer.id}`, (route) => route.fulfill({ status: 503, json: { statusCode: 503, error: 'INTERNAL', message: 'The run store is resting' } }));
+    provoke(page, (url, status) => url.pathname.endsWith(`/runs/${writer.id}`) && status === 503);
+    await page.click(`${detail} tr[data-run-id="${writer.id}"] .run-toggle`);
+    await page.waitForSelector(`#run-detail-${writer.id} [role=alert]`);
+    expect(await text(page, `#run-detail-${writer.id} [role=alert]`)).toContain('The run store is resting');
+    await page.close();
+
+    // An organization without runs: the empty state.
+    const empty = await newPage();
+    await signIn(empty, baseUrl, orgKey);
+    await empty.waitForSelector('#runs [data-testid=runs-empty]');
+    expect(await text(empty, '#runs [data-testid=runs-empty]')).toContain('No agent runs yet');
+    await empty.close();
+
+    // The list failing: the error where the runs would be, never an empty state.
+    const failing = await newPage();
+    await failing.route(`**/api/organizations/${org}/runs?*`, (route) => route.fulfill({ status: 500, json: { statusCode: 500, error: 'INTERNAL', message: 'The runs are away' } }));
+    provoke(failing, (url, status) => url.pathname === `/api/organizations/${org}/runs` && status === 500);
+    await signIn(failing, baseUrl, key);
+    await failing.waitForSelector('#runs [role=alert]');
+    expect(await text(failing, '#runs [role=alert]')).toContain('The runs are away');
+    expect(await failing.$('#runs [data-testid=runs-empty]')).toBeNull();
+    await failing.close();
+  });
+
+  it('marks a streamed call in the event log with why its stream ended, and the log still fits 1,400 px', async () => {
+    const org = await createOrganization(t, 'dash-stream', 'professional');
+    const key = (await issueKey(t, org, ['read'], 'page')).key;
+    // A run of 3 credits: the stream's first hold (the prompt and 256 output tokens) fits, its next step does not.
+    const run = (await t.http().post(`/api/organizations/${org}/runs`).set(ADMIN).send({ budgetCredits: '3', label: 'streaming agent' }).expect(201)).body as { id: string };
+    const stream = async (maxTokens: number, headers: Record<string, string> = {}) => {
+      const res = await t
+        .http()
+        .post('/api/llm/complete')
+        .set(ADMIN)
+        .set('X-Organization-Id', org)
+        .set(headers)
+        .send({ prompt: 'hello world!', maxTokens, stream: true })
+        .buffer(true)
+        .parse((r, cb) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (body += c));
+          r.on('end', () => cb(null, body));
+        })
+        .expect(200);
+      const usage = /event: usage\r?\ndata: (.*)/.exec(res.body as string);
+      expect(usage).not.toBeNull();
+      return JSON.parse(usage![1]) as { stopReason: string };
+    };
+    expect((await stream(64)).stopReason).toBe('complete');
+    expect((await stream(2000, { 'X-Run-Id': run.id })).stopReason).toBe('credit_limit');
+    // An ordinary (not streamed) call of the same route: no badge.
+    await t.http().post('/api/llm/complete').set(ADMIN).set('X-Organization-Id', org).send({ prompt: 'hello', maxTokens: 32 }).expect(200);
+    // The stream settles as it ends; wait until the log has all three.
+    let logged: { items: Array<{ credits: number; breakdown: { stopReason?: string } }> } = { items: [] };
+    for (let i = 0; i < 200 && logged.items.length < 3; i++) {
+      logged = (await t.http().get(`/api/organizations/${org}/usage/events`).set(ADMIN).expect(200)).body;
+      if (logged.items.length < 3) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(logged.items.map((e) => e.breakdown.stopReason ?? null)).toEqual([null, 'credit_limit', 'complete']);
+
+    const page = await newPage();
+    await signIn(page, baseUrl, key);
+    await page.waitForSelector('#event-log-table [data-stop-reason=credit_limit]');
+    const rows = await page.$$eval('#event-log-table tbody tr', (trs) =>
+      trs.map((tr) => ({ reason: tr.querySelector('[data-testid=stop-reason]')?.getAttribute('data-stop-reason') ?? null, badge: (tr.querySelector('[data-testid=stop-reason]')?.textContent ?? '').trim(), credits: (tr.children[4].textContent ?? '').trim() })),
+    );
+    expect(rows).toEqual([
+      { reason: null, badge: '', credits: formatCredits(logged.items[0].credits) },
+      { reason: 'credit_limit', badge: 'streamed · stopped at the credit limit', credits: formatCredits(logged.items[1].credits) },
+      { reason: 'complete', badge: 'streamed · complete', credits: formatCredits(logged.items[2].credits) },
+    ]);
+    // The run the stream was cut at: its spend and the units it was charged for.
+    const runRow = `#runs-table > tbody > tr[data-run-id="${run.id}"]`;
+    await page.waitForSelector(runRow);
+    const view = (await t.http().get(`/api/organizations/${org}/runs/${run.id}`).set(ADMIN).expect(200)).body;
+    expect(await text(page, `${runRow} [data-testid=run-spent]`)).toBe(formatCreditAmount(view.spentCredits));
+    await page.click(`${runRow} .run-toggle`);
+    await page.waitForSelector(`#run-detail-${run.id} .run-items`);
+    expect(await text(page, `#run-detail-${run.id} .run-items tbody tr td:nth-child(4)`)).toBe('inputTokens 3 · outputTokens 256');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // At 1,400 px the log, badge included, fits its card: no sideways scroll.
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.waitForTimeout(200);
+    const layout = (await page.evaluate(`(() => {
+      const table = document.querySelector('#event-log-table');
+      return { tableWidth: table.scrollWidth, boxWidth: table.parentElement.clientWidth };
+    })()`)) as { tableWidth: number; boxWidth: number };
+    expect(layout.tableWidth).toBeLessThanOrEqual(layout.boxWidth + 1);
+    expect(layout.tableWidth).toBeLessThanOrEqual(1400);
+    expect(await fitsWidth(page)).toBe(true);
+    await page.locator('#event-log').scrollIntoViewIfNeeded();
+    await elementScreenshot(page, '#event-log', 'event-log-streamed', { docs: true });
+    await page.setViewportSize(LAPTOP);
+    await page.close();
+
+    // The other two ways a stream ends (a client that left, a handler that failed), as the log would answer them.
+    const others = await newPage();
+    await others.route(`**/api/organizations/${org}/usage/events?*`, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.items[0].breakdown = { ...body.items[0].breakdown, stopReason: 'client_disconnect' };
+      body.items[2].breakdown = { ...body.items[2].breakdown, stopReason: 'error' };
+      await route.fulfill({ response, json: body });
+    });
+    await signIn(others, baseUrl, key);
+    await others.waitForSelector('#event-log-table [data-stop-reason=error]');
+    expect(await others.$$eval('#event-log-table tbody [data-testid=stop-reason]', (badges) => badges.map((b) => (b.textContent ?? '').trim()))).toEqual([
+      'streamed · the client disconnected',
+      'streamed · stopped at the credit limit',
+      'streamed · failed mid-stream',
+    ]);
+    expect(await seriousAxeViolations(others)).toEqual([]);
+    await others.close();
   });
 
   it('logged no script error in any page', () => {

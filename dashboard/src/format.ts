@@ -61,3 +61,18 @@ export function wholeDaysLeft(daysRemaining: number): number {
 export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
+
+/**
+ * A credit figure the API gives as a decimal string (runs: exact to the micro-credit, up to 10^10) shown
+ * exactly: thousands grouped, at least 2 decimals, every further non-zero decimal kept ("1.028", never
+ * rounded through a float). null (no budget) is "–"; anything that is not a decimal is shown as it came.
+ */
+export function formatCreditAmount(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '–';
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  if (!match) return value;
+  const [, sign, whole, fraction = ''] = match;
+  const grouped = whole.replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const decimals = fraction.replace(/0+$/, '').padEnd(2, '0');
+  return `${sign}${grouped}.${decimals}`;
+}

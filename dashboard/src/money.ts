@@ -99,3 +99,29 @@ export function previousPeriod(periodStart: string): { key: string; from: string
   const end = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 0));
   return { key: start.toISOString().slice(0, 7), from: start.toISOString().slice(0, 10), to: end.toISOString().slice(0, 10) };
 }
+
+/** A decimal credit string ("20", "1.028") in micro-credits, exactly (the ledger's unit); null if not one. */
+export function creditMicros(value: string): bigint | null {
+  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(value.trim());
+  if (!match) return null;
+  return BigInt(match[1]) * 1_000_000n + BigInt((match[2] ?? '').padEnd(6, '0'));
+}
+
+/**
+ * How much of a run's budget its spend and its holds take, in percent (0 to 100 each, together at most 100,
+ * to one decimal), computed in micro-credits so a 10^10 budget is as exact as a small one. `over` when spent
+ * plus held reach the budget. null without a budget (nothing to draw against).
+ */
+export function budgetShare(spent: string, held: string, budget: string | null): { spent: number; held: number; used: number; over: boolean } | null {
+  if (budget === null) return null;
+  const b = creditMicros(budget);
+  const s = creditMicros(spent);
+  const hd = creditMicros(held);
+  if (b === null || s === null || hd === null) return null;
+  // A budget of 0: anything at all is over it, nothing is a full (empty) bar.
+  if (b === 0n) return { spent: s > 0n ? 100 : 0, held: 0, used: s + hd > 0n ? 100 : 0, over: true };
+  const tenths = (x: bigint) => Number((x * 1000n) / b) / 10;
+  const spentPct = Math.min(100, tenths(s));
+  const usedPct = Math.min(100, tenths(s + hd));
+  return { spent: spentPct, held: Math.round((usedPct - spentPct) * 10) / 10, used: usedPct, over: s + hd >= b };
+}

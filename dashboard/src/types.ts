@@ -38,3 +38,6 @@ export type PortalSession = Api.CreatedPortalSession;
 export type GrantsOverview = Api.OrganizationGrants;
 export type Hourly = Api.HourlyUsage;
 export type ApiKeyUsage = Api.ApiKeyUsage;
+export type RunList = Api.RunList;
+export type RunSummary = Api.RunSummary;
+export type RunView = Api.RunView;

@@ -3,7 +3,7 @@ import type { Query } from '../api';
 import { buildChartData } from '../chart-series';
 import { describeError } from '../context';
 import type { ViewContext } from '../context';
-import { card, fill, field, h, loading, scrollBox, table, toast, uid } from '../dom';
+import { append, card, fill, field, h, loading, scrollBox, table, toast, uid } from '../dom';
 import type { Child } from '../dom';
 import {
   formatCredits,
@@ -20,6 +20,7 @@ import {
 } from '../format';
 import { costRows, invoiceLineItems, previousPeriod } from '../money';
 import type { ApiKeyUsage, Breakdown, BreakdownGroup, Budget, EventPage, Forecast, GrantsOverview, Hourly, Invoice, Notification, Recommendation, ReportListItem, Trends, UsageSummary } from '../types';
+import { runsBody } from './runs';
 import { chartDataTable, chartLegend, drawUsageChart } from './usage-chart';
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -64,9 +65,11 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
   const creditsCard = card('Top-up credits', { id: 'credits' }, body());
   const hourlyCard = card('Today, hour by hour', { id: 'hourly' }, body());
   const costCard = card('Cost by event type and by user', { id: 'costs', wide: true }, body());
+  // A customer portal link reads the usage page's routes only; runs are the organization's keys' to read.
+  const runsCard = ctx.session.kind === 'portal' ? null : card('Agent runs', { id: 'runs', wide: true }, body());
   const logCard = card('Event log', { id: 'event-log', wide: true }, body());
   const reportsCard = card('Monthly trends and reports', { id: 'reports', wide: true }, body());
-  grid.append(chartCard, breakdownCard, invoiceCard, creditsCard, costCard, hourlyCard, limitsCard, budgetsCard, warningsCard, recommendationCard, logCard, reportsCard);
+  append(grid, [chartCard, breakdownCard, invoiceCard, creditsCard, costCard, runsCard, hourlyCard, limitsCard, budgetsCard, warningsCard, recommendationCard, logCard, reportsCard]);
 
   /** Fills a card from one request; `shown` runs once the content is in the page. */
   const guard = async (target: HTMLElement, work: () => Promise<Child>, shown?: () => void) => {
@@ -124,6 +127,7 @@ export async function renderOrganization(ctx: ViewContext, orgId: string): Promi
     guard(creditsCard, async () => creditsBody(await api.get<GrantsOverview>(base('credits')))),
     guard(hourlyCard, async () => hourlyBody(await api.get<Hourly>(base('usage', 'hourly')))),
     guard(costCard, async () => costBody(ctx, orgId, summary)),
+    runsCard ? guard(runsCard, async () => runsBody(ctx, orgId)) : null,
     eventLog(ctx, logCard, orgId),
     guard(reportsCard, async () => {
       const [trends, reports] = await Promise.all([api.get<Trends>(base('usage', 'trends'), { months: 6 }), api.get<{ items: ReportListItem[] }>(base('usage', 'reports'))]);
@@ -442,6 +446,22 @@ function dayAfter(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString();
 }
 
+/** Why a streamed call ended, as its event's price breakdown keeps it (`breakdown.stopReason`). */
+const STOP_REASONS: Record<string, { text: string; tone: string }> = {
+  complete: { text: 'streamed · complete', tone: 'good' },
+  credit_limit: { text: 'streamed · stopped at the credit limit', tone: 'warn' },
+  client_disconnect: { text: 'streamed · the client disconnected', tone: 'warn' },
+  error: { text: 'streamed · failed mid-stream', tone: 'bad' },
+};
+
+/** A streamed call's badge under its event type; nothing for an ordinary call (no stop reason). */
+function streamBadge(breakdown: unknown): HTMLElement | null {
+  const reason = breakdown && typeof breakdown === 'object' ? (breakdown as { stopReason?: unknown }).stopReason : undefined;
+  if (typeof reason !== 'string') return null;
+  const known = STOP_REASONS[reason] ?? { text: `streamed · ${reason}`, tone: '' };
+  return h('span', { class: `badge stream-badge ${known.tone}`, 'data-testid': 'stop-reason', 'data-stop-reason': reason }, known.text);
+}
+
 async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): Promise<void> {
   const path = apiPath('organizations', orgId, 'usage', 'events');
   const listId = uid('event-types');
@@ -476,7 +496,7 @@ async function eventLog(ctx: ViewContext, target: HTMLElement, orgId: string): P
             'tr',
             null,
             h('td', null, formatDateTime(e.occurredAt)),
-            h('td', { title: e.eventType }, names.get(e.eventType) ?? e.eventType),
+            h('td', { title: e.eventType }, names.get(e.eventType) ?? e.eventType, streamBadge(e.breakdown)),
             h('td', null, e.category),
             h('td', null, e.userId ?? '–'),
             h('td', { class: 'num' }, formatCredits(e.credits)),

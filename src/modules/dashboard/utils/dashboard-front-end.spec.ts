@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 // The dashboard's pure helpers live with its browser code (dashboard/src); they are tested here, where the
 // unit project runs, because they compute what the page shows.
 import { buildChartData } from '../../../../dashboard/src/chart-series';
-import { formatCredits, formatPercent, formatPeriodLastDay, formatUsd, wholeDaysLeft } from '../../../../dashboard/src/format';
+import { formatCreditAmount, formatCredits, formatPercent, formatPeriodLastDay, formatUsd, wholeDaysLeft } from '../../../../dashboard/src/format';
 
 describe('dashboard chart data', () => {
   const base = {
@@ -91,4 +91,21 @@ describe('dashboard formatting', () => {
     expect(wholeDaysLeft(0)).toBe(0);
     expect(formatPeriodLastDay('2026-12-01T00:00:00.000Z')).toBe('Nov 30, 2026');
   });
+});
+
+describe('exact credit strings (runs)', () => {
+  it.each<[string | null, string]>([
+    ['0', '0.00'],
+    ['20', '20.00'],
+    ['1.028', '1.028'],
+    ['1.5', '1.50'],
+    ['0.000001', '0.000001'],
+    ['1234567.120000', '1,234,567.12'],
+    // The largest budget a run may have, and one micro-credit under it: never rounded through a float.
+    ['10000000000', '10,000,000,000.00'],
+    ['9999999999.999999', '9,999,999,999.999999'],
+    ['007.10', '7.10'],
+    [null, '–'],
+    ['not a number', 'not a number'],
+  ])('%p -> %p', (value, text) => expect(formatCreditAmount(value)).toBe(text));
 });

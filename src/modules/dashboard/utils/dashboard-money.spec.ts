@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 // The usage page's money helpers (dashboard/src/money.ts), tested where the unit project runs.
 import type { AlertKind } from '../../jobs/reconciliation/reconciliation.repository';
 import { alertMeaning, ALERT_MEANINGS } from '../../../../dashboard/src/alerts';
-import { allocateUsd, costRows, invoiceLineItems, previousPeriod } from '../../../../dashboard/src/money';
+import { allocateUsd, budgetShare, costRows, creditMicros, invoiceLineItems, previousPeriod } from '../../../../dashboard/src/money';
 
 const sum = (xs: number[]) => Math.round(xs.reduce((s, x) => s + x * 100, 0)) / 100;
 
@@ -92,5 +92,26 @@ describe('reconciliation alert meanings', () => {
     expect(Object.keys(ALERT_MEANINGS).sort()).toEqual([...kinds].sort());
     for (const kind of kinds) expect(alertMeaning(kind).meaning.length).toBeGreaterThan(20);
     expect(alertMeaning('something_new')).toMatchObject({ title: 'something_new', severity: 'warning' });
+  });
+});
+
+describe('budgetShare (a run\'s budget bar)', () => {
+  it.each<[string, string, string | null, ReturnType<typeof budgetShare>]>([
+    ['20', '10', '30', { spent: 66.6, held: 33.4, used: 100, over: true }],
+    ['20', '0', '100', { spent: 20, held: 0, used: 20, over: false }],
+    ['0', '0', '100', { spent: 0, held: 0, used: 0, over: false }],
+    ['150', '0', '100', { spent: 100, held: 0, used: 100, over: true }],
+    ['5', '0', null, null],
+    ['0', '0', '0', { spent: 0, held: 0, used: 0, over: true }],
+    ['0.000001', '0', '0', { spent: 100, held: 0, used: 100, over: true }],
+    // 10^10 credits less one micro-credit: exact in micro-credits, not 100% through float rounding.
+    ['9999999999.999999', '0', '10000000000', { spent: 99.9, held: 0, used: 99.9, over: false }],
+  ])('spent %p, held %p of %p', (spent, held, budget, expected) => expect(budgetShare(spent, held, budget)).toEqual(expected));
+
+  it('reads decimal strings in micro-credits exactly', () => {
+    expect(creditMicros('1.028')).toBe(1_028_000n);
+    expect(creditMicros('10000000000')).toBe(10_000_000_000_000_000n);
+    expect(creditMicros('0.1234567')).toBeNull();
+    expect(creditMicros('-1')).toBeNull();
   });
 });
