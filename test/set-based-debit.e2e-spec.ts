@@ -155,6 +155,28 @@ describe('set-based debit = the same debits one by one', () => {
     expect(calls.find((c) => c.funcname === 'consume_credits_many')?.calls).toBe(1);
   });
 
+  it('in one call, an organization\'s budgets and runs are its own: another organization\'s items neither use nor find them', async () => {
+    const a = (await setUp({ planName: plan, spendCap: null, grants: [] })).org;
+    const b = (await setUp({ planName: plan, spendCap: null, grants: [] })).org;
+    const budget = (await t.http().post(`/api/admin/organizations/${a}/budgets`).set(ADMIN).send({ scope: 'user', subject: 'u1', credits: 1, period: 'month' }).expect(201)).body;
+    const run = (await t.http().post(`/api/organizations/${a}/runs`).set(ADMIN).send({ budgetCredits: '2' }).expect(201)).body;
+    const item = (i: number, org: string, amount: string, extra: Record<string, unknown> = {}) => ({ i, org, period: '2026-11-01', amount, limit_key: null, ...extra });
+    const items = [
+      item(0, a, '0.60', { user_id: 'u1' }),
+      item(1, b, '5.00', { user_id: 'u1' }),
+      item(2, a, '0.60', { user_id: 'u1' }),
+      item(3, b, '1.00', { run_id: run.id }),
+      item(4, a, '1.50', { run_id: run.id }),
+      item(5, a, '1.00', { run_id: run.id }),
+    ];
+    const rows = await t.dataSource.query(`SELECT i, status FROM consume_credits_orgs($1, 60, $2::jsonb) ORDER BY i`, [clock.now(), JSON.stringify(items)]);
+    expect(rows.map((r: { status: string }) => r.status)).toEqual(['OK', 'OK', 'BUDGET_EXCEEDED', 'RUN_NOT_FOUND', 'OK', 'RUN_BUDGET_EXCEEDED']);
+    expect(await t.dataSource.query(`SELECT organization_id, used::numeric::text AS used FROM budget_usage WHERE budget_id = $1`, [budget.id])).toEqual([{ organization_id: a, used: '0.600000' }]);
+    expect(Number((await t.dataSource.query(`SELECT used FROM runs WHERE organization_id = $1 AND id = $2`, [a, run.id]))[0].used)).toBe(1.5);
+    const consumed = async (org: string) => Number((await t.dataSource.query(`SELECT consumed FROM period_balances WHERE organization_id = $1`, [org]))[0].consumed);
+    expect([await consumed(a), await consumed(b)]).toEqual([2.1, 5]);
+  });
+
   it('a closed or out-of-grace period in a batch refuses only its own events', async () => {
     const { org } = await setUp({ planName: plan, spendCap: null, grants: [] });
     const items = [
