@@ -9,44 +9,58 @@ export const consumeCreditsMany = String.raw`CREATE OR REPLACE FUNCTION consume_
 AS $function$
     #variable_conflict use_column
     DECLARE
-      v_periods date[];
+      -- The batch may hold events of several organizations (an item's "org"; p_org for items without one):
+      -- one call decides a whole group commit. Its slots are the (organization, period) pairs it names, in
+      -- (organization, period) order: the order their balance rows are locked in.
+      v_sorg text[];
+      v_speriod date[];
       v_n integer;
       k integer;
       j integer;
-      b period_balances%ROWTYPE;
-      v_config jsonb;
-      -- Per period k of the batch: may it take events, and its balance as the pass goes.
-      s_ok boolean[] := '{}';
-      s_touched boolean[] := '{}';
-      s_plan text[] := '{}';
-      s_rate numeric[] := '{}';
-      s_limits jsonb[] := '{}';
-      s_allow numeric[] := '{}';
-      s_aused numeric[] := '{}';
-      s_gused numeric[] := '{}';
-      s_oused numeric[] := '{}';
-      s_ocost numeric[] := '{}';
-      s_consumed numeric[] := '{}';
-      s_events bigint[] := '{}';
-      s_ai integer[] := '{}';
-      s_pdf integer[] := '{}';
-      s_sess integer[] := '{}';
+      bl record;
+      -- Per slot k: may it take events, and its balance as the pass goes.
+      s_ok boolean[];
+      s_touched boolean[];
+      s_plan text[];
+      s_rate numeric[];
+      s_limits jsonb[];
+      s_allow numeric[];
+      s_aused numeric[];
+      s_gused numeric[];
+      s_oused numeric[];
+      s_ocost numeric[];
+      s_consumed numeric[];
+      s_events bigint[];
+      s_ai integer[];
+      s_pdf integer[];
+      s_sess integer[];
+      -- Per organization (sorted): its spend cap and its open top-ups' sum, read unlocked for the remaining figure.
+      v_orgs text[];
+      o_cap numeric[];
+      o_gsum numeric[];
+      v_org text := NULL;
       v_cap numeric;
-      -- The organization's open top-ups, earliest expiry first: read unlocked for the remaining figure,
-      -- locked and loaded once the first event needs them.
+      -- The current organization's open top-ups, earliest expiry first: locked and loaded once its first event
+      -- needs them. Organizations are decided one after the other in id order, so top-ups are locked in that order.
       g_loaded boolean := false;
       g_ids uuid[];
       g_left numeric[];
       g_orig numeric[];
       v_gsum numeric;
+      -- Every organization's top-ups taken, written in one UPDATE at the end.
+      ga_org text[] := '{}';
+      ga_ids uuid[] := '{}';
+      ga_left numeric[] := '{}';
+      ga_orig numeric[] := '{}';
       it record;
       v_open numeric;
       v_need numeric;
       v_take numeric;
       v_cost numeric;
       v_limit integer;
-      -- Budgets (issue 17): per (budget, window) the batch may charge, its limit and use as the pass goes.
+      -- Budgets: per (budget, window) the batch may charge, its organization, limit and use as the pass goes.
       w_n integer := 0;
+      w_org text[] := '{}';
       w_budget uuid[] := '{}';
       w_start date[] := '{}';
       w_scope text[] := '{}';
@@ -58,8 +72,11 @@ AS $function$
       w record;
       v_used numeric;
       v_fail integer;
-      -- Runs: every run on the path of a run the batch names, locked, its budget and use as the pass goes.
+      -- Runs: every run on the path of a run the batch names, locked, its budget and use as the pass goes;
+      -- keyed by organization and id (an id of another organization is not found).
       r_n integer := 0;
+      r_keys text[] := '{}';
+      r_org text[] := '{}';
       r_ids uuid[] := '{}';
       r_budget numeric[] := '{}';
       r_used numeric[] := '{}';
@@ -72,62 +89,81 @@ AS $function$
       v_rfail integer;
       v_rclosed integer;
     BEGIN
-      SELECT array_agg(DISTINCT x.period ORDER BY x.period) INTO v_periods FROM jsonb_to_recordset(p_items) AS x(period date);
-      v_n := coalesce(array_length(v_periods, 1), 0);
+      SELECT coalesce(array_agg(z.org ORDER BY z.org, z.period), '{}'), coalesce(array_agg(z.period ORDER BY z.org, z.period), '{}')
+        INTO v_sorg, v_speriod
+        FROM (SELECT DISTINCT coalesce(x.org, p_org) AS org, x.period FROM jsonb_to_recordset(p_items) AS x(org text, period date)) AS z;
+      v_n := coalesce(array_length(v_sorg, 1), 0);
+      SELECT coalesce(array_agg(period_accepts_events(s.period, p_now, p_grace_minutes)
+                                AND NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = s.period) ORDER BY s.k), '{}')
+        INTO s_ok
+        FROM unnest(v_speriod) WITH ORDINALITY AS s(period, k);
+      -- Every per-slot array spans 1..v_n from the start (assigning past the end of an empty array would move
+      -- its lower bound, and the final UPDATE unnests them side by side).
+      s_touched := array_fill(false, ARRAY[v_n]);
+      s_plan := array_fill(NULL::text, ARRAY[v_n]); s_rate := array_fill(NULL::numeric, ARRAY[v_n]);
+      s_limits := array_fill(NULL::jsonb, ARRAY[v_n]); s_allow := array_fill(NULL::numeric, ARRAY[v_n]);
+      s_aused := s_allow; s_gused := s_allow; s_oused := s_allow; s_ocost := s_allow; s_consumed := s_allow;
+      s_events := array_fill(NULL::bigint, ARRAY[v_n]); s_ai := array_fill(NULL::integer, ARRAY[v_n]); s_pdf := s_ai; s_sess := s_ai;
 
       -- 1. Every balance row the batch needs exists before the first is locked: creating one takes the
       --    organization row lock, never to be asked for while a balance row lock is held.
-      FOR k IN 1..v_n LOOP
-        s_ok[k] := period_accepts_events(v_periods[k], p_now, p_grace_minutes)
-                   AND NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = v_periods[k]);
-        IF s_ok[k] THEN
-          PERFORM ensure_period_balance(p_org, v_periods[k], p_now);
-        END IF;
-      END LOOP;
+      PERFORM ensure_period_balance(s.org, s.period, p_now)
+         FROM unnest(v_sorg, v_speriod, s_ok) WITH ORDINALITY AS s(org, period, ok, k)
+        WHERE s.ok AND NOT EXISTS (SELECT 1 FROM period_balances pb WHERE pb.organization_id = s.org AND pb.period_start = s.period)
+        ORDER BY s.k;
 
-      -- 2. Lock each balance row once, in period order, and read its plan (as the row records it: a plan
+      -- 2. Lock every balance row in one statement, in (organization, period) order (ORDER BY under FOR
+      --    UPDATE: rows are locked as they leave the sort), and read its plan as the row records it (a plan
       --    change rewrites the row under this same lock).
-      FOR k IN 1..v_n LOOP
-        s_touched[k] := false;
-        IF s_ok[k] THEN
-          SELECT * INTO b FROM period_balances WHERE organization_id = p_org AND period_start = v_periods[k] FOR UPDATE;
-          -- The close job marks a period before it takes this lock: seen here, the period is closed.
-          s_ok[k] := NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = v_periods[k]);
-          SELECT pd.config INTO v_config FROM plan_definitions pd WHERE pd.name = b.plan_name;
-          s_plan[k] := b.plan_name;
-          s_rate[k] := (v_config->>'overageRate')::numeric;
-          s_limits[k] := coalesce(v_config->'limits', '{}'::jsonb);
-          s_allow[k] := b.allowance;
-          s_aused[k] := b.allowance_used;
-          s_gused[k] := b.grants_used;
-          s_oused[k] := b.overage_used;
-          s_ocost[k] := b.overage_cost;
-          s_consumed[k] := b.consumed;
-          s_events[k] := b.events;
-          s_ai[k] := b.ai_calls;
-          s_pdf[k] := b.pdf_exports;
-          s_sess[k] := b.sessions;
-        END IF;
+      FOR bl IN
+        SELECT s.k, pb.plan_name, pb.allowance, pb.allowance_used, pb.grants_used, pb.overage_used, pb.overage_cost, pb.consumed,
+               pb.events, pb.ai_calls, pb.pdf_exports, pb.sessions, pd.config
+          FROM unnest(v_sorg, v_speriod, s_ok) WITH ORDINALITY AS s(org, period, ok, k)
+          JOIN period_balances pb ON pb.organization_id = s.org AND pb.period_start = s.period
+          LEFT JOIN plan_definitions pd ON pd.name = pb.plan_name
+         WHERE s.ok
+         ORDER BY s.k
+           FOR UPDATE OF pb
+      LOOP
+        s_plan[bl.k] := bl.plan_name;
+        s_rate[bl.k] := (bl.config->>'overageRate')::numeric;
+        s_limits[bl.k] := coalesce(bl.config->'limits', '{}'::jsonb);
+        s_allow[bl.k] := bl.allowance;
+        s_aused[bl.k] := bl.allowance_used;
+        s_gused[bl.k] := bl.grants_used;
+        s_oused[bl.k] := bl.overage_used;
+        s_ocost[bl.k] := bl.overage_cost;
+        s_consumed[bl.k] := bl.consumed;
+        s_events[bl.k] := bl.events;
+        s_ai[bl.k] := bl.ai_calls;
+        s_pdf[bl.k] := bl.pdf_exports;
+        s_sess[bl.k] := bl.sessions;
       END LOOP;
-      -- 2b. Budgets of the keys and users the batch names, one row per window it charges, locked (after the
-      --     balance rows: every writer of budget_usage takes the period's balance row lock first).
-      IF EXISTS (SELECT 1 FROM budgets bu WHERE bu.organization_id = p_org) THEN
+      -- The close job marks a period before it takes this lock: seen now, the period is closed.
+      SELECT coalesce(array_agg(s.ok AND NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = s.period) ORDER BY s.k), '{}')
+        INTO s_ok
+        FROM unnest(s_ok, v_speriod) WITH ORDINALITY AS s(ok, period, k);
+
+      -- 2b. Budgets of the keys and users the batch names, one row per window it charges, locked in (budget,
+      --     window) order (after the balance rows: every writer of budget_usage takes the period's balance row lock first).
+      IF EXISTS (SELECT 1 FROM budgets bu WHERE bu.organization_id = ANY (v_sorg)) THEN
         FOR w IN
-          SELECT bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
+          SELECT bu.organization_id AS org, bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
             FROM budgets bu
-            JOIN (SELECT DISTINCT y.api_key_id, y.user_id, y.period, y.day FROM jsonb_to_recordset(p_items) AS y(api_key_id text, user_id text, period date, day date)) AS z
-              ON (bu.scope = 'apiKey' AND bu.subject = z.api_key_id) OR (bu.scope = 'user' AND bu.subject = z.user_id)
+            JOIN (SELECT DISTINCT coalesce(y.org, p_org) AS org, y.api_key_id, y.user_id, y.period, y.day
+                    FROM jsonb_to_recordset(p_items) AS y(org text, api_key_id text, user_id text, period date, day date)) AS z
+              ON bu.organization_id = z.org
+             AND ((bu.scope = 'apiKey' AND bu.subject = z.api_key_id) OR (bu.scope = 'user' AND bu.subject = z.user_id))
             CROSS JOIN LATERAL (SELECT CASE WHEN bu.period = 'day' THEN coalesce(z.day, z.period) ELSE date_trunc('month', coalesce(z.day, z.period))::date END AS window_start) AS x
-           WHERE bu.organization_id = p_org
-           GROUP BY bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
+           GROUP BY bu.organization_id, bu.id, bu.scope, bu.subject, bu.period, bu.credits, x.window_start
            ORDER BY bu.id, x.window_start
         LOOP
           INSERT INTO budget_usage (organization_id, budget_id, window_start, used, updated_at)
-          VALUES (p_org, w.id, w.window_start, 0, p_now) ON CONFLICT DO NOTHING;
+          VALUES (w.org, w.id, w.window_start, 0, p_now) ON CONFLICT DO NOTHING;
           SELECT bg.used INTO v_used FROM budget_usage bg
-           WHERE bg.organization_id = p_org AND bg.budget_id = w.id AND bg.window_start = w.window_start FOR UPDATE;
+           WHERE bg.organization_id = w.org AND bg.budget_id = w.id AND bg.window_start = w.window_start FOR UPDATE;
           w_n := w_n + 1;
-          w_budget[w_n] := w.id; w_start[w_n] := w.window_start; w_scope[w_n] := w.scope; w_subject[w_n] := w.subject;
+          w_org[w_n] := w.org; w_budget[w_n] := w.id; w_start[w_n] := w.window_start; w_scope[w_n] := w.scope; w_subject[w_n] := w.subject;
           w_period[w_n] := w.period; w_limit[w_n] := w.credits; w_used[w_n] := v_used; w_orig[w_n] := v_used;
         END LOOP;
       END IF;
@@ -135,30 +171,50 @@ AS $function$
       -- 2c. Runs the batch names, with every ancestor, locked in id order (after the budget windows, before
       --     the top-ups; refund_credits takes them in the same place of the same order).
       IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS y(run_id uuid) WHERE y.run_id IS NOT NULL) THEN
-        SELECT coalesce(jsonb_object_agg(ru.id::text, to_jsonb(ru.path)), '{}') INTO r_paths
+        SELECT coalesce(jsonb_object_agg(ru.organization_id || chr(1) || ru.id::text, to_jsonb(ru.path)), '{}') INTO r_paths
           FROM runs ru
-         WHERE ru.organization_id = p_org
-           AND ru.id IN (SELECT DISTINCT y.run_id FROM jsonb_to_recordset(p_items) AS y(run_id uuid) WHERE y.run_id IS NOT NULL);
+          JOIN (SELECT DISTINCT coalesce(y.org, p_org) AS org, y.run_id FROM jsonb_to_recordset(p_items) AS y(org text, run_id uuid) WHERE y.run_id IS NOT NULL) AS z
+            ON ru.organization_id = z.org AND ru.id = z.run_id;
         FOR rr IN
-          SELECT ru.id, ru.budget, ru.used, (ru.status = 'open' AND (ru.expires_at IS NULL OR ru.expires_at > p_now)) AS open
+          SELECT ru.organization_id AS org, ru.id, ru.budget, ru.used, (ru.status = 'open' AND (ru.expires_at IS NULL OR ru.expires_at > p_now)) AS open
             FROM runs ru
-           WHERE ru.organization_id = p_org
-             AND ru.id IN (SELECT DISTINCT (jsonb_array_elements_text(pp.value))::uuid FROM jsonb_each(r_paths) AS pp)
-           ORDER BY ru.id
+           WHERE (ru.organization_id, ru.id) IN (SELECT split_part(pp.key, chr(1), 1), (jsonb_array_elements_text(pp.value))::uuid FROM jsonb_each(r_paths) AS pp)
+           ORDER BY ru.id, ru.organization_id
              FOR NO KEY UPDATE
         LOOP
           r_n := r_n + 1;
+          r_keys[r_n] := rr.org || chr(1) || rr.id::text;
+          r_org[r_n] := rr.org;
           r_ids[r_n] := rr.id; r_budget[r_n] := rr.budget; r_used[r_n] := rr.used; r_orig[r_n] := rr.used; r_open[r_n] := rr.open;
         END LOOP;
       END IF;
 
-      SELECT o.spend_cap INTO v_cap FROM organizations o WHERE o.id = p_org;
-      SELECT coalesce(sum(cg.remaining), 0) INTO v_gsum FROM credit_grants cg
-       WHERE cg.organization_id = p_org AND cg.remaining > 0 AND (cg.expires_at IS NULL OR cg.expires_at > p_now);
+      SELECT coalesce(array_agg(z.org ORDER BY z.org), '{}'), coalesce(array_agg(o.spend_cap ORDER BY z.org), '{}'),
+             coalesce(array_agg((SELECT coalesce(sum(cg.remaining), 0) FROM credit_grants cg
+                                  WHERE cg.organization_id = z.org AND cg.remaining > 0 AND (cg.expires_at IS NULL OR cg.expires_at > p_now)) ORDER BY z.org), '{}')
+        INTO v_orgs, o_cap, o_gsum
+        FROM (SELECT DISTINCT u.org FROM unnest(v_sorg) AS u(org)) AS z
+        LEFT JOIN organizations o ON o.id = z.org;
 
-      -- 3. Decide every event in order, in memory.
-      FOR it IN SELECT * FROM jsonb_to_recordset(p_items) AS x(i integer, period date, amount numeric, limit_key text, api_key_id text, user_id text, day date, run_id uuid) ORDER BY x.i LOOP
-        k := array_position(v_periods, it.period);
+      -- 3. Decide every event in memory: organization after organization (in id order), each one's events in order.
+      FOR it IN
+        SELECT x.i, s.org, x.period, x.amount, x.limit_key, x.api_key_id, x.user_id, x.day, x.run_id, s.k::integer AS k
+          FROM jsonb_to_recordset(p_items) AS x(i integer, org text, period date, amount numeric, limit_key text, api_key_id text, user_id text, day date, run_id uuid)
+          JOIN unnest(v_sorg, v_speriod) WITH ORDINALITY AS s(org, period, k) ON s.org = coalesce(x.org, p_org) AND s.period = x.period
+         ORDER BY s.org, x.i
+      LOOP
+        IF it.org IS DISTINCT FROM v_org THEN
+          IF g_loaded THEN
+            ga_org := ga_org || array_fill(v_org, ARRAY[coalesce(array_length(g_ids, 1), 0)]);
+            ga_ids := ga_ids || g_ids; ga_left := ga_left || g_left; ga_orig := ga_orig || g_orig;
+          END IF;
+          v_org := it.org;
+          j := array_position(v_orgs, v_org);
+          v_cap := o_cap[j];
+          v_gsum := o_gsum[j];
+          g_loaded := false;
+        END IF;
+        k := it.k;
         i := it.i;
         from_allowance := 0; from_grants := 0; overage := 0; overage_cost := 0; grant_takes := '[]'::jsonb;
         remaining := 0; consumed_before := 0; consumed_after := 0; allowance := 0; limit_used := 0; plan_name := NULL;
@@ -194,7 +250,8 @@ AS $function$
         -- A budget of the event's key or user that it would take past its limit refuses it whole.
         v_fail := NULL;
         FOR j IN 1..w_n LOOP
-          IF ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
+          IF w_org[j] = it.org
+             AND ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
              AND w_start[j] = (CASE WHEN w_period[j] = 'day' THEN coalesce(it.day, it.period) ELSE date_trunc('month', coalesce(it.day, it.period))::date END)
              AND w_used[j] + it.amount > w_limit[j] THEN
             v_fail := j;
@@ -212,16 +269,16 @@ AS $function$
         -- A run (or an ancestor) that is closed, or whose budget the event would pass, refuses it whole: a
         -- child's budget never lets it spend past a parent's. Checked root first.
         IF it.run_id IS NOT NULL THEN
-          IF NOT (r_paths ? it.run_id::text) THEN
+          IF NOT (r_paths ? (it.org || chr(1) || it.run_id::text)) THEN
             status := 'RUN_NOT_FOUND';
             budget := jsonb_build_object('runId', it.run_id);
             RETURN NEXT;
             CONTINUE;
           END IF;
-          v_rpath := ARRAY(SELECT (jsonb_array_elements_text(r_paths->(it.run_id::text)))::uuid);
+          v_rpath := ARRAY(SELECT (jsonb_array_elements_text(r_paths->(it.org || chr(1) || it.run_id::text)))::uuid);
           v_rfail := NULL; v_rclosed := NULL;
           FOREACH v_rid IN ARRAY v_rpath LOOP
-            j := array_position(r_ids, v_rid);
+            j := array_position(r_keys, it.org || chr(1) || v_rid::text);
             IF NOT r_open[j] THEN
               v_rclosed := j;
               EXIT;
@@ -249,7 +306,7 @@ AS $function$
                    coalesce(array_agg(g.remaining ORDER BY g.expires_at ASC NULLS LAST, g.created_at, g.id), '{}')
               INTO g_ids, g_left
               FROM (SELECT id, remaining, expires_at, created_at FROM credit_grants
-                     WHERE organization_id = p_org AND remaining > 0 AND (expires_at IS NULL OR expires_at > p_now)
+                     WHERE organization_id = it.org AND remaining > 0 AND (expires_at IS NULL OR expires_at > p_now)
                      FOR UPDATE) g;
             g_orig := g_left;
             g_loaded := true;
@@ -307,7 +364,8 @@ AS $function$
         s_sess[k] := s_sess[k] + (it.limit_key IS NOT DISTINCT FROM 'sessionLimit')::int;
 
         FOR j IN 1..w_n LOOP
-          IF ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
+          IF w_org[j] = it.org
+             AND ((w_scope[j] = 'apiKey' AND w_subject[j] = it.api_key_id) OR (w_scope[j] = 'user' AND w_subject[j] = it.user_id))
              AND w_start[j] = (CASE WHEN w_period[j] = 'day' THEN coalesce(it.day, it.period) ELSE date_trunc('month', coalesce(it.day, it.period))::date END) THEN
             budget_takes := budget_takes || jsonb_build_array(jsonb_build_object(
               'budgetId', w_budget[j], 'window', w_start[j], 'scope', w_scope[j], 'subject', w_subject[j], 'period', w_period[j],
@@ -322,38 +380,41 @@ AS $function$
         limit_used := limit_used + CASE WHEN it.limit_key IS NULL THEN 0 ELSE 1 END;
         IF it.run_id IS NOT NULL THEN
           FOREACH v_rid IN ARRAY v_rpath LOOP
-            j := array_position(r_ids, v_rid);
+            j := array_position(r_keys, it.org || chr(1) || v_rid::text);
             r_used[j] := r_used[j] + it.amount;
           END LOOP;
         END IF;
         status := 'OK';
         RETURN NEXT;
       END LOOP;
+      IF g_loaded THEN
+        ga_org := ga_org || array_fill(v_org, ARRAY[coalesce(array_length(g_ids, 1), 0)]);
+        ga_ids := ga_ids || g_ids; ga_left := ga_left || g_left; ga_orig := ga_orig || g_orig;
+      END IF;
 
-      -- 4. Write: one UPDATE per balance row touched, one for the top-ups taken.
-      FOR k IN 1..v_n LOOP
-        IF s_touched[k] THEN
-          UPDATE period_balances SET
-            allowance_used = s_aused[k], grants_used = s_gused[k], overage_used = s_oused[k], overage_cost = s_ocost[k],
-            consumed = s_consumed[k], events = s_events[k], ai_calls = s_ai[k], pdf_exports = s_pdf[k], sessions = s_sess[k],
-            updated_at = p_now
-          WHERE organization_id = p_org AND period_start = v_periods[k];
-        END IF;
-      END LOOP;
+      -- 4. Write: one UPDATE for every balance row touched, one for the windows, runs and top-ups taken.
+      IF true = ANY (s_touched) THEN
+        UPDATE period_balances pb SET
+          allowance_used = x.aused, grants_used = x.gused, overage_used = x.oused, overage_cost = x.ocost,
+          consumed = x.consumed, events = x.events, ai_calls = x.ai, pdf_exports = x.pdf, sessions = x.sess, updated_at = p_now
+          FROM unnest(v_sorg, v_speriod, s_touched, s_aused, s_gused, s_oused, s_ocost, s_consumed, s_events, s_ai, s_pdf, s_sess)
+               AS x(org, period, touched, aused, gused, oused, ocost, consumed, events, ai, pdf, sess)
+         WHERE x.touched AND pb.organization_id = x.org AND pb.period_start = x.period;
+      END IF;
       IF w_n > 0 THEN
         UPDATE budget_usage bg SET used = x.used, updated_at = p_now
-          FROM unnest(w_budget, w_start, w_used, w_orig) AS x(budget_id, window_start, used, original)
-         WHERE bg.organization_id = p_org AND bg.budget_id = x.budget_id AND bg.window_start = x.window_start AND x.used <> x.original;
+          FROM unnest(w_org, w_budget, w_start, w_used, w_orig) AS x(org, budget_id, window_start, used, original)
+         WHERE bg.organization_id = x.org AND bg.budget_id = x.budget_id AND bg.window_start = x.window_start AND x.used <> x.original;
       END IF;
       IF r_n > 0 THEN
         UPDATE runs ru SET used = x.used
-          FROM unnest(r_ids, r_used, r_orig) AS x(id, used, original)
-         WHERE ru.organization_id = p_org AND ru.id = x.id AND x.used <> x.original;
+          FROM unnest(r_org, r_ids, r_used, r_orig) AS x(org, id, used, original)
+         WHERE ru.organization_id = x.org AND ru.id = x.id AND x.used <> x.original;
       END IF;
-      IF g_loaded THEN
+      IF coalesce(array_length(ga_ids, 1), 0) > 0 THEN
         UPDATE credit_grants cg SET remaining = x.left_over
-          FROM unnest(g_ids, g_left, g_orig) AS x(id, left_over, original)
-         WHERE cg.organization_id = p_org AND cg.id = x.id AND x.left_over <> x.original;
+          FROM unnest(ga_org, ga_ids, ga_left, ga_orig) AS x(org, id, left_over, original)
+         WHERE cg.organization_id = x.org AND cg.id = x.id AND x.left_over <> x.original;
       END IF;
     END $function$
 `;

@@ -5,15 +5,8 @@
  */
 export const consumeCreditsOrgs = String.raw`CREATE OR REPLACE FUNCTION consume_credits_orgs(p_now timestamp with time zone, p_grace_minutes integer, p_items jsonb)
  RETURNS TABLE(i integer, status text, from_allowance numeric, from_grants numeric, overage numeric, overage_cost numeric, grant_takes jsonb, remaining numeric, consumed_before numeric, consumed_after numeric, allowance numeric, limit_used integer, plan_name text, budget jsonb, budget_takes jsonb)
- LANGUAGE plpgsql
+ LANGUAGE sql
 AS $function$
-      #variable_conflict use_column
-      DECLARE
-        g record;
-      BEGIN
-        FOR g IN SELECT x->>'org' AS org, jsonb_agg(x ORDER BY (x->>'i')::int) AS items
-                   FROM jsonb_array_elements(p_items) AS x GROUP BY 1 ORDER BY 1 LOOP
-          RETURN QUERY SELECT * FROM consume_credits_many(g.org, p_now, p_grace_minutes, g.items);
-        END LOOP;
-      END $function$
+        SELECT * FROM consume_credits_many(NULL, p_now, p_grace_minutes, p_items)
+      $function$
 `;
