@@ -5,7 +5,7 @@ import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
- * SPEC section 7 over rollups, with a fake clock at 2026-11-15 12:00 UTC. Every expected number below is
+ * Analytics over rollups (docs/analytics.md), with a fake clock at 2026-11-15 12:00 UTC. Every expected number below is
  * computed by hand from the events each test tracks.
  */
 describe('usage analytics', () => {

@@ -7,7 +7,7 @@ import { ADMIN, ADMIN_KEY } from './utils/test-app';
 import { buildService, startService } from './utils/service-process';
 
 /**
- * SPEC section 5: a graceful shutdown flushes every accepted asynchronous event. A real process gets a real
+ * A graceful shutdown flushes every accepted asynchronous event. A real process gets a real
  * SIGTERM while the events wait in memory (the flush interval is a minute).
  */
 describe('asynchronous tracking on SIGTERM', () => {

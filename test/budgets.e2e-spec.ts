@@ -12,7 +12,7 @@ import type { IssuedKey } from './utils/factories';
 import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
 
 /**
- * Budgets per API key and per member (issue 17): CRUD on both surfaces, enforcement in the debit on every
+ * Budgets per API key and per member: CRUD on both surfaces, enforcement in the debit on every
  * path, thresholds, and the race: on PostgreSQL two app instances on one database, many rounds, and a
  * budget is never exceeded.
  */

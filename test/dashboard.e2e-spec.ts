@@ -119,7 +119,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     orgId = await createOrganization(t, 'dash', 'starter');
     orgKey = (await issueKey(t, orgId, ['read', 'track'], 'dashboard')).key;
     await t.http().post(`/api/admin/organizations/${orgId}/credits`).set(ADMIN).send({ amount: 100, reason: 'launch promotion' }).expect(201);
-    // A member's monthly budget (issue 17), set before the usage so the usage counts toward it.
+    // A member's monthly budget, set before the usage so the usage counts toward it.
     await t.http().post(`/api/admin/organizations/${orgId}/budgets`).set(ADMIN).send({ scope: 'user', subject: 'ana', credits: 1000, period: 'month' }).expect(201);
     const now = Date.now();
     const periodStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);

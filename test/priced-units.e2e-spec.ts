@@ -6,7 +6,7 @@ import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
- * Priced quantities (issue 17): an event definition's `units {name: creditsPerUnit}`, `eventData.units`
+ * Priced quantities: an event definition's `units {name: creditsPerUnit}`, `eventData.units`
  * on every path (single, batch, reservations, @TrackUsage), bad quantities refused with nothing written.
  * The seeded llm_completion: base 0.5, inputTokens 0.002, outputTokens 0.008, maxUnits 8,000 / 2,000.
  */

@@ -218,7 +218,7 @@ describe('hostile input', () => {
     lastFingerprint = after;
     if (res.statusCode >= 400) {
       const body = safeJson(res.body) as { statusCode?: unknown; error?: unknown } | undefined;
-      if (request.method !== 'HEAD' && (body?.statusCode !== res.statusCode || typeof body?.error !== 'string')) problems.push('not the error body of SPEC section 9');
+      if (request.method !== 'HEAD' && (body?.statusCode !== res.statusCode || typeof body?.error !== 'string')) problems.push('not the error body of docs/api.md');
       if (after !== before) problems.push(`refused (${res.statusCode}) but the database changed: ${diff(before, after)}`);
     }
     const previous = lastRequest;

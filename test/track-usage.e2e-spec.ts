@@ -131,7 +131,7 @@ describe('@TrackUsage on the sample AI tool routes', () => {
   });
 
   describe('asynchronous tracking (the push routes)', () => {
-    it('accepts at once, writes on flush, enforces when written: what does not fit is kept as refused, never charged (issue 12.4)', async () => {
+    it('accepts at once, writes on flush, enforces when written: what does not fit is kept as refused, never charged', async () => {
       const id = await createOrg();
       await call('/api/solutioning/hyper-canvas', id, { complexity: 3 }).expect(200); // 60
       await call('/api/solutioning/hyper-canvas', id, { complexity: 2 }).expect(200); // 40: allowance gone

@@ -6,7 +6,7 @@ import type { TestApp } from './utils/test-app';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
- * Usage per API key (issue 16: "which key spent what"): every accepted event keeps the organization key that
+ * Usage per API key ("which key spent what"): every accepted event keeps the organization key that
  * made it, on every path (single, batch, reservation commit, @TrackUsage sync and async); the usage page's
  * statement groups a period by key, the admin key's events apart as unattributed.
  */

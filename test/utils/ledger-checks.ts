@@ -28,7 +28,7 @@ export async function ledgerState(ds: DataSource, orgId: string) {
 }
 
 /**
- * The ledger invariants of SPEC section 4: every balance equals the ledger (recorded events plus pending
+ * The ledger invariants (docs/ledger.md): every balance equals the ledger (recorded events plus pending
  * reservations, which hold credits), and every grant's use equals what consumed it.
  */
 export async function expectLedgerConsistent(ds: DataSource, orgId: string, options: { downgradedBelowUse?: boolean } = {}): Promise<void> {

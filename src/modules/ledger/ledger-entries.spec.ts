@@ -16,7 +16,7 @@ const take = (limit: number | string, before: number | string, after: number | s
   credits: Number(after) - Number(before),
 });
 
-describe('crossedBudgetThresholds (issue 17)', () => {
+describe('crossedBudgetThresholds', () => {
   it.each<[string, BudgetTake[], number[]]>([
     ['nothing crossed below 80 %', [take(10, 0, 7.99)], []],
     ['exactly 80 % crosses it', [take(10, 0, 8)], [0.8]],

@@ -15,7 +15,7 @@ export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeRes
 }
 
 /**
- * Thresholds a debit took one of its budgets across (issue 17): the plan's warning thresholds as
+ * Thresholds a debit took one of its budgets across: the plan's warning thresholds as
  * fractions of the budget's limit, like the organization's allowance. A budget of 0 credits has none.
  */
 export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'budget_takes'>): UsageWarning[] {
@@ -41,7 +41,7 @@ export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<Cons
   return warnings;
 }
 
-/** An asynchronous event that did not fit when it was written (SPEC section 5): kept, never charged. */
+/** An asynchronous event that did not fit when it was written (docs/api.md): kept, never charged. */
 export interface RefusedEventRow {
   organization_id: string;
   id: string;

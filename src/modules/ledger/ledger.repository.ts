@@ -15,7 +15,7 @@ export interface ConsumeParams {
   amount: string;
   limitKey: string | null;
   now: Date;
-  /** Whose budgets apply: the organization API key and the member the event is charged to (issue 17). */
+  /** Whose budgets apply: the organization API key and the member the event is charged to. */
   apiKeyId?: string | null;
   userId?: string | null;
   /** The day the charge is made (UTC, YYYY-MM-DD, from `now`): the window of daily budgets, whatever occurredAt says. */

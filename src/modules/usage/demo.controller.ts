@@ -7,7 +7,7 @@ import { DemoTrackUsageDto, TRACK_BATCH_SCHEMA } from './dto/track-event.dto';
 import { TrackingHttpService } from './tracking-http.service';
 import { ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
-/** The seed-compatible demo endpoint of the original phase-1 document (admin key). */
+/** The seed-compatible demo endpoint of the original seed-compatible API (admin key). */
 @ApiTags('usage')
 @Controller('api/demo')
 export class DemoController {

@@ -28,7 +28,7 @@ export class TrackingHttpService {
   async trackBody(organizationId: string, body: unknown, req: FastifyRequest, options: { allowAsync?: boolean } = {}): Promise<{ statusCode: number; body: unknown; headers?: Record<string, string> }> {
     const headerKey = parseIdempotencyHeader(req.headers['idempotency-key']);
     const context = this.context(req);
-    // X-User-Id attributes events that do not name a user themselves (SPEC section 10).
+    // X-User-Id attributes events that do not name a user themselves (docs/api-keys.md).
     const headerUser = req.headers['x-user-id'];
     const withUser = (input: TrackInput): TrackInput => (input.userId === undefined && typeof headerUser === 'string' && headerUser.length > 0 ? { ...input, userId: headerUser.slice(0, 128) } : input);
     if (isPlainObject(body) && 'events' in body) {

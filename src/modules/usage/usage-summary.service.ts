@@ -14,7 +14,7 @@ import type { UsageSummary } from '../../../libs/contracts/src/tracking.types';
 
 const COUNT_COLUMNS: Record<string, string> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
 
-/** The current period at a glance (SPEC section 7's summary): read from the balance row, never from raw events. */
+/** The current period at a glance (docs/analytics.md): read from the balance row, never from raw events. */
 @Injectable()
 export class UsageSummaryService {
   constructor(

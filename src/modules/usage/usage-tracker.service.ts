@@ -20,7 +20,7 @@ export type { BatchItemResult, CheckResult, TrackResult, UsageWarning } from '..
 export type { Prepared, TrackInput } from './usage.types';
 
 /**
- * The programmatic API of metering: prices events, enforces SPEC section 4 and records them. The verbs are
+ * The programmatic API of metering: prices events, enforces the ledger's rules (docs/ledger.md) and records them. The verbs are
  * classes of their own: EventPreparer (validate, price, date), LedgerRecorder (one transaction: keys, the
  * set-based debit, the writes), TrackRejections (what a refusal says), RefusedEventsRecorder (asynchronous
  * refusals kept), UsageQuote (the rolled-back debit), GroupCommit (single events of any organizations share a
@@ -74,7 +74,7 @@ export class UsageTracker {
 
   /**
    * Writes asynchronously accepted events (the async buffer, or work whose hold expired while it ran).
-   * They are enforced like any other when written (SPEC section 5: never overspend, on every path); one that
+   * They are enforced like any other when written (never overspend, on every path: docs/ledger.md); one that
    * does not fit then is kept as a refused event (event log, reconciliation, a notification and its webhook)
    * and charges nothing. Nothing is lost: every input ends as an accepted, duplicate or refused record.
    */
@@ -218,7 +218,7 @@ function toBatchResults(outcomes: Outcome[]): BatchItemResult[] {
   return outcomes.map((o, index) => (o.status === 'rejected' ? { index, status: 'rejected' as const, error: errorSummary(o.error) } : { index, status: o.status, result: o.result }));
 }
 
-/** The error body of SPEC section 9, for a batch item. */
+/** The error body (docs/api.md), for a batch item. */
 export function errorSummary(error: DomainError) {
   return { statusCode: ERROR_STATUS[error.code], error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
 }

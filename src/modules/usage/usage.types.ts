@@ -23,7 +23,7 @@ export interface TrackInput {
   acceptedAt?: string;
   /**
    * Where the event came from. `apiKeyId` is the organization API key that made the request (none with the
-   * admin key): its budgets apply (issue 17). It travels with the input, so a hold and an asynchronous
+   * admin key): its budgets apply. It travels with the input, so a hold and an asynchronous
    * event are charged to the key that asked for them. `runId` (the X-Run-Id header) is the agent run the event
    * is charged to, carried the same way.
    */

@@ -7,7 +7,7 @@ import { hundredthsFromMicros, hundredthsToNumber } from '../../../common/money/
 import { MAX_COMPLEXITY, MAX_UNIT_QUANTITY, deriveComplexity, priceEvent, priceEventBig, priceEventExact } from './credit-calculator';
 import type { PricedDefinition } from './credit-calculator';
 
-// SPEC section 12 seeds.
+// The seed catalogue (docs/catalogue.md).
 const diagnose: PricedDefinition = {
   baseCredits: 10,
   multipliers: { complexity: { min: 1, max: 2.5 }, features: { echo: 5, traceback: 3 } },
@@ -394,7 +394,7 @@ describe('deriveComplexity: properties', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// Priced quantities (issue 17): credits = roundHalfUp2(base × factor + bonuses + Σ quantity × rate).
+// Priced quantities: credits = roundHalfUp2(base × factor + bonuses + Σ quantity × rate).
 
 const llm: PricedDefinition = {
   baseCredits: 1,

@@ -8,7 +8,7 @@ import type { EventDefinitionConfig } from '../../events/entities/event-definiti
 import type { PriceBreakdown } from '../../../../libs/contracts/src/tracking.types';
 
 /**
- * The credit formula of SPEC section 3, as a pure function. No binary float ever holds an amount: the per-event
+ * The credit formula (docs/pricing.md), as a pure function. No binary float ever holds an amount: the per-event
  * path (priceExact) works in safe integers of scaled decimals, exactly; anything that would not fit a safe
  * integer goes to the Big implementation (priceBig), which is also the reference the property tests hold the
  * integer path to.
@@ -73,7 +73,7 @@ function derivedNumerator(eventData: Record<string, unknown>): number {
   return len + 1750;
 }
 
-/** SPEC section 3: 1.0 up to 500 characters, rising linearly to 3.0 at 5,000 and beyond. */
+/** The length factor (docs/pricing.md): 1.0 up to 500 characters, rising linearly to 3.0 at 5,000 and beyond. */
 export function deriveComplexity(eventData: Record<string, unknown>): Big {
   return new Big(derivedNumerator(eventData)).div(DERIVED_DENOMINATOR);
 }
