@@ -8,7 +8,7 @@
 // `INSERT … SELECT FROM unnest` of 1,000 ledger-like rows a statement into a scratch table (STACK.md's
 // ~195,000 rows/s anchor). Every event counted as accepted must be a ledger row, and the ledger must hold.
 // Reference: the bare Fastify JSON POST route (bench/lib/bare-server.mjs) under autocannon with
-// BENCH_CONNECTIONS=50 connections; issue 26's targets are events/s >= 1.5x its requests/s, p99 a batch
+// BENCH_CONNECTIONS=50 connections; the lean-hot-path targets are events/s >= 1.5x its requests/s, p99 a batch
 // <= 300 ms, and <= 0.015 ms of PostgreSQL CPU per batched event.
 // Target: >= 100,000 events/s.
 import { measureBareRoute } from './lib/bare-route.mjs';
@@ -20,7 +20,7 @@ import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, runWhenMain, sampleRss, withServ
 
 const TARGET = 100_000;
 const BATCH = 1000;
-/** Issue 26 (item 6): events/s over the bare route's requests/s, p99 a batch, PostgreSQL CPU a batched event. */
+/** The lean-hot-path targets: events/s over the bare route's requests/s, p99 a batch, PostgreSQL CPU a batched event. */
 const VS_BARE = 1.5;
 const P99_MS = 300;
 const PG_CPU_MS = 0.015;
@@ -60,7 +60,7 @@ export async function run() {
     const perEvent = ledger.skipped ? counted : rows;
     const vsBare = round(eventsPerS / bare.perS, 3);
     const p99Ok = r.latencyMs.p99 !== null && r.latencyMs.p99 <= P99_MS;
-    // CPU per ledger row written (issue 26: PostgreSQL <= 0.015 ms a batched event).
+    // CPU per ledger row written (target: PostgreSQL <= 0.015 ms a batched event).
     const svcCpuPerEvent = round((r.cpu.serviceCores * r.cpu.seconds * 1000) / Math.max(1, perEvent), 4);
     const pgCpuPerEvent = round((r.cpu.postgresCores * r.cpu.seconds * 1000) / Math.max(1, perEvent), 4);
     const ledgerOk = ledger.ok && countOk;

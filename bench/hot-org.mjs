@@ -6,7 +6,7 @@
 //   - baseline, raw PostgreSQL: conditional UPDATE of one hot row, 8 clients (STACK.md's ~5,000/s anchor);
 //   - baseline, the service with no hot row: the same requests spread over BENCH_SPREAD_ORGS=50 organizations;
 //   - reference: a bare Fastify JSON POST route (bench/lib/bare-server.mjs), the same load and connections:
-//     issue 26's targets are single events (1 org and 50 orgs) >= 0.15 of it, 50 orgs >= 0.9 of 1 org, and
+//     the lean-hot-path targets are single events (1 org and 50 orgs) >= 0.15 of it, 50 orgs >= 0.9 of 1 org, and
 //     <= 0.08 ms of service CPU per single tracked event;
 //   - hot: one enterprise organization (no count limits, overage allowed, no spend cap: nothing is refused),
 //     BENCH_HOT_CONNECTIONS=64 connections;
@@ -22,7 +22,7 @@ import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
 import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, runWhenMain, sampleRss, sleep, withService } from './lib/service.mjs';
 
 const TARGET = 10_000;
-/** Issue 26 (item 6): single events, one organization and 50, over the bare route in the same run. */
+/** The lean-hot-path targets: single events, one organization and 50, over the bare route in the same run. */
 const VS_BARE = 0.15;
 
 export async function run() {
@@ -85,7 +85,7 @@ export async function run() {
     const vsBare = (perS) => round(perS / bare.perS, 3);
     // Embedded: the capped organization's state cannot be read; its 402s still show that it stopped.
     const spreadVsHot = round(results.spread.okPerS / hotR.okPerS, 3);
-    // CPU per answered request: what the background load moves least (issue 26's "service CPU per single
+    // CPU per answered request: what the background load moves least (the target "service CPU per single
     // tracked event" row).
     const cpuMs = (r, cores) => round((cores * r.cpu.seconds * 1000) / Math.max(1, r.requests), 3);
     const svcCpuHot = cpuMs(hotR, hotR.cpu.serviceCores);

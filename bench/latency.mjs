@@ -18,7 +18,7 @@
 //     no @TrackUsage; BENCH_ROUTES=true): what the framework and the handler cost without the tracking.
 // Reported per run: p50, p90, p99, max, the rate reached, non-2xx, the generator's own lateness (p99 of how late
 // a request left after its scheduled time: when it is high the machine, not the service, is the story), and
-// the service's / PostgreSQL's CPU milliseconds per request. Target (issue 26, item 6): p50 <= 2 ms and
+// the service's / PostgreSQL's CPU milliseconds per request. Target (the lean hot path): p50 <= 2 ms and
 // p99 <= 10 ms for the tracking API and the @TrackUsage route at 100 and at 500 requests/s. Afterwards every
 // 2xx is a ledger row and the ledger holds.
 import pg from 'pg';

@@ -1,4 +1,4 @@
-// A CPU profile of the service under tracking load (issue 13: profile before optimizing).
+// A CPU profile of the service under tracking load (profile before optimizing).
 //
 //   npm run build && node bench/profile.mjs [single] [batch] [decorated]
 //       (BENCH_DURATION=10 s a route, BENCH_CONNECTIONS=20, batches BENCH_BATCH_CONNECTIONS=4)

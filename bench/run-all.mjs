@@ -1,5 +1,5 @@
 // `npm run bench [-- <name> …]`: builds (npm does), then runs the benchmarks one after another, each on its own
-// fresh database and service process, and prints one summary against the targets of issue 8.
+// fresh database and service process, and prints one summary against the benchmark targets.
 //
 //   npm run bench                       overhead, hot-org, batch, latency, config, restart (about 5 minutes)
 //   npm run bench -- hot-org batch      only those
