@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
-import type { TrackInput } from '../usage/usage.types';
-import type { ConsumeResult } from './ledger.repository';
-import type { HoldExtension } from '../usage/utils/hold-extension';
+import type { ConsumeResult, HoldExtension, LedgerContext } from './ledger.types';
 
 export interface ReservationRow {
   organization_id: string;
@@ -28,7 +26,7 @@ export interface ReservationRow {
   idempotency_key: string | null;
   request_hash: string | null;
   event_id: string | null;
-  context: TrackInput['context'] | null;
+  context: LedgerContext | null;
   expires_at: Date;
   api_key_id: string | null;
   budget_takes: ConsumeResult['budget_takes'];

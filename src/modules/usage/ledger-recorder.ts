@@ -5,7 +5,7 @@ import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams } from './event-preparer';
 import { LedgerEntries } from '../ledger/ledger-entries';
 import { keyId, LedgerRepository } from '../ledger/ledger.repository';
-import type { OrganizationKey } from '../ledger/ledger.repository';
+import type { OrganizationKey } from '../ledger/ledger.types';
 import { idempotencyConflict, TrackRejections } from './track-rejections';
 import type { Outcome, Prepared } from './usage.types';
 

@@ -4,7 +4,7 @@ import { DomainError } from '../../common/errors/domain-error';
 import { microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
 import { LedgerEntries } from '../ledger/ledger-entries';
-import type { RefusedEventRow } from '../ledger/ledger-entries';
+import type { RefusedEventRow } from '../ledger/ledger.types';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import type { Outcome, Prepared, TrackInput } from './usage.types';
 

@@ -11,7 +11,7 @@ import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerEntries } from '../ledger/ledger-entries';
 import { LedgerRepository } from '../ledger/ledger.repository';
-import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.repository';
+import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.types';
 import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { ReservationsRepository } from '../ledger/reservations.repository';
 import type { ReservationRow } from '../ledger/reservations.repository';

@@ -7,7 +7,7 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
-import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.repository';
+import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.types';
 import { runNotFound } from './event-preparer';
 import type { Prepared } from './usage.types';
 

@@ -7,7 +7,7 @@ import { OrganizationsService } from '../organizations/organizations.service';
 import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams, EventPreparer } from './event-preparer';
 import { boundRefusal, runRefusal } from './track-rejections';
-import type { RunRefusal } from '../ledger/ledger.repository';
+import type { RunRefusal } from '../ledger/ledger.types';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import type { TrackInput } from './usage.types';
 
