@@ -3,18 +3,7 @@ import { DataSource } from 'typeorm';
 import { TransactionHost } from '../../common/database/transaction-host';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
-import type { ConsumeParams, ConsumeResult, EntryRows, HoldSettlement, LedgerEventRow, OrganizationKey, RefusedEventRow, ReserveParams, ReserveResult } from './ledger.types';
-
-
-/** One string per (organization, key), for sets and maps. */
-export function keyId(organizationId: string, key: string): string {
-  return `${organizationId}\u0000${key}`;
-}
-
-function byOrganizationKey(a: OrganizationKey, b: OrganizationKey): number {
-  if (a.organizationId !== b.organizationId) return a.organizationId < b.organizationId ? -1 : 1;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
+import type { ConsumeParams, ConsumeResult, EntryRows, HoldSettlement, LedgerEventRow, RefusedEventRow, ReserveParams, ReserveResult } from './ledger.types';
 
 const ROLLBACK = new Error('quote: rolled back on purpose');
 
@@ -225,73 +214,6 @@ export class LedgerRepository {
         : await this.tx.manager.query(`SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, [now, this.config.periodCloseGraceMinutes, json])
     ) as Array<ConsumeResult & { i: number }>;
     return rows;
-  }
-
-  /**
-   * Claims many keys (of one or several organizations) in one statement; returns the ones claimed, as
-   * `keyId`s. Claimed in (organization, key) order, so two transactions claiming overlapping keys wait for
-   * each other instead of deadlocking.
-   */
-  async claimKeys(keys: Array<OrganizationKey & { hash: string }>, now: Date): Promise<Set<string>> {
-    if (keys.length === 0) return new Set();
-    const sorted = [...keys].sort(byOrganizationKey).map((k, n) => ({ org: k.organizationId, key: k.key, hash: k.hash, n }));
-    const rows = (await this.tx.manager.query(
-      `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
-       SELECT k.org, k.key, k.hash, $2 FROM jsonb_to_recordset($1::jsonb) AS k(org text, key text, hash text, n integer) ORDER BY k.n
-       ON CONFLICT DO NOTHING RETURNING organization_id, key`,
-      [JSON.stringify(sorted), now],
-    )) as Array<{ organization_id: string; key: string }>;
-    return new Set(rows.map((r) => keyId(r.organization_id, r.key)));
-  }
-
-  /** The stored keys among these, by `keyId`. */
-  async findKeys(keys: OrganizationKey[]): Promise<Map<string, { request_hash: string; response: Record<string, unknown> | null }>> {
-    if (keys.length === 0) return new Map();
-    const rows = (await this.tx.manager.query(
-      `SELECT k.organization_id, k.key, k.request_hash, k.response FROM idempotency_keys k
-         JOIN unnest($1::text[], $2::text[]) AS x(org, key) ON k.organization_id = x.org AND k.key = x.key`,
-      [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
-    )) as Array<{ organization_id: string; key: string; request_hash: string; response: Record<string, unknown> | null }>;
-    return new Map(rows.map((r) => [keyId(r.organization_id, r.key), r]));
-  }
-
-  /** Gives back keys claimed in this transaction whose event was refused (a later attempt may use them). */
-  async releaseKeys(keys: OrganizationKey[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.tx.manager.query(
-      `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS x(org, key)
-        WHERE k.organization_id = x.org AND k.key = x.key AND k.event_id IS NULL`,
-      [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
-    );
-  }
-
-  /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
-  async claimKey(organizationId: string, key: string, hash: string, now: Date): Promise<boolean> {
-    const rows = (await this.tx.manager.query(
-      `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING key`,
-      [organizationId, key, hash, now],
-    )) as unknown[];
-    return rows.length > 0;
-  }
-
-  async findKey(organizationId: string, key: string): Promise<{ request_hash: string; response: Record<string, unknown> | null } | undefined> {
-    const rows = (await this.tx.manager.query(`SELECT request_hash, response FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [organizationId, key])) as Array<{ request_hash: string; response: Record<string, unknown> | null }>;
-    return rows[0];
-  }
-
-  async releaseKey(organizationId: string, key: string): Promise<void> {
-    await this.tx.manager.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND event_id IS NULL`, [organizationId, key]);
-  }
-
-  /** Records which event each key's request made, and the response a replay answers with. */
-  async completeKeys(entries: Array<OrganizationKey & { eventId: string; response: unknown }>): Promise<void> {
-    if (entries.length === 0) return;
-    await this.tx.manager.query(
-      `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
-         FROM jsonb_to_recordset($1::jsonb) AS e(org text, key text, event_id uuid, response jsonb)
-        WHERE k.organization_id = e.org AND k.key = e.key`,
-      [JSON.stringify(entries.map((e) => ({ org: e.organizationId, key: e.key, event_id: e.eventId, response: e.response })))],
-    );
   }
 
   /**

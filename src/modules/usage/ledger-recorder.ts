@@ -4,7 +4,8 @@ import { Clock } from '../../common/clock/clock';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams } from './event-preparer';
 import { LedgerEntries } from '../ledger/ledger-entries';
-import { keyId, LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import { IdempotencyKeysRepository, keyId } from '../ledger/idempotency-keys.repository';
 import type { OrganizationKey } from '../ledger/ledger.types';
 import { idempotencyConflict, TrackRejections } from './track-rejections';
 import type { Outcome, Prepared } from './usage.types';
@@ -22,6 +23,7 @@ function keyOf(p: Prepared): string {
 export class LedgerRecorder {
   constructor(
     private readonly ledger: LedgerRepository,
+    private readonly keys: IdempotencyKeysRepository,
     private readonly rejections: TrackRejections,
     private readonly clock: Clock,
   ) {}
@@ -40,9 +42,9 @@ export class LedgerRecorder {
       const entries = new LedgerEntries();
       const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
       // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
-      const claimed = await this.ledger.claimKeys(keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
+      const claimed = await this.keys.claimKeys(keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
       const taken = keyed.filter((p) => !claimed.has(keyOf(p)));
-      const existing = await this.ledger.findKeys(taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
+      const existing = await this.keys.findKeys(taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
       for (const p of taken) {
         const row = existing.get(keyOf(p));
         if (!row || row.request_hash !== p.hash || !row.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key!) });
@@ -67,9 +69,9 @@ export class LedgerRecorder {
         outcomes.set(p.index, { status: 'accepted', result });
       });
       // 3. Free the refused events' keys, write the accepted ones.
-      await this.ledger.releaseKeys(released);
+      await this.keys.releaseKeys(released);
       await this.writeEntries(entries);
-      await this.ledger.completeKeys(completed);
+      await this.keys.completeKeys(completed);
       return outcomes;
     });
   }
@@ -103,8 +105,8 @@ export class LedgerRecorder {
             outcomes.set(p.index, earlier.hash === p.hash ? { status: 'duplicate', result: { ...earlier.result, duplicate: true } } : { status: 'rejected', error: idempotencyConflict(p.key) });
             continue;
           }
-          if (!(await this.ledger.claimKey(organizationId, p.key, p.hash!, now))) {
-            const existing = await this.ledger.findKey(organizationId, p.key);
+          if (!(await this.keys.claimKey(organizationId, p.key, p.hash!, now))) {
+            const existing = await this.keys.findKey(organizationId, p.key);
             if (!existing || existing.request_hash !== p.hash || !existing.response) outcomes.set(p.index, { status: 'rejected', error: idempotencyConflict(p.key) });
             else outcomes.set(p.index, { status: 'duplicate', result: { ...(existing.response as unknown as TrackResult), duplicate: true } });
             continue;
@@ -113,7 +115,7 @@ export class LedgerRecorder {
         const r = await this.ledger.consume(consumeParams(p, now));
         const plan = (await this.rejections.plansOf([r])).get(r.plan_name ?? '');
         if (r.status !== 'OK') {
-          if (p.key) await this.ledger.releaseKey(organizationId, p.key);
+          if (p.key) await this.keys.releaseKey(organizationId, p.key);
           outcomes.set(p.index, { status: 'rejected', error: this.rejections.rejection(r, p, plan) });
           continue;
         }
@@ -126,7 +128,7 @@ export class LedgerRecorder {
       }
 
       await this.writeEntries(entries);
-      await this.ledger.completeKeys(completed);
+      await this.keys.completeKeys(completed);
       return outcomes;
     });
   }

@@ -11,6 +11,7 @@ import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerEntries } from '../ledger/ledger-entries';
 import { LedgerRepository } from '../ledger/ledger.repository';
+import { IdempotencyKeysRepository } from '../ledger/idempotency-keys.repository';
 import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.types';
 import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { ReservationsRepository } from '../ledger/reservations.repository';
@@ -69,6 +70,7 @@ export class ReservationsService {
     private readonly recorder: LedgerRecorder,
     private readonly rejections: TrackRejections,
     private readonly ledger: LedgerRepository,
+    private readonly keys: IdempotencyKeysRepository,
     private readonly reservations: ReservationsRepository,
     private readonly balances: PeriodBalancesRepository,
     private readonly events: EventRegistry,
@@ -142,7 +144,7 @@ export class ReservationsService {
       if (!(error instanceof ReplayExisting)) throw error;
       const { existing, key, remaining } = await this.ledger.transaction(async () => ({
         existing: await this.reservations.findLiveByKey(orgId, p.key!),
-        key: await this.ledger.findKey(orgId, p.key!),
+        key: await this.keys.findKey(orgId, p.key!),
         remaining: await this.balances.creditsRemaining(orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
@@ -295,7 +297,7 @@ export class ReservationsService {
       await this.recorder.writeEntries(entries);
       await this.reservations.markSettled(organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: keep(result) }]);
+      if (res.idempotency_key) await this.keys.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: keep(result) }]);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -457,7 +459,7 @@ export class ReservationsService {
   /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
   private async refund(res: ReservationRow, now: Date, freeKey = true): Promise<void> {
     await this.reservations.refund(res, now);
-    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
+    if (freeKey && res.idempotency_key) await this.keys.releaseKey(res.organization_id, res.idempotency_key);
   }
 }
 
