@@ -3,6 +3,7 @@ import { MeteringDataSourceModule } from '../../database/metering-data-source.mo
 import { CreditGrantsRepository } from './credit-grants.repository';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { LedgerRepository } from './ledger.repository';
+import { LedgerService } from './ledger.service';
 import { NotificationsRepository } from './notifications.repository';
 import { PeriodBalancesRepository } from './period-balances.repository';
 import { ReservationsRepository } from './reservations.repository';
@@ -18,7 +19,7 @@ import { WebhookOutboxRepository } from './webhook-outbox.repository';
  */
 @Module({
   imports: [MeteringDataSourceModule],
-  providers: [LedgerRepository, IdempotencyKeysRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
-  exports: [LedgerRepository, IdempotencyKeysRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
+  providers: [LedgerService, LedgerRepository, IdempotencyKeysRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
+  exports: [LedgerService, LedgerRepository, IdempotencyKeysRepository, PeriodBalancesRepository, CreditGrantsRepository, ReservationsRepository, RollupsRepository, WebhookOutboxRepository, NotificationsRepository],
 })
 export class LedgerModule {}

@@ -151,6 +151,18 @@ describe('ledger imports', () => {
     expect(ledgerImportsOfUsage(root)).toEqual({});
   });
 
+  it('outside the ledger, debits, holds and keys go through LedgerService: nothing imports the debit or key repositories', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    const owner = join(root, 'src', 'modules', 'ledger') + sep;
+    const offenders: Record<string, string[]> = {};
+    for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
+      if (file.startsWith(owner)) continue;
+      const bad = importedPaths(readFileSync(file, 'utf8')).filter((path) => /\/ledger\/(ledger\.repository|idempotency-keys\.repository)$/.test(path));
+      if (bad.length > 0) offenders[relative(root, file).split(sep).join('/')] = bad;
+    }
+    expect(offenders).toEqual({});
+  });
+
   it('ledger-entries.ts and ledger.repository.ts do not import each other', () => {
     const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
     const dir = join(root, 'src', 'modules', 'ledger');

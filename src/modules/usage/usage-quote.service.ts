@@ -8,7 +8,7 @@ import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
 import { consumeParams, EventPreparer } from './event-preparer';
 import { boundRefusal, runRefusal } from './track-rejections';
 import type { RunRefusal } from '../ledger/ledger.types';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerService } from '../ledger/ledger.service';
 import type { TrackInput } from './usage.types';
 
 /**
@@ -20,7 +20,7 @@ export class UsageQuote {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly preparer: EventPreparer,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
     private readonly clock: Clock,
   ) {}
 

@@ -10,7 +10,7 @@ import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/co
 import { EventPreparer } from './event-preparer';
 import { GroupCommit } from './group-commit';
 import { LedgerRecorder } from './ledger-recorder';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerService } from '../ledger/ledger.service';
 import { RefusedEventsRecorder } from './refused-events.recorder';
 import { UsageQuote } from './usage-quote.service';
 import { MAX_BATCH_EVENTS } from './utils/track-input';
@@ -46,7 +46,7 @@ export class UsageTracker {
     private readonly recorder: LedgerRecorder,
     private readonly refused: RefusedEventsRecorder,
     private readonly quote: UsageQuote,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
