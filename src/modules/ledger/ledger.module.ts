@@ -15,7 +15,9 @@ import { WebhookOutboxRepository } from './webhook-outbox.repository';
  * events (LedgerRepository), idempotency keys (IdempotencyKeysRepository), period balances, credit grants, reservations, the
  * rollups and the webhook outbox, one repository each. Nothing outside this module writes them
  * (table-ownership.spec.ts). No routes and no dependency on another domain module, so every module,
- * the embedded UsageTrackingModule.forRoot included, imports it as it is.
+ * the embedded UsageTrackingModule.forRoot included, imports it as it is. Debits, holds and idempotency
+ * keys are reached through LedgerService (debit, hold, extend, settle, release, refund), never their
+ * repositories (table-ownership.spec.ts checks the imports).
  */
 @Module({
   imports: [MeteringDataSourceModule],

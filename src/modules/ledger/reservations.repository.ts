@@ -35,8 +35,8 @@ export interface ReservationRow {
 }
 
 /**
- * reservations: holds. Created by reserve_credits (LedgerRepository.reserve, key claim and debit in the same
- * statement) and settled in one statement by LedgerRepository.settleHold; this repository holds the checked
+ * reservations: holds. Created by reserve_credits_many (LedgerRepository.reserveMany, key claim and debit in the
+ * same statement) and settled in one statement by LedgerRepository.settleHolds; this repository holds the checked
  * paths' reads, row locks and state changes, and the refund of a hold. Every method runs in the ambient
  * transaction (TransactionHost): a state change is only right under the row lock taken by `lock` or `lockDue`.
  */

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { consumeParams } from './event-preparer';
+import { consumeParams } from './event-preparer.service';
 import { LedgerService } from '../ledger/ledger.service';
 import type { DebitOutcome } from '../ledger/ledger.service';
-import { idempotencyConflict, TrackRejections } from './track-rejections';
+import { idempotencyConflict, TrackRejections } from './track-rejections.service';
 import type { Outcome, Prepared } from './usage.types';
 
 /**

@@ -8,7 +8,7 @@ import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
 import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.types';
-import { runNotFound } from './event-preparer';
+import { runNotFound } from './event-preparer.service';
 import type { Prepared } from './usage.types';
 
 /**
