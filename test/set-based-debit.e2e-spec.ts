@@ -64,8 +64,10 @@ describe('set-based debit = the same debits one by one', () => {
     }));
   const state = async (org: string, grants: string[]) => ({
     balances: await t.dataSource.query(
-      `SELECT period_start::text AS p, plan_name, allowance_used::text, grants_used::text, overage_used::text, overage_cost::numeric::text AS oc, consumed::text, events::int, ai_calls, pdf_exports
-         FROM period_balances WHERE organization_id = $1 ORDER BY 1`,
+      `SELECT period_start::text AS p, plan_name, allowance_used::text, grants_used::text, overage_used::text, overage_cost::numeric::text AS oc, consumed::text, events::int,
+              coalesce((SELECT c.used FROM period_limit_counts c WHERE c.organization_id = b.organization_id AND c.period_start = b.period_start AND c.limit_name = 'aiCallsPerMonth'), 0)::int AS ai_calls,
+              coalesce((SELECT c.used FROM period_limit_counts c WHERE c.organization_id = b.organization_id AND c.period_start = b.period_start AND c.limit_name = 'pdfExportsPerMonth'), 0)::int AS pdf_exports
+         FROM period_balances b WHERE organization_id = $1 ORDER BY 1`,
       [org],
     ),
     grants: (await t.dataSource.query(`SELECT id, remaining::text FROM credit_grants WHERE organization_id = $1`, [org])).map((g: { id: string; remaining: string }) => ({ grant: grants.indexOf(g.id), remaining: g.remaining })).sort((x: { grant: number }, y: { grant: number }) => x.grant - y.grant),
