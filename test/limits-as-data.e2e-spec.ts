@@ -190,7 +190,7 @@ describe('count limits as data', () => {
     // (One runner for every statement: the embedded database has a single connection.)
     const runner = t.dataSource.createQueryRunner();
     let old: unknown;
-    let columns: Array<{ n: number }> = [];
+    let columns: Array<{ n: number }>;
     try {
       await new LimitCountsAsRows1764300110000().down(runner);
       columns = await runner.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'period_balances' AND column_name IN ('ai_calls', 'pdf_exports', 'sessions')`);
