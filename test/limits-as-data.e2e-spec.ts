@@ -50,6 +50,11 @@ describe('count limits as data', () => {
     // A definition read from the API can be sent back as it is (both spellings, agreeing).
     const read = (await t.http().get(`/api/admin/events/${both}`).set(ADMIN).expect(200)).body;
     await t.http().put(`/api/admin/events/${both}`).set(ADMIN).send(read).expect(200);
+    // A seed definition (stored with limitKey only) serves countsToward too; a PATCH in the old spelling
+    // replaces both, and one in the new spelling too.
+    expect((await t.http().get('/api/admin/events/export_pdf').set(ADMIN).expect(200)).body).toMatchObject({ countsToward: ['pdfExportsPerMonth'], limitKey: 'pdfExportsPerMonth' });
+    expect((await t.http().patch(`/api/admin/events/${both}`).set(ADMIN).send({ limitKey: 'reportsPerMonth' }).expect(200)).body).toMatchObject({ countsToward: ['reportsPerMonth'], limitKey: 'reportsPerMonth' });
+    expect((await t.http().patch(`/api/admin/events/${both}`).set(ADMIN).send({ countsToward: ['aiCallsPerMonth', 'reportsPerMonth'] }).expect(200)).body).toMatchObject({ countsToward: ['aiCallsPerMonth', 'reportsPerMonth'], limitKey: 'aiCallsPerMonth' });
     expect((await t.http().get(`/api/admin/plans/${plan}`).set(ADMIN).expect(200)).body.limits).toMatchObject({ reportsPerMonth: 3, aiCallsPerMonth: 5, pdfExportsPerMonth: null });
   });
 
