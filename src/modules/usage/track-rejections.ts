@@ -7,7 +7,7 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { countsTowardOf } from '../events/entities/event-definition.entity';
-import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.repository';
+import type { BudgetRefusal, ConsumeResult, LimitRefusal, RunRefusal, RunRefusalStatus } from '../ledger/ledger.repository';
 import { runNotFound } from './event-preparer';
 import type { Prepared } from './usage.types';
 
@@ -36,7 +36,7 @@ export class TrackRejections {
     const consumed = hundredthsFromDecimalString(r.consumed_before);
     if (r.status === 'LIMIT_EXCEEDED') {
       // The debit names the limit that refused (an event may count toward several) with its bound and count.
-      const refusal = (r.budget ?? {}) as { limit?: string; max?: number; used?: number };
+      const refusal = (r.budget ?? {}) as Partial<LimitRefusal>;
       const limitKey = refusal.limit ?? countsTowardOf(p.definition.config)[0];
       const limit = refusal.max ?? plan.config.limits[limitKey] ?? null;
       const used = refusal.used ?? r.limit_used;
