@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { checkLedger } from '../bench/lib/ledger.mjs';
 import { LimitCountsAsRows1764300110000 } from '../migrations/1764300110000-LimitCountsAsRows';
 import { FakeClock } from '../src/common/clock/clock';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
@@ -178,6 +179,13 @@ describe('count limits as data', () => {
     });
   });
 
+  it("the benchmarks' ledger checks hold on everything this file wrote before the migration test (the counters against the ledger included)", async () => {
+    const db = { query: async (sql: string) => ({ rows: await t.dataSource.query(sql) }) };
+    const result = await checkLedger(db);
+    expect(result.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(result.checks.map((c) => c.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^count limits: every counter/)]));
+  });
+
   it('the migration moves the old counters exactly (written in the old columns, then migrated)', async () => {
     const orgs = [await createOrg(t, plan, { prefix: 'limits' }), await createOrg(t, 'free', { prefix: 'limits' })];
     await track(orgs[0], { eventType: report }).expect(201);
@@ -188,7 +196,8 @@ describe('count limits as data', () => {
     const before = await all();
     expect(before).toEqual(expect.arrayContaining([{ organization_id: orgs[1], period_start: '2026-11-01', limit_name: 'pdfExportsPerMonth', used: '1' }]));
     expect(before.some((r: { organization_id: string; limit_name: string }) => r.organization_id === orgs[0] && r.limit_name === 'reportsPerMonth')).toBe(true);
-    // Back to the schema before the migration: the three columns, holding the counters of the three known
+    // Back to the schema before the migration (last in the file: the names without a column lose their
+    // counters here, as they had none then): the three columns, holding the counters of the three known
     // names (a name the old schema had no column for had no counter then either).
     await t.dataSource.query(`DELETE FROM period_limit_counts WHERE limit_name NOT IN ('aiCallsPerMonth', 'pdfExportsPerMonth', 'sessionLimit')`);
     const known = await all();
