@@ -253,6 +253,8 @@ describeOnPostgres('an operator-added limit across two instances on one PostgreS
         expect(row.used).toBe(5);
         await expectLedgerConsistent(a.dataSource, org);
       }
+      const checked = await checkLedger({ query: async (sql: string) => ({ rows: await a.dataSource.query(sql) }) });
+      expect(checked.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
       await a.close();
       await b?.close();
