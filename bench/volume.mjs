@@ -45,7 +45,9 @@ function plan(now, events, orgs) {
 const GENERATE_SQL = `
 WITH types AS (
   SELECT row_number() OVER (ORDER BY event_type)::int AS idx, event_type, category, version,
-         (config->>'baseCredits')::numeric AS base, config->>'limitKey' AS limit_key
+         (config->>'baseCredits')::numeric AS base,
+         -- The debit's limit_key: the countsToward names comma-joined (limitKey on definitions stored before it).
+         coalesce((SELECT string_agg(n, ',') FROM jsonb_array_elements_text(config->'countsToward') AS n), config->>'limitKey') AS limit_key
     FROM event_definitions WHERE is_active),
 ntypes AS (SELECT count(*)::int AS n FROM types),
 orgs AS (SELECT id, substring(id from 5)::int AS num FROM organizations WHERE id = ANY($1::text[])),
@@ -68,10 +70,17 @@ ins AS (
     FROM priced
   RETURNING organization_id, occurred_at, event_type, category, user_id, credits, from_allowance, overage, limit_key),
 bal AS (
-  INSERT INTO period_balances (organization_id, period_start, plan_name, allowance, allowance_used, grants_used, overage_used, consumed, events, ai_calls, pdf_exports, sessions, updated_at)
-  SELECT organization_id, $5::date, 'enterprise', $6::numeric, sum(from_allowance), 0, sum(overage), sum(credits), count(*),
-         count(*) FILTER (WHERE limit_key = 'aiCallsPerMonth'), count(*) FILTER (WHERE limit_key = 'pdfExportsPerMonth'), 0, max(occurred_at)
+  INSERT INTO period_balances (organization_id, period_start, plan_name, allowance, allowance_used, grants_used, overage_used, consumed, events, updated_at)
+  SELECT organization_id, $5::date, 'enterprise', $6::numeric, sum(from_allowance), 0, sum(overage), sum(credits), count(*), max(occurred_at)
     FROM ins GROUP BY organization_id
+  RETURNING organization_id),
+counts AS (
+  -- The count-limit counters, after their balance rows (they reference them): one row per limit name counted.
+  INSERT INTO period_limit_counts (organization_id, period_start, limit_name, used, updated_at)
+  SELECT i.organization_id, $5::date, n.name, count(*), max(i.occurred_at)
+    FROM ins i CROSS JOIN LATERAL unnest(string_to_array(i.limit_key, ',')) AS n(name)
+   WHERE i.limit_key IS NOT NULL AND EXISTS (SELECT 1 FROM bal WHERE bal.organization_id = i.organization_id)
+   GROUP BY 1, 2, 3
   RETURNING 1),
 daily AS (
   INSERT INTO usage_rollups_daily (organization_id, day, event_type, category, user_id, events, credits, overage)

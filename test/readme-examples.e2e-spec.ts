@@ -20,7 +20,7 @@ import { startTestApp, TestApp } from './utils/test-app';
 // Jest runs from the repository's root (jest.config.mjs).
 const ROOT = process.cwd();
 /** The pages whose examples run, in the order they build on one another. */
-const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md', 'docs/idempotency.md', 'docs/asynchronous-ingestion.md', 'docs/agent-runs.md', 'docs/streaming.md'];
+const DOCUMENTS = ['README.md', 'docs/running.md', 'docs/usage-page.md', 'docs/api-keys.md', 'docs/portal-links.md', 'docs/configuration-api.md', 'docs/pricing.md', 'docs/amounts-and-bounds.md', 'docs/budgets.md', 'docs/idempotency.md', 'docs/asynchronous-ingestion.md', 'docs/agent-runs.md', 'docs/streaming.md', 'docs/count-limits.md'];
 const EXAMPLES = DOCUMENTS.flatMap((document) => curlExamples(readFileSync(join(ROOT, document), 'utf8')));
 const ELLIPSIS = /…|\.\.\./;
 

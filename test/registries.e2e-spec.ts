@@ -130,13 +130,13 @@ describe('event and plan registries', () => {
       ['complexity above 10', 'events', 'visuals_sketch', { multipliers: { complexity: { min: 1, max: 11 } } }, 'multipliers.complexity.max'],
       ['an unknown field', 'events', 'visuals_sketch', { surprise: true }, 'surprise'],
       ['a negative feature bonus', 'events', 'visuals_sketch', { multipliers: { features: { hd: -2 } } }, 'multipliers.features.hd'],
-      ['an unknown limit key', 'events', 'visuals_sketch', { limitKey: 'galaxiesPerMonth' }, 'limitKey'],
+      ['a limit key that is not a name', 'events', 'visuals_sketch', { limitKey: 'galaxies per month' }, 'limitKey'],
       ['three decimals', 'events', 'visuals_sketch', { baseCredits: 1.005 }, 'baseCredits'],
       ['a bad category', 'events', 'visuals_sketch', { category: 'AI Visual' }, 'category'],
       ['a fractional allowance', 'plans', 'starter', { monthlyCredits: 10.5 }, 'monthlyCredits'],
       ['a negative price', 'plans', 'starter', { pricing: { monthly: -1, annual: 190 } }, 'pricing.monthly'],
       ['a threshold above 1', 'plans', 'starter', { warningThresholds: [0.5, 1.5] }, 'warningThresholds[1]'],
-      ['an unknown limit', 'plans', 'starter', { limits: { galaxies: 3 } }, 'limits.galaxies'],
+      ['a limit that is not a name', 'plans', 'starter', { limits: { 'galaxies!': 3 } }, 'limits.galaxies!'],
       ['a string overage rate', 'plans', 'starter', { overageRate: 'cheap' }, 'overageRate'],
     ];
 

@@ -19,7 +19,7 @@ describe('set-based debit = the same debits one by one', () => {
   beforeAll(async () => {
     t = await startTestApp({ clock });
     const { version: _v, createdAt: _c, updatedAt: _u, ...starter } = (await t.http().get('/api/admin/plans/starter').set(ADMIN).expect(200)).body;
-    await t.http().post('/api/admin/plans').set(ADMIN).send({ ...starter, name: plan, displayName: 'Property test', monthlyCredits: 40, overageRate: 0.05, limits: { ...starter.limits, aiCallsPerMonth: 4, pdfExportsPerMonth: 2 } }).expect(201);
+    await t.http().post('/api/admin/plans').set(ADMIN).send({ ...starter, name: plan, displayName: 'Property test', monthlyCredits: 40, overageRate: 0.05, limits: { ...starter.limits, aiCallsPerMonth: 4, pdfExportsPerMonth: 2, reportsPerMonth: 3 } }).expect(201);
   });
   afterAll(async () => {
     await t?.close();
@@ -27,7 +27,8 @@ describe('set-based debit = the same debits one by one', () => {
 
   const item = fc.record({
     amount: fc.integer({ min: 1, max: 2500 }).map((h) => (h / 100).toFixed(2)),
-    limitKey: fc.constantFrom(null, null, 'aiCallsPerMonth', 'pdfExportsPerMonth'),
+    // An operator-added limit, and events counting toward two limits (the debit's comma-joined names).
+    limitKey: fc.constantFrom(null, null, 'aiCallsPerMonth', 'pdfExportsPerMonth', 'reportsPerMonth', 'aiCallsPerMonth,reportsPerMonth'),
     period: fc.constantFrom('2026-11-01', '2026-11-01', '2026-10-01'),
   });
   const orgScenario = {
@@ -64,8 +65,11 @@ describe('set-based debit = the same debits one by one', () => {
     }));
   const state = async (org: string, grants: string[]) => ({
     balances: await t.dataSource.query(
-      `SELECT period_start::text AS p, plan_name, allowance_used::text, grants_used::text, overage_used::text, overage_cost::numeric::text AS oc, consumed::text, events::int, ai_calls, pdf_exports
-         FROM period_balances WHERE organization_id = $1 ORDER BY 1`,
+      `SELECT period_start::text AS p, plan_name, allowance_used::text, grants_used::text, overage_used::text, overage_cost::numeric::text AS oc, consumed::text, events::int,
+              coalesce((SELECT c.used FROM period_limit_counts c WHERE c.organization_id = b.organization_id AND c.period_start = b.period_start AND c.limit_name = 'aiCallsPerMonth'), 0)::int AS ai_calls,
+              coalesce((SELECT c.used FROM period_limit_counts c WHERE c.organization_id = b.organization_id AND c.period_start = b.period_start AND c.limit_name = 'pdfExportsPerMonth'), 0)::int AS pdf_exports,
+              coalesce((SELECT c.used FROM period_limit_counts c WHERE c.organization_id = b.organization_id AND c.period_start = b.period_start AND c.limit_name = 'reportsPerMonth'), 0)::int AS reports
+         FROM period_balances b WHERE organization_id = $1 ORDER BY 1`,
       [org],
     ),
     grants: (await t.dataSource.query(`SELECT id, remaining::text FROM credit_grants WHERE organization_id = $1`, [org])).map((g: { id: string; remaining: string }) => ({ grant: grants.indexOf(g.id), remaining: g.remaining })).sort((x: { grant: number }, y: { grant: number }) => x.grant - y.grant),
@@ -91,6 +95,7 @@ describe('set-based debit = the same debits one by one', () => {
           if (s.planName === 'free') expect(Number(b.overage_used)).toBe(0);
           if (s.spendCap !== null) expect(Number(b.oc)).toBeLessThanOrEqual(s.spendCap);
           expect(b.ai_calls).toBeLessThanOrEqual(s.planName === 'free' ? 50 : 4);
+          if (s.planName !== 'free') expect(b.reports).toBeLessThanOrEqual(3);
         }
       }),
       { numRuns: 30, seed: 20261202 },

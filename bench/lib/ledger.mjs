@@ -32,7 +32,7 @@ const CHECKS = [
   {
     name: 'no overspend: allowance, overage only on a positive rate within the spend cap, count limits',
     sql: `
-      SELECT b.organization_id, b.period_start::text, b.allowance::text, b.allowance_used::text, b.overage_used::text, b.ai_calls, b.pdf_exports,
+      SELECT b.organization_id, b.period_start::text, b.allowance::text, b.allowance_used::text, b.overage_used::text,
              p.config->>'overageRate' AS rate, o.spend_cap::text
         FROM period_balances b
         JOIN organizations o ON o.id = b.organization_id
@@ -40,8 +40,33 @@ const CHECKS = [
        WHERE b.allowance_used > b.allowance
           OR (b.overage_used > 0 AND coalesce((p.config->>'overageRate')::numeric, 0) <= 0)
           OR (o.spend_cap IS NOT NULL AND b.overage_used * coalesce((p.config->>'overageRate')::numeric, 0) > o.spend_cap)
-          OR (jsonb_typeof(p.config->'limits'->'aiCallsPerMonth') = 'number' AND b.ai_calls > (p.config->'limits'->>'aiCallsPerMonth')::int)
-          OR (jsonb_typeof(p.config->'limits'->'pdfExportsPerMonth') = 'number' AND b.pdf_exports > (p.config->'limits'->>'pdfExportsPerMonth')::int)
+       LIMIT 20`,
+  },
+  {
+    name: 'count limits: no counter past its plan limit',
+    sql: `
+      SELECT c.organization_id, c.period_start::text, c.limit_name, c.used, p.config->'limits'->>c.limit_name AS max
+        FROM period_limit_counts c
+        JOIN period_balances b ON b.organization_id = c.organization_id AND b.period_start = c.period_start
+        JOIN plan_definitions p ON p.name = b.plan_name
+       WHERE jsonb_typeof(p.config->'limits'->c.limit_name) = 'number' AND c.used > (p.config->'limits'->>c.limit_name)::bigint
+       LIMIT 20`,
+  },
+  {
+    name: 'count limits: every counter = events + pending holds counting toward it, per organization, period and limit',
+    sql: `
+      WITH counted AS (
+        SELECT organization_id, period_start, name, count(*) AS n
+          FROM (SELECT organization_id, period_start, limit_key FROM usage_events WHERE limit_key IS NOT NULL
+                UNION ALL
+                SELECT organization_id, period_start, limit_key FROM reservations WHERE status = 'pending' AND limit_key IS NOT NULL) AS x
+          CROSS JOIN LATERAL unnest(string_to_array(x.limit_key, ',')) AS name
+         GROUP BY 1, 2, 3)
+      SELECT coalesce(c.organization_id, counted.organization_id) AS organization_id, coalesce(c.period_start, counted.period_start)::text AS period_start,
+             coalesce(c.limit_name, counted.name) AS limit_name, coalesce(c.used, 0) AS used, coalesce(counted.n, 0) AS ledger
+        FROM period_limit_counts c
+        FULL JOIN counted ON counted.organization_id = c.organization_id AND counted.period_start = c.period_start AND counted.name = c.limit_name
+       WHERE coalesce(c.used, 0) <> coalesce(counted.n, 0)
        LIMIT 20`,
   },
   {

@@ -95,7 +95,7 @@ function eventCells(row: EventRow): Cell[] {
     num(config.baseCredits),
     complexity ? `${factor(complexity.min)}..${factor(complexity.max)}` : '-',
     features || '-',
-    text(config.limitKey),
+    Array.isArray(config.countsToward) ? config.countsToward.join(', ') || '-' : text(config.limitKey),
     yesNo(row.is_active),
     row.version,
   ];

@@ -51,6 +51,24 @@ export async function expectLedgerConsistent(ds: DataSource, orgId: string, opti
   // Money recorded with the debits (SPEC 4): the balance's overage cost is the sum of its records, exactly.
   const [cost] = await ds.query(`SELECT ($1::numeric = $2::numeric + $3::numeric) AS equal`, [balances.overage_cost, events.overage_cost, reserved.overage_cost]);
   expect({ balance: balances.overage_cost, ledger: events.overage_cost, reserved: reserved.overage_cost, equal: cost.equal }).toMatchObject({ equal: true });
+  // Every count-limit counter equals what counts toward it: recorded events and pending holds, per period
+  // and limit name (a hold counted once, however often it was extended).
+  const counters = await ds.query(
+    `WITH counted AS (
+        SELECT organization_id, period_start, name, count(*) AS n
+          FROM (SELECT organization_id, period_start, limit_key FROM usage_events WHERE organization_id = $1 AND limit_key IS NOT NULL
+                UNION ALL
+                SELECT organization_id, period_start, limit_key FROM reservations WHERE organization_id = $1 AND status = 'pending' AND limit_key IS NOT NULL) AS x
+          CROSS JOIN LATERAL unnest(string_to_array(x.limit_key, ',')) AS name
+         GROUP BY 1, 2, 3)
+     SELECT coalesce(c.period_start, counted.period_start)::text AS period, coalesce(c.limit_name, counted.name) AS name,
+            coalesce(c.used, 0)::int AS used, coalesce(counted.n, 0)::int AS ledger
+       FROM (SELECT * FROM period_limit_counts WHERE organization_id = $1) AS c
+       FULL JOIN counted ON counted.period_start = c.period_start AND counted.name = c.limit_name
+      WHERE coalesce(c.used, 0) <> coalesce(counted.n, 0)`,
+    [orgId],
+  );
+  expect(counters).toEqual([]);
   // A "now" downgrade keeps what was used (SPEC 4), so only then may a period's use stand above its allowance.
   if (!options.downgradedBelowUse) {
     const over = await ds.query(`SELECT * FROM period_balances WHERE organization_id = $1 AND allowance_used > allowance`, [orgId]);

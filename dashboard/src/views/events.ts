@@ -30,7 +30,7 @@ export function renderEvents(ctx: ViewContext): Promise<void> {
         .join(', ') || '–',
       // Priced quantities (tokens): credits per unit, and what a reservation holds when it names none.
       h('span', { 'data-testid': 'unit-prices' }, unitPrices(e)),
-      e.limitKey ?? '–',
+      (e.countsToward ?? (e.limitKey ? [e.limitKey] : [])).join(', ') || '–',
       `v${e.version}`,
       h('span', { class: `badge${e.isActive ? ' good' : ''}` }, e.isActive ? 'active' : 'inactive'),
     ],
@@ -49,12 +49,17 @@ export function renderEvents(ctx: ViewContext): Promise<void> {
       { path: 'multipliers.features', label: 'Feature bonuses', kind: 'featureMap', hint: 'name=credits, comma separated (echo=5, traceback=3)' },
       { path: 'units', label: 'Unit prices', kind: 'featureMap', hint: 'name=credits per unit, comma separated (inputTokens=0.002, outputTokens=0.008); empty for none' },
       { path: 'maxUnits', label: 'Units a reservation holds', kind: 'featureMap', hint: 'name=whole units, for priced units only (outputTokens=4000); empty for none' },
-      { path: 'limitKey', label: 'Counts toward limit', kind: 'nullableText', hint: 'aiCallsPerMonth, pdfExportsPerMonth, sessionLimit or empty' },
+      { path: 'limitKey', label: 'Counts toward limit', kind: 'nullableText', hint: 'A limit name of the plans (aiCallsPerMonth, pdfExportsPerMonth, sessionLimit or one an operator added), or empty' },
       { path: 'endpoint', label: 'Endpoint', kind: 'nullableText', hint: 'The path it meters, or empty' },
       { path: 'description', label: 'Description', kind: 'text' },
       { path: 'isActive', label: 'Active', kind: 'boolean' },
     ],
     normalize: (body) => {
+      // The form edits the first limit (limitKey, the old spelling); the others of countsToward stay.
+      const names = Array.isArray(body.countsToward) ? (body.countsToward as string[]) : [];
+      const first = typeof body.limitKey === 'string' && body.limitKey !== '' ? body.limitKey : null;
+      if (first !== (names[0] ?? null)) body.countsToward = first === null ? [] : [first, ...names.slice(1).filter((n) => n !== first)];
+      delete body.limitKey;
       const multipliers = body.multipliers as { complexity: { min: unknown; max: unknown } | null } | undefined;
       const c = multipliers?.complexity;
       if (multipliers && c && (c.min === null || c.min === undefined) && (c.max === null || c.max === undefined)) multipliers.complexity = null;

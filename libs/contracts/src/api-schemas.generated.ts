@@ -1367,6 +1367,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
       "category": {
         "type": "string"
       },
+      "countsToward": {
+        "description": "The count limits each event of this type adds one to (names of a plan's `limits`): a plan that bounds one\nof them refuses the event past it. Absent on definitions written before it existed: read it through\ncountsTowardOf (their `limitKey`, if any).",
+        "items": {
+          "type": "string"
+        },
+        "type": "array"
+      },
       "description": {
         "type": "string"
       },
@@ -1380,6 +1387,7 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         ]
       },
       "limitKey": {
+        "description": "The old spelling of a single-name countsToward: the first name of countsToward, or null.",
         "type": [
           "null",
           "string"
@@ -3473,46 +3481,60 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "array"
       },
       "limits": {
-        "properties": {
-          "aiCallsPerMonth": {
-            "type": [
-              "null",
-              "number"
-            ]
+        "allOf": [
+          {
+            "properties": {
+              "aiCallsPerMonth": {
+                "type": [
+                  "null",
+                  "number"
+                ]
+              },
+              "pdfExportsPerMonth": {
+                "type": [
+                  "null",
+                  "number"
+                ]
+              },
+              "sessionLimit": {
+                "type": [
+                  "null",
+                  "number"
+                ]
+              },
+              "storageLimit": {
+                "type": [
+                  "null",
+                  "number"
+                ]
+              },
+              "teamMembersLimit": {
+                "type": [
+                  "null",
+                  "number"
+                ]
+              }
+            },
+            "required": [
+              "aiCallsPerMonth",
+              "pdfExportsPerMonth",
+              "sessionLimit",
+              "storageLimit",
+              "teamMembersLimit"
+            ],
+            "type": "object"
           },
-          "pdfExportsPerMonth": {
-            "type": [
-              "null",
-              "number"
-            ]
-          },
-          "sessionLimit": {
-            "type": [
-              "null",
-              "number"
-            ]
-          },
-          "storageLimit": {
-            "type": [
-              "null",
-              "number"
-            ]
-          },
-          "teamMembersLimit": {
-            "type": [
-              "null",
-              "number"
-            ]
+          {
+            "additionalProperties": {
+              "type": [
+                "null",
+                "number"
+              ]
+            },
+            "type": "object"
           }
-        },
-        "required": [
-          "aiCallsPerMonth",
-          "pdfExportsPerMonth",
-          "sessionLimit",
-          "storageLimit",
-          "teamMembersLimit"
         ],
-        "type": "object"
+        "description": "The known limits (always present, null = unlimited) and any count limit an operator adds, by name."
       },
       "monthlyCredits": {
         "type": "number"

@@ -333,9 +333,12 @@ export type EventDefinition = {
 export type EventDefinitionConfig = {
   baseCredits: number;
   category: string;
+  /** The count limits each event of this type adds one to (names of a plan's `limits`): a plan that bounds one of them refuses the event past it. Absent on definitions written before it existed: read it through countsTowardOf (their `limitKey`, if any). */
+  countsToward?: string[];
   description: string;
   displayName: string;
   endpoint: null | string;
+  /** The old spelling of a single-name countsToward: the first name of countsToward, or null. */
   limitKey: null | string;
   /** What a reservation holds when its eventData names no quantities: unit name -> whole units. */
   maxUnits?: {
@@ -759,12 +762,15 @@ export type PlanDefinitionConfig = {
   description: string;
   displayName: string;
   features: string[];
+  /** The known limits (always present, null = unlimited) and any count limit an operator adds, by name. */
   limits: {
     aiCallsPerMonth: null | number;
     pdfExportsPerMonth: null | number;
     sessionLimit: null | number;
     storageLimit: null | number;
     teamMembersLimit: null | number;
+  } & {
+    [key: string]: null | number;
   };
   monthlyCredits: number;
   overageRate: null | number;

@@ -438,12 +438,24 @@ export async function* sseOf<C>(items: AsyncIterable<MeteredItem<C>>): AsyncGene
 interface Closable {
   on(event: 'close', listener: () => void): unknown;
   writableFinished?: boolean;
+  getMaxListeners?(): number;
+  setMaxListeners?(n: number): unknown;
 }
+
+/**
+ * A streamed response carries 11 `close` listeners on Fastify (Node's, Fastify's, the logger's and the
+ * metrics', the stream pipe's, this watch, and one more when Nest awaits the reply), whatever the stream's
+ * length: one past Node's default warning threshold of 10. Raised for these responses only.
+ */
+const STREAMED_RESPONSE_MAX_LISTENERS = 20;
 
 /** Calls `gone` when the response closes before it was finished: the client went away. */
 export function whenClosed(response: unknown, gone: () => void): void {
   const raw = ((response as { raw?: unknown }).raw ?? response) as Partial<Closable>;
   if (typeof raw?.on !== 'function') return;
+  if (typeof raw.getMaxListeners === 'function' && typeof raw.setMaxListeners === 'function' && raw.getMaxListeners() < STREAMED_RESPONSE_MAX_LISTENERS) {
+    raw.setMaxListeners(STREAMED_RESPONSE_MAX_LISTENERS);
+  }
   raw.on('close', () => {
     if (!raw.writableFinished) gone();
   });

@@ -31,9 +31,12 @@ AS $function$
       s_ocost numeric[];
       s_consumed numeric[];
       s_events bigint[];
-      s_ai integer[];
-      s_pdf integer[];
-      s_sess integer[];
+      -- Count limits (period_limit_counts): per slot, limit name -> used as the pass goes, and what the batch adds.
+      s_counts jsonb[];
+      s_added jsonb[];
+      v_names text[];
+      v_name text;
+      v_count bigint;
       -- Per organization (sorted): its spend cap and its open top-ups' sum, read unlocked for the remaining figure.
       v_orgs text[];
       o_cap numeric[];
@@ -103,7 +106,8 @@ AS $function$
       s_plan := array_fill(NULL::text, ARRAY[v_n]); s_rate := array_fill(NULL::numeric, ARRAY[v_n]);
       s_limits := array_fill(NULL::jsonb, ARRAY[v_n]); s_allow := array_fill(NULL::numeric, ARRAY[v_n]);
       s_aused := s_allow; s_gused := s_allow; s_oused := s_allow; s_ocost := s_allow; s_consumed := s_allow;
-      s_events := array_fill(NULL::bigint, ARRAY[v_n]); s_ai := array_fill(NULL::integer, ARRAY[v_n]); s_pdf := s_ai; s_sess := s_ai;
+      s_events := array_fill(NULL::bigint, ARRAY[v_n]);
+      s_counts := array_fill('{}'::jsonb, ARRAY[v_n]); s_added := s_counts;
 
       -- 1. Every balance row the batch needs exists before the first is locked: creating one takes the
       --    organization row lock, never to be asked for while a balance row lock is held.
@@ -117,7 +121,7 @@ AS $function$
       --    change rewrites the row under this same lock).
       FOR bl IN
         SELECT s.k, pb.plan_name, pb.allowance, pb.allowance_used, pb.grants_used, pb.overage_used, pb.overage_cost, pb.consumed,
-               pb.events, pb.ai_calls, pb.pdf_exports, pb.sessions, pd.config
+               pb.events, pd.config
           FROM unnest(v_sorg, v_speriod, s_ok) WITH ORDINALITY AS s(org, period, ok, k)
           JOIN period_balances pb ON pb.organization_id = s.org AND pb.period_start = s.period
           LEFT JOIN plan_definitions pd ON pd.name = pb.plan_name
@@ -135,10 +139,21 @@ AS $function$
         s_ocost[bl.k] := bl.overage_cost;
         s_consumed[bl.k] := bl.consumed;
         s_events[bl.k] := bl.events;
-        s_ai[bl.k] := bl.ai_calls;
-        s_pdf[bl.k] := bl.pdf_exports;
-        s_sess[bl.k] := bl.sessions;
       END LOOP;
+      -- 2a. The count limits the batch's events count toward, as used so far. Their rows have no lock of their
+      --     own: every writer (this debit and refund_credits) holds the period's balance row lock, taken above.
+      --     An item's limit_key is the comma-separated names of its definition's countsToward (names are
+      --     identifiers: never a comma in one).
+      IF EXISTS (SELECT 1 FROM jsonb_to_recordset(p_items) AS y(limit_key text) WHERE y.limit_key IS NOT NULL) THEN
+        FOR bl IN
+          SELECT s.k, c.limit_name, c.used
+            FROM unnest(v_sorg, v_speriod, s_ok) WITH ORDINALITY AS s(org, period, ok, k)
+            JOIN period_limit_counts c ON c.organization_id = s.org AND c.period_start = s.period
+           WHERE s.ok
+        LOOP
+          s_counts[bl.k] := s_counts[bl.k] || jsonb_build_object(bl.limit_name, bl.used);
+        END LOOP;
+      END IF;
       -- The close job marks a period before it takes this lock: seen now, the period is closed.
       SELECT coalesce(array_agg(s.ok AND NOT EXISTS (SELECT 1 FROM period_closes pc WHERE pc.period_start = s.period) ORDER BY s.k), '{}')
         INTO s_ok
@@ -228,12 +243,25 @@ AS $function$
         allowance := s_allow[k];
         consumed_before := s_consumed[k];
         consumed_after := s_consumed[k];
-        limit_used := CASE it.limit_key WHEN 'aiCallsPerMonth' THEN s_ai[k] WHEN 'pdfExportsPerMonth' THEN s_pdf[k]
-                                        WHEN 'sessionLimit' THEN s_sess[k] ELSE 0 END;
         v_open := greatest(s_allow[k] - s_aused[k], 0);
         remaining := v_open + v_gsum;
-        v_limit := CASE WHEN it.limit_key IS NULL THEN NULL ELSE (s_limits[k]->>it.limit_key)::integer END;
-        IF v_limit IS NOT NULL AND limit_used + 1 > v_limit THEN
+        -- Every limit the event counts toward that the plan bounds must have room for one more; the first
+        -- that has none refuses it (budget names it: {"limit", "max", "used"}). limit_used is the first
+        -- name's count. A name the plan does not bound is counted but never refuses.
+        v_names := CASE WHEN it.limit_key IS NULL THEN '{}'::text[] ELSE string_to_array(it.limit_key, ',') END;
+        v_fail := NULL;
+        FOR j IN 1..coalesce(array_length(v_names, 1), 0) LOOP
+          v_count := coalesce((s_counts[k]->>v_names[j])::bigint, 0);
+          IF j = 1 THEN limit_used := v_count; END IF;
+          v_limit := (s_limits[k]->>v_names[j])::integer;
+          IF v_limit IS NOT NULL AND v_count + 1 > v_limit THEN
+            v_fail := j;
+            limit_used := v_count;
+            budget := jsonb_build_object('limit', v_names[j], 'max', v_limit, 'used', v_count);
+            EXIT;
+          END IF;
+        END LOOP;
+        IF v_fail IS NOT NULL THEN
           status := 'LIMIT_EXCEEDED';
           RETURN NEXT;
           CONTINUE;
@@ -359,9 +387,10 @@ AS $function$
         s_ocost[k] := s_ocost[k] + v_cost;
         s_consumed[k] := s_consumed[k] + it.amount;
         s_events[k] := s_events[k] + 1;
-        s_ai[k] := s_ai[k] + (it.limit_key IS NOT DISTINCT FROM 'aiCallsPerMonth')::int;
-        s_pdf[k] := s_pdf[k] + (it.limit_key IS NOT DISTINCT FROM 'pdfExportsPerMonth')::int;
-        s_sess[k] := s_sess[k] + (it.limit_key IS NOT DISTINCT FROM 'sessionLimit')::int;
+        FOREACH v_name IN ARRAY v_names LOOP
+          s_counts[k] := s_counts[k] || jsonb_build_object(v_name, coalesce((s_counts[k]->>v_name)::bigint, 0) + 1);
+          s_added[k] := s_added[k] || jsonb_build_object(v_name, coalesce((s_added[k]->>v_name)::bigint, 0) + 1);
+        END LOOP;
 
         FOR j IN 1..w_n LOOP
           IF w_org[j] = it.org
@@ -377,7 +406,7 @@ AS $function$
         overage_cost := v_cost;
         consumed_after := s_consumed[k];
         remaining := remaining - from_allowance - from_grants;
-        limit_used := limit_used + CASE WHEN it.limit_key IS NULL THEN 0 ELSE 1 END;
+        limit_used := limit_used + CASE WHEN cardinality(v_names) = 0 THEN 0 ELSE 1 END;
         IF it.run_id IS NOT NULL THEN
           FOREACH v_rid IN ARRAY v_rpath LOOP
             j := array_position(r_keys, it.org || chr(1) || v_rid::text);
@@ -396,10 +425,17 @@ AS $function$
       IF true = ANY (s_touched) THEN
         UPDATE period_balances pb SET
           allowance_used = x.aused, grants_used = x.gused, overage_used = x.oused, overage_cost = x.ocost,
-          consumed = x.consumed, events = x.events, ai_calls = x.ai, pdf_exports = x.pdf, sessions = x.sess, updated_at = p_now
-          FROM unnest(v_sorg, v_speriod, s_touched, s_aused, s_gused, s_oused, s_ocost, s_consumed, s_events, s_ai, s_pdf, s_sess)
-               AS x(org, period, touched, aused, gused, oused, ocost, consumed, events, ai, pdf, sess)
+          consumed = x.consumed, events = x.events, updated_at = p_now
+          FROM unnest(v_sorg, v_speriod, s_touched, s_aused, s_gused, s_oused, s_ocost, s_consumed, s_events)
+               AS x(org, period, touched, aused, gused, oused, ocost, consumed, events)
          WHERE x.touched AND pb.organization_id = x.org AND pb.period_start = x.period;
+        -- Counters move by what the batch added (an increment, not a value read earlier written back).
+        INSERT INTO period_limit_counts AS c (organization_id, period_start, limit_name, used, updated_at)
+        SELECT x.org, x.period, a.key, a.value::bigint, p_now
+          FROM unnest(v_sorg, v_speriod, s_added) AS x(org, period, added)
+          CROSS JOIN LATERAL jsonb_each_text(x.added) AS a(key, value)
+         ORDER BY x.org, x.period, a.key
+        ON CONFLICT (organization_id, period_start, limit_name) DO UPDATE SET used = c.used + EXCLUDED.used, updated_at = EXCLUDED.updated_at;
       END IF;
       IF w_n > 0 THEN
         UPDATE budget_usage bg SET used = x.used, updated_at = p_now

@@ -19,11 +19,14 @@ AS $function$
           overage_cost = overage_cost - p_overage_cost,
           consumed = consumed - (p_from_allowance + p_from_grants + p_overage),
           events = events - 1,
-          ai_calls = ai_calls - (p_limit_key IS NOT DISTINCT FROM 'aiCallsPerMonth')::int,
-          pdf_exports = pdf_exports - (p_limit_key IS NOT DISTINCT FROM 'pdfExportsPerMonth')::int,
-          sessions = sessions - (p_limit_key IS NOT DISTINCT FROM 'sessionLimit')::int,
           updated_at = p_now
         WHERE organization_id = p_org AND period_start = p_period;
+        -- Every count limit it counted toward (p_limit_key: the comma-separated names) gets its count back,
+        -- under the balance row lock taken above, as the debit counts them.
+        IF p_limit_key IS NOT NULL THEN
+          UPDATE period_limit_counts c SET used = c.used - 1, updated_at = p_now
+           WHERE c.organization_id = p_org AND c.period_start = p_period AND c.limit_name = ANY (string_to_array(p_limit_key, ','));
+        END IF;
         -- The budgets it was charged to get it back, in the windows it was charged in.
         UPDATE budget_usage bg SET used = bg.used - x.credits, updated_at = p_now
           FROM (SELECT (e->>'budgetId')::uuid AS budget_id, (e->>'window')::date AS window_start, sum((e->>'credits')::numeric) AS credits

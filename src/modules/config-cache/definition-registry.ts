@@ -282,8 +282,18 @@ export abstract class DefinitionRegistry<C, K extends string = string> implement
     return `SELECT ${this.keyColumn} AS key, config, is_active, version, created_at, updated_at FROM ${this.table} ${where}`;
   }
 
+  /** A stored config as the registry serves it (a kind may fill in fields older rows were written without). */
+  protected normalizeConfig(config: C): C {
+    return config;
+  }
+
+  /** The current definition a merge starts from, given the fields the change sends (a kind may drop some). */
+  protected patchBase(base: Record<string, unknown>, _body: Record<string, unknown>): Record<string, unknown> {
+    return base;
+  }
+
   private fromRow(row: Row): DefinitionRecord<C> {
-    return { key: row.key, config: row.config as C, isActive: row.is_active, version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) };
+    return { key: row.key, config: this.normalizeConfig(row.config as C), isActive: row.is_active, version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) };
   }
 
   // ---- writes ------------------------------------------------------------------------------------------
@@ -312,7 +322,7 @@ export abstract class DefinitionRegistry<C, K extends string = string> implement
     const body = this.withKey(key, input);
     return this.write(key, actor, 'update', (current) => {
       if (!current) throw new DomainError(this.notFoundCode, `${this.label} "${key}" does not exist`, { [this.keyField]: key });
-      const base = this.stripServerFields(this.toView(current)) as Record<string, unknown>;
+      const base = this.patchBase(this.stripServerFields(this.toView(current)) as Record<string, unknown>, body as Record<string, unknown>);
       return this.validate(deepMerge(base, body), current.isActive);
     });
   }
@@ -325,7 +335,7 @@ export abstract class DefinitionRegistry<C, K extends string = string> implement
     const body = this.withKey(key, input);
     return this.write(key, actor, 'update', (current) => {
       if (!current) return this.validate(deepMerge(this.newDefinitionDefaults(key, body), body), true);
-      const base = this.stripServerFields(this.toView(current)) as Record<string, unknown>;
+      const base = this.patchBase(this.stripServerFields(this.toView(current)) as Record<string, unknown>, body as Record<string, unknown>);
       return this.validate(deepMerge(base, body), current.isActive);
     });
   }

@@ -10,7 +10,7 @@ import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import { ConfigChangeBus } from '../config-cache/config-change-bus';
 import { DefinitionRecord, DefinitionRegistry } from '../config-cache/definition-registry';
-import type { EventDefinitionConfig } from './entities/event-definition.entity';
+import { countsTowardOf, type EventDefinitionConfig } from './entities/event-definition.entity';
 import { validateEventDefinition } from './utils/event-definition.validator';
 
 export type EventDefinitionRecord = DefinitionRecord<EventDefinitionConfig>;
@@ -41,6 +41,21 @@ export class EventRegistry extends DefinitionRegistry<EventDefinitionConfig, 'ev
   protected validate(input: unknown, fallbackIsActive: boolean) {
     const valid = validateEventDefinition(input, fallbackIsActive);
     return { key: valid.eventType, config: valid.config, isActive: valid.isActive };
+  }
+
+  /** Definitions stored before countsToward (the seed writes limitKey) serve it too: the same names. */
+  protected override normalizeConfig(config: EventDefinitionConfig): EventDefinitionConfig {
+    return config.countsToward ? config : { ...config, countsToward: countsTowardOf(config) };
+  }
+
+  /**
+   * A change that names the limits in either spelling replaces both: PATCH {limitKey: "x"} onto a definition
+   * served with countsToward must not be read as two disagreeing spellings.
+   */
+  protected override patchBase(base: Record<string, unknown>, body: Record<string, unknown>): Record<string, unknown> {
+    if (body.countsToward === undefined && body.limitKey === undefined) return base;
+    const { countsToward: _names, limitKey: _old, ...rest } = base;
+    return rest;
   }
 
   protected indexColumns(config: EventDefinitionConfig): Record<string, unknown> {

@@ -490,7 +490,11 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
 
   private oldestAgeMs(state: StreamState): number {
     if (state.messages === 0) return 0;
-    return Math.max(0, this.clock.now().getTime() - Date.parse(state.first_ts));
+    // An empty stream reports the zero time (0001-01-01) as its first message's; a state counted up from an
+    // empty one (the appends since the last read) has no first time yet. Neither is an age: not refused for it.
+    const first = Date.parse(state.first_ts);
+    if (!Number.isFinite(first) || first <= 0) return 0;
+    return Math.max(0, this.clock.now().getTime() - first);
   }
 
   /** The stream's state, at most `maxStaleMs` old; concurrent callers share one request. */

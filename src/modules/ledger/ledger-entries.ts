@@ -1,3 +1,4 @@
+import { limitKeyOf } from '../events/entities/event-definition.entity';
 import { randomUUID } from 'node:crypto';
 import { crossesMark, isPositive, warningFigure } from './utils/threshold-mark';
 import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString } from '../../common/money/credits';
@@ -50,7 +51,7 @@ export class LedgerEntries {
   readonly notifications: NotificationRow[] = [];
 
   add(organizationId: string, plan: PlanDefinitionRecord, p: DebitItem, r: ConsumeResult, eventId: string, now: Date): TrackResult {
-    const limitKey = p.definition.config.limitKey;
+    const limitKey = limitKeyOf(p.definition.config);
     const warnings = [...crossedThresholds(plan, r), ...crossedBudgetThresholds(plan, r)];
     const result: TrackResult = {
       success: true,

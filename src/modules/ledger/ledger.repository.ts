@@ -7,7 +7,6 @@ import type { ConsumeParams, ConsumeResult, EntryRows, HoldSettlement, LedgerEve
 
 const ROLLBACK = new Error('quote: rolled back on purpose');
 
-
 /**
  * The ledger row's columns with their types, in the order of the parameters that carry them: one array
  * parameter per column (`unnest($n::type[], …)`), not one JSON document. Parsing a JSON document of 1,000

@@ -21,7 +21,7 @@ export interface LedgerContext {
  */
 export interface DebitItem {
   input: { userId?: string; context?: LedgerContext };
-  definition: Pick<EventDefinitionRecord, 'key' | 'version'> & { config: Pick<EventDefinitionRecord['config'], 'limitKey' | 'category'> };
+  definition: Pick<EventDefinitionRecord, 'key' | 'version'> & { config: Pick<EventDefinitionRecord['config'], 'limitKey' | 'countsToward' | 'category'> };
   /** What the ledger charges, in micro-credits. */
   micros: number;
   /** The price as shown, in hundredths. */
@@ -43,6 +43,7 @@ export interface ConsumeParams {
   organizationId: string;
   periodStart: string;
   amount: string;
+  /** The count limits the event counts toward, comma-joined (limitKeyOf), or null: the debit counts each once. */
   limitKey: string | null;
   now: Date;
   /** Whose budgets apply: the organization API key and the member the event is charged to. */
@@ -120,6 +121,13 @@ export interface HoldSettlement {
   response: unknown;
 }
 
+/** A LIMIT_EXCEEDED refusal: the first limit of the event's countsToward that its plan has no room left in. */
+export interface LimitRefusal {
+  limit: string;
+  max: number;
+  used: number;
+}
+
 export interface ConsumeResult {
   /** PERIOD_CREDITS_BOUND / PERIOD_COST_BOUND: the debit would take the period past a bound of common/money/bounds.ts. */
   status: 'OK' | 'CREDITS_EXHAUSTED' | 'LIMIT_EXCEEDED' | 'PERIOD_CLOSED' | 'BUDGET_EXCEEDED' | 'PERIOD_CREDITS_BOUND' | 'PERIOD_COST_BOUND' | RunRefusalStatus;
@@ -136,8 +144,8 @@ export interface ConsumeResult {
   limit_used: number;
   /** The period's plan the debit was decided under (empty for PERIOD_CLOSED). */
   plan_name: string | null;
-  /** BUDGET_EXCEEDED: the budget it would have exceeded; RUN_*: the run refusal. */
-  budget?: BudgetRefusal | RunRefusal | null;
+  /** BUDGET_EXCEEDED: the budget it would have exceeded; RUN_*: the run refusal; LIMIT_EXCEEDED: the count limit that refused. */
+  budget?: BudgetRefusal | RunRefusal | LimitRefusal | null;
   /** OK: what it charged to each budget of its key and user. */
   budget_takes?: BudgetTake[];
 }

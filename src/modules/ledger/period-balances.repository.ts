@@ -14,9 +14,6 @@ export interface BalanceSummaryRow {
   overage_cost: string;
   consumed: string;
   events: string;
-  ai_calls: number;
-  pdf_exports: number;
-  sessions: number;
 }
 
 /**
@@ -88,10 +85,22 @@ export class PeriodBalancesRepository {
   /** The period's balance row, undefined before its first debit. */
   async find(organizationId: string, periodStart: string): Promise<BalanceSummaryRow | undefined> {
     const [row] = (await this.tx.manager.query(
-      `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events, ai_calls, pdf_exports, sessions
+      `SELECT plan_name, allowance, allowance_used, grants_used, overage_used, overage_cost::text AS overage_cost, consumed, events
          FROM period_balances WHERE organization_id = $1 AND period_start = $2::date`,
       [organizationId, periodStart],
     )) as BalanceSummaryRow[];
     return row;
+  }
+
+  /**
+   * The period's count-limit counters (period_limit_counts), by limit name: a name without a row has counted
+   * nothing. Written only by the debit and the refund, under this period's balance row lock.
+   */
+  async limitCounts(organizationId: string, periodStart: string): Promise<Map<string, number>> {
+    const rows = (await this.tx.manager.query(
+      `SELECT limit_name, used::text AS used FROM period_limit_counts WHERE organization_id = $1 AND period_start = $2::date`,
+      [organizationId, periodStart],
+    )) as Array<{ limit_name: string; used: string }>;
+    return new Map(rows.map((r) => [r.limit_name, Number(r.used)]));
   }
 }

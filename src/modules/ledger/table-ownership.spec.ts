@@ -10,6 +10,7 @@ import { dirname, join, relative, sep } from 'node:path';
  */
 const LEDGER_TABLES = [
   'period_balances',
+  'period_limit_counts', // the count-limit counters: written by the debit and the refund only
   'credit_grants',
   'grant_consumptions',
   'usage_events', // and its monthly partitions, usage_events_YYYY_MM

@@ -1,3 +1,4 @@
+import { limitKeyOf } from '../events/entities/event-definition.entity';
 import { Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
 import { microsToDecimalString } from '../../common/money/credits';
@@ -5,7 +6,6 @@ import { periodOf } from '../../common/time/period';
 import { ClosedPeriods } from '../analytics/closed-periods.service';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
-import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
 import type { ConsumeParams } from '../ledger/ledger.types';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
@@ -85,7 +85,7 @@ export function consumeParams(p: Prepared, now: Date): ConsumeParams {
     periodStart: p.periodStart,
     // The exact price: an event of 0.0049 credits is charged 0.0049, never rounded to 0 on its own.
     amount: microsToDecimalString(p.micros),
-    limitKey: p.definition.config.limitKey as PlanLimitKey | null,
+    limitKey: limitKeyOf(p.definition.config),
     now,
     apiKeyId: p.input.context?.apiKeyId ?? null,
     userId: p.input.userId ?? null,

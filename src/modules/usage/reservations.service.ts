@@ -360,7 +360,7 @@ export class ReservationsService {
         const p: Prepared = {
           index: 0,
           input: { organizationId, eventType: res.event_type, eventData, userId: res.user_id ?? undefined },
-          definition: { ...definition, config: { ...definition.config, limitKey: null } } as Prepared['definition'],
+          definition: { ...definition, config: { ...definition.config, countsToward: [], limitKey: null } } as Prepared['definition'],
           micros: extra,
           credits: hundredthsFromMicros(extra),
           breakdown: price.breakdown,

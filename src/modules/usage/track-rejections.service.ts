@@ -6,8 +6,8 @@ import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString 
 import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
-import type { PlanLimitKey } from '../plans/entities/plan-definition.entity';
-import type { BudgetRefusal, ConsumeResult, RunRefusal, RunRefusalStatus } from '../ledger/ledger.types';
+import { countsTowardOf } from '../events/entities/event-definition.entity';
+import type { BudgetRefusal, ConsumeResult, LimitRefusal, RunRefusal, RunRefusalStatus } from '../ledger/ledger.types';
 import { runNotFound } from './event-preparer.service';
 import type { Prepared } from './usage.types';
 
@@ -33,17 +33,21 @@ export class TrackRejections {
     const bound = boundRefusal(r, p);
     if (bound) return bound;
     if (r.status === 'PERIOD_CLOSED' || !plan) return periodClosedError(p.period);
-    const limitKey = p.definition.config.limitKey as PlanLimitKey | null;
-    const limit = limitKey ? plan.config.limits[limitKey] : null;
     const consumed = hundredthsFromDecimalString(r.consumed_before);
     if (r.status === 'LIMIT_EXCEEDED') {
+      // The debit names the limit that refused (an event may count toward several) with its bound and count.
+      const refusal = (r.budget ?? {}) as Partial<LimitRefusal>;
+      const limitKey = refusal.limit ?? countsTowardOf(p.definition.config)[0];
+      const limit = refusal.max ?? plan.config.limits[limitKey] ?? null;
+      const used = refusal.used ?? r.limit_used;
+      // A plan that has room for one more: it does not bound the limit, or bounds it above what is used.
       const suggested = this.plans
         .listPlans()
-        .find((candidate) => candidate.key !== plan.key && (candidate.config.limits[limitKey!] === null || candidate.config.limits[limitKey!]! > r.limit_used));
+        .find((candidate) => candidate.key !== plan.key && ((candidate.config.limits[limitKey] ?? null) === null || candidate.config.limits[limitKey]! > used));
       return new DomainError('LIMIT_EXCEEDED', `Plan "${plan.key}" allows ${limit} ${limitKey} per month`, {
         limit: limitKey,
         max: limit,
-        used: r.limit_used,
+        used,
         plan: plan.key,
         suggestedPlan: suggested ? planSummary(suggested) : null,
       });

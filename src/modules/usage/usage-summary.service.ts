@@ -9,10 +9,8 @@ import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { creditsRemaining } from '../ledger/utils/credits-remaining';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
-import { PLAN_LIMIT_KEYS } from '../plans/entities/plan-definition.entity';
+import { NON_COUNT_LIMIT_KEYS } from '../plans/entities/plan-definition.entity';
 import type { UsageSummary } from '../../../libs/contracts/src/tracking.types';
-
-const COUNT_COLUMNS: Record<string, string> = { aiCallsPerMonth: 'ai_calls', pdfExportsPerMonth: 'pdf_exports', sessionLimit: 'sessions' };
 
 /** The current period at a glance (docs/analytics.md): read from the balance row, never from raw events. */
 @Injectable()
@@ -45,8 +43,12 @@ export class UsageSummaryService {
     const allowanceUsed = h(balance?.allowance_used);
     const consumed = h(balance?.consumed);
     const overage = h(balance?.overage_used);
+    // Every count limit of the plan (the known ones and any an operator added), with the period's count.
+    const counts = balance ? await this.balances.limitCounts(organizationId, periodStart) : new Map<string, number>();
     const limits = Object.fromEntries(
-      PLAN_LIMIT_KEYS.filter((k) => COUNT_COLUMNS[k]).map((k) => [k, { used: balance ? Number(balance[COUNT_COLUMNS[k] as 'ai_calls' | 'pdf_exports' | 'sessions']) : 0, limit: plan.config.limits[k] }]),
+      Object.entries(plan.config.limits)
+        .filter(([name]) => !NON_COUNT_LIMIT_KEYS.includes(name))
+        .map(([name, limit]) => [name, { used: counts.get(name) ?? 0, limit }]),
     );
     return {
       organizationId,

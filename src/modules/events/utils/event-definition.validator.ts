@@ -1,12 +1,13 @@
 import { validationFailed } from '../../../common/errors/domain-error';
 import { JsonChecker, SLUG } from '../../../common/validation/json-validators';
 import type { EventDefinitionConfig } from '../entities/event-definition.entity';
+import { LIMIT_NAME, MAX_COUNTS_TOWARD, NON_COUNT_LIMIT_KEYS } from '../../plans/entities/plan-definition.entity';
 import { MAX_UNIT_QUANTITY } from '../../usage/utils/credit-calculator';
 
-/** Plan limits that an event can count toward (team members and storage are not per-event counts). */
+/** The count limits of the seed's plans. Any other identifier is accepted too: a limit an operator adds. */
 export const EVENT_LIMIT_KEYS = ['aiCallsPerMonth', 'pdfExportsPerMonth', 'sessionLimit'] as const;
 
-const FIELDS = ['eventType', 'displayName', 'description', 'category', 'baseCredits', 'endpoint', 'multipliers', 'limitKey', 'metadata', 'units', 'maxUnits', 'isActive', 'version', 'createdAt', 'updatedAt'] as const;
+const FIELDS = ['eventType', 'displayName', 'description', 'category', 'baseCredits', 'endpoint', 'multipliers', 'countsToward', 'limitKey', 'metadata', 'units', 'maxUnits', 'isActive', 'version', 'createdAt', 'updatedAt'] as const;
 const MAX_METADATA_BYTES = 8 * 1024;
 /** Names a feature may not take: eventData fields the formula reads for something else. */
 const RESERVED_FEATURE_NAMES = ['complexity', 'features', 'inputText', 'input', 'units'];
@@ -41,7 +42,7 @@ export function validateEventDefinition(input: unknown, fallbackIsActive = true)
   const category = c.string(doc.category, 'category', { min: 2, max: 64, pattern: SLUG, patternText: 'a slug like ai_analysis' });
   const baseCredits = c.amount(doc.baseCredits, 'baseCredits');
   const endpoint = doc.endpoint === undefined || doc.endpoint === null ? null : c.string(doc.endpoint, 'endpoint', { min: 1, max: 500, pattern: /^\/\S*$/, patternText: 'a path starting with /' });
-  const limitKey = doc.limitKey === undefined || doc.limitKey === null ? null : (EVENT_LIMIT_KEYS as readonly string[]).includes(doc.limitKey as string) ? (doc.limitKey as string) : c.fail('limitKey', `limitKey must be one of ${EVENT_LIMIT_KEYS.join(', ')}`);
+  const countsToward = validateCountsToward(c, doc.countsToward, doc.limitKey);
   const isActive = doc.isActive === undefined ? fallbackIsActive : c.boolean(doc.isActive, 'isActive');
 
   let metadata: Record<string, unknown> | undefined = {};
@@ -98,7 +99,8 @@ export function validateEventDefinition(input: unknown, fallbackIsActive = true)
       baseCredits: baseCredits!,
       endpoint: endpoint ?? null,
       multipliers: multipliers!,
-      limitKey: limitKey ?? null,
+      countsToward: countsToward ?? [],
+      limitKey: countsToward?.[0] ?? null,
       metadata: metadata!,
       // Only when declared: a definition without units reads exactly as it did before units existed.
       ...(units && Object.keys(units).length > 0 ? { units } : {}),
@@ -157,4 +159,27 @@ function validateMaxUnits(c: JsonChecker, value: unknown, units: Record<string, 
     if (q !== undefined) Object.defineProperty(max, name, { value: q, enumerable: true, writable: true, configurable: true });
   }
   return max;
+}
+
+/**
+ * countsToward: one limit name or a list of them (each counted once per event); `limitKey` is its old
+ * spelling (one name or null). Both may be sent only when they agree, as a definition read from the API does
+ * (its limitKey is countsToward's first name). A name no plan bounds is accepted: events count toward it, and
+ * a plan that names it later bounds what was counted in the period.
+ */
+function validateCountsToward(c: JsonChecker, raw: unknown, oldSpelling: unknown): string[] | undefined {
+  const given = raw !== undefined && raw !== null;
+  const names: unknown[] = !given ? (oldSpelling === undefined || oldSpelling === null ? [] : [oldSpelling]) : Array.isArray(raw) ? raw : [raw];
+  const field = given ? 'countsToward' : 'limitKey';
+  if (names.length > MAX_COUNTS_TOWARD) return c.fail(field, `countsToward may name at most ${MAX_COUNTS_TOWARD} limits`);
+  const out: string[] = [];
+  names.forEach((name, i) => {
+    const at = Array.isArray(raw) ? `${field}[${i}]` : field;
+    if (typeof name !== 'string' || !LIMIT_NAME.test(name)) c.fail(at, 'a limit name is an identifier of at most 64 characters (^[a-z][A-Za-z0-9_]{0,63}$)');
+    else if (NON_COUNT_LIMIT_KEYS.includes(name)) c.fail(at, `${name} is not a count of events: no event counts toward it`);
+    else if (out.includes(name)) c.fail(at, `${name} is named twice`);
+    else out.push(name);
+  });
+  if (given && oldSpelling !== undefined && oldSpelling !== null && oldSpelling !== out[0]) c.fail('limitKey', 'limitKey is the old spelling of countsToward: send one, or both agreeing (limitKey = the first name)');
+  return out;
 }

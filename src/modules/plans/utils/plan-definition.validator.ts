@@ -1,6 +1,6 @@
 import { validationFailed } from '../../../common/errors/domain-error';
 import { JsonChecker, SLUG } from '../../../common/validation/json-validators';
-import { PLAN_LIMIT_KEYS, PlanDefinitionConfig, PlanLimitKey } from '../entities/plan-definition.entity';
+import { LIMIT_NAME, MAX_LIMIT_VALUE, MAX_PLAN_LIMITS, PLAN_LIMIT_KEYS, PlanDefinitionConfig } from '../entities/plan-definition.entity';
 
 const FIELDS = ['name', 'displayName', 'description', 'monthlyCredits', 'pricing', 'limits', 'features', 'overageRate', 'warningThresholds', 'isActive', 'sortOrder', 'version', 'createdAt', 'updatedAt'] as const;
 export const DEFAULT_WARNING_THRESHOLDS = [0.8, 0.9, 1.0];
@@ -34,15 +34,25 @@ export function validatePlanDefinition(input: unknown, fallbackIsActive = true):
     if (monthly !== undefined && annual !== undefined) pricing = { monthly, annual };
   }
 
-  const limits = {} as Record<PlanLimitKey, number | null>;
+  // The known limits always read (null = unlimited); any other name is a count limit an operator adds, which
+  // events count toward through their definition's countsToward.
+  const limits = {} as PlanDefinitionConfig['limits'];
   for (const key of PLAN_LIMIT_KEYS) limits[key] = null;
   if (doc.limits !== undefined && doc.limits !== null) {
     const l = c.object(doc.limits, 'limits');
     if (l) {
-      c.unknownFields(l, PLAN_LIMIT_KEYS, 'limits');
-      for (const key of PLAN_LIMIT_KEYS) {
-        if (l[key] === undefined || l[key] === null) continue;
-        const value = c.integer(l[key], `limits.${key}`, 0, 2_000_000_000);
+      const names = new Set([...PLAN_LIMIT_KEYS, ...Object.keys(l)]);
+      if (names.size > MAX_PLAN_LIMITS) c.fail('limits', `a plan may have at most ${MAX_PLAN_LIMITS} limits (the ${PLAN_LIMIT_KEYS.length} known ones included)`);
+      for (const [key, raw] of Object.entries(l)) {
+        if (!LIMIT_NAME.test(key)) {
+          c.fail(`limits.${key.slice(0, 80)}`, 'limit names must be identifiers of at most 64 characters (^[a-z][A-Za-z0-9_]{0,63}$)');
+          continue;
+        }
+        if (raw === undefined || raw === null) {
+          limits[key] = null;
+          continue;
+        }
+        const value = c.integer(raw, `limits.${key}`, 0, MAX_LIMIT_VALUE);
         if (value !== undefined) limits[key] = value;
       }
     }
