@@ -8,6 +8,7 @@ import { catchError, mergeMap } from 'rxjs/operators';
 import type { ReservationResult, UsageEnvelope } from '../../contracts/src/tracking.types';
 import { DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES, firstAnswer, replayDecision, usageOfCharge, withUsage } from '../../contracts/src/idempotent-replay';
 import type { FirstAnswer } from '../../contracts/src/idempotent-replay';
+import { meteredCall } from '../../contracts/src/metered-call';
 import { chunksOf, MeteredStream, sseOf, streamMeteringFor, whenClosed } from '../../contracts/src/metered-stream';
 import type { MeteredItem, MeteredStreamPort, StreamMetering } from '../../contracts/src/metered-stream';
 import { headerValue, isPlainObject } from './http-request';
@@ -23,13 +24,6 @@ import { UsageDeliveryService } from './usage-delivery.service';
 
 type Event = UsageEventInput & { idempotencyKey: string };
 type RequestEvent = Event & { generatedKey: boolean };
-
-/** Carries an error of the charge after a successful handler past catchError (which would release the hold). */
-class HandlerSucceeded extends Error {
-  constructor(readonly original: unknown) {
-    super('charging after a successful handler failed');
-  }
-}
 
 /**
  * The metering around a `@TrackUsage` handler, through the service's reservations API: reserve before the
@@ -85,32 +79,38 @@ export class TrackUsageInterceptor implements NestInterceptor {
       );
     }
 
-    // The replay protocol, shared with the service's own @TrackUsage (libs/contracts): a key used before never
-    // runs the handler again. A duplicate under a key this interceptor made (no Idempotency-Key came in) can
-    // only be its own retried reserve whose first answer was lost: that pending hold is this request's.
-    const decision = replayDecision(hold, event.idempotencyKey, new Date(), generatedKey && hold.status === 'pending');
-    const adapter = this.adapterHost.httpAdapter;
-    if (decision.kind === 'replay') {
-      adapter.setHeader(response, 'Idempotent-Replayed', 'true');
-      return of(this.respond(response, decision.answer.body, decision.answer.usage));
-    }
-    if (decision.kind === 'refuse') {
-      if (decision.retryAfterSeconds !== undefined) adapter.setHeader(response, 'Retry-After', String(decision.retryAfterSeconds));
-      throw new HttpException(decision.error, decision.error.statusCode);
-    }
-
+    // The reserve/settle protocol, shared with the service's own @TrackUsage (libs/contracts/src/metered-call.ts):
+    // a key used before never runs the handler again. A duplicate under a key this interceptor made (no
+    // Idempotency-Key came in) can only be its own retried reserve whose first answer was lost: that
+    // pending hold is this request's.
     const status = statusOf(this.reflector, context);
-    return next.handle().pipe(
-      mergeMap(async (body) => this.respond(response, body, await this.settle(organizationId, hold, event, startedAt, firstAnswer(status, body, this.options.maxAnswerBytes ?? DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES)))),
-      catchError(async (error: unknown) => {
-        if (error instanceof HandlerSucceeded) throw error.original;
+    const adapter = this.adapterHost.httpAdapter;
+    const call = meteredCall(hold, {
+      idempotencyKey: event.idempotencyKey,
+      ownRetry: generatedKey && hold.status === 'pending',
+      now: () => new Date(),
+      replay: (decision) => {
+        adapter.setHeader(response, 'Idempotent-Replayed', 'true');
+        return this.respond(response, decision.answer.body, decision.answer.usage);
+      },
+      refuse: (decision) => {
+        if (decision.retryAfterSeconds !== undefined) adapter.setHeader(response, 'Retry-After', String(decision.retryAfterSeconds));
+        throw new HttpException(decision.error, decision.error.statusCode);
+      },
+      commit: async (body) => this.respond(response, body, await this.settle(organizationId, hold, event, startedAt, firstAnswer(status, body, this.options.maxAnswerBytes ?? DEFAULT_IDEMPOTENT_RESPONSE_MAX_BYTES))),
+      release: async () => {
         // Not charged for work that failed. A release that cannot reach the service is left to the hold's
         // expiry (the service's sweep gives the credits back after ttlSeconds).
         await this.client.release(hold.reservationId, { organizationId }).catch((e: Error) => {
           if (!isMeteringError(e, 'RESERVATION_SETTLED')) this.logger.warn(`Release after a failed handler failed: ${e.message}`);
         });
-        throw error;
-      }),
+      },
+      chargeFailed: (error) => toHttp(error),
+    });
+    if (call.kind === 'replay') return of(call.answer);
+    return next.handle().pipe(
+      mergeMap((body) => call.settle(body)),
+      catchError((error: unknown) => call.fail(error)),
     );
   }
 
@@ -201,7 +201,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
         this.delivery.defer({ kind: 'reserve', organizationId, input: event, occurredAt: startedAt, reservationId: hold.reservationId });
         return envelope(event.eventType, 'deferred');
       }
-      throw new HandlerSucceeded(toHttp(error));
+      // The handler succeeded: the protocol keeps this from turning into a release.
+      throw error;
     }
   }
 

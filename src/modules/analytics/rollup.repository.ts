@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { TransactionHost } from '../../common/database/transaction-host';
 import type { CreditHundredths } from '../../common/money/credits';
 import { hundredthsOrZero } from '../../common/money/credits';
-import type { LedgerEventRow } from '../ledger/ledger.repository';
+import type { LedgerEventRow } from '../ledger/ledger.types';
 import type { IsoDay } from './utils/dates';
 import type { ReportDayRow, ReportRollupRow } from './utils/monthly-report';
 import type { RollupRangePlan } from './utils/rollup-range';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { crossedBudgetThresholds } from './ledger-entries';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
-import type { BudgetTake } from './ledger.repository';
+import type { BudgetTake } from './ledger.types';
 
 const plan = { key: 'starter', config: { warningThresholds: [0.8, 0.9, 1] } } as unknown as PlanDefinitionRecord;
 const take = (limit: number | string, before: number | string, after: number | string): BudgetTake => ({

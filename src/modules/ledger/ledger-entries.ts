@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { crossesMark, isPositive, warningFigure } from './utils/threshold-mark';
 import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString } from '../../common/money/credits';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
-import type { ConsumeResult, LedgerEventRow, NotificationRow } from './ledger.repository';
+import type { ConsumeResult, DebitItem, LedgerEventRow, NotificationRow, RefusedEventRow } from './ledger.types';
 import type { TrackResult, UsageWarning } from '../../../libs/contracts/src/tracking.types';
-import type { Prepared } from '../usage/usage.types';
 
 /** Thresholds (fractions of the allowance) that this event's consumption crossed. */
 export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
@@ -42,24 +41,6 @@ export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<Cons
   return warnings;
 }
 
-/** An asynchronous event that did not fit when it was written (docs/api.md): kept, never charged. */
-export interface RefusedEventRow {
-  organization_id: string;
-  id: string;
-  occurred_at: string;
-  recorded_at: string;
-  event_type: string;
-  user_id: string | null;
-  credits: string | null;
-  event_data: Record<string, unknown>;
-  error: string;
-  message: string;
-  source: 'async' | 'expired_hold';
-  idempotency_key: string | null;
-  /** The period the event belongs to (for its notice; not a column). */
-  period_start: string;
-}
-
 /**
  * The rows one transaction writes for the events it accepted: ledger rows, grant consumptions and threshold
  * notifications, built from consume_credits' answer. Written together by UsageTracker.writeEntries.
@@ -69,7 +50,7 @@ export class LedgerEntries {
   readonly takes: Array<{ organization_id: string; grant_id: string; event_id: string; period_start: string; credits: string }> = [];
   readonly notifications: NotificationRow[] = [];
 
-  add(organizationId: string, plan: PlanDefinitionRecord, p: Prepared, r: ConsumeResult, eventId: string, now: Date): TrackResult {
+  add(organizationId: string, plan: PlanDefinitionRecord, p: DebitItem, r: ConsumeResult, eventId: string, now: Date): TrackResult {
     const limitKey = limitKeyOf(p.definition.config);
     const warnings = [...crossedThresholds(plan, r), ...crossedBudgetThresholds(plan, r)];
     const result: TrackResult = {

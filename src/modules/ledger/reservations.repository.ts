@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
-import type { TrackInput } from '../usage/usage.types';
-import type { ConsumeResult } from './ledger.repository';
-import type { HoldExtension } from '../usage/utils/hold-extension';
+import type { ConsumeResult, HoldExtension, LedgerContext } from './ledger.types';
 
 export interface ReservationRow {
   organization_id: string;
@@ -28,7 +26,7 @@ export interface ReservationRow {
   idempotency_key: string | null;
   request_hash: string | null;
   event_id: string | null;
-  context: TrackInput['context'] | null;
+  context: LedgerContext | null;
   expires_at: Date;
   api_key_id: string | null;
   budget_takes: ConsumeResult['budget_takes'];
@@ -37,8 +35,8 @@ export interface ReservationRow {
 }
 
 /**
- * reservations: holds. Created by reserve_credits (LedgerRepository.reserve, key claim and debit in the same
- * statement) and settled in one statement by LedgerRepository.settleHold; this repository holds the checked
+ * reservations: holds. Created by reserve_credits_many (LedgerRepository.reserveMany, key claim and debit in the
+ * same statement) and settled in one statement by LedgerRepository.settleHolds; this repository holds the checked
  * paths' reads, row locks and state changes, and the refund of a hold. Every method runs in the ambient
  * transaction (TransactionHost): a state change is only right under the row lock taken by `lock` or `lockDue`.
  */

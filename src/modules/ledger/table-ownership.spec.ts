@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 
 /**
  * Issue 13, item 1: the ledger's tables have one writer, the ledger module. This scans the application's
@@ -117,6 +117,69 @@ function writersOutsideLedger(root: string): Record<string, string[]> {
   }
   return offenders;
 }
+
+/** Every module path a source text imports or re-exports (static and dynamic), as written. */
+export function importedPaths(source: string): string[] {
+  const code = withoutComments(source);
+  const found: string[] = [];
+  for (const m of code.matchAll(/\b(?:import|export)\s[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\bimport\s*['"]([^'"]+)['"]/g)) {
+    found.push(m[1] ?? m[2] ?? m[3]);
+  }
+  return found;
+}
+
+/** file (relative to `root`) -> what it imports from src/modules/usage, for every file of the ledger folder (specs too). */
+function ledgerImportsOfUsage(root: string): Record<string, string[]> {
+  const ledger = join(root, 'src', 'modules', 'ledger');
+  const usage = join(root, 'src', 'modules', 'usage') + sep;
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  const offenders: Record<string, string[]> = {};
+  // This file names usage/ paths as the scanner's own examples.
+  for (const file of files(ledger).filter((f) => !f.endsWith('table-ownership.spec.ts'))) {
+    const bad = importedPaths(readFileSync(file, 'utf8')).filter((path) => path.startsWith('.') && (join(dirname(file), path) + sep).startsWith(usage));
+    if (bad.length > 0) offenders[relative(root, file).split(sep).join('/')] = bad;
+  }
+  return offenders;
+}
+
+// The ledger is called by usage (which validates and prices), never the other way round: a ledger file
+// importing from usage/ is how the two modules' rules would tangle again. Its row builder and its SQL take
+// their types from ledger.types.ts, so neither imports the other.
+describe('ledger imports', () => {
+  it('nothing in src/modules/ledger imports from src/modules/usage', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    expect(ledgerImportsOfUsage(root)).toEqual({});
+  });
+
+  it('outside the ledger, debits, holds and keys go through LedgerService: nothing imports the debit or key repositories', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    const owner = join(root, 'src', 'modules', 'ledger') + sep;
+    const offenders: Record<string, string[]> = {};
+    for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
+      if (file.startsWith(owner)) continue;
+      const bad = importedPaths(readFileSync(file, 'utf8')).filter((path) => /\/ledger\/(ledger\.repository|idempotency-keys\.repository)$/.test(path));
+      if (bad.length > 0) offenders[relative(root, file).split(sep).join('/')] = bad;
+    }
+    expect(offenders).toEqual({});
+  });
+
+  it('ledger-entries.ts and ledger.repository.ts do not import each other', () => {
+    const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
+    const dir = join(root, 'src', 'modules', 'ledger');
+    expect(importedPaths(readFileSync(join(dir, 'ledger-entries.ts'), 'utf8'))).not.toContain('./ledger.repository');
+    expect(importedPaths(readFileSync(join(dir, 'ledger.repository.ts'), 'utf8'))).not.toContain('./ledger-entries');
+  });
+
+  it.each([
+    ["import type { Prepared } from '../usage/usage.types';", ['../usage/usage.types']],
+    ["import {\n  a,\n  b,\n} from './x';\nexport { c } from \"./y\";", ['./x', './y']],
+    ["const m = await import('../usage/group-commit');", ['../usage/group-commit']],
+    ["// import { x } from '../usage/y';\nconst a = 1;", []],
+  ])('importedPaths(%j)', (source, expected) => {
+    expect(importedPaths(source)).toEqual(expected);
+  });
+});
 
 describe('ledger table ownership', () => {
   it('no file outside src/modules/ledger writes a ledger table or calls a ledger-writing SQL function', () => {

@@ -6,7 +6,7 @@ import { DomainError, validationFailed } from '../../common/errors/domain-error'
 import { amountOutOfBounds, MAX_RUN_BUDGET_CREDITS } from '../../common/money/bounds';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { ReservationsService } from '../usage/reservations.service';
-import { runNotFound } from '../usage/event-preparer';
+import { runNotFound } from '../usage/event-preparer.service';
 import type { RunChild, RunClosed, RunItem, RunList, RunSummary, RunView } from '../../../libs/contracts/src/runs.types';
 import { CreateRunDto, MAX_RUN_DEPTH } from './dto/create-run.dto';
 import type { ListRunsQueryDto } from './dto/list-runs.dto';

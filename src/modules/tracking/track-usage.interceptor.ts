@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestIntercep
 import { Readable } from 'node:stream';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
-import { from, Observable, of, throwError } from 'rxjs';
+import { from, Observable, of } from 'rxjs';
 import { mergeMap, catchError } from 'rxjs/operators';
 import { PRINCIPAL_KEY } from '../../common/auth/principal';
 import { Clock } from '../../common/clock/clock';
@@ -28,17 +28,11 @@ type PlatformRequest = MeteredRequest & ContextRequest;
 export type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import type { UsageEnvelope } from '../../../libs/contracts/src/tracking.types';
 import { replayDecision, usageOfCharge, withUsage } from '../../../libs/contracts/src/idempotent-replay';
+import { meteredCall } from '../../../libs/contracts/src/metered-call';
 import { ERROR_STATUS } from '../../../libs/contracts/src/error-codes';
 import { chunksOf, MeteredStream, sseOf, streamMeteringFor, whenClosed } from '../../../libs/contracts/src/metered-stream';
 import type { MeteredItem, MeteredStreamPort, StreamMetering } from '../../../libs/contracts/src/metered-stream';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
-
-/** Wraps a failure to charge after the handler succeeded, so the hold is not released on its way out. */
-class HandlerSucceeded extends Error {
-  constructor(readonly original: unknown) {
-    super('charging after a successful handler failed');
-  }
-}
 
 /**
  * The metering around a `@TrackUsage` handler. Synchronous mode reserves before the handler (so a 402 means
@@ -66,8 +60,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
    */
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     try {
-      const handled = await this.meter(context, next);
-      return handled.pipe(catchError((error: unknown) => throwError(() => (error instanceof HandlerSucceeded ? toHttpError(error.original) : error))));
+      return await this.meter(context, next);
     } catch (error) {
       throw toHttpError(error);
     }
@@ -98,27 +91,33 @@ export class TrackUsageInterceptor implements NestInterceptor {
     }
 
     const reservation = await this.reservations.reserve(input, meta.ttlSeconds);
-    // A key used before never runs the handler again (docs/idempotency.md): the first answer, or a 409.
-    const decision = replayDecision(reservation, input.idempotencyKey, this.clock.now());
-    if (decision.kind === 'replay') {
-      this.adapterHost.httpAdapter.setHeader(reply, 'idempotent-replayed', 'true');
-      return of(this.respond(reply, decision.answer.body, decision.answer.usage));
-    }
-    if (decision.kind === 'refuse') {
-      if (decision.retryAfterSeconds !== undefined) this.adapterHost.httpAdapter.setHeader(reply, 'retry-after', String(decision.retryAfterSeconds));
-      throw new DomainError(decision.error.error, decision.error.message, decision.error.details);
-    }
     const status = this.statusOf(context);
-    return next.handle().pipe(
-      mergeMap(async (body) => this.respond(reply, body, await this.settle(meta, input, body, reservation.reservationId, status))),
-      catchError(async (error: unknown) => {
-        if (error instanceof HandlerSucceeded) throw error;
+    // The protocol both @TrackUsage share (libs/contracts/src/metered-call.ts), its port calling the
+    // reservations in process: a replay never runs the handler, a failed handler releases the hold.
+    const call = meteredCall(reservation, {
+      idempotencyKey: input.idempotencyKey,
+      now: () => this.clock.now(),
+      replay: (decision) => {
+        this.adapterHost.httpAdapter.setHeader(reply, 'idempotent-replayed', 'true');
+        return this.respond(reply, decision.answer.body, decision.answer.usage);
+      },
+      refuse: (decision) => {
+        if (decision.retryAfterSeconds !== undefined) this.adapterHost.httpAdapter.setHeader(reply, 'retry-after', String(decision.retryAfterSeconds));
+        throw new DomainError(decision.error.error, decision.error.message, decision.error.details);
+      },
+      commit: async (body) => this.respond(reply, body, await this.settle(meta, input, body, reservation.reservationId, status)),
+      release: async () => {
         await this.reservations.release(input.organizationId, reservation.reservationId).catch((e: Error) => {
           // Already settled or expired: nothing is held any more; the sweep covers anything else.
           if (!(e instanceof DomainError)) this.logger.warn(`Release after a failed handler failed: ${e.message}`);
         });
-        throw error;
-      }),
+      },
+      chargeFailed: (error) => toHttpError(error),
+    });
+    if (call.kind === 'replay') return of(call.answer);
+    return next.handle().pipe(
+      mergeMap((body) => call.settle(body)),
+      catchError((error: unknown) => call.fail(error)),
     );
   }
 
@@ -215,8 +214,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
         // charged, and the hold goes back now rather than at its expiry.
         await this.reservations.release(held.organizationId, reservationId).catch(() => undefined);
       }
-      // The handler succeeded: its answer must not turn into a release (catchError) nor hide the failure.
-      throw new HandlerSucceeded(error);
+      // The handler succeeded: the protocol keeps this from turning into a release, and answers with it.
+      throw error;
     }
   }
 

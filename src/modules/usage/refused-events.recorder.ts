@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors/domain-error';
 import { microsToDecimalString } from '../../common/money/credits';
 import { periodOf } from '../../common/time/period';
-import { LedgerEntries } from '../ledger/ledger-entries';
-import type { RefusedEventRow } from '../ledger/ledger-entries';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import type { RefusedEventRow } from '../ledger/ledger.types';
+import { LedgerService } from '../ledger/ledger.service';
 import type { Outcome, Prepared, TrackInput } from './usage.types';
 
 /**
@@ -14,7 +13,7 @@ import type { Outcome, Prepared, TrackInput } from './usage.types';
  */
 @Injectable()
 export class RefusedEventsRecorder {
-  constructor(private readonly ledger: LedgerRepository) {}
+  constructor(private readonly ledger: LedgerService) {}
 
   /** Asynchronous events that were refused when written: kept (never charged), with one notice a period. */
   async keep(inputs: Array<TrackInput | DomainError>, outcomes: Outcome[], ready: Prepared[], now: Date, source: 'async' | 'expired_hold'): Promise<void> {
@@ -45,9 +44,6 @@ export class RefusedEventsRecorder {
       });
     });
     if (rows.length === 0) return;
-    await this.ledger.transaction(async () => {
-      await this.ledger.insertRefused(rows);
-      await this.ledger.writeEntries({ events: [], takes: [], notifications: LedgerEntries.refusalNotices(rows) }, now);
-    });
+    await this.ledger.recordRefused(rows, now);
   }
 }

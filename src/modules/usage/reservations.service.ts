@@ -9,9 +9,9 @@ import { periodOf } from '../../common/time/period';
 import { EventRegistry } from '../events/event-registry.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
-import { LedgerEntries } from '../ledger/ledger-entries';
-import { LedgerRepository } from '../ledger/ledger.repository';
-import type { ConsumeResult, HoldSettlement, ReserveParams, ReserveResult } from '../ledger/ledger.repository';
+import { LedgerService } from '../ledger/ledger.service';
+import type { HeldSettlement } from '../ledger/ledger.service';
+import type { ConsumeResult, ReserveParams, ReserveResult } from '../ledger/ledger.types';
 import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
 import { ReservationsRepository } from '../ledger/reservations.repository';
 import type { ReservationRow } from '../ledger/reservations.repository';
@@ -19,9 +19,8 @@ import { GroupCommit } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
 import { OrganizationsService } from '../organizations/organizations.service';
-import { consumeParams, EventPreparer } from './event-preparer';
-import { LedgerRecorder } from './ledger-recorder';
-import { TrackRejections } from './track-rejections';
+import { consumeParams, EventPreparer } from './event-preparer.service';
+import { TrackRejections } from './track-rejections.service';
 import type { ReservationResult } from '../../../libs/contracts/src/tracking.types';
 import type { ExtensionResult, ReleaseResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
 import { mergeExtension } from './utils/hold-extension';
@@ -61,14 +60,13 @@ export class ReservationsService {
    * request costs two shared round trips instead of two transactions of its own.
    */
   private readonly reserves: GroupCommit<ReserveParams, ReserveResult>;
-  private readonly settles: GroupCommit<{ hold: HoldSettlement; entries: LedgerEntries }, boolean>;
+  private readonly settles: GroupCommit<HeldSettlement, TrackResult | undefined>;
 
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly preparer: EventPreparer,
-    private readonly recorder: LedgerRecorder,
     private readonly rejections: TrackRejections,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
     private readonly reservations: ReservationsRepository,
     private readonly balances: PeriodBalancesRepository,
     private readonly events: EventRegistry,
@@ -77,11 +75,8 @@ export class ReservationsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const options = { maxPerRun: MAX_GROUP, lanes: config.trackingGroupLanes };
-    this.reserves = new GroupCommit((items) => this.ledger.reserveMany(items, this.clock.now()), options);
-    this.settles = new GroupCommit(async (items) => {
-      const settled = await this.ledger.settleHolds(items, this.clock.now());
-      return items.map((s) => settled.has(s.hold.reservationId));
-    }, options);
+    this.reserves = new GroupCommit((items) => this.ledger.hold(items, this.clock.now()), options);
+    this.settles = new GroupCommit((items) => this.ledger.settleHeld(items, this.clock.now()), options);
   }
 
   /**
@@ -285,17 +280,14 @@ export class ReservationsService {
           budget_takes: res.budget_takes ?? [],
         };
       } else {
-        await this.refund(res, now, false);
+        // The hold is given back and the event debited at its new price; its key stays with the commit.
+        await this.ledger.refund(res, now, false);
         r = await this.ledger.consume(consumeParams(p, now));
         if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
       const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
-      const entries = new LedgerEntries();
-      const result = entries.add(organizationId, plan, p, r, randomUUID(), now);
-      await this.recorder.writeEntries(entries);
-      await this.reservations.markSettled(organizationId, reservationId, { status: 'committed', eventId: result.eventId }, now);
       // The key now names a charged event: it stays taken for good.
-      if (res.idempotency_key) await this.ledger.completeKeys([{ organizationId, key: res.idempotency_key, eventId: result.eventId, response: keep(result) }]);
+      const result = await this.ledger.settle(res, p, r, plan, now, keep);
       return { expired: false as const, result };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -320,11 +312,7 @@ export class ReservationsService {
     const plan = (await this.rejections.plansOf([held.debit])).get(held.debit.plan_name!);
     if (!plan) return undefined;
     const p: Prepared = { ...reserved, definition, breakdown: price.breakdown, input: { ...reserved.input, eventData: data } };
-    const entries = new LedgerEntries();
-    const result = entries.add(organizationId, plan, p, held.debit, randomUUID(), now);
-    const hold = { organizationId, reservationId, eventId: result.eventId, credits: microsToDecimalString(p.micros), key: p.key ?? null, response: p.key ? keep(result) : null };
-    const settled = await this.settles.submit(organizationId, { hold, entries });
-    return settled ? result : undefined;
+    return this.settles.submit(organizationId, { organizationId, reservationId, item: p, debit: held.debit, plan, now, respond: keep });
   }
 
   private remember(reservationId: string, held: Held): void {
@@ -360,14 +348,14 @@ export class ReservationsService {
       const extra = price.micros - microsFromDecimalString(res.credits);
       const expiresAt = new Date(Math.max(new Date(res.expires_at).getTime(), now.getTime() + ttlSeconds! * 1000));
       if (extra <= 0) {
-        await this.reservations.pushExpiry(organizationId, reservationId, expiresAt);
+        await this.ledger.extend(res, null, expiresAt);
         return { expired: false as const, eventType: res.event_type, credits: res.credits, added: 0, expiresAt, remaining: res.remaining_after };
       }
       // The extension is a debit of the same kind as the hold: the same key and member budgets, the same agent
       // run (its budget and every ancestor's; the hold's refund gives the whole back to it), no second count
       // against a monthly call limit (the hold counted the call once).
       const debit = { organizationId, periodStart: res.period_start, amount: microsToDecimalString(extra), limitKey: null, now, apiKeyId: res.api_key_id, userId: res.user_id, day: now.toISOString().slice(0, 10), runId: res.run_id };
-      const [r] = await this.ledger.consumeMany(now, [debit]);
+      const r = await this.ledger.consume(debit);
       if (r.status !== 'OK') {
         const p: Prepared = {
           index: 0,
@@ -383,7 +371,7 @@ export class ReservationsService {
         throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
       const merged = mergeExtension(res, r, extra, eventData, expiresAt);
-      await this.reservations.extend(res, merged);
+      await this.ledger.extend(res, merged, expiresAt);
       return { expired: false as const, eventType: res.event_type, credits: merged.credits, added: extra, expiresAt, remaining: r.remaining };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -405,8 +393,7 @@ export class ReservationsService {
     const outcome = await this.ledger.transaction(async () => {
       const row = await this.lockPending(organizationId, reservationId, now);
       if (row.expired) return { expired: true as const };
-      await this.refund(row.reservation, now);
-      await this.reservations.markSettled(organizationId, reservationId, { status: 'released' }, now);
+      await this.ledger.release(row.reservation, 'released', now);
       return { expired: false as const, credits: row.reservation.credits };
     });
     if (outcome.expired) throw settled(reservationId, 'expired');
@@ -426,8 +413,7 @@ export class ReservationsService {
     return this.ledger.transaction(async () => {
       const due = await this.reservations.lockDue(now, limit);
       for (const res of due) {
-        await this.refund(res, now);
-        await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
+        await this.ledger.release(res, 'expired', now);
       }
       return due.length;
     });
@@ -447,17 +433,10 @@ export class ReservationsService {
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {
       // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
-      await this.refund(res, now);
-      await this.reservations.markSettled(organizationId, id, { status: 'expired' }, now);
+      await this.ledger.release(res, 'expired', now);
       return { expired: true };
     }
     return { expired: false, reservation: res };
-  }
-
-  /** Gives a hold back. A hold that ends unsettled (released, expired) also frees its idempotency key. */
-  private async refund(res: ReservationRow, now: Date, freeKey = true): Promise<void> {
-    await this.reservations.refund(res, now);
-    if (freeKey && res.idempotency_key) await this.ledger.releaseKey(res.organization_id, res.idempotency_key);
   }
 }
 

@@ -5,10 +5,10 @@ import { remainingBeforeDebit } from '../ledger/utils/credits-remaining';
 import { periodClosedError } from '../analytics/closed-periods.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { CheckResult } from '../../../libs/contracts/src/tracking.types';
-import { consumeParams, EventPreparer } from './event-preparer';
-import { boundRefusal, runRefusal } from './track-rejections';
-import type { RunRefusal } from '../ledger/ledger.repository';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import { consumeParams, EventPreparer } from './event-preparer.service';
+import { boundRefusal, runRefusal } from './track-rejections.service';
+import type { RunRefusal } from '../ledger/ledger.types';
+import { LedgerService } from '../ledger/ledger.service';
 import type { TrackInput } from './usage.types';
 
 /**
@@ -20,7 +20,7 @@ export class UsageQuote {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly preparer: EventPreparer,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
     private readonly clock: Clock,
   ) {}
 

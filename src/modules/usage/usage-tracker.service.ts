@@ -7,10 +7,10 @@ import { ERROR_STATUS } from '../../common/errors/error-codes';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import type { BatchItemResult, CheckResult, TrackResult } from '../../../libs/contracts/src/tracking.types';
-import { EventPreparer } from './event-preparer';
+import { EventPreparer } from './event-preparer.service';
 import { GroupCommit } from './group-commit';
-import { LedgerRecorder } from './ledger-recorder';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerRecorder } from './ledger-recorder.service';
+import { LedgerService } from '../ledger/ledger.service';
 import { RefusedEventsRecorder } from './refused-events.recorder';
 import { UsageQuote } from './usage-quote.service';
 import { MAX_BATCH_EVENTS } from './utils/track-input';
@@ -21,8 +21,8 @@ export type { Prepared, TrackInput } from './usage.types';
 
 /**
  * The programmatic API of metering: prices events, enforces the ledger's rules (docs/ledger.md) and records them. The verbs are
- * classes of their own: EventPreparer (validate, price, date), LedgerRecorder (one transaction: keys, the
- * set-based debit, the writes), TrackRejections (what a refusal says), RefusedEventsRecorder (asynchronous
+ * classes of their own: EventPreparer (validate, price, date), LedgerRecorder (the ledger's debit, LedgerService:
+ * one transaction of keys, the set-based debit and the writes; its refusals as errors), TrackRejections (what a refusal says), RefusedEventsRecorder (asynchronous
  * refusals kept), UsageQuote (the rolled-back debit), GroupCommit (single events of any organizations share a
  * transaction); this class puts them in order and counts the outcomes.
  *
@@ -46,7 +46,7 @@ export class UsageTracker {
     private readonly recorder: LedgerRecorder,
     private readonly refused: RefusedEventsRecorder,
     private readonly quote: UsageQuote,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { addMonths, periodOf } from '../../../common/time/period';
 import { periodStartDay } from '../../analytics/utils/dates';
-import { LedgerRepository } from '../../ledger/ledger.repository';
+import { LedgerService } from '../../ledger/ledger.service';
 import type { JobContext, JobDefinition, JobResult } from '../job.types';
 
 /** How many months ahead of the current one get their usage_events partition in advance. */
@@ -19,7 +19,7 @@ export class UsagePartitionsJob implements JobDefinition {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly ledger: LedgerRepository,
+    private readonly ledger: LedgerService,
   ) {}
 
   async run(ctx: JobContext): Promise<JobResult> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { addDecimal, mergeExtension } from './hold-extension';
-import type { ConsumeResult } from '../../ledger/ledger.repository';
+import type { ConsumeResult } from '../../ledger/ledger.types';
 
 describe('mergeExtension: a hold plus its extension reads as one debit', () => {
   const hold = {

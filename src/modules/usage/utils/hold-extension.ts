@@ -1,21 +1,8 @@
 import { microsFromDecimalString, microsToDecimalString } from '../../../common/money/credits';
-import type { ConsumeResult } from '../../ledger/ledger.repository';
+import type { ConsumeResult, HoldExtension } from '../../ledger/ledger.types';
 import type { ReservationRow } from '../../ledger/reservations.repository';
 
-/** A hold's amounts after an extension: what it held plus what the extension's debit took. */
-export interface HoldExtension {
-  credits: string;
-  from_allowance: string;
-  from_grants: string;
-  overage: string;
-  overage_cost: string;
-  grant_takes: Array<{ grantId: string; credits: string }>;
-  budget_takes: NonNullable<ConsumeResult['budget_takes']>;
-  consumed_after: string;
-  remaining_after: string;
-  event_data: Record<string, unknown>;
-  expires_at: Date;
-}
+export type { HoldExtension } from '../../ledger/ledger.types';
 
 /**
  * Adds an extension's debit to its hold, exactly (micro-credits, never floats). Takes of one grant or one

@@ -7,8 +7,8 @@ import { periodClosedError } from '../analytics/closed-periods.service';
 import { PlanRegistry } from '../plans/plan-registry.service';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { countsTowardOf } from '../events/entities/event-definition.entity';
-import type { BudgetRefusal, ConsumeResult, LimitRefusal, RunRefusal, RunRefusalStatus } from '../ledger/ledger.repository';
-import { runNotFound } from './event-preparer';
+import type { BudgetRefusal, ConsumeResult, LimitRefusal, RunRefusal, RunRefusalStatus } from '../ledger/ledger.types';
+import { runNotFound } from './event-preparer.service';
 import type { Prepared } from './usage.types';
 
 /**

@@ -6,7 +6,7 @@ import { periodOf } from '../../common/time/period';
 import { ClosedPeriods } from '../analytics/closed-periods.service';
 import { MembershipPolicy } from '../api-keys/membership-policy';
 import { EventRegistry } from '../events/event-registry.service';
-import type { ConsumeParams } from '../ledger/ledger.repository';
+import type { ConsumeParams } from '../ledger/ledger.types';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { parseTrackEvent, requestHash, resolveOccurredAt } from './utils/track-input';
 import type { Prepared, TrackInput } from './usage.types';
