@@ -7,6 +7,8 @@ import { ADMIN, ADMIN_KEY } from './utils/test-app';
 import { createTestDatabase, TestDatabase } from './utils/test-database';
 import { buildService, freePort, ServiceProcess, startService } from './utils/service-process';
 import { ExampleApp, packAndInstallClient, startExample } from './utils/nest-client-example';
+import { llmPrice, parseSse, shown } from './utils/sse';
+import type { Sse } from './utils/sse';
 
 /**
  * Streamed answers through the client package, as a host gets it: the packed tarball in
@@ -16,29 +18,7 @@ import { ExampleApp, packAndInstallClient, startExample } from './utils/nest-cli
  * inputTokens 0.002, outputTokens 0.008; the host's model streams 16 tokens per chunk, its step is 64.
  */
 let seq = 0;
-const price = (input: number, output: number) => new Big('0.5').plus(new Big(input).times('0.002')).plus(new Big(output).times('0.008'));
-const shown = (b: Big) => Number(b.round(2, Big.roundHalfUp).toString());
-
-interface Sse {
-  data: Array<Record<string, unknown>>;
-  usage?: { creditsConsumed: number | null; units: Record<string, number>; stopReason: string };
-}
-
-function parseSse(text: string): Sse {
-  const out: Sse = { data: [] };
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    const event = /^event: (.*)$/m.exec(block)?.[1];
-    const data = block
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => l.slice(6))
-      .join('\n');
-    if (event === 'usage') out.usage = JSON.parse(data);
-    else out.data.push(JSON.parse(data));
-  }
-  return out;
-}
+const price = llmPrice;
 
 describe('@credit-metering/nest-client: streamed answers (Express host)', () => {
   let database: TestDatabase;

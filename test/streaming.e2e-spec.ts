@@ -6,6 +6,7 @@ import { ADMIN, startTestApp, TestApp } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
 import type { TestDatabase } from './utils/test-database';
+import { llmPrice, parseSse, shown } from './utils/sse';
 
 /**
  * Streamed responses through the service's own @TrackUsage (Fastify): the stand-in language model with
@@ -13,30 +14,7 @@ import type { TestDatabase } from './utils/test-database';
  * 0.008). Held in steps of 256 output tokens, charged at the tokens delivered, stopped at the cap.
  */
 let seq = 0;
-const price = (input: number, output: number) => new Big('0.5').plus(new Big(input).times('0.002')).plus(new Big(output).times('0.008'));
-const shown = (b: Big) => Number(b.round(2, Big.roundHalfUp).toString());
-
-interface Sse {
-  data: Array<Record<string, unknown>>;
-  usage?: { creditsConsumed: number | null; units: Record<string, number>; stopReason: string };
-}
-
-/** The events of an SSE body: `data:` events, and the last `usage` event. */
-function parseSse(text: string): Sse {
-  const out: Sse = { data: [] };
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    const event = /^event: (.*)$/m.exec(block)?.[1];
-    const data = block
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => l.slice(6))
-      .join('\n');
-    if (event === 'usage') out.usage = JSON.parse(data);
-    else out.data.push(JSON.parse(data));
-  }
-  return out;
-}
+const price = llmPrice;
 
 describe('streamed responses (@TrackUsage, service)', () => {
   let t: TestApp;
