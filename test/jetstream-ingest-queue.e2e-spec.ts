@@ -116,6 +116,32 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(await q.claim(10)).toBeNull();
   });
 
+  it('a claim right after nack() resolves finds the batch: the nack is applied, not just sent (200 rounds)', async () => {
+    // A flushed nack reaches the server but waits in the consumer's ack queue; a pull racing it found nothing
+    // (6 of 300 rounds with the cores busy), and a drainer took the queue for empty.
+    const q = await queue();
+    let misses = 0;
+    for (let round = 0; round < 200; round += 1) {
+      await q.append([message()]);
+      await (await q.claim(10))!.nack();
+      const again = await q.claim(10);
+      if (again) await again.ack();
+      else {
+        misses += 1;
+        // Wait for the late redelivery so the next round starts empty.
+        for (let tries = 0; tries < 50; tries += 1) {
+          const late = await q.claim(10);
+          if (late) {
+            await late.ack();
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    }
+    expect(misses).toBe(0);
+  });
+
   it('with a nack delay, a released batch comes back only after it (the database is down: no hot loop)', async () => {
     const q = await queue({ nackDelayMs: 700 });
     const sent = [message()];

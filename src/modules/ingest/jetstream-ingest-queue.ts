@@ -249,12 +249,10 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
     if (held.length === 0) return null;
     return {
       messages,
-      ack: () => this.ackAll(held),
-      nack: async () => {
+      ack: () => this.answerAll(held, '+ACK'),
+      nack: () => {
         const delay = this.options.nackDelayMs ?? 0;
-        const nak = delay > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delay) })}` : '-NAK';
-        for (const msg of held) msg.respond(nak);
-        await this.nc.flush();
+        return this.answerAll(held, delay > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delay) })}` : '-NAK');
       },
     };
   }
@@ -429,14 +427,16 @@ export class JetStreamIngestQueue extends IngestQueue implements OnModuleDestroy
   }
 
   /**
-   * Acknowledges every message, the last one as a request the server answers ("double ack"): acks travel one
-   * connection in order to the consumer, so its answer means every earlier ack arrived too. A lost ack only
-   * means a redelivery, which the ledger's idempotency key makes harmless.
+   * Acks (or nacks) every message, the last one as a request the server answers ("double ack"): acks travel
+   * one connection in order to the consumer, so its answer means every earlier one was processed too. A
+   * flush is not enough: the server queues acks for the consumer and answers the PING before it applies
+   * them, so a pull right after a flushed nack could find nothing to deliver yet. A lost ack only means a
+   * redelivery, which the ledger's idempotency key makes harmless.
    */
-  private async ackAll(held: Msg[]): Promise<void> {
+  private async answerAll(held: Msg[], verb: string): Promise<void> {
     const last = held[held.length - 1];
-    for (const msg of held.slice(0, -1)) msg.respond('+ACK');
-    await this.nc.request(last.reply!, '+ACK', { timeout: this.requestTimeoutMs });
+    for (const msg of held.slice(0, -1)) msg.respond(verb);
+    await this.nc.request(last.reply!, verb, { timeout: this.requestTimeoutMs });
   }
 
   /**
