@@ -265,6 +265,27 @@ describe('streamed responses (@TrackUsage, service)', () => {
       await expectLedgerConsistent(t.dataSource, org);
     });
 
+    it('a hold told what was delivered and left to expire (its host died) is charged that, once; a late commit is 409 with that charge', async () => {
+      const org = await createOrg('starter');
+      const hold = (await reserve(org, { inputTokens: 10, outputTokens: 256 })).body;
+      // What was delivered may never cost more than what the hold covers: 400, and nothing kept.
+      const tooMuch = await extend(org, hold.reservationId, { eventData: { units: { inputTokens: 10, outputTokens: 512 } }, delivered: { units: { inputTokens: 10, outputTokens: 600 } } }).expect(400);
+      expect(tooMuch.body.details.fields.delivered).toBeDefined();
+      await extend(org, hold.reservationId, { eventData: { units: { inputTokens: 10, outputTokens: 512 } }, delivered: { units: { inputTokens: 10, outputTokens: 256 } } }).expect(200);
+      // A later extension without `delivered` (or one that needs no debit) keeps the last one told.
+      await extend(org, hold.reservationId, { eventData: { units: { inputTokens: 10, outputTokens: 512 } }, ttlSeconds: 60 }).expect(200);
+      clock.advance(3600_000);
+      const late = await t.http().post(`/api/organizations/${org}/usage/reservations/${hold.reservationId}/commit`).set(ADMIN).send({ eventData: { units: { inputTokens: 10, outputTokens: 512 } } }).expect(409);
+      expect(late.body).toMatchObject({ error: 'RESERVATION_SETTLED', details: { status: 'committed', creditsConsumed: shown(price(10, 256)) } });
+      const [event] = await events(org);
+      expect(event.event_data).toEqual({ stopReason: 'hold_expired', units: { inputTokens: 10, outputTokens: 256 } });
+      expect(await remaining(org)).toBe(shown(new Big(1000).minus(price(10, 256))));
+      // The sweep finds nothing more to do: charged once.
+      expect(await t.app.get(ReservationsService).expireDue()).toBe(0);
+      expect(await events(org)).toHaveLength(1);
+      await expectLedgerConsistent(t.dataSource, org);
+    });
+
     it('bad input is a 400, another organization\'s hold is not found, a settled one is 409', async () => {
       const org = await createOrg('starter');
       const other = await createOrg('starter');

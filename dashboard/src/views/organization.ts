@@ -452,6 +452,7 @@ const STOP_REASONS: Record<string, { text: string; tone: string }> = {
   credit_limit: { text: 'streamed · stopped at the credit limit', tone: 'warn' },
   client_disconnect: { text: 'streamed · the client disconnected', tone: 'warn' },
   error: { text: 'streamed · failed mid-stream', tone: 'bad' },
+  hold_expired: { text: 'streamed · host lost, charged what it delivered', tone: 'warn' },
 };
 
 /** A streamed call's badge under its event type; nothing for an ordinary call (no stop reason). */

@@ -3967,12 +3967,13 @@ export const API_SCHEMAS: Record<string, Record<string, unknown>> = {
         "type": "object"
       },
       "stopReason": {
-        "description": "A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered.",
+        "description": "A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered (hold_expired: its host died, charged what it had delivered at its last extension).",
         "enum": [
           "client_disconnect",
           "complete",
           "credit_limit",
-          "error"
+          "error",
+          "hold_expired"
         ],
         "type": "string"
       },

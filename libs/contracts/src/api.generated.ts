@@ -885,8 +885,8 @@ export type PriceBreakdown = {
   featureBonuses: {
     [key: string]: number;
   };
-  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
-  stopReason?: "client_disconnect" | "complete" | "credit_limit" | "error";
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered (hold_expired: its host died, charged what it had delivered at its last extension). */
+  stopReason?: "client_disconnect" | "complete" | "credit_limit" | "error" | "hold_expired";
   total: number;
   /** Σ of units[*].credits, unrounded; total = roundHalfUp2(baseCredits × factor + Σ featureBonuses + unitCredits). */
   unitCredits?: number;

@@ -113,6 +113,37 @@ describe('MeteredStream: the protocol of both interceptors', () => {
     expect(out).toBeLessThanOrEqual(Math.min(budget, Infinity));
   });
 
+  it('each extension tells what has gone out before the chunk it holds for (charged if this host dies), nothing before the first chunk', async () => {
+    const { port } = fakePort();
+    const told: Array<Units | undefined> = [];
+    const extend = port.extend;
+    port.extend = (units, delivered) => {
+      told.push(delivered);
+      return extend(units, delivered);
+    };
+    const stream = new MeteredStream(metering(), port);
+    await stream.open();
+    await drain(stream, chunks(tokens(5)));
+    // Steps of 32, chunks of 16: the 3rd chunk needs 48 (delivered 32), the 5th needs 80 (delivered 64).
+    expect(told).toEqual([
+      { inputTokens: 5, outputTokens: 32 },
+      { inputTokens: 5, outputTokens: 64 },
+    ]);
+
+    // A slow upstream: the half-lease extension before any chunk went out tells nothing delivered.
+    const slow = fakePort(Infinity, 1_000);
+    const early: Array<Units | undefined> = [];
+    const slowExtend = slow.port.extend;
+    slow.port.extend = (units, delivered) => {
+      early.push(delivered);
+      return slowExtend(units, delivered);
+    };
+    const waiting = new MeteredStream(metering(), slow.port);
+    await waiting.open();
+    await drain(waiting, chunks(tokens(1), () => slow.advance(600)));
+    expect(early).toEqual([undefined]);
+  });
+
   it.each<[DisconnectPolicy, string[], Units | null, number]>([
     ['bill-delivered', ['hold', 'settle'], { inputTokens: 5, outputTokens: 32 }, 2],
     ['bill-all', ['hold', 'extend', 'extend', 'extend', 'settle'], { inputTokens: 5, outputTokens: 128 }, 8],

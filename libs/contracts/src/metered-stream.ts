@@ -70,7 +70,11 @@ export interface HoldLease {
  */
 export interface MeteredStreamPort<H extends HoldLease = HoldLease> {
   hold(units: Units): Promise<H>;
-  extend(units: Units): Promise<HoldLease>;
+  /**
+   * `delivered`: what has gone out so far (input included), undefined before the first chunk. The service
+   * keeps it with the hold and charges it if the hold expires unsettled (this host died mid-stream).
+   */
+  extend(units: Units, delivered?: Units): Promise<HoldLease>;
   settle(units: Units, stopReason: StopReason): Promise<{ creditsConsumed: number | null }>;
   release(): Promise<void>;
   /** Whether an error of `extend` is a refusal to hold more (HTTP 402 of any code). */
@@ -260,7 +264,7 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
       if (!covers(this.held, totals)) {
         const target = nextHold(this.held, totals, this.metering.step ?? DEFAULT_STREAM_STEP);
         try {
-          this.lease(await this.port.extend(target));
+          this.lease(await this.port.extend(target, this.started ? this.units : undefined));
           this.held = target;
         } catch {
           // Refused: charged up to what was held.
@@ -276,7 +280,7 @@ export class MeteredStream<C, H extends HoldLease = HoldLease> {
     if (!covers(this.held, after) || due) {
       const target = covers(this.held, after) ? this.held : nextHold(this.held, after, step);
       try {
-        this.lease(await this.port.extend(target));
+        this.lease(await this.port.extend(target, this.started ? this.units : undefined));
         this.held = target;
       } catch (error) {
         return this.port.isRefusal(error) ? 'credit_limit' : 'error';

@@ -23,8 +23,8 @@ export interface PriceBreakdown {
   unitCredits?: number;
   total: number;
   version: number;
-  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered. */
-  stopReason?: 'complete' | 'credit_limit' | 'client_disconnect' | 'error';
+  /** A streamed answer (docs/streaming.md): why it ended; it was charged for what it delivered (hold_expired: its host died, charged what it had delivered at its last extension). */
+  stopReason?: 'complete' | 'credit_limit' | 'client_disconnect' | 'error' | 'hold_expired';
 }
 
 export interface UsageWarning {

@@ -129,7 +129,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
         reservationId = r.reservationId;
         return r;
       },
-      extend: (units) => this.client.extend(reservationId, { organizationId, eventData: { ...base, units }, ttlSeconds, idempotencyKey: event.idempotencyKey }),
+      extend: (units, delivered) =>
+        this.client.extend(reservationId, { organizationId, eventData: { ...base, units }, delivered: delivered && { ...base, units: delivered }, ttlSeconds, idempotencyKey: event.idempotencyKey }),
       settle: async (units, stopReason) => {
         const eventData = { ...base, units, stopReason };
         try {

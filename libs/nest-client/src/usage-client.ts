@@ -122,9 +122,11 @@ export class UsageClient {
    * Grows a pending hold to cover `eventData` (priced like a commit) and pushes its expiry out to `ttlSeconds`
    * from now: a streamed answer holds in steps. 402 when the extra credits do not fit (the hold stays as it
    * was). Idempotent by its target: a retry after a lost answer, with the same eventData, debits nothing more.
+   * `delivered`: the eventData of what has been sent so far; if this host dies and the hold expires unsettled,
+   * the service charges that instead of giving the hold back.
    */
-  async extend(reservationId: string, options: OrganizationOption & { eventData: Record<string, unknown>; ttlSeconds?: number; idempotencyKey?: string }): Promise<ExtensionResult> {
-    const body = { eventData: options.eventData, ...(options.ttlSeconds !== undefined ? { ttlSeconds: options.ttlSeconds } : {}) };
+  async extend(reservationId: string, options: OrganizationOption & { eventData: Record<string, unknown>; delivered?: Record<string, unknown>; ttlSeconds?: number; idempotencyKey?: string }): Promise<ExtensionResult> {
+    const body = { eventData: options.eventData, ...(options.delivered ? { delivered: options.delivered } : {}), ...(options.ttlSeconds !== undefined ? { ttlSeconds: options.ttlSeconds } : {}) };
     const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
     return this.request<ExtensionResult>('POST', `${await this.orgPath(options.organizationId)}/usage/reservations/${encodeURIComponent(reservationId)}/extend`, body, headers);
   }

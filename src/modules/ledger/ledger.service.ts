@@ -197,10 +197,11 @@ export class LedgerService {
 
   /**
    * Grows a locked pending hold by an extension's debit (already made and merged into the hold's amounts),
-   * or, with no debit (the hold already covers it), only pushes its expiry out.
+   * or, with no debit (the hold already covers it), only pushes its expiry out. `delivered` (a stream's
+   * eventData for what it has sent so far) is what the hold is charged if it expires unsettled.
    */
-  extend(res: ReservationRow, merged: HoldExtension | null, expiresAt: Date): Promise<void> {
-    return merged ? this.reservations.extend(res, merged) : this.reservations.pushExpiry(res.organization_id, res.id, expiresAt);
+  extend(res: ReservationRow, merged: HoldExtension | null, expiresAt: Date, delivered: Record<string, unknown> | null = null): Promise<void> {
+    return merged ? this.reservations.extend(res, merged, delivered) : this.reservations.pushExpiry(res.organization_id, res.id, expiresAt, delivered);
   }
 
   /**
@@ -249,6 +250,12 @@ export class LedgerService {
   async release(res: ReservationRow, status: 'released' | 'expired', now: Date): Promise<void> {
     await this.refund(res, now);
     await this.reservations.markSettled(res.organization_id, res.id, { status }, now);
+  }
+
+  /** Marks a locked hold whose credits `refund` already gave back (freeKey false) expired, and frees its key. */
+  async expireRefunded(res: ReservationRow, now: Date): Promise<void> {
+    if (res.idempotency_key) await this.keys.releaseKey(res.organization_id, res.idempotency_key);
+    await this.reservations.markSettled(res.organization_id, res.id, { status: 'expired' }, now);
   }
 
   /**

@@ -32,6 +32,8 @@ export interface ReservationRow {
   budget_takes: ConsumeResult['budget_takes'];
   /** The agent run the hold is charged to: its refund gives the credits back to that run and its ancestors. */
   run_id: string | null;
+  /** A streamed hold's eventData for what it had delivered at its last extension: charged if it expires unsettled. */
+  delivered_data: Record<string, unknown> | null;
 }
 
 /**
@@ -99,8 +101,13 @@ export class ReservationsRepository {
   }
 
   /** Pushes a locked pending hold's expiry out (an extension that needed no more credits). */
-  async pushExpiry(organizationId: string, id: string, expiresAt: Date): Promise<void> {
-    await this.tx.manager.query(`UPDATE reservations SET expires_at = greatest(expires_at, $3) WHERE organization_id = $1 AND id = $2`, [organizationId, id, expiresAt]);
+  async pushExpiry(organizationId: string, id: string, expiresAt: Date, delivered: Record<string, unknown> | null): Promise<void> {
+    await this.tx.manager.query(`UPDATE reservations SET expires_at = greatest(expires_at, $3), delivered_data = coalesce($4::jsonb, delivered_data) WHERE organization_id = $1 AND id = $2`, [
+      organizationId,
+      id,
+      expiresAt,
+      delivered ? JSON.stringify(delivered) : null,
+    ]);
   }
 
   /**
@@ -109,11 +116,12 @@ export class ReservationsRepository {
    * event in the balance; the hold stays one event, so the count goes back here, under the balance row lock
    * the debit took in this same transaction.
    */
-  async extend(res: ReservationRow, merged: HoldExtension): Promise<void> {
+  async extend(res: ReservationRow, merged: HoldExtension, delivered: Record<string, unknown> | null): Promise<void> {
     await this.tx.manager.query(
       `UPDATE reservations SET credits = $3::numeric, from_allowance = $4::numeric, from_grants = $5::numeric, overage = $6::numeric,
               overage_cost = $7::numeric, grant_takes = $8::jsonb, budget_takes = $9::jsonb, consumed_after = $10::numeric,
-              remaining_after = $11::numeric, event_data = $12::jsonb, expires_at = greatest(expires_at, $13)
+              remaining_after = $11::numeric, event_data = $12::jsonb, expires_at = greatest(expires_at, $13),
+              delivered_data = coalesce($14::jsonb, delivered_data)
         WHERE organization_id = $1 AND id = $2 AND status = 'pending'`,
       [
         res.organization_id,
@@ -129,6 +137,7 @@ export class ReservationsRepository {
         merged.remaining_after,
         JSON.stringify(merged.event_data),
         merged.expires_at,
+        delivered ? JSON.stringify(delivered) : null,
       ],
     );
     await this.tx.manager.query(`UPDATE period_balances SET events = events - 1 WHERE organization_id = $1 AND period_start = $2::date`, [res.organization_id, res.period_start]);

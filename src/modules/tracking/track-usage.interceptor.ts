@@ -137,7 +137,7 @@ export class TrackUsageInterceptor implements NestInterceptor {
         reservationId = r.reservationId;
         return r;
       },
-      extend: (units) => this.reservations.extend(organizationId, reservationId, { ...base, units }, ttlSeconds),
+      extend: (units, delivered) => this.reservations.extend(organizationId, reservationId, { ...base, units }, ttlSeconds, delivered && { ...base, units: delivered }),
       settle: async (units, stopReason) => {
         if (stopReason === 'error' && stream.failure) this.logger.warn(`A metered stream failed mid-way (charged what it delivered): ${describe(stream.failure.error)}`);
         // The stop reason goes with the event's data: the event log says how the stream ended. A stream is

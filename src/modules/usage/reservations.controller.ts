@@ -51,7 +51,7 @@ export class ReservationsController {
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'For tracing: an extension is idempotent by its target (quantities already covered debit nothing)' })
   @ApiOperation({ summary: 'Grow a pending hold to cover this eventData and push its expiry out (a streamed answer holds in steps); 402 when the extra credits do not fit, 409 when settled or expired' })
   extend(@Param('orgId') orgId: string, @Param('id') id: string, @Body() body: ExtendReservationDto) {
-    return this.reservations.extend(orgId, id, body.eventData, body.ttlSeconds);
+    return this.reservations.extend(orgId, id, body.eventData, body.ttlSeconds, body.delivered);
   }
 
   @Post(':id/release')

@@ -241,57 +241,64 @@ export class ReservationsService {
     if (fast) return fast;
     const outcome = await this.ledger.transaction(async () => {
       const row = await this.lockPending(organizationId, reservationId, now);
-      if (row.expired) return { expired: true as const };
-      const res = row.reservation;
-      // Re-priced with the definition as it is now (the work ran now); an inactive definition still bills.
-      const definition = await this.events.findOrThrow(res.event_type);
-      const data = eventData ?? res.event_data;
-      const price = streamed(priceEvent(pricedDefinition(definition), data), data);
-      const period = periodOf(new Date(res.occurred_at));
-      const p: Prepared = {
-        index: 0,
-        input: { organizationId, eventType: res.event_type, eventData: data, userId: res.user_id ?? undefined, context: res.context ?? undefined },
-        definition,
-        micros: price.micros,
-        credits: price.credits,
-        breakdown: price.breakdown,
-        occurredAt: new Date(res.occurred_at),
-        period,
-        periodStart: res.period_start,
-        key: res.idempotency_key ?? undefined,
-      };
-      let r: ConsumeResult;
-      if (price.micros === microsFromDecimalString(res.credits)) {
-        // The common case (same price): what the reservation took is exactly what the event costs, so the
-        // event takes over the hold as it is. No refund, no second debit.
-        r = {
-          status: 'OK',
-          from_allowance: res.from_allowance,
-          from_grants: res.from_grants,
-          overage: res.overage,
-          overage_cost: res.overage_cost,
-          plan_name: res.plan_name ?? (await this.ledger.balancePlan(organizationId, res.period_start)),
-          grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
-          remaining: res.remaining_after,
-          consumed_before: res.consumed_before,
-          consumed_after: res.consumed_after,
-          allowance: res.allowance,
-          limit_used: 0,
-          budget_takes: res.budget_takes ?? [],
-        };
-      } else {
-        // The hold is given back and the event debited at its new price; its key stays with the commit.
-        await this.ledger.refund(res, now, false);
-        r = await this.ledger.consume(consumeParams(p, now));
-        if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
-      }
-      const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
-      // The key now names a charged event: it stays taken for good.
-      const result = await this.ledger.settle(res, p, r, plan, now, keep);
+      if (row.expired) return row;
+      const result = await this.chargeLocked(row.reservation, eventData ?? row.reservation.event_data, now, keep);
       return { expired: false as const, result };
     });
-    if (outcome.expired) throw settled(reservationId, 'expired');
+    if (outcome.expired) throw settled(reservationId, outcome.status);
     return outcome.result;
+  }
+
+  /**
+   * Charges a locked pending hold for `data`, re-priced with the definition as it is now (the work ran now;
+   * an inactive definition still bills): at the hold's own price the event takes the hold over as it is,
+   * else the hold is given back and the event debited at its price (402 when that does not fit).
+   */
+  private async chargeLocked(res: ReservationRow, data: Record<string, unknown>, now: Date, keep: (result: TrackResult) => StoredAnswer): Promise<TrackResult> {
+    const organizationId = res.organization_id;
+    const definition = await this.events.findOrThrow(res.event_type);
+    const price = streamed(priceEvent(pricedDefinition(definition), data), data);
+    const period = periodOf(new Date(res.occurred_at));
+    const p: Prepared = {
+      index: 0,
+      input: { organizationId, eventType: res.event_type, eventData: data, userId: res.user_id ?? undefined, context: res.context ?? undefined },
+      definition,
+      micros: price.micros,
+      credits: price.credits,
+      breakdown: price.breakdown,
+      occurredAt: new Date(res.occurred_at),
+      period,
+      periodStart: res.period_start,
+      key: res.idempotency_key ?? undefined,
+    };
+    let r: ConsumeResult;
+    if (price.micros === microsFromDecimalString(res.credits)) {
+      // The common case (same price): what the reservation took is exactly what the event costs, so the
+      // event takes over the hold as it is. No refund, no second debit.
+      r = {
+        status: 'OK',
+        from_allowance: res.from_allowance,
+        from_grants: res.from_grants,
+        overage: res.overage,
+        overage_cost: res.overage_cost,
+        plan_name: res.plan_name ?? (await this.ledger.balancePlan(organizationId, res.period_start)),
+        grant_takes: res.grant_takes as ConsumeResult['grant_takes'],
+        remaining: res.remaining_after,
+        consumed_before: res.consumed_before,
+        consumed_after: res.consumed_after,
+        allowance: res.allowance,
+        limit_used: 0,
+        budget_takes: res.budget_takes ?? [],
+      };
+    } else {
+      // The hold is given back and the event debited at its new price; its key stays with the commit.
+      await this.ledger.refund(res, now, false);
+      r = await this.ledger.consume(consumeParams(p, now));
+      if (r.status !== 'OK') throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
+    }
+    const plan = (await this.rejections.plansOf([r])).get(r.plan_name!)!;
+    // The key now names a charged event: it stays taken for good.
+    return this.ledger.settle(res, p, r, plan, now, keep);
   }
 
   /**
@@ -327,9 +334,12 @@ export class ReservationsService {
    * event debits through, under the same locks: hard caps, spend caps and budgets refuse an extension (402)
    * exactly as they refuse a hold, and the hold then stays as it was. Idempotent by its target: an extension
    * to quantities already covered (a retry, a replay under the same Idempotency-Key) debits nothing.
+   * `delivered`: the eventData of what the stream has sent so far, kept with the hold; if its host dies and
+   * the hold expires unsettled, that is what it is charged (at most what it holds), not nothing.
    */
-  async extend(organizationId: string, reservationId: string, eventData: Record<string, unknown>, ttlSeconds?: number): Promise<ExtensionResult> {
+  async extend(organizationId: string, reservationId: string, eventData: Record<string, unknown>, ttlSeconds?: number, delivered?: Record<string, unknown>): Promise<ExtensionResult> {
     assertEventDataSize(eventData);
+    assertEventDataSize(delivered);
     const max = this.maxTtlSeconds;
     if (ttlSeconds !== undefined && ttlSeconds > max) {
       throw validationFailed({ ttlSeconds: [`ttlSeconds must be at most ${max} (the period-close grace window, PERIOD_CLOSE_GRACE_MINUTES)`] });
@@ -341,14 +351,17 @@ export class ReservationsService {
     this.held.delete(reservationId);
     const outcome = await this.ledger.transaction(async () => {
       const row = await this.lockPending(organizationId, reservationId, now);
-      if (row.expired) return { expired: true as const };
+      if (row.expired) return row;
       const res = row.reservation;
       const definition = await this.events.findOrThrow(res.event_type);
       const price = priceEvent(pricedDefinition(definition), eventData);
+      if (delivered && priceEvent(pricedDefinition(definition), delivered).micros > price.micros) {
+        throw validationFailed({ delivered: ['what was delivered must not cost more than the eventData the hold covers'] });
+      }
       const extra = price.micros - microsFromDecimalString(res.credits);
       const expiresAt = new Date(Math.max(new Date(res.expires_at).getTime(), now.getTime() + ttlSeconds! * 1000));
       if (extra <= 0) {
-        await this.ledger.extend(res, null, expiresAt);
+        await this.ledger.extend(res, null, expiresAt, delivered ?? null);
         return { expired: false as const, eventType: res.event_type, credits: res.credits, added: 0, expiresAt, remaining: res.remaining_after };
       }
       // The extension is a debit of the same kind as the hold: the same key and member budgets, the same agent
@@ -371,10 +384,10 @@ export class ReservationsService {
         throw this.rejections.rejection(r, p, (await this.rejections.plansOf([r])).get(r.plan_name ?? ''));
       }
       const merged = mergeExtension(res, r, extra, eventData, expiresAt);
-      await this.ledger.extend(res, merged, expiresAt);
+      await this.ledger.extend(res, merged, expiresAt, delivered ?? null);
       return { expired: false as const, eventType: res.event_type, credits: merged.credits, added: extra, expiresAt, remaining: r.remaining };
     });
-    if (outcome.expired) throw settled(reservationId, 'expired');
+    if (outcome.expired) throw settled(reservationId, outcome.status);
     return {
       reservationId,
       eventType: outcome.eventType,
@@ -392,11 +405,11 @@ export class ReservationsService {
     await this.organizations.assertExists(organizationId);
     const outcome = await this.ledger.transaction(async () => {
       const row = await this.lockPending(organizationId, reservationId, now);
-      if (row.expired) return { expired: true as const };
+      if (row.expired) return row;
       await this.ledger.release(row.reservation, 'released', now);
       return { expired: false as const, credits: row.reservation.credits };
     });
-    if (outcome.expired) throw settled(reservationId, 'expired');
+    if (outcome.expired) throw settled(reservationId, outcome.status);
     return { reservationId, status: 'released', releasedCredits: hundredthsToNumber(hundredthsFromDecimalString(outcome.credits)) };
   }
 
@@ -413,7 +426,7 @@ export class ReservationsService {
     return this.ledger.transaction(async () => {
       const due = await this.reservations.lockDue(now, limit);
       for (const res of due) {
-        await this.ledger.release(res, 'expired', now);
+        await this.expireLocked(res, now);
       }
       return due.length;
     });
@@ -426,21 +439,62 @@ export class ReservationsService {
     });
   }
 
-  private async lockPending(organizationId: string, id: string, now: Date): Promise<{ expired: true } | { expired: false; reservation: ReservationRow }> {
+  private async lockPending(organizationId: string, id: string, now: Date): Promise<{ expired: true; status: 'expired' | 'committed' } | { expired: false; reservation: ReservationRow }> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
     const res = await this.reservations.lock(organizationId, id);
     if (!res) throw notFound(id);
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {
       // Past its TTL but not swept yet: expire it here, and answer as if the sweep had run.
-      await this.ledger.release(res, 'expired', now);
-      return { expired: true };
+      return { expired: true, status: await this.expireLocked(res, now) };
     }
     return { expired: false, reservation: res };
   }
+
+  /**
+   * Ends a locked pending hold past its TTL. A streamed hold that recorded what it had delivered (its host
+   * died mid-stream, so nobody will settle it) is charged that, never more than it holds: the organization
+   * pays for the chunks it received up to the last extension. Any other hold is given back whole.
+   */
+  private async expireLocked(res: ReservationRow, now: Date): Promise<'expired' | 'committed'> {
+    const delivered = res.delivered_data;
+    if (!delivered) {
+      await this.ledger.release(res, 'expired', now);
+      return 'expired';
+    }
+    const data = { ...delivered, stopReason: HOLD_EXPIRED };
+    // Never kept as an answer, like every stream: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
+    const keep = (result: TrackResult): StoredAnswer => storedAnswer({ unstorable: 'not_json' }, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
+    // What chargeLocked does before it gives the hold back, checked first: a refusal there must not end a
+    // hold whose credits are still taken.
+    const priced = await this.events
+      .findOrThrow(res.event_type)
+      .then((definition) => priceEvent(pricedDefinition(definition), data))
+      .catch((error: unknown) => {
+        if (error instanceof DomainError) return undefined;
+        throw error;
+      });
+    if (!priced || priced.micros === 0) {
+      await this.ledger.release(res, 'expired', now);
+      return 'expired';
+    }
+    try {
+      // Priced like a commit (the definition as it is now); the extension checked it cost no more than the
+      // hold then. A charge that no longer fits is refused only after the hold was given back (a price raised
+      // since): the hold then ends expired, uncharged, and the sweep goes on with the others.
+      await this.chargeLocked(res, data, now, keep);
+      return 'committed';
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      await this.ledger.expireRefunded(res, now);
+      return 'expired';
+    }
+  }
 }
 
-const STOP_REASONS = new Set(['complete', 'credit_limit', 'client_disconnect', 'error']);
+/** The stop reason of a streamed hold charged at its expiry for what it had delivered (its host went away). */
+const HOLD_EXPIRED = 'hold_expired';
+const STOP_REASONS = new Set(['complete', 'credit_limit', 'client_disconnect', 'error', HOLD_EXPIRED]);
 
 /** A streamed answer's commit names why it ended: the event keeps it with its breakdown (the event log shows it). */
 function streamed<P extends { breakdown: object }>(price: P, data: Record<string, unknown>): P {

@@ -39,6 +39,15 @@ export class ExtendReservationDto {
   @IsObject()
   eventData!: Record<string, unknown>;
 
+  @ApiPropertyOptional({
+    example: { model: 'stand-in-1', units: { inputTokens: 12, outputTokens: 256 } },
+    description:
+      "The eventData of what the stream has delivered so far (input included). Kept with the hold: if the hold expires unsettled (the host died mid-stream), it is charged this, with stopReason 'hold_expired', instead of being given back. It must not cost more than eventData (400 otherwise). A later extension without it keeps the last one.",
+  })
+  @IsOptional()
+  @IsObject()
+  delivered?: Record<string, unknown>;
+
   @ApiPropertyOptional({ example: 600, description: 'The hold then runs until at least this many seconds from now (default 600; at most the period-close grace window, longer is 400). An expiry already later stays.' })
   @IsOptional()
   @IsInt()
