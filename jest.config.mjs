@@ -1,7 +1,8 @@
 /**
  * NestJS 12 is ESM-only, so jest runs in native ESM mode (node --experimental-vm-modules) with @swc/jest
- * compiling TypeScript (legacy decorators + metadata) to ES modules. Two projects: unit specs next to the
- * code, e2e specs in test/ against the real app and a real database.
+ * compiling TypeScript (legacy decorators + metadata) to ES modules. Three projects: unit specs next to the
+ * code; integration specs (test/integration) of the ledger and the services over it in a Nest testing module
+ * against a real database, no HTTP; e2e specs in test/ against the real app and a real database.
  */
 const swcEsm = [
   '@swc/jest',
@@ -37,6 +38,15 @@ const common = {
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/seeds/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
+      // The same databases as e2e: on PostgreSQL each suite clones the template global setup migrates.
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
+      slowTestThreshold: 30,
+    },
     {
       ...common,
       displayName: 'e2e',

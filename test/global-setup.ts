@@ -9,6 +9,8 @@ import { adminQuery, assertTestDatabaseName, serverUrl } from './utils/test-data
  */
 export default async function globalSetup(): Promise<void> {
   if (!process.env.DATABASE_URL) return;
+  // Two projects (integration, e2e) name this setup: the first one's template serves both.
+  if (process.env.TEST_TEMPLATE_DATABASE && process.env.TEST_TEMPLATE_OWNER === String(process.pid)) return;
   const name = `metering_template_test_${randomBytes(4).toString('hex')}`;
   assertTestDatabaseName(name);
   await adminQuery(`CREATE DATABASE ${name}`);
@@ -20,4 +22,5 @@ export default async function globalSetup(): Promise<void> {
     await dataSource.destroy();
   }
   process.env.TEST_TEMPLATE_DATABASE = name;
+  process.env.TEST_TEMPLATE_OWNER = String(process.pid);
 }

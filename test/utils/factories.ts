@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiKeyScope } from '../../src/common/auth/auth.decorators';
-import { ADMIN } from './test-app';
+import type { CreateOrganizationDto } from '../../src/modules/organizations/dto/organization.dto';
+import type { OrganizationsService } from '../../src/modules/organizations/organizations.service';
+import { ADMIN } from './test-config';
 import type { TestApp } from './test-app';
 
 /**
  * What the suites build over and over, once: organizations, keys, and the calls of tracking, reservations
- * and the usage summary. Every factory goes through the HTTP API with the admin key (the real app module,
- * the real database), fails loudly with the answer's body when the app refuses, and makes ids no other test
- * (or earlier run on a shared database) uses.
+ * and the usage summary. Every factory but createOrgWith (the integration tier's, through the service) goes
+ * through the HTTP API with the admin key (the real app module, the real database), fails loudly with the
+ * answer's body when the app refuses, and makes ids no other test (or earlier run on a shared database) uses.
  */
 
 /** A fresh id no other test uses: `<prefix>-<10 hex>`. */
@@ -81,3 +83,14 @@ export const calls = {
   route: (t: TestApp, path: string, orgId: string, body: Record<string, unknown> = {}, headers: Headers = {}) =>
     t.http().post(path).set(ADMIN).set('X-Organization-Id', orgId).set(headers).send(body),
 };
+
+/**
+ * The integration tier (no HTTP): the same organization, made through OrganizationsService as the admin route
+ * would (its plan history and webhook secret included). Returns its id.
+ */
+export async function createOrgWith(organizations: Pick<OrganizationsService, 'create'>, plan = 'free', options: OrgOptions = {}): Promise<string> {
+  const { prefix, id: given, ...extra } = options;
+  const id = given ?? uniqueOrgId(prefix);
+  await organizations.create({ id, name: `Org ${id}`, plan, ...extra } as CreateOrganizationDto);
+  return id;
+}

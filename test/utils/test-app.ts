@@ -4,12 +4,12 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock/clock';
-import { AppConfig, loadConfig } from '../../src/config/app-config';
+import type { AppConfig } from '../../src/config/app-config';
 import { collectContractViolation, contractCheckEnabled } from './contract';
 import { createTestDatabase, TestDatabase } from './test-database';
+import { testConfig } from './test-config';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
-export const ADMIN = { Authorization: `Bearer ${ADMIN_KEY}` };
+export { ADMIN, ADMIN_KEY, testConfig } from './test-config';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -28,16 +28,6 @@ export interface StartTestAppOptions {
   database?: TestDatabase;
   onDisk?: boolean;
   logDestination?: DestinationStream;
-}
-
-export function testConfig(database: TestDatabase, overrides: Partial<AppConfig> = {}): AppConfig {
-  return {
-    ...loadConfig({ NODE_ENV: 'test', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    databaseUrl: database.url,
-    dataDir: database.dataDir,
-    redisUrl: undefined,
-    ...overrides,
-  };
 }
 
 export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {

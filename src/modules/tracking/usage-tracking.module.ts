@@ -13,6 +13,7 @@ import { UsageCoreModule } from '../usage/usage-core.module';
 import { AsyncUsageBuffer } from './async-usage-buffer.service';
 import type { MeteredRequest } from './track-usage.types';
 import { TrackUsageInterceptor } from './track-usage.interceptor';
+import { TrackingHttpService } from './tracking-http.service';
 import { EMBEDDED_TRACKING } from './tracking-options';
 import type { EmbeddedTracking } from './tracking-options';
 
@@ -76,15 +77,16 @@ export function embeddedConfig(options: UsageTrackingModuleOptions): AppConfig {
 }
 
 /**
- * `@TrackUsage('event_type')` on controller methods. This service imports the module as it is, next to its
- * own infrastructure. Another application imports `UsageTrackingModule.forRoot({ databaseUrl })`: metering
+ * Tracking from a route: `@TrackUsage('event_type')` on controller methods (the interceptor and the async
+ * buffer), and TrackingHttpService, which turns the body and headers of the usage API's own routes into
+ * tracker calls. This service imports the module as it is, next to its own infrastructure. Another application imports `UsageTrackingModule.forRoot({ databaseUrl })`: metering
  * then brings its own named data source (the host's default one is never used), keeps its tables in its
  * own schema, runs its jobs, and mounts no route (UsageTrackingAdminModule is the opt-in admin API).
  */
 @Module({
   imports: [UsageCoreModule, EventsCoreModule, OrganizationsCoreModule, IngestDrainModule],
-  providers: [TrackUsageInterceptor, AsyncUsageBuffer],
-  exports: [UsageCoreModule, TrackUsageInterceptor, AsyncUsageBuffer],
+  providers: [TrackUsageInterceptor, AsyncUsageBuffer, TrackingHttpService],
+  exports: [UsageCoreModule, TrackUsageInterceptor, AsyncUsageBuffer, TrackingHttpService],
 })
 export class UsageTrackingModule {
   static forRoot(options: UsageTrackingModuleOptions): DynamicModule {

@@ -4,7 +4,7 @@ import { validationFailed } from '../../common/errors/domain-error';
 import { isPlainObject } from '../../common/validation/json-validators';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DemoTrackUsageDto, TRACK_BATCH_SCHEMA } from './dto/track-event.dto';
-import { TrackingHttpService } from './tracking-http.service';
+import { TrackingHttpService } from '../tracking/tracking-http.service';
 import { ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 /** The seed-compatible demo endpoint of the original seed-compatible API (admin key). */

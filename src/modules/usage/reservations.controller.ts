@@ -5,8 +5,8 @@ import { Scopes } from '../../common/auth/auth.decorators';
 import { CommitReservationDto, CreateReservationDto, ExtendReservationDto } from './dto/reservation.dto';
 import { ReservationsService } from './reservations.service';
 import { firstAnswerOf, parseIdempotencyHeader } from './utils/track-input';
-import { TrackingHttpService } from './tracking-http.service';
-import { runIdHeader } from './utils/request-context';
+import { TrackingHttpService } from '../tracking/tracking-http.service';
+import { runIdHeader } from '../tracking/utils/request-context';
 import { ApiErrors, ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('usage: reservations')

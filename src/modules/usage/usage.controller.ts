@@ -5,7 +5,7 @@ import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
 import { TRACK_BATCH_SCHEMA, TrackEventDto } from './dto/track-event.dto';
 import { UsageSummaryService } from './usage-summary.service';
 import { UsageTracker } from './usage-tracker.service';
-import { TrackingHttpService } from './tracking-http.service';
+import { TrackingHttpService } from '../tracking/tracking-http.service';
 import { ApiTrackingErrors } from '../../openapi/api-errors.decorator';
 
 @ApiTags('usage')

@@ -4,15 +4,17 @@ import { DomainError, validationFailed } from '../../common/errors/domain-error'
 import { isPlainObject } from '../../common/validation/json-validators';
 import { IngestService } from '../ingest/ingest.service';
 import type { IngestReceipt } from '../../../libs/contracts/src/tracking.types';
-import { UsageTracker } from './usage-tracker.service';
-import type { TrackInput } from './usage.types';
+import { UsageTracker } from '../usage/usage-tracker.service';
+import type { TrackInput } from '../usage/usage.types';
 import { requestContext } from './utils/request-context';
 import type { PlatformRequest } from './utils/request-context';
-import { MAX_BATCH_EVENTS, parseIdempotencyHeader } from './utils/track-input';
+import { MAX_BATCH_EVENTS, parseIdempotencyHeader } from '../usage/utils/track-input';
 
 /**
  * Turns the HTTP body of `POST …/usage/events` (one event, or `{events: […]}`) into tracker calls. One
- * body shape or the other is decided here, so the controller stays one call.
+ * body shape or the other is decided here, so the controller stays one call. It lives with @TrackUsage:
+ * both read the same request context (utils/request-context.ts) and idempotency header, so every way of
+ * tracking from a route sits in this folder, over the usage module's tracker.
  */
 @Injectable()
 export class TrackingHttpService {

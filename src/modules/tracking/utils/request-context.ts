@@ -1,6 +1,6 @@
 import { PRINCIPAL_KEY } from '../../../common/auth/principal';
 import type { Principal } from '../../../common/auth/principal';
-import type { TrackInput } from '../usage.types';
+import type { TrackInput } from '../../usage/usage.types';
 
 /** What both platforms give of a request: Fastify has `routeOptions`, Express `route` (and `ip` both). */
 export interface PlatformRequest {
