@@ -173,7 +173,7 @@ describe('usage analytics', () => {
       expect(res.headers['content-type']).toMatch(/^text\/csv/);
       expect(res.headers['content-disposition']).toMatch(/attachment; filename="usage-events-/);
       const lines = res.text.trimEnd().split('\r\n');
-      expect(lines[0]).toBe('id,occurred_at,recorded_at,event_type,category,user_id,credits,from_allowance,from_grants,overage,definition_version,idempotency_key,endpoint');
+      expect(lines[0]).toBe('id,occurred_at,recorded_at,event_type,category,user_id,credits,from_allowance,from_grants,overage,definition_version,idempotency_key,endpoint,stop_reason');
       expect(lines).toHaveLength(7);
       expect(lines[1]).toMatch(/^[0-9a-f-]{36},2026-11-15T11:00:00\.000000Z,2026-11-15T12:00:00\.000Z,push_sow_to_loe,data_transfer,u1,1\.000000,1\.000000,0\.000000,0\.000000,1,,/);
       const accepted = await get(`/api/organizations/${org}/usage/events?userId=u2`).set('Accept', 'text/csv').expect(200);

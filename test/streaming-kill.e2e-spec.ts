@@ -81,6 +81,9 @@ describe('a streamed call killed mid-stream', () => {
       // The event log says how it ended (the response is checked against the served OpenAPI document).
       const log = await app.http().get('/api/organizations/stream-kill/usage/events').set(ADMIN).expect(200);
       expect(JSON.stringify(log.body)).toContain('hold_expired');
+      const csv = await app.http().get('/api/organizations/stream-kill/usage/events?format=csv').set(ADMIN).expect(200);
+      expect(csv.text.split('\r\n')[0]).toMatch(/,stop_reason$/);
+      expect(csv.text.split('\r\n')[1]).toMatch(/,hold_expired$/);
 
       // The same request again: the work is never run a second time for free (the key names the charged event).
       const replay = await app.http().post('/api/llm/complete').set(ADMIN).set('x-organization-id', 'stream-kill').set('idempotency-key', 'kill-mid-stream').send(request);

@@ -14,7 +14,7 @@ import type { EventCursor } from './utils/event-cursor';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 const CSV_PAGE = 1000;
-const CSV_COLUMNS = ['id', 'occurred_at', 'recorded_at', 'event_type', 'category', 'user_id', 'credits', 'from_allowance', 'from_grants', 'overage', 'definition_version', 'idempotency_key', 'endpoint'];
+const CSV_COLUMNS = ['id', 'occurred_at', 'recorded_at', 'event_type', 'category', 'user_id', 'credits', 'from_allowance', 'from_grants', 'overage', 'definition_version', 'idempotency_key', 'endpoint', 'stop_reason'];
 
 const credits = (value: string) => hundredthsToNumber(hundredthsFromDecimalString(value));
 
@@ -68,7 +68,14 @@ function toCsv(row: EventLogRow): string {
     row.definition_version,
     row.idempotency_key,
     row.endpoint,
+    stopReasonOf(row.breakdown),
   ]);
+}
+
+/** A streamed call's stop reason, as its price breakdown keeps it; empty for an ordinary call. */
+function stopReasonOf(breakdown: unknown): string | null {
+  const reason = breakdown && typeof breakdown === 'object' ? (breakdown as { stopReason?: unknown }).stopReason : undefined;
+  return typeof reason === 'string' ? reason : null;
 }
 
 const cursorOf = (row: EventLogRow): EventCursor => ({ occurredAt: row.occurred_at_text, id: row.id });
