@@ -2,15 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock/clock';
 import { microsToDecimalString } from '../../common/money/credits';
+import type { CreditHundredths } from '../../common/money/credits';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import { IdempotencyKeysRepository, keyId } from './idempotency-keys.repository';
 import type { StoredKey } from './idempotency-keys.repository';
 import { LedgerEntries } from './ledger-entries';
 import { LedgerRepository } from './ledger.repository';
-import type { ConsumeParams, ConsumeResult, DebitItem, HoldExtension, OrganizationKey, RefusedEventRow, ReserveParams, ReserveResult } from './ledger.types';
+import type { ConsumeParams, ConsumeResult, DebitItem, HoldExtension, OrganizationKey, RefusedEventRow, ReservationRow, ReserveParams, ReserveResult } from './ledger.types';
+import { PeriodBalancesRepository } from './period-balances.repository';
 import { ReservationsRepository } from './reservations.repository';
-import type { ReservationRow } from './reservations.repository';
 
 /** One event to debit: the priced item, whose organization it is, and its idempotency key and request hash. */
 export type DebitRequest = DebitItem & { input: { organizationId: string }; hash?: string };
@@ -53,8 +54,39 @@ export class LedgerService {
     private readonly ledger: LedgerRepository,
     private readonly keys: IdempotencyKeysRepository,
     private readonly reservations: ReservationsRepository,
+    private readonly balances: PeriodBalancesRepository,
     private readonly clock: Clock,
   ) {}
+
+  /** A hold as it is (no lock): a lookup, or the run it is charged to. */
+  findHold(organizationId: string, id: string): Promise<ReservationRow | undefined> {
+    return this.reservations.find(organizationId, id);
+  }
+
+  /** The pending or committed hold that took `key` (a reserve's replay is answered from it). */
+  findLiveHoldByKey(organizationId: string, key: string): Promise<ReservationRow | undefined> {
+    return this.reservations.findLiveByKey(organizationId, key);
+  }
+
+  /** What a committed hold's event was charged (a second commit's 409 says it). */
+  committedCharge(organizationId: string, id: string): Promise<{ event_id: string; event_type: string; credits: string; overage: string } | undefined> {
+    return this.reservations.committedCharge(organizationId, id);
+  }
+
+  /** A hold under its row lock, in the caller's transaction: a settle, release, extension or expiry of it is only right under this lock. */
+  lockHold(organizationId: string, id: string): Promise<ReservationRow | undefined> {
+    return this.reservations.lock(organizationId, id);
+  }
+
+  /** Pending holds past their expiry, locked (skipping any another transaction holds), oldest first. */
+  lockDueHolds(now: Date, limit: number): Promise<ReservationRow[]> {
+    return this.reservations.lockDue(now, limit);
+  }
+
+  /** Credits the organization has left in the period at `now` (its allowance and open top-ups). */
+  creditsRemaining(organizationId: string, periodStart: string, now: Date): Promise<CreditHundredths> {
+    return this.balances.creditsRemaining(organizationId, periodStart, now);
+  }
 
   /** Runs `work` in the ambient transaction (joined when one is open): every verb then runs in it. */
   transaction<T>(work: () => Promise<T>): Promise<T> {

@@ -238,3 +238,38 @@ export interface HoldExtension {
   event_data: Record<string, unknown>;
   expires_at: Date;
 }
+
+/** A hold's row as the reservations table keeps it (numeric columns as exact strings). */
+export interface ReservationRow {
+  organization_id: string;
+  id: string;
+  status: 'pending' | 'committed' | 'released' | 'expired';
+  period_start: string;
+  occurred_at: Date;
+  event_type: string;
+  user_id: string | null;
+  event_data: Record<string, unknown>;
+  credits: string;
+  from_allowance: string;
+  from_grants: string;
+  overage: string;
+  overage_cost: string;
+  plan_name: string | null;
+  grant_takes: unknown;
+  consumed_before: string;
+  consumed_after: string;
+  allowance: string;
+  remaining_after: string;
+  limit_key: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  event_id: string | null;
+  context: LedgerContext | null;
+  expires_at: Date;
+  api_key_id: string | null;
+  budget_takes: ConsumeResult['budget_takes'];
+  /** The agent run the hold is charged to: its refund gives the credits back to that run and its ancestors. */
+  run_id: string | null;
+  /** A streamed hold's eventData for what it had delivered at its last extension: charged if it expires unsettled. */
+  delivered_data: Record<string, unknown> | null;
+}

@@ -1,40 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../common/database/transaction-host';
-import type { ConsumeResult, HoldExtension, LedgerContext } from './ledger.types';
+import type { HoldExtension, ReservationRow } from './ledger.types';
 
-export interface ReservationRow {
-  organization_id: string;
-  id: string;
-  status: 'pending' | 'committed' | 'released' | 'expired';
-  period_start: string;
-  occurred_at: Date;
-  event_type: string;
-  user_id: string | null;
-  event_data: Record<string, unknown>;
-  credits: string;
-  from_allowance: string;
-  from_grants: string;
-  overage: string;
-  overage_cost: string;
-  plan_name: string | null;
-  grant_takes: unknown;
-  consumed_before: string;
-  consumed_after: string;
-  allowance: string;
-  remaining_after: string;
-  limit_key: string | null;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  event_id: string | null;
-  context: LedgerContext | null;
-  expires_at: Date;
-  api_key_id: string | null;
-  budget_takes: ConsumeResult['budget_takes'];
-  /** The agent run the hold is charged to: its refund gives the credits back to that run and its ancestors. */
-  run_id: string | null;
-  /** A streamed hold's eventData for what it had delivered at its last extension: charged if it expires unsettled. */
-  delivered_data: Record<string, unknown> | null;
-}
 
 /**
  * reservations: holds. Created by reserve_credits_many (LedgerRepository.reserveMany, key claim and debit in the

@@ -152,13 +152,13 @@ describe('ledger imports', () => {
     expect(ledgerImportsOfUsage(root)).toEqual({});
   });
 
-  it('outside the ledger, debits, holds and keys go through LedgerService: nothing imports the debit or key repositories', () => {
+  it('outside the ledger, debits, holds and keys go through LedgerService: nothing imports the debit, hold or key repositories', () => {
     const root = process.env.TABLE_OWNERSHIP_ROOT ?? process.cwd();
     const owner = join(root, 'src', 'modules', 'ledger') + sep;
     const offenders: Record<string, string[]> = {};
     for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]) {
       if (file.startsWith(owner)) continue;
-      const bad = importedPaths(readFileSync(file, 'utf8')).filter((path) => /\/ledger\/(ledger\.repository|idempotency-keys\.repository)$/.test(path));
+      const bad = importedPaths(readFileSync(file, 'utf8')).filter((path) => /\/ledger\/(ledger\.repository|idempotency-keys\.repository|reservations\.repository)$/.test(path));
       if (bad.length > 0) offenders[relative(root, file).split(sep).join('/')] = bad;
     }
     expect(offenders).toEqual({});

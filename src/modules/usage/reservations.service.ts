@@ -12,9 +12,7 @@ import { DEFAULT_RESERVATION_TTL_SECONDS } from './dto/reservation.dto';
 import { LedgerService } from '../ledger/ledger.service';
 import type { HeldSettlement } from '../ledger/ledger.service';
 import type { ConsumeResult, ReserveParams, ReserveResult } from '../ledger/ledger.types';
-import { PeriodBalancesRepository } from '../ledger/period-balances.repository';
-import { ReservationsRepository } from '../ledger/reservations.repository';
-import type { ReservationRow } from '../ledger/reservations.repository';
+import type { ReservationRow } from '../ledger/ledger.types';
 import { GroupCommit } from './group-commit';
 import { priceEvent, pricedDefinition } from './utils/credit-calculator';
 import { assertEventDataSize } from './utils/track-input';
@@ -67,8 +65,6 @@ export class ReservationsService {
     private readonly preparer: EventPreparer,
     private readonly rejections: TrackRejections,
     private readonly ledger: LedgerService,
-    private readonly reservations: ReservationsRepository,
-    private readonly balances: PeriodBalancesRepository,
     private readonly events: EventRegistry,
     private readonly plans: PlanRegistry,
     private readonly clock: Clock,
@@ -136,9 +132,9 @@ export class ReservationsService {
     } catch (error) {
       if (!(error instanceof ReplayExisting)) throw error;
       const { existing, key, remaining } = await this.ledger.transaction(async () => ({
-        existing: await this.reservations.findLiveByKey(orgId, p.key!),
+        existing: await this.ledger.findLiveHoldByKey(orgId, p.key!),
         key: await this.ledger.findKey(orgId, p.key!),
-        remaining: await this.balances.creditsRemaining(orgId, p.periodStart, now),
+        remaining: await this.ledger.creditsRemaining(orgId, p.periodStart, now),
       }));
       // Settled between our attempt and this look: the key is free again, so try once more.
       if (!key && !existing && attempt === 0) return this.reserve(input, ttlSeconds, 1);
@@ -210,7 +206,7 @@ export class ReservationsService {
     if (held && held.organizationId === organizationId) holdRun = held.prepared.input.context?.runId ?? null;
     else {
       if (!/^[0-9a-f-]{36}$/i.test(reservationId)) throw notFound(reservationId);
-      const row = await this.ledger.transaction(() => this.reservations.find(organizationId, reservationId));
+      const row = await this.ledger.transaction(() => this.ledger.findHold(organizationId, reservationId));
       if (!row) throw notFound(reservationId);
       holdRun = row.run_id;
     }
@@ -225,7 +221,7 @@ export class ReservationsService {
    */
   private async withOriginalCharge(organizationId: string, reservationId: string, error: unknown): Promise<unknown> {
     if (!(error instanceof DomainError) || error.code !== 'RESERVATION_SETTLED' || error.details?.status !== 'committed') return error;
-    const charge = await this.ledger.transaction(() => this.reservations.committedCharge(organizationId, reservationId));
+    const charge = await this.ledger.transaction(() => this.ledger.committedCharge(organizationId, reservationId));
     if (!charge) return error;
     return new DomainError('RESERVATION_SETTLED', error.message, {
       ...error.details,
@@ -415,7 +411,7 @@ export class ReservationsService {
 
   async get(organizationId: string, reservationId: string) {
     await this.organizations.assertExists(organizationId);
-    const r = await this.ledger.transaction(() => this.reservations.find(organizationId, reservationId));
+    const r = await this.ledger.transaction(() => this.ledger.findHold(organizationId, reservationId));
     if (!r) throw notFound(reservationId);
     return { reservationId: r.id, status: r.status, eventType: r.event_type, credits: hundredthsToNumber(hundredthsFromDecimalString(r.credits)), expiresAt: new Date(r.expires_at).toISOString(), eventId: r.event_id };
   }
@@ -424,7 +420,7 @@ export class ReservationsService {
   async expireDue(limit = 500): Promise<number> {
     const now = this.clock.now();
     return this.ledger.transaction(async () => {
-      const due = await this.reservations.lockDue(now, limit);
+      const due = await this.ledger.lockDueHolds(now, limit);
       for (const res of due) {
         await this.expireLocked(res, now);
       }
@@ -441,7 +437,7 @@ export class ReservationsService {
 
   private async lockPending(organizationId: string, id: string, now: Date): Promise<{ expired: true; status: 'expired' | 'committed' } | { expired: false; reservation: ReservationRow }> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound(id);
-    const res = await this.reservations.lock(organizationId, id);
+    const res = await this.ledger.lockHold(organizationId, id);
     if (!res) throw notFound(id);
     if (res.status !== 'pending') throw settled(id, res.status);
     if (new Date(res.expires_at) <= now) {

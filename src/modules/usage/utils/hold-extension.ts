@@ -1,6 +1,6 @@
 import { microsFromDecimalString, microsToDecimalString } from '../../../common/money/credits';
 import type { ConsumeResult, HoldExtension } from '../../ledger/ledger.types';
-import type { ReservationRow } from '../../ledger/reservations.repository';
+import type { ReservationRow } from '../../ledger/ledger.types';
 
 export type { HoldExtension } from '../../ledger/ledger.types';
 
