@@ -294,6 +294,11 @@ describe('streamed responses (@TrackUsage, service)', () => {
       await extend(org, hold.reservationId, { eventData: { units: { outputTokens: -1 } } }).expect(400);
       await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 16 } }, ttlSeconds: 86_401 }).expect(400);
       await extend(org, hold.reservationId, { eventData: { units: { outputTokens: Number.MAX_SAFE_INTEGER } } }).expect((r) => expect([400, 402, 422]).toContain(r.status));
+      await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 32 } }, delivered: 'all of it' }).expect(400);
+      await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 32 } }, delivered: { units: { outputTokens: Number.MAX_SAFE_INTEGER } } }).expect((r) => expect([400, 422]).toContain(r.status));
+      await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 32 } }, delivered: { units: { outputTokens: -1 } } }).expect(400);
+      // None of these kept anything with the hold.
+      expect(await t.dataSource.query(`SELECT delivered_data FROM reservations WHERE id = $1`, [hold.reservationId])).toEqual([{ delivered_data: null }]);
       await extend(other, hold.reservationId, { eventData: { units: { outputTokens: 32 } } }).expect(404);
       await t.http().post(`/api/organizations/${org}/usage/reservations/${hold.reservationId}/release`).set(ADMIN).expect(200);
       await extend(org, hold.reservationId, { eventData: { units: { outputTokens: 32 } } }).expect(409);
