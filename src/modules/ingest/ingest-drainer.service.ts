@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import type { BatchItemResult } from '../../../libs/contracts/src/tracking.types';
 import { UsageTracker } from '../usage/usage-tracker.service';
+import type { PreparedRun } from '../usage/usage-tracker.service';
 import { IngestQueue } from './ingest-queue.types';
 import type { ClaimedBatch, IngestMessage } from './ingest-queue.types';
 import { IngestDeliveriesRepository } from './ingest-deliveries.repository';
@@ -35,7 +36,6 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   private stopped = false;
   private loops: Array<Promise<void>> = [];
   private wake?: () => void;
-  private appendedSinceWake = 0;
   private isolating = 0;
   drained = 0;
 
@@ -51,11 +51,9 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    // A batch's worth waiting wakes an idle drainer at once; otherwise it looks every ASYNC_FLUSH_INTERVAL_MS.
-    this.ingest.onAppend((n) => {
-      this.appendedSinceWake += n;
-      if (this.appendedSinceWake >= this.config.asyncBatchSize) this.wake?.();
-    });
+    // Anything appended here wakes an idle drainer at once (the lag is then one write, not a poll); events
+    // appended by other instances are found by the poll, every ASYNC_FLUSH_INTERVAL_MS while nothing waits.
+    this.ingest.onAppend(() => this.wake?.());
     for (let i = 0; i < this.config.ingestDrainers; i++) this.loops.push(TransactionHost.detached(() => this.loop()));
   }
 
@@ -66,18 +64,54 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     await Promise.all(this.loops);
   }
 
+  /**
+   * Claims and writes batches while any wait; idles (until an append here, or the poll interval) only after
+   * a claim that found nothing. On a store that continues claims (PostgreSQL), the next batch is claimed and
+   * prepared (validation, pricing: the service's share of the work) while the current one is being written
+   * (PostgreSQL's share), so the two overlap instead of taking turns. That batch may hold the next events of
+   * the current one's organizations: it is written only after the current one commits, and given back with
+   * it when the current one fails, so an organization's events are still decided in order.
+   */
   private async loop(): Promise<void> {
+    let ahead: Promise<Claimed | null> | undefined;
     while (!this.stopped) {
-      let written: number;
+      let current: Claimed | null;
       try {
-        written = await this.drainOnce();
+        current = await (ahead ?? this.claimNext([]));
       } catch (error) {
-        this.logger.warn(`Ingest batch not written, delivered again later: ${(error as Error).message}`);
-        await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
+        ahead = undefined;
+        this.logger.warn(`Ingest claim failed: ${(error as Error).message}`);
+        await this.idle(FAILURE_BACKOFF_MS);
         continue;
       }
-      if (written < this.config.asyncBatchSize) await this.idle(this.config.asyncFlushIntervalMs);
+      ahead = undefined;
+      if (!current) {
+        this.isolating = 0;
+        await this.idle(this.config.asyncFlushIntervalMs);
+        continue;
+      }
+      if (this.isolating === 0 && this.queue.continuesClaims && !this.stopped) {
+        ahead = this.claimNext([current.batch]);
+        ahead.catch(() => undefined); // awaited (and its failure handled) on the next turn
+      }
+      try {
+        await this.writeClaimed(current);
+      } catch (error) {
+        // The batch claimed ahead may hold later events of the failed batch's organizations: it goes back
+        // first, so nothing of theirs is written before the failed events are.
+        if (ahead) await this.giveBack(ahead);
+        ahead = undefined;
+        this.logger.warn(`Ingest batch not written, delivered again later: ${(error as Error).message}`);
+        await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
+      }
     }
+    if (ahead) await this.giveBack(ahead);
+  }
+
+  /** Nacks a batch claimed ahead and not written (a failure before it, or shutdown). */
+  private async giveBack(ahead: Promise<Claimed | null>): Promise<void> {
+    const next = await ahead.catch(() => null);
+    await next?.batch.nack().catch(() => undefined);
   }
 
   private idle(ms: number): Promise<void> {
@@ -85,13 +119,26 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.appendedSinceWake = 0;
         if (this.wake === done) this.wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.wake = done;
     });
+  }
+
+  /**
+   * Claims a batch (up to ASYNC_BATCH_SIZE events, or one while isolating a failure) and starts preparing
+   * it; null when nothing waits. `after`: this drainer's batches claimed and not yet written.
+   */
+  private async claimNext(after: ClaimedBatch[]): Promise<Claimed | null> {
+    const isolating = this.isolating > 0;
+    const batch = await this.queue.claim(isolating ? 1 : this.config.asyncBatchSize, after);
+    if (!batch) return null;
+    if (isolating) this.isolating--;
+    const run = this.tracker.prepareDrain(batch.messages.map((m) => m.input));
+    run.catch(() => undefined); // awaited by writeClaimed, which handles its failure
+    return { batch, run };
   }
 
   /**
@@ -103,15 +150,19 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    * kept) while every other organization's events go on. Nothing is dropped.
    */
   async drainOnce(): Promise<number> {
-    const isolating = this.isolating > 0;
-    const batch = await this.queue.claim(isolating ? 1 : this.config.asyncBatchSize);
-    if (!batch) {
+    const claimed = await this.claimNext([]);
+    if (!claimed) {
       this.isolating = 0;
       return 0;
     }
-    if (isolating) this.isolating--;
+    await this.writeClaimed(claimed);
+    return claimed.batch.messages.length;
+  }
+
+  /** Writes a claimed batch; on failure gives it back and isolates (see drainOnce), then throws. */
+  private async writeClaimed({ batch, run }: Claimed): Promise<void> {
     try {
-      await this.write(batch);
+      await this.write(batch, await run);
     } catch (error) {
       if (batch.messages.length > 1) {
         await batch.nack().catch(() => undefined);
@@ -119,7 +170,6 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
       }
       throw error;
     }
-    return batch.messages.length;
   }
 
   /**
@@ -144,7 +194,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    * or a lease that ran out under a slow write), so the transaction is rolled back and written again without
    * it, and the whole batch is acknowledged. Its receipt and its refusal are counted once.
    */
-  private async write(batch: ClaimedBatch): Promise<void> {
+  private async write(batch: ClaimedBatch, prepared: PreparedRun): Promise<void> {
     const acksInTransaction = this.queue.kind === 'postgres';
     const written = new Set<string>();
     let messages = batch.messages;
@@ -153,9 +203,11 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
       const pending = messages.filter((m) => m.deliveryId === undefined || !written.has(m.deliveryId));
       if (pending.length === 0) break;
       const deliveries = pending.flatMap((m) => (m.deliveryId === undefined ? [] : [m.deliveryId]));
+      // The run prepared at the claim covers the whole batch; a retry without some messages prepares again.
+      const run = pending.length === batch.messages.length ? prepared : await this.tracker.prepareDrain(pending.map((m) => m.input));
       try {
-        results = await this.tracker.drain(
-          pending.map((m) => m.input),
+        results = await this.tracker.writeDrain(
+          run,
           async (outcomes) => {
             const already = await this.deliveries.claim(deliveries, this.clock.now());
             if (already.length > 0) throw new AlreadyWritten(already);
@@ -185,6 +237,12 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     // Each refusal is kept (event log ?status=refused, reconciliation, a notice): one line per batch here.
     if (counts.rejected > 0) this.logger.warn(`${counts.rejected} asynchronous events refused when written (kept as refused events)`);
   }
+}
+
+/** A claimed batch and its preparation, started at the claim. */
+interface Claimed {
+  batch: ClaimedBatch;
+  run: Promise<PreparedRun>;
 }
 
 /** Rolls back a drain whose batch holds messages an earlier delivery wrote. */
