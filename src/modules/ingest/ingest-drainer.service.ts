@@ -16,6 +16,8 @@ import { IngestService } from './ingest.service';
 
 /** How long a drainer waits after a failed batch (the database is down) before it claims again. */
 const FAILURE_BACKOFF_MS = 1000;
+/** How much longer an idle drainer waits between polls while another drainer of this process is draining. */
+const SIBLING_POLL_FACTOR = 10;
 /** After a failed batch, how many claims take a single event (to find the one that fails). */
 const ISOLATE_AFTER_FAILURE = 100;
 
@@ -36,6 +38,8 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   private stopped = false;
   private loops: Array<Promise<void>> = [];
   private wake?: () => void;
+  /** This process's drainers whose last claim found work: each claims again at once, and ahead. */
+  private working = 0;
   private isolating = 0;
   drained = 0;
 
@@ -74,12 +78,18 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    */
   private async loop(): Promise<void> {
     let ahead: Promise<Claimed | null> | undefined;
+    let working = false;
+    const setWorking = (w: boolean) => {
+      if (w !== working) this.working += w ? 1 : -1;
+      working = w;
+    };
     while (!this.stopped) {
       let current: Claimed | null;
       try {
         current = await (ahead ?? this.claimNext([]));
       } catch (error) {
         ahead = undefined;
+        setWorking(false);
         this.logger.warn(`Ingest claim failed: ${(error as Error).message}`);
         await this.idle(FAILURE_BACKOFF_MS);
         continue;
@@ -87,9 +97,13 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
       ahead = undefined;
       if (!current) {
         this.isolating = 0;
-        await this.idle(this.config.asyncFlushIntervalMs);
+        setWorking(false);
+        // While a sibling drains, its claims (ahead of its writes) take whatever is claimable: polling too
+        // would only repeat a claim that scans the rows it holds and finds nothing. An append still wakes.
+        await this.idle(this.working > 0 ? this.config.asyncFlushIntervalMs * SIBLING_POLL_FACTOR : this.config.asyncFlushIntervalMs);
         continue;
       }
+      setWorking(true);
       if (this.isolating === 0 && this.queue.continuesClaims && !this.stopped) {
         ahead = this.claimNext([current.batch]);
         ahead.catch(() => undefined); // awaited (and its failure handled) on the next turn
@@ -105,6 +119,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
         await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
       }
     }
+    setWorking(false);
     if (ahead) await this.giveBack(ahead);
   }
 
