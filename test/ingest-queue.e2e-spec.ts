@@ -136,9 +136,10 @@ describe('ingest queue (PostgreSQL store)', () => {
     const spy = jest.spyOn(tracker, 'writeDrain').mockImplementation((run, within) => (poisoned(run) ? Promise.reject(new Error('a bug')) : original(run, within)));
     const drainer = t.app.get(IngestDrainer);
     try {
-      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the whole batch, given back
+      await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the batch (what is not written), given back
       await expect(drainer.drainOnce()).rejects.toThrow('a bug'); // the poison alone: it keeps its claim
-      expect(await drainer.drainOnce()).toBe(1); // b's event
+      // b's event: written with the batch when it went in another write lane (PostgreSQL), else now.
+      while ((await drainer.drainOnce()) > 0);
       expect(await drainer.drainOnce()).toBe(0); // a's next event waits behind the poison
       expect((await ledgerState(t.dataSource, b)).events.n).toBe(1);
       expect(await waiting(a)).toBe(2);

@@ -6,6 +6,7 @@ import type { AppConfig } from '../../config/app-config';
 import type { BatchItemResult } from '../../../libs/contracts/src/tracking.types';
 import { UsageTracker } from '../usage/usage-tracker.service';
 import type { PreparedRun } from '../usage/usage-tracker.service';
+import { laneOf } from '../usage/group-commit';
 import { IngestQueue } from './ingest-queue.types';
 import type { ClaimedBatch, IngestMessage } from './ingest-queue.types';
 import { IngestDeliveriesRepository } from './ingest-deliveries.repository';
@@ -151,9 +152,23 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     const batch = await this.queue.claim(isolating ? 1 : this.config.asyncBatchSize, after);
     if (!batch) return null;
     if (isolating) this.isolating--;
-    const run = this.tracker.prepareDrain(batch.messages.map((m) => m.input));
-    run.catch(() => undefined); // awaited by writeClaimed, which handles its failure
-    return { batch, run };
+    const lanes = splitLanes(batch.messages, this.writeLanes).map((messages) => {
+      const run = this.tracker.prepareDrain(messages.map((m) => m.input));
+      run.catch(() => undefined); // awaited by writeClaimed, which handles its failure
+      return { messages, run };
+    });
+    return { batch, lanes };
+  }
+
+  /**
+   * How many transactions write one claimed batch side by side: its organizations split by lane
+   * (TRACKING_GROUP_LANES, as the group commit does), an organization's events all in one lane, in order.
+   * One transaction holds the service's work and PostgreSQL's in turn; two keep both busy. PostgreSQL only:
+   * each lane acknowledges its own events inside its transaction (JetStream acknowledges after the commit,
+   * the batch as a whole), and the embedded database is one session (the lanes would only queue).
+   */
+  private get writeLanes(): number {
+    return this.queue.kind === 'postgres' && this.config.databaseUrl ? this.config.trackingGroupLanes : 1;
   }
 
   /**
@@ -174,10 +189,19 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     return claimed.batch.messages.length;
   }
 
-  /** Writes a claimed batch; on failure gives it back and isolates (see drainOnce), then throws. */
-  private async writeClaimed({ batch, run }: Claimed): Promise<void> {
+  /**
+   * Writes a claimed batch, each lane in its own transaction (they commit on their own: a lane that fails
+   * leaves the others written and acknowledged); on failure gives back what is left and isolates (see
+   * drainOnce), then throws.
+   */
+  private async writeClaimed({ batch, lanes }: Claimed): Promise<void> {
     try {
-      await this.write(batch, await run);
+      if (lanes.length === 1) await this.write(batch, lanes[0].messages, await lanes[0].run, () => batch.ack());
+      else {
+        const settled = await Promise.allSettled(lanes.map(async (lane) => this.write(batch, lane.messages, await lane.run, () => batch.ack(lane.messages))));
+        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (failed) throw failed.reason;
+      }
     } catch (error) {
       if (batch.messages.length > 1) {
         await batch.nack().catch(() => undefined);
@@ -209,17 +233,17 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    * or a lease that ran out under a slow write), so the transaction is rolled back and written again without
    * it, and the whole batch is acknowledged. Its receipt and its refusal are counted once.
    */
-  private async write(batch: ClaimedBatch, prepared: PreparedRun): Promise<void> {
+  private async write(batch: ClaimedBatch, lane: IngestMessage[], prepared: PreparedRun, ackInTransaction: () => Promise<void>): Promise<void> {
     const acksInTransaction = this.queue.kind === 'postgres';
     const written = new Set<string>();
-    let messages = batch.messages;
+    let messages = lane;
     let results: BatchItemResult[] = [];
     for (;;) {
       const pending = messages.filter((m) => m.deliveryId === undefined || !written.has(m.deliveryId));
       if (pending.length === 0) break;
       const deliveries = pending.flatMap((m) => (m.deliveryId === undefined ? [] : [m.deliveryId]));
       // The run prepared at the claim covers the whole batch; a retry without some messages prepares again.
-      const run = pending.length === batch.messages.length ? prepared : await this.tracker.prepareDrain(pending.map((m) => m.input));
+      const run = pending.length === lane.length ? prepared : await this.tracker.prepareDrain(pending.map((m) => m.input));
       try {
         results = await this.tracker.writeDrain(
           run,
@@ -227,7 +251,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
             const already = await this.deliveries.claim(deliveries, this.clock.now());
             if (already.length > 0) throw new AlreadyWritten(already);
             await this.receipts.progress(receiptProgress(pending, outcomes), this.clock.now());
-            if (acksInTransaction) await batch.ack();
+            if (acksInTransaction) await ackInTransaction();
           },
         );
         break;
@@ -257,7 +281,21 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
 /** A claimed batch and its preparation, started at the claim. */
 interface Claimed {
   batch: ClaimedBatch;
-  run: Promise<PreparedRun>;
+  /** The batch's messages by write lane, each prepared on its own. */
+  lanes: Array<{ messages: IngestMessage[]; run: Promise<PreparedRun> }>;
+}
+
+/** Messages by lane of their organization (laneOf, as the group commit), each lane in claim order. */
+function splitLanes(messages: IngestMessage[], lanes: number): IngestMessage[][] {
+  if (lanes <= 1) return [messages];
+  const by = new Map<string, IngestMessage[]>();
+  for (const m of messages) {
+    const lane = laneOf(m.input.organizationId, lanes);
+    let list = by.get(lane);
+    if (!list) by.set(lane, (list = []));
+    list.push(m);
+  }
+  return [...by.values()];
 }
 
 /** Rolls back a drain whose batch holds messages an earlier delivery wrote. */

@@ -41,9 +41,12 @@ export interface ClaimedBatch {
    * claim): a later claim given it may take the same organizations' next events (see `claim`).
    */
   lease?: string;
-  /** The ledger transaction that recorded them committed: remove them for good. */
-  ack(): Promise<void>;
-  /** They could not be written (database down): deliver them again. */
+  /**
+   * The ledger transaction that recorded them committed: remove them for good. `messages`: only these (a
+   * batch written in several transactions, each removing its own; PostgreSQL, inside each transaction).
+   */
+  ack(messages?: IngestMessage[]): Promise<void>;
+  /** They could not be written (database down): deliver them again (those not acknowledged already). */
   nack(): Promise<void>;
 }
 

@@ -136,6 +136,7 @@ export class PostgresIngestQueue extends IngestQueue {
       ...(r.receipt_id ? { receiptId: r.receipt_id } : {}),
       enqueuedAt: new Date(r.enqueued_at).toISOString(),
     }));
+    const seqOf = new Map(messages.map((m, i) => [m, seqs[i]]));
     return {
       messages,
       lease: until,
@@ -144,12 +145,13 @@ export class PostgresIngestQueue extends IngestQueue {
       // ran out, has a later one). When another drainer took them over meanwhile, the ack throws, so the
       // ledger transaction it joins rolls back instead of recording the batch a second time (its refused
       // events would be kept twice: a refusal holds no idempotency key).
-      ack: async () => {
+      ack: async (some?: IngestMessage[]) => {
+        const gone = some ? some.map((m) => seqOf.get(m)!) : seqs;
         const [{ n }] = (await this.tx.manager.query(
           `WITH gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-          [seqs, until],
+          [gone, until],
         )) as Array<{ n: number }>;
-        if (n !== seqs.length) throw new Error(`Ingest claim lost: ${seqs.length - n} of ${seqs.length} events were claimed again after this lease ran out`);
+        if (n !== gone.length) throw new Error(`Ingest claim lost: ${gone.length - n} of ${gone.length} events were claimed again after this lease ran out`);
       },
       nack: async () => {
         await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz`, [seqs, until]);
