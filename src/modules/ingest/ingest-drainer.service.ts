@@ -19,6 +19,8 @@ import { IngestService } from './ingest.service';
 const FAILURE_BACKOFF_MS = 1000;
 /** How much longer an idle drainer waits between polls while another drainer of this process is draining. */
 const SIBLING_POLL_FACTOR = 10;
+/** The fewest events a write lane is given (below, a batch is written in fewer transactions). */
+const MIN_LANE_EVENTS = 250;
 /** After a failed batch, how many claims take a single event (to find the one that fails). */
 const ISOLATE_AFTER_FAILURE = 100;
 
@@ -39,6 +41,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   private stopped = false;
   private loops: Array<Promise<void>> = [];
   private wake?: () => void;
+  private appendedSinceWake = 0;
   /** This process's drainers whose last claim found work: each claims again at once, and ahead. */
   private working = 0;
   private isolating = 0;
@@ -57,8 +60,12 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
 
   onApplicationBootstrap(): void {
     // Anything appended here wakes an idle drainer at once (the lag is then one write, not a poll); events
-    // appended by other instances are found by the poll, every ASYNC_FLUSH_INTERVAL_MS while nothing waits.
-    this.ingest.onAppend(() => this.wake?.());
+    // A batch's worth appended here wakes an idle drainer at once; otherwise it looks every
+    // ASYNC_FLUSH_INTERVAL_MS (events appended by other instances, a trickle here).
+    this.ingest.onAppend((n) => {
+      this.appendedSinceWake += n;
+      if (this.appendedSinceWake >= this.config.asyncBatchSize) this.wake?.();
+    });
     for (let i = 0; i < this.config.ingestDrainers; i++) this.loops.push(TransactionHost.detached(() => this.loop()));
   }
 
@@ -70,12 +77,14 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /**
-   * Claims and writes batches while any wait; idles (until an append here, or the poll interval) only after
-   * a claim that found nothing. On a store that continues claims (PostgreSQL), the next batch is claimed and
-   * prepared (validation, pricing: the service's share of the work) while the current one is being written
-   * (PostgreSQL's share), so the two overlap instead of taking turns. That batch may hold the next events of
-   * the current one's organizations: it is written only after the current one commits, and given back with
-   * it when the current one fails, so an organization's events are still decided in order.
+   * Claims and writes batches. While claims come back full (a backlog), it never idles: on a store that
+   * continues claims (PostgreSQL) the next batch is claimed and prepared (validation, pricing: the service's
+   * share of the work) while the current one is being written (PostgreSQL's share), so the two overlap
+   * instead of taking turns. That batch may hold the next events of the current one's organizations: it is
+   * written only after the current one commits, and given back with it when the current one fails, so an
+   * organization's events are still decided in order. After a partial batch (the drain has caught up) it
+   * waits for the poll interval or a batch's worth of appends: claiming again at once would write the
+   * trickle in many small transactions, whose fixed cost (a dozen statements each) is what then bounds it.
    */
   private async loop(): Promise<void> {
     let ahead: Promise<Claimed | null> | undefined;
@@ -104,8 +113,9 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
         await this.idle(this.working > 0 ? this.config.asyncFlushIntervalMs * SIBLING_POLL_FACTOR : this.config.asyncFlushIntervalMs);
         continue;
       }
-      setWorking(true);
-      if (this.isolating === 0 && this.queue.continuesClaims && !this.stopped) {
+      const full = current.batch.messages.length >= this.config.asyncBatchSize;
+      setWorking(full);
+      if (full && this.isolating === 0 && this.queue.continuesClaims && !this.stopped) {
         ahead = this.claimNext([current.batch]);
         ahead.catch(() => undefined); // awaited (and its failure handled) on the next turn
       }
@@ -118,7 +128,9 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
         ahead = undefined;
         this.logger.warn(`Ingest batch not written, delivered again later: ${(error as Error).message}`);
         await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
+        continue;
       }
+      if (!full && this.isolating === 0) await this.idle(this.config.asyncFlushIntervalMs);
     }
     setWorking(false);
     if (ahead) await this.giveBack(ahead);
@@ -135,6 +147,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        this.appendedSinceWake = 0;
         if (this.wake === done) this.wake = undefined;
         resolve();
       };
@@ -152,7 +165,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     const batch = await this.queue.claim(isolating ? 1 : this.config.asyncBatchSize, after);
     if (!batch) return null;
     if (isolating) this.isolating--;
-    const lanes = splitLanes(batch.messages, this.writeLanes).map((messages) => {
+    const lanes = splitLanes(batch.messages, this.writeLanes(batch.messages.length)).map((messages) => {
       const run = this.tracker.prepareDrain(messages.map((m) => m.input));
       run.catch(() => undefined); // awaited by writeClaimed, which handles its failure
       return { messages, run };
@@ -167,8 +180,10 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    * each lane acknowledges its own events inside its transaction (JetStream acknowledges after the commit,
    * the batch as a whole), and the embedded database is one session (the lanes would only queue).
    */
-  private get writeLanes(): number {
-    return this.queue.kind === 'postgres' && this.config.databaseUrl ? this.config.trackingGroupLanes : 1;
+  private writeLanes(events: number): number {
+    if (this.queue.kind !== 'postgres' || !this.config.databaseUrl) return 1;
+    // A small batch in one transaction: each lane's transaction costs its dozen statements whatever its size.
+    return Math.max(1, Math.min(this.config.trackingGroupLanes, Math.floor(events / MIN_LANE_EVENTS)));
   }
 
   /**
