@@ -27,7 +27,7 @@ export async function run() {
   const batch = envInt('BENCH_INGEST_BATCH', 5000);
   return withService(
     async ({ db, svc, sql }) => {
-      const orgs = await createOrganizations(svc.baseUrl, Array.from({ length: 64 }, (_, i) => `ingest-${String(i).padStart(2, '0')}`));
+      await createOrganizations(svc.baseUrl, Array.from({ length: 64 }, (_, i) => `ingest-${String(i).padStart(2, '0')}`));
       await sql.query(
         `INSERT INTO ingest_queue (id, organization_id, payload, bytes, enqueued_at)
          SELECT o || ':fill-' || g, o, jsonb_build_object('organizationId', o, 'eventType', 'push_sow_to_loe', 'eventData', '{}'::jsonb, 'idempotencyKey', 'fill-' || g, 'acceptedAt', now()), 120, now()
