@@ -20,7 +20,7 @@ const FAILURE_BACKOFF_MS = 1000;
 /** How much longer an idle drainer waits between polls while another drainer of this process is draining. */
 const SIBLING_POLL_FACTOR = 10;
 /** The fewest events a write lane is given (below, a batch is written in fewer transactions). */
-const MIN_LANE_EVENTS = 250;
+const MIN_LANE_EVENTS = 1000;
 /** After a failed batch, how many claims take a single event (to find the one that fails). */
 const ISOLATE_AFTER_FAILURE = 100;
 
@@ -91,6 +91,8 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
     let working = false;
     const setWorking = (w: boolean) => {
       if (w !== working) this.working += w ? 1 : -1;
+      // Caught up: a sibling that stopped polling because of this loop polls again now, not a long wait later.
+      if (working && !w) this.wake?.();
       working = w;
     };
     while (!this.stopped) {
