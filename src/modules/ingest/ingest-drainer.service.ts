@@ -82,9 +82,10 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
    * share of the work) while the current one is being written (PostgreSQL's share), so the two overlap
    * instead of taking turns. That batch may hold the next events of the current one's organizations: it is
    * written only after the current one commits, and given back with it when the current one fails, so an
-   * organization's events are still decided in order. After a partial batch (the drain has caught up) it
-   * waits for the poll interval or a batch's worth of appends: claiming again at once would write the
-   * trickle in many small transactions, whose fixed cost (a dozen statements each) is what then bounds it.
+   * organization's events are still decided in order. After a partial batch whose events waited less than
+   * the poll interval (the drain keeps up) it waits for the poll interval or a batch's worth of appends:
+   * claiming again at once would write the trickle in many small transactions, whose fixed cost (a dozen
+   * statements each) is what then bounds it. Events that waited longer mean it is behind: it claims again.
    */
   private async loop(): Promise<void> {
     let ahead: Promise<Claimed | null> | undefined;
@@ -132,7 +133,9 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
         await this.idle(this.isolating > 0 ? this.config.asyncFlushIntervalMs : FAILURE_BACKOFF_MS);
         continue;
       }
-      if (!full && this.isolating === 0) await this.idle(this.config.asyncFlushIntervalMs);
+      // Lag-driven: a partial batch whose oldest event waited longer than a poll interval means the drain
+      // is behind (events arrive faster than it writes them): claim again at once, the batches grow.
+      if (!full && this.isolating === 0 && waitedMs(current.batch, this.clock.now()) <= this.config.asyncFlushIntervalMs) await this.idle(this.config.asyncFlushIntervalMs);
     }
     setWorking(false);
     if (ahead) await this.giveBack(ahead);
@@ -300,6 +303,13 @@ interface Claimed {
   batch: ClaimedBatch;
   /** The batch's messages by write lane, each prepared on its own. */
   lanes: Array<{ messages: IngestMessage[]; run: Promise<PreparedRun> }>;
+}
+
+/** How long the oldest event of a batch had waited when it was written (its enqueuedAt to now). */
+function waitedMs(batch: ClaimedBatch, now: Date): number {
+  let oldest = Infinity;
+  for (const m of batch.messages) oldest = Math.min(oldest, Date.parse(m.enqueuedAt));
+  return oldest === Infinity ? 0 : now.getTime() - oldest;
 }
 
 /** Messages by lane of their organization (laneOf, as the group commit), each lane in claim order. */
