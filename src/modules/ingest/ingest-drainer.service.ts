@@ -59,7 +59,6 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    // Anything appended here wakes an idle drainer at once (the lag is then one write, not a poll); events
     // A batch's worth appended here wakes an idle drainer at once; otherwise it looks every
     // ASYNC_FLUSH_INTERVAL_MS (events appended by other instances, a trickle here).
     this.ingest.onAppend((n) => {
