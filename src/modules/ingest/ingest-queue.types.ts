@@ -36,9 +36,17 @@ export interface IngestMessage {
 /** Messages claimed by one drainer; no other drainer (on any instance) gets them until ack, nack or lease expiry. */
 export interface ClaimedBatch {
   messages: IngestMessage[];
-  /** The ledger transaction that recorded them committed: remove them for good. */
-  ack(): Promise<void>;
-  /** They could not be written (database down): deliver them again. */
+  /**
+   * The claim's own identity when the store can continue it (PostgreSQL: its lease end, unique to the
+   * claim): a later claim given it may take the same organizations' next events (see `claim`).
+   */
+  lease?: string;
+  /**
+   * The ledger transaction that recorded them committed: remove them for good. `messages`: only these (a
+   * batch written in several transactions, each removing its own; PostgreSQL, inside each transaction).
+   */
+  ack(messages?: IngestMessage[]): Promise<void>;
+  /** They could not be written (database down): deliver them again (those not acknowledged already). */
   nack(): Promise<void>;
 }
 
@@ -57,7 +65,14 @@ export abstract class IngestQueue {
    * retry-after seconds in its details) when a configured bound (messages, bytes, age) would be passed.
    */
   abstract append(messages: IngestMessage[]): Promise<void>;
-  /** Claims up to `max` waiting messages, oldest first; null when none waits. */
-  abstract claim(max: number): Promise<ClaimedBatch | null>;
+  /**
+   * Claims up to `max` waiting messages, oldest first; null when none waits. `after`: batches this caller
+   * claimed and has not acknowledged yet, which it will write before this one (a drainer claiming its next
+   * batch while it writes the current one): their organizations are not held against it, so it may take
+   * their next events. A store that cannot continue a claim (`continuesClaims` false) ignores it.
+   */
+  abstract claim(max: number, after?: ClaimedBatch[]): Promise<ClaimedBatch | null>;
+  /** Whether `claim(max, after)` continues the organizations of `after` (a drainer may then claim ahead). */
+  readonly continuesClaims: boolean = false;
   abstract lag(): Promise<IngestLag>;
 }

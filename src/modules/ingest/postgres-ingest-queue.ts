@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
 import { Clock } from '../../common/clock/clock';
 import { TransactionHost } from '../../common/database/transaction-host';
 import { APP_CONFIG } from '../../config/app-config';
@@ -38,6 +39,7 @@ type Waiter = { messages: IngestMessage[]; resolve: () => void; reject: (e: unkn
 @Injectable()
 export class PostgresIngestQueue extends IngestQueue {
   readonly kind = 'postgres' as const;
+  override readonly continuesClaims = true;
   private pending: Waiter[] = [];
   private writing = false;
 
@@ -98,9 +100,10 @@ export class PostgresIngestQueue extends IngestQueue {
     );
   }
 
-  async claim(max: number): Promise<ClaimedBatch | null> {
+  async claim(max: number, after: ClaimedBatch[] = []): Promise<ClaimedBatch | null> {
     const now = this.clock.now();
-    const until = new Date(now.getTime() + this.config.ingestLeaseSeconds * 1000);
+    const until = leaseEnd(new Date(now.getTime() + this.config.ingestLeaseSeconds * 1000));
+    const own = after.flatMap((b) => (b.lease ? [b.lease] : []));
     // Its own short transaction, never joined to a caller's: the lock is released at its commit, and on
     // the embedded database nothing else waits behind it for longer than this one statement.
     const rows = await this.tx.newTransaction(async () => {
@@ -110,15 +113,17 @@ export class PostgresIngestQueue extends IngestQueue {
         // The organizations being drained are a small set, hashed once (NOT IN a hashed subplan): a
         // correlated NOT EXISTS became a nested loop over claimed rows x waiting rows (118 s for 200,000).
         // ANY(ARRAY(…)) keeps the UPDATE on the primary key instead of a hash join over the whole table.
-        `UPDATE ingest_queue q SET claimed_until = $2
+        // The caller's own unacknowledged claims ($4) do not hold their organizations against it: it writes
+        // them before this one, so their next events may come in this claim, still in order.
+        `UPDATE ingest_queue q SET claimed_until = $2::timestamptz
           WHERE q.seq = ANY(ARRAY(
             SELECT w.seq FROM ingest_queue w
              WHERE (w.claimed_until IS NULL OR w.claimed_until <= $1)
-               AND w.organization_id NOT IN (SELECT c.organization_id FROM ingest_queue c WHERE c.claimed_until > $1)
+               AND w.organization_id NOT IN (SELECT c.organization_id FROM ingest_queue c WHERE c.claimed_until > $1 AND c.claimed_until <> ALL($4::timestamptz[]))
              ORDER BY w.seq LIMIT $3
              FOR UPDATE SKIP LOCKED))
          RETURNING q.seq, q.id, q.payload, q.receipt_id, q.enqueued_at`,
-        [now, until, max],
+        [now, until, max, own],
       )) as [ClaimedRow[], number];
       return claimed;
     });
@@ -131,22 +136,25 @@ export class PostgresIngestQueue extends IngestQueue {
       ...(r.receipt_id ? { receiptId: r.receipt_id } : {}),
       enqueuedAt: new Date(r.enqueued_at).toISOString(),
     }));
+    const seqOf = new Map(messages.map((m, i) => [m, seqs[i]]));
     return {
       messages,
+      lease: until,
       // Joins the ambient transaction when there is one (the drainer's ledger transaction). Only this claim's
       // rows go (claimed_until is the claim's own lease end: a later claim of the same rows, after this lease
       // ran out, has a later one). When another drainer took them over meanwhile, the ack throws, so the
       // ledger transaction it joins rolls back instead of recording the batch a second time (its refused
       // events would be kept twice: a refusal holds no idempotency key).
-      ack: async () => {
+      ack: async (some?: IngestMessage[]) => {
+        const gone = some ? some.map((m) => seqOf.get(m)!) : seqs;
         const [{ n }] = (await this.tx.manager.query(
-          `WITH gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) AND claimed_until = $2 RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-          [seqs, until],
+          `WITH gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+          [gone, until],
         )) as Array<{ n: number }>;
-        if (n !== seqs.length) throw new Error(`Ingest claim lost: ${seqs.length - n} of ${seqs.length} events were claimed again after this lease ran out`);
+        if (n !== gone.length) throw new Error(`Ingest claim lost: ${gone.length - n} of ${gone.length} events were claimed again after this lease ran out`);
       },
       nack: async () => {
-        await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND claimed_until = $2`, [seqs, until]);
+        await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz`, [seqs, until]);
       },
     };
   }
@@ -157,6 +165,15 @@ export class PostgresIngestQueue extends IngestQueue {
     const oldest = row.oldest ? Math.max(0, this.clock.now().getTime() - new Date(row.oldest).getTime()) : 0;
     return { waiting: Number(row.n), waitingBytes: Number(row.bytes), oldestAgeMs: oldest };
   }
+}
+
+/**
+ * A claim's lease end as it is stored, and its identity: microseconds drawn at random below the clock's
+ * milliseconds, so two claims made in the same millisecond (two instances, or clocks apart) never share it
+ * (a claim continues its own earlier claims by this value, and an ack removes only its own rows).
+ */
+function leaseEnd(at: Date): string {
+  return `${at.toISOString().slice(0, 23)}${String(randomInt(1000)).padStart(3, '0')}Z`;
 }
 
 /** A message's size as stored (its JSON), the unit of INGEST_MAX_BYTES. */

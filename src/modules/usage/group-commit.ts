@@ -63,7 +63,7 @@ export class GroupCommit<I, O> {
 }
 
 /** The group-commit lane of an organization: a stable hash of its id. */
-function laneOf(organizationId: string, lanes: number): string {
+export function laneOf(organizationId: string, lanes: number): string {
   if (lanes <= 1) return '0';
   let h = 0;
   for (let i = 0; i < organizationId.length; i++) h = (Math.imul(h, 31) + organizationId.charCodeAt(i)) | 0;

@@ -90,7 +90,21 @@ export class UsageTracker {
    * back: the batch is delivered again, and nothing was half written.
    */
   drain(inputs: TrackInput[], within?: (results: BatchItemResult[]) => Promise<void>): Promise<BatchItemResult[]> {
-    return this.record(inputs, 'async', within).then(toBatchResults);
+    return this.prepareDrain(inputs).then((run) => this.writeDrain(run, within));
+  }
+
+  /**
+   * The first half of `drain`: validation, pricing and dating, no ledger write (a drainer prepares its next
+   * batch while the current one is being written). The run is written once, by `writeDrain`.
+   */
+  prepareDrain(inputs: TrackInput[]): Promise<PreparedRun> {
+    return this.prepareRun(inputs);
+  }
+
+  /** The second half of `drain`: the ledger transaction of a prepared run (a retry prepares again). */
+  writeDrain(run: PreparedRun, within?: (results: BatchItemResult[]) => Promise<void>): Promise<BatchItemResult[]> {
+    // A fresh copy of the outcomes: a rolled-back attempt must not leave its decisions in the run.
+    return this.write({ ...run, outcomes: [...run.outcomes] }, 'async', within).then(toBatchResults);
   }
 
   /**
@@ -148,6 +162,15 @@ export class UsageTracker {
    * (404) and no other.
    */
   private async record(inputs: Array<TrackInput | DomainError>, source: TrackSource, within?: (results: BatchItemResult[]) => Promise<void>): Promise<Outcome[]> {
+    return this.write(await this.prepareRun(inputs), source, within);
+  }
+
+  /**
+   * Everything decided before the ledger: each input validated, priced and dated (or its DomainError in its
+   * place), and the months' partitions made. Reads only: a drainer runs it for its next batch while the
+   * current one is being written.
+   */
+  private async prepareRun(inputs: Array<TrackInput | DomainError>): Promise<PreparedRun> {
     const now = this.clock.now();
     const outcomes: Outcome[] = new Array(inputs.length);
     const ready: Prepared[] = [];
@@ -177,6 +200,12 @@ export class UsageTracker {
       }
     }
     for (const start of new Set(ready.map((p) => p.periodStart))) await this.ledger.ensurePartition(start);
+    return { inputs, now, outcomes, ready };
+  }
+
+  /** Records a prepared run; asynchronous sources in one transaction with their refusals and `within`. */
+  private async write(run: PreparedRun, source: TrackSource, within?: (results: BatchItemResult[]) => Promise<void>): Promise<Outcome[]> {
+    const { inputs, now, outcomes, ready } = run;
     const write = async () => {
       if (ready.length > 0) {
         const recorded = await this.recorder.record(ready, now);
@@ -212,6 +241,16 @@ export class UsageTracker {
     for (const [eventType, n] of tracked) this.metrics.eventsTracked.inc({ event_type: eventType }, n);
     if (charged > BigInt(0)) this.metrics.creditsConsumed.inc(Number(charged) / 1_000_000);
   }
+}
+
+/** Inputs validated, priced and dated, waiting for their ledger transaction. */
+export interface PreparedRun {
+  readonly inputs: Array<TrackInput | DomainError>;
+  /** The run's time: it dates the rows and decides the periods. */
+  readonly now: Date;
+  /** The outcomes decided before the ledger (validation refusals); the ledger's fill the rest. */
+  readonly outcomes: Outcome[];
+  readonly ready: Prepared[];
 }
 
 function toBatchResults(outcomes: Outcome[]): BatchItemResult[] {
