@@ -9,10 +9,12 @@ import { FakeClock } from '../src/common/clock/clock';
 import { IngestDrainer } from '../src/modules/ingest/ingest-drainer.service';
 import { TrackUsage, UsageClient, UsageClientModule } from '../libs/nest-client/src';
 import { expectLedgerConsistent, expectRunsConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp } from './utils/test-app';
-import type { TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair } from './utils/test-app';
+import type { InstancePair, TestApp } from './utils/test-app';
+import * as factories from './utils/factories';
+import { issueKey } from './utils/factories';
+import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
+import { ON_POSTGRES } from './utils/test-database';
 
 /**
  * Agent runs with nested budgets: a call with X-Run-Id is charged to the run and counts against it and every
@@ -35,31 +37,20 @@ class AgentHostController {
 
 describe('agent runs', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
-  let seq = 0;
+  let pair: InstancePair | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock });
-    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+    pair = await startInstancePair({ clock });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b && b !== a) await b.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
-  async function createOrg(plan = 'professional'): Promise<string> {
-    const id = `runs-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-    await a.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: id, plan }).expect(201);
-    return id;
-  }
-  async function createKey(org: string, scopes = ['track', 'read']): Promise<{ Authorization: string }> {
-    const res = await a.http().post(`/api/admin/organizations/${org}/api-keys`).set(ADMIN).send({ name: `key-${++seq}`, scopes }).expect(201);
-    return { Authorization: `Bearer ${res.body.key}` };
-  }
+  const createOrg = (plan = 'professional') => factories.createOrg(a, plan, { prefix: 'runs' });
+  const createKey = async (org: string, scopes: ApiKeyScope[] = ['track', 'read']) => (await issueKey(a, org, scopes)).headers;
   const runs = (org: string) => `/api/organizations/${org}/runs`;
   async function run(org: string, body: Record<string, unknown> = {}, t: TestApp = a): Promise<{ id: string; path: string[] }> {
     return (await t.http().post(runs(org)).set(ADMIN).send(body).expect(201)).body;

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
 import { MAX_EVENT_CREDITS, MAX_PERIOD_CREDITS, MAX_PERIOD_OVERAGE_COST_USD } from '../src/common/money/bounds';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp, TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair, startTestApp, TestApp } from './utils/test-app';
+import type { InstancePair } from './utils/test-app';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
@@ -146,23 +145,20 @@ describe('amount bounds', () => {
  * instances of one PostgreSQL (one instance on PGlite), never take a period past it together.
  */
 describe('amount bounds: the race for the last room under the period bound', () => {
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   const suffix = Math.random().toString(36).slice(2, 7);
   const AT_EVENT_BOUND = (MAX_EVENT_CREDITS - 0.5) / 0.002;
   const llm = { eventType: 'llm_completion', eventData: { units: { inputTokens: AT_EVENT_BOUND } } };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock });
-    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+    pair = await startInstancePair({ clock });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b !== a) await b?.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   it('of six requests for the last 10^9 credits, exactly one is accepted, round after round', async () => {

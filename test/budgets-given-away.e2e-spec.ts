@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../src/common/clock/clock';
 import { expectLedgerConsistent } from './utils/ledger-checks';
-import { ADMIN, startTestApp } from './utils/test-app';
-import type { TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair } from './utils/test-app';
+import type { InstancePair, TestApp } from './utils/test-app';
 import { createOrg as newOrg, issueKey } from './utils/factories';
 import type { IssuedKey } from './utils/factories';
 import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
@@ -16,19 +14,16 @@ import type { ApiKeyScope } from '../src/common/auth/auth.decorators';
  */
 describe('budgets give nothing away', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock });
-    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+    pair = await startInstancePair({ clock });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b && b !== a) await b.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   const createOrg = (plan = 'professional'): Promise<string> => newOrg(a, plan, { prefix: 'given' });

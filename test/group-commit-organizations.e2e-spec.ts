@@ -4,10 +4,8 @@ import { LedgerRepository } from '../src/modules/ledger/ledger.repository';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
 import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp } from './utils/test-app';
-import type { TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair } from './utils/test-app';
+import type { InstancePair, TestApp } from './utils/test-app';
 
 /**
  * Issue 13, item 2: single events of many organizations share group-commit transactions (before, each
@@ -20,21 +18,17 @@ async function until(done: () => boolean): Promise<void> {
 
 describe('group commit across organizations', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
   let seq = 0;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock });
-    // Two instances on one PostgreSQL; PGlite is one process's database, so there the second is the first.
-    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+    pair = await startInstancePair({ clock });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b && b !== a) await b.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   async function createOrgs(n: number, plan: string): Promise<string[]> {

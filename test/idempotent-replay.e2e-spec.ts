@@ -4,10 +4,8 @@ import { AiToolsService } from '../src/modules/ai-tools/ai-tools.service';
 import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
 import { contractCheckEnabled, takeContractViolations } from './utils/contract';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp } from './utils/test-app';
-import type { TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair } from './utils/test-app';
+import type { InstancePair, TestApp } from './utils/test-app';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
@@ -19,19 +17,16 @@ import { createOrg as newOrg } from './utils/factories';
  */
 describe('idempotent replay of metered routes', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock, config: { asyncFlushIntervalMs: 60_000 } });
-    b = ON_POSTGRES ? await startTestApp({ database, clock, config: { asyncFlushIntervalMs: 60_000 } }) : a;
+    pair = await startInstancePair({ clock, config: { asyncFlushIntervalMs: 60_000 } });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b && b !== a) await b.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   const createOrg = (plan = 'free'): Promise<string> => newOrg(a, plan, { prefix: 'idem' });

@@ -7,10 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrackUsage, UsageClientModule } from '../libs/nest-client/src';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp } from './utils/test-app';
-import type { TestApp } from './utils/test-app';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ADMIN, startInstancePair } from './utils/test-app';
+import type { InstancePair, TestApp } from './utils/test-app';
 
 /**
  * The replay protocol through the client package, in an Express host (in this process, against the
@@ -59,9 +57,9 @@ interface Host {
 }
 
 describe('@credit-metering/nest-client: idempotent replay in an Express host', () => {
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
   let hostA: Host;
   let hostB: Host;
   let journalDir: string;
@@ -99,9 +97,8 @@ describe('@credit-metering/nest-client: idempotent replay in an Express host', (
   const answerOf = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown>, consumed: res.headers.get('x-credits-consumed'), remaining: res.headers.get('x-credits-remaining') });
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database });
-    b = ON_POSTGRES ? await startTestApp({ database }) : a;
+    pair = await startInstancePair();
+    ({ a, b } = pair);
     await a.app.listen(0, '127.0.0.1');
     if (b !== a) await b.app.listen(0, '127.0.0.1');
     await a.http().post('/api/admin/organizations').set(ADMIN).send({ id: org, name: org, plan: 'free' }).expect(201);
@@ -115,9 +112,7 @@ describe('@credit-metering/nest-client: idempotent replay in an Express host', (
   afterAll(async () => {
     await hostA?.app.close();
     if (hostB && hostB !== hostA) await hostB.app.close();
-    if (b && b !== a) await b.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
     if (journalDir) rmSync(journalDir, { recursive: true, force: true });
   });
 

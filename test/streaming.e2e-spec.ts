@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Big from 'big.js';
 import { FakeClock } from '../src/common/clock/clock';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
-import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { ADMIN, startInstancePair, startTestApp, TestApp } from './utils/test-app';
+import type { InstancePair } from './utils/test-app';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
-import type { TestDatabase } from './utils/test-database';
+import { ON_POSTGRES } from './utils/test-database';
 import { llmPrice, parseSse, shown } from './utils/sse';
 
 /**
@@ -308,20 +308,17 @@ describe('streamed responses (@TrackUsage, service)', () => {
 });
 
 describe(`extensions under concurrency${ON_POSTGRES ? ', two instances on one database' : ''}`, () => {
-  let database: TestDatabase;
   let a: TestApp;
   let b: TestApp;
+  let pair: InstancePair | undefined;
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await startTestApp({ database, clock });
-    b = ON_POSTGRES ? await startTestApp({ database, clock }) : a;
+    pair = await startInstancePair({ clock });
+    ({ a, b } = pair);
   });
   afterAll(async () => {
-    if (b !== a) await b?.close();
-    await a?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   async function createOrg(plan = 'free'): Promise<string> {

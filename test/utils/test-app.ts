@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock/clock';
 import type { AppConfig } from '../../src/config/app-config';
 import { collectContractViolation, contractCheckEnabled } from './contract';
-import { createTestDatabase, TestDatabase } from './test-database';
+import { createTestDatabase, ON_POSTGRES, TestDatabase } from './test-database';
 import { testConfig } from './test-config';
 
 export { ADMIN, ADMIN_KEY, testConfig } from './test-config';
@@ -58,4 +58,38 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
       if (ownsDatabase) await database.drop();
     },
   };
+}
+
+/** Two instances of the app on one database of their own, for races across instances. */
+export interface InstancePair {
+  database: TestDatabase;
+  a: TestApp;
+  /** The second instance on PostgreSQL; on the embedded database (one process's) it is `a`. */
+  b: TestApp;
+  /** Closes both instances and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function startInstancePair(options: Omit<StartTestAppOptions, 'database'> = {}): Promise<InstancePair> {
+  const database = await createTestDatabase();
+  let a: TestApp | undefined;
+  try {
+    a = await startTestApp({ ...options, database });
+    const first = a;
+    const b = ON_POSTGRES ? await startTestApp({ ...options, database }) : first;
+    return {
+      database,
+      a: first,
+      b,
+      async close() {
+        if (b !== first) await b.close();
+        await first.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await a?.close();
+    await database.drop();
+    throw error;
+  }
 }
