@@ -192,12 +192,17 @@ export class ReservationsService {
     if (runId !== undefined) await this.assertHoldRun(organizationId, reservationId, runId);
     // The answer kept with the key, written in the commit's own statement or transaction: a charged request
     // always has its answer (or at least its charge) for the replay, whichever instance the replay reaches.
-    const keep = (result: TrackResult): StoredAnswer => storedAnswer(first ?? { unstorable: 'not_given' }, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
+    const keep = this.keeper(first ?? { unstorable: 'not_given' });
     try {
       return await this.commitChecked(organizationId, reservationId, eventData, now, keep);
     } catch (error) {
       throw await this.withOriginalCharge(organizationId, reservationId, error);
     }
+  }
+
+  /** What the key keeps for a replay once the hold is charged: `first` (the work's answer) and the charge. */
+  private keeper(first: FirstAnswer): (result: TrackResult) => StoredAnswer {
+    return (result) => storedAnswer(first, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
   }
 
   private async assertHoldRun(organizationId: string, reservationId: string, runId: string): Promise<void> {
@@ -460,7 +465,7 @@ export class ReservationsService {
     }
     const data = { ...delivered, stopReason: HOLD_EXPIRED };
     // Never kept as an answer, like every stream: a replay of its key is 409 IDEMPOTENCY_REPLAYED with this charge.
-    const keep = (result: TrackResult): StoredAnswer => storedAnswer({ unstorable: 'not_json' }, usageOfCharge(result), this.config.idempotentResponseMaxBytes);
+    const keep = this.keeper({ unstorable: 'not_json' });
     // What chargeLocked does before it gives the hold back, checked first: a refusal there must not end a
     // hold whose credits are still taken.
     const priced = await this.events
