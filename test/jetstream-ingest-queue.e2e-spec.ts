@@ -123,7 +123,14 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     let misses = 0;
     for (let round = 0; round < 200; round += 1) {
       await q.append([message()]);
-      await (await q.claim(10))!.nack();
+      // A stored message reaches the consumer a moment after the publish is acknowledged (the stream signals
+      // its consumers asynchronously): this first claim may wait for it. The claim after nack() may not.
+      let first = await q.claim(10);
+      for (let tries = 0; !first && tries < 100; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        first = await q.claim(10);
+      }
+      await first!.nack();
       const again = await q.claim(10);
       if (again) await again.ack();
       else {
