@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
+import { Clock } from '../src/common/clock/clock';
 import { formatCreditAmount, formatCredits, formatUsd, wholeDaysLeft } from '../dashboard/src/format';
 import { createOrganization, issueKey } from './utils/security-fixtures';
 import { freePort } from './utils/service-process';
@@ -32,6 +33,20 @@ const LAPTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const AXE_SOURCE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const DAY_MS = 86_400_000;
+
+/** The real time, unless a test holds it at one instant (the rest of the suite reads real dates). */
+class PinnableClock extends Clock {
+  private pinned: Date | undefined;
+
+  pin(at: Date | undefined): void {
+    this.pinned = at;
+  }
+
+  now(): Date {
+    return this.pinned ? new Date(this.pinned) : new Date();
+  }
+}
+const clock = new PinnableClock();
 
 interface AxeViolation {
   id: string;
@@ -110,7 +125,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     // Portal links are built from PUBLIC_URL (never the request's Host): the address the browser uses.
     const port = await freePort();
-    t = await startTestApp({ config: { port, publicUrl: `http://127.0.0.1:${port}` } });
+    t = await startTestApp({ clock, config: { port, publicUrl: `http://127.0.0.1:${port}` } });
     await t.app.listen({ port, host: '127.0.0.1' });
     const address = t.app.getHttpServer().address() as AddressInfo;
     baseUrl = `http://127.0.0.1:${address.port}`;
@@ -732,6 +747,19 @@ describeInBrowser('usage dashboard in Chromium', () => {
   });
 
   it("never projects a hard-capped organization past its cap, and says when the cap is reached or that it was", async () => {
+    // The server's clock held at one instant for this test: an organization made at 23:59:59 UTC and
+    // forecast at 00:00:01 would be observed for a day and more (its first day began the day before), and
+    // its spend would belong to yesterday (or to last month on the 1st).
+    const at = Date.now();
+    clock.pin(new Date(at));
+    try {
+      await hardCappedForecast(at);
+    } finally {
+      clock.pin(undefined);
+    }
+  });
+
+  async function hardCappedForecast(at: number): Promise<void> {
     // Free plan: 100 credits, hard cap. structuring_diagnose at complexity 2 with echo costs 25.
     const spend = async (org: string, events: number) => {
       const res = await t.http().post(`/api/organizations/${org}/usage/events`).set(ADMIN).send({ events: Array.from({ length: events }, () => ({ eventType: 'structuring_diagnose', eventData: { complexity: 2, echo: true } })) }).expect(200);
@@ -745,7 +773,8 @@ describeInBrowser('usage dashboard in Chromium', () => {
     await signIn(page, baseUrl, youngKey);
     const forecast = await (await forecastResponse).json();
     await page.waitForSelector('#forecast-caption');
-    // Its hours of data, not 7 days: the rate divides by the days really observed (today so far).
+    // Its hours of data, not 7 days: the rate divides by the days really observed (today so far, an hour at least).
+    expect(forecast.basis.rateDays).toBe(Math.round(Math.max(1 / 24, (at % DAY_MS) / DAY_MS) * 100) / 100);
     expect(forecast.basis.rateDays).toBeLessThan(1);
     expect(forecast.dailyRate).toBeGreaterThan(50);
     expect(forecast.hardCapCredits).toBe(100);
@@ -779,7 +808,7 @@ describeInBrowser('usage dashboard in Chromium', () => {
     expect(spentCaption).not.toContain('runs out');
     expect(spentCaption).not.toMatch(/ is reached /);
     await second.close();
-  });
+  }
 
   it('shows the agent runs with their spend including children, opens a run into its children and own events, pages, and says when there are none or a request failed', async () => {
     const org = await createOrganization(t, 'dash-runs', 'professional');
