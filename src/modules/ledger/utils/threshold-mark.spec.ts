@@ -36,6 +36,23 @@ describe('crossesMark', () => {
     );
   });
 
+  it('equals the Big definition right at the mark (where the floating-point shortcut hands over to exact figures)', () => {
+    const scale = fc.integer({ min: 0, max: 6 });
+    const threshold = fc.integer({ min: 1, max: 1000 }).map((n) => n / 1000);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10_000_000_000 }), scale, threshold, fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 6 }), (n, s, t, off, span, fs) => {
+        const limit = new Big(n).div(10 ** s).toFixed(s);
+        // Figures a few units of their last place around the exact mark.
+        const unit = new Big(1).div(10 ** fs);
+        const mark = new Big(limit).times(t);
+        const before = mark.plus(unit.times(off)).toFixed(fs + s + 3);
+        const after = new Big(before).plus(unit.times(span)).toFixed(fs + s + 3);
+        expect(crossesMark(limit, t, before, after)).toBe(reference(limit, t, before, after));
+      }),
+      { numRuns: 10000 },
+    );
+  });
+
   it('rounds figures half-up to 2 decimals and knows a positive limit', () => {
     expect(warningFigure('8.405')).toBe(8.41);
     expect(warningFigure(10)).toBe(10);

@@ -17,6 +17,16 @@ const TEN = BigInt(10);
  * batch's CPU. Anything that is not a plain decimal goes the Big way.
  */
 export function crossesMark(limit: string | number, threshold: number, before: string | number, after: string | number): boolean {
+  // Most events are nowhere near a mark: decided in floating point when the figures are clear of it by far
+  // more than a double's rounding (relative 1e-9 against ~1e-16 an operation), exactly only near it.
+  const m = Number(limit) * threshold;
+  const b0 = Number(before);
+  const a0 = Number(after);
+  if (Number.isFinite(m) && Number.isFinite(b0) && Number.isFinite(a0)) {
+    const margin = Math.abs(m) * 1e-9 + 1e-9;
+    if (a0 < m - margin || b0 > m + margin) return false;
+    if (b0 < m - margin && a0 > m + margin) return true;
+  }
   const l = exact(limit);
   const t = exact(threshold);
   const b = exact(before);
