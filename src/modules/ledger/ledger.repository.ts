@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { runPipelined } from '../../common/database/pipelined-transaction';
+import type { PipelinedTransaction, PipelinePool, Statement } from '../../common/database/pipelined-transaction';
 import { TransactionHost } from '../../common/database/transaction-host';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
@@ -202,17 +204,34 @@ export class LedgerRepository {
    */
   async consumeMany(now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length === 0) return [];
+    const { name, text, values } = this.consumeManyStatement(now, items);
+    return this.prepared<ConsumeResult & { i: number }>(true, name, text, values);
+  }
+
+  /**
+   * consumeMany's statement, for a caller that sends it itself (a pipelined transaction). Named, like the
+   * write: sent unnamed it was parsed and analysed on every call (~3.5 % of PostgreSQL's CPU on single events).
+   */
+  consumeManyStatement(now: Date, items: ConsumeParams[]): Required<Statement> {
     const first = items[0].organizationId;
     const oneOrganization = items.every((p) => p.organizationId === first);
     const json = JSON.stringify(
       items.map((p, i) => ({ i, org: p.organizationId, period: p.periodStart, amount: p.amount, limit_key: p.limitKey, api_key_id: p.apiKeyId ?? null, user_id: p.userId ?? null, day: p.day ?? null, run_id: p.runId ?? null })),
     );
-    const rows = (
-      oneOrganization
-        ? await this.tx.manager.query(`SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, [first, now, this.config.periodCloseGraceMinutes, json])
-        : await this.tx.manager.query(`SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, [now, this.config.periodCloseGraceMinutes, json])
-    ) as Array<ConsumeResult & { i: number }>;
-    return rows;
+    return oneOrganization
+      ? { name: 'ledger_consume_many', text: `SELECT * FROM consume_credits_many($1, $2, $3::int, $4::jsonb) ORDER BY i`, values: [first, now, this.config.periodCloseGraceMinutes, json] }
+      : { name: 'ledger_consume_orgs', text: `SELECT * FROM consume_credits_orgs($1, $2::int, $3::jsonb) ORDER BY i`, values: [now, this.config.periodCloseGraceMinutes, json] };
+  }
+
+  /**
+   * Runs `work` in a transaction of its own whose statements are pipelined (runPipelined: BEGIN with the
+   * first ones, COMMIT with the last ones), or returns undefined where that cannot be: on the embedded
+   * database (its socket server serves one session and interleaves the messages of connections) and inside
+   * an ambient transaction (`work` would have to join it).
+   */
+  pipelined<T>(work: (t: PipelinedTransaction) => Promise<T>): Promise<T> | undefined {
+    if (!this.config.databaseUrl || this.tx.active) return undefined;
+    return runPipelined((this.dataSource.driver as unknown as { master: PipelinePool }).master, work);
   }
 
   /**
@@ -224,8 +243,14 @@ export class LedgerRepository {
    * which every debit takes.
    */
   async writeEntries(entries: EntryRows, now: Date): Promise<void> {
-    if (entries.events.length === 0 && entries.notifications.length === 0) return;
-    await this.prepared(true, 'ledger_write_entries', WRITE_ENTRIES_SQL, entryParams(entries, now));
+    const statement = this.writeEntriesStatement(entries, now);
+    if (statement) await this.prepared(true, statement.name, statement.text, statement.values);
+  }
+
+  /** writeEntries' statement (for a pipelined transaction); undefined when there is nothing to write. */
+  writeEntriesStatement(entries: EntryRows, now: Date): Required<Statement> | undefined {
+    if (entries.events.length === 0 && entries.notifications.length === 0) return undefined;
+    return { name: 'ledger_write_entries', text: WRITE_ENTRIES_SQL, values: entryParams(entries, now) };
   }
 
   /**
