@@ -158,6 +158,13 @@ describe('pipelined debit (integration)', () => {
       const state = await ledgerState(t.dataSource, o);
       expect({ events: state.events.n, keys: state.keys }).toEqual({ events: 4, keys: 1 });
       await expectLedgerConsistent(t.dataSource, o);
+      // The generic plans a small debit asks for (SET LOCAL) ended with its transaction.
+      const clients = await Promise.all(Array.from({ length: pool().totalCount }, () => pool().connect()));
+      try {
+        for (const c of clients) expect((await c.query('SHOW plan_cache_mode')).rows).toEqual([{ plan_cache_mode: 'auto' }]);
+      } finally {
+        clients.forEach((c) => c.release());
+      }
     });
 
     it('a replay (its key taken) rolls the speculative debit back and is answered as before: duplicate, charged once', async () => {

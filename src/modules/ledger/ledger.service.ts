@@ -168,7 +168,7 @@ export class LedgerService {
     if (items.length === 0) return undefined;
     return this.ledger.pipelined(async (t) => {
       const claiming = claims.length > 0 ? t.send<ClaimedRow>(claimKeysStatement(claims, now)) : undefined;
-      const debiting = t.send<ConsumeResult>(this.ledger.consumeManyStatement(now, items.map(params)));
+      const debiting = this.ledger.sendConsumeMany(t, now, items.map(params));
       if (claiming && claimedOf(await claiming).size !== claims.length) throw KEY_TAKEN;
       const results = await debiting;
       const outcomes = new Map<number, DebitOutcome>();
