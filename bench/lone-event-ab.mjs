@@ -5,7 +5,7 @@
 // moments of the machine's other work, so their ratio holds on a busy shared machine where the fixed-rate
 // latency benchmark's figures swing by 2x between runs. Two passes: events without an idempotency key, then
 // events each with a key of its own. `BENCH_AB_REQUESTS` a build and pass (1,500). With
-// `BENCH_AB_CONNECTIONS` > 1 (1), that many requests at once, in slices of 100 a connection, the builds in turn:
+// `BENCH_AB_CONNECTIONS` > 1 (1), that many requests at once, in slices of `BENCH_AB_SLICE` requests a connection (25), the builds in turn:
 // events then share group commits, as in the hot-org benchmark; `BENCH_AB_ORGS` (50) organizations round robin
 // (1: one hot organization). `BENCH_AB_ROUTE=decorated`: the `@TrackUsage` route (POST /api/visuals/planning: a
 // hold, then its settlement) instead of the tracking API.
@@ -59,7 +59,7 @@ export async function run() {
     for (const keyed of [false, true]) {
       const times = new Map(builds.map((b) => [b, []]));
       const meters = builds.map((b) => cpuMeter([b.svc.pid], backendPids(b.sql)));
-      const slice = connections === 1 ? 1 : 100;
+      const slice = connections === 1 ? 1 : envInt('BENCH_AB_SLICE', 25);
       for (let i = 0; i < requests / (slice * connections); i++) {
         const order = i % 2 === 0 ? builds : [...builds].reverse();
         for (const b of order) {
