@@ -249,8 +249,8 @@ export class LedgerRepository {
    * round trip): consume_credits_many runs a dozen statements whatever the number of events, and PostgreSQL
    * kept re-planning each of them on every call (their custom plans looked cheaper than the generic ones),
    * which was most of a lone event's debit: 0.67-0.90 ms a call with custom plans against 0.41-0.51 ms with
-   * generic ones (server log, one event a transaction, same run). A large batch keeps custom plans, made for
-   * its real number of rows.
+   * generic ones (server log, one event a transaction, same run). A large batch keeps custom plans, made with
+   * its parameters' values.
    */
   sendConsumeMany(t: PipelinedTransaction, now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length <= GENERIC_PLANS_UP_TO) void t.send({ text: GENERIC_PLANS });
