@@ -100,17 +100,17 @@ export function createEmbeddedDataDir(prefix = 'bench') {
 }
 
 /**
- * Starts `node dist/src/main.js` and waits for GET /health = 200. `port` may be given (a restart on the same
- * port, so clients reconnect to the same URL). The returned handle can stop (SIGTERM) or kill -9 the process.
+ * Starts `node dist/src/main.js` (or `main`, another build's) and waits for GET /health = 200. `port` may be
+ * given (a restart on the same port, so clients reconnect to the same URL). The returned handle can stop (SIGTERM) or kill -9 the process.
  */
-export async function startService({ databaseUrl, env = {}, port, timeoutMs = 60_000, nodeArgs = [] }) {
-  assertBuilt();
+export async function startService({ databaseUrl, env = {}, port, timeoutMs = 60_000, nodeArgs = [], main = MAIN }) {
+  if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm run bench does it)`);
   port ??= await freePort();
   let output = '';
   const started = Date.now();
   const childEnv = { ...process.env, ...serviceEnv(databaseUrl, env), PORT: String(port) };
   if (!databaseUrl) delete childEnv.DATABASE_URL; // the caller's own DATABASE_URL must not leak into an embedded run
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, main], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

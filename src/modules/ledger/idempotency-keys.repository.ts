@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Statement } from '../../common/database/pipelined-transaction';
 import { TransactionHost } from '../../common/database/transaction-host';
 import type { OrganizationKey } from './ledger.types';
 
@@ -37,14 +38,8 @@ export class IdempotencyKeysRepository {
    */
   async claimKeys(keys: Array<OrganizationKey & { hash: string }>, now: Date): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
-    const sorted = [...keys].sort(byOrganizationKey).map((k, n) => ({ org: k.organizationId, key: k.key, hash: k.hash, n }));
-    const rows = (await this.tx.manager.query(
-      `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
-       SELECT k.org, k.key, k.hash, $2 FROM jsonb_to_recordset($1::jsonb) AS k(org text, key text, hash text, n integer) ORDER BY k.n
-       ON CONFLICT DO NOTHING RETURNING organization_id, key`,
-      [JSON.stringify(sorted), now],
-    )) as Array<{ organization_id: string; key: string }>;
-    return new Set(rows.map((r) => keyId(r.organization_id, r.key)));
+    const { text, values } = claimKeysStatement(keys, now);
+    return claimedOf((await this.tx.manager.query(text, values)) as ClaimedRow[]);
   }
 
   /** The stored keys among these, by `keyId`. */
@@ -61,11 +56,8 @@ export class IdempotencyKeysRepository {
   /** Gives back keys claimed in this transaction whose event was refused (a later attempt may use them). */
   async releaseKeys(keys: OrganizationKey[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.tx.manager.query(
-      `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS x(org, key)
-        WHERE k.organization_id = x.org AND k.key = x.key AND k.event_id IS NULL`,
-      [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
-    );
+    const { text, values } = releaseKeysStatement(keys);
+    await this.tx.manager.query(text, values);
   }
 
   /** Claims a key; false when it is already taken (this waits for a transaction holding it to finish). */
@@ -87,13 +79,63 @@ export class IdempotencyKeysRepository {
   }
 
   /** Records which event each key's request made, and the response a replay answers with. */
-  async completeKeys(entries: Array<OrganizationKey & { eventId: string; response: unknown }>): Promise<void> {
+  async completeKeys(entries: CompletedKey[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.tx.manager.query(
-      `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
+    const { text, values } = completeKeysStatement(entries);
+    await this.tx.manager.query(text, values);
+  }
+}
+
+/** A key to complete: the event its request made and the answer a replay gets. */
+export type CompletedKey = OrganizationKey & { eventId: string; response: unknown };
+
+/** A row of claimKeysStatement's answer: a key this transaction claimed. */
+export type ClaimedRow = { organization_id: string; key: string };
+
+/*
+ * The statements of the methods above, for a caller that sends them itself (LedgerService's pipelined
+ * debit, which does not wait for one to answer before sending the next). Named: each connection parses
+ * them once.
+ */
+
+/**
+ * Claims many keys (of one or several organizations) in one statement; its rows are the keys claimed.
+ * Claimed in (organization, key) order, so two transactions claiming overlapping keys wait for each other
+ * instead of deadlocking.
+ */
+export function claimKeysStatement(keys: Array<OrganizationKey & { hash: string }>, now: Date): Statement {
+  const sorted = [...keys].sort(byOrganizationKey).map((k, n) => ({ org: k.organizationId, key: k.key, hash: k.hash, n }));
+  return {
+    name: 'keys_claim_many',
+    text: `INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
+       SELECT k.org, k.key, k.hash, $2 FROM jsonb_to_recordset($1::jsonb) AS k(org text, key text, hash text, n integer) ORDER BY k.n
+       ON CONFLICT DO NOTHING RETURNING organization_id, key`,
+    values: [JSON.stringify(sorted), now],
+  };
+}
+
+/** The keys a claimKeysStatement claimed, as `keyId`s. */
+export function claimedOf(rows: ClaimedRow[]): Set<string> {
+  return new Set(rows.map((r) => keyId(r.organization_id, r.key)));
+}
+
+/** Gives back keys claimed in this transaction whose event was refused (a later attempt may use them). */
+export function releaseKeysStatement(keys: OrganizationKey[]): Statement {
+  return {
+    name: 'keys_release_many',
+    text: `DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS x(org, key)
+        WHERE k.organization_id = x.org AND k.key = x.key AND k.event_id IS NULL`,
+    values: [keys.map((k) => k.organizationId), keys.map((k) => k.key)],
+  };
+}
+
+/** Records which event each key's request made, and the response a replay answers with. */
+export function completeKeysStatement(entries: CompletedKey[]): Statement {
+  return {
+    name: 'keys_complete_many',
+    text: `UPDATE idempotency_keys k SET event_id = e.event_id, response = e.response
          FROM jsonb_to_recordset($1::jsonb) AS e(org text, key text, event_id uuid, response jsonb)
         WHERE k.organization_id = e.org AND k.key = e.key`,
-      [JSON.stringify(entries.map((e) => ({ org: e.organizationId, key: e.key, event_id: e.eventId, response: e.response })))],
-    );
-  }
+    values: [JSON.stringify(entries.map((e) => ({ org: e.organizationId, key: e.key, event_id: e.eventId, response: e.response })))],
+  };
 }

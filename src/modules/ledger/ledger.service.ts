@@ -5,8 +5,8 @@ import { microsToDecimalString } from '../../common/money/credits';
 import type { CreditHundredths } from '../../common/money/credits';
 import type { TrackResult } from '../../../libs/contracts/src/tracking.types';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
-import { IdempotencyKeysRepository, keyId } from './idempotency-keys.repository';
-import type { StoredKey } from './idempotency-keys.repository';
+import { claimedOf, claimKeysStatement, completeKeysStatement, IdempotencyKeysRepository, keyId, releaseKeysStatement } from './idempotency-keys.repository';
+import type { ClaimedRow, CompletedKey, StoredKey } from './idempotency-keys.repository';
 import { LedgerEntries } from './ledger-entries';
 import { LedgerRepository } from './ledger.repository';
 import type { ConsumeParams, ConsumeResult, DebitItem, HoldExtension, OrganizationKey, RefusedEventRow, ReservationRow, ReserveParams, ReserveResult } from './ledger.types';
@@ -119,39 +119,92 @@ export class LedgerService {
     // A run that repeats a key needs the one-by-one path (a later copy depends on how the first fared).
     if (new Set(keyed.map(keyOf)).size !== keyed.length) return this.debitEachOrganization(items, now, params, plansOf);
     const position = new Map<T, number>(items.map((p, n) => [p, n]));
+    const claims = keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! }));
+    const pipelined = this.debitPipelined(items, claims, now, params, plansOf, position);
+    if (pipelined) {
+      try {
+        return await pipelined;
+      } catch (error) {
+        // A key was taken (rolled back, nothing written): the path below finds out what became of it.
+        if (error !== KEY_TAKEN) throw error;
+      }
+    }
     return this.ledger.transaction(async () => {
       const outcomes = new Map<number, DebitOutcome>();
-      const entries = new LedgerEntries();
-      const completed: Array<OrganizationKey & { eventId: string; response: unknown }> = [];
       // 1. Claim every key in one statement (blocks until a transaction holding one of them ends).
-      const claimed = await this.keys.claimKeys(keyed.map((p) => ({ organizationId: p.input.organizationId, key: p.key!, hash: p.hash! })), now);
+      const claimed = await this.keys.claimKeys(claims, now);
       const taken = keyed.filter((p) => !claimed.has(keyOf(p)));
       const existing = await this.keys.findKeys(taken.map((p) => ({ organizationId: p.input.organizationId, key: p.key! })));
       for (const p of taken) outcomes.set(position.get(p)!, replayOf(existing.get(keyOf(p)), p.hash));
       // 2. Every debit in one round trip, in order, under the balance rows' locks.
       const toDebit = items.filter((p) => !p.key || claimed.has(keyOf(p)));
       const results = await this.ledger.consumeMany(now, toDebit.map(params));
-      const plans = await plansOf(results);
-      const released: OrganizationKey[] = [];
-      toDebit.forEach((p, i) => {
-        const r = results[i];
-        const organizationId = p.input.organizationId;
-        if (r.status !== 'OK') {
-          // Nothing was written for it; the key goes back so a later attempt can use it.
-          if (p.key) released.push({ organizationId, key: p.key });
-          outcomes.set(position.get(p)!, { status: 'refused', debit: r, plan: plans.get(r.plan_name ?? '') });
-          return;
-        }
-        const result = entries.add(organizationId, plans.get(r.plan_name!)!, p, r, randomUUID(), now);
-        if (p.key) completed.push({ organizationId, key: p.key, eventId: result.eventId, response: result });
-        outcomes.set(position.get(p)!, { status: 'accepted', result });
-      });
+      const { entries, released, completed } = this.decide(toDebit, results, await plansOf(results), now, position, outcomes);
       // 3. Free the refused events' keys, write the accepted ones.
       await this.keys.releaseKeys(released);
       await this.writeEntries(entries);
       await this.keys.completeKeys(completed);
       return outcomes;
     });
+  }
+
+  /**
+   * `debit` in two round trips where the database allows it (PostgreSQL, no ambient transaction: undefined
+   * otherwise): BEGIN, the key claims and the debit of every event sent together, then the writes sent
+   * together with the COMMIT (LedgerRepository.pipelined). The same statements in the same order as the
+   * path it stands for, so the same locks in the same order: keys, then balance rows, then the rows written.
+   * The debit goes out before the claims have answered, so it debits every event as if each key were
+   * claimed; when one was taken (a replay, or a retry racing its original) the transaction is rolled back,
+   * nothing of it stays, and it rejects with KEY_TAKEN for the checked path to decide.
+   */
+  private debitPipelined<T extends DebitRequest>(
+    items: T[],
+    claims: Array<OrganizationKey & { hash: string }>,
+    now: Date,
+    params: (item: T) => ConsumeParams,
+    plansOf: PlansOf,
+    position: Map<T, number>,
+  ): Promise<Map<number, DebitOutcome>> | undefined {
+    if (items.length === 0) return undefined;
+    return this.ledger.pipelined(async (t) => {
+      const claiming = claims.length > 0 ? t.send<ClaimedRow>(claimKeysStatement(claims, now)) : undefined;
+      const debiting = this.ledger.sendConsumeMany(t, now, items.map(params));
+      if (claiming && claimedOf(await claiming).size !== claims.length) throw KEY_TAKEN;
+      const results = await debiting;
+      const outcomes = new Map<number, DebitOutcome>();
+      const { entries, released, completed } = this.decide(items, results, await plansOf(results), now, position, outcomes);
+      // Not awaited: they go out now and the COMMIT right behind them (one round trip); a failure of any
+      // of them rolls everything back and rejects the whole debit.
+      if (released.length > 0) void t.send(releaseKeysStatement(released));
+      const write = this.ledger.writeEntriesStatement(entries, this.clock.now());
+      if (write) void t.send(write);
+      if (completed.length > 0) void t.send(completeKeysStatement(completed));
+      return outcomes;
+    });
+  }
+
+  /**
+   * What the debit's results mean for each event debited: an accepted one's rows and answer (and its key
+   * to complete), a refused one's refusal (and its key to give back: nothing was written for it, so a
+   * later attempt can use it). Outcomes go into `outcomes` by position in the caller's items.
+   */
+  private decide<T extends DebitRequest>(toDebit: T[], results: ConsumeResult[], plans: Map<string, PlanDefinitionRecord>, now: Date, position: Map<T, number>, outcomes: Map<number, DebitOutcome>) {
+    const entries = new LedgerEntries();
+    const released: OrganizationKey[] = [];
+    const completed: CompletedKey[] = [];
+    toDebit.forEach((p, i) => {
+      const r = results[i];
+      const organizationId = p.input.organizationId;
+      if (r.status !== 'OK') {
+        if (p.key) released.push({ organizationId, key: p.key });
+        outcomes.set(position.get(p)!, { status: 'refused', debit: r, plan: plans.get(r.plan_name ?? '') });
+        return;
+      }
+      const result = entries.add(organizationId, plans.get(r.plan_name!)!, p, r, randomUUID(), now);
+      if (p.key) completed.push({ organizationId, key: p.key, eventId: result.eventId, response: result });
+      outcomes.set(position.get(p)!, { status: 'accepted', result });
+    });
+    return { entries, released, completed };
   }
 
   /** Runs that repeat a key: one organization at a time, each one by one (rare: a retry racing its original). */
@@ -310,6 +363,9 @@ export class LedgerService {
     });
   }
 }
+
+/** Why a pipelined debit was rolled back: one of its keys was taken (the checked path decides instead). */
+const KEY_TAKEN = new Error('debit: an idempotency key was taken');
 
 /** A request's key as one string (keys are per organization). */
 function keyOf(p: DebitRequest): string {
