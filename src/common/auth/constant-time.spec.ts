@@ -3,7 +3,7 @@ import { bearerToken, KnownSecret, secretsEqual } from './constant-time';
 
 describe('secretsEqual and KnownSecret', () => {
   it('agree on every pair, lengths and unicode included', () => {
-    let current = 'admin-key-0123456789';
+    const current = 'admin-key-0123456789';
     const known = new KnownSecret(() => current);
     for (const candidate of ['admin-key-0123456789', 'admin-key-012345678', 'admin-key-01234567890', '', 'Zoë 🧨']) {
       expect(known.matches(candidate)).toBe(secretsEqual(candidate, current));
