@@ -24,7 +24,8 @@ export type AppModuleOptions = InfrastructureOptions;
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
-    const providers: Provider[] = [{ provide: APP_GUARD, useClass: AuthGuard }];
+    // The guard is also a provider of its own: direct routes (common/http/direct-routes.ts) call the same instance.
+    const providers: Provider[] = [AuthGuard, { provide: APP_GUARD, useExisting: AuthGuard }];
     return {
       module: AppModule,
       imports: [

@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { registerHttpSecurity } from './common/auth/http-security';
+import { AuthGuard } from './common/auth/auth.guard';
+import { registerDirectRoutes } from './common/http/direct-routes';
 import { registerLoadShedding } from './common/http/load-shedding';
 import { Clock } from './common/clock/clock';
 import { validationFailed } from './common/errors/domain-error';
@@ -73,13 +75,15 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   registerLoadShedding(app.getHttpAdapter().getInstance(), config.maxInFlightRequests, app.get(MetricsService).httpInFlight);
   // Before any route exists: headers, rate limit and the route catalog must see every route.
   await registerHttpSecurity(app, config);
-  setupApp(app, options.onContractViolation);
+  const directRoutesInstalled = setupApp(app, options.onContractViolation);
   await app.init();
+  directRoutesInstalled();
   await app.getHttpAdapter().getInstance().ready();
   return app;
 }
 
-function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOptions['onContractViolation']): void {
+/** Returns the check that every @DirectRoute was found among the routes (to call after `app.init()`). */
+function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOptions['onContractViolation']): () => void {
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -88,7 +92,10 @@ function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOpt
       exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
     }),
   );
-  app.useGlobalFilters(new AllExceptionsFilter());
+  const filter = new AllExceptionsFilter();
+  app.useGlobalFilters(filter);
+  // The hottest routes skip Nest's per-request machinery, with the same guard, filter and (identity) pipe.
+  const directRoutesInstalled = registerDirectRoutes(app, { guard: app.get(AuthGuard), filter });
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsService);
@@ -109,4 +116,5 @@ function setupApp(app: NestFastifyApplication, onContractViolation: CreateAppOpt
   const document = buildOpenApiDocument(app);
   serveOpenApiDocument(app, document);
   if (onContractViolation) checkResponsesAgainst(fastify, document, onContractViolation);
+  return directRoutesInstalled;
 }

@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,10 +6,11 @@ import type { AppConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
 import { API_KEY_RESOLVER } from './auth.guard';
 import type { ApiKeyResolver } from './auth.guard';
-import { bearerToken, secretsEqual } from './constant-time';
+import { bearerToken, KnownSecret } from './constant-time';
 import { rejectUnacceptableInput } from './input-hygiene';
 import { connectRateLimitRedis, RedisRateLimitStore } from './rate-limit-redis-store';
 import { recordRoutes } from './route-catalog';
+import { registerSecurityHeaders } from './security-headers';
 
 /** Never rate limited: probes and scrapers must see the service even when clients are throttled. */
 export const RATE_LIMIT_EXEMPT_ROUTES = new Set(['/health', '/metrics']);
@@ -25,7 +25,7 @@ export async function registerHttpSecurity(app: NestFastifyApplication, config: 
   recordRoutes(fastify);
 
   // Helmet's defaults, CSP included: the Swagger UI at /api/docs loads only same-origin scripts and works.
-  await app.register(helmet as never, {});
+  registerSecurityHeaders(fastify);
   // Input no handler can store or walk safely (NUL, unpaired surrogates, absurd nesting): 400 up front.
   fastify.addHook('preValidation', rejectUnacceptableInput);
 
@@ -50,10 +50,11 @@ export async function registerHttpSecurity(app: NestFastifyApplication, config: 
    * Whose budget a request spends: the admin key's, an organization key's (by key id: the secret never
    * becomes a counter name), or, without a valid key, the client IP's (random keys share the IP's budget).
    */
+  const adminKey = new KnownSecret(() => config.adminApiKey);
   const keyOf = async (request: FastifyRequest): Promise<string> => {
     const token = bearerToken(request.headers.authorization);
     if (token) {
-      if (secretsEqual(token, config.adminApiKey)) return 'admin';
+      if (adminKey.matches(token)) return 'admin';
       try {
         const principal = await resolver?.resolve(token);
         if (principal?.kind === 'organization') return `key:${principal.id}`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_JSON_DEPTH, unacceptableInput } from './input-hygiene';
+import type { FastifyRequest } from 'fastify';
+import { MAX_JSON_DEPTH, rejectUnacceptableInput, unacceptableInput } from './input-hygiene';
 
 describe('unacceptableInput', () => {
   it('accepts ordinary JSON, unicode and emoji included', () => {
@@ -31,5 +32,34 @@ describe('unacceptableInput', () => {
     expect(unacceptableInput(nest(MAX_JSON_DEPTH), 'body')).toBeUndefined();
     expect(unacceptableInput(nest(MAX_JSON_DEPTH + 1), 'body')?.problem).toMatch(/deeper/);
     expect(unacceptableInput(nest(1_000_000), 'body')?.problem).toMatch(/deeper/);
+  });
+});
+
+describe('rejectUnacceptableInput (the preValidation hook)', () => {
+  const outcome = (request: Partial<FastifyRequest>) => {
+    let result: unknown = 'not called';
+    rejectUnacceptableInput(request as FastifyRequest, undefined, (error) => (result = error));
+    return result as { details?: unknown; message?: string } | undefined;
+  };
+
+  it('passes acceptable input on at once', () => {
+    expect(outcome({ params: { orgId: 'acme' }, query: {}, body: { eventType: 'x', eventData: { n: 1, list: ['a', { b: null }] } } })).toBeUndefined();
+    expect(outcome({ params: {}, query: {}, body: undefined })).toBeUndefined();
+  });
+
+  it('refuses what unacceptableInput refuses, with its path, params first, then query, then body', () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(MAX_JSON_DEPTH + 1)}1${'}'.repeat(MAX_JSON_DEPTH + 1)}`);
+    for (const [request, part, path] of [
+      [{ params: { orgId: '\u0000' }, body: { k: '\ud800' } }, 'params', 'params.orgId'],
+      [{ params: {}, query: { q: ['ok', 'x\u0000'] } }, 'query', 'query.q[1]'],
+      [{ params: {}, query: {}, body: { list: [1, { toString: 1 }] } }, 'body', 'body.list[1]'],
+      [{ params: {}, query: {}, body: deep }, 'body', undefined],
+    ] as const) {
+      const error = outcome(request as Partial<FastifyRequest>);
+      expect(error?.message).toMatch(new RegExp(`^Request ${part} `));
+      const expected = unacceptableInput((request as Record<string, unknown>)[part], part)!;
+      if (path) expect(expected.path).toBe(path);
+      expect(error?.details).toEqual({ fields: { [expected.path]: [`${expected.path} ${expected.problem}`] } });
+    }
   });
 });

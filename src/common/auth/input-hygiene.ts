@@ -43,21 +43,41 @@ export function unacceptableInput(root: unknown, rootPath: string, maxDepth = MA
 }
 
 /**
+ * Whether a value passes unacceptableInput, answered without building a path for every member (the hot path
+ * accepts nearly every body: the paths are only worth building for a refusal). Recursion is bounded by
+ * maxDepth, like the iterative check's depth limit, so it cannot overflow the stack.
+ */
+function acceptable(value: unknown, depth: number, maxDepth: number): boolean {
+  if (typeof value === 'string') return !UNSTORABLE.test(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth >= maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!acceptable(value[i], depth + 1, maxDepth)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    if (UNSTORABLE.test(key) || PROTOTYPE_KEYS.has(key)) return false;
+    if (!acceptable((value as Record<string, unknown>)[key], depth + 1, maxDepth)) return false;
+  }
+  return true;
+}
+
+/** The refusal of one part of the request (`params`, `query` or `body`), or undefined when it is acceptable. */
+function refusal(value: unknown, part: 'params' | 'query' | 'body'): Error | undefined {
+  if (value === undefined || acceptable(value, 0, MAX_JSON_DEPTH)) return undefined;
+  const found = unacceptableInput(value, part);
+  if (!found) return undefined;
+  const at = found.path.slice(0, 200);
+  return validationFailed({ [at]: [`${at} ${found.problem}`] }, `Request ${part} ${found.problem}`);
+}
+
+/**
  * Refuses (400 VALIDATION_FAILED) path parameters, query strings and bodies that no handler can store or
  * walk safely, before any of them runs. Runs as a Fastify preValidation hook: after the body is parsed,
- * before Nest's guards, pipes and handlers.
+ * before Nest's guards, pipes and handlers. Callback style: an async hook costs a promise per request.
  */
-export async function rejectUnacceptableInput(request: FastifyRequest): Promise<void> {
-  for (const [value, path] of [
-    [request.params, 'params'],
-    [request.query, 'query'],
-    [request.body, 'body'],
-  ] as const) {
-    if (value === undefined) continue;
-    const found = unacceptableInput(value, path);
-    if (found) {
-      const at = found.path.slice(0, 200);
-      throw validationFailed({ [at]: [`${at} ${found.problem}`] }, `Request ${path} ${found.problem}`);
-    }
-  }
+export function rejectUnacceptableInput(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
+  const error = refusal(request.params, 'params') ?? refusal(request.query, 'query') ?? refusal(request.body, 'body');
+  done(error);
 }

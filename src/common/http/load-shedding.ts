@@ -11,19 +11,28 @@ const EXEMPT = new Set(['/health', '/metrics']);
 export function registerLoadShedding(fastify: FastifyInstance, maxInFlight: number, gauge?: { set(value: number): void }): void {
   if (maxInFlight <= 0) return;
   let inFlight = 0;
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (EXEMPT.has(request.url.split('?')[0])) return;
+  // Callback style: an async hook costs a promise per request, for a check that never waits.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (EXEMPT.has(pathOf(request.url))) return done();
     if (inFlight >= maxInFlight) {
-      await reply
+      // Answered here; not calling done() ends the request's hooks (Fastify's early response from a hook).
+      reply
         .code(503)
         .header('retry-after', '1')
         .header('content-type', 'application/json; charset=utf-8')
         .send({ statusCode: 503, error: 'OVERLOADED', message: 'The service is at capacity; retry shortly' });
-      return reply;
+      return;
     }
     gauge?.set(++inFlight);
     // The raw response's 'close' fires exactly once, when the answer is sent or the client went away, whatever
     // hooks ran or did not: a slot can never leak (hook-based counting leaked under 2,000 aborting clients).
     reply.raw.once('close', () => gauge?.set(--inFlight));
+    done();
   });
+}
+
+/** The path of a request target, without its query string. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }

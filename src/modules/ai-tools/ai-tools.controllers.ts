@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Scopes } from '../../common/auth/auth.decorators';
+import { DirectRoute } from '../../common/http/direct-routes';
 import { TrackUsage } from '../tracking/track-usage.decorator';
 import { AiToolsService } from './ai-tools.service';
 import { llmInputTokens, llmMaxTokens, llmStreamRequested, toolEventData } from './utils/stand-in-result';
@@ -126,6 +127,7 @@ export class PushToolsController {
 
   @Post('structuring-to-visuals')
   @HttpCode(200)
+  @DirectRoute()
   @TrackUsage('push_structuring_to_visuals', { eventData, mode: 'async' })
   @ApiOperation({ summary: 'Stand-in AI tool, metered as push_structuring_to_visuals' })
   @ApiBody(BODY)
@@ -135,6 +137,7 @@ export class PushToolsController {
 
   @Post('visuals-to-solutioning')
   @HttpCode(200)
+  @DirectRoute()
   @TrackUsage('push_visuals_to_solutioning', { eventData, mode: 'async' })
   @ApiOperation({ summary: 'Stand-in AI tool, metered as push_visuals_to_solutioning' })
   @ApiBody(BODY)
@@ -144,6 +147,7 @@ export class PushToolsController {
 
   @Post('solutioning-to-sow')
   @HttpCode(200)
+  @DirectRoute()
   @TrackUsage('push_solutioning_to_sow', { eventData, mode: 'async' })
   @ApiOperation({ summary: 'Stand-in AI tool, metered as push_solutioning_to_sow' })
   @ApiBody(BODY)
@@ -153,6 +157,7 @@ export class PushToolsController {
 
   @Post('sow-to-loe')
   @HttpCode(200)
+  @DirectRoute()
   @TrackUsage('push_sow_to_loe', { eventData, mode: 'async' })
   @ApiOperation({ summary: 'Stand-in AI tool, metered as push_sow_to_loe' })
   @ApiBody(BODY)

@@ -60,11 +60,16 @@ export class ApiKeyAuthenticator extends ApiKeyResolver implements OnApplication
       .catch((error: Error) => this.logger.warn(`Revocation of API key ${key.id} not broadcast (other instances refuse it within the key cache TTL): ${error.message}`));
   }
 
-  async resolve(token: string): Promise<Principal | undefined> {
+  /** A cached key is answered as a value (no promise: the guard then lets the request through synchronously). */
+  resolve(token: string): Principal | undefined | Promise<Principal | undefined> {
     if (!looksLikeApiKey(token)) return undefined;
     const hash = hashApiKey(token);
     const cached = this.cache.lookup(hash);
-    const principal = cached ? (cached.value ?? undefined) : await this.load(hash);
+    if (cached) return this.used(cached.value ?? undefined);
+    return this.load(hash).then((principal) => this.used(principal));
+  }
+
+  private used(principal: OrganizationPrincipal | undefined): OrganizationPrincipal | undefined {
     if (principal) this.recordUse(principal);
     return principal;
   }

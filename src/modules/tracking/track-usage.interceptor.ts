@@ -5,6 +5,7 @@ import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
 import { from, Observable, of } from 'rxjs';
 import { mergeMap, catchError } from 'rxjs/operators';
 import { PRINCIPAL_KEY } from '../../common/auth/principal';
+import type { DirectInterceptor } from '../../common/http/direct-routes';
 import { Clock } from '../../common/clock/clock';
 import { DomainError, validationFailed } from '../../common/errors/domain-error';
 import { toHttpError } from '../../common/errors/domain-http.exception';
@@ -40,7 +41,7 @@ import type { ReservationResult } from '../../../libs/contracts/src/tracking.typ
  * own error and is not charged. One reservation and one commit transaction per request.
  */
 @Injectable()
-export class TrackUsageInterceptor implements NestInterceptor {
+export class TrackUsageInterceptor implements NestInterceptor, DirectInterceptor {
   private readonly logger = new Logger(TrackUsageInterceptor.name);
 
   constructor(
@@ -75,15 +76,8 @@ export class TrackUsageInterceptor implements NestInterceptor {
     const input = this.inputFor(meta, request);
 
     if (meta.mode === 'async') {
-      // Validated and priced before the handler runs (with the estimate when there is one), written after it
-      // succeeds; quantities from the result are priced again then, before the event is accepted.
-      const queued = await this.buffer.prepare(input);
-      return next.handle().pipe(
-        mergeMap((body) => {
-          const usage = (meta.units ? this.buffer.prepare(this.finalInput(meta, input, body)) : Promise.resolve(queued)).then((q) => this.buffer.enqueue(q));
-          return from(usage.then((u) => this.respond(reply, body, u)));
-        }),
-      );
+      const accept = await this.prepareAsync(meta, input, reply);
+      return next.handle().pipe(mergeMap((body) => from(accept(body))));
     }
 
     if (meta.stream && (meta.stream.when?.(request) ?? true)) {
@@ -119,6 +113,42 @@ export class TrackUsageInterceptor implements NestInterceptor {
       mergeMap((body) => call.settle(body)),
       catchError((error: unknown) => call.fail(error)),
     );
+  }
+
+  /**
+   * Asynchronous mode: the event is validated and priced before the handler runs (with the estimate when there
+   * is one); the function returned stores it after the handler succeeded (quantities from the result are
+   * priced again first) and gives the answer.
+   */
+  private async prepareAsync(meta: TrackUsageMetadata, input: TrackInput, reply: unknown): Promise<(body: unknown) => Promise<unknown>> {
+    const queued = await this.buffer.prepare(input);
+    return (body) =>
+      (meta.units ? this.buffer.prepare(this.finalInput(meta, input, body)) : Promise.resolve(queued))
+        .then((q) => this.buffer.enqueue(q))
+        .then((usage) => this.respond(reply, body, usage));
+  }
+
+  /** Whether a route can be metered by interceptDirect: the asynchronous mode (see DirectInterceptor). */
+  supportsDirect(handler: object): boolean {
+    return this.reflector.get<TrackUsageMetadata | undefined>(TRACK_USAGE, handler as () => unknown)?.mode === 'async';
+  }
+
+  /**
+   * The metering of an asynchronous route for a @DirectRoute (common/http/direct-routes.ts): the same steps
+   * and errors as intercept() (metering's own failures before the handler as HttpExceptions, the handler's
+   * and the storing's as they are), with promises instead of rxjs.
+   */
+  async interceptDirect(context: ExecutionContext, handle: () => Promise<unknown>): Promise<unknown> {
+    let accept: (body: unknown) => Promise<unknown>;
+    try {
+      const meta = this.reflector.get<TrackUsageMetadata | undefined>(TRACK_USAGE, context.getHandler());
+      if (meta?.mode !== 'async') throw new Error('interceptDirect meters asynchronous @TrackUsage routes only');
+      const http = context.switchToHttp();
+      accept = await this.prepareAsync(meta, this.inputFor(meta, http.getRequest<PlatformRequest>()), http.getResponse<unknown>());
+    } catch (error) {
+      throw toHttpError(error);
+    }
+    return accept(await handle());
   }
 
   /**

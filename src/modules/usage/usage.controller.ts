@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PortalReadable, Scopes } from '../../common/auth/auth.decorators';
+import { DirectRoute } from '../../common/http/direct-routes';
 import { TRACK_BATCH_SCHEMA, TrackEventDto } from './dto/track-event.dto';
 import { UsageSummaryService } from './usage-summary.service';
 import { UsageTracker } from './usage-tracker.service';
@@ -18,6 +19,7 @@ export class UsageController {
   ) {}
 
   @Post('usage/events')
+  @DirectRoute()
   @ApiTrackingErrors()
   @Scopes('track')
   @ApiOperation({
