@@ -4,7 +4,6 @@ import { TransactionHost } from '../../common/database/transaction-host';
 import { APP_CONFIG } from '../../config/app-config';
 import type { AppConfig } from '../../config/app-config';
 import type { ConsumeParams, ConsumeResult, EntryRows, HoldSettlement, LedgerEventRow, RefusedEventRow, ReserveParams, ReserveResult } from './ledger.types';
-import { pgArray } from './utils/pg-array';
 
 const ROLLBACK = new Error('quote: rolled back on purpose');
 
@@ -101,19 +100,16 @@ interface PgQueryable {
 }
 
 
-/**
- * $1 takes, $2 notifications, $3 now; then `extra` (settleHolds' holds); then one array per event column,
- * each sent as its array literal (pgArray: node-postgres's own builder was the drain's largest allocation).
- */
+/** $1 takes, $2 notifications, $3 now; then `extra` (settleHolds' holds); then one array per event column. */
 function entryParams(entries: EntryRows, now: Date, extra: unknown[] = []): unknown[] {
   const columns = EVENT_COLUMNS.map(([name]) => {
-    const values = new Array<string | number | null>(entries.events.length);
+    const values: unknown[] = new Array(entries.events.length);
     for (let n = 0; n < entries.events.length; n++) {
       const v = entries.events[n][name];
       // jsonb elements go as their JSON text (pg would stringify an object anyway); null stays SQL NULL.
-      values[n] = name === 'breakdown' ? (v === null || v === undefined ? null : JSON.stringify(v)) : ((v ?? null) as string | number | null);
+      values[n] = name === 'breakdown' ? (v === null || v === undefined ? null : JSON.stringify(v)) : (v ?? null);
     }
-    return pgArray(values);
+    return values;
   });
   return [JSON.stringify(entries.takes), JSON.stringify(entries.notifications), now, ...extra, ...columns];
 }
