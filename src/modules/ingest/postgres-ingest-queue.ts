@@ -109,10 +109,12 @@ export class PostgresIngestQueue extends IngestQueue {
   async claim(max: number, after: ClaimedBatch[] = []): Promise<ClaimedBatch | null> {
     const now = this.clock.now();
     const until = leaseEnd(new Date(now.getTime() + this.config.ingestLeaseSeconds * 1000));
-    const own = after.flatMap((b) => (b.lease ? [b.lease] : []));
-    // The newest event each of the caller's own unacknowledged claims took, by organization.
+    // The caller's own unacknowledged claims, and the newest event each took by organization. Only claims
+    // made here: a lease whose events this instance does not know keeps holding its organizations.
+    const mine = after.filter((b) => b.lease !== undefined && this.lastSeqs.has(b));
+    const own = mine.map((b) => b.lease!);
     const taken: Record<string, string> = {};
-    for (const b of after) for (const [organization, seq] of this.lastSeqs.get(b) ?? []) if (!(organization in taken) || BigInt(seq) > BigInt(taken[organization])) taken[organization] = seq;
+    for (const b of mine) for (const [organization, seq] of this.lastSeqs.get(b)!) if (!(organization in taken) || BigInt(seq) > BigInt(taken[organization])) taken[organization] = seq;
     // Its own short transaction, never joined to a caller's: the lock is released at its commit, and on
     // the embedded database nothing else waits behind it for longer than these statements.
     const rows = await this.tx.newTransaction(async () => {
