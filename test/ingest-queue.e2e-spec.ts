@@ -9,6 +9,8 @@ import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import type { PreparedRun } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { ON_POSTGRES } from './utils/test-database';
+import { TransactionHost } from '../src/common/database/transaction-host';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
@@ -106,6 +108,38 @@ describe('ingest queue (PostgreSQL store)', () => {
     const state = await ledgerState(t.dataSource, id);
     expect(state.events.n).toBe(3);
     expect(state.events.credits).toBe('3.000000');
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  // Two connections at once: PostgreSQL only (the embedded database is one session).
+  (ON_POSTGRES ? it : it.skip)('a claim neither waits for a holder acknowledging a lease that ran out nor hands out the events it is removing', async () => {
+    const id = await createOrg();
+    for (let i = 0; i < 2; i++) await asyncCall(id, `acking-${i}`).expect(200);
+    const queue = t.app.get(IngestQueue);
+    const tracker = t.app.get(UsageTracker);
+    const held = await queue.claim(100);
+    expect(held!.messages.map((m) => m.input.idempotencyKey)).toEqual(['acking-0', 'acking-1']);
+    clock.advance(31_000);
+    let acked!: () => void;
+    const acking = new Promise<void>((r) => (acked = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // The holder has acknowledged (its ack deleted its lease row and the events) and not committed yet.
+    const writing = TransactionHost.detached(() =>
+      tracker.drain(held!.messages.map((m) => m.input), async () => {
+        await held!.ack();
+        acked();
+        await released;
+      }),
+    );
+    await acking;
+    const next = await queue.claim(100);
+    expect(next?.messages.filter((m) => m.input.organizationId === id) ?? []).toEqual([]);
+    await next?.nack();
+    release();
+    await writing;
+    expect(await waiting(id)).toBe(0);
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(2);
     await expectLedgerConsistent(t.dataSource, id);
   });
 

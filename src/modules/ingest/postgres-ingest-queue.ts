@@ -121,12 +121,13 @@ export class PostgresIngestQueue extends IngestQueue {
       const m = this.tx.manager;
       await m.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK]);
       // Leases that ran out go first, in their own statement: their events are claimable again, and a holder
-      // still writing them now fails its ack instead of removing events this claim may hand out. A holder
-      // acknowledging right now has its lease row locked (its ack deletes it): this waits for its commit,
-      // and the next statement, a new snapshot, no longer sees the events it removed.
-      await m.query(`DELETE FROM ingest_leases WHERE lease <= $1`, [now]);
+      // still writing them now fails its ack instead of removing events this claim may hand out. A lease
+      // whose holder is acknowledging right now is locked (its ack deletes it): skipped, it keeps holding its
+      // organization in the claim below (every lease row does), so the claim neither waits for that
+      // transaction nor hands out the events it is removing; a later claim deletes it if it rolls back.
+      await m.query(`DELETE FROM ingest_leases WHERE (organization_id, lease) IN (SELECT organization_id, lease FROM ingest_leases WHERE lease <= $1 FOR UPDATE SKIP LOCKED)`, [now]);
       return (await m.query(
-        // A waiting event is claimable unless a lease holds its organization: another claim's (its events
+        // A waiting event is claimable unless a lease row holds its organization: another claim's (its events
         // are decided in order, by one drainer at a time), or one of the caller's own unacknowledged claims
         // ($3) that took it already ($4: the newest event each took, by organization; those claims are
         // written before this one, so the organization's next events may come in this claim, still in
