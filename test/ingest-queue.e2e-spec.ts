@@ -3,11 +3,14 @@ import { FakeClock } from '../src/common/clock/clock';
 import { LedgerRepository } from '../src/modules/ledger/ledger.repository';
 import { IngestDrainer } from '../src/modules/ingest/ingest-drainer.service';
 import { IngestQueue } from '../src/modules/ingest/ingest-queue.types';
+import type { ClaimedBatch } from '../src/modules/ingest/ingest-queue.types';
 import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.service';
 import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import type { PreparedRun } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
 import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { ON_POSTGRES } from './utils/test-database';
+import { TransactionHost } from '../src/common/database/transaction-host';
 import { createOrg as newOrg } from './utils/factories';
 
 /**
@@ -79,6 +82,88 @@ describe('ingest queue (PostgreSQL store)', () => {
     expect(state.events.credits).toBe('5.000000');
     const refused = await t.dataSource.query(`SELECT count(*)::int AS n FROM refused_events WHERE organization_id = $1`, [id]);
     expect(refused[0].n).toBe(0);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it("a lease that ran out is given up at the next claim: its holder's ack fails and rolls its write back, the new holder writes the events once", async () => {
+    const id = await createOrg();
+    for (let i = 0; i < 3; i++) await asyncCall(id, `slow-${i}`).expect(200);
+    const queue = t.app.get(IngestQueue);
+    const tracker = t.app.get(UsageTracker);
+    const keys = (b: ClaimedBatch | null) => b!.messages.map((m) => m.input.idempotencyKey);
+    const slow = await queue.claim(100);
+    expect(keys(slow)).toEqual(['slow-0', 'slow-1', 'slow-2']);
+    clock.advance(31_000);
+    const took = await queue.claim(100);
+    expect(keys(took)).toEqual(['slow-0', 'slow-1', 'slow-2']);
+    // The first holder finishes its write after all: its ack, in its ledger transaction, finds its lease
+    // gone and throws, so nothing of that transaction is kept (its refusals would otherwise be kept twice).
+    await expect(tracker.drain(slow!.messages.map((m) => m.input), () => slow!.ack())).rejects.toThrow('Ingest claim lost');
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(0);
+    expect(await waiting(id)).toBe(3);
+    await tracker.drain(took!.messages.map((m) => m.input), () => took!.ack());
+    expect(await waiting(id)).toBe(0);
+    const [{ leases }] = await t.dataSource.query(`SELECT count(*)::int AS leases FROM ingest_leases WHERE organization_id = $1`, [id]);
+    expect(leases).toBe(0);
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.events.n).toBe(3);
+    expect(state.events.credits).toBe('3.000000');
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  // Two connections at once: PostgreSQL only (the embedded database is one session).
+  (ON_POSTGRES ? it : it.skip)('a claim neither waits for a holder acknowledging a lease that ran out nor hands out the events it is removing', async () => {
+    const id = await createOrg();
+    for (let i = 0; i < 2; i++) await asyncCall(id, `acking-${i}`).expect(200);
+    const queue = t.app.get(IngestQueue);
+    const tracker = t.app.get(UsageTracker);
+    const held = await queue.claim(100);
+    expect(held!.messages.map((m) => m.input.idempotencyKey)).toEqual(['acking-0', 'acking-1']);
+    clock.advance(31_000);
+    let acked!: () => void;
+    const acking = new Promise<void>((r) => (acked = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // The holder has acknowledged (its ack deleted its lease row and the events) and not committed yet.
+    const writing = TransactionHost.detached(() =>
+      tracker.drain(held!.messages.map((m) => m.input), async () => {
+        await held!.ack();
+        acked();
+        await released;
+      }),
+    );
+    await acking;
+    const next = await queue.claim(100);
+    expect(next?.messages.filter((m) => m.input.organizationId === id) ?? []).toEqual([]);
+    await next?.nack();
+    release();
+    await writing;
+    expect(await waiting(id)).toBe(0);
+    expect((await ledgerState(t.dataSource, id)).events.n).toBe(2);
+    await expectLedgerConsistent(t.dataSource, id);
+  });
+
+  it('a synchronous call racing the drain of an asynchronous event with the same key: one charge a key, whichever wins (40 rounds)', async () => {
+    const id = await createOrg('starter');
+    const drainer = t.app.get(IngestDrainer);
+    for (let round = 0; round < 40; round++) {
+      const key = `race-${round}`;
+      await asyncBatch(id, [{ eventType: 'push_sow_to_loe', idempotencyKey: key }]).expect(202);
+      // The call starts a little later each round (the drain's claim and preparation come before its ledger
+      // transaction), so that either one takes the key first and their transactions overlap in between.
+      const [sync] = await Promise.all([
+        new Promise((r) => setTimeout(r, round % 10)).then(() => t.http().post(`/api/organizations/${id}/usage/events`).set(ADMIN).set('Idempotency-Key', key).send({ eventType: 'push_sow_to_loe' })),
+        drainer.drainOnce(),
+      ]);
+      // The same request under the same key: the second of the two is a replay of the first, never a charge.
+      expect(sync.status).toBe(201);
+    }
+    await drainAll();
+    const twice = await t.dataSource.query(`SELECT idempotency_key FROM usage_events WHERE organization_id = $1 GROUP BY idempotency_key HAVING count(*) > 1`, [id]);
+    expect(twice).toEqual([]);
+    const state = await ledgerState(t.dataSource, id);
+    expect(state.events.n).toBe(40);
+    expect(state.events.credits).toBe('40.000000');
     await expectLedgerConsistent(t.dataSource, id);
   });
 

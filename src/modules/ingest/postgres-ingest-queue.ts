@@ -14,6 +14,7 @@ const CLAIM_LOCK = 0x696e6765; // 'inge'
 interface ClaimedRow {
   seq: string;
   id: string;
+  organization_id: string;
   payload: IngestMessage['input'];
   receipt_id: string | null;
   enqueued_at: Date;
@@ -27,14 +28,17 @@ type Waiter = { messages: IngestMessage[]; resolve: () => void; reject: (e: unkn
  * the next INSERT (group commit: one flush for many concurrent single calls). An append inside an open
  * transaction (an asynchronous batch with its receipt) joins it instead: both commit, or neither.
  *
- * Claims: `FOR UPDATE SKIP LOCKED` with a lease (`claimed_until`), oldest first, and never an organization
- * that another drainer holds right now: an organization's waiting events are only ever claimed as a prefix,
- * by one drainer at a time, so its events are decided in the order they were accepted (caps, budgets).
- * Claims are serialized by a transaction-scoped advisory lock (a claim is one short statement): two claims
- * racing could otherwise each take part of one organization.
+ * Claims: oldest first, and never an organization that another drainer holds right now: an organization's
+ * waiting events are only ever claimed as a prefix, by one drainer at a time, so its events are decided in
+ * the order they were accepted (caps, budgets). What a claim holds is a lease per organization it took
+ * (`ingest_leases`: its lease end, which is its identity, and the newest event it took), not a mark on each
+ * event: the claimed rows are only read, so a claim costs a read of its events and a row per organization
+ * instead of a rewrite of every event. Claims are serialized by a transaction-scoped advisory lock (a claim
+ * is three short statements): two claims racing could otherwise each take part of one organization.
  *
- * Ack is a DELETE that joins the ambient transaction: the drainer calls it inside the ledger transaction,
- * so on PostgreSQL the ledger rows, the receipt's counts and the removal from the queue commit together.
+ * Ack is a DELETE of the events and their leases that joins the ambient transaction: the drainer calls it
+ * inside the ledger transaction, so on PostgreSQL the ledger rows, the receipt's counts and the removal from
+ * the queue commit together.
  */
 @Injectable()
 export class PostgresIngestQueue extends IngestQueue {
@@ -42,6 +46,8 @@ export class PostgresIngestQueue extends IngestQueue {
   override readonly continuesClaims = true;
   private pending: Waiter[] = [];
   private writing = false;
+  /** The newest event of each organization a claim took (what its lease rows say), for the claims after it. */
+  private readonly lastSeqs = new WeakMap<ClaimedBatch, Map<string, string>>();
 
   constructor(
     private readonly tx: TransactionHost,
@@ -103,29 +109,44 @@ export class PostgresIngestQueue extends IngestQueue {
   async claim(max: number, after: ClaimedBatch[] = []): Promise<ClaimedBatch | null> {
     const now = this.clock.now();
     const until = leaseEnd(new Date(now.getTime() + this.config.ingestLeaseSeconds * 1000));
-    const own = after.flatMap((b) => (b.lease ? [b.lease] : []));
+    // The caller's own unacknowledged claims, and the newest event each took by organization. Only claims
+    // made here: a lease whose events this instance does not know keeps holding its organizations.
+    const mine = after.filter((b) => b.lease !== undefined && this.lastSeqs.has(b));
+    const own = mine.map((b) => b.lease!);
+    const taken: Record<string, string> = {};
+    for (const b of mine) for (const [organization, seq] of this.lastSeqs.get(b)!) if (!(organization in taken) || BigInt(seq) > BigInt(taken[organization])) taken[organization] = seq;
     // Its own short transaction, never joined to a caller's: the lock is released at its commit, and on
-    // the embedded database nothing else waits behind it for longer than this one statement.
+    // the embedded database nothing else waits behind it for longer than these statements.
     const rows = await this.tx.newTransaction(async () => {
       const m = this.tx.manager;
       await m.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK]);
-      const [claimed] = (await m.query(
-        // The organizations being drained are a small set, hashed once (NOT IN a hashed subplan): a
-        // correlated NOT EXISTS became a nested loop over claimed rows x waiting rows (118 s for 200,000).
-        // ANY(ARRAY(…)) keeps the UPDATE on the primary key instead of a hash join over the whole table.
-        // The caller's own unacknowledged claims ($4) do not hold their organizations against it: it writes
-        // them before this one, so their next events may come in this claim, still in order.
-        `UPDATE ingest_queue q SET claimed_until = $2::timestamptz
-          WHERE q.seq = ANY(ARRAY(
-            SELECT w.seq FROM ingest_queue w
-             WHERE (w.claimed_until IS NULL OR w.claimed_until <= $1)
-               AND w.organization_id NOT IN (SELECT c.organization_id FROM ingest_queue c WHERE c.claimed_until > $1 AND c.claimed_until <> ALL($4::timestamptz[]))
-             ORDER BY w.seq LIMIT $3
-             FOR UPDATE SKIP LOCKED))
-         RETURNING q.seq, q.id, q.payload, q.receipt_id, q.enqueued_at`,
-        [now, until, max, own],
-      )) as [ClaimedRow[], number];
-      return claimed;
+      // Leases that ran out go first, in their own statement: their events are claimable again, and a holder
+      // still writing them now fails its ack instead of removing events this claim may hand out. A lease
+      // whose holder is acknowledging right now is locked (its ack deletes it): skipped, it keeps holding its
+      // organization in the claim below (every lease row does), so the claim neither waits for that
+      // transaction nor hands out the events it is removing; a later claim deletes it if it rolls back.
+      await m.query(`DELETE FROM ingest_leases WHERE (organization_id, lease) IN (SELECT organization_id, lease FROM ingest_leases WHERE lease <= $1 FOR UPDATE SKIP LOCKED)`, [now]);
+      return (await m.query(
+        // A waiting event is claimable unless a lease row holds its organization: another claim's (its events
+        // are decided in order, by one drainer at a time), or one of the caller's own unacknowledged claims
+        // ($3) that took it already ($4: the newest event each took, by organization; those claims are
+        // written before this one, so the organization's next events may come in this claim, still in
+        // order). The leases are a few rows an organization, hashed once (NOT IN a hashed subplan) and the
+        // own claims a jsonb lookup: both filters on the primary key's scan, in order, which stops at the
+        // limit (a NOT EXISTS became a hash anti join over the whole queue and a sort). Nothing is written to
+        // the claimed events (no row version, no index entry): one lease row an organization is.
+        `WITH picked AS (
+           SELECT w.seq, w.id, w.organization_id, w.payload, w.receipt_id, w.enqueued_at FROM ingest_queue w
+            WHERE w.organization_id NOT IN (SELECT l.organization_id FROM ingest_leases l WHERE l.lease <> ALL($3::timestamptz[]))
+              AND w.seq > coalesce(($4::jsonb ->> w.organization_id)::bigint, 0)
+            ORDER BY w.seq LIMIT $2
+         ), leased AS (
+           INSERT INTO ingest_leases (organization_id, lease, last_seq)
+           SELECT p.organization_id, $1::timestamptz, max(p.seq) FROM picked p GROUP BY p.organization_id
+         )
+         SELECT seq, id, organization_id, payload, receipt_id, enqueued_at FROM picked`,
+        [until, max, own, JSON.stringify(taken)],
+      )) as ClaimedRow[];
     });
     if (rows.length === 0) return null;
     rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
@@ -137,26 +158,35 @@ export class PostgresIngestQueue extends IngestQueue {
       enqueuedAt: new Date(r.enqueued_at).toISOString(),
     }));
     const seqOf = new Map(messages.map((m, i) => [m, seqs[i]]));
-    return {
+    // Sorted by seq: each organization's last one is its newest.
+    const last = new Map(rows.map((r) => [r.organization_id, r.seq]));
+    const batch: ClaimedBatch = {
       messages,
       lease: until,
-      // Joins the ambient transaction when there is one (the drainer's ledger transaction). Only this claim's
-      // rows go (claimed_until is the claim's own lease end: a later claim of the same rows, after this lease
-      // ran out, has a later one). When another drainer took them over meanwhile, the ack throws, so the
-      // ledger transaction it joins rolls back instead of recording the batch a second time (its refused
-      // events would be kept twice: a refusal holds no idempotency key).
+      // Joins the ambient transaction when there is one (the drainer's ledger transaction): the events and
+      // this claim's leases of their organizations go together (`some` holds whole organizations: the
+      // drainer's lanes split a batch by organization). When this lease ran out and a later claim deleted
+      // it (its events may be claimed again), the ack throws, so the ledger transaction it joins rolls back
+      // instead of recording the batch a second time (its refused events would be kept twice: a refusal
+      // holds no idempotency key).
       ack: async (some?: IngestMessage[]) => {
+        const acked = some ?? messages;
         const gone = some ? some.map((m) => seqOf.get(m)!) : seqs;
-        const [{ n }] = (await this.tx.manager.query(
-          `WITH gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-          [gone, until],
-        )) as Array<{ n: number }>;
-        if (n !== gone.length) throw new Error(`Ingest claim lost: ${gone.length - n} of ${gone.length} events were claimed again after this lease ran out`);
+        const organizations = [...new Set(acked.map((m) => m.input.organizationId))];
+        const [{ leases, n }] = (await this.tx.manager.query(
+          `WITH lease AS (DELETE FROM ingest_leases WHERE lease = $2::timestamptz AND organization_id = ANY($3::text[]) RETURNING 1),
+                gone AS (DELETE FROM ingest_queue WHERE seq = ANY($1::bigint[]) RETURNING 1)
+           SELECT (SELECT count(*) FROM lease)::int AS leases, (SELECT count(*) FROM gone)::int AS n`,
+          [gone, until, organizations],
+        )) as Array<{ leases: number; n: number }>;
+        if (leases !== organizations.length || n !== gone.length) throw new Error(`Ingest claim lost: its lease ran out and was deleted by a later claim (${leases} of ${organizations.length} organizations' leases, ${n} of ${gone.length} events left)`);
       },
       nack: async () => {
-        await this.tx.manager.query(`UPDATE ingest_queue SET claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND claimed_until = $2::timestamptz`, [seqs, until]);
+        await this.tx.manager.query(`DELETE FROM ingest_leases WHERE lease = $1::timestamptz`, [until]);
       },
     };
+    this.lastSeqs.set(batch, last);
+    return batch;
   }
 
   async lag(): Promise<IngestLag> {

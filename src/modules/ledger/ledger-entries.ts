@@ -1,6 +1,6 @@
 import { limitKeyOf } from '../events/entities/event-definition.entity';
 import { randomUUID } from 'node:crypto';
-import { crossesMark, isPositive, warningFigure } from './utils/threshold-mark';
+import { isPositive, marksCrossed, warningFigure } from './utils/threshold-mark';
 import { hundredthsFromDecimalString, hundredthsToNumber, microsToDecimalString } from '../../common/money/credits';
 import type { PlanDefinitionRecord } from '../plans/plan-registry.service';
 import type { ConsumeResult, DebitItem, LedgerEventRow, NotificationRow, RefusedEventRow } from './ledger.types';
@@ -9,9 +9,7 @@ import type { TrackResult, UsageWarning } from '../../../libs/contracts/src/trac
 /** Thresholds (fractions of the allowance) that this event's consumption crossed. */
 export function crossedThresholds(plan: PlanDefinitionRecord, r: Pick<ConsumeResult, 'allowance' | 'consumed_before' | 'consumed_after'>): UsageWarning[] {
   if (!isPositive(r.allowance)) return [];
-  return plan.config.warningThresholds
-    .filter((t) => crossesMark(r.allowance, t, r.consumed_before, r.consumed_after))
-    .map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: warningFigure(r.consumed_after), limit: warningFigure(r.allowance) }));
+  return marksCrossed(r.allowance, plan.config.warningThresholds, r.consumed_before, r.consumed_after).map((threshold) => ({ type: 'usage_threshold' as const, threshold, used: warningFigure(r.consumed_after), limit: warningFigure(r.allowance) }));
 }
 
 /**
@@ -22,20 +20,18 @@ export function crossedBudgetThresholds(plan: PlanDefinitionRecord, r: Pick<Cons
   const warnings: UsageWarning[] = [];
   for (const take of r.budget_takes ?? []) {
     if (!isPositive(take.limit)) continue;
-    for (const threshold of plan.config.warningThresholds) {
-      if (crossesMark(take.limit, threshold, take.before, take.after)) {
-        warnings.push({
-          type: 'budget_threshold',
-          threshold,
-          used: warningFigure(take.after),
-          limit: warningFigure(take.limit),
-          budgetId: take.budgetId,
-          scope: take.scope,
-          subject: take.subject,
-          period: take.period,
-          window: String(take.window).slice(0, 10),
-        });
-      }
+    for (const threshold of marksCrossed(take.limit, plan.config.warningThresholds, take.before, take.after)) {
+      warnings.push({
+        type: 'budget_threshold',
+        threshold,
+        used: warningFigure(take.after),
+        limit: warningFigure(take.limit),
+        budgetId: take.budgetId,
+        scope: take.scope,
+        subject: take.subject,
+        period: take.period,
+        window: String(take.window).slice(0, 10),
+      });
     }
   }
   return warnings;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import Big from 'big.js';
 import fc from 'fast-check';
-import { crossesMark, isPositive, warningFigure } from './threshold-mark';
+import { crossesMark, isPositive, marksCrossed, warningFigure } from './threshold-mark';
 
 /** The definition: before < limit × threshold <= after, in Big decimals. */
 function reference(limit: string, threshold: number, before: string, after: string): boolean {
@@ -36,26 +36,28 @@ describe('crossesMark', () => {
     );
   });
 
-  it('equals the Big definition right at the mark (where the floating-point shortcut hands over to exact figures)', () => {
-    const scale = fc.integer({ min: 0, max: 6 });
-    const threshold = fc.integer({ min: 1, max: 1000 }).map((n) => n / 1000);
+  it('marksCrossed: the thresholds crossesMark says, in order, over random figures and figures at, just under and just over a mark', () => {
+    const scaled = (s: number) => fc.integer({ min: -1_000_000, max: 1_000_000_000_000 }).map((n) => new Big(n).div(10 ** s).toFixed(s));
+    const decimal = fc.integer({ min: 0, max: 6 }).chain(scaled);
+    const thresholds = fc.array(fc.integer({ min: 1, max: 1000 }).map((n) => n / 1000), { maxLength: 5 });
+    // A figure exactly at one of the marks, or a millionth (the ledger's unit) either side of it.
+    const nearMark = (limit: string, ts: number[], pick: number, nudge: number) => (ts.length === 0 ? limit : new Big(limit).times(ts[pick % ts.length]).plus(new Big(nudge).div(1_000_000)).toFixed());
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10_000_000_000 }), scale, threshold, fc.integer({ min: -3, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 6 }), (n, s, t, off, span, fs) => {
-        const limit = new Big(n).div(10 ** s).toFixed(s);
-        // Figures a few units of their last place around the exact mark.
-        const unit = new Big(1).div(10 ** fs);
-        const mark = new Big(limit).times(t);
-        const before = mark.plus(unit.times(off)).toFixed(fs + s + 3);
-        const after = new Big(before).plus(unit.times(span)).toFixed(fs + s + 3);
-        expect(crossesMark(limit, t, before, after)).toBe(reference(limit, t, before, after));
+      fc.property(decimal, thresholds, decimal, decimal, fc.nat(), fc.integer({ min: -1, max: 1 }), fc.boolean(), (limit, ts, x, y, pick, nudge, atMark) => {
+        const [before, after] = new Big(x).lte(y) ? [x, y] : [y, x];
+        const figures: Array<[string, string]> = atMark ? [[before, nearMark(limit, ts, pick, nudge)], [nearMark(limit, ts, pick, nudge), after]] : [[before, after]];
+        for (const [b, a] of figures) expect(marksCrossed(limit, ts, b, a)).toEqual(ts.filter((t) => reference(limit, t, b, a)));
       }),
-      { numRuns: 10000 },
+      { numRuns: 20000 },
     );
+    // Not a plain decimal: the exact (Big) way.
+    expect(marksCrossed('10', [1e-7, 0.5], '0', '0.000001')).toEqual([1e-7]);
+    expect(marksCrossed('1e2', [0.5], '49.999999', '50')).toEqual([0.5]);
   });
 
   it('rounds figures half-up to 2 decimals and knows a positive limit', () => {
     expect(warningFigure('8.405')).toBe(8.41);
     expect(warningFigure(10)).toBe(10);
-    expect([isPositive('0.00'), isPositive('0.01'), isPositive(-1), isPositive(5)]).toEqual([false, true, false, true]);
+    expect([isPositive('0.00'), isPositive('0.01'), isPositive(-1), isPositive(5), isPositive('0.000001'), isPositive('-0.000001'), isPositive('1e-400'), isPositive('-0')]).toEqual([false, true, false, true, true, false, true, false]);
   });
 });
