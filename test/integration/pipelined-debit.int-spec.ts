@@ -110,6 +110,35 @@ describe('pipelined debit (integration)', () => {
       }
     });
 
+    it('a connection that breaks mid-transaction (its backend terminated) fails the transaction, not the process, and the pool goes on', async () => {
+      const before = pool().totalCount;
+      let lent: { once(event: 'end', listener: () => void): unknown } | undefined;
+      const lending: PipelinePool = { connect: async () => (lent = (await pool().connect()) as never) as never };
+      const broken = runPipelined(lending, async (p) => {
+        const [{ pid }] = await p.send<{ pid: number }>({ text: 'SELECT pg_backend_pid() AS pid' });
+        await p.send({ text: 'INSERT INTO pipeline_probe VALUES (5)' });
+        // Another connection ends this one's backend while its transaction is open and no statement of it is
+        // waiting (the work is busy elsewhere, say a plan read on a cache miss): the client sees its socket end.
+        const ended = new Promise<void>((resolve) => lent!.once('end', () => resolve()));
+        await t.dataSource.query(`SELECT pg_terminate_backend($1)`, [pid]);
+        await ended;
+        await p.send({ text: 'INSERT INTO pipeline_probe VALUES (6)' });
+      });
+      // Without a listener on the checked-out client, pg's 'error' event would have ended the test process here.
+      await expect(broken).rejects.toThrow();
+      expect(await t.dataSource.query(`SELECT n FROM pipeline_probe`)).toEqual([]);
+      // The broken connection was destroyed, not handed out again: every pooled connection answers.
+      const clients = await Promise.all(Array.from({ length: Math.max(before, 1) }, () => pool().connect()));
+      try {
+        for (const c of clients) expect((await c.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+      } finally {
+        clients.forEach((c) => c.release());
+      }
+      const o = await org();
+      const [outcome] = await debit([event(o, 1)]);
+      expect(outcome.status).toBe('accepted');
+    });
+
     it('an error of the work itself (after statements were sent) rolls back and is the error thrown', async () => {
       const mine = new Error('changed my mind');
       await expect(

@@ -12,6 +12,8 @@ export interface PipelineClient {
   pipeline: boolean;
   query(config: Statement): Promise<{ rows: unknown[]; command: string }>;
   release(error?: Error | boolean): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** What this needs of pg's Pool. */
@@ -90,6 +92,12 @@ export class PipelinedTransaction {
  */
 export async function runPipelined<T>(pool: PipelinePool, work: (t: PipelinedTransaction) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no 'error' listener of the pool's (pg-pool removes its own while the client is
+  // lent out; TypeORM's query runner adds one while it holds a connection): without this one, a connection
+  // that breaks mid-transaction (a failover, pg_terminate_backend, a reset) would be an unhandled 'error'
+  // event and end the process. The failure itself reaches the caller through the statements' rejections.
+  const onError = (): void => undefined;
+  client.on('error', onError);
   // The pool's connections are shared with TypeORM, which awaits each query: pipelining is switched on only
   // while this transaction holds the connection, and off before it goes back.
   client.pipeline = true;
@@ -111,6 +119,7 @@ export async function runPipelined<T>(pool: PipelinePool, work: (t: PipelinedTra
     if (t.firstFailure !== undefined) throw t.firstFailure;
     return value;
   } finally {
+    client.removeListener('error', onError);
     client.pipeline = false;
     // A connection whose transaction did not end (its COMMIT or ROLLBACK failed) must not be reused.
     client.release(ended ? undefined : new Error('pipelined transaction did not end'));
