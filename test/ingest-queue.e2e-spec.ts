@@ -209,6 +209,33 @@ describe('ingest queue (PostgreSQL store)', () => {
     expect(rows.map((r: { idempotency_key: string }) => r.idempotency_key)).toEqual(['a-1', 'a-2']);
   });
 
+  it("another drainer's lease with the same lease end is not the caller's own: its organization stays held, and a nack releases only the claim's own organizations", async () => {
+    const a = await createOrg();
+    const b = await createOrg();
+    await asyncCall(a, 'a-1').expect(200);
+    await asyncCall(b, 'b-1').expect(200);
+    await asyncCall(a, 'a-2').expect(200);
+    const queue = t.app.get(IngestQueue);
+    const first = await queue.claim(1);
+    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    // Another instance's claim of b in the same millisecond, drawn the same microseconds: the same lease end.
+    await t.dataSource.query(`INSERT INTO ingest_leases (organization_id, lease, last_seq) VALUES ($1, $2, (SELECT max(seq) FROM ingest_queue WHERE organization_id = $1))`, [b, first!.lease]);
+    // Continuing its own claim, the first drainer takes a-2, never b-1 (held by the other one).
+    const ahead = await queue.claim(10, [first!]);
+    expect(ahead!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-2']);
+    await ahead!.nack();
+    await first!.nack();
+    // Its nacks gave back a's leases only: b is still the other drainer's.
+    expect(await t.dataSource.query(`SELECT organization_id FROM ingest_leases WHERE organization_id IN ($1, $2)`, [a, b])).toEqual([{ organization_id: b }]);
+    const again = await queue.claim(10);
+    expect(again!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1', 'a-2']);
+    await again!.nack();
+    await t.dataSource.query(`DELETE FROM ingest_leases WHERE organization_id = $1`, [b]);
+    await drainAll();
+    expect(await waiting(a)).toBe(0);
+    expect(await waiting(b)).toBe(0);
+  });
+
   it('an event that cannot be written holds only its own organization: the others are drained, nothing is dropped', async () => {
     const a = await createOrg('starter');
     const b = await createOrg('starter');

@@ -112,9 +112,18 @@ export class PostgresIngestQueue extends IngestQueue {
     // The caller's own unacknowledged claims, and the newest event each took by organization. Only claims
     // made here: a lease whose events this instance does not know keeps holding its organizations.
     const mine = after.filter((b) => b.lease !== undefined && this.lastSeqs.has(b));
-    const own = mine.map((b) => b.lease!);
+    // A lease is the caller's own by its organization AND its lease end: two claims' lease ends may collide
+    // (1 in 1,000 within a millisecond), and another drainer's lease with the same end is not the caller's.
+    const ownOrganizations: string[] = [];
+    const ownLeases: string[] = [];
     const taken: Record<string, string> = {};
-    for (const b of mine) for (const [organization, seq] of this.lastSeqs.get(b)!) if (!(organization in taken) || BigInt(seq) > BigInt(taken[organization])) taken[organization] = seq;
+    for (const b of mine) {
+      for (const [organization, seq] of this.lastSeqs.get(b)!) {
+        ownOrganizations.push(organization);
+        ownLeases.push(b.lease!);
+        if (!(organization in taken) || BigInt(seq) > BigInt(taken[organization])) taken[organization] = seq;
+      }
+    }
     // Its own short transaction, never joined to a caller's: the lock is released at its commit, and on
     // the embedded database nothing else waits behind it for longer than these statements.
     const rows = await this.tx.newTransaction(async () => {
@@ -129,7 +138,7 @@ export class PostgresIngestQueue extends IngestQueue {
       return (await m.query(
         // A waiting event is claimable unless a lease row holds its organization: another claim's (its events
         // are decided in order, by one drainer at a time), or one of the caller's own unacknowledged claims
-        // ($3) that took it already ($4: the newest event each took, by organization; those claims are
+        // ($3 and $5: organization and lease end) that took it already ($4: the newest event each took, by organization; those claims are
         // written before this one, so the organization's next events may come in this claim, still in
         // order). The leases are a few rows an organization, hashed once (NOT IN a hashed subplan) and the
         // own claims a jsonb lookup: both filters on the primary key's scan, in order, which stops at the
@@ -137,7 +146,9 @@ export class PostgresIngestQueue extends IngestQueue {
         // the claimed events (no row version, no index entry): one lease row an organization is.
         `WITH picked AS (
            SELECT w.seq, w.id, w.organization_id, w.payload, w.receipt_id, w.enqueued_at FROM ingest_queue w
-            WHERE w.organization_id NOT IN (SELECT l.organization_id FROM ingest_leases l WHERE l.lease <> ALL($3::timestamptz[]))
+            WHERE w.organization_id NOT IN (
+                    SELECT l.organization_id FROM ingest_leases l
+                     WHERE (l.organization_id, l.lease) NOT IN (SELECT o, e FROM unnest($3::text[], $5::timestamptz[]) AS u(o, e)))
               AND w.seq > coalesce(($4::jsonb ->> w.organization_id)::bigint, 0)
             ORDER BY w.seq LIMIT $2
          ), leased AS (
@@ -145,7 +156,7 @@ export class PostgresIngestQueue extends IngestQueue {
            SELECT p.organization_id, $1::timestamptz, max(p.seq) FROM picked p GROUP BY p.organization_id
          )
          SELECT seq, id, organization_id, payload, receipt_id, enqueued_at FROM picked`,
-        [until, max, own, JSON.stringify(taken)],
+        [until, max, ownOrganizations, JSON.stringify(taken), ownLeases],
       )) as ClaimedRow[];
     });
     if (rows.length === 0) return null;
@@ -182,7 +193,8 @@ export class PostgresIngestQueue extends IngestQueue {
         if (leases !== organizations.length || n !== gone.length) throw new Error(`Ingest claim lost: its lease ran out and was deleted by a later claim (${leases} of ${organizations.length} organizations' leases, ${n} of ${gone.length} events left)`);
       },
       nack: async () => {
-        await this.tx.manager.query(`DELETE FROM ingest_leases WHERE lease = $1::timestamptz`, [until]);
+        // Only this claim's organizations: another claim's lease may carry the same end (see leaseEnd).
+        await this.tx.manager.query(`DELETE FROM ingest_leases WHERE lease = $1::timestamptz AND organization_id = ANY($2::text[])`, [until, [...last.keys()]]);
       },
     };
     this.lastSeqs.set(batch, last);
@@ -198,9 +210,10 @@ export class PostgresIngestQueue extends IngestQueue {
 }
 
 /**
- * A claim's lease end as it is stored, and its identity: microseconds drawn at random below the clock's
- * milliseconds, so two claims made in the same millisecond (two instances, or clocks apart) never share it
- * (a claim continues its own earlier claims by this value, and an ack removes only its own rows).
+ * A claim's lease end as it is stored: microseconds drawn at random below the clock's milliseconds, so two
+ * claims made in the same millisecond (two instances, or clocks apart) seldom share it (1 in 1,000). A lease
+ * row is a claim's by its organization and this value together: a claim continues, acknowledges and releases
+ * only the organizations it took, so a shared value never makes another drainer's lease its own.
  */
 function leaseEnd(at: Date): string {
   return `${at.toISOString().slice(0, 23)}${String(randomInt(1000)).padStart(3, '0')}Z`;
