@@ -50,6 +50,22 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     if (node) await stopNatsNode(node);
   });
 
+  /**
+   * A claim of the `expected` messages just appended. The stream hands a stored message to its consumer a moment
+   * after it acknowledges the publish, and a claim pulls with no_wait: right after an append it may find none
+   * or part of them yet (a drainer just polls again; CI once found none). Claims until all are there, up to
+   * 2 s, giving a partial batch back first (a nack is applied before it resolves).
+   */
+  async function claimAppended(q: JetStreamIngestQueue, max: number, expected: number): Promise<NonNullable<Awaited<ReturnType<JetStreamIngestQueue['claim']>>>> {
+    for (let tries = 0; ; tries += 1) {
+      const batch = await q.claim(max);
+      if (batch && batch.messages.length >= expected) return batch;
+      if (batch) await batch.nack();
+      if (tries >= 200) throw new Error(`claimAppended: ${batch?.messages.length ?? 0} of ${expected} appended messages reached the consumer in 2 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** Each test its own stream and consumer, so none sees another's leftovers. */
   async function queue(overrides: Partial<JetStreamIngestOptions> = {}, clock = new FakeClock(new Date())): Promise<JetStreamIngestQueue> {
     const name = `T${randomUUID().replaceAll('-', '').slice(0, 12)}`;
@@ -77,7 +93,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     await q.append(sent);
     expect(await q.lag()).toMatchObject({ waiting: 3 });
 
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 3);
     expect(bodies(batch)).toEqual(sent);
     // Claimed by this drainer: no other claim gets them until ack, nack or lease expiry.
     expect(await q.claim(10)).toBeNull();
@@ -91,7 +107,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const other = await queue({ stream: (q as unknown as { options: JetStreamIngestOptions }).options.stream, subjectPrefix: (q as unknown as { options: JetStreamIngestOptions }).options.subjectPrefix });
     const sent = Array.from({ length: 25 }, () => message());
     await q.append(sent);
-    const first = await q.claim(10);
+    const first = await claimAppended(q, 10, 10);
     const second = await other.claim(100);
     expect(first?.messages).toHaveLength(10);
     expect(second?.messages).toHaveLength(15);
@@ -105,7 +121,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const q = await queue();
     const sent = [message(), message()];
     await q.append(sent);
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 2);
     await batch!.nack();
     const again = await q.claim(10);
     expect(bodies(again)).toEqual(sent);
@@ -153,7 +169,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const q = await queue({ nackDelayMs: 700 });
     const sent = [message()];
     await q.append(sent);
-    await (await q.claim(10))!.nack();
+    await (await claimAppended(q, 10, 1)).nack();
     expect(await q.claim(10)).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 900));
     const again = await q.claim(10);
@@ -165,7 +181,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     const q = await queue({ leaseSeconds: 1 });
     const sent = [message(), message()];
     await q.append(sent);
-    const abandoned = await q.claim(10);
+    const abandoned = await claimAppended(q, 10, 2);
     expect(abandoned?.messages).toHaveLength(2);
     expect(await q.claim(10)).toBeNull();
     // The lease is the server's ack_wait (server time, no clock to inject): wait it out.
@@ -183,7 +199,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     await q.append([m]);
     await q.append([m]); // the client's retry after a lost answer
     await q.append([m, message()]);
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 2);
     expect(batch?.messages.map((x) => x.id).filter((id) => id === m.id)).toHaveLength(1);
     expect(batch?.messages).toHaveLength(2);
     await batch!.ack();
@@ -200,7 +216,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(refused).toMatchObject({ code: 'INGEST_QUEUE_FULL', details: { retryAfterSeconds: 2 } });
     expect((await q.lag()).waiting).toBe(3);
     // Draining makes room again.
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 3);
     await batch!.ack();
     await q.append([message(), message(), message(), message(), message()]);
     expect((await q.lag()).waiting).toBe(5);
@@ -241,7 +257,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     clock.advance(31_000);
     await expect(q.append([message()])).rejects.toMatchObject({ code: 'INGEST_QUEUE_FULL' });
     // Drained: nothing is old any more.
-    await (await q.claim(10))!.ack();
+    await (await claimAppended(q, 10, 1)).ack();
     await q.append([message()]);
   });
 
@@ -267,7 +283,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 1);
     expect(bodies(batch)).toEqual([m]);
     await batch!.ack();
   });
@@ -352,7 +368,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
       enqueuedAt: new Date().toISOString(),
     };
     await q.append(Array.from({ length: 20 }, (_, i) => ({ ...big, id: `${big.id}-${i}` })));
-    const batch = await q.claim(100);
+    const batch = await claimAppended(q, 100, 20);
     expect(batch?.messages).toHaveLength(20);
     expect(bodies(batch)?.[0]).toEqual({ ...big, id: `${big.id}-0` });
     await batch!.ack();
@@ -364,7 +380,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     expect(organizationToken('a.b')).not.toBe(organizationToken('a_b'));
     const q = await queue();
     await q.append([message('acme.eu *>'), message('org_x')]);
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 2);
     expect(batch?.messages.map((m) => m.input.organizationId)).toEqual(['acme.eu *>', 'org_x']);
     await batch!.ack();
   });
@@ -378,7 +394,7 @@ describeWithNats('JetStream ingest queue (one nats-server)', () => {
     await nc.close();
     const good = message();
     await q.append([good]);
-    const batch = await q.claim(10);
+    const batch = await claimAppended(q, 10, 1);
     expect(bodies(batch)).toEqual([good]);
     await batch!.ack();
     expect(await q.claim(10)).toBeNull();
