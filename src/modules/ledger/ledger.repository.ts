@@ -198,7 +198,7 @@ export class LedgerRepository {
       });
       return sent.rows;
     }
-    return this.prepared<ReserveResult>(false, statement.name, statement.text, statement.values);
+    return this.prepared<ReserveResult>(false, statement);
   }
 
   /**
@@ -224,8 +224,7 @@ export class LedgerRepository {
    */
   async consumeMany(now: Date, items: ConsumeParams[]): Promise<ConsumeResult[]> {
     if (items.length === 0) return [];
-    const { name, text, values } = this.consumeManyStatement(now, items);
-    return this.prepared<ConsumeResult & { i: number }>(true, name, text, values);
+    return this.prepared<ConsumeResult & { i: number }>(true, this.consumeManyStatement(now, items));
   }
 
   /**
@@ -269,8 +268,8 @@ export class LedgerRepository {
   }
 
   /** The data source's pg pool (TypeORM's postgres driver's). */
-  private get pool(): PipelinePool {
-    return (this.dataSource.driver as unknown as { master: PipelinePool }).master;
+  private get pool(): PipelinePool & PgQueryable {
+    return (this.dataSource.driver as unknown as { master: PipelinePool & PgQueryable }).master;
   }
 
   /**
@@ -283,7 +282,7 @@ export class LedgerRepository {
    */
   async writeEntries(entries: EntryRows, now: Date): Promise<void> {
     const statement = this.writeEntriesStatement(entries, now);
-    if (statement) await this.prepared(true, statement.name, statement.text, statement.values);
+    if (statement) await this.prepared(true, statement);
   }
 
   /** writeEntries' statement (for a pipelined transaction); undefined when there is nothing to write. */
@@ -298,10 +297,10 @@ export class LedgerRepository {
    * to run, on every request; their text is constant, so one plan serves every call. `ambient`: on the
    * ambient transaction's connection when one is open, else (and for a statement of its own) on the pool.
    */
-  private async prepared<T>(ambient: boolean, name: string, text: string, values: unknown[]): Promise<T[]> {
+  private async prepared<T>(ambient: boolean, statement: Required<Statement>): Promise<T[]> {
     const runner = (ambient && this.tx.active ? this.tx.manager.queryRunner : undefined) as { connect(): Promise<PgQueryable> } | undefined;
-    const target: PgQueryable = runner ? await runner.connect() : (this.dataSource.driver as unknown as { master: PgQueryable }).master;
-    return (await target.query({ name, text, values })).rows as T[];
+    const target: PgQueryable = runner ? await runner.connect() : this.pool;
+    return (await target.query(statement)).rows as T[];
   }
 
   /**
@@ -323,7 +322,7 @@ export class LedgerRepository {
     const params = entryParams(entries, now, [
       JSON.stringify(holds.map(({ hold }) => ({ org: hold.organizationId, id: hold.reservationId, event_id: hold.eventId, credits: hold.credits, key: hold.key, response: hold.response }))),
     ]);
-    const rows = await this.prepared<{ settled: string[] }>(false, 'ledger_settle_holds', SETTLE_HOLDS_SQL, params);
+    const rows = await this.prepared<{ settled: string[] }>(false, { name: 'ledger_settle_holds', text: SETTLE_HOLDS_SQL, values: params });
     return new Set(rows[0].settled);
   }
 
