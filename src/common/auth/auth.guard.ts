@@ -7,6 +7,7 @@ import { DomainError } from '../errors/domain-error';
 import { ApiKeyScope, IS_PUBLIC, PORTAL_READABLE, REQUIRED_SCOPES } from './auth.decorators';
 import { bearerToken, KnownSecret } from './constant-time';
 import { Principal, PRINCIPAL_KEY } from './principal';
+import { isThenable } from '../validation/is-thenable';
 
 /**
  * Resolves organization API keys. Bound by the API keys module; without it only the admin key works.
@@ -36,6 +37,13 @@ export function organizationNotFound(id: string): DomainError {
   return new DomainError('ORGANIZATION_NOT_FOUND', `Organization "${id}" does not exist`, { organizationId: id });
 }
 
+/** What a route asks of its caller, read from its decorators once per handler. */
+interface RouteRules {
+  isPublic: boolean;
+  scopes: ApiKeyScope[] | undefined;
+  portalReadable: boolean;
+}
+
 /**
  * Who may call what (docs/api-keys.md):
  *  - `@Public()` routes: anyone;
@@ -50,13 +58,6 @@ export function organizationNotFound(id: string): DomainError {
  *    a lookup), only unexpired (401), and only for its own organization (404 as above).
  * The principal is left on the request under PRINCIPAL_KEY.
  */
-/** What a route asks of its caller, read from its decorators once per handler. */
-interface RouteRules {
-  isPublic: boolean;
-  scopes: ApiKeyScope[] | undefined;
-  portalReadable: boolean;
-}
-
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly adminKey: KnownSecret;
@@ -131,6 +132,3 @@ export class AuthGuard implements CanActivate {
   }
 }
 
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}

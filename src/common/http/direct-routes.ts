@@ -20,6 +20,7 @@ import { ModulesContainer } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { isThenable } from '../validation/is-thenable';
 
 const DIRECT_ROUTE = 'http:directRoute';
 
@@ -219,8 +220,4 @@ function joinPath(controllerPath: unknown, methodPath: unknown, refuse: (what: s
   // Segments of a literal or one whole `:name`: the paths Nest's adapter registers without a matcher of its own.
   if (!url.split('/').every((segment) => /^(?:[A-Za-z0-9_.~-]*|:[A-Za-z_][A-Za-z0-9_]*)$/.test(segment))) refuse(`the path "${url}"`);
   return url;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
