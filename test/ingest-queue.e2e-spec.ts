@@ -40,6 +40,19 @@ describe('ingest queue (PostgreSQL store)', () => {
   };
   const waiting = async (orgId: string): Promise<number> => (await t.dataSource.query(`SELECT count(*)::int AS n FROM ingest_queue WHERE organization_id = $1`, [orgId]))[0].n;
   const drainAll = () => t.app.get(IngestDrainer).drainAll();
+  /**
+   * Two organizations' asynchronous calls answered in `order` (keys 'a-…' for a, 'b-…' for b), then a first
+   * drainer's claim of one event (a-1, the oldest).
+   */
+  const waitingThenClaimedOne = async (order: string[]) => {
+    const a = await createOrg();
+    const b = await createOrg();
+    for (const key of order) await asyncCall(key.startsWith('a') ? a : b, key).expect(200);
+    const queue = t.app.get(IngestQueue);
+    const first = await queue.claim(1);
+    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    return { a, b, queue, first };
+  };
 
   it('an answered asynchronous call is a committed queue row before any drain, then written once', async () => {
     const id = await createOrg();
@@ -168,14 +181,7 @@ describe('ingest queue (PostgreSQL store)', () => {
   });
 
   it("an organization another drainer holds is never claimed by a second one (its events are decided in order)", async () => {
-    const a = await createOrg();
-    const b = await createOrg();
-    await asyncCall(a, 'a-1').expect(200);
-    await asyncCall(b, 'b-1').expect(200);
-    await asyncCall(a, 'a-2').expect(200);
-    const queue = t.app.get(IngestQueue);
-    const first = await queue.claim(1);
-    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    const { queue, first } = await waitingThenClaimedOne(['a-1', 'b-1', 'a-2']);
     // a-2 waits behind a-1 (held): the next claim takes b only.
     const second = await queue.claim(10);
     expect(second!.messages.map((m) => m.input.idempotencyKey)).toEqual(['b-1']);
@@ -188,14 +194,7 @@ describe('ingest queue (PostgreSQL store)', () => {
   });
 
   it('a drainer claiming ahead continues its own claims\' organizations, and no one else\'s', async () => {
-    const a = await createOrg();
-    const b = await createOrg();
-    await asyncCall(a, 'a-1').expect(200);
-    await asyncCall(a, 'a-2').expect(200);
-    await asyncCall(b, 'b-1').expect(200);
-    const queue = t.app.get(IngestQueue);
-    const first = await queue.claim(1);
-    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    const { a, queue, first } = await waitingThenClaimedOne(['a-1', 'a-2', 'b-1']);
     const other = await queue.claim(1);
     expect(other!.messages.map((m) => m.input.idempotencyKey)).toEqual(['b-1']);
     // The holder of a-1 may take a-2 (it writes a-1 first); the holder of b-1 may not, nor may anyone else.
@@ -210,14 +209,7 @@ describe('ingest queue (PostgreSQL store)', () => {
   });
 
   it("another drainer's lease with the same lease end is not the caller's own: its organization stays held, and a nack releases only the claim's own organizations", async () => {
-    const a = await createOrg();
-    const b = await createOrg();
-    await asyncCall(a, 'a-1').expect(200);
-    await asyncCall(b, 'b-1').expect(200);
-    await asyncCall(a, 'a-2').expect(200);
-    const queue = t.app.get(IngestQueue);
-    const first = await queue.claim(1);
-    expect(first!.messages.map((m) => m.input.idempotencyKey)).toEqual(['a-1']);
+    const { a, b, queue, first } = await waitingThenClaimedOne(['a-1', 'b-1', 'a-2']);
     // Another instance's claim of b in the same millisecond, drawn the same microseconds: the same lease end.
     await t.dataSource.query(`INSERT INTO ingest_leases (organization_id, lease, last_seq) VALUES ($1, $2, (SELECT max(seq) FROM ingest_queue WHERE organization_id = $1))`, [b, first!.lease]);
     // Continuing its own claim, the first drainer takes a-2, never b-1 (held by the other one).

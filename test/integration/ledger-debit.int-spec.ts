@@ -2,13 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../../src/common/clock/clock';
 import { DomainError } from '../../src/common/errors/domain-error';
 import { MAX_EVENT_CREDITS, MAX_PERIOD_CREDITS } from '../../src/common/money/bounds';
-import { LedgerService } from '../../src/modules/ledger/ledger.service';
 import type { DebitOutcome } from '../../src/modules/ledger/ledger.service';
 import { OrganizationsService } from '../../src/modules/organizations/organizations.service';
-import { consumeParams, EventPreparer } from '../../src/modules/usage/event-preparer.service';
 import { TrackRejections } from '../../src/modules/usage/track-rejections.service';
 import type { Prepared, TrackInput } from '../../src/modules/usage/usage.types';
-import { createOrgWith } from '../utils/factories';
+import { createOrgWith, debitAsRecorded, llmEventCosting } from '../utils/factories';
 import { expectLedgerConsistent, ledgerState } from '../utils/ledger-checks';
 import { startTestModule } from '../utils/test-module';
 import type { TestModule } from '../utils/test-module';
@@ -21,27 +19,14 @@ import type { TestModule } from '../utils/test-module';
 describe('ledger debit (integration)', () => {
   const clock = new FakeClock('2026-11-15T12:00:00.000Z');
   let t: TestModule;
-  let ledger: LedgerService;
-  let preparer: EventPreparer;
   let rejections: TrackRejections;
   let organizations: OrganizationsService;
 
   /** An llm_completion priced at exactly `credits` (a multiple of 0.002 above 0.5). */
-  const costing = (organizationId: string, credits: number, extra: Partial<TrackInput> = {}): TrackInput => ({
-    organizationId,
-    eventType: 'llm_completion',
-    eventData: { units: { inputTokens: Math.round((credits - 0.5) / 0.002), outputTokens: 0 } },
-    ...extra,
-  });
+  const costing = llmEventCosting;
 
   /** One debit call (one transaction), as LedgerRecorder makes it; outcomes in the inputs' order. */
-  async function debit(inputs: TrackInput[]): Promise<Array<{ p: Prepared; outcome: DebitOutcome }>> {
-    const now = clock.now();
-    const items = await Promise.all(inputs.map((input, i) => preparer.prepare(input, i, now)));
-    for (const start of new Set(items.map((p) => p.periodStart))) await ledger.ensurePartition(start);
-    const outcomes = await ledger.debit(items, now, (p) => consumeParams(p, now), (results) => rejections.plansOf(results));
-    return items.map((p, n) => ({ p, outcome: outcomes.get(n)! }));
-  }
+  const debit = (inputs: TrackInput[]) => debitAsRecorded(t, clock.now(), inputs);
 
   /** The domain error a refused debit is answered with (what the API maps to its status). */
   function refusal({ p, outcome }: { p: Prepared; outcome: DebitOutcome }): DomainError {
@@ -53,8 +38,6 @@ describe('ledger debit (integration)', () => {
 
   beforeAll(async () => {
     t = await startTestModule({ clock });
-    ledger = t.get(LedgerService);
-    preparer = t.get(EventPreparer);
     rejections = t.get(TrackRejections);
     organizations = t.get(OrganizationsService);
   });

@@ -11,11 +11,9 @@ import { LedgerRepository } from '../../src/modules/ledger/ledger.repository';
 import { LedgerService } from '../../src/modules/ledger/ledger.service';
 import type { DebitOutcome } from '../../src/modules/ledger/ledger.service';
 import { OrganizationsService } from '../../src/modules/organizations/organizations.service';
-import { consumeParams, EventPreparer } from '../../src/modules/usage/event-preparer.service';
-import { TrackRejections } from '../../src/modules/usage/track-rejections.service';
 import { UsageCoreModule } from '../../src/modules/usage/usage-core.module';
 import type { TrackInput } from '../../src/modules/usage/usage.types';
-import { createOrgWith } from '../utils/factories';
+import { createOrgWith, debitAsRecorded, llmEventCosting } from '../utils/factories';
 import { expectLedgerConsistent, ledgerState } from '../utils/ledger-checks';
 import { ON_POSTGRES } from '../utils/test-database';
 import { startTestModule } from '../utils/test-module';
@@ -37,22 +35,10 @@ describe('pipelined debit (integration)', () => {
    * ledger's debit alone (the events are prepared and their partition made before it).
    */
   async function debit(inputs: TrackInput[], on: TestModule = t, around = <T>(work: () => Promise<T>) => work()): Promise<DebitOutcome[]> {
-    const now = clock.now();
-    const preparer = on.get(EventPreparer);
-    const rejections = on.get(TrackRejections);
-    const service = on.get(LedgerService);
-    const items = await Promise.all(inputs.map((input, i) => preparer.prepare(input, i, now)));
-    for (const start of new Set(items.map((p) => p.periodStart))) await service.ensurePartition(start);
-    const outcomes = await around(() => service.debit(items, now, (p) => consumeParams(p, now), (results) => rejections.plansOf(results)));
-    return items.map((_, n) => outcomes.get(n)!);
+    return (await debitAsRecorded(on, clock.now(), inputs, around)).map((d) => d.outcome);
   }
 
-  const event = (organizationId: string, credits: number, extra: Partial<TrackInput> = {}): TrackInput => ({
-    organizationId,
-    eventType: 'llm_completion',
-    eventData: { units: { inputTokens: Math.round((credits - 0.5) / 0.002), outputTokens: 0 } },
-    ...extra,
-  });
+  const event = llmEventCosting;
 
   const org = (plan = 'starter') => createOrgWith(t.get(OrganizationsService), plan, { prefix: 'int-pipe' });
   const pool = () => (t.dataSource.driver as unknown as { master: Pool }).master;

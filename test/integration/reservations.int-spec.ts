@@ -4,8 +4,7 @@ import { MAX_EVENT_CREDITS } from '../../src/common/money/bounds';
 import { OrganizationsService } from '../../src/modules/organizations/organizations.service';
 import { ReservationsService } from '../../src/modules/usage/reservations.service';
 import { UsageTracker } from '../../src/modules/usage/usage-tracker.service';
-import type { TrackInput } from '../../src/modules/usage/usage.types';
-import { createOrgWith } from '../utils/factories';
+import { createOrgWith, llmEventCosting, llmUnitsCosting } from '../utils/factories';
 import { expectLedgerConsistent, ledgerState } from '../utils/ledger-checks';
 import { startTestModule } from '../utils/test-module';
 import type { TestModule } from '../utils/test-module';
@@ -22,8 +21,8 @@ describe('reservations over the ledger (integration)', () => {
   let tracker: UsageTracker;
   let organizations: OrganizationsService;
 
-  const tokens = (credits: number) => ({ units: { inputTokens: Math.round((credits - 0.5) / 0.002), outputTokens: 0 } });
-  const hold = (organizationId: string, credits: number, extra: Partial<TrackInput> = {}): TrackInput => ({ organizationId, eventType: 'llm_completion', eventData: tokens(credits), ...extra });
+  const tokens = llmUnitsCosting;
+  const hold = llmEventCosting;
   const consumed = async (o: string) => Number((await ledgerState(t.dataSource, o)).balances.consumed);
   const org = (plan: string) => createOrgWith(organizations, plan, { prefix: 'int-hold' });
 

@@ -2,8 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { ApiKeyScope } from '../../src/common/auth/auth.decorators';
 import type { CreateOrganizationDto } from '../../src/modules/organizations/dto/organization.dto';
 import type { OrganizationsService } from '../../src/modules/organizations/organizations.service';
+import { LedgerService } from '../../src/modules/ledger/ledger.service';
+import type { DebitOutcome } from '../../src/modules/ledger/ledger.service';
+import { consumeParams, EventPreparer } from '../../src/modules/usage/event-preparer.service';
+import { TrackRejections } from '../../src/modules/usage/track-rejections.service';
+import type { Prepared, TrackInput } from '../../src/modules/usage/usage.types';
 import { ADMIN } from './test-config';
 import type { TestApp } from './test-app';
+import type { TestModule } from './test-module';
 
 /**
  * What the suites build over and over, once: organizations, keys, and the calls of tracking, reservations
@@ -93,4 +99,32 @@ export async function createOrgWith(organizations: Pick<OrganizationsService, 'c
   const id = given ?? uniqueOrgId(prefix);
   await organizations.create({ id, name: `Org ${id}`, plan, ...extra } as CreateOrganizationDto);
   return id;
+}
+
+/**
+ * An llm_completion event of the seed that costs `credits` (0.5 + 0.002 per input token, so any price is one
+ * event away; to the nearest 0.002 above 0.5).
+ */
+export function llmEventCosting(organizationId: string, credits: number, extra: Partial<TrackInput> = {}): TrackInput {
+  return { organizationId, eventType: 'llm_completion', eventData: llmUnitsCosting(credits), ...extra };
+}
+
+/** The eventData of such an event (a commit's or an extension's units). */
+export function llmUnitsCosting(credits: number): { units: { inputTokens: number; outputTokens: number } } {
+  return { units: { inputTokens: Math.round((credits - 0.5) / 0.002), outputTokens: 0 } };
+}
+
+/**
+ * The integration tier: one LedgerService.debit of these events as LedgerRecorder makes it (prepared and
+ * priced by EventPreparer at `now`, their partitions made first), on `t`'s instance; `around` wraps the debit
+ * alone. Outcomes in the inputs' order, with each prepared event.
+ */
+export async function debitAsRecorded(t: TestModule, now: Date, inputs: TrackInput[], around = <T>(work: () => Promise<T>) => work()): Promise<Array<{ p: Prepared; outcome: DebitOutcome }>> {
+  const preparer = t.get(EventPreparer);
+  const rejections = t.get(TrackRejections);
+  const ledger = t.get(LedgerService);
+  const items = await Promise.all(inputs.map((input, i) => preparer.prepare(input, i, now)));
+  for (const start of new Set(items.map((p) => p.periodStart))) await ledger.ensurePartition(start);
+  const outcomes = await around(() => ledger.debit(items, now, (p) => consumeParams(p, now), (results) => rejections.plansOf(results)));
+  return items.map((p, n) => ({ p, outcome: outcomes.get(n)! }));
 }
