@@ -42,6 +42,15 @@ async function sendUntilAcknowledged(baseUrl, item, giveUpAt) {
         item.duplicate = Boolean(api ? body?.duplicate : body?.usage?.duplicate);
         return item;
       }
+      if (res.status === 409 && body?.error === 'IDEMPOTENCY_IN_PROGRESS') {
+        // The first attempt died holding its hold: the documented answer is "retry after Retry-After" (the
+        // hold's expiry, minutes away, when it is given back uncharged and a retry runs the work). The drill
+        // cannot wait that long; verify() checks the answer was true: held, pending, not charged.
+        item.status = res.status;
+        item.inProgress = true;
+        item.error = body.error;
+        return item;
+      }
       if (res.status < 500 && res.status !== 429) {
         // A definite refusal (4xx): the client stops; recorded for the report.
         item.status = res.status;
@@ -117,8 +126,11 @@ async function verify(sql, items) {
     if (!row) (held.has(`${i.org}/${i.key}`) ? v.heldOnly : v.missing).push(i.key);
     else if (i.eventId && row.id !== i.eventId) v.idMismatch.push(i.key);
   }
+  // Told "in progress": only true when the first attempt's hold is still pending and nothing was charged.
+  const inProgress = items.filter((i) => i.inProgress);
+  const falseInProgress = inProgress.filter((i) => !held.has(`${i.org}/${i.key}`) || ledger.has(`${i.org}/${i.key}`)).map((i) => i.key);
   const unackedInLedger = items.filter((i) => !i.acked && ledger.has(`${i.org}/${i.key}`)).length;
-  return { acked: acked.length, ledgerRows: rows.length, unackedInLedger, heldPending: held.size, ...v };
+  return { acked: acked.length, ledgerRows: rows.length, unackedInLedger, heldPending: held.size, inProgress: inProgress.length, falseInProgress, ...v };
 }
 
 export async function run() {
@@ -149,11 +161,12 @@ export async function run() {
       const check = await verify(sql, items);
       const ledger = await checkLedger(sql);
       const byRoute = (route) => items.filter((i) => i.route === route && i.acked).length;
-      const refused = items.filter((i) => !i.acked && i.status).length;
+      const refused = items.filter((i) => !i.acked && i.status && !i.inProgress).length;
+      for (const error of new Set(items.filter((i) => !i.acked && i.status && !i.inProgress).map((i) => `${i.status} ${i.error}`))) console.log(`  refused: ${error}`);
       const abandoned = items.filter((i) => i.abandoned).length;
       const retried = items.filter((i) => i.attempts > 1).length;
       const duplicates = items.filter((i) => i.duplicate).length;
-      const violations = check.missing.length + check.heldOnly.length + check.idMismatch.length + check.double.length + (ledger.ok ? 0 : 1) + refused;
+      const violations = check.missing.length + check.heldOnly.length + check.idMismatch.length + check.double.length + check.falseInProgress.length + (ledger.ok ? 0 : 1) + refused;
       results.push({ round: r, seconds, crash, attempted: items.length, acked: check.acked, ackedApi: byRoute('api'), ackedTool: byRoute('tool'), retried, duplicates, refused, abandoned, check, ledger: ledger.checks, violations });
       console.log(`round ${r}: killed at ${(crash.killAtMs / 1000).toFixed(1)} s with ${crash.pendingAtKill} requests in flight, back after ${fmt(crash.downMs)} ms; ${fmt(check.acked)} acknowledged, ${violations === 0 ? 'no violation' : `${violations} VIOLATION(S)`}`);
       for (const c of ledger.checks.filter((x) => !x.ok)) console.log(`  ledger check failed: ${c.name}: ${JSON.stringify(c.rows.slice(0, 3))}`);
@@ -178,6 +191,7 @@ export async function run() {
         { title: 'held only' },
         { title: 'charged twice' },
         { title: 'id mismatch' },
+        { title: 'in progress (held, uncharged)' },
         { title: 'refused/abandoned' },
         { title: 'balances = ledger' },
         { title: 'verdict' },
@@ -194,6 +208,7 @@ export async function run() {
         x.check.heldOnly.length,
         x.check.double.length,
         x.check.idMismatch.length,
+        `${x.check.inProgress}${x.check.falseInProgress.length ? ` (${x.check.falseInProgress.length} FALSE)` : ''}`,
         `${x.refused}/${x.abandoned}`,
         x.ledger.every((c) => c.ok) ? 'yes' : 'NO',
         x.violations === 0 ? 'PASS' : 'FAIL',
