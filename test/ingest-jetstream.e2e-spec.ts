@@ -67,7 +67,9 @@ async function ledgerOf(database: TestDatabase, organization: string): Promise<{
 async function waitForStreamEmpty(servers: string[], stream: string, timeoutMs = 90_000): Promise<void> {
   const nc = await connect({ servers, maxReconnectAttempts: -1 });
   try {
-    const jsm = await jetstreamManager(nc);
+    // No account-info check up front: right after a node's SIGKILL the cluster may be electing its meta leader,
+    // and that one request timed out (CI); the loop below retries its reads until the deadline instead.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     const deadline = Date.now() + timeoutMs;
     let last = 'not read';
     while (Date.now() < deadline) {
