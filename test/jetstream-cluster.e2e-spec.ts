@@ -51,9 +51,14 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       const claimed: string[] = [];
       let failedAppends = 0;
       let stopDraining = false;
+      let pauseDraining = false;
 
       const drain = async (queue: JetStreamIngestQueue): Promise<void> => {
         while (!stopDraining) {
+          if (pauseDraining) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            continue;
+          }
           const batch = await queue.claim(200).catch(() => null);
           if (!batch) {
             await new Promise((resolve) => setTimeout(resolve, 20));
@@ -86,20 +91,16 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
         }
       };
 
-      let crash = false;
-      let abandoned: string[] = [];
+      // The victim drains with the others until the crash, then claims one batch and dies holding it. The other
+      // drainers pause while it claims, so a batch is there for it whatever the timing: a victim that only
+      // crashed on the next batch it happened to win could wait forever once the others had taken everything.
+      let victimStops = false;
       const victimDrains = (async () => {
-        for (;;) {
+        while (!victimStops) {
           const batch = await victim.claim(200).catch(() => null);
           if (!batch) {
             await new Promise((resolve) => setTimeout(resolve, 20));
             continue;
-          }
-          if (crash) {
-            // Killed between claim and commit: the batch is neither written nor acknowledged.
-            abandoned = batch.messages.map((m) => m.id);
-            await (victim as unknown as { nc: { close(): Promise<void> } }).nc.close();
-            return;
           }
           claimed.push(...batch.messages.map((m) => m.id));
           await batch.ack().catch(() => undefined);
@@ -109,12 +110,24 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       const draining = [drain(drainer), drain(appender)];
       const publishing = [0, 1, 2, 3].map((w) => publisher(w, 150));
 
-      // Mid-stream: once a third is acknowledged, SIGKILL the node leading the stream.
+      // Mid-stream: once a third is acknowledged, the victim takes a batch, then the node leading the stream
+      // and the victim are killed (the victim between claim and commit: its batch neither written nor acknowledged).
       while (acknowledged.size < 2_000) await new Promise((resolve) => setTimeout(resolve, 10));
+      victimStops = true;
+      await victimDrains;
+      pauseDraining = true;
+      let abandoned: string[] = [];
+      for (const claimDeadline = Date.now() + 30_000; abandoned.length === 0; ) {
+        if (Date.now() > claimDeadline) throw new Error('the victim found no batch to claim in 30 s while the publishers were sending');
+        const batch = await victim.claim(200).catch(() => null);
+        if (batch && batch.messages.length > 0) abandoned = batch.messages.map((m) => m.id);
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const leader = await cluster.streamLeader(stream);
       expect(leader).toBeGreaterThanOrEqual(0);
       await cluster.kill(leader);
-      crash = true;
+      await (victim as unknown as { nc: { close(): Promise<void> } }).nc.close();
+      pauseDraining = false;
       const killedAt = acknowledged.size;
 
       await Promise.all(publishing);
@@ -135,7 +148,6 @@ describeWithNats('JetStream ingest queue on a three-node cluster', () => {
       }
       stopDraining = true;
       await Promise.all(draining);
-      await victimDrains;
       // The dead instance's batch came back to the others after the lease.
       expect(abandoned.length).toBeGreaterThan(0);
       expect(abandoned.every((id) => claimed.includes(id))).toBe(true);
