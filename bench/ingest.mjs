@@ -16,10 +16,10 @@
 // the ledger checks hold.
 import { measureBareRoute } from './lib/bare-route.mjs';
 import { createOrganizations, load, percentiles, round } from './lib/http.mjs';
-import { checkLedger } from './lib/ledger.mjs';
+import { backendPids, checkLedger } from './lib/ledger.mjs';
 import { unnestInserts } from './lib/pg-baselines.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
-import { ADMIN_KEY, EMBEDDED, envInt, isMain, sleep, startService, withService } from './lib/service.mjs';
+import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, isMain, sleep, startService, withService } from './lib/service.mjs';
 
 const TARGETS = { acceptVsBare: 0.25, drainPerS: 50_000, lagP99Ms: 1000 };
 const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
@@ -72,18 +72,23 @@ export async function run() {
       const batch = 100;
       const interval = 1000 / (perS / batch);
       const ages = [];
+      // [ms since the start, oldest waiting event's age ms, events waiting]: where in the run the lag grew.
+      const series = [];
       let sent = 0;
       let failed = 0;
       let stop = false;
+      // Cores busy while the lag is measured: at half the drain rate the accepting and the draining share them.
+      const lagCpu = cpuMeter([drainer.pid], backendPids(sql));
+      const start = performance.now();
       const sampler = (async () => {
         while (!stop) {
-          const r = await sql.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at)) * 1000, 0)::float8 AS ms FROM ingest_queue`);
+          const r = await sql.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at)) * 1000, 0)::float8 AS ms, count(*)::int AS n FROM ingest_queue`);
           ages.push(r.rows[0].ms);
+          series.push([round(performance.now() - start, 0), round(r.rows[0].ms, 0), r.rows[0].n]);
           await sleep(50);
         }
       })();
       const inflight = [];
-      const start = performance.now();
       for (let k = 0; performance.now() - start < lagSeconds * 1000; k++) {
         const due = start + k * interval;
         const wait = due - performance.now();
@@ -102,6 +107,7 @@ export async function run() {
       }
       await Promise.all(inflight);
       const achieved = round(sent / ((performance.now() - start) / 1000), 0);
+      const lagCores = await lagCpu.end();
       for (;;) {
         const n = (await sql.query(`SELECT count(*)::int AS n FROM ingest_queue`)).rows[0].n;
         if (n === 0) break;
@@ -124,7 +130,7 @@ export async function run() {
         [`1. async single calls accepted (${connections} conn, no drainer)`, fmt(accept.okPerS), acceptVsBare.toFixed(3), `p99 ${accept.latencyMs.p99} ms, non-2xx ${accept.non2xx}`],
         [raw.what, fmt(raw.perS), '1.000', 'reference for 2'],
         [`2. drained events (${fmt(total)} waiting, ${drainers} drainers, batch ${process.env.BENCH_INGEST_BATCH ?? 5000})`, fmt(drainPerS), round(drainPerS / raw.perS, 3).toFixed(3), `${round(drainS, 2)} s to empty`],
-        [`3. async batches of ${batch} at half the drain rate`, fmt(achieved), '-', `lag p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms; failed ${failed}`],
+        [`3. async batches of ${batch} at half the drain rate`, fmt(achieved), '-', `lag p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms; failed ${failed}; cores svc/pg/other ${lagCores.serviceCores}/${lagCores.postgresCores}/${lagCores.otherCores}`],
       ]);
       printTable('Checks and targets', [{ title: 'what' }, { title: 'measured' }, { title: 'target' }, { title: 'verdict' }], [
         ['async single calls accepted / bare route req/s', acceptVsBare, `>= ${TARGETS.acceptVsBare}`, verdict(acceptVsBare >= TARGETS.acceptVsBare)],
@@ -145,7 +151,7 @@ export async function run() {
         ledgerOk: ledger.ok && countOk,
         targets: { acceptVsBare: acceptVsBare >= TARGETS.acceptVsBare, drainPerS: drainPerS >= TARGETS.drainPerS, lagP99: lag.p99 !== null && lag.p99 <= TARGETS.lagP99Ms },
       };
-      writeResults('ingest', { config: { duration, connections, backlog, drainers, lagSeconds }, bare, accept, raw, drain: { total, seconds: drainS, perS: drainPerS }, lag: { ...lag, ratePerS: achieved, failed }, summary });
+      writeResults('ingest', { config: { duration, connections, backlog, drainers, lagSeconds }, bare, accept, raw, drain: { total, seconds: drainS, perS: drainPerS }, lag: { ...lag, ratePerS: achieved, failed, cpu: lagCores, series }, summary });
       return summary;
     },
     { env: { INGEST_DRAINERS: '0', INGEST_MAX_MESSAGES: '10000000' }, dbPrefix: 'bench_ingest' },
