@@ -55,4 +55,27 @@ describe('IngestBounds', () => {
     await b.admit(1, 10, measure);
     expect(measures).toBe(3);
   });
+
+  it('keeps a measure taken inside a transaction: the appends after it count against it, not a count of the queue each', async () => {
+    const { bounds: b, clock } = bounds({ INGEST_MAX_MESSAGES: '5' });
+    let measures = 0;
+    const measure = async () => {
+      measures++;
+      return { waiting: 2, waitingBytes: 0, oldestAgeMs: 0 };
+    };
+    // Asynchronous batches store their events in a transaction with their receipt: inTransaction.
+    await b.admit(1, 10, measure, true);
+    b.appended(1, 10);
+    await b.admit(1, 10, measure, true);
+    b.appended(1, 10);
+    expect(measures).toBe(1);
+    // 2 measured + 2 appended since: a third event fits, a batch of two does not.
+    expect((await refusal(b.admit(2, 10, measure, true)))?.code).toBe('INGEST_QUEUE_FULL');
+    await b.admit(1, 10, measure, false);
+    expect(measures).toBe(2);
+    // Past the quarter second, measured again (in the transaction, on its connection).
+    clock.advance(250);
+    await b.admit(1, 10, measure, true);
+    expect(measures).toBe(3);
+  });
 });

@@ -57,15 +57,17 @@ export class IngestBounds {
   private async current(measure: () => Promise<IngestLag>, inTransaction: boolean): Promise<IngestLag> {
     const now = this.clock.now().getTime();
     if (this.measured && now - this.measured.at < LAG_TTL_MS && now >= this.measured.at) return this.measured.lag;
-    if (inTransaction) return measure();
+    // In a transaction the measure runs on the caller's connection (it cannot wait for one started on another:
+    // on the embedded database that one waits for this transaction), and it is kept like any other: kept only
+    // by the measure that started it, every asynchronous batch (stored in a transaction with its receipt)
+    // counted the whole queue once the last measure was a quarter second old. A scan per request that grows
+    // with the backlog: the lag grew, the accepting took the drain's CPU, and it grew faster.
+    if (inTransaction) return this.keep(await measure());
     if (!this.measuring) {
       this.measuring = measure().then(
         (lag) => {
-          this.measured = { lag, at: this.clock.now().getTime() };
-          this.sinceMessages = 0;
-          this.sinceBytes = 0;
           this.measuring = undefined;
-          return lag;
+          return this.keep(lag);
         },
         (error: unknown) => {
           this.measuring = undefined;
@@ -74,6 +76,14 @@ export class IngestBounds {
       );
     }
     return this.measuring;
+  }
+
+  /** A measure just taken: what this instance appended before it is in it. */
+  private keep(lag: IngestLag): IngestLag {
+    this.measured = { lag, at: this.clock.now().getTime() };
+    this.sinceMessages = 0;
+    this.sinceBytes = 0;
+    return lag;
   }
 }
 
