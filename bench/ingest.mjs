@@ -16,7 +16,7 @@
 // the ledger checks hold.
 import { measureBareRoute } from './lib/bare-route.mjs';
 import { createOrganizations, load, percentiles, round } from './lib/http.mjs';
-import { backendPids, checkLedger } from './lib/ledger.mjs';
+import { backendPids, checkLedger, queueLag, queueWaiting } from './lib/ledger.mjs';
 import { unnestInserts } from './lib/pg-baselines.mjs';
 import { fmt, printTable, verdict, writeResults } from './lib/report.mjs';
 import { ADMIN_KEY, cpuMeter, EMBEDDED, envInt, isMain, sleep, startService, withService } from './lib/service.mjs';
@@ -44,7 +44,7 @@ export async function run() {
       const accept = await load({ title: 'async singles', url: svc.baseUrl, connections, duration, requests });
       const acceptVsBare = round(accept.okPerS / bare.perS, 3);
       await sleep(2000); // calls autocannon cut off at the end may still be stored: count after they land
-      const [{ n: queued }] = await sql.query(`SELECT count(*)::int AS n FROM ingest_queue`).then((r) => r.rows);
+      const queued = await queueWaiting(sql);
 
       // 2. Drain a backlog: top it up by SQL to `backlog` events, then start a draining instance and time it.
       const topUp = Math.max(0, backlog - queued);
@@ -61,7 +61,7 @@ export async function run() {
       let left = total;
       while (left > 0) {
         await sleep(100);
-        left = (await sql.query(`SELECT count(*)::int AS n FROM ingest_queue`)).rows[0].n;
+        left = await queueWaiting(sql);
       }
       const drainS = (performance.now() - t0) / 1000 - drainer.startupMs / 1000;
       const drainPerS = round(total / drainS, 0);
@@ -82,9 +82,9 @@ export async function run() {
       const start = performance.now();
       const sampler = (async () => {
         while (!stop) {
-          const r = await sql.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at)) * 1000, 0)::float8 AS ms, count(*)::int AS n FROM ingest_queue`);
-          ages.push(r.rows[0].ms);
-          series.push([round(performance.now() - start, 0), round(r.rows[0].ms, 0), r.rows[0].n]);
+          const { ms, n } = await queueLag(sql);
+          ages.push(ms);
+          series.push([round(performance.now() - start, 0), round(ms, 0), n]);
           await sleep(50);
         }
       })();
@@ -109,7 +109,7 @@ export async function run() {
       const achieved = round(sent / ((performance.now() - start) / 1000), 0);
       const lagCores = await lagCpu.end();
       for (;;) {
-        const n = (await sql.query(`SELECT count(*)::int AS n FROM ingest_queue`)).rows[0].n;
+        const n = await queueWaiting(sql);
         if (n === 0) break;
         await sleep(100);
       }

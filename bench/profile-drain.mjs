@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createOrganizations, round } from './lib/http.mjs';
-import { backendPids } from './lib/ledger.mjs';
+import { backendPids, queueWaiting } from './lib/ledger.mjs';
 import { fmt, printTable, writeResults } from './lib/report.mjs';
 import { cpuMeter, envInt, isMain, PG_ADMIN_URL, sleep, startService, withService } from './lib/service.mjs';
 
@@ -53,7 +53,7 @@ export async function run() {
       const meter = cpuMeter([drainer.pid], backendPids(sql));
       const t0 = performance.now();
       for (;;) {
-        const n = (await sql.query(`SELECT count(*)::int AS n FROM ingest_queue`)).rows[0].n;
+        const n = await queueWaiting(sql);
         if (n === 0) break;
         await sleep(100);
       }

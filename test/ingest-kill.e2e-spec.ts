@@ -86,6 +86,10 @@ import { createTestDatabase, ON_POSTGRES } from './utils/test-database';
         if (Date.now() > deadline) throw new Error(`${n} events still waiting`);
         await new Promise((r) => setTimeout(r, 200));
       }
+      // The queue's totals (what its lag and bounds read) went with every transaction that committed, and
+      // with none that the kill cut short: empty queue, zero totals.
+      const [totals] = await ds.query(`SELECT sum(messages)::int AS messages, sum(bytes)::int AS bytes FROM ingest_queue_totals`);
+      expect(totals).toEqual({ messages: 0, bytes: 0 });
       const rows = (await ds.query(
         `SELECT idempotency_key AS key, count(*)::int AS n FROM (
            SELECT idempotency_key FROM usage_events WHERE organization_id = ANY($1)

@@ -8,7 +8,7 @@ import { AsyncUsageBuffer } from '../src/modules/tracking/async-usage-buffer.ser
 import { UsageTracker } from '../src/modules/usage/usage-tracker.service';
 import type { PreparedRun } from '../src/modules/usage/usage-tracker.service';
 import { expectLedgerConsistent, ledgerState } from './utils/ledger-checks';
-import { ADMIN, startTestApp, TestApp } from './utils/test-app';
+import { ADMIN, startInstancePair, startTestApp, TestApp } from './utils/test-app';
 import { ON_POSTGRES } from './utils/test-database';
 import { TransactionHost } from '../src/common/database/transaction-host';
 import { createOrg as newOrg } from './utils/factories';
@@ -402,5 +402,86 @@ describe('ingest queue bounds', () => {
     const metrics = await t.http().get('/metrics').expect(200);
     expect(metrics.text).toMatch(/ingest_queue_full_total 3/);
     expect(metrics.text).toMatch(/ingest_queue_waiting 1/);
+  });
+});
+
+/**
+ * The queue's size as the lag reports it comes from totals a statement trigger keeps (ingest_queue_totals),
+ * not from a count of the queue: they must be exact for whatever commits, whoever writes the queue, and under
+ * concurrent writers on two instances.
+ */
+describe('ingest queue totals', () => {
+  const truth = async (t: TestApp) => {
+    const [row] = await t.dataSource.query(`SELECT count(*)::int AS waiting, coalesce(sum(bytes), 0)::int AS bytes FROM ingest_queue`);
+    return { waiting: row.waiting as number, waitingBytes: row.bytes as number };
+  };
+  const lagOf = async (t: TestApp) => {
+    const { waiting, waitingBytes } = await t.app.get(IngestQueue).lag();
+    return { waiting, waitingBytes };
+  };
+  const asyncBatch = (t: TestApp, orgId: string, keys: string[]) =>
+    t.http().post(`/api/organizations/${orgId}/usage/events`).set(ADMIN).set('Prefer', 'respond-async').send({ events: keys.map((idempotencyKey) => ({ eventType: 'push_sow_to_loe', idempotencyKey })) });
+
+  it("equal the queue after appends, a claim given back, a drain, a failed write, an operator's DELETE and a TRUNCATE", async () => {
+    const t = await startTestApp({ config: { ingestDrainers: 0 } });
+    try {
+      const id = await newOrg(t, 'enterprise', { prefix: 'qt' });
+      await t.http().post('/api/push/sow-to-loe').set(ADMIN).set('X-Organization-Id', id).set('Idempotency-Key', 'qt-single').send({ payload: 'x' }).expect(200);
+      await asyncBatch(t, id, Array.from({ length: 40 }, (_, i) => `qt-${i}`)).expect(202);
+      const stored = await truth(t);
+      expect(stored.waiting).toBe(41);
+      expect(stored.waitingBytes).toBeGreaterThan(41 * 50);
+      expect(await lagOf(t)).toEqual(stored);
+      // A claim given back removes nothing; a drained claim removes its events.
+      const queue = t.app.get(IngestQueue);
+      await (await queue.claim(10))!.nack();
+      expect(await lagOf(t)).toEqual(await truth(t));
+      // A write that fails rolls its acknowledgement back, and the totals with it.
+      const claimed = await queue.claim(5);
+      await expect(
+        t.app.get(TransactionHost).transaction(async () => {
+          await claimed!.ack();
+          throw new Error('the ledger write failed');
+        }),
+      ).rejects.toThrow('the ledger write failed');
+      await claimed!.nack();
+      expect(await lagOf(t)).toEqual(await truth(t));
+      expect((await truth(t)).waiting).toBe(41);
+      expect(await t.app.get(IngestDrainer).drainOnce()).toBe(41);
+      expect(await lagOf(t)).toEqual({ waiting: 0, waitingBytes: 0 });
+      await asyncBatch(t, id, ['qt-more-1', 'qt-more-2', 'qt-more-3']).expect(202);
+      // An operator removing a message by hand (a poison event), and emptying the queue.
+      await t.dataSource.query(`DELETE FROM ingest_queue WHERE seq = (SELECT max(seq) FROM ingest_queue)`);
+      expect(await lagOf(t)).toEqual(await truth(t));
+      expect((await truth(t)).waiting).toBeGreaterThan(0);
+      await t.dataSource.query(`TRUNCATE ingest_queue`);
+      expect(await lagOf(t)).toEqual({ waiting: 0, waitingBytes: 0 });
+      await asyncBatch(t, id, ['qt-after']).expect(202);
+      expect(await lagOf(t)).toEqual(await truth(t));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('equal the queue after concurrent appends and drains on two instances (the race, 20 rounds)', async () => {
+    const pair = await startInstancePair({ config: { ingestDrainers: 0 } });
+    try {
+      const orgs = [await newOrg(pair.a, 'enterprise', { prefix: 'qta' }), await newOrg(pair.a, 'enterprise', { prefix: 'qtb' })];
+      for (let round = 0; round < 20; round++) {
+        await Promise.all([
+          ...[pair.a, pair.b].flatMap((t, n) => orgs.map((org, o) => asyncBatch(t, org, Array.from({ length: 5 }, (_, i) => `r${round}-${n}-${o}-${i}`)).expect(202))),
+          ...[pair.a, pair.b].flatMap((t, n) => orgs.map((org) => t.http().post('/api/push/sow-to-loe').set(ADMIN).set('X-Organization-Id', org).set('Idempotency-Key', `s${round}-${n}-${org}`).send({ payload: 'x' }).expect(200))),
+          pair.a.app.get(IngestDrainer).drainOnce(),
+          pair.b.app.get(IngestDrainer).drainOnce(),
+        ]);
+        expect(await lagOf(pair.b)).toEqual(await truth(pair.a));
+      }
+      await pair.a.app.get(IngestDrainer).drainAll();
+      expect(await lagOf(pair.a)).toEqual({ waiting: 0, waitingBytes: 0 });
+      const [{ n }] = await pair.a.dataSource.query(`SELECT count(*)::int AS n FROM usage_events WHERE organization_id = ANY($1)`, [orgs]);
+      expect(n).toBe(20 * 2 * 2 * 6);
+    } finally {
+      await pair.close();
+    }
   });
 });

@@ -129,3 +129,23 @@ export function backendPids(db) {
     return rows.map((r) => r.pid);
   };
 }
+
+/**
+ * Events waiting in the PostgreSQL ingest queue, from the totals its trigger keeps (a count of the queue
+ * would scan it: polled every 100 ms during a drain, that scan took CPU from the drain being measured).
+ */
+export async function queueWaiting(db) {
+  return (await db.query(`SELECT coalesce(sum(messages), 0)::int AS n FROM ingest_queue_totals`)).rows[0].n;
+}
+
+/**
+ * The age of the oldest waiting event (ms) and how many wait, read as the service's lag reads them: the
+ * oldest of the first 1,000 events by seq (the primary key), the count from the totals. No scan of the queue.
+ */
+export async function queueLag(db) {
+  const { rows } = await db.query(
+    `SELECT coalesce(extract(epoch FROM clock_timestamp() - (SELECT min(f.enqueued_at) FROM (SELECT enqueued_at FROM ingest_queue ORDER BY seq LIMIT 1000) AS f)) * 1000, 0)::float8 AS ms,
+            (SELECT coalesce(sum(messages), 0) FROM ingest_queue_totals)::int AS n`,
+  );
+  return rows[0];
+}

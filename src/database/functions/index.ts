@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { consumeCredits } from './consume_credits.sql';
 import { consumeCreditsMany } from './consume_credits_many.sql';
 import { consumeCreditsOrgs } from './consume_credits_orgs.sql';
+import { countIngestQueue } from './count_ingest_queue.sql';
 import { ensurePeriodBalance } from './ensure_period_balance.sql';
 import { ensureUsageEventsPartition } from './ensure_usage_events_partition.sql';
 import { periodAcceptsEvents } from './period_accepts_events.sql';
@@ -21,6 +22,7 @@ export const SQL_FUNCTIONS: Record<string, string> = {
   consume_credits: consumeCredits,
   consume_credits_many: consumeCreditsMany,
   consume_credits_orgs: consumeCreditsOrgs,
+  count_ingest_queue: countIngestQueue,
   ensure_period_balance: ensurePeriodBalance,
   ensure_usage_events_partition: ensureUsageEventsPartition,
   period_accepts_events: periodAcceptsEvents,
