@@ -43,6 +43,25 @@ describe('synchronous usage tracking', () => {
     expect(row.breakdown.total).toBe(25);
   });
 
+  it("a batch's ledger rows each keep their own event's price breakdown (in the batch's order, a refused one skipped)", async () => {
+    const id = await createOrg('enterprise');
+    const events = [
+      { eventType: 'structuring_diagnose', eventData: { complexity: 2.0, echo: true } },
+      { eventType: 'visuals_planning', eventData: { complexity: 1.5 } },
+      { eventType: 'no_such_event' },
+      { eventType: 'solutioning_formatting', eventData: { inputText: 'x'.repeat(800) } },
+      { eventType: 'structuring_diagnose', eventData: { complexity: 3.0 } },
+      { eventType: 'export_pdf' },
+    ];
+    const res = await track(id, { events }).expect(200);
+    const accepted = (res.body.results as Array<{ status: string; result?: { eventId: string; breakdown: unknown } }>).filter((r) => r.status === 'accepted');
+    expect(accepted).toHaveLength(5);
+    expect(new Set(accepted.map((r) => JSON.stringify(r.result!.breakdown))).size).toBe(5);
+    const rows = (await t.dataSource.query(`SELECT id, breakdown FROM usage_events WHERE organization_id = $1`, [id])) as Array<{ id: string; breakdown: unknown }>;
+    const stored = new Map(rows.map((r) => [r.id, r.breakdown]));
+    for (const r of accepted) expect(stored.get(r.result!.eventId)).toEqual(r.result!.breakdown);
+  });
+
   it('creates organizations with validation and 409 on a duplicate id', async () => {
     const id = await createOrg('starter');
     const dup = await t.http().post('/api/admin/organizations').set(ADMIN).send({ id, name: 'x', plan: 'starter' }).expect(409);

@@ -25,15 +25,18 @@ const EVENT_NAMES = EVENT_COLUMNS.map(([name]) => name).join(', ');
 
 /**
  * The CTEs of writeEntries / settleHolds over $1 grant takes, $2 notifications, $3 now and the events' column
- * arrays from $<first>. Each INSERT's source carries a gate comment that settleHolds turns into its condition.
+ * arrays from $<first> (the breakdowns' column one JSON array). Each INSERT's source carries a gate comment that settleHolds turns into its condition.
  */
 function entryCtes(first: number): string {
-  const arrays = EVENT_COLUMNS.map(([, type], n) => `$${first + n}::${type}[]`).join(', ');
+  const arrays = EVENT_COLUMNS.flatMap(([name, type], n) => (name === 'breakdown' ? [] : [`$${first + n}::${type}[]`])).join(', ');
+  const unnested = EVENT_COLUMNS.flatMap(([name]) => (name === 'breakdown' ? [] : [name])).join(', ');
+  // breakdown: the n-th element of one JSON array (see entryParams); a JSON null there is SQL NULL.
+  const selected = EVENT_COLUMNS.map(([name], n) => (name === 'breakdown' ? `nullif($${first + n}::jsonb -> (r.n - 1)::int, 'null'::jsonb)` : `r.${name}`)).join(', ');
   return `
   ev AS (
     INSERT INTO usage_events (${EVENT_NAMES})
-    SELECT ${EVENT_NAMES}
-      FROM unnest(${arrays}) AS r(${EVENT_NAMES})
+    SELECT ${selected}
+      FROM unnest(${arrays}) WITH ORDINALITY AS r(${unnested}, n)
      /* gate:events */
     RETURNING organization_id, occurred_at, period_start, event_type, category, coalesce(user_id, '') AS user_id, credits, overage),
   daily AS (
@@ -113,12 +116,12 @@ interface PgQueryable {
 /** $1 takes, $2 notifications, $3 now; then `extra` (settleHolds' holds); then one array per event column. */
 function entryParams(entries: EntryRows, now: Date, extra: unknown[] = []): unknown[] {
   const columns = EVENT_COLUMNS.map(([name]) => {
+    // The breakdowns go as ONE JSON array, not a jsonb[] of JSON texts: as array elements each text was
+    // escaped for the array literal (every quote, by pg in JS) and unescaped again by PostgreSQL's array_in
+    // before its jsonb_in, the largest column of a batch (a third of its parameters' bytes).
+    if (name === 'breakdown') return JSON.stringify(entries.events.map((e) => e.breakdown ?? null));
     const values: unknown[] = new Array(entries.events.length);
-    for (let n = 0; n < entries.events.length; n++) {
-      const v = entries.events[n][name];
-      // jsonb elements go as their JSON text (pg would stringify an object anyway); null stays SQL NULL.
-      values[n] = name === 'breakdown' ? (v === null || v === undefined ? null : JSON.stringify(v)) : (v ?? null);
-    }
+    for (let n = 0; n < entries.events.length; n++) values[n] = entries.events[n][name] ?? null;
     return values;
   });
   return [JSON.stringify(entries.takes), JSON.stringify(entries.notifications), now, ...extra, ...columns];
