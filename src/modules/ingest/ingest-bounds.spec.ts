@@ -20,6 +20,12 @@ async function refusal(p: Promise<void>): Promise<DomainError | undefined> {
 
 describe('IngestBounds', () => {
   const lag = (l: Partial<IngestLag> = {}) => async (): Promise<IngestLag> => ({ waiting: 0, waitingBytes: 0, oldestAgeMs: 0, ...l });
+  /** A measure that answers `l` and counts how often it was taken. */
+  const counted = (l: Partial<IngestLag>) => {
+    let n = 0;
+    const answer = lag(l);
+    return { measure: () => (n++, answer()), measures: () => n };
+  };
 
   it.each([
     ['at the message bound', { INGEST_MAX_MESSAGES: '10' }, { waiting: 9 }, 1, 10, undefined],
@@ -36,46 +42,38 @@ describe('IngestBounds', () => {
 
   it('counts what this instance appended since the last measure, and measures again after 250 ms', async () => {
     const { bounds: b, clock } = bounds({ INGEST_MAX_MESSAGES: '5' });
-    let measures = 0;
-    const measure = async () => {
-      measures++;
-      return { waiting: 0, waitingBytes: 0, oldestAgeMs: 0 };
-    };
+    const { measure, measures } = counted({ waiting: 0 });
     for (let i = 0; i < 5; i++) {
       await b.admit(1, 10, measure);
       b.appended(1, 10);
     }
-    expect(measures).toBe(1);
+    expect(measures()).toBe(1);
     expect((await refusal(b.admit(1, 10, measure)))?.code).toBe('INGEST_QUEUE_FULL');
     // A refusal forgets the measure: the drainers may have caught up.
     await b.admit(1, 10, measure);
-    expect(measures).toBe(2);
+    expect(measures()).toBe(2);
     b.appended(1, 10);
     clock.advance(250);
     await b.admit(1, 10, measure);
-    expect(measures).toBe(3);
+    expect(measures()).toBe(3);
   });
 
   it('keeps a measure taken inside a transaction: the appends after it count against it, not a count of the queue each', async () => {
     const { bounds: b, clock } = bounds({ INGEST_MAX_MESSAGES: '5' });
-    let measures = 0;
-    const measure = async () => {
-      measures++;
-      return { waiting: 2, waitingBytes: 0, oldestAgeMs: 0 };
-    };
+    const { measure, measures } = counted({ waiting: 2 });
     // Asynchronous batches store their events in a transaction with their receipt: inTransaction.
     await b.admit(1, 10, measure, true);
     b.appended(1, 10);
     await b.admit(1, 10, measure, true);
     b.appended(1, 10);
-    expect(measures).toBe(1);
+    expect(measures()).toBe(1);
     // 2 measured + 2 appended since: a third event fits, a batch of two does not.
     expect((await refusal(b.admit(2, 10, measure, true)))?.code).toBe('INGEST_QUEUE_FULL');
     await b.admit(1, 10, measure, false);
-    expect(measures).toBe(2);
+    expect(measures()).toBe(2);
     // Past the quarter second, measured again (in the transaction, on its connection).
     clock.advance(250);
     await b.admit(1, 10, measure, true);
-    expect(measures).toBe(3);
+    expect(measures()).toBe(3);
   });
 });
