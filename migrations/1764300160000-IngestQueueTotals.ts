@@ -2,8 +2,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SQL_FUNCTIONS } from '../src/database/functions';
 
 /**
- * `ingest_queue_totals`: the PostgreSQL ingest queue's size (messages, bytes) as 16 shard rows kept by a
- * statement trigger on `ingest_queue` (count_ingest_queue), so the lag is a read of 16 rows and the oldest
+ * `ingest_queue_totals`: the PostgreSQL ingest queue's size (messages, bytes) as 64 shard rows kept by a
+ * statement trigger on `ingest_queue` (count_ingest_queue), so the lag is a read of 64 rows and the oldest
  * row by the primary key, not a count of the queue. The count was read by every instance up to four times a
  * second for the queue's bounds (a million waiting events: 150 ms a count on the benchmark machine, with
  * every accepting request of the instance waiting for it) and by /metrics, in exactly the backlog the bounds
@@ -18,7 +18,7 @@ export class IngestQueueTotals1764300160000 implements MigrationInterface {
       messages bigint NOT NULL,
       bytes bigint NOT NULL
     )`);
-    await queryRunner.query(`INSERT INTO ingest_queue_totals (shard, messages, bytes) SELECT g, 0, 0 FROM generate_series(0, 15) AS g`);
+    await queryRunner.query(`INSERT INTO ingest_queue_totals (shard, messages, bytes) SELECT g, 0, 0 FROM generate_series(0, 63) AS g`);
     await queryRunner.query(SQL_FUNCTIONS.count_ingest_queue);
     // CREATE TRIGGER locks the queue against writes until this migration commits: the count below is exact.
     await queryRunner.query(`CREATE TRIGGER ingest_queue_counted_insert AFTER INSERT ON ingest_queue REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT EXECUTE FUNCTION count_ingest_queue()`);

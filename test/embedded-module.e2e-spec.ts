@@ -269,6 +269,12 @@ if (!ON_POSTGRES) {
           const [migrations] = await sql<{ n: string }>(`SELECT count(*) AS n FROM metering.schema_migrations`);
           expect(Number(migrations.n)).toBeGreaterThan(0);
           expect(app.get<DataSource>(getDataSourceToken(METERING_DATA_SOURCE)).options).toMatchObject({ schema: 'metering' });
+          // An operator's session on `public` writing metering's ingest queue by hand: the queue's trigger keeps
+          // the totals in `metering` (its own search_path), not in whatever the session's path names.
+          await sql(`INSERT INTO metering.ingest_queue (id, organization_id, payload, bytes, enqueued_at) VALUES ('op-${platform}', 'op-org', '{}', 7, now())`);
+          await sql(`DELETE FROM metering.ingest_queue WHERE id = 'op-${platform}'`);
+          const [queue] = await sql<{ n: number; totals: number }>(`SELECT (SELECT count(*) FROM metering.ingest_queue)::int AS n, (SELECT sum(messages) FROM metering.ingest_queue_totals)::int AS totals`);
+          expect(queue.totals).toBe(queue.n);
         });
 
         it('mounts none of the service’s routes', async () => {

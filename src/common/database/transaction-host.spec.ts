@@ -104,4 +104,29 @@ describe('TransactionHost', () => {
     expect(inner).toBe('tx2');
     expect(opened).toHaveLength(2);
   });
+
+  it('afterEnd runs once the outermost transaction has committed (true) or rolled back (false); at once outside one', async () => {
+    const { ds } = fakeDataSource();
+    const host = new TransactionHost(ds);
+    const seen: string[] = [];
+    host.afterEnd((c) => seen.push(`outside:${c}`));
+    expect(seen).toEqual(['outside:true']);
+    await host.transaction(async () => {
+      host.afterEnd((c) => seen.push(`outer:${c}`));
+      // A nested call joins: its ending is the outer transaction's.
+      await host.transaction(async () => host.afterEnd((c) => seen.push(`joined:${c}`)));
+      expect(seen).toEqual(['outside:true']);
+    });
+    expect(seen).toEqual(['outside:true', 'outer:true', 'joined:true']);
+    await expect(
+      host.transaction(async () => {
+        host.afterEnd((c) => seen.push(`failed:${c}`));
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(seen.at(-1)).toBe('failed:false');
+    // Each transaction's endings once: a later one runs none of them again.
+    await host.transaction(async () => undefined);
+    expect(seen).toHaveLength(4);
+  });
 });

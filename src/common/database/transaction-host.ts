@@ -18,6 +18,9 @@ import { DataSource, EntityManager } from 'typeorm';
 /** One store for every host: a manager only counts for the host of its own data source (see `own`). */
 const current = new AsyncLocalStorage<EntityManager>();
 
+/** What runs when a transaction ends (see afterEnd), by its manager. */
+const endings = new WeakMap<EntityManager, Array<(committed: boolean) => void>>();
+
 @Injectable()
 export class TransactionHost {
   private readonly current = current;
@@ -58,14 +61,46 @@ export class TransactionHost {
    */
   transaction<T>(work: () => Promise<T>): Promise<T> {
     if (this.active) return work();
-    return this.dataSource.transaction((m) => this.current.run(m, work));
+    return this.newTransaction(work);
+  }
+
+  /**
+   * Runs `then(committed)` once the current transaction has ended: after its COMMIT, or after its rollback
+   * (committed false); at once (true) when no transaction is open (the caller's statements autocommitted).
+   * For bookkeeping that must only count what other sessions can see: nothing that touches the database.
+   */
+  afterEnd(then: (committed: boolean) => void): void {
+    const m = this.own();
+    if (!m) return then(true);
+    const list = endings.get(m);
+    if (list) list.push(then);
+    else endings.set(m, [then]);
   }
 
   /**
    * Runs `work` in a transaction of its own even inside another (a what-if that is rolled back, DDL that
    * must commit). Never on the embedded database while a transaction is open: it would wait for it forever.
    */
-  newTransaction<T>(work: () => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((m) => this.current.run(m, work));
+  async newTransaction<T>(work: () => Promise<T>): Promise<T> {
+    let manager: EntityManager | undefined;
+    let result: T;
+    try {
+      result = await this.dataSource.transaction((m) => {
+        manager = m;
+        return this.current.run(m, work);
+      });
+    } catch (error) {
+      ended(manager, false);
+      throw error;
+    }
+    ended(manager, true);
+    return result;
   }
+}
+
+function ended(manager: EntityManager | undefined, committed: boolean): void {
+  const list = manager && endings.get(manager);
+  if (!list) return;
+  endings.delete(manager!);
+  for (const then of list) then(committed);
 }

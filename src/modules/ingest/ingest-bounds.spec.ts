@@ -76,4 +76,46 @@ describe('IngestBounds', () => {
     await b.admit(1, 10, measure, true);
     expect(measures()).toBe(3);
   });
+
+  it('counts an append in a transaction not yet ended: a measure taken meanwhile cannot see it, two batches do not pass the bound together', async () => {
+    const { bounds: b, clock } = bounds({ INGEST_MAX_MESSAGES: '1000' });
+    // The queue as other sessions see it: committed rows only.
+    let committed = 0;
+    let measures = 0;
+    const measure = async (): Promise<IngestLag> => (measures++, { waiting: committed, waitingBytes: 0, oldestAgeMs: 0 });
+    await b.admit(600, 10, measure, true);
+    const ended = b.inTransaction(600, 10);
+    // The cached measure has run out; the second batch measures in its own transaction and sees 0 (the first
+    // batch has not committed): the 600 still count.
+    clock.advance(250);
+    expect((await refusal(b.admit(600, 10, measure, true)))?.code).toBe('INGEST_QUEUE_FULL');
+    expect(measures).toBe(2);
+    // Committed: counted as appended until a measure that sees it (the refusal above dropped the cached one).
+    committed = 600;
+    ended(true);
+    expect((await refusal(b.admit(401, 10, measure, true)))?.code).toBe('INGEST_QUEUE_FULL');
+    await b.admit(400, 10, measure, true);
+    // Rolled back: gone.
+    const rolledBack = b.inTransaction(400, 10);
+    rolledBack(false);
+    await b.admit(400, 10, measure, true);
+  });
+
+  it('a measure subtracts only the appends counted before it started: one counted while it ran may not be in it', async () => {
+    const { bounds: b } = bounds({ INGEST_MAX_MESSAGES: '10' });
+    let release!: (lag: IngestLag) => void;
+    let calls = 0;
+    // The first measure answers when released; later ones see the 7 committed rows.
+    const measure = () => (++calls === 1 ? new Promise<IngestLag>((resolve) => (release = resolve)) : Promise.resolve({ waiting: 7, waitingBytes: 70, oldestAgeMs: 0 }));
+    b.appended(3, 10);
+    const first = b.admit(1, 10, measure);
+    // Committed after the measure's snapshot: not in it.
+    b.appended(4, 10);
+    release({ waiting: 3, waitingBytes: 30, oldestAgeMs: 0 });
+    await first;
+    // 3 measured + 4 counted since = 7: three more fit, four do not.
+    expect((await refusal(b.admit(4, 10, measure)))?.code).toBe('INGEST_QUEUE_FULL');
+    expect(calls).toBe(1);
+    await b.admit(3, 10, measure);
+  });
 });

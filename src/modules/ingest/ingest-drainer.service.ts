@@ -240,7 +240,7 @@ export class IngestDrainer implements OnApplicationBootstrap, BeforeApplicationS
       const n = await this.drainOnce();
       total += n;
       if (n > 0) continue;
-      if ((await this.queue.lag()).waiting === 0) return total;
+      if (await this.queue.empty()) return total;
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -75,4 +75,8 @@ export abstract class IngestQueue {
   /** Whether `claim(max, after)` continues the organizations of `after` (a drainer may then claim ahead). */
   readonly continuesClaims: boolean = false;
   abstract lag(): Promise<IngestLag>;
+  /** Whether nothing waits (what drainAll waits for): from the store itself, not from a kept count. */
+  async empty(): Promise<boolean> {
+    return (await this.lag()).waiting === 0;
+  }
 }
