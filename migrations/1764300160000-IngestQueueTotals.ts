@@ -21,6 +21,10 @@ export class IngestQueueTotals1764300160000 implements MigrationInterface {
     await queryRunner.query(`INSERT INTO ingest_queue_totals (shard, messages, bytes) SELECT g, 0, 0 FROM generate_series(0, 63) AS g`);
     await queryRunner.query(SQL_FUNCTIONS.count_ingest_queue);
     // CREATE TRIGGER locks the queue against writes until this migration commits: the count below is exact.
+    // It waits for every open writer of the queue first, and appends queue behind it meanwhile: a session
+    // left idle in a transaction fails this migration after 10 s (the next start runs it again) instead of
+    // holding every append.
+    await queryRunner.query(`SET LOCAL lock_timeout = '10s'`);
     await queryRunner.query(`CREATE TRIGGER ingest_queue_counted_insert AFTER INSERT ON ingest_queue REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT EXECUTE FUNCTION count_ingest_queue()`);
     await queryRunner.query(`CREATE TRIGGER ingest_queue_counted_delete AFTER DELETE ON ingest_queue REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT EXECUTE FUNCTION count_ingest_queue()`);
     await queryRunner.query(`CREATE TRIGGER ingest_queue_counted_truncate AFTER TRUNCATE ON ingest_queue FOR EACH STATEMENT EXECUTE FUNCTION count_ingest_queue()`);
