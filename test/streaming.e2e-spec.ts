@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Big from 'big.js';
 import { FakeClock } from '../src/common/clock/clock';
+import { AiToolsService } from '../src/modules/ai-tools/ai-tools.service';
 import { ReservationsService } from '../src/modules/usage/reservations.service';
 import { ADMIN, startInstancePair, startTestApp, TestApp } from './utils/test-app';
 import type { InstancePair } from './utils/test-app';
@@ -182,23 +183,34 @@ describe('streamed responses (@TrackUsage, service)', () => {
   it('a stream longer than its first hold lifetime keeps its hold alive (the sweep never takes it)', async () => {
     const org = await createOrg('starter');
     const sweep = t.app.get(ReservationsService);
-    const res = await fetch(`${base}/api/llm/complete`, {
-      method: 'POST',
-      headers: { ...ADMIN, 'x-organization-id': org, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'hello world!', maxTokens: 512, stream: true }),
-    });
-    const reader = res.body!.getReader();
-    let text = '';
-    let seen = 0;
+    // A minute of model time per chunk, passing as the model makes it (32 chunks run 32 minutes, past the first
+    // hold's 10). Advanced by the reader instead, the clock jumped by every chunk that sat in the socket's
+    // buffers at once, minutes the stream had not lived yet: once in CI the sweep then found the hold due.
+    const tools = t.app.get(AiToolsService);
+    const original = tools.completeStream.bind(tools);
+    tools.completeStream = async function* (body) {
+      for await (const chunk of original(body)) {
+        clock.advance(60_000);
+        yield chunk;
+      }
+    };
     const start = clock.now().getTime();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-      const now = (text.match(/^data: /gm) ?? []).length;
-      // A minute of model time per chunk: 32 chunks run 32 minutes, past the first hold's 10.
-      for (; seen < now; seen++) clock.advance(60_000);
-      expect(await sweep.expireDue()).toBe(0);
+    let text = '';
+    try {
+      const res = await fetch(`${base}/api/llm/complete`, {
+        method: 'POST',
+        headers: { ...ADMIN, 'x-organization-id': org, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'hello world!', maxTokens: 512, stream: true }),
+      });
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+        expect(await sweep.expireDue()).toBe(0);
+      }
+    } finally {
+      tools.completeStream = original;
     }
     expect(clock.now().getTime() - start).toBeGreaterThan(600_000);
     const sse = parseSse(text);
